@@ -1,0 +1,130 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// Allot: declarative Microsoft 365 license assignment.
+///
+/// Layers, arrows pointing towards the core:
+/// `allot` (thin CLI) -> AllotEngine -> AllotGraph / AllotConfig -> AllotCore.
+/// AllotSimulator (the built-in Graph simulator) depends on AllotCore only.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "allot",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "allot", targets: ["allot"]),
+        .library(name: "AllotCore", targets: ["AllotCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.10.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.24.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
+    ],
+    targets: [
+        // The pure core: policy language, tenant model, planner. No I/O, no clock.
+        .target(
+            name: "AllotCore",
+            swiftSettings: strictSettings,
+            linkerSettings: [.linkedLibrary("m")]
+        ),
+        // Loads allot.yaml and policy directories, reporting FILE:LINE:COLUMN diagnostics.
+        .target(
+            name: "AllotConfig",
+            dependencies: [
+                "AllotCore",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The Microsoft Graph client: auth, paged reads into a TenantModel, batched paced writes.
+        .target(
+            name: "AllotGraph",
+            dependencies: [
+                "AllotCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The built-in Microsoft Graph simulator (Hummingbird), served by `allot simulate`.
+        .target(
+            name: "AllotSimulator",
+            dependencies: [
+                "AllotCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The thin command-line executable.
+        .executableTarget(
+            name: "allot",
+            dependencies: [
+                "AllotCore",
+                "AllotConfig",
+                "AllotGraph",
+                "AllotSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Release-built benchmarks; see docs/performance.md.
+        .executableTarget(
+            name: "AllotBenchmarks",
+            dependencies: ["AllotCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AllotCoreTests",
+            dependencies: [
+                "AllotCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AllotConfigTests",
+            dependencies: ["AllotConfig", "AllotCore"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AllotSimulatorTests",
+            dependencies: [
+                "AllotSimulator",
+                "AllotCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AllotGraphTests",
+            dependencies: ["AllotGraph", "AllotSimulator", "AllotCore"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

@@ -1,0 +1,61 @@
+/// A fixed-size set of small integers (user indices), one bit each.
+///
+/// Group membership of a million users costs 125 KB per group this way.
+public struct Bitset: Sendable, Hashable {
+    public private(set) var words: [UInt64]
+    public let count: Int
+
+    public init(count: Int) {
+        self.count = count
+        words = [UInt64](repeating: 0, count: (count + 63) / 64)
+    }
+
+    @inline(__always)
+    public func contains(_ index: Int) -> Bool {
+        words[index &>> 6] & (1 &<< UInt64(index & 63)) != 0
+    }
+
+    @inline(__always)
+    public mutating func insert(_ index: Int) {
+        words[index &>> 6] |= 1 &<< UInt64(index & 63)
+    }
+
+    /// How many members the set has.
+    public var cardinality: Int { words.reduce(0) { $0 + $1.nonzeroBitCount } }
+
+    /// Merges another set of the same size into this one.
+    public mutating func formUnion(_ other: Bitset) {
+        precondition(other.count == count, "bitsets of different sizes")
+        for index in words.indices { words[index] |= other.words[index] }
+    }
+}
+
+/// A set of at most 64 managed SKUs (or other small indices), as one word.
+public struct SkuMask: Sendable, Hashable, Sequence {
+    public var rawValue: UInt64
+
+    public init(rawValue: UInt64 = 0) { self.rawValue = rawValue }
+
+    public static let empty = SkuMask()
+
+    @inline(__always) public func contains(_ index: Int) -> Bool { rawValue & (1 &<< UInt64(index)) != 0 }
+    @inline(__always) public mutating func insert(_ index: Int) { rawValue |= 1 &<< UInt64(index) }
+    @inline(__always) public mutating func remove(_ index: Int) { rawValue &= ~(1 &<< UInt64(index)) }
+    public var isEmpty: Bool { rawValue == 0 }
+    public var count: Int { rawValue.nonzeroBitCount }
+
+    public static func | (lhs: SkuMask, rhs: SkuMask) -> SkuMask { SkuMask(rawValue: lhs.rawValue | rhs.rawValue) }
+    public static func & (lhs: SkuMask, rhs: SkuMask) -> SkuMask { SkuMask(rawValue: lhs.rawValue & rhs.rawValue) }
+    public static prefix func ~ (mask: SkuMask) -> SkuMask { SkuMask(rawValue: ~mask.rawValue) }
+
+    /// The members in ascending order.
+    public func makeIterator() -> AnyIterator<Int> {
+        var remaining = rawValue
+        return AnyIterator {
+            guard remaining != 0 else { return nil }
+            let index = remaining.trailingZeroBitCount
+            remaining &= remaining &- 1
+            return index
+        }
+    }
+}

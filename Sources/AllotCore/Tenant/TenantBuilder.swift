@@ -1,0 +1,157 @@
+/// Builds a ``TenantModel`` one user, group and SKU at a time, so that a reader can stream
+/// Graph's pages (or a snapshot) into it without holding the decoded JSON.
+///
+/// Only the attributes named at creation are kept (plus `usageLocation`); values and
+/// license holdings are interned as they arrive.
+public struct TenantBuilder: Sendable {
+    public let attributePaths: [String]
+    private let pathComponents: [[Substring]]
+    private var tenant: String?
+    private var takenAt: String?
+    private var skus: [SubscribedSku] = []
+    private var groups: [DirectoryGroup] = []
+    private var userIDs: [GUID] = []
+    private var principalNames = StringColumn()
+    private var columnValues: [[JSONValue]]
+    private var columnIndices: [[UInt32]]
+    private var valueLookup: [[JSONValue: UInt32]]
+    private var holdings: [LicenseHolding] = []
+    private var holdingLookup: [LicenseHolding: UInt32] = [:]
+    private var holdingOfUser: [UInt32] = []
+
+    /// - Parameter attributes: the user properties to keep, dotted for nested objects.
+    public init(tenant: String? = nil, takenAt: String? = nil, attributes: [String]) {
+        var paths = ["usageLocation"]
+        for path in attributes where !paths.contains(path) { paths.append(path) }
+        attributePaths = paths
+        pathComponents = paths.map { $0.split(separator: ".") }
+        self.tenant = tenant
+        self.takenAt = takenAt
+        columnValues = paths.map { _ in [.null] }
+        columnIndices = paths.map { _ in [] }
+        valueLookup = paths.map { _ in [:] }
+    }
+
+    /// Makes room for this many users up front.
+    public mutating func reserveCapacity(users: Int) {
+        userIDs.reserveCapacity(users)
+        principalNames.reserveCapacity(strings: users, bytes: users * 32)
+        holdingOfUser.reserveCapacity(users)
+        for index in columnIndices.indices { columnIndices[index].reserveCapacity(users) }
+    }
+
+    public mutating func add(_ sku: SubscribedSku) { skus.append(sku) }
+    public mutating func add(_ group: DirectoryGroup) { groups.append(group) }
+
+    public mutating func add(_ user: DirectoryUser) {
+        let values = attributePaths.map { user.property(at: $0) }
+        let holding = internHolding(LicenseHolding(assignedLicenses: user.assignedLicenses, states: user.licenseAssignmentStates))
+        addUser(id: user.id, principalName: user.userPrincipalName, values: values, holding: holding)
+    }
+
+    /// Interns a license holding; pass the result to ``addUser(id:principalName:values:holding:)``.
+    public mutating func internHolding(_ holding: LicenseHolding) -> UInt32 {
+        if let index = holdingLookup[holding] { return index }
+        let index = UInt32(holdings.count)
+        holdings.append(holding)
+        holdingLookup[holding] = index
+        return index
+    }
+
+    /// Adds a user whose attribute values are given in ``attributePaths`` order (`nil`: missing).
+    public mutating func addUser(id: GUID, principalName: String, values: [JSONValue?], holding: UInt32) {
+        precondition(values.count == attributePaths.count, "one value per attribute path")
+        userIDs.append(id)
+        principalNames.append(principalName)
+        holdingOfUser.append(holding)
+        for column in values.indices {
+            columnIndices[column].append(intern(values[column], inColumn: column))
+        }
+    }
+
+    private mutating func intern(_ value: JSONValue?, inColumn column: Int) -> UInt32 {
+        guard let value, !value.isMissing else { return 0 }
+        if let index = valueLookup[column][value] { return index }
+        let index = UInt32(columnValues[column].count)
+        columnValues[column].append(value)
+        valueLookup[column][value] = index
+        return index
+    }
+
+    /// Sorts users by id and resolves group members into bitsets.
+    /// - Throws: ``DiagnosticsError`` when two users or two groups share an id.
+    public consuming func build() throws -> TenantModel {
+        let order = userIDs.indices.sorted { userIDs[$0] < userIDs[$1] }
+        let sortedIDs = order.map { userIDs[$0] }
+        var problems: [Diagnostic] = []
+        for index in sortedIDs.indices.dropFirst() where sortedIDs[index] == sortedIDs[index - 1] {
+            problems.append(Diagnostic("user id \(sortedIDs[index]) appears more than once", at: nil))
+        }
+        var seenGroups = Set<GUID>()
+        for group in groups where !seenGroups.insert(group.id).inserted {
+            problems.append(Diagnostic("group id \(group.id) appears more than once", at: nil))
+        }
+        guard problems.isEmpty else { throw DiagnosticsError(problems) }
+
+        let names = principalNames.permuted(by: order)
+        principalNames = StringColumn()
+        var columns: [AttributeColumn] = []
+        for column in attributePaths.indices {
+            let permuted = order.map { columnIndices[column][$0] }
+            columnIndices[column] = []
+            columns.append(AttributeColumn(path: attributePaths[column], values: columnValues[column], indices: permuted))
+        }
+        let holdingIndices = order.map { holdingOfUser[$0] }
+        holdingOfUser = []
+
+        let memberSets = groups.map { group in
+            var members = Bitset(count: sortedIDs.count)
+            for member in group.members {
+                if let index = sortedIDs.sortedIndex(of: member) { members.insert(index) }
+            }
+            return members
+        }
+        return TenantModel(
+            tenant: tenant, takenAt: takenAt, subscribedSkus: skus,
+            groups: groups.map { GroupInfo(id: $0.id, displayName: $0.displayName) }, groupMembers: memberSets,
+            userIDs: sortedIDs, principalNames: names, columns: columns, holdings: holdings, holdingOfUser: holdingIndices)
+    }
+}
+
+extension TenantModel {
+    /// The model of a snapshot document, keeping the attributes it names plus `extraAttributes`.
+    public init(snapshot: Snapshot, extraAttributes: [String] = []) throws {
+        var builder = TenantBuilder(tenant: snapshot.tenant, takenAt: snapshot.takenAt, attributes: snapshot.attributes + extraAttributes)
+        builder.reserveCapacity(users: snapshot.users.count)
+        for sku in snapshot.subscribedSkus { builder.add(sku) }
+        for group in snapshot.groups { builder.add(group) }
+        for user in snapshot.users { builder.add(user) }
+        self = try builder.build()
+    }
+}
+
+extension Array where Element == GUID {
+    /// The index of an id in an array sorted ascending, by binary search.
+    func sortedIndex(of id: GUID) -> Int? {
+        var low = 0
+        var high = count
+        while low < high {
+            let middle = (low + high) / 2
+            if self[middle] < id { low = middle + 1 } else { high = middle }
+        }
+        return low < count && self[low] == id ? low : nil
+    }
+}
+
+extension JSONValue {
+    /// Absent for every policy operator: null, an empty string, an empty list or object.
+    var isMissing: Bool {
+        switch self {
+        case .null: true
+        case let .string(text): text.isEmpty
+        case let .array(list): list.isEmpty
+        case let .object(members): members.isEmpty
+        case .bool, .number: false
+        }
+    }
+}

@@ -1,0 +1,226 @@
+/// The tenant in memory, column by column: what planning reads, compact enough for
+/// a million users.
+///
+/// Users are sorted by id, so a user's index is stable for a given set of users and the
+/// plan lists them in id order whatever order Graph returned them in. Attribute values
+/// are interned per column (index 0 is "missing"), license holdings are interned per
+/// distinct combination, and group membership is one bitset per group. Build one with
+/// ``TenantBuilder``; turn it back into JSON with ``snapshot()``.
+public struct TenantModel: Sendable {
+    public let tenant: String?
+    public let takenAt: String?
+    public let subscribedSkus: [SubscribedSku]
+    /// The groups known (those the policies reference), without their members.
+    public let groups: [GroupInfo]
+    let groupMembers: [Bitset]
+    public let userCount: Int
+    let userIDs: [GUID]
+    let principalNames: StringColumn
+    /// Attribute columns by path; always holds `usageLocation`.
+    let columns: [AttributeColumn]
+    let columnIndexByPath: [String: Int]
+    let usageLocationColumn: Int
+    /// Distinct license holdings, and which one each user has.
+    let holdings: [LicenseHolding]
+    let holdingOfUser: [UInt32]
+
+    init(
+        tenant: String?, takenAt: String?, subscribedSkus: [SubscribedSku], groups: [GroupInfo], groupMembers: [Bitset],
+        userIDs: [GUID], principalNames: StringColumn, columns: [AttributeColumn], holdings: [LicenseHolding], holdingOfUser: [UInt32]
+    ) {
+        self.tenant = tenant
+        self.takenAt = takenAt
+        self.subscribedSkus = subscribedSkus
+        self.groups = groups
+        self.groupMembers = groupMembers
+        self.userCount = userIDs.count
+        self.userIDs = userIDs
+        self.principalNames = principalNames
+        self.columns = columns
+        var byPath: [String: Int] = [:]
+        for (index, column) in columns.enumerated() { byPath[column.path] = index }
+        self.columnIndexByPath = byPath
+        self.usageLocationColumn = byPath["usageLocation"]!
+        self.holdings = holdings
+        self.holdingOfUser = holdingOfUser
+    }
+
+    /// The attribute paths held (beyond the license fields), in the order they were requested.
+    public var attributePaths: [String] { columns.map(\.path) }
+
+    public func userID(at index: Int) -> GUID { userIDs[index] }
+    public func userPrincipalName(at index: Int) -> String { principalNames[index] }
+    public func usageLocation(at index: Int) -> String? {
+        if case let .string(code) = columns[usageLocationColumn].value(ofUser: index) { code } else { nil }
+    }
+    /// The value of an attribute the model holds, or `nil` when missing (or not held).
+    public func attribute(_ path: String, ofUser index: Int) -> JSONValue? {
+        columnIndexByPath[path].flatMap { columns[$0].value(ofUser: index) }
+    }
+    public func licenseHolding(ofUser index: Int) -> LicenseHolding { holdings[Int(holdingOfUser[index])] }
+    public func isMember(user index: Int, ofGroup group: Int) -> Bool { groupMembers[group].contains(index) }
+    public func memberCount(ofGroup group: Int) -> Int { groupMembers[group].cardinality }
+
+    /// The user with this object id or user principal name (case-insensitive).
+    public func userIndex(forReference reference: String) -> Int? {
+        if let id = GUID(reference) { return userIndex(for: id) }
+        let wanted = reference.lowercased()
+        return (0..<userCount).first { principalNames[$0].lowercased() == wanted }
+    }
+
+    /// The index of the user with this id: a binary search over the sorted ids.
+    public func userIndex(for id: GUID) -> Int? { userIDs.sortedIndex(of: id) }
+
+    /// The groups a reference names: the one with this id, or every group with this display name.
+    public func groups(matching reference: String) -> [Int] {
+        if let id = GUID(reference) { return groups.indices.filter { groups[$0].id == id } }
+        let wanted = reference.lowercased()
+        return groups.indices.filter { groups[$0].displayName.lowercased() == wanted }
+    }
+
+    /// The SKU a reference names, by `skuId` or `skuPartNumber` (case-insensitive).
+    public func sku(matching reference: String) -> SubscribedSku? {
+        if let id = GUID(reference) { return subscribedSkus.first { $0.skuId == id } }
+        let wanted = reference.lowercased()
+        return subscribedSkus.first { $0.skuPartNumber.lowercased() == wanted }
+    }
+
+    /// The user as Graph shaped it, with the attributes this model holds.
+    public func directoryUser(at index: Int) -> DirectoryUser {
+        var properties: [String: JSONValue] = [:]
+        for column in columns where column.path != "usageLocation" && column.path != "userPrincipalName" && column.path != "id" {
+            guard let value = column.value(ofUser: index) else { continue }
+            properties.setValue(value, atPath: column.path.split(separator: ".")[...])
+        }
+        let holding = licenseHolding(ofUser: index)
+        return DirectoryUser(
+            id: userIDs[index],
+            userPrincipalName: principalNames[index],
+            usageLocation: usageLocation(at: index),
+            assignedLicenses: holding.assignedLicenses,
+            licenseAssignmentStates: holding.states,
+            properties: properties)
+    }
+
+    /// The whole model as a snapshot document.
+    public func snapshot() -> Snapshot {
+        Snapshot(
+            tenant: tenant,
+            takenAt: takenAt,
+            attributes: attributePaths.filter { $0 != "usageLocation" },
+            subscribedSkus: subscribedSkus,
+            groups: groups.indices.map { group in
+                DirectoryGroup(
+                    id: groups[group].id, displayName: groups[group].displayName,
+                    members: (0..<userCount).filter { groupMembers[group].contains($0) }.map { userIDs[$0] })
+            },
+            users: (0..<userCount).map(directoryUser(at:)))
+    }
+}
+
+/// A group's identity: its object id and display name.
+public struct GroupInfo: Sendable, Hashable {
+    public var id: GUID
+    public var displayName: String
+}
+
+/// One user's licenses: what Graph reports in `assignedLicenses` and `licenseAssignmentStates`,
+/// normalized (sorted) so that equal holdings intern to one entry.
+public struct LicenseHolding: Sendable, Hashable {
+    public var assignedLicenses: [AssignedLicense]
+    /// `nil` when Graph did not report the states: then no assignment is known to be direct.
+    public var states: [LicenseAssignmentState]?
+
+    public init(assignedLicenses: [AssignedLicense], states: [LicenseAssignmentState]?) {
+        self.assignedLicenses = assignedLicenses
+            .map { AssignedLicense(skuId: $0.skuId, disabledPlans: $0.disabledPlans.sorted()) }
+            .sorted { $0.skuId < $1.skuId }
+        self.states = states?
+            .map {
+                LicenseAssignmentState(
+                    skuId: $0.skuId, disabledPlans: $0.disabledPlans.sorted(), assignedByGroup: $0.assignedByGroup,
+                    state: $0.state, error: $0.error)
+            }
+            .sorted { ($0.skuId, $0.assignedByGroup ?? GUID(high: 0, low: 0)) < ($1.skuId, $1.assignedByGroup ?? GUID(high: 0, low: 0)) }
+    }
+
+    /// The direct assignment of a SKU, if there is one.
+    public func directAssignment(of sku: GUID) -> LicenseAssignmentState? {
+        states?.first { $0.skuId == sku && $0.isDirect }
+    }
+
+    /// Whether a group assignment of the SKU is `Active`.
+    public func heldThroughGroup(_ sku: GUID) -> Bool {
+        states?.contains { $0.skuId == sku && !$0.isDirect && $0.state == "Active" } ?? false
+    }
+
+    /// Whether the SKU is assigned but no state says where from (Graph left it out): Allot treats
+    /// it as held and never removes it.
+    public func heldFromUnknownSource(_ sku: GUID) -> Bool {
+        assignedLicenses.contains { $0.skuId == sku } && !(states?.contains { $0.skuId == sku } ?? false)
+    }
+}
+
+/// Interned values of one attribute: each user holds an index into `values`; 0 is "missing".
+struct AttributeColumn: Sendable {
+    let path: String
+    /// `values[0]` stands for missing (absent, null, empty string, empty list).
+    let values: [JSONValue]
+    let indices: [UInt32]
+
+    func value(ofUser index: Int) -> JSONValue? {
+        let valueIndex = Int(indices[index])
+        return valueIndex == 0 ? nil : values[valueIndex]
+    }
+}
+
+/// Many strings in one byte buffer: a few bytes of overhead each instead of a heap object.
+struct StringColumn: Sendable {
+    private(set) var bytes: [UInt8] = []
+    private(set) var ends: [UInt32] = []
+
+    var count: Int { ends.count }
+
+    mutating func append(_ string: String) {
+        bytes.append(contentsOf: string.utf8)
+        ends.append(UInt32(bytes.count))
+    }
+
+    mutating func reserveCapacity(strings: Int, bytes byteCount: Int) {
+        ends.reserveCapacity(strings)
+        bytes.reserveCapacity(byteCount)
+    }
+
+    subscript(index: Int) -> String {
+        let start = index == 0 ? 0 : Int(ends[index - 1])
+        return String(decoding: bytes[start..<Int(ends[index])], as: UTF8.self)
+    }
+
+    /// The strings in a new order: `order[i]` is the old index of the new i-th string.
+    func permuted(by order: [Int]) -> StringColumn {
+        var result = StringColumn()
+        result.reserveCapacity(strings: count, bytes: bytes.count)
+        for old in order {
+            let start = old == 0 ? 0 : Int(ends[old - 1])
+            result.bytes.append(contentsOf: bytes[start..<Int(ends[old])])
+            result.ends.append(UInt32(result.bytes.count))
+        }
+        return result
+    }
+}
+
+extension Dictionary where Key == String, Value == JSONValue {
+    /// Sets a value at a dotted path, creating nested objects on the way.
+    mutating func setValue(_ value: JSONValue, atPath components: ArraySlice<Substring>) {
+        guard let first = components.first else { return }
+        let key = String(first)
+        if components.count == 1 {
+            self[key] = value
+            return
+        }
+        var nested: [String: JSONValue] = [:]
+        if case let .object(existing)? = self[key] { nested = existing }
+        nested.setValue(value, atPath: components.dropFirst())
+        self[key] = .object(nested)
+    }
+}

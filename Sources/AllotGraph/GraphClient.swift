@@ -1,0 +1,2 @@
+/// The Microsoft Graph client (see issue 3).
+public enum GraphClientModule {}
