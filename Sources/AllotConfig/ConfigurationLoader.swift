@@ -79,19 +79,10 @@ public struct ConfigurationLoader: Sendable {
     }
 
     private func decodeConfiguration(_ contents: [UInt8], at path: String) -> (ConfigurationDecoder.Decoded?, [Diagnostic]) {
-        if let problem = SourceFile.textProblem(contents, file: path) { return (nil, [problem]) }
-        let composed = YAMLComposer.compose(contents, file: path)
-        let reader = NodeReader(file: path)
-        reader.report(composed.diagnostics)
-        let documents = composed.documents.filter { !reader.isNull($0) }
-        guard let root = documents.first else {
-            if composed.diagnostics.isEmpty {
-                reader.report([Diagnostic(
-                    "the configuration file is empty: it needs at least `tenant`, `auth.clientId` and `reconcile.managedSkus`",
-                    at: SourceLocation(file: path, line: 1, column: 1))])
-            }
-            return (nil, reader.diagnostics)
-        }
+        let (reader, documents) = read(
+            contents, file: path,
+            emptyMessage: "the configuration file is empty: it needs at least `tenant`, `auth.clientId` and `reconcile.managedSkus`")
+        guard let root = documents.first else { return (nil, reader.diagnostics) }
         for extra in documents.dropFirst() {
             reader.report("allot.yaml holds one document; remove this second one (or its `---`)", at: extra)
         }
@@ -160,19 +151,27 @@ public struct ConfigurationLoader: Sendable {
     }
 
     private func decodePolicyFile(_ contents: [UInt8], file: String) -> ([Policy], [Diagnostic]) {
-        if let problem = SourceFile.textProblem(contents, file: file) { return ([], [problem]) }
-        let composed = YAMLComposer.compose(contents, file: file)
-        let reader = NodeReader(file: file)
-        reader.report(composed.diagnostics)
-        let documents = composed.documents.filter { !reader.isNull($0) }
-        if documents.isEmpty, composed.diagnostics.isEmpty {
-            reader.report([Diagnostic(
-                "the policy file is empty: it holds one or more policies, separated by `---`",
-                at: SourceLocation(file: file, line: 1, column: 1))])
-        }
+        let (reader, documents) = read(contents, file: file, emptyMessage: "the policy file is empty: it holds one or more policies, separated by `---`")
         let decoder = PolicyDecoder(reader: reader)
         let policies = documents.compactMap(decoder.decode)
         return (policies, reader.diagnostics)
+    }
+
+    /// A file's documents, empty ones left out, and a reader holding the problems found so
+    /// far: not text, YAML syntax, or `emptyMessage` when no document is left.
+    private func read(_ contents: [UInt8], file: String, emptyMessage: String) -> (NodeReader, [YAMLNode]) {
+        let reader = NodeReader(file: file)
+        if let problem = SourceFile.textProblem(contents, file: file) {
+            reader.report([problem])
+            return (reader, [])
+        }
+        let composed = YAMLComposer.compose(contents, file: file)
+        reader.report(composed.diagnostics)
+        let documents = composed.documents.filter { !reader.isNull($0) }
+        if documents.isEmpty, composed.diagnostics.isEmpty {
+            reader.report([Diagnostic(emptyMessage, at: SourceLocation(file: file, line: 1, column: 1))])
+        }
+        return (reader, documents)
     }
 
     private func absolute(_ path: String) -> String {

@@ -58,13 +58,18 @@ struct FileProblemTests {
         #expect(workspace.problems() == [])
     }
 
+    /// `a0: &a0 [x, ...]`, then each level an anchored list of `fanout` aliases of the one before.
+    private func aliasChain(levels: Int, fanout: Int) -> [String] {
+        var lines = ["a0: &a0 [" + Array(repeating: "lol", count: fanout).joined(separator: ", ") + "]"]
+        for level in 1...levels {
+            lines.append("a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: fanout).joined(separator: ", ") + "]")
+        }
+        return lines
+    }
+
     @Test("billion laughs: aliases expanding past the node budget")
     func billionLaughs() throws {
-        var lines = [#"a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]"#]
-        for level in 1...9 {
-            lines.append("a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 9).joined(separator: ",") + "]")
-        }
-        let problems = try policyProblems(lines.joined(separator: "\n") + "\n")
+        let problems = try policyProblems(aliasChain(levels: 9, fanout: 9).joined(separator: "\n") + "\n")
         #expect(problems == [
             "policies/test.yaml:6:10: this document expands to more than 100000 nodes once aliases are expanded (an alias bomb?); Allot stops reading this file"
         ])
@@ -72,11 +77,7 @@ struct FileProblemTests {
 
     @Test("an alias bomb as a mapping key (Yams' own composer hashes it node by node)")
     func aliasKeyBomb() throws {
-        var lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-        for level in 1...3 {
-            lines.append("a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]")
-        }
-        lines.append("? [" + Array(repeating: "*a3", count: 10).joined(separator: ", ") + "]\n: 1")
+        let lines = aliasChain(levels: 3, fanout: 10) + ["? [" + Array(repeating: "*a3", count: 10).joined(separator: ", ") + "]\n: 1"]
         let problems = try policyProblems(lines.joined(separator: "\n") + "\n")
         #expect(problems == [
             "policies/test.yaml:5:39: this document expands to more than 100000 nodes once aliases are expanded (an alias bomb?); Allot stops reading this file"

@@ -8,13 +8,13 @@ import Musl
 import Darwin
 #endif
 
-/// Reads configuration and policy files: bounded in size, and checked to be UTF-8 text
-/// before the YAML parser sees them.
+/// Reads configuration and policy files, bounded in size, and tells whether bytes are
+/// UTF-8 text before the YAML parser sees them.
 enum SourceFile {
     /// Files larger than this are refused unread: real ones are a few kilobytes.
     static let maximumSize = 1 << 20
 
-    /// The file's bytes, or what is wrong with it.
+    /// The file's bytes, or why they cannot be had (missing, a directory, over 1 MiB).
     ///
     /// - Parameter missingHint: appended to the message when the file does not exist.
     static func contents(of path: String, missingHint: String = "") -> Result<[UInt8], Diagnostic> {
@@ -54,7 +54,6 @@ enum SourceFile {
                 at: SourceLocation(file: path, line: 1, column: 1)))
         }
         bytes.removeSubrange(count...)
-        if let problem = textProblem(bytes, file: path) { return .failure(problem) }
         return .success(bytes)
     }
 
