@@ -36,7 +36,7 @@ import Foundation
 /// reproducer) through the same target, so a plain `swift build` can check them.
 @main
 struct AllotFuzzReplay {
-    static func main() throws {
+    static func main() {
         let paths = CommandLine.arguments.dropFirst()
         guard !paths.isEmpty else {
             print("usage: AllotFuzz FILE_OR_DIRECTORY...  (replays inputs; docs/fuzzing.md builds the libFuzzer target)")
@@ -46,22 +46,22 @@ struct AllotFuzzReplay {
         for path in paths {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw ReplayError(message: "\(path): no such file or directory")
+                FileHandle.standardError.write(Data("\(path): no such file or directory\n".utf8))
+                exit(1)
             }
             let files = isDirectory.boolValue
-                ? try FileManager.default.contentsOfDirectory(atPath: path).sorted().map { path + "/" + $0 }
+                ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 }
                 : [path]
             for file in files {
-                FuzzTarget.run(Array(try Data(contentsOf: URL(fileURLWithPath: file))))
+                guard let contents = FileManager.default.contents(atPath: file) else {
+                    FileHandle.standardError.write(Data("\(file): cannot read\n".utf8))
+                    exit(1)
+                }
+                FuzzTarget.run(Array(contents))
                 count += 1
             }
         }
         print("\(count) inputs replayed: no crash")
     }
-}
-
-struct ReplayError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
 }
 #endif

@@ -71,7 +71,7 @@ struct FileProblemTests {
     func billionLaughs() throws {
         let problems = try policyProblems(aliasChain(levels: 9, fanout: 9).joined(separator: "\n") + "\n")
         #expect(problems == [
-            "policies/test.yaml:6:10: this document expands to more than 100000 nodes once aliases are expanded (an alias bomb?); Allot stops reading this file"
+            "policies/test.yaml:6:10: this document holds more than 100000 YAML nodes, aliases expanded, where Allot's hold a few hundred (an alias bomb?); Allot stops reading this file"
         ])
     }
 
@@ -80,7 +80,7 @@ struct FileProblemTests {
         let lines = aliasChain(levels: 3, fanout: 10) + ["? [" + Array(repeating: "*a3", count: 10).joined(separator: ", ") + "]\n: 1"]
         let problems = try policyProblems(lines.joined(separator: "\n") + "\n")
         #expect(problems == [
-            "policies/test.yaml:5:39: this document expands to more than 100000 nodes once aliases are expanded (an alias bomb?); Allot stops reading this file"
+            "policies/test.yaml:5:39: this document holds more than 100000 YAML nodes, aliases expanded, where Allot's hold a few hundred (an alias bomb?); Allot stops reading this file"
         ])
     }
 

@@ -81,8 +81,8 @@ extension YAMLComposer {
                 if documentSize > YAMLComposer.maximumExpandedNodes {
                     let (line, column) = Self.position(event.start_mark)
                     report(
-                        "this document expands to more than \(YAMLComposer.maximumExpandedNodes) nodes once aliases are expanded "
-                            + "(an alias bomb?); Allot stops reading this file",
+                        "this document holds more than \(YAMLComposer.maximumExpandedNodes) YAML nodes, aliases expanded, "
+                            + "where Allot's hold a few hundred (an alias bomb?); Allot stops reading this file",
                         line: line, column: column)
                     return
                 }
