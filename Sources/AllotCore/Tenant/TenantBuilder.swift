@@ -5,7 +5,6 @@
 /// license holdings are interned as they arrive.
 public struct TenantBuilder: Sendable {
     public let attributePaths: [String]
-    private let pathComponents: [[Substring]]
     private var tenant: String?
     private var takenAt: String?
     private var skus: [SubscribedSku] = []
@@ -13,7 +12,8 @@ public struct TenantBuilder: Sendable {
     private var userIDs: [GUID] = []
     private var principalNames = StringColumn()
     private var columnValues: [[JSONValue]]
-    private var columnIndices: [[UInt32]]
+    /// Row-major: a user's values, one per path, then the next user's.
+    private var valueIndices: [UInt32] = []
     private var valueLookup: [[JSONValue: UInt32]]
     private var holdings: [LicenseHolding] = []
     private var holdingLookup: [LicenseHolding: UInt32] = [:]
@@ -24,11 +24,9 @@ public struct TenantBuilder: Sendable {
         var paths = ["usageLocation"]
         for path in attributes where !paths.contains(path) { paths.append(path) }
         attributePaths = paths
-        pathComponents = paths.map { $0.split(separator: ".") }
         self.tenant = tenant
         self.takenAt = takenAt
         columnValues = paths.map { _ in [.null] }
-        columnIndices = paths.map { _ in [] }
         valueLookup = paths.map { _ in [:] }
     }
 
@@ -37,7 +35,7 @@ public struct TenantBuilder: Sendable {
         userIDs.reserveCapacity(users)
         principalNames.reserveCapacity(strings: users, bytes: users * 32)
         holdingOfUser.reserveCapacity(users)
-        for index in columnIndices.indices { columnIndices[index].reserveCapacity(users) }
+        valueIndices.reserveCapacity(users * attributePaths.count)
     }
 
     public mutating func add(_ sku: SubscribedSku) { skus.append(sku) }
@@ -65,7 +63,7 @@ public struct TenantBuilder: Sendable {
         principalNames.append(principalName)
         holdingOfUser.append(holding)
         for column in values.indices {
-            columnIndices[column].append(intern(values[column], inColumn: column))
+            valueIndices.append(intern(values[column], inColumn: column))
         }
     }
 
@@ -95,12 +93,12 @@ public struct TenantBuilder: Sendable {
 
         let names = principalNames.permuted(by: order)
         principalNames = StringColumn()
-        var columns: [AttributeColumn] = []
-        for column in attributePaths.indices {
-            let permuted = order.map { columnIndices[column][$0] }
-            columnIndices[column] = []
-            columns.append(AttributeColumn(path: attributePaths[column], values: columnValues[column], indices: permuted))
-        }
+        let width = attributePaths.count
+        var permuted: [UInt32] = []
+        permuted.reserveCapacity(valueIndices.count)
+        for old in order { permuted.append(contentsOf: valueIndices[old * width..<(old + 1) * width]) }
+        valueIndices = []
+        let columns = AttributeColumns(paths: attributePaths, values: columnValues, indices: permuted)
         let holdingIndices = order.map { holdingOfUser[$0] }
         holdingOfUser = []
 

@@ -16,8 +16,8 @@ public struct TenantModel: Sendable {
     public let userCount: Int
     let userIDs: [GUID]
     let principalNames: StringColumn
-    /// Attribute columns by path; always holds `usageLocation`.
-    let columns: [AttributeColumn]
+    /// Attribute columns; always holds `usageLocation`.
+    let columns: AttributeColumns
     let columnIndexByPath: [String: Int]
     let usageLocationColumn: Int
     /// Distinct license holdings, and which one each user has.
@@ -26,7 +26,7 @@ public struct TenantModel: Sendable {
 
     init(
         tenant: String?, takenAt: String?, subscribedSkus: [SubscribedSku], groups: [GroupInfo], groupMembers: [Bitset],
-        userIDs: [GUID], principalNames: StringColumn, columns: [AttributeColumn], holdings: [LicenseHolding], holdingOfUser: [UInt32]
+        userIDs: [GUID], principalNames: StringColumn, columns: AttributeColumns, holdings: [LicenseHolding], holdingOfUser: [UInt32]
     ) {
         self.tenant = tenant
         self.takenAt = takenAt
@@ -38,7 +38,7 @@ public struct TenantModel: Sendable {
         self.principalNames = principalNames
         self.columns = columns
         var byPath: [String: Int] = [:]
-        for (index, column) in columns.enumerated() { byPath[column.path] = index }
+        for (index, path) in columns.paths.enumerated() { byPath[path] = index }
         self.columnIndexByPath = byPath
         self.usageLocationColumn = byPath["usageLocation"]!
         self.holdings = holdings
@@ -46,16 +46,16 @@ public struct TenantModel: Sendable {
     }
 
     /// The attribute paths held (beyond the license fields), in the order they were requested.
-    public var attributePaths: [String] { columns.map(\.path) }
+    public var attributePaths: [String] { columns.paths }
 
     public func userID(at index: Int) -> GUID { userIDs[index] }
     public func userPrincipalName(at index: Int) -> String { principalNames[index] }
     public func usageLocation(at index: Int) -> String? {
-        if case let .string(code) = columns[usageLocationColumn].value(ofUser: index) { code } else { nil }
+        if case let .string(code) = columns.value(ofUser: index, column: usageLocationColumn) { code } else { nil }
     }
     /// The value of an attribute the model holds, or `nil` when missing (or not held).
     public func attribute(_ path: String, ofUser index: Int) -> JSONValue? {
-        columnIndexByPath[path].flatMap { columns[$0].value(ofUser: index) }
+        columnIndexByPath[path].flatMap { columns.value(ofUser: index, column: $0) }
     }
     public func licenseHolding(ofUser index: Int) -> LicenseHolding { holdings[Int(holdingOfUser[index])] }
     public func isMember(user index: Int, ofGroup group: Int) -> Bool { groupMembers[group].contains(index) }
@@ -88,9 +88,9 @@ public struct TenantModel: Sendable {
     /// The user as Graph shaped it, with the attributes this model holds.
     public func directoryUser(at index: Int) -> DirectoryUser {
         var properties: [String: JSONValue] = [:]
-        for column in columns where column.path != "usageLocation" && column.path != "userPrincipalName" && column.path != "id" {
-            guard let value = column.value(ofUser: index) else { continue }
-            properties.setValue(value, atPath: column.path.split(separator: ".")[...])
+        for (column, path) in columns.paths.enumerated() where !DirectoryUser.modelledKeys.contains(path) {
+            guard let value = columns.value(ofUser: index, column: column) else { continue }
+            properties.setValue(value, atPath: path.split(separator: ".")[...])
         }
         let holding = licenseHolding(ofUser: index)
         return DirectoryUser(
@@ -161,16 +161,20 @@ public struct LicenseHolding: Sendable, Hashable {
     }
 }
 
-/// Interned values of one attribute: each user holds an index into `values`; 0 is "missing".
-struct AttributeColumn: Sendable {
-    let path: String
-    /// `values[0]` stands for missing (absent, null, empty string, empty list).
-    let values: [JSONValue]
+/// Interned attribute values, row-major: user `u`'s value of column `c` is
+/// `values[c][indices[u * paths.count + c]]`, and index 0 stands for missing (absent, null,
+/// empty string, empty list). One flat array keeps a user's attributes in one cache line.
+struct AttributeColumns: Sendable {
+    let paths: [String]
+    /// Per column, the distinct values; `values[c][0]` is the missing placeholder.
+    let values: [[JSONValue]]
     let indices: [UInt32]
 
-    func value(ofUser index: Int) -> JSONValue? {
-        let valueIndex = Int(indices[index])
-        return valueIndex == 0 ? nil : values[valueIndex]
+    func valueIndex(ofUser user: Int, column: Int) -> Int { Int(indices[user * paths.count + column]) }
+
+    func value(ofUser user: Int, column: Int) -> JSONValue? {
+        let index = valueIndex(ofUser: user, column: column)
+        return index == 0 ? nil : values[column][index]
     }
 }
 
