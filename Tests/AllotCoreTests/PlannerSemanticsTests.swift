@@ -16,7 +16,7 @@ struct PlannerSemanticsTests {
             Fixture.policy("a", grants: [Fixture.grant("SPE_E3")]),
             Fixture.policy("b", grants: [Fixture.grant("POWER_BI_PRO")]),
         ])
-        let change = try #require(plan.change(for: 1))
+        let change = try #require(plan.change(forUser: 1))
         #expect(change.assignLicense?.addLicenses.map(\.skuId) == [e3.skuId, bi.skuId].sorted())
         #expect(change.assignLicense?.removeLicenses == [])
         #expect(change.policies == ["a", "b"])
@@ -30,7 +30,7 @@ struct PlannerSemanticsTests {
             Fixture.policy("a", grants: [Fixture.grant("SPE_E3", disabled: ["YAMMER_ENTERPRISE", "SWAY"])]),
             Fixture.policy("b", grants: [Fixture.grant("SPE_E3", disabled: ["SWAY", "TEAMS1"])]),
         ])
-        let body = try #require(plan.change(for: 1)?.assignLicense)
+        let body = try #require(plan.change(forUser: 1)?.assignLicense)
         #expect(body.addLicenses == [AssignedLicense(skuId: e3.skuId, disabledPlans: [Fixture.sway.servicePlanId])])
     }
 
@@ -42,7 +42,7 @@ struct PlannerSemanticsTests {
             Fixture.policy("staff", grants: [Fixture.grant("SPE_E3")]),
             Fixture.policy("eng", grants: [Fixture.grant("SPE_E5", replaces: ["SPE_E3"])]),
         ])
-        let change = try #require(plan.change(for: 1))
+        let change = try #require(plan.change(forUser: 1))
         #expect(change.assignLicense == AssignLicenseBody(addLicenses: [AssignedLicense(skuId: e5.skuId)], removeLicenses: [e3.skuId]))
         #expect(change.removals.first?.reason == "replaced")
         #expect(change.removals.first?.replacedBy == ["SPE_E5"])
@@ -68,7 +68,7 @@ struct PlannerSemanticsTests {
         let ems = Fixture.ems()
         let tenant = try Fixture.tenant(skus: [e3, ems], users: [Fixture.user(1, "ada", licenses: [Fixture.direct(ems)])])
         let plan = try Fixture.plan(tenant, [Fixture.policy("staff", grants: [Fixture.grant("SPE_E3")])])
-        let body = try #require(plan.change(for: 1)?.assignLicense)
+        let body = try #require(plan.change(forUser: 1)?.assignLicense)
         #expect(body.removeLicenses.isEmpty)
         #expect(body.addLicenses.map(\.skuId) == [e3.skuId])
     }
@@ -102,7 +102,7 @@ struct PlannerSemanticsTests {
     func groupAssignmentInError() throws {
         let tenant = try Fixture.tenant(skus: [e3], users: [Fixture.user(1, "ada", licenses: [Fixture.inherited(e3, from: Fixture.id(900), state: "Error")])])
         let plan = try Fixture.plan(tenant, [Fixture.policy("staff", grants: [Fixture.grant("SPE_E3")])])
-        #expect(plan.change(for: 1)?.assignLicense?.addLicenses.map(\.skuId) == [e3.skuId])
+        #expect(plan.change(forUser: 1)?.assignLicense?.addLicenses.map(\.skuId) == [e3.skuId])
     }
 
     @Test("5. held both ways and not wanted: the direct copy is removed, freeing no seat")
@@ -113,8 +113,8 @@ struct PlannerSemanticsTests {
         let plan = try Fixture.plan(tenant, [
             Fixture.policy("bob", match: Policy.Match(all: true, exclude: Policy.Exclusion(users: [Reference("ada@contoso.com")])), grants: [Fixture.grant("SPE_E3")])
         ])
-        #expect(plan.change(for: 1)?.assignLicense?.removeLicenses == [e3.skuId])
-        #expect(plan.change(for: 2) == nil, "the removal freed no seat, so bob's add is deferred")
+        #expect(plan.change(forUser: 1)?.assignLicense?.removeLicenses == [e3.skuId])
+        #expect(plan.change(forUser: 2) == nil, "the removal freed no seat, so bob's add is deferred")
         #expect(plan.deferred.map(\.userId) == [Fixture.id(2)])
     }
 
@@ -139,7 +139,7 @@ struct PlannerSemanticsTests {
     func planChange() throws {
         let tenant = try Fixture.tenant(skus: [e3], users: [Fixture.user(1, "ada", licenses: [Fixture.direct(e3, disabled: [Fixture.sway])])])
         let plan = try Fixture.plan(tenant, [Fixture.policy("staff", grants: [Fixture.grant("SPE_E3", disabled: ["YAMMER_ENTERPRISE", "TEAMS1"])])])
-        let change = try #require(plan.change(for: 1))
+        let change = try #require(plan.change(forUser: 1))
         #expect(change.assignLicense?.addLicenses == [
             AssignedLicense(skuId: e3.skuId, disabledPlans: [Fixture.yammer.servicePlanId, Fixture.teams.servicePlanId].sorted())
         ])
@@ -159,7 +159,7 @@ struct PlannerSemanticsTests {
     func allowList() throws {
         let tenant = try Fixture.tenant(skus: [e3], users: [Fixture.user(1, "ada")])
         let plan = try Fixture.plan(tenant, [Fixture.policy("staff", grants: [Fixture.grant("SPE_E3", enabled: ["EXCHANGE_S_ENTERPRISE", "TEAMS1"])])])
-        let added = try #require(plan.change(for: 1)?.assignLicense?.addLicenses.first)
+        let added = try #require(plan.change(forUser: 1)?.assignLicense?.addLicenses.first)
         // SWAY and YAMMER are switched off; the company-level plan is never put in disabledPlans.
         #expect(added.disabledPlans == [Fixture.sway.servicePlanId, Fixture.yammer.servicePlanId].sorted())
     }
@@ -208,20 +208,20 @@ struct PlannerSemanticsTests {
             skus: [Fixture.e3(consumed: 1), Fixture.e5(prepaid: 0)],
             users: [Fixture.user(1, "held", licenses: [Fixture.direct(e3)]), Fixture.user(2, "fresh")])
         let plan = try Fixture.plan(tenant, [Fixture.policy("eng", grants: [Fixture.grant("SPE_E5", replaces: ["SPE_E3"])])])
-        #expect(plan.change(for: 1) == nil, "E3 stays while E5 is deferred")
+        #expect(plan.change(forUser: 1) == nil, "E3 stays while E5 is deferred")
         #expect(plan.deferred.map(\.userId) == [Fixture.id(1), Fixture.id(2)])
         let withStaff = try Fixture.plan(tenant, [
             Fixture.policy("staff", grants: [Fixture.grant("SPE_E3")]),
             Fixture.policy("eng", grants: [Fixture.grant("SPE_E5", replaces: ["SPE_E3"])]),
         ])
-        #expect(withStaff.change(for: 2)?.assignLicense?.addLicenses.map(\.skuId) == [e3.skuId], "E3 stays desired when E5 is deferred")
+        #expect(withStaff.change(forUser: 2)?.assignLicense?.addLicenses.map(\.skuId) == [e3.skuId], "E3 stays desired when E5 is deferred")
     }
 
     @Test("9. users without usage location get the default set, shown in the plan")
     func usageLocationDefault() throws {
         let tenant = try Fixture.tenant(skus: [e3], users: [Fixture.user(1, "ada", location: nil)])
         let plan = try Fixture.plan(tenant, [Fixture.policy("staff", grants: [Fixture.grant("SPE_E3")])], Fixture.settings(defaultLocation: "GB"))
-        #expect(plan.change(for: 1)?.setUsageLocation == "GB")
+        #expect(plan.change(forUser: 1)?.setUsageLocation == "GB")
         #expect(plan.summary.usageLocationUpdates == 1)
     }
 
@@ -240,7 +240,7 @@ struct PlannerSemanticsTests {
             skus: [Fixture.e3(consumed: 1), Fixture.powerBIPro(prepaid: 0)],
             users: [Fixture.user(1, "ada", location: nil, licenses: [Fixture.direct(e3)])])
         let plan = try Fixture.plan(tenant, [Fixture.policy("bi", grants: [Fixture.grant("POWER_BI_PRO")])])
-        let change = try #require(plan.change(for: 1))
+        let change = try #require(plan.change(forUser: 1))
         #expect(change.setUsageLocation == nil)
         #expect(change.assignLicense == AssignLicenseBody(addLicenses: [], removeLicenses: [e3.skuId]))
     }
@@ -303,7 +303,7 @@ struct PlannerSemanticsTests {
         let early = try Fixture.plan(tenant, nobody, settings, options: PlanningOptions(removalHistory: first.removalHistory, now: 4_599))
         #expect(early.changes.isEmpty)
         let due = try Fixture.plan(tenant, nobody, settings, options: PlanningOptions(removalHistory: first.removalHistory, now: 4_600))
-        #expect(due.change(for: 1)?.assignLicense?.removeLicenses == [e3.skuId])
+        #expect(due.change(forUser: 1)?.assignLicense?.removeLicenses == [e3.skuId])
     }
 
     @Test("users in backoff are left alone and reported")

@@ -1,3 +1,5 @@
+import Foundation
+
 /// An attribute condition ready to evaluate: operators with their operands lowercased and
 /// regular expressions compiled.
 ///
@@ -9,7 +11,7 @@ struct AttributeTest {
         case noneOf(Set<String>)
         case startsWith(String)
         case endsWith(String)
-        case matches(Regex<AnyRegexOutput>)
+        case matches(NSRegularExpression)
         case exists(Bool)
     }
 
@@ -24,7 +26,7 @@ struct AttributeTest {
             case let .noneOf(values): .noneOf(Set(values.map(\.comparisonKey)))
             case let .startsWith(prefix): .startsWith(prefix.lowercased())
             case let .endsWith(suffix): .endsWith(suffix.lowercased())
-            case let .matches(pattern): .matches(try Regex(pattern).ignoresCase())
+            case let .matches(pattern): .matches(try PolicyPattern.compile(pattern))
             case let .exists(flag): .exists(flag)
             }
         }
@@ -59,7 +61,7 @@ struct AttributeTest {
         case let .noneOf(keys): return !keys.contains(text.lowercased())
         case let .startsWith(prefix): return text.lowercased().hasPrefix(prefix)
         case let .endsWith(suffix): return text.lowercased().hasSuffix(suffix)
-        case let .matches(regex): return (try? regex.firstMatch(in: text)) != nil
+        case let .matches(regex): return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
         case let .exists(flag): return flag
         }
     }
@@ -73,6 +75,26 @@ extension JSONValue {
         case let .bool(flag): ScalarValue.bool(flag).description
         case let .number(number): ScalarValue.number(number).description
         case .null, .array, .object: nil
+        }
+    }
+}
+
+/// The regular-expression dialect of `matches`: ICU's (Foundation's `NSRegularExpression`),
+/// case-insensitive, an unanchored search. One place, so that validation and planning agree.
+public enum PolicyPattern {
+    /// Compiles a `matches` pattern.
+    /// - Throws: the engine's error, whose description says what is wrong with the pattern.
+    public static func compile(_ pattern: String) throws -> NSRegularExpression {
+        try NSRegularExpression(pattern: pattern, options: [.caseInsensitive])
+    }
+
+    /// `nil` when the pattern compiles, else a message for the person who wrote it.
+    public static func problem(with pattern: String) -> String? {
+        do {
+            _ = try compile(pattern)
+            return nil
+        } catch {
+            return "invalid regular expression /\(pattern)/ (ICU syntax, as in .NET and PCRE: escape special characters with a backslash)"
         }
     }
 }

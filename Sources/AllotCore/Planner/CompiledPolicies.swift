@@ -12,6 +12,12 @@ public struct CompiledPolicies: Sendable {
     /// Managed indices ordered so that a SKU comes before every SKU it replaces.
     let replacementOrder: [Int]
     let compiled: [CompiledPolicy]
+    /// What policies do, deduplicated: policies with the same grants share an effect, and the
+    /// desired licenses of a user depend only on the set of effects matched (priorities matter
+    /// only when seats run short, and are read from the matched policies then).
+    let effects: [LicenseEffect]
+    /// Per policy, its index in `effects`.
+    let effectOfPolicy: [Int]
     /// The service-plan ids of each managed SKU that apply to users (what `disabledPlans` may hold).
     let userPlans: [Set<GUID>]
 
@@ -61,6 +67,16 @@ public struct CompiledPolicies: Sendable {
         self.replacementOrder = order
         self.compiled = compiled
         self.userPlans = userPlans
+        var effects: [LicenseEffect] = []
+        var effectIndex: [LicenseEffect: Int] = [:]
+        effectOfPolicy = compiled.map { policy in
+            let effect = LicenseEffect(grants: policy.grants.sorted { $0.sku < $1.sku })
+            if let known = effectIndex[effect] { return known }
+            effects.append(effect)
+            effectIndex[effect] = effects.count - 1
+            return effects.count - 1
+        }
+        self.effects = effects
     }
 
     static func hint(_ word: String, _ candidates: [String]) -> String {
@@ -93,16 +109,24 @@ public struct CompiledPolicies: Sendable {
 struct CompiledPolicy: Sendable {
     /// Attribute tests: which column, and per distinct value of that column whether the test holds.
     var tests: [(column: Int, table: [Bool])]
-    /// Union of the `groups` clause's members; `nil` when the policy has no group clause.
-    var groupFilter: Bitset?
-    /// Users removed by `exclude`; `nil` when nobody is excluded.
-    var exclusion: Bitset?
+    /// The groups (indices) of the `groups` clause: a member of any passes; `nil` when the
+    /// policy has no group clause, empty when it matches nobody.
+    var groupFilter: Set<Int>?
+    /// Members of these groups (indices) are excluded.
+    var excludedGroups: Set<Int>
+    /// These users (indices) are excluded.
+    var excludedUsers: [Int]
     var grants: [CompiledGrant]
     var priority: Int
 }
 
+/// The licensing effect of a policy: its grants, sorted by SKU.
+struct LicenseEffect: Sendable, Hashable {
+    var grants: [CompiledGrant]
+}
+
 /// One granted SKU, compiled.
-struct CompiledGrant: Sendable {
+struct CompiledGrant: Sendable, Hashable {
     /// The managed index.
     var sku: Int
     /// Sorted; empty enables every plan.
@@ -131,17 +155,13 @@ private struct Resolver {
         for condition in policy.match.attributes {
             if let test = compileTest(condition, policy: policy.name) { tests.append(test) }
         }
-        let groupFilter = policy.match.groups.map { union(of: $0, policy: policy.name) }
-        var exclusion: Bitset?
-        if !policy.match.exclude.groups.isEmpty || !policy.match.exclude.users.isEmpty {
-            var excluded = union(of: policy.match.exclude.groups, policy: policy.name)
-            for user in policy.match.exclude.users {
-                if let index = tenant.userIndex(forReference: user.value) { excluded.insert(index) }
-            }
-            exclusion = excluded
-        }
+        let groupFilter = policy.match.groups.map { resolve($0, policy: policy.name) }
+        let excludedGroups = resolve(policy.match.exclude.groups, policy: policy.name)
+        let excludedUsers = policy.match.exclude.users.compactMap { tenant.userIndex(forReference: $0.value) }
         let grants = policy.licenses.compactMap { compileGrant($0, policy: policy.name) }
-        return CompiledPolicy(tests: tests, groupFilter: groupFilter, exclusion: exclusion, grants: grants, priority: policy.priority)
+        return CompiledPolicy(
+            tests: tests, groupFilter: groupFilter, excludedGroups: excludedGroups, excludedUsers: excludedUsers, grants: grants,
+            priority: policy.priority)
     }
 
     private mutating func compileTest(_ condition: AttributeCondition, policy: String) -> (column: Int, table: [Bool])? {
@@ -165,13 +185,14 @@ private struct Resolver {
         return (column, table)
     }
 
-    private mutating func union(of references: [GroupReference], policy: String) -> Bitset {
-        var members = Bitset(count: tenant.userCount)
+    /// The groups the references name, reporting each that names none or several.
+    private mutating func resolve(_ references: [GroupReference], policy: String) -> Set<Int> {
+        var resolved: Set<Int> = []
         for reference in references {
             let found = tenant.groups(matching: reference.value)
             switch found.count {
             case 1:
-                members.formUnion(tenant.groupMembers[found[0]])
+                resolved.insert(found[0])
             case 0:
                 let what = reference.isGUID ? "no group has the object id '\(reference.value)'" : "no group is named '\(reference.value)'"
                 problems.append(Diagnostic(
@@ -184,7 +205,7 @@ private struct Resolver {
                     at: reference.location))
             }
         }
-        return members
+        return resolved
     }
 
     private mutating func managedIndex(_ reference: SkuReference, policy: String, role: String) -> Int? {

@@ -3,23 +3,16 @@ struct DesiredLicenses {
     var granted = SkuMask()
     /// By managed index: the plans disabled (sorted); the intersection over granting policies.
     var disabledPlans: [[GUID]]
-    /// By managed index: the highest priority among the granting policies.
-    var priority: [Int]
-    /// By managed index: the granting policies (indices).
-    var grantingPolicies: [[Int]]
     /// By managed index: what that SKU replaces, from the matched policies only.
     var replaces: [SkuMask]
-    /// Every matched policy (indices).
-    var policies: [Int]
 
-    init(matched: [Int], compiled: [CompiledPolicy], managedCount: Int) {
-        disabledPlans = Array(repeating: [], count: managedCount)
-        priority = Array(repeating: .min, count: managedCount)
-        grantingPolicies = Array(repeating: [], count: managedCount)
-        replaces = Array(repeating: SkuMask(), count: managedCount)
-        policies = matched
-        for policy in matched {
-            for grant in compiled[policy].grants {
+    /// The licenses wanted by the union of these effects (see ``CompiledPolicies``).
+    init(effects: [Int], policies: CompiledPolicies) {
+        let count = policies.managedSkus.count
+        disabledPlans = Array(repeating: [], count: count)
+        replaces = Array(repeating: SkuMask(), count: count)
+        for effect in effects {
+            for grant in policies.effects[effect].grants {
                 let sku = grant.sku
                 if granted.contains(sku) {
                     // Several policies grant the SKU: enabled plans are the union, so disabled the intersection.
@@ -29,9 +22,29 @@ struct DesiredLicenses {
                     granted.insert(sku)
                     disabledPlans[sku] = grant.disabledPlans
                 }
-                priority[sku] = max(priority[sku], compiled[policy].priority)
-                if !grantingPolicies[sku].contains(policy) { grantingPolicies[sku].append(policy) }
                 for replaced in grant.replaces { replaces[sku].insert(replaced) }
+            }
+        }
+    }
+}
+
+/// Which policies a user matched and which of them grant each SKU: for reporting only, so it
+/// is computed for the users a plan changes, not for everyone.
+struct Attribution {
+    var policies: [Int]
+    /// By managed index.
+    var granting: [[Int]]
+    /// By managed index: the highest priority among the granting policies (what seats are served by).
+    var priority: [Int]
+
+    init(matched: [Int], policies: CompiledPolicies) {
+        self.policies = matched
+        granting = Array(repeating: [], count: policies.managedSkus.count)
+        priority = Array(repeating: .min, count: policies.managedSkus.count)
+        for policy in matched {
+            for grant in policies.compiled[policy].grants where !granting[grant.sku].contains(policy) {
+                granting[grant.sku].append(policy)
+                priority[grant.sku] = max(priority[grant.sku], policies.compiled[policy].priority)
             }
         }
     }

@@ -1,28 +1,42 @@
 /// What one reconcile cycle would do: per user, the exact Graph calls, and why.
 ///
+/// The planner keeps the per-user part compact (masks and indices into the tenant model):
+/// a million-user tenant plans in milliseconds, and the named, readable form of each change
+/// is built only when someone reads it (``changes``, ``deferred``, ``heldThroughGroups``,
+/// or the JSON encoding).
+///
 /// `allot plan --output json` prints this type as documented in `docs/plan-format.md`; CI
 /// pipelines read it, so fields are only ever added, never renamed or removed.
-public struct Plan: Sendable, Hashable, Codable {
+public struct Plan: Sendable, Equatable, Encodable {
     public static let formatVersion = 1
 
-    public var version: Int = Plan.formatVersion
     public var summary: Summary
-    /// Users with at least one call to send, in user-id order.
-    public var changes: [UserChange]
-    /// Adds not sent because the SKU has no seat left for them.
-    public var deferred: [DeferredAdd]
     /// Users left alone this cycle, and why.
     public var skipped: [SkippedUser]
     /// Removals waiting for `reconcile.removalDelay` to pass.
     public var delayedRemovals: [DelayedRemoval]
-    /// Desired SKUs users hold only through group-based licensing (for planning a GBL migration).
-    public var heldThroughGroups: [GroupHeldLicense]
     public var guardrail: GuardOutcome
     /// Seats per managed SKU before and after the plan.
     public var seats: [SeatCount]
     /// When each (user, SKU) pair now pending removal was first seen pending: the state the
     /// engine keeps for `removalDelay`. Not part of the JSON output.
-    public var removalHistory: RemovalHistory = RemovalHistory()
+    public var removalHistory: RemovalHistory
+    let details: PlanDetails
+
+    /// Users with at least one call to send, in user-id order.
+    public var changes: [UserChange] { details.changeRecords.map(details.userChange) }
+    /// Adds not sent because the SKU has no seat left for them.
+    public var deferred: [DeferredAdd] { details.deferredRecords.map(details.deferredAdd) }
+    /// Desired SKUs users hold only through group-based licensing (for planning a GBL migration).
+    public var heldThroughGroups: [GroupHeldLicense] { details.groupHeldRecords.flatMap(details.groupHeldLicenses) }
+
+    /// Whether applying the plan sends any request.
+    public var hasChanges: Bool { !details.changeRecords.isEmpty }
+
+    /// One user's change, if the plan has one.
+    public func change(for user: GUID) -> UserChange? {
+        details.changeRecords.first { details.planner.tenant.userID(at: Int($0.user)) == user }.map(details.userChange)
+    }
 
     private enum CodingKeys: String, CodingKey {
         case version, summary, changes, deferred, skipped, delayedRemovals, heldThroughGroups
@@ -30,8 +44,25 @@ public struct Plan: Sendable, Hashable, Codable {
         case seats
     }
 
-    /// Whether applying the plan sends any request.
-    public var hasChanges: Bool { !changes.isEmpty }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(Plan.formatVersion, forKey: .version)
+        try container.encode(summary, forKey: .summary)
+        try container.encode(changes, forKey: .changes)
+        try container.encode(deferred, forKey: .deferred)
+        try container.encode(skipped, forKey: .skipped)
+        try container.encode(delayedRemovals, forKey: .delayedRemovals)
+        try container.encode(heldThroughGroups, forKey: .heldThroughGroups)
+        try container.encode(guardrail, forKey: .guardrail)
+        try container.encode(seats, forKey: .seats)
+    }
+
+    /// Plans are equal when everything they say is equal (their compact forms may differ).
+    public static func == (lhs: Plan, rhs: Plan) -> Bool {
+        lhs.summary == rhs.summary && lhs.skipped == rhs.skipped && lhs.delayedRemovals == rhs.delayedRemovals
+            && lhs.guardrail == rhs.guardrail && lhs.seats == rhs.seats && lhs.removalHistory == rhs.removalHistory
+            && lhs.changes == rhs.changes && lhs.deferred == rhs.deferred && lhs.heldThroughGroups == rhs.heldThroughGroups
+    }
 
     /// The totals of a plan.
     public struct Summary: Sendable, Hashable, Codable {

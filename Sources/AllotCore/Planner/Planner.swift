@@ -34,7 +34,7 @@ public struct Planner: Sendable {
         self.tenant = tenant
         self.policies = policies
         self.settings = settings
-        matcher = PolicyMatcher(policies: policies.compiled, attributeColumns: tenant.columns.paths.count)
+        matcher = PolicyMatcher(policies: policies, tenant: tenant)
     }
 
     /// Plans one cycle.
@@ -43,25 +43,47 @@ public struct Planner: Sendable {
         return cycle.run()
     }
 
-    func desiredLicenses(matched: [Int]) -> DesiredLicenses {
-        DesiredLicenses(matched: matched, compiled: policies.compiled, managedCount: policies.managedSkus.count)
+    /// Which policies match a user, and which of them grant each SKU.
+    func attribution(user: Int) -> Attribution {
+        Attribution(matched: matcher.matchedPolicies(user: user, tenant: tenant), policies: policies)
     }
+
+    /// Every user's desired managed licenses before seats, grouped: users matching the same
+    /// policies share an entry. For tools that build or check tenants in bulk (the benchmark).
+    public func desiredAssignments() -> DesiredAssignments {
+        let match = matcher.matchAll(tenant: tenant)
+        let licenses = match.effectsOfNode.map { effects in
+            let desired = DesiredLicenses(effects: effects, policies: policies)
+            let replaced = desired.granted.reduce(SkuMask()) { $0 | desired.replaces[$1] }
+            return (desired.granted & ~replaced).map { AssignedLicense(skuId: policies.managedSkus[$0].skuId, disabledPlans: desired.disabledPlans[$0]) }
+        }
+        return DesiredAssignments(entryOfUser: match.nodeOfUser, licensesOfEntry: licenses)
+    }
+}
+
+/// The desired managed licenses of every user, before seats (see ``Planner/desiredAssignments()``).
+public struct DesiredAssignments: Sendable {
+    /// Per user index, the entry in `licensesOfEntry`.
+    public let entryOfUser: [UInt32]
+    public let licensesOfEntry: [[AssignedLicense]]
 }
 
 /// One run of the planner, with its scratch state.
 private struct PlanningCycle {
     let planner: Planner
     let options: PlanningOptions
-    var tenant: TenantModel { planner.tenant }
-    var managed: [SubscribedSku] { planner.policies.managedSkus }
+    let tenant: TenantModel
+    let managed: [SubscribedSku]
 
     var desiredOfNode: [DesiredLicenses?] = []
     var heldOfHolding: [HeldLicenses?] = []
-    var policiesOfNode: [[Int]] = []
+    var effectsOfNode: [[Int]] = []
 
     init(planner: Planner, options: PlanningOptions) {
         self.planner = planner
         self.options = options
+        tenant = planner.tenant
+        managed = planner.policies.managedSkus
     }
 
     /// A changed user's working state during seat allocation.
@@ -75,6 +97,9 @@ private struct PlanningCycle {
         var delayed = SkuMask()
         /// Whether `diff` predates the latest deferral.
         var stale = false
+        /// SKUs the user holds through an active group assignment: removing the direct copy frees no seat.
+        let heldThroughGroup: SkuMask
+        let hasUsageLocation: Bool
     }
 
     /// Brings a candidate's diff up to date with its deferrals.
@@ -86,7 +111,7 @@ private struct PlanningCycle {
 
     mutating func desired(_ node: Int) -> DesiredLicenses {
         if let cached = desiredOfNode[node] { return cached }
-        let desired = planner.desiredLicenses(matched: policiesOfNode[node])
+        let desired = DesiredLicenses(effects: effectsOfNode[node], policies: planner.policies)
         desiredOfNode[node] = desired
         return desired
     }
@@ -99,30 +124,40 @@ private struct PlanningCycle {
     }
 
     mutating func run() -> Plan {
-        let match = planner.matcher.matchAll(userCount: tenant.userCount, values: tenant.columns.indices)
-        policiesOfNode = match.policiesOfNode
-        desiredOfNode = Array(repeating: nil, count: policiesOfNode.count)
+        let match = planner.matcher.matchAll(tenant: tenant)
+        effectsOfNode = match.effectsOfNode
+        desiredOfNode = Array(repeating: nil, count: effectsOfNode.count)
         heldOfHolding = Array(repeating: nil, count: tenant.holdings.count)
 
-        // Pass 1: the seat-free difference, computed once per (matched policies, holding) pair.
-        var diffOfPair: [UInt64: LicenseDiff] = [:]
-        var candidates: [Candidate] = []
-        var groupHeld: [(user: Int, skus: SkuMask, node: Int, holding: Int)] = []
+        // Pass 1: the seat-free difference, computed once per (matched effects, holding) pair.
+        var pairs = PairTable(nodes: effectsOfNode.count, holdings: tenant.holdings.count)
+        var drifted: [Int] = []
+        var groupHeldUsers: [Int] = []
         var inScope = 0
-        for user in 0..<tenant.userCount {
-            let node = Int(match.nodeOfUser[user])
-            if node != 0 { inScope += 1 }
-            let holding = Int(tenant.holdingOfUser[user])
-            let key = UInt64(node) << 32 | UInt64(holding)
-            let diff: LicenseDiff
-            if let cached = diffOfPair[key] {
-                diff = cached
-            } else {
-                diff = LicenseDiff(desired: desired(node), held: held(holding))
-                diffOfPair[key] = diff
+        match.nodeOfUser.withUnsafeBufferPointer { nodeOfUser in
+            tenant.holdingOfUser.withUnsafeBufferPointer { holdingOfUser in
+                for user in 0..<nodeOfUser.count {
+                    let node = Int(nodeOfUser[user])
+                    if node != 0 { inScope &+= 1 }
+                    let holding = Int(holdingOfUser[user])
+                    let pair = pairs.index(node: node, holding: holding) { LicenseDiff(desired: desired(node), held: held(holding)) }
+                    switch pairs.kinds[pair] {
+                    case .converged: break
+                    case .groupHeld: groupHeldUsers.append(user)
+                    case .drifted: drifted.append(user)
+                    case .driftedAndGroupHeld:
+                        drifted.append(user)
+                        groupHeldUsers.append(user)
+                    }
+                }
             }
-            if !diff.heldThroughGroup.isEmpty { groupHeld.append((user, diff.heldThroughGroup, node, holding)) }
-            if !diff.isEmpty { candidates.append(Candidate(user: user, node: node, holding: holding, diff: diff)) }
+        }
+        let candidates = drifted.map { user in
+            let node = Int(match.nodeOfUser[user])
+            let holding = Int(tenant.holdingOfUser[user])
+            return Candidate(
+                user: user, node: node, holding: holding, diff: pairs.diff(node: node, holding: holding),
+                heldThroughGroup: held(holding).group, hasUsageLocation: tenant.hasUsageLocation(at: user))
         }
 
         // Users left alone: in backoff, or needing a license without usage location and no default.
@@ -137,7 +172,7 @@ private struct PlanningCycle {
                 continue
             }
             let needsUsageLocation = !(candidate.diff.adds | candidate.diff.planChanges).isEmpty
-            if needsUsageLocation, tenant.usageLocation(at: candidate.user) == nil, settings.defaultUsageLocation == nil {
+            if needsUsageLocation, !candidate.hasUsageLocation, settings.defaultUsageLocation == nil {
                 skipped.append(SkippedUser(
                     userId: id, userPrincipalName: tenant.userPrincipalName(at: candidate.user), reason: "noUsageLocation",
                     detail: "needs a license but has no usage location, and reconcile.usageLocation.default is not set"))
@@ -182,61 +217,51 @@ private struct PlanningCycle {
         var servedOf = [Int](repeating: 0, count: managed.count)
         var deferredOf = [Int](repeating: 0, count: managed.count)
         for sku in planner.policies.replacementOrder {
-            var wanting: [(index: Int, priority: Int)] = []
+            var wanting: [Int] = []
             for index in active.indices {
                 refresh(&active[index])
                 let diff = active[index].diff
-                if diff.adds.contains(sku) { wanting.append((index, desired(active[index].node).priority[sku])) }
+                if diff.adds.contains(sku) { wanting.append(index) }
                 if diff.removals.contains(sku), !removalsBlocked, !active[index].delayed.contains(sku),
-                    !held(active[index].holding).group.contains(sku)
+                    !active[index].heldThroughGroup.contains(sku)
                 {
                     freedOf[sku] += 1
                 }
             }
-            wanting.sort { lhs, rhs in
-                lhs.priority != rhs.priority ? lhs.priority > rhs.priority : active[lhs.index].user < active[rhs.index].user
-            }
             let seats = managed[sku].availableUnits + freedOf[sku]
-            for (rank, entry) in wanting.enumerated() {
-                if rank < seats {
-                    servedOf[sku] += 1
-                } else {
-                    active[entry.index].deferred.insert(sku)
-                    active[entry.index].stale = true
-                    deferredOf[sku] += 1
-                }
+            servedOf[sku] = min(wanting.count, seats)
+            guard wanting.count > seats else { continue }
+            // Not enough seats for everyone: priorities decide, so read them (for these users only).
+            let ranked = wanting
+                .map { (index: $0, priority: planner.attribution(user: active[$0].user).priority[sku]) }
+                .sorted { $0.priority != $1.priority ? $0.priority > $1.priority : active[$0.index].user < active[$1.index].user }
+            for entry in ranked.dropFirst(seats) {
+                active[entry.index].deferred.insert(sku)
+                active[entry.index].stale = true
+                deferredOf[sku] += 1
             }
         }
 
         // The calls.
-        var changes: [UserChange] = []
-        var deferred: [DeferredAdd] = []
+        var records: [PlanDetails.ChangeRecord] = []
+        var deferredRecords: [PlanDetails.DeferredRecord] = []
         var counts = (adds: 0, removals: 0, planChanges: 0, usageLocations: 0)
         for index in active.indices {
             refresh(&active[index])
             let candidate = active[index]
             let diff = candidate.diff
-            let desired = desired(candidate.node)
-            let held = held(candidate.holding)
-            for sku in diff.adds & candidate.deferred {
-                deferred.append(DeferredAdd(
-                    userId: tenant.userID(at: candidate.user), userPrincipalName: tenant.userPrincipalName(at: candidate.user),
-                    sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, priority: desired.priority[sku],
-                    policies: policyNames(desired.grantingPolicies[sku]),
-                    reason: "no seat left: \(managed[sku].availableUnits) available and \(freedOf[sku]) freed by removals went to adds of higher priority (ties: lower user id)"))
-            }
+            for sku in diff.adds & candidate.deferred { deferredRecords.append(PlanDetails.DeferredRecord(user: Int32(candidate.user), sku: sku)) }
             let adds = diff.adds & ~candidate.deferred
             let removals = removalsBlocked ? SkuMask() : diff.removals & ~candidate.delayed
             guard !(adds | diff.planChanges | removals).isEmpty else { continue }
-            let needsLocation = !(adds | diff.planChanges).isEmpty && tenant.usageLocation(at: candidate.user) == nil
-            let change = userChange(
-                user: candidate.user, desired: desired, held: held, adds: adds, planChanges: diff.planChanges,
-                removals: removals, replaced: diff.replaced, setUsageLocation: needsLocation ? settings.defaultUsageLocation : nil)
+            let setsUsageLocation = !(adds | diff.planChanges).isEmpty && !candidate.hasUsageLocation
+            records.append(PlanDetails.ChangeRecord(
+                user: Int32(candidate.user), node: UInt32(candidate.node), holding: UInt32(candidate.holding), adds: adds,
+                planChanges: diff.planChanges, removals: removals, replaced: diff.replaced & removals, setsUsageLocation: setsUsageLocation))
             counts.adds += adds.count
             counts.removals += removals.count
             counts.planChanges += diff.planChanges.count
-            if change.setUsageLocation != nil { counts.usageLocations += 1 }
-            changes.append(change)
+            if setsUsageLocation { counts.usageLocations += 1 }
         }
 
         let seats = managed.indices.map { sku in
@@ -247,22 +272,25 @@ private struct PlanningCycle {
                 availableBefore: managed[sku].availableUnits,
                 availableAfter: max(0, managed[sku].prepaidUnits.enabled - consumedAfter), deferredAdds: deferredOf[sku])
         }
-        let heldThroughGroups = groupHeld.flatMap { entry in
-            let held = held(entry.holding)
-            return entry.skus.map { sku in
-                GroupHeldLicense(
-                    userId: tenant.userID(at: entry.user), userPrincipalName: tenant.userPrincipalName(at: entry.user),
-                    sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, groups: held.groups[sku])
-            }
+        var groupHeldCount = 0
+        let groupHeldRecords = groupHeldUsers.map { user in
+            let holding = tenant.holdingOfUser[user]
+            let skus = pairs.diff(node: Int(match.nodeOfUser[user]), holding: Int(holding)).heldThroughGroup
+            groupHeldCount += skus.count
+            return PlanDetails.GroupHeldRecord(user: Int32(user), holding: holding, skus: skus)
         }
         let summary = Plan.Summary(
-            usersRead: tenant.userCount, usersInScope: inScope, usersDrifted: candidates.count, usersChanged: changes.count,
+            usersRead: tenant.userCount, usersInScope: inScope, usersDrifted: candidates.count, usersChanged: records.count,
             adds: counts.adds, removals: counts.removals, planChanges: counts.planChanges,
-            usageLocationUpdates: counts.usageLocations, deferredAdds: deferred.count, skippedUsers: skipped.count,
-            delayedRemovals: delayedRemovals.count, heldThroughGroups: heldThroughGroups.count)
+            usageLocationUpdates: counts.usageLocations, deferredAdds: deferredRecords.count, skippedUsers: skipped.count,
+            delayedRemovals: delayedRemovals.count, heldThroughGroups: groupHeldCount)
+        var details = PlanDetails(planner: planner, desired: desiredOfNode, held: heldOfHolding, freed: freedOf)
+        details.changeRecords = records
+        details.deferredRecords = deferredRecords
+        details.groupHeldRecords = groupHeldRecords
         return Plan(
-            summary: summary, changes: changes, deferred: deferred, skipped: skipped, delayedRemovals: delayedRemovals,
-            heldThroughGroups: heldThroughGroups, guardrail: guardrail, seats: seats, removalHistory: history)
+            summary: summary, skipped: skipped, delayedRemovals: delayedRemovals, guardrail: guardrail, seats: seats,
+            removalHistory: history, details: details)
     }
 
     func guardOutcome(removals: Int) -> GuardOutcome {
@@ -285,46 +313,64 @@ private struct PlanningCycle {
     }
 
     var settings: ReconcileSettings { planner.settings }
+}
 
-    func policyNames(_ indices: [Int]) -> [String] { indices.map { planner.policies.policies[$0].name } }
+/// The seat-free difference of each (matched effects, holding) pair, computed once.
+///
+/// Most tenants have a few thousand distinct pairs among millions of users. While the full
+/// node-by-holding grid is small the index is a flat table (one load per user); beyond that,
+/// a dictionary.
+private struct PairTable {
+    /// What a pair means for its users, so the per-user loop needs one load.
+    enum Kind { case converged, groupHeld, drifted, driftedAndGroupHeld }
 
-    func planNames(_ ids: [GUID], sku: Int) -> [String] {
-        ids.map { id in managed[sku].servicePlans.first { $0.servicePlanId == id }?.servicePlanName ?? id.description }
+    private let holdings: Int
+    /// `grid[node * holdings + holding]` is the pair's index plus one, or 0 when not computed yet.
+    private var grid: [UInt32]
+    private var lookup: [UInt64: UInt32] = [:]
+    private(set) var diffs: [LicenseDiff] = []
+    private(set) var kinds: [Kind] = []
+
+    static let gridLimit = 1 << 23
+
+    init(nodes: Int, holdings: Int) {
+        self.holdings = holdings
+        let cells = nodes.multipliedReportingOverflow(by: holdings)
+        grid = !cells.overflow && cells.partialValue <= Self.gridLimit ? [UInt32](repeating: 0, count: cells.partialValue) : []
     }
 
-    func userChange(
-        user: Int, desired: DesiredLicenses, held: HeldLicenses, adds: SkuMask, planChanges: SkuMask, removals: SkuMask,
-        replaced: SkuMask, setUsageLocation: String?
-    ) -> UserChange {
-        let addEntries = adds.map { sku in
-            LicenseAdd(
-                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId,
-                disabledPlans: planNames(desired.disabledPlans[sku], sku: sku), policies: policyNames(desired.grantingPolicies[sku]))
+    @inline(__always)
+    mutating func index(node: Int, holding: Int, compute: () -> LicenseDiff) -> Int {
+        if !grid.isEmpty {
+            let cell = node &* holdings &+ holding
+            let known = grid[cell]
+            if known != 0 { return Int(known) &- 1 }
+            let index = append(compute())
+            grid[cell] = UInt32(index + 1)
+            return index
         }
-        let planEntries = planChanges.map { sku in
-            let before = Set(held.directPlans[sku])
-            let after = Set(desired.disabledPlans[sku])
-            return PlanChange(
-                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId,
-                enable: planNames(before.subtracting(after).sorted(), sku: sku), disable: planNames(after.subtracting(before).sorted(), sku: sku),
-                policies: policyNames(desired.grantingPolicies[sku]))
-        }
-        let removalEntries = removals.map { sku in
-            let replacers = desired.granted.filter { desired.replaces[$0].contains(sku) }
-            return LicenseRemoval(
-                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, reason: replaced.contains(sku) ? "replaced" : "notGranted",
-                replacedBy: replaced.contains(sku) ? replacers.map { managed[$0].skuPartNumber } : [])
-        }
-        let licenseCall: AssignLicenseBody? =
-            (adds | planChanges | removals).isEmpty
-            ? nil
-            : AssignLicenseBody(
-                addLicenses: (adds | planChanges).map { AssignedLicense(skuId: managed[$0].skuId, disabledPlans: desired.disabledPlans[$0]) }
-                    .sorted { $0.skuId < $1.skuId },
-                removeLicenses: removals.map { managed[$0].skuId }.sorted())
-        return UserChange(
-            userId: tenant.userID(at: user), userPrincipalName: tenant.userPrincipalName(at: user), setUsageLocation: setUsageLocation,
-            assignLicense: licenseCall, adds: addEntries, planChanges: planEntries, removals: removalEntries,
-            policies: policyNames(desired.policies))
+        let key = UInt64(node) << 32 | UInt64(holding)
+        if let known = lookup[key] { return Int(known) }
+        let index = append(compute())
+        lookup[key] = UInt32(index)
+        return index
+    }
+
+    func diff(node: Int, holding: Int) -> LicenseDiff {
+        if !grid.isEmpty { return diffs[Int(grid[node * holdings + holding]) - 1] }
+        return diffs[Int(lookup[UInt64(node) << 32 | UInt64(holding)]!)]
+    }
+
+    private mutating func append(_ diff: LicenseDiff) -> Int {
+        let kind: Kind =
+            switch (diff.isEmpty, diff.heldThroughGroup.isEmpty) {
+            case (true, true): .converged
+            case (true, false): .groupHeld
+            case (false, true): .drifted
+            case (false, false): .driftedAndGroupHeld
+            }
+        diffs.append(diff)
+        kinds.append(kind)
+        return diffs.count - 1
     }
 }

@@ -1,120 +1,191 @@
-/// The planner's hot loop: which policies match each user.
+/// The planner's hot loop: which policies, and so which licensing effects, match each user.
 ///
-/// Everything a match needs is flattened into a few arrays so that the loop over a
-/// million users touches contiguous memory only: per test a column and a yes/no table
-/// over that column's distinct values, per policy an optional group-membership filter and
-/// an optional exclusion, both bitsets. The result per user is a node of a trie over the
-/// sorted list of matched policies: users matching the same policies share a node, and a
-/// node is what the desired licenses are computed from (once per node, not per user).
+/// Every clause is turned into tables of policy bitmasks at compile time, so that matching
+/// a user is a few loads and ANDs, with no branch per policy:
+/// - per attribute column that some policy tests, and per distinct value of that column, the
+///   policies whose tests on that column all hold for the value;
+/// - per interned group set (the groups a user belongs to), the policies whose `groups`
+///   clause holds and whose `exclude.groups` does not exclude the set;
+/// - the few users excluded by name are patched afterwards.
+///
+/// Bit `i` of a mask stands for the `i`-th policy in evaluation order, which sorts policies
+/// by effect (see ``CompiledPolicies``). Walking a user's bits in order thus yields its
+/// effects in order, and a trie over effect sets, walked through a flat transition table,
+/// gives the user a node: users with the same effects share a node, and the desired
+/// licenses are computed once per node.
 struct PolicyMatcher {
     let policyCount: Int
+    private let effectCount: Int
+    /// 64-bit words per mask.
+    private let wordCount: Int
     private let width: Int
-    /// Policy `p`'s tests are `testStart[p]..<testStart[p + 1]`.
-    private let testStart: [Int32]
-    private let testColumn: [Int32]
-    /// Offset of each test's table in `tables`.
-    private let testTable: [Int32]
-    private let tables: [Bool]
-    /// Offset of each policy's group filter / exclusion in `words`, or -1 for none.
-    private let groupFilter: [Int32]
-    private let exclusion: [Int32]
-    private let words: [UInt64]
+    /// Policy index at each bit position, and its effect.
+    private let policyAt: [Int]
+    private let effectAt: [Int32]
+    /// The attribute columns some policy tests, and where each one's masks start in `attributeMasks`.
+    private let testedColumns: [Int]
+    private let maskOffset: [Int]
+    /// `attributeMasks[maskOffset[k] + value * wordCount + word]`.
+    private let attributeMasks: [UInt64]
+    /// `groupMasks[set * wordCount + word]`.
+    private let groupMasks: [UInt64]
+    /// (user, bit position) pairs to clear, sorted by user.
+    private let exclusions: [(user: Int, position: Int)]
 
-    init(policies: [CompiledPolicy], attributeColumns: Int) {
-        policyCount = policies.count
-        width = attributeColumns
-        var testStart: [Int32] = [0]
-        var testColumn: [Int32] = []
-        var testTable: [Int32] = []
-        var tables: [Bool] = []
-        var groupFilter: [Int32] = []
-        var exclusion: [Int32] = []
-        var words: [UInt64] = []
-        func append(_ bitset: Bitset?) -> Int32 {
-            guard let bitset else { return -1 }
-            defer { words.append(contentsOf: bitset.words) }
-            return Int32(words.count)
+    init(policies: CompiledPolicies, tenant: TenantModel) {
+        let compiled = policies.compiled
+        policyCount = compiled.count
+        effectCount = policies.effects.count
+        wordCount = max(1, (compiled.count + 63) / 64)
+        width = tenant.columns.paths.count
+        let order = compiled.indices.sorted { (policies.effectOfPolicy[$0], $0) < (policies.effectOfPolicy[$1], $1) }
+        policyAt = order
+        effectAt = order.map { Int32(policies.effectOfPolicy[$0]) }
+        let words = wordCount
+
+        func setBit(_ position: Int, in masks: inout [UInt64], entry: Int) {
+            masks[entry * words + position / 64] |= 1 << UInt64(position % 64)
         }
-        for policy in policies {
-            for test in policy.tests {
-                testColumn.append(Int32(test.column))
-                testTable.append(Int32(tables.count))
-                tables.append(contentsOf: test.table)
+
+        testedColumns = Array(Set(compiled.flatMap { $0.tests.map(\.column) })).sorted()
+        var maskOffset: [Int] = []
+        var attributeMasks: [UInt64] = []
+        for column in testedColumns {
+            let valueCount = tenant.columns.values[column].count
+            var masks = [UInt64](repeating: 0, count: valueCount * words)
+            for (position, index) in order.enumerated() {
+                let tests = compiled[index].tests.filter { $0.column == column }
+                for value in 0..<valueCount where tests.allSatisfy({ $0.table[value] }) {
+                    setBit(position, in: &masks, entry: value)
+                }
             }
-            testStart.append(Int32(testColumn.count))
-            groupFilter.append(append(policy.groupFilter))
-            exclusion.append(append(policy.exclusion))
+            maskOffset.append(attributeMasks.count)
+            attributeMasks += masks
         }
-        self.testStart = testStart
-        self.testColumn = testColumn
-        self.testTable = testTable
-        self.tables = tables
-        self.groupFilter = groupFilter
-        self.exclusion = exclusion
-        self.words = words
+        self.maskOffset = maskOffset
+        self.attributeMasks = attributeMasks
+
+        var groupMasks = [UInt64](repeating: 0, count: tenant.groupSets.count * words)
+        for (set, groups) in tenant.groupSets.enumerated() {
+            let members = Set(groups.map(Int.init))
+            for (position, index) in order.enumerated() {
+                let policy = compiled[index]
+                let passes = policy.groupFilter.map { !$0.isDisjoint(with: members) } ?? true
+                if passes, policy.excludedGroups.isDisjoint(with: members) { setBit(position, in: &groupMasks, entry: set) }
+            }
+        }
+        self.groupMasks = groupMasks
+        exclusions = order.enumerated()
+            .flatMap { position, index in compiled[index].excludedUsers.map { (user: $0, position: position) } }
+            .sorted { $0.user < $1.user }
     }
 
-    /// Whether one policy matches one user (the slow path, for `explain`).
-    func matches(policy: Int, user: Int, values: [UInt32]) -> Bool {
-        let row = user * width
-        for test in Int(testStart[policy])..<Int(testStart[policy + 1])
-        where !tables[Int(testTable[test]) + Int(values[row + Int(testColumn[test])])] {
-            return false
-        }
-        if groupFilter[policy] >= 0, !Self.bit(user, in: words, at: Int(groupFilter[policy])) { return false }
-        if exclusion[policy] >= 0, Self.bit(user, in: words, at: Int(exclusion[policy])) { return false }
-        return true
-    }
-
+    /// A user's policy mask (one bit per policy in evaluation order) into `mask`.
     @inline(__always)
-    private static func bit<Words: RandomAccessCollection<UInt64>>(_ user: Int, in words: Words, at offset: Int) -> Bool
-    where Words.Index == Int {
-        words[offset &+ (user &>> 6)] & (1 &<< UInt64(user & 63)) != 0
+    private func mask(
+        user: Int, into mask: UnsafeMutableBufferPointer<UInt64>, values: UnsafeBufferPointer<UInt32>,
+        groupSets: UnsafeBufferPointer<UInt32>, attributeMasks: UnsafeBufferPointer<UInt64>, groupMasks: UnsafeBufferPointer<UInt64>,
+        testedColumns: UnsafeBufferPointer<Int>, maskOffset: UnsafeBufferPointer<Int>
+    ) {
+        let row = user &* width
+        let groupBase = Int(groupSets[user]) &* wordCount
+        if wordCount == 1 {
+            // Up to 64 policies, the common case: one word, no inner loop.
+            var word = groupMasks[groupBase]
+            for column in 0..<testedColumns.count {
+                word &= attributeMasks[maskOffset[column] &+ Int(values[row &+ testedColumns[column]])]
+            }
+            mask[0] = word
+            return
+        }
+        for word in 0..<wordCount { mask[word] = groupMasks[groupBase &+ word] }
+        for column in 0..<testedColumns.count {
+            let base = maskOffset[column] &+ Int(values[row &+ testedColumns[column]]) &* wordCount
+            for word in 0..<wordCount { mask[word] &= attributeMasks[base &+ word] }
+        }
     }
 
-    /// The trie node of every user, and the matched policies of every node (node 0: none).
-    func matchAll(userCount: Int, values: [UInt32]) -> (nodeOfUser: [UInt32], policiesOfNode: [[Int]]) {
+    /// Every policy (index, ascending) that matches the user.
+    func matchedPolicies(user: Int, tenant: TenantModel) -> [Int] {
+        var words = [UInt64](repeating: 0, count: wordCount)
+        words.withUnsafeMutableBufferPointer { words in
+            withTables(tenant) { values, groupSets, attributeMasks, groupMasks, testedColumns, maskOffset in
+                mask(user: user, into: words, values: values, groupSets: groupSets, attributeMasks: attributeMasks, groupMasks: groupMasks,
+                     testedColumns: testedColumns, maskOffset: maskOffset)
+            }
+        }
+        for exclusion in exclusions where exclusion.user == user { words[exclusion.position / 64] &= ~(1 << UInt64(exclusion.position % 64)) }
+        var matched: [Int] = []
+        for (word, bits) in words.enumerated() {
+            var remaining = bits
+            while remaining != 0 {
+                matched.append(policyAt[word * 64 + remaining.trailingZeroBitCount])
+                remaining &= remaining - 1
+            }
+        }
+        return matched.sorted()
+    }
+
+    private func withTables<Result>(
+        _ tenant: TenantModel,
+        _ body: (UnsafeBufferPointer<UInt32>, UnsafeBufferPointer<UInt32>, UnsafeBufferPointer<UInt64>, UnsafeBufferPointer<UInt64>,
+            UnsafeBufferPointer<Int>, UnsafeBufferPointer<Int>) -> Result
+    ) -> Result {
+        tenant.columns.indices.withUnsafeBufferPointer { values in
+        tenant.groupSetOfUser.withUnsafeBufferPointer { groupSets in
+        attributeMasks.withUnsafeBufferPointer { attributeMasks in
+        groupMasks.withUnsafeBufferPointer { groupMasks in
+        testedColumns.withUnsafeBufferPointer { testedColumns in
+        maskOffset.withUnsafeBufferPointer { maskOffset in
+            body(values, groupSets, attributeMasks, groupMasks, testedColumns, maskOffset)
+        }}}}}}
+    }
+
+    /// The trie node of every user, and the matched effects of every node (node 0: none).
+    func matchAll(tenant: TenantModel) -> (nodeOfUser: [UInt32], effectsOfNode: [[Int]]) {
+        let userCount = tenant.userCount
         var nodeOfUser = [UInt32](repeating: 0, count: userCount)
-        var children: [UInt64: UInt32] = [:]
-        var policiesOfNode: [[Int]] = [[]]
-        let width = self.width
-        let policyCount = self.policyCount
-        values.withUnsafeBufferPointer { values in
-        testStart.withUnsafeBufferPointer { testStart in
-        testColumn.withUnsafeBufferPointer { testColumn in
-        testTable.withUnsafeBufferPointer { testTable in
-        tables.withUnsafeBufferPointer { tables in
-        groupFilter.withUnsafeBufferPointer { groupFilter in
-        exclusion.withUnsafeBufferPointer { exclusion in
-        words.withUnsafeBufferPointer { words in
-        nodeOfUser.withUnsafeMutableBufferPointer { nodeOfUser in
+        // transitions[node * effectCount + effect]: the child node, or 0 when not made yet.
+        var transitions = [UInt32](repeating: 0, count: effectCount)
+        var effectsOfNode: [[Int]] = [[]]
+        var scratch = [UInt64](repeating: 0, count: wordCount)
+        var nextExclusion = 0
+        let effectCount = self.effectCount
+        let wordCount = self.wordCount
+        withTables(tenant) { values, groupSets, attributeMasks, groupMasks, testedColumns, maskOffset in
+        effectAt.withUnsafeBufferPointer { effectAt in
+        scratch.withUnsafeMutableBufferPointer { words in
             for user in 0..<userCount {
-                let row = user &* width
-                var node: UInt32 = 0
-                policies: for policy in 0..<policyCount {
-                    var test = Int(testStart[policy])
-                    let end = Int(testStart[policy &+ 1])
-                    while test < end {
-                        if !tables[Int(testTable[test]) &+ Int(values[row &+ Int(testColumn[test])])] { continue policies }
-                        test &+= 1
-                    }
-                    let filter = groupFilter[policy]
-                    if filter >= 0, !Self.bit(user, in: words, at: Int(filter)) { continue }
-                    let excluded = exclusion[policy]
-                    if excluded >= 0, Self.bit(user, in: words, at: Int(excluded)) { continue }
-                    let key = UInt64(node) &<< 32 | UInt64(policy)
-                    if let child = children[key] {
-                        node = child
-                    } else {
-                        let child = UInt32(policiesOfNode.count)
-                        policiesOfNode.append(policiesOfNode[Int(node)] + [policy])
-                        children[key] = child
+                mask(user: user, into: words, values: values, groupSets: groupSets, attributeMasks: attributeMasks, groupMasks: groupMasks,
+                     testedColumns: testedColumns, maskOffset: maskOffset)
+                while nextExclusion < exclusions.count, exclusions[nextExclusion].user <= user {
+                    let exclusion = exclusions[nextExclusion]
+                    if exclusion.user == user { words[exclusion.position / 64] &= ~(1 << UInt64(exclusion.position % 64)) }
+                    nextExclusion += 1
+                }
+                var node = 0
+                var lastEffect = -1
+                for word in 0..<wordCount {
+                    var bits = words[word]
+                    while bits != 0 {
+                        let effect = Int(effectAt[word &* 64 &+ bits.trailingZeroBitCount])
+                        bits &= bits &- 1
+                        guard effect != lastEffect else { continue }
+                        lastEffect = effect
+                        let slot = node &* effectCount &+ effect
+                        var child = Int(transitions[slot])
+                        if child == 0 {
+                            child = effectsOfNode.count
+                            effectsOfNode.append(effectsOfNode[node] + [effect])
+                            transitions[slot] = UInt32(child)
+                            transitions.append(contentsOf: repeatElement(0, count: effectCount))
+                        }
                         node = child
                     }
                 }
-                nodeOfUser[user] = node
+                nodeOfUser[user] = UInt32(node)
             }
-        }}}}}}}}}
-        return (nodeOfUser, policiesOfNode)
+        }}}
+        return (nodeOfUser, effectsOfNode)
     }
 }

@@ -81,15 +81,19 @@ public struct TenantBuilder: Sendable {
     public consuming func build() throws -> TenantModel {
         let order = userIDs.indices.sorted { userIDs[$0] < userIDs[$1] }
         let sortedIDs = order.map { userIDs[$0] }
-        var problems: [Diagnostic] = []
+        var duplicates: [String] = []
         for index in sortedIDs.indices.dropFirst() where sortedIDs[index] == sortedIDs[index - 1] {
-            problems.append(Diagnostic("user id \(sortedIDs[index]) appears more than once", at: nil))
+            duplicates.append("user id \(sortedIDs[index])")
         }
         var seenGroups = Set<GUID>()
         for group in groups where !seenGroups.insert(group.id).inserted {
-            problems.append(Diagnostic("group id \(group.id) appears more than once", at: nil))
+            duplicates.append("group id \(group.id)")
         }
-        guard problems.isEmpty else { throw DiagnosticsError(problems) }
+        guard duplicates.isEmpty else {
+            let shown = duplicates.prefix(5).joined(separator: ", ")
+            let more = duplicates.count > 5 ? " and \(duplicates.count - 5) more" : ""
+            throw DiagnosticsError([Diagnostic("the tenant data lists the same object more than once: \(shown)\(more); read it again", at: nil)])
+        }
 
         let names = principalNames.permuted(by: order)
         principalNames = StringColumn()
@@ -102,17 +106,51 @@ public struct TenantBuilder: Sendable {
         let holdingIndices = order.map { holdingOfUser[$0] }
         holdingOfUser = []
 
-        let memberSets = groups.map { group in
-            var members = Bitset(count: sortedIDs.count)
-            for member in group.members {
-                if let index = sortedIDs.sortedIndex(of: member) { members.insert(index) }
-            }
-            return members
-        }
+        let membership = Self.internGroupSets(groups: groups, userIDs: sortedIDs)
         return TenantModel(
             tenant: tenant, takenAt: takenAt, subscribedSkus: skus,
-            groups: groups.map { GroupInfo(id: $0.id, displayName: $0.displayName) }, groupMembers: memberSets,
+            groups: groups.map { GroupInfo(id: $0.id, displayName: $0.displayName) },
+            groupSets: membership.sets, groupSetOfUser: membership.setOfUser,
             userIDs: sortedIDs, principalNames: names, columns: columns, holdings: holdings, holdingOfUser: holdingIndices)
+    }
+}
+
+extension TenantBuilder {
+    /// Each user's set of groups, interned: a counting sort of (user, group) memberships by
+    /// user (groups come in index order, so each user's list is sorted), then one lookup per user.
+    /// Members that are not among the users (deleted since, or not users) are ignored.
+    static func internGroupSets(groups: [DirectoryGroup], userIDs: [GUID]) -> (sets: [[Int32]], setOfUser: [UInt32]) {
+        var memberIndices: [[Int]] = []
+        var counts = [Int32](repeating: 0, count: userIDs.count + 1)
+        for group in groups {
+            // A member listed twice (Graph may repeat one across pages) counts once.
+            let unique = Set(group.members.compactMap { userIDs.sortedIndex(of: $0) })
+            for user in unique { counts[user + 1] += 1 }
+            memberIndices.append(Array(unique))
+        }
+        for user in 0..<userIDs.count { counts[user + 1] += counts[user] }
+        var next = Array(counts.dropLast())
+        var flat = [Int32](repeating: 0, count: Int(counts[userIDs.count]))
+        for (group, members) in memberIndices.enumerated() {
+            for user in members {
+                flat[Int(next[user])] = Int32(group)
+                next[user] += 1
+            }
+        }
+        var sets: [[Int32]] = [[]]
+        var lookup: [[Int32]: UInt32] = [[]: 0]
+        var setOfUser = [UInt32](repeating: 0, count: userIDs.count)
+        for user in 0..<userIDs.count where counts[user + 1] > counts[user] {
+            let set = Array(flat[Int(counts[user])..<Int(counts[user + 1])])
+            if let known = lookup[set] {
+                setOfUser[user] = known
+            } else {
+                setOfUser[user] = UInt32(sets.count)
+                lookup[set] = UInt32(sets.count)
+                sets.append(set)
+            }
+        }
+        return (sets, setOfUser)
     }
 }
 

@@ -12,7 +12,11 @@ public struct TenantModel: Sendable {
     public let subscribedSkus: [SubscribedSku]
     /// The groups known (those the policies reference), without their members.
     public let groups: [GroupInfo]
-    let groupMembers: [Bitset]
+    /// Group membership, interned like attribute values: each user has the index of its set of
+    /// groups (sorted group indices; set 0 is "no group"). Users share a handful of sets, so a
+    /// policy's group clauses are evaluated once per set, not once per user.
+    let groupSets: [[Int32]]
+    let groupSetOfUser: [UInt32]
     public let userCount: Int
     let userIDs: [GUID]
     let principalNames: StringColumn
@@ -25,14 +29,15 @@ public struct TenantModel: Sendable {
     let holdingOfUser: [UInt32]
 
     init(
-        tenant: String?, takenAt: String?, subscribedSkus: [SubscribedSku], groups: [GroupInfo], groupMembers: [Bitset],
+        tenant: String?, takenAt: String?, subscribedSkus: [SubscribedSku], groups: [GroupInfo], groupSets: [[Int32]], groupSetOfUser: [UInt32],
         userIDs: [GUID], principalNames: StringColumn, columns: AttributeColumns, holdings: [LicenseHolding], holdingOfUser: [UInt32]
     ) {
         self.tenant = tenant
         self.takenAt = takenAt
         self.subscribedSkus = subscribedSkus
         self.groups = groups
-        self.groupMembers = groupMembers
+        self.groupSets = groupSets
+        self.groupSetOfUser = groupSetOfUser
         self.userCount = userIDs.count
         self.userIDs = userIDs
         self.principalNames = principalNames
@@ -45,11 +50,24 @@ public struct TenantModel: Sendable {
         self.holdingOfUser = holdingOfUser
     }
 
+    /// Bytes the model's storage occupies (array payloads; distinct values and holdings estimated),
+    /// for the benchmark's memory budget and for `/status`.
+    public var storageBytes: Int {
+        let users = userIDs.capacity * MemoryLayout<GUID>.stride + holdingOfUser.capacity * 4
+        let names = principalNames.storageBytes
+        let attributes = columns.indices.capacity * 4
+            + columns.values.reduce(0) { $0 + $1.reduce(0) { $0 + 16 + ($1.scalarText?.utf8.count ?? 0) } }
+        let groups = groupSetOfUser.capacity * 4 + groupSets.reduce(0) { $0 + 32 + $1.count * 4 }
+        let licenses = holdings.reduce(0) { $0 + 64 + 48 * ($1.assignedLicenses.count + ($1.states?.count ?? 0)) }
+        return users + names + attributes + groups + licenses
+    }
+
     /// The attribute paths held (beyond the license fields), in the order they were requested.
     public var attributePaths: [String] { columns.paths }
 
     public func userID(at index: Int) -> GUID { userIDs[index] }
     public func userPrincipalName(at index: Int) -> String { principalNames[index] }
+    public func hasUsageLocation(at index: Int) -> Bool { columns.valueIndex(ofUser: index, column: usageLocationColumn) != 0 }
     public func usageLocation(at index: Int) -> String? {
         if case let .string(code) = columns.value(ofUser: index, column: usageLocationColumn) { code } else { nil }
     }
@@ -58,8 +76,7 @@ public struct TenantModel: Sendable {
         columnIndexByPath[path].flatMap { columns.value(ofUser: index, column: $0) }
     }
     public func licenseHolding(ofUser index: Int) -> LicenseHolding { holdings[Int(holdingOfUser[index])] }
-    public func isMember(user index: Int, ofGroup group: Int) -> Bool { groupMembers[group].contains(index) }
-    public func memberCount(ofGroup group: Int) -> Int { groupMembers[group].cardinality }
+    public func isMember(user index: Int, ofGroup group: Int) -> Bool { groupSets[Int(groupSetOfUser[index])].contains(Int32(group)) }
 
     /// The user with this object id or user principal name (case-insensitive).
     public func userIndex(forReference reference: String) -> Int? {
@@ -112,7 +129,7 @@ public struct TenantModel: Sendable {
             groups: groups.indices.map { group in
                 DirectoryGroup(
                     id: groups[group].id, displayName: groups[group].displayName,
-                    members: (0..<userCount).filter { groupMembers[group].contains($0) }.map { userIDs[$0] })
+                    members: (0..<userCount).filter { isMember(user: $0, ofGroup: group) }.map { userIDs[$0] })
             },
             users: (0..<userCount).map(directoryUser(at:)))
     }
@@ -184,6 +201,7 @@ struct StringColumn: Sendable {
     private(set) var ends: [UInt32] = []
 
     var count: Int { ends.count }
+    var storageBytes: Int { bytes.capacity + ends.capacity * 4 }
 
     mutating func append(_ string: String) {
         bytes.append(contentsOf: string.utf8)

@@ -93,5 +93,5 @@ enum Fixture {
 }
 
 extension Plan {
-    func change(for user: Int) -> UserChange? { changes.first { $0.userId == Fixture.id(user) } }
+    func change(forUser number: Int) -> UserChange? { change(for: Fixture.id(number)) }
 }

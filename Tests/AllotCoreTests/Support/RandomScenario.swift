@@ -89,25 +89,6 @@ struct RandomScenario: CustomStringConvertible {
     }
 }
 
-/// A small, fast, seedable generator (SplitMix64), so a failing scenario reproduces from its seed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func chance(_ probability: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < probability }
-    mutating func below(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(next() % UInt64(bound)) }
-    mutating func element<T>(_ items: [T]) -> T? { items.isEmpty ? nil : items[below(items.count)] }
-}
-
 /// What Graph does with a plan's calls, as the reference model for convergence properties:
 /// usage location PATCHes, then each `assignLicense` (adds replace a direct assignment's plans;
 /// removals drop the direct assignment), with `consumedUnits` kept (one seat per user per SKU,
