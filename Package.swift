@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.24.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.5.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
     ],
     targets: [
         // The pure core: policy language, tenant model, planner. No I/O, no clock.
@@ -80,6 +81,18 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The reconcile engine: read, plan, apply, report; structured logs; the state file.
+        .target(
+            name: "AllotEngine",
+            dependencies: [
+                "AllotCore",
+                "AllotConfig",
+                "AllotGraph",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The thin command-line executable.
         .executableTarget(
             name: "allot",
@@ -88,6 +101,7 @@ let package = Package(
                 "AllotConfig",
                 "AllotGraph",
                 "AllotSimulator",
+                "AllotEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -127,6 +141,11 @@ let package = Package(
                 "AllotCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AllotEngineTests",
+            dependencies: ["AllotEngine", "AllotCore", "AllotSimulator", "allot"],
             swiftSettings: strictSettings
         ),
         .testTarget(
