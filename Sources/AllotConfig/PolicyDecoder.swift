@@ -143,7 +143,7 @@ struct PolicyDecoder {
     }
 
     private func operatorExplanation(_ key: String) -> String? {
-        guard DidYouMean.suggestion(for: key, among: Keys.Policy.operators) == nil else { return nil }
+        guard ClosestMatch.suggestion(for: key, among: Keys.Policy.operators) == nil else { return nil }
         return "operators are \(Keys.Policy.operators.joined(separator: ", ")); "
             + "for a property of a nested object write one dotted name, such as `onPremisesExtensionAttributes.extensionAttribute1`"
     }

@@ -64,7 +64,10 @@ final class NodeReader {
         if let explanation = explain(key) {
             return "unknown key `\(key)`\(place): \(explanation)"
         }
-        return "unknown key `\(key)`\(place)" + DidYouMean.hint(for: key, among: known)
+        if let suggestion = ClosestMatch.suggestion(for: key, among: known) {
+            return "unknown key `\(key)`\(place); did you mean `\(suggestion)`?"
+        }
+        return "unknown key `\(key)`\(place); expected one of: " + known.joined(separator: ", ")
     }
 
     // MARK: - Scalars
@@ -119,7 +122,7 @@ final class NodeReader {
         let valid = Value.allCases.map(\.rawValue)
         guard let text = string(node, path) else { return nil }
         if let value = Value(rawValue: text) { return value }
-        let suggestion = DidYouMean.suggestion(for: text, among: valid).map { "did you mean `\($0)`? " } ?? ""
+        let suggestion = ClosestMatch.suggestion(for: text, among: valid).map { "did you mean `\($0)`? " } ?? ""
         let name = path.split(separator: ".").last.map(String.init) ?? path
         let place = name == path ? "" : " (`\(path)`)"
         report("unknown \(name) `\(text)`\(place): \(suggestion)valid values are \(valid.joined(separator: ", "))", at: node)

@@ -9,7 +9,7 @@
 /// - Every SKU granted or replaced is in `managedSkus`, compared case-insensitively. A GUID
 ///   on one side and a name on the other cannot be compared without the tenant: left alone.
 /// - No SKU replaces itself, directly or through other policies' `replaces`.
-/// - Every `matches` pattern compiles as the planner compiles it.
+/// - Every `matches` pattern compiles as the planner compiles it (``PolicyPattern``).
 /// - `match` has a clause; `all: true` stands alone.
 /// - No policy grants the same SKU twice.
 public enum PolicyValidation {
@@ -29,11 +29,6 @@ public enum PolicyValidation {
             }
         }
         return diagnostics.sorted()
-    }
-
-    /// The pattern as the planner evaluates `matches`: an unanchored, case-insensitive search.
-    public static func compile(pattern: String) throws -> Regex<AnyRegexOutput> {
-        try Regex(pattern).ignoresCase()
     }
 
     // MARK: - Checks
@@ -64,12 +59,8 @@ public enum PolicyValidation {
         }
         for condition in match.attributes {
             for case let .matches(pattern) in condition.operators {
-                do {
-                    _ = try compile(pattern: pattern)
-                } catch {
-                    diagnostics.append(Diagnostic(
-                        "`match.attributes.\(condition.path).matches` is not a valid regular expression (\(pattern)): \(error)",
-                        at: condition.location ?? policy.location))
+                if let problem = PolicyPattern.problem(with: pattern) {
+                    diagnostics.append(Diagnostic("`match.attributes.\(condition.path).matches`: \(problem)", at: condition.location ?? policy.location))
                 }
             }
         }
