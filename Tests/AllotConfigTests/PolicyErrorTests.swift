@@ -117,6 +117,21 @@ struct PolicyErrorTests {
         ])
     }
 
+    @Test("thousands of policies with one name and one long replaces cycle: one line each, in linear time")
+    func manyPolicies() throws {
+        let count = 3000
+        let yaml = (0..<count).map { "name: p\nmatch: { all: true }\nlicenses: [{ sku: S\($0), replaces: [S\(($0 + 1) % count)] }]\n" }
+            .joined(separator: "---\n")
+        let managed = (0..<count).map { Reference("S\($0)") }
+        let error = try #require(throws: DiagnosticsError.self) {
+            try ConfigurationLoader(environment: [:]).decodePolicies(Array(yaml.utf8), file: "/p.yaml", managedSkus: managed)
+        }
+        let messages = error.diagnostics.map(\.message)
+        #expect(messages.count == 2 * count)
+        #expect(messages.first == "policy name `p` is used more than once (also at /p.yaml:5:1 and 2998 more): names must be unique")
+        #expect(messages.filter { $0.hasPrefix("`replaces` cycle among 3000 SKUs") }.count == count)
+    }
+
     @Test("a SKU granted or replaced must be managed")
     func unmanagedSku() throws {
         let problems = try policyProblems("""

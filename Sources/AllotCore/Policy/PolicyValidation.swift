@@ -22,10 +22,11 @@ public enum PolicyValidation {
     /// which SKUs are managed) the membership check is left out.
     public static func validate(_ policies: [Policy], managedSkus: [SkuReference]?) -> [Diagnostic] {
         var diagnostics = duplicateNames(policies) + replacesCycles(policies)
+        let managed = managedSkus.map(ManagedSkus.init)
         for policy in policies {
             diagnostics += matchProblems(policy) + duplicateSkus(policy)
-            if let managedSkus {
-                diagnostics += unmanagedSkus(policy, managedSkus: managedSkus)
+            if let managed {
+                diagnostics += unmanagedSkus(policy, managed: managed)
             }
         }
         return diagnostics.sorted()
@@ -38,9 +39,10 @@ public enum PolicyValidation {
         var diagnostics: [Diagnostic] = []
         for (index, policy) in policies.enumerated() {
             let others = byName[policy.name.lowercased(), default: []].filter { $0 != index }
-            guard !others.isEmpty else { continue }
-            let places = others.map { policies[$0].location.map(\.description) ?? "another policy" }.joined(separator: ", ")
-            diagnostics.append(Diagnostic("policy name `\(policy.name)` is used more than once (also at \(places)): names must be unique", at: policy.location))
+            guard let other = others.first else { continue }
+            let place = policies[other].location.map(\.description) ?? "another policy"
+            let more = others.count > 1 ? " and \(others.count - 1) more" : ""
+            diagnostics.append(Diagnostic("policy name `\(policy.name)` is used more than once (also at \(place)\(more)): names must be unique", at: policy.location))
         }
         return diagnostics
     }
@@ -83,86 +85,168 @@ public enum PolicyValidation {
         return diagnostics
     }
 
-    private static func unmanagedSkus(_ policy: Policy, managedSkus: [SkuReference]) -> [Diagnostic] {
-        let listed = managedSkus.map(\.value).joined(separator: ", ")
+    private static func unmanagedSkus(_ policy: Policy, managed: ManagedSkus) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
         for grant in policy.licenses {
-            if isManaged(grant.sku, managedSkus) == false {
+            if managed.contains(grant.sku) == false {
                 diagnostics.append(Diagnostic(
-                    "SKU `\(grant.sku.value)` is not in `reconcile.managedSkus` (\(listed)): add it there for Allot to assign it, or grant a managed SKU",
+                    "SKU `\(grant.sku.value)` is not in `reconcile.managedSkus` (\(managed.listed)): add it there for Allot to assign it, or grant a managed SKU",
                     at: grant.sku.location ?? policy.location))
             }
-            for replaced in grant.replaces where isManaged(replaced, managedSkus) == false {
+            for replaced in grant.replaces where managed.contains(replaced) == false {
                 diagnostics.append(Diagnostic(
-                    "`replaces` names SKU `\(replaced.value)`, which is not in `reconcile.managedSkus` (\(listed)): Allot never removes an unmanaged SKU",
+                    "`replaces` names SKU `\(replaced.value)`, which is not in `reconcile.managedSkus` (\(managed.listed)): Allot never removes an unmanaged SKU",
                     at: replaced.location ?? policy.location))
             }
         }
         return diagnostics
     }
 
-    /// True or false when it can be told from the names; nil when one side is a GUID and
-    /// the other a name, which only the tenant's SKU list can decide.
-    private static func isManaged(_ sku: SkuReference, _ managedSkus: [SkuReference]) -> Bool? {
-        let key = sku.value.lowercased()
-        if managedSkus.contains(where: { $0.value.lowercased() == key }) { return true }
-        if managedSkus.contains(where: { $0.isGUID != sku.isGUID }) { return nil }
-        return false
+    /// `reconcile.managedSkus`, ready for lookups.
+    private struct ManagedSkus {
+        let keys: Set<String>
+        let hasNames: Bool
+        let hasGUIDs: Bool
+        /// For messages.
+        let listed: String
+
+        init(_ skus: [SkuReference]) {
+            keys = Set(skus.map { $0.value.lowercased() })
+            hasGUIDs = skus.contains(where: \.isGUID)
+            hasNames = skus.contains(where: { !$0.isGUID })
+            listed = skus.map(\.value).joined(separator: ", ")
+        }
+
+        /// True or false when it can be told from the names; nil when one side is a GUID
+        /// and the other a name, which only the tenant's SKU list can decide.
+        func contains(_ sku: SkuReference) -> Bool? {
+            if keys.contains(sku.value.lowercased()) { return true }
+            if sku.isGUID ? hasNames : hasGUIDs { return nil }
+            return false
+        }
     }
 
     /// Every `replaces` entry that leads back to the SKU that replaces, through the
     /// `replaces` of all policies (a user matched by several gets all of them).
+    ///
+    /// Linear in the number of entries: strongly connected components find the cycles,
+    /// and the path shown is searched only within a small component.
     private static func replacesCycles(_ policies: [Policy]) -> [Diagnostic] {
-        var edges: [String: [String]] = [:]
-        var spelling: [String: String] = [:]
-        for grant in policies.flatMap(\.licenses) {
-            let from = grant.sku.value.lowercased()
-            spelling[from] = spelling[from] ?? grant.sku.value
-            for replaced in grant.replaces {
-                let to = replaced.value.lowercased()
-                spelling[to] = spelling[to] ?? replaced.value
-                edges[from, default: []].append(to)
-            }
-        }
-        var diagnostics: [Diagnostic] = []
-        for policy in policies {
-            for grant in policy.licenses {
-                for replaced in grant.replaces {
-                    let from = grant.sku.value.lowercased()
-                    guard let path = shortestPath(from: replaced.value.lowercased(), to: from, edges: edges) else { continue }
-                    let chain = ([from] + path).map { "`\(spelling[$0] ?? $0)`" }.joined(separator: " replaces ")
-                    let message = path.count == 1
-                        ? "SKU `\(grant.sku.value)` replaces itself"
-                        : "`replaces` cycle: \(chain): whoever matches these policies would lose every one of them"
-                    diagnostics.append(Diagnostic(message, at: replaced.location ?? grant.location ?? policy.location))
+        var graph = ReplacesGraph()
+        let entries = policies.flatMap { policy in
+            policy.licenses.flatMap { grant in
+                grant.replaces.map { replaced in
+                    (from: graph.node(grant.sku.value), to: graph.node(replaced.value), location: replaced.location ?? grant.location ?? policy.location)
                 }
             }
+        }
+        for entry in entries { graph.addEdge(from: entry.from, to: entry.to) }
+        let component = graph.stronglyConnectedComponents()
+        let sizes = Dictionary(grouping: component.indices, by: { component[$0] }).mapValues(\.count)
+
+        var diagnostics: [Diagnostic] = []
+        for entry in entries where component[entry.from] == component[entry.to] {
+            let message: String
+            if entry.from == entry.to {
+                message = "SKU `\(graph.names[entry.from])` replaces itself"
+            } else if let size = sizes[component[entry.from]], size > 8 {
+                message = "`replaces` cycle among \(size) SKUs, through `\(graph.names[entry.from])` and `\(graph.names[entry.to])`: "
+                    + "whoever matches these policies would lose every one of them"
+            } else {
+                let path = graph.shortestPath(from: entry.to, to: entry.from)
+                let chain = ([entry.from] + path).map { "`\(graph.names[$0])`" }.joined(separator: " replaces ")
+                message = "`replaces` cycle: \(chain): whoever matches these policies would lose every one of them"
+            }
+            diagnostics.append(Diagnostic(message, at: entry.location))
         }
         return diagnostics
     }
+}
 
-    /// The SKUs from `start` to `goal` along `replaces`, both included, or nil.
-    private static func shortestPath(from start: String, to goal: String, edges: [String: [String]]) -> [String]? {
-        var parent: [String: String] = [start: start]
+/// SKUs (by name, ignoring case) and which replaces which.
+private struct ReplacesGraph {
+    /// As first written.
+    private(set) var names: [String] = []
+    private var indices: [String: Int] = [:]
+    private var edges: [Set<Int>] = []
+
+    mutating func node(_ name: String) -> Int {
+        let key = name.lowercased()
+        if let index = indices[key] { return index }
+        indices[key] = names.count
+        names.append(name)
+        edges.append([])
+        return names.count - 1
+    }
+
+    mutating func addEdge(from: Int, to: Int) {
+        edges[from].insert(to)
+    }
+
+    /// A component number per node (Tarjan's algorithm, iterative: no recursion however
+    /// long a chain of `replaces` is).
+    func stronglyConnectedComponents() -> [Int] {
+        let adjacency = edges.map { $0.sorted() }
+        var order = [Int](repeating: -1, count: names.count)
+        var lowLink = [Int](repeating: 0, count: names.count)
+        var onStack = [Bool](repeating: false, count: names.count)
+        var component = [Int](repeating: -1, count: names.count)
+        var stack: [Int] = []
+        var counter = 0
+        var components = 0
+        for root in names.indices where order[root] < 0 {
+            var work: [(node: Int, next: Int)] = []
+            func visit(_ node: Int) {
+                order[node] = counter
+                lowLink[node] = counter
+                counter += 1
+                stack.append(node)
+                onStack[node] = true
+                work.append((node, 0))
+            }
+            visit(root)
+            while let (node, next) = work.last {
+                if next < adjacency[node].count {
+                    work[work.count - 1].next += 1
+                    let target = adjacency[node][next]
+                    if order[target] < 0 {
+                        visit(target)
+                    } else if onStack[target] {
+                        lowLink[node] = min(lowLink[node], order[target])
+                    }
+                    continue
+                }
+                work.removeLast()
+                if let parent = work.last?.node { lowLink[parent] = min(lowLink[parent], lowLink[node]) }
+                guard lowLink[node] == order[node] else { continue }
+                while let member = stack.popLast() {
+                    onStack[member] = false
+                    component[member] = components
+                    if member == node { break }
+                }
+                components += 1
+            }
+        }
+        return component
+    }
+
+    /// The nodes from `start` to `goal`, both included (`goal` must be reachable).
+    func shortestPath(from start: Int, to goal: Int) -> [Int] {
+        var parent: [Int: Int] = [start: start]
         var queue = [start]
         var index = 0
-        while index < queue.count {
+        while index < queue.count, parent[goal] == nil {
             let node = queue[index]
             index += 1
-            if node == goal {
-                var path = [node]
-                var current = node
-                while current != start, let previous = parent[current] {
-                    path.append(previous)
-                    current = previous
-                }
-                return path.reversed()
-            }
-            for next in edges[node, default: []] where parent[next] == nil {
+            for next in edges[node].sorted() where parent[next] == nil {
                 parent[next] = node
                 queue.append(next)
             }
         }
-        return nil
+        var path = [goal]
+        while let last = path.last, last != start, let previous = parent[last] {
+            path.append(previous)
+        }
+        return path.reversed()
     }
 }
