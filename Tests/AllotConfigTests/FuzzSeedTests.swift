@@ -40,7 +40,7 @@ struct FuzzSeedTests {
             outcomes.append(false)
             expectInside(error, file: "/seeds/policy.yaml", lines: contents.count(where: { $0 == UInt8(ascii: "\n") }) + 1)
         }
-        if name.hasPrefix("policy-") { #expect(outcomes == [false, true]) }
+        if name.hasPrefix("policy-") || name.hasPrefix("finding-") { #expect(outcomes == [false, true]) }
         if name.hasPrefix("config-deploy") || name.hasPrefix("config-example") || name.hasPrefix("config-credentials") {
             #expect(outcomes == [true, false])
         }
