@@ -25,11 +25,6 @@ final class NodeReader {
         self.diagnostics += diagnostics
     }
 
-    /// The path of `key` below `path`.
-    static func child(_ path: String, _ key: String) -> String {
-        path.isEmpty ? key : "\(path).\(key)"
-    }
-
     // MARK: - Mappings
 
     /// The entries of a mapping whose keys must be among `known`.
