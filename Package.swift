@@ -92,6 +92,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The daemon behind `allot run`: reconcile loop, status server, and the systemd integration.
+        .target(
+            name: "AllotDaemon",
+            dependencies: [
+                "AllotCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The thin command-line executable.
         .executableTarget(
             name: "allot",
@@ -138,6 +147,14 @@ let package = Package(
         .testTarget(
             name: "AllotEngineTests",
             dependencies: ["AllotEngine", "AllotCore", "AllotSimulator", "allot"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AllotDaemonTests",
+            dependencies: [
+                "AllotDaemon",
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
