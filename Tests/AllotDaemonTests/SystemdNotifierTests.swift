@@ -121,26 +121,19 @@ struct SystemdNotifierTests {
         #expect(logs.entries.isEmpty)
     }
 
-    @Test("WATCHDOG_PID naming this process keeps the watchdog")
-    func watchdogForThisProcess() {
-        let (logger, _) = Self.makeLogger()
-        let notifier = SystemdNotifier(
-            environment: ["NOTIFY_SOCKET": "@allot-unused", "WATCHDOG_USEC": "5000000", "WATCHDOG_PID": "4242"],
-            processID: 4242, logger: logger
-        )
-        #expect(notifier.watchdogInterval == .milliseconds(2500))
-    }
-
-    @Test("WATCHDOG_PID naming another process disables the watchdog")
-    func watchdogForAnotherProcess() {
+    @Test("WATCHDOG_PID keeps the watchdog only when it names this process", arguments: [
+        ("4242", Duration?.some(.milliseconds(2500))),
+        ("1", nil),
+        ("not-a-pid", nil),
+    ])
+    func watchdogPID(pid: String, expectedInterval: Duration?) {
         let (logger, logs) = Self.makeLogger()
         let notifier = SystemdNotifier(
-            environment: ["NOTIFY_SOCKET": "@allot-unused", "WATCHDOG_USEC": "5000000", "WATCHDOG_PID": "1"],
+            environment: ["NOTIFY_SOCKET": "@allot-unused", "WATCHDOG_USEC": "5000000", "WATCHDOG_PID": pid],
             processID: 4242, logger: logger
         )
-        #expect(notifier.watchdogTimeout == nil)
-        #expect(notifier.watchdogInterval == nil)
         #expect(notifier.isEnabled)
+        #expect(notifier.watchdogInterval == expectedInterval)
         #expect(!logs.entries.contains { $0.level >= .warning })
     }
 

@@ -87,7 +87,7 @@ public struct SystemdNotifier: Sendable {
         send(notifications)
     }
 
-    /// Sends the notifications in one datagram; see ``send(_:)-(SystemdNotification...)``.
+    /// Sends the notifications in one datagram, like the variadic form.
     @discardableResult
     public func send(_ notifications: [SystemdNotification]) -> Bool {
         guard let socketAddress, !notifications.isEmpty else { return false }
