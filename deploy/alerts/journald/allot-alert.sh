@@ -56,6 +56,7 @@ send_alert() {
     if [[ -n $mail_to ]]; then
         printf '%s\n' "$body" | mail -s "$subject" "$mail_to"
     else
+        body=${body//$'\n\n'/$'\n'}
         logger --tag allot-alert --priority "user.$priority" -- "$subject: ${body//$'\n'/; }"
     fi
 }
