@@ -57,7 +57,7 @@ public struct WriteBudget: Sendable, Hashable {
         let headroom = min(1, max(0.1, headroom))
         quotaWrites = writes
         self.window = window
-        burst = max(1, ((1 - headroom) * Double(writes)).rounded(.down))
+        burst = max(1, ((1 - headroom) * Double(writes) + 1e-9).rounded(.down))
         ratePerSecond = (Double(writes) - burst) / max(window.seconds, 0.001)
         tokens = burst
         updatedAt = now
