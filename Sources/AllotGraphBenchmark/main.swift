@@ -65,16 +65,25 @@ func groupReferences(_ tenant: Snapshot, count: Int) -> [String] {
     tenant.groups.prefix(count).map(\.displayName)
 }
 
-func cpuSeconds() -> Double {
+/// This process's resource usage.
+func resourceUsage() -> rusage {
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    #if canImport(Glibc)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    #else
+        getrusage(RUSAGE_SELF, &usage)
+    #endif
+    return usage
+}
+
+func cpuSeconds() -> Double {
+    let usage = resourceUsage()
     return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
         + Double(usage.ru_stime.tv_usec) / 1e6
 }
 
 func peakResidentMegabytes() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    let usage = resourceUsage()
     #if canImport(Darwin)
         return Double(usage.ru_maxrss) / 1_048_576
     #else
@@ -123,9 +132,8 @@ func serve(_ options: Options) async throws {
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask {
             try await simulator.run { endpoints in
-                print("GROUPS " + String(decoding: (try? JSONEncoder().encode(groups)) ?? Data(), as: UTF8.self))
-                print("READY \(endpoints.graphEndpoint) \(endpoints.authority)")
-                fflush(stdout)
+                writeLine("GROUPS " + String(decoding: (try? JSONEncoder().encode(groups)) ?? Data(), as: UTF8.self))
+                writeLine("READY \(endpoints.graphEndpoint) \(endpoints.authority)")
             }
         }
         group.addTask {
@@ -139,12 +147,10 @@ func serve(_ options: Options) async throws {
                 switch command {
                 case "log":
                     let counts = RequestCounts(simulator.requestLog())
-                    print(String(decoding: try JSONEncoder().encode(counts), as: UTF8.self))
-                    fflush(stdout)
+                    writeLine(String(decoding: try JSONEncoder().encode(counts), as: UTF8.self))
                 case "clear":
                     simulator.clearRequestLog()
-                    print("OK")
-                    fflush(stdout)
+                    writeLine("OK")
                 default:
                     break
                 }
@@ -153,6 +159,11 @@ func serve(_ options: Options) async throws {
         try await group.next()
         group.cancelAll()
     }
+}
+
+/// Writes one line to standard output at once (the parent reads it through a pipe).
+func writeLine(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 /// A simulator in a child process, driven over its standard input and output.
