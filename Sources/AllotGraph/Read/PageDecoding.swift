@@ -221,22 +221,10 @@ struct UserPageDecoder {
         }
     }
 
+    /// An `assignedLicense` (`skuId`, `disabledPlans`): the same fields as an assignment state's.
     private static func assignedLicense(_ scanner: inout JSONScanner) throws -> AssignedLicense {
-        var skuId: GUID?
-        var disabledPlans: [GUID] = []
-        try scanner.beginObject()
-        var first = true
-        while let key = try scanner.nextKey(first: &first) {
-            if scanner.matches(key, "skuId") {
-                skuId = try scanner.guid()
-            } else if scanner.matches(key, "disabledPlans") {
-                disabledPlans = try scanner.guids()
-            } else {
-                try scanner.skipValue()
-            }
-        }
-        guard let skuId else { throw JSONScanner.SyntaxError(offset: scanner.position, expected: "an assignedLicense with a skuId") }
-        return AssignedLicense(skuId: skuId, disabledPlans: disabledPlans)
+        let fields = try assignmentState(&scanner)
+        return AssignedLicense(skuId: fields.skuId, disabledPlans: fields.disabledPlans)
     }
 
     private static func assignmentState(_ scanner: inout JSONScanner) throws -> LicenseAssignmentState {
@@ -262,9 +250,7 @@ struct UserPageDecoder {
                 try scanner.skipValue()
             }
         }
-        guard let skuId else {
-            throw JSONScanner.SyntaxError(offset: scanner.position, expected: "a licenseAssignmentState with a skuId")
-        }
+        guard let skuId else { throw JSONScanner.SyntaxError(offset: scanner.position, expected: "a license with a skuId") }
         return LicenseAssignmentState(
             skuId: skuId, disabledPlans: disabledPlans, assignedByGroup: group, state: state, error: error == "None" ? nil : error)
     }
