@@ -243,11 +243,13 @@ func measure(graphEndpoint: String, authority: String, groups: [String], counts:
         "onPremisesExtensionAttributes.extensionAttribute1"]
 
     let wallStart = ContinuousClock.now
+    let faultsStart = resourceUsage().ru_minflt
     let cpuStart = cpuSeconds()
     let model = try await GraphClient.withGraphClient(configuration: configuration, logger: logger) { client in
         try await client.readTenant(attributes: attributes, groups: groups)
     }
     let cpu = cpuSeconds() - cpuStart
+    let faults = resourceUsage().ru_minflt - faultsStart
     let wall = (ContinuousClock.now - wallStart)
     let peak = peakResidentMegabytes()
 
@@ -268,6 +270,7 @@ func measure(graphEndpoint: String, authority: String, groups: [String], counts:
         client CPU (user+sys)       \(String(format: "%.3f", cpu)) s
         client CPU per user         \(String(format: "%.2f", microsecondsPerUser)) µs   (budget 10 µs)
         peak resident memory        \(String(format: "%.1f", peak)) MB   (budget 256 MB)
+        minor page faults           \(faults)
         """)
     let withinBudget = requestCounts.total == lowerBound && microsecondsPerUser < 10 && peak < 256
     print(withinBudget ? "all budgets met" : "a budget was missed")

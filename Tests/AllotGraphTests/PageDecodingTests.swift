@@ -111,3 +111,46 @@ struct PageDecodingTests {
                     "onPremisesExtensionAttributes", "accountEnabled"])
     }
 }
+
+@Suite("JSON scanner")
+struct JSONScannerTests {
+    /// Reads every value of a JSON array with the scanner.
+    func values(_ json: String) throws -> [JSONValue] {
+        var bytes = Array(json.utf8)
+        return try bytes.withUnsafeMutableBytes { raw in
+            var scanner = JSONScanner(UnsafeRawBufferPointer(raw))
+            var result: [JSONValue] = []
+            try scanner.beginArray()
+            var first = true
+            while try scanner.nextElement(first: &first) { result.append(try scanner.value()) }
+            return result
+        }
+    }
+
+    @Test("strings with escapes, quotes and backslashes at their ends")
+    func escapes() throws {
+        let parsed = try values(#"["plain", "a\\", "\\\"", "x\"y\"", "tab\there", "\u00e9\ud83d\ude00", "", "\/"]"#)
+        #expect(parsed == [.string("plain"), .string("a\\"), .string("\\\""), .string("x\"y\""), .string("tab\there"), .string("é😀"), .string(""), .string("/")])
+    }
+
+    @Test("numbers, literals and nested values")
+    func nested() throws {
+        let parsed = try values(#"[1, -2.5e3, true, false, null, {"a": [1, {"b": "c"}]}, []]"#)
+        #expect(parsed == [.number(1), .number(-2500), .bool(true), .bool(false), .null,
+            .object(["a": .array([.number(1), .object(["b": .string("c")])])]), .array([])])
+    }
+
+    @Test("GUIDs in either case; anything else is an error")
+    func guids() throws {
+        var bytes = Array(#"["8F3C2A10-5b7e-4d2c-9a61-3e0f4b8d7c21", "8f3c2a10-5b7e-4d2c-9a61-3e0f4b8d7c2g", "x"]"#.utf8)
+        try bytes.withUnsafeMutableBytes { raw in
+            var scanner = JSONScanner(UnsafeRawBufferPointer(raw))
+            try scanner.beginArray()
+            var first = true
+            #expect(try scanner.nextElement(first: &first))
+            #expect(try scanner.guid().description == "8f3c2a10-5b7e-4d2c-9a61-3e0f4b8d7c21")
+            #expect(try scanner.nextElement(first: &first))
+            #expect(throws: JSONScanner.SyntaxError.self) { try scanner.guid() }
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import AllotCore
+import Foundation
 
 /// A forward-only JSON reader over the bytes of one response body.
 ///
@@ -120,26 +121,40 @@ struct JSONScanner {
     }
 
     /// A string's raw byte range (between the quotes) and whether it holds escapes.
+    ///
+    /// Finds the closing quote with `memchr` (vectorized), then checks the span for a
+    /// backslash the same way; only a string with escapes is walked byte by byte.
     mutating func stringRange() throws(SyntaxError) -> (range: Range<Int>, escaped: Bool) {
         guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
             throw SyntaxError(offset: position, expected: "a string")
         }
-        position += 1
-        let start = position
+        let start = position + 1
+        guard let base = bytes.baseAddress else { throw SyntaxError(offset: start, expected: "the end of the string") }
+        var searchFrom = start
         var escaped = false
-        while position < bytes.count {
-            let byte = bytes[position]
-            if byte == UInt8(ascii: "\"") {
-                let range = start..<position
-                position += 1
-                return (range, escaped)
+        while searchFrom < bytes.count {
+            guard let found = memchr(base + searchFrom, Int32(UInt8(ascii: "\"")), bytes.count - searchFrom) else { break }
+            let quote = base.distance(to: UnsafeRawPointer(found))
+            let backslash = memchr(base + searchFrom, Int32(UInt8(ascii: "\\")), quote - searchFrom)
+            guard backslash != nil else {
+                position = quote + 1
+                return (start..<quote, escaped)
             }
-            if byte == UInt8(ascii: "\\") {
-                escaped = true
-                position += 2
-            } else {
-                position += 1
+            // Walk from the first backslash: skip each escape, stop at an unescaped quote.
+            escaped = true
+            var index = base.distance(to: UnsafeRawPointer(backslash!))
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\\") {
+                    index += 2
+                } else if byte == UInt8(ascii: "\"") {
+                    position = index + 1
+                    return (start..<index, true)
+                } else {
+                    index += 1
+                }
             }
+            searchFrom = index
         }
         throw SyntaxError(offset: start, expected: "the end of the string")
     }
@@ -158,11 +173,48 @@ struct JSONScanner {
     mutating func guid() throws(SyntaxError) -> GUID {
         skipWhitespace()
         let start = position
+        // Fast path: a quoted 36-character GUID, read through a nibble table.
+        if start + 38 <= bytes.count, bytes[start] == UInt8(ascii: "\""), bytes[start + 37] == UInt8(ascii: "\""),
+            let guid = Self.parseGUID(bytes, at: start + 1)
+        {
+            position = start + 38
+            return guid
+        }
         let (range, _) = try stringRange()
         guard let guid = GUID(utf8: UnsafeRawBufferPointer(rebasing: bytes[range])) else {
             throw SyntaxError(offset: start, expected: "a GUID")
         }
         return guid
+    }
+
+    /// Hex digit values by byte; 0xFF for anything that is not a hex digit.
+    private static let nibbles: [UInt8] = (0..<256).map { byte in
+        switch UInt8(byte) {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt8(byte) - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt8(byte) - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt8(byte) - UInt8(ascii: "A") + 10
+        default: 0xFF
+        }
+    }
+
+    /// The GUID in the 36 bytes at `offset` (`8-4-4-4-12` hex digits), or `nil`.
+    @inline(__always)
+    private static func parseGUID(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> GUID? {
+        guard bytes[offset + 8] == UInt8(ascii: "-"), bytes[offset + 13] == UInt8(ascii: "-"),
+            bytes[offset + 18] == UInt8(ascii: "-"), bytes[offset + 23] == UInt8(ascii: "-")
+        else { return nil }
+        return nibbles.withUnsafeBufferPointer { table -> GUID? in
+            var words: (UInt64, UInt64) = (0, 0)
+            var invalid: UInt8 = 0
+            var digit = 0
+            for index in offset..<(offset + 36) where index != offset + 8 && index != offset + 13 && index != offset + 18 && index != offset + 23 {
+                let value = table[Int(bytes[index])]
+                invalid |= value & 0xF0
+                if digit < 16 { words.0 = words.0 << 4 | UInt64(value & 0x0F) } else { words.1 = words.1 << 4 | UInt64(value & 0x0F) }
+                digit += 1
+            }
+            return invalid == 0 ? GUID(high: words.0, low: words.1) : nil
+        }
     }
 
     mutating func optionalGUID() throws(SyntaxError) -> GUID? {

@@ -1,4 +1,5 @@
 import AllotCore
+import Foundation
 import NIOCore
 
 /// Reads Graph collection pages (`{"value": [...], "@odata.nextLink": "..."}`) element by
@@ -159,11 +160,7 @@ struct UserPageDecoder {
         _ scanner: JSONScanner, licenses: Range<Int>?, states: Range<Int>?, into builder: inout TenantBuilder
     ) throws -> UInt32 {
         let bytes = scanner.bytes
-        var hasher = Hasher()
-        if let licenses { hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: bytes[licenses])) }
-        hasher.combine(0xFF as UInt8)
-        if let states { hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: bytes[states])) } else { hasher.combine(0xFE as UInt8) }
-        let hash = hasher.finalize()
+        let hash = Self.hash(bytes, licenses, states)
         let licensesCount = licenses?.count ?? 0
         if let candidates = holdingsByBytes[hash] {
             for candidate in candidates where Self.same(candidate.bytes, bytes, licenses, states, licensesCount: licensesCount) {
@@ -200,6 +197,24 @@ struct UserPageDecoder {
         return holding
     }
 
+    /// A quick hash of the license bytes (FNV-1a over 8-byte words); hits are confirmed byte for byte.
+    private static func hash(_ bytes: UnsafeRawBufferPointer, _ licenses: Range<Int>?, _ states: Range<Int>?) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for range in [licenses ?? 0..<0, states ?? 0..<0] {
+            hash = (hash ^ UInt64(range.count)) &* 0x100_0000_01b3
+            var index = range.lowerBound
+            while index + 8 <= range.upperBound {
+                hash = (hash ^ bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) &* 0x100_0000_01b3
+                index += 8
+            }
+            while index < range.upperBound {
+                hash = (hash ^ UInt64(bytes[index])) &* 0x100_0000_01b3
+                index += 1
+            }
+        }
+        return Int(truncatingIfNeeded: hash ^ (hash >> 29))
+    }
+
     /// Whether a remembered key equals these license bytes (same layout as the key built above).
     private static func same(
         _ key: [UInt8], _ bytes: UnsafeRawBufferPointer, _ licenses: Range<Int>?, _ states: Range<Int>?, licensesCount: Int
@@ -207,14 +222,10 @@ struct UserPageDecoder {
         let statesCount = states?.count ?? 0
         guard key.count == licensesCount + 1 + statesCount, key[licensesCount] == (states == nil ? 0xFE : 0xFF) else { return false }
         return key.withUnsafeBytes { keyBytes in
-            if let licenses, !UnsafeRawBufferPointer(rebasing: keyBytes[0..<licensesCount]).elementsEqual(
-                UnsafeRawBufferPointer(rebasing: bytes[licenses]))
-            {
+            if let licenses, memcmp(keyBytes.baseAddress!, bytes.baseAddress! + licenses.lowerBound, licensesCount) != 0 {
                 return false
             }
-            if let states, !UnsafeRawBufferPointer(rebasing: keyBytes[(licensesCount + 1)...]).elementsEqual(
-                UnsafeRawBufferPointer(rebasing: bytes[states]))
-            {
+            if let states, memcmp(keyBytes.baseAddress! + licensesCount + 1, bytes.baseAddress! + states.lowerBound, statesCount) != 0 {
                 return false
             }
             return true
