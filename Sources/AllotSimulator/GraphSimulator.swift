@@ -6,6 +6,7 @@ import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOSSL
+import ServiceLifecycle
 import Synchronization
 
 /// The built-in Microsoft Graph simulator: the Graph v1.0 endpoints Allot uses, the Entra token
@@ -79,29 +80,32 @@ public final class GraphSimulator: Sendable {
         return try await simulator.withRunning(body)
     }
 
-    /// Starts serving this simulator, runs `body`, then shuts the server down.
+    /// Starts serving this simulator, runs `body`, then shuts the server down gracefully
+    /// (requests in flight finish first).
     public func withRunning<T: Sendable>(_ body: @Sendable (GraphSimulator, SimulatorEndpoints) async throws -> T) async throws -> T {
+        if let setupError { throw setupError }
         let (started, continuation) = AsyncStream.makeStream(of: SimulatorEndpoints.self)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                try await self.run { endpoints in continuation.yield(endpoints) }
-                continuation.finish()
-                return nil
+        let application = try makeApplication { endpoints in continuation.yield(endpoints) }
+        let services = ServiceGroup(configuration: ServiceGroupConfiguration(services: [application], logger: Self.logger))
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                defer { continuation.finish() }
+                try await services.run()
             }
             var iterator = started.makeAsyncIterator()
             guard let endpoints = await iterator.next() else {
-                // The server stopped before it bound: surface its error.
-                while let _ = try await group.next() {}
+                try await tasks.waitForAll()
                 throw SimulatorSetupError("the simulator stopped before it started listening")
             }
+            let result: Result<T, any Error>
             do {
-                let result = try await body(self, endpoints)
-                group.cancelAll()
-                return result
+                result = .success(try await body(self, endpoints))
             } catch {
-                group.cancelAll()
-                throw error
+                result = .failure(error)
             }
+            await services.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return try result.get()
         }
     }
 
@@ -128,8 +132,6 @@ public final class GraphSimulator: Sendable {
         } else {
             server = HTTPServerBuilder { responder in NoDelayChildChannel(base: HTTP1Channel(responder: responder)) }
         }
-        var logger = Logger(label: "allot.simulator")
-        logger.logLevel = .warning
         let scheme = tlsMaterial == nil ? "http" : "https"
         let host = configuration.host
         let tlsMaterial = tlsMaterial
@@ -144,8 +146,15 @@ public final class GraphSimulator: Sendable {
                         scheme: scheme, host: host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host, port: port,
                         certificatePath: tlsMaterial?.certificatePath, certificatePEM: tlsMaterial?.certificatePEM))
             },
-            logger: logger)
+            logger: Self.logger)
     }
+
+    /// Hummingbird's own messages: warnings and errors only.
+    private static let logger: Logger = {
+        var logger = Logger(label: "allot.simulator")
+        logger.logLevel = .warning
+        return logger
+    }()
 
     // MARK: Control
 

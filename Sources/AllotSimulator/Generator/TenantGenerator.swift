@@ -157,8 +157,9 @@ public struct TenantGenerator: Sendable {
             if random.chance(driftPercent / 100) {
                 applyDrift(to: &states, person: person, random: &random, plans: plans, skuIds: skuIds)
             }
-            person.user.licenseAssignmentStates = states
-            person.user.assignedLicenses = HoldingRecord(states: states).assigned
+            let holding = HoldingRecord(states: states)
+            person.user.licenseAssignmentStates = holding.states
+            person.user.assignedLicenses = holding.assigned
             for license in person.user.assignedLicenses {
                 guard let part = SampleTenant.catalog.first(where: { GUID($0.skuId)! == license.skuId })?.partNumber else { continue }
                 holders[part, default: 0] += 1
@@ -218,7 +219,6 @@ public struct TenantGenerator: Sendable {
         if isBreakGlass {
             upn = SampleTenant.breakGlassUser
             properties["displayName"] = .string("Break Glass (emergency access)")
-            properties["mail"] = .null
             properties["companyName"] = .string("Contoso")
             properties["employeeType"] = .string("Service")
             groups.append(.licenseExempt)

@@ -85,7 +85,7 @@ extension GraphService {
             var firstHeader = true
             for field in response.headers {
                 writer.comma(&firstHeader)
-                writer.string(field.name.canonicalName)
+                writer.string(field.name.rawName)
                 writer.byte(UInt8(ascii: ":"))
                 writer.string(field.value)
             }
