@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
     ],
     targets: [
         // The pure core: policy language, tenant model, planner. No I/O, no clock.
@@ -86,6 +87,18 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The reconcile engine: read, plan, apply, report; structured logs; the state file.
+        .target(
+            name: "AllotEngine",
+            dependencies: [
+                "AllotCore",
+                "AllotConfig",
+                "AllotGraph",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The thin command-line executable.
         .executableTarget(
             name: "allot",
@@ -94,6 +107,7 @@ let package = Package(
                 "AllotConfig",
                 "AllotGraph",
                 "AllotSimulator",
+                "AllotEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -144,6 +158,11 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AllotEngineTests",
+            dependencies: ["AllotEngine", "AllotCore", "AllotSimulator", "allot"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,1 +1,114 @@
-print("bench")
+import AllotCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `AllotBenchmarks planner [--users N] [--seed S] [--drift PERCENT] [--runs R]`
+///
+/// Generates a tenant straight into the core model, then times compiling the policies plus
+/// planning (the per-user change list included), single-threaded. Build it in release mode:
+/// `swift run -c release AllotBenchmarks planner --users 1000000`. See docs/performance.md.
+struct Arguments {
+    var users = 1_000_000
+    var seed: UInt64 = 42
+    var drift = 5.0
+    var runs = 5
+
+    init(_ arguments: [String]) {
+        var iterator = arguments.makeIterator()
+        while let flag = iterator.next() {
+            guard let value = iterator.next() else { break }
+            switch flag {
+            case "--users": users = Int(value) ?? users
+            case "--seed": seed = UInt64(value) ?? seed
+            case "--drift": drift = Double(value) ?? drift
+            case "--runs": runs = Int(value) ?? runs
+            default: FileHandle.standardError.write(Data("unknown option \(flag)\n".utf8))
+            }
+        }
+    }
+}
+
+/// Reads a `Vm*` line of /proc/self/status, in bytes.
+func memory(_ field: String) -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
+    return 0
+}
+
+/// glibc's `malloc_trim(0)`: returns freed heap pages to the system, so RSS shows what is live.
+/// (Not in Swift's Glibc module map, hence the lookup.)
+func releaseFreedMemory() {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+    typealias MallocTrim = @convention(c) (Int) -> Int32
+    _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+}
+
+/// CPU time this thread has used, in seconds.
+func threadCPUTime() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}
+
+func megabytes(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1_048_576) }
+
+func runPlanner(_ arguments: Arguments) throws {
+    let synthetic = SyntheticTenant(userCount: arguments.users, seed: arguments.seed, driftPercent: arguments.drift)
+    let policies = synthetic.policies()
+    let settings = synthetic.settings()
+    print("generating \(arguments.users) users, \(policies.count) policies, \(settings.managedSkus.count) managed SKUs (seed \(arguments.seed))...")
+    let baseline = memory("VmRSS")
+    let tenant = try synthetic.build()
+    // Hand the generator's freed memory back to the system, then measure what the model holds.
+    releaseFreedMemory()
+    let withModel = memory("VmRSS")
+    print("tenant model: \(megabytes(tenant.storageBytes)) of storage (\(tenant.storageBytes / max(1, tenant.userCount)) bytes per user); resident: \(megabytes(withModel - baseline)) above the \(megabytes(baseline)) baseline (\((withModel - baseline) / max(1, tenant.userCount)) bytes per user); generation peaked at \(megabytes(memory("VmHWM")))")
+    // Reset the peak so that the planning phase's own peak can be read.
+    try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+
+    var wall: [Double] = []
+    var cpu: [Double] = []
+    var plan: Plan?
+    var compileTimes: [Double] = []
+    let rssBeforePlanning = memory("VmRSS")
+    for _ in 0...arguments.runs {
+        let cpuStart = threadCPUTime()
+        let start = ContinuousClock.now
+        let compiled = try CompiledPolicies(policies: policies, settings: settings, tenant: tenant)
+        let compileTime = ContinuousClock.now - start
+        plan = Planner(tenant: tenant, policies: compiled, settings: settings).plan()
+        compileTimes.append(Double(compileTime.components.attoseconds) / 1e18 + Double(compileTime.components.seconds))
+        let elapsed = ContinuousClock.now - start
+        wall.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        cpu.append(threadCPUTime() - cpuStart)
+    }
+    wall.removeFirst()  // the first run warms caches
+    cpu.removeFirst()
+    guard let plan else { return }
+    let summary = plan.summary
+    print("plan: \(summary.usersInScope) in scope, \(summary.usersChanged) users to change (\(summary.adds) adds, \(summary.removals) removals, \(summary.planChanges) plan changes, \(summary.usageLocationUpdates) usage locations), \(summary.deferredAdds) deferred, \(summary.heldThroughGroups) held through groups")
+    let sortedWall = wall.sorted()
+    let sortedCPU = cpu.sorted()
+    print(String(format: "compile + plan: wall min %.1f ms, median %.1f ms; CPU min %.1f ms, median %.1f ms (%d runs)",
+                 sortedWall[0] * 1000, sortedWall[sortedWall.count / 2] * 1000, sortedCPU[0] * 1000, sortedCPU[sortedCPU.count / 2] * 1000, wall.count))
+    print(String(format: "of which compiling the policies: median %.1f ms", compileTimes.sorted()[compileTimes.count / 2] * 1000))
+    print(String(format: "per user: %.1f ns (median wall)", sortedWall[sortedWall.count / 2] * 1e9 / Double(arguments.users)))
+    let materializeStart = ContinuousClock.now
+    let changes = plan.changes
+    let deferred = plan.deferred
+    let materialize = ContinuousClock.now - materializeStart
+    print("materializing the named change list (\(changes.count) changes, \(deferred.count) deferred adds), outside the budget: \(materialize)")
+    print("RSS while planning: peak \(megabytes(memory("VmHWM"))), that is \(megabytes(memory("VmHWM") - rssBeforePlanning)) above the model (\(megabytes(memory("VmHWM") - baseline)) above the baseline)")
+}
+
+let arguments = CommandLine.arguments.dropFirst()
+switch arguments.first {
+case "planner":
+    try runPlanner(Arguments(Array(arguments.dropFirst())))
+default:
+    print("usage: AllotBenchmarks planner [--users N] [--seed S] [--drift PERCENT] [--runs R]")
+}

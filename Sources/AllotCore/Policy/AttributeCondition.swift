@@ -55,3 +55,7 @@ public enum ScalarValue: Sendable, Hashable, CustomStringConvertible {
     /// The lowercased canonical text, the key for case-insensitive comparison.
     public var comparisonKey: String { description.lowercased() }
 }
+
+extension ScalarValue: ExpressibleByStringLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+}

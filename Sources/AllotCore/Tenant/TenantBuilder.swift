@@ -5,7 +5,6 @@
 /// license holdings are interned as they arrive.
 public struct TenantBuilder: Sendable {
     public let attributePaths: [String]
-    private let pathComponents: [[Substring]]
     private var tenant: String?
     private var takenAt: String?
     private var skus: [SubscribedSku] = []
@@ -13,7 +12,8 @@ public struct TenantBuilder: Sendable {
     private var userIDs: [GUID] = []
     private var principalNames = StringColumn()
     private var columnValues: [[JSONValue]]
-    private var columnIndices: [[UInt32]]
+    /// Row-major: a user's values, one per path, then the next user's.
+    private var valueIndices: [UInt32] = []
     private var valueLookup: [[JSONValue: UInt32]]
     private var holdings: [LicenseHolding] = []
     private var holdingLookup: [LicenseHolding: UInt32] = [:]
@@ -24,11 +24,9 @@ public struct TenantBuilder: Sendable {
         var paths = ["usageLocation"]
         for path in attributes where !paths.contains(path) { paths.append(path) }
         attributePaths = paths
-        pathComponents = paths.map { $0.split(separator: ".") }
         self.tenant = tenant
         self.takenAt = takenAt
         columnValues = paths.map { _ in [.null] }
-        columnIndices = paths.map { _ in [] }
         valueLookup = paths.map { _ in [:] }
     }
 
@@ -37,7 +35,7 @@ public struct TenantBuilder: Sendable {
         userIDs.reserveCapacity(users)
         principalNames.reserveCapacity(strings: users, bytes: users * 32)
         holdingOfUser.reserveCapacity(users)
-        for index in columnIndices.indices { columnIndices[index].reserveCapacity(users) }
+        valueIndices.reserveCapacity(users * attributePaths.count)
     }
 
     public mutating func add(_ sku: SubscribedSku) { skus.append(sku) }
@@ -65,7 +63,7 @@ public struct TenantBuilder: Sendable {
         principalNames.append(principalName)
         holdingOfUser.append(holding)
         for column in values.indices {
-            columnIndices[column].append(intern(values[column], inColumn: column))
+            valueIndices.append(intern(values[column], inColumn: column))
         }
     }
 
@@ -83,38 +81,76 @@ public struct TenantBuilder: Sendable {
     public consuming func build() throws -> TenantModel {
         let order = userIDs.indices.sorted { userIDs[$0] < userIDs[$1] }
         let sortedIDs = order.map { userIDs[$0] }
-        var problems: [Diagnostic] = []
+        var duplicates: [String] = []
         for index in sortedIDs.indices.dropFirst() where sortedIDs[index] == sortedIDs[index - 1] {
-            problems.append(Diagnostic("user id \(sortedIDs[index]) appears more than once", at: nil))
+            duplicates.append("user id \(sortedIDs[index])")
         }
         var seenGroups = Set<GUID>()
         for group in groups where !seenGroups.insert(group.id).inserted {
-            problems.append(Diagnostic("group id \(group.id) appears more than once", at: nil))
+            duplicates.append("group id \(group.id)")
         }
-        guard problems.isEmpty else { throw DiagnosticsError(problems) }
+        guard duplicates.isEmpty else {
+            let shown = duplicates.prefix(5).joined(separator: ", ")
+            let more = duplicates.count > 5 ? " and \(duplicates.count - 5) more" : ""
+            throw DiagnosticsError([Diagnostic("the tenant data lists the same object more than once: \(shown)\(more); read it again", at: nil)])
+        }
 
         let names = principalNames.permuted(by: order)
         principalNames = StringColumn()
-        var columns: [AttributeColumn] = []
-        for column in attributePaths.indices {
-            let permuted = order.map { columnIndices[column][$0] }
-            columnIndices[column] = []
-            columns.append(AttributeColumn(path: attributePaths[column], values: columnValues[column], indices: permuted))
-        }
+        let width = attributePaths.count
+        var permuted: [UInt32] = []
+        permuted.reserveCapacity(valueIndices.count)
+        for old in order { permuted.append(contentsOf: valueIndices[old * width..<(old + 1) * width]) }
+        valueIndices = []
+        let columns = AttributeColumns(paths: attributePaths, values: columnValues, indices: permuted)
         let holdingIndices = order.map { holdingOfUser[$0] }
         holdingOfUser = []
 
-        let memberSets = groups.map { group in
-            var members = Bitset(count: sortedIDs.count)
-            for member in group.members {
-                if let index = sortedIDs.sortedIndex(of: member) { members.insert(index) }
-            }
-            return members
-        }
+        let membership = Self.internGroupSets(groups: groups, userIDs: sortedIDs)
         return TenantModel(
             tenant: tenant, takenAt: takenAt, subscribedSkus: skus,
-            groups: groups.map { GroupInfo(id: $0.id, displayName: $0.displayName) }, groupMembers: memberSets,
+            groups: groups.map { GroupInfo(id: $0.id, displayName: $0.displayName) },
+            groupSets: membership.sets, groupSetOfUser: membership.setOfUser,
             userIDs: sortedIDs, principalNames: names, columns: columns, holdings: holdings, holdingOfUser: holdingIndices)
+    }
+}
+
+extension TenantBuilder {
+    /// Each user's set of groups, interned: a counting sort of (user, group) memberships by
+    /// user (groups come in index order, so each user's list is sorted), then one lookup per user.
+    /// Members that are not among the users (deleted since, or not users) are ignored.
+    static func internGroupSets(groups: [DirectoryGroup], userIDs: [GUID]) -> (sets: [[Int32]], setOfUser: [UInt32]) {
+        var memberIndices: [[Int]] = []
+        var counts = [Int32](repeating: 0, count: userIDs.count + 1)
+        for group in groups {
+            // A member listed twice (Graph may repeat one across pages) counts once.
+            let unique = Set(group.members.compactMap { userIDs.sortedIndex(of: $0) })
+            for user in unique { counts[user + 1] += 1 }
+            memberIndices.append(Array(unique))
+        }
+        for user in 0..<userIDs.count { counts[user + 1] += counts[user] }
+        var next = Array(counts.dropLast())
+        var flat = [Int32](repeating: 0, count: Int(counts[userIDs.count]))
+        for (group, members) in memberIndices.enumerated() {
+            for user in members {
+                flat[Int(next[user])] = Int32(group)
+                next[user] += 1
+            }
+        }
+        var sets: [[Int32]] = [[]]
+        var lookup: [[Int32]: UInt32] = [[]: 0]
+        var setOfUser = [UInt32](repeating: 0, count: userIDs.count)
+        for user in 0..<userIDs.count where counts[user + 1] > counts[user] {
+            let set = Array(flat[Int(counts[user])..<Int(counts[user + 1])])
+            if let known = lookup[set] {
+                setOfUser[user] = known
+            } else {
+                setOfUser[user] = UInt32(sets.count)
+                lookup[set] = UInt32(sets.count)
+                sets.append(set)
+            }
+        }
+        return (sets, setOfUser)
     }
 }
 

@@ -12,12 +12,16 @@ public struct TenantModel: Sendable {
     public let subscribedSkus: [SubscribedSku]
     /// The groups known (those the policies reference), without their members.
     public let groups: [GroupInfo]
-    let groupMembers: [Bitset]
+    /// Group membership, interned like attribute values: each user has the index of its set of
+    /// groups (sorted group indices; set 0 is "no group"). Users share a handful of sets, so a
+    /// policy's group clauses are evaluated once per set, not once per user.
+    let groupSets: [[Int32]]
+    let groupSetOfUser: [UInt32]
     public let userCount: Int
     let userIDs: [GUID]
     let principalNames: StringColumn
-    /// Attribute columns by path; always holds `usageLocation`.
-    let columns: [AttributeColumn]
+    /// Attribute columns; always holds `usageLocation`.
+    let columns: AttributeColumns
     let columnIndexByPath: [String: Int]
     let usageLocationColumn: Int
     /// Distinct license holdings, and which one each user has.
@@ -25,41 +29,54 @@ public struct TenantModel: Sendable {
     let holdingOfUser: [UInt32]
 
     init(
-        tenant: String?, takenAt: String?, subscribedSkus: [SubscribedSku], groups: [GroupInfo], groupMembers: [Bitset],
-        userIDs: [GUID], principalNames: StringColumn, columns: [AttributeColumn], holdings: [LicenseHolding], holdingOfUser: [UInt32]
+        tenant: String?, takenAt: String?, subscribedSkus: [SubscribedSku], groups: [GroupInfo], groupSets: [[Int32]], groupSetOfUser: [UInt32],
+        userIDs: [GUID], principalNames: StringColumn, columns: AttributeColumns, holdings: [LicenseHolding], holdingOfUser: [UInt32]
     ) {
         self.tenant = tenant
         self.takenAt = takenAt
         self.subscribedSkus = subscribedSkus
         self.groups = groups
-        self.groupMembers = groupMembers
+        self.groupSets = groupSets
+        self.groupSetOfUser = groupSetOfUser
         self.userCount = userIDs.count
         self.userIDs = userIDs
         self.principalNames = principalNames
         self.columns = columns
         var byPath: [String: Int] = [:]
-        for (index, column) in columns.enumerated() { byPath[column.path] = index }
+        for (index, path) in columns.paths.enumerated() { byPath[path] = index }
         self.columnIndexByPath = byPath
         self.usageLocationColumn = byPath["usageLocation"]!
         self.holdings = holdings
         self.holdingOfUser = holdingOfUser
     }
 
+    /// Bytes the model's storage occupies (array payloads; distinct values and holdings estimated),
+    /// for the benchmark's memory budget and for `/status`.
+    public var storageBytes: Int {
+        let users = userIDs.capacity * MemoryLayout<GUID>.stride + holdingOfUser.capacity * 4
+        let names = principalNames.storageBytes
+        let attributes = columns.indices.capacity * 4
+            + columns.values.reduce(0) { $0 + $1.reduce(0) { $0 + 16 + ($1.scalarText?.utf8.count ?? 0) } }
+        let groups = groupSetOfUser.capacity * 4 + groupSets.reduce(0) { $0 + 32 + $1.count * 4 }
+        let licenses = holdings.reduce(0) { $0 + 64 + 48 * ($1.assignedLicenses.count + ($1.states?.count ?? 0)) }
+        return users + names + attributes + groups + licenses
+    }
+
     /// The attribute paths held (beyond the license fields), in the order they were requested.
-    public var attributePaths: [String] { columns.map(\.path) }
+    public var attributePaths: [String] { columns.paths }
 
     public func userID(at index: Int) -> GUID { userIDs[index] }
     public func userPrincipalName(at index: Int) -> String { principalNames[index] }
+    public func hasUsageLocation(at index: Int) -> Bool { columns.valueIndex(ofUser: index, column: usageLocationColumn) != 0 }
     public func usageLocation(at index: Int) -> String? {
-        if case let .string(code) = columns[usageLocationColumn].value(ofUser: index) { code } else { nil }
+        if case let .string(code) = columns.value(ofUser: index, column: usageLocationColumn) { code } else { nil }
     }
     /// The value of an attribute the model holds, or `nil` when missing (or not held).
     public func attribute(_ path: String, ofUser index: Int) -> JSONValue? {
-        columnIndexByPath[path].flatMap { columns[$0].value(ofUser: index) }
+        columnIndexByPath[path].flatMap { columns.value(ofUser: index, column: $0) }
     }
     public func licenseHolding(ofUser index: Int) -> LicenseHolding { holdings[Int(holdingOfUser[index])] }
-    public func isMember(user index: Int, ofGroup group: Int) -> Bool { groupMembers[group].contains(index) }
-    public func memberCount(ofGroup group: Int) -> Int { groupMembers[group].cardinality }
+    public func isMember(user index: Int, ofGroup group: Int) -> Bool { groupSets[Int(groupSetOfUser[index])].contains(Int32(group)) }
 
     /// The user with this object id or user principal name (case-insensitive).
     public func userIndex(forReference reference: String) -> Int? {
@@ -88,9 +105,9 @@ public struct TenantModel: Sendable {
     /// The user as Graph shaped it, with the attributes this model holds.
     public func directoryUser(at index: Int) -> DirectoryUser {
         var properties: [String: JSONValue] = [:]
-        for column in columns where column.path != "usageLocation" && column.path != "userPrincipalName" && column.path != "id" {
-            guard let value = column.value(ofUser: index) else { continue }
-            properties.setValue(value, atPath: column.path.split(separator: ".")[...])
+        for (column, path) in columns.paths.enumerated() where !DirectoryUser.modelledKeys.contains(path) {
+            guard let value = columns.value(ofUser: index, column: column) else { continue }
+            properties.setValue(value, atPath: path.split(separator: ".")[...])
         }
         let holding = licenseHolding(ofUser: index)
         return DirectoryUser(
@@ -112,7 +129,7 @@ public struct TenantModel: Sendable {
             groups: groups.indices.map { group in
                 DirectoryGroup(
                     id: groups[group].id, displayName: groups[group].displayName,
-                    members: (0..<userCount).filter { groupMembers[group].contains($0) }.map { userIDs[$0] })
+                    members: (0..<userCount).filter { isMember(user: $0, ofGroup: group) }.map { userIDs[$0] })
             },
             users: (0..<userCount).map(directoryUser(at:)))
     }
@@ -161,16 +178,20 @@ public struct LicenseHolding: Sendable, Hashable {
     }
 }
 
-/// Interned values of one attribute: each user holds an index into `values`; 0 is "missing".
-struct AttributeColumn: Sendable {
-    let path: String
-    /// `values[0]` stands for missing (absent, null, empty string, empty list).
-    let values: [JSONValue]
+/// Interned attribute values, row-major: user `u`'s value of column `c` is
+/// `values[c][indices[u * paths.count + c]]`, and index 0 stands for missing (absent, null,
+/// empty string, empty list). One flat array keeps a user's attributes in one cache line.
+struct AttributeColumns: Sendable {
+    let paths: [String]
+    /// Per column, the distinct values; `values[c][0]` is the missing placeholder.
+    let values: [[JSONValue]]
     let indices: [UInt32]
 
-    func value(ofUser index: Int) -> JSONValue? {
-        let valueIndex = Int(indices[index])
-        return valueIndex == 0 ? nil : values[valueIndex]
+    func valueIndex(ofUser user: Int, column: Int) -> Int { Int(indices[user * paths.count + column]) }
+
+    func value(ofUser user: Int, column: Int) -> JSONValue? {
+        let index = valueIndex(ofUser: user, column: column)
+        return index == 0 ? nil : values[column][index]
     }
 }
 
@@ -180,6 +201,7 @@ struct StringColumn: Sendable {
     private(set) var ends: [UInt32] = []
 
     var count: Int { ends.count }
+    var storageBytes: Int { bytes.capacity + ends.capacity * 4 }
 
     mutating func append(_ string: String) {
         bytes.append(contentsOf: string.utf8)

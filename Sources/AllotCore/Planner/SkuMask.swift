@@ -1,35 +1,3 @@
-/// A fixed-size set of small integers (user indices), one bit each.
-///
-/// Group membership of a million users costs 125 KB per group this way.
-public struct Bitset: Sendable, Hashable {
-    public private(set) var words: [UInt64]
-    public let count: Int
-
-    public init(count: Int) {
-        self.count = count
-        words = [UInt64](repeating: 0, count: (count + 63) / 64)
-    }
-
-    @inline(__always)
-    public func contains(_ index: Int) -> Bool {
-        words[index &>> 6] & (1 &<< UInt64(index & 63)) != 0
-    }
-
-    @inline(__always)
-    public mutating func insert(_ index: Int) {
-        words[index &>> 6] |= 1 &<< UInt64(index & 63)
-    }
-
-    /// How many members the set has.
-    public var cardinality: Int { words.reduce(0) { $0 + $1.nonzeroBitCount } }
-
-    /// Merges another set of the same size into this one.
-    public mutating func formUnion(_ other: Bitset) {
-        precondition(other.count == count, "bitsets of different sizes")
-        for index in words.indices { words[index] |= other.words[index] }
-    }
-}
-
 /// A set of at most 64 managed SKUs (or other small indices), as one word.
 public struct SkuMask: Sendable, Hashable, Sequence {
     public var rawValue: UInt64

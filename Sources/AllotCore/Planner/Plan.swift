@@ -1,0 +1,233 @@
+/// What one reconcile cycle would do: per user, the exact Graph calls, and why.
+///
+/// The planner keeps the per-user part compact (masks and indices into the tenant model):
+/// a million-user tenant plans in milliseconds, and the named, readable form of each change
+/// is built only when someone reads it (``changes``, ``deferred``, ``heldThroughGroups``,
+/// or the JSON encoding).
+///
+/// `allot plan --output json` prints this type as documented in `docs/plan-format.md`; CI
+/// pipelines read it, so fields are only ever added, never renamed or removed.
+public struct Plan: Sendable, Equatable, Encodable {
+    public static let formatVersion = 1
+
+    public var summary: Summary
+    /// Users left alone this cycle, and why.
+    public var skipped: [SkippedUser]
+    /// Removals waiting for `reconcile.removalDelay` to pass.
+    public var delayedRemovals: [DelayedRemoval]
+    public var guardrail: GuardOutcome
+    /// Seats per managed SKU before and after the plan.
+    public var seats: [SeatCount]
+    /// When each (user, SKU) pair now pending removal was first seen pending: the state the
+    /// engine keeps for `removalDelay`. Not part of the JSON output.
+    public var removalHistory: RemovalHistory
+    let details: PlanDetails
+
+    /// Users with at least one call to send, in user-id order.
+    public var changes: [UserChange] { details.changeRecords.map(details.userChange) }
+    /// Adds not sent because the SKU has no seat left for them.
+    public var deferred: [DeferredAdd] { details.deferredRecords.map(details.deferredAdd) }
+    /// Desired SKUs users hold only through group-based licensing (for planning a GBL migration).
+    public var heldThroughGroups: [GroupHeldLicense] { details.groupHeldRecords.flatMap(details.groupHeldLicenses) }
+
+    /// Whether applying the plan sends any request.
+    public var hasChanges: Bool { !details.changeRecords.isEmpty }
+
+    /// One user's change, if the plan has one.
+    public func change(for user: GUID) -> UserChange? {
+        details.changeRecords.first { details.planner.tenant.userID(at: Int($0.user)) == user }.map(details.userChange)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case version, summary, changes, deferred, skipped, delayedRemovals, heldThroughGroups
+        case guardrail = "guard"
+        case seats
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(Plan.formatVersion, forKey: .version)
+        try container.encode(summary, forKey: .summary)
+        try container.encode(changes, forKey: .changes)
+        try container.encode(deferred, forKey: .deferred)
+        try container.encode(skipped, forKey: .skipped)
+        try container.encode(delayedRemovals, forKey: .delayedRemovals)
+        try container.encode(heldThroughGroups, forKey: .heldThroughGroups)
+        try container.encode(guardrail, forKey: .guardrail)
+        try container.encode(seats, forKey: .seats)
+    }
+
+    /// Plans are equal when everything they say is equal (their compact forms may differ).
+    public static func == (lhs: Plan, rhs: Plan) -> Bool {
+        lhs.summary == rhs.summary && lhs.skipped == rhs.skipped && lhs.delayedRemovals == rhs.delayedRemovals
+            && lhs.guardrail == rhs.guardrail && lhs.seats == rhs.seats && lhs.removalHistory == rhs.removalHistory
+            && lhs.changes == rhs.changes && lhs.deferred == rhs.deferred && lhs.heldThroughGroups == rhs.heldThroughGroups
+    }
+
+    /// The totals of a plan.
+    public struct Summary: Sendable, Hashable, Codable {
+        public var usersRead: Int
+        /// Users at least one policy matches.
+        public var usersInScope: Int
+        /// Users whose licenses differ from what the policies want (changed, deferred or skipped).
+        public var usersDrifted: Int
+        /// Users with a call to send.
+        public var usersChanged: Int
+        public var adds: Int
+        public var removals: Int
+        public var planChanges: Int
+        public var usageLocationUpdates: Int
+        public var deferredAdds: Int
+        public var skippedUsers: Int
+        public var delayedRemovals: Int
+        public var heldThroughGroups: Int
+    }
+}
+
+/// One user's change: the calls to send and the reasons for each part.
+public struct UserChange: Sendable, Hashable, Codable {
+    public var userId: GUID
+    public var userPrincipalName: String
+    /// The usage location to PATCH before the license call, when the user has none.
+    public var setUsageLocation: String?
+    /// The exact `assignLicense` body, or `nil` when only the usage location changes.
+    public var assignLicense: AssignLicenseBody?
+    public var adds: [LicenseAdd]
+    public var planChanges: [PlanChange]
+    public var removals: [LicenseRemoval]
+    /// Every policy that matched the user.
+    public var policies: [String]
+}
+
+/// Graph's `assignLicense` request body; both arrays are always present.
+public struct AssignLicenseBody: Sendable, Hashable, Codable {
+    public var addLicenses: [AssignedLicense]
+    public var removeLicenses: [GUID]
+
+    public init(addLicenses: [AssignedLicense], removeLicenses: [GUID]) {
+        self.addLicenses = addLicenses
+        self.removeLicenses = removeLicenses
+    }
+}
+
+/// A SKU added to a user.
+public struct LicenseAdd: Sendable, Hashable, Codable {
+    public var sku: String
+    public var skuId: GUID
+    /// Names of the plans switched off.
+    public var disabledPlans: [String]
+    /// The policies granting it.
+    public var policies: [String]
+}
+
+/// A held SKU re-added with other plans.
+public struct PlanChange: Sendable, Hashable, Codable {
+    public var sku: String
+    public var skuId: GUID
+    /// Plans switched on by the change (names).
+    public var enable: [String]
+    /// Plans switched off by the change (names).
+    public var disable: [String]
+    public var policies: [String]
+}
+
+/// A directly assigned SKU removed from a user.
+public struct LicenseRemoval: Sendable, Hashable, Codable {
+    public var sku: String
+    public var skuId: GUID
+    /// `notGranted` (no matching policy grants it) or `replaced` (a granted SKU replaces it).
+    public var reason: String
+    /// For `replaced`: the SKUs replacing it.
+    public var replacedBy: [String]
+}
+
+/// An add that was not sent because seats ran out.
+public struct DeferredAdd: Sendable, Hashable, Codable {
+    public var userId: GUID
+    public var userPrincipalName: String
+    public var sku: String
+    public var skuId: GUID
+    /// The highest priority among the policies granting it.
+    public var priority: Int
+    public var policies: [String]
+    public var reason: String
+}
+
+/// A user Allot leaves alone this cycle.
+public struct SkippedUser: Sendable, Hashable, Codable {
+    public var userId: GUID
+    public var userPrincipalName: String
+    /// `noUsageLocation` (needs a license, has no usage location, no default is configured) or `backoff`.
+    public var reason: String
+    public var detail: String
+}
+
+/// A removal waiting for `removalDelay`.
+public struct DelayedRemoval: Sendable, Hashable, Codable {
+    public var userId: GUID
+    public var userPrincipalName: String
+    public var sku: String
+    public var skuId: GUID
+    /// Seconds since the epoch when the pair was first seen pending removal.
+    public var pendingSince: Int64
+    /// Seconds since the epoch from which the removal will be sent.
+    public var removableFrom: Int64
+}
+
+/// A desired SKU a user holds only through group-based licensing.
+public struct GroupHeldLicense: Sendable, Hashable, Codable {
+    public var userId: GUID
+    public var userPrincipalName: String
+    public var sku: String
+    public var skuId: GUID
+    public var groups: [GUID]
+}
+
+/// What the mass-removal guard decided.
+public struct GuardOutcome: Sendable, Hashable, Codable {
+    public var tripped: Bool
+    /// Direct removals the cycle wanted to send.
+    public var removals: Int
+    public var maxRemovals: Int
+    public var maxRemovalPercent: Double
+    /// The managed licenses assigned (sum of `consumedUnits` over managed SKUs).
+    public var managedLicensesAssigned: Int
+    /// Whether `--allow-mass-removal` let a tripping cycle through.
+    public var overridden: Bool
+    /// Why it tripped, for people and for `/readyz`.
+    public var reason: String?
+}
+
+/// Seats of one managed SKU before and after the plan.
+public struct SeatCount: Sendable, Hashable, Codable {
+    public var sku: String
+    public var skuId: GUID
+    public var prepaid: Int
+    public var consumedBefore: Int
+    public var consumedAfter: Int
+    public var availableBefore: Int
+    public var availableAfter: Int
+    public var deferredAdds: Int
+}
+
+/// When each (user, SKU) pair was first seen pending removal, in seconds since the epoch.
+public struct RemovalHistory: Sendable, Hashable, Codable {
+    public var firstSeen: [PendingRemoval: Int64]
+
+    public init(firstSeen: [PendingRemoval: Int64] = [:]) {
+        self.firstSeen = firstSeen
+    }
+}
+
+/// A (user, SKU) pair pending removal.
+public struct PendingRemoval: Sendable, Hashable, Codable, Comparable {
+    public var user: GUID
+    public var sku: GUID
+
+    public init(user: GUID, sku: GUID) {
+        self.user = user
+        self.sku = sku
+    }
+
+    public static func < (lhs: PendingRemoval, rhs: PendingRemoval) -> Bool { (lhs.user, lhs.sku) < (rhs.user, rhs.sku) }
+}

@@ -1,0 +1,106 @@
+/// The per-user part of a plan in compact form (indices and SKU masks), with what it takes
+/// to name it: the planner (tenant and compiled policies) and the desired and held licenses
+/// computed while planning.
+struct PlanDetails: Sendable {
+    /// A user with calls to send.
+    struct ChangeRecord: Sendable {
+        var user: Int32
+        var node: UInt32
+        var holding: UInt32
+        var adds: SkuMask
+        var planChanges: SkuMask
+        var removals: SkuMask
+        /// The removals that a granted SKU replaces.
+        var replaced: SkuMask
+        var setsUsageLocation: Bool
+    }
+
+    /// An add deferred for lack of seats.
+    struct DeferredRecord: Sendable {
+        var user: Int32
+        var sku: Int
+    }
+
+    /// Desired SKUs a user holds only through group-based licensing.
+    struct GroupHeldRecord: Sendable {
+        var user: Int32
+        var holding: UInt32
+        var skus: SkuMask
+    }
+
+    let planner: Planner
+    /// By trie node and by holding: filled for every node and holding a record names.
+    let desired: [DesiredLicenses?]
+    let held: [HeldLicenses?]
+    /// By managed index: seats freed by the plan's removals (for the deferral reason).
+    let freed: [Int]
+    var changeRecords: [ChangeRecord] = []
+    var deferredRecords: [DeferredRecord] = []
+    var groupHeldRecords: [GroupHeldRecord] = []
+
+    private var tenant: TenantModel { planner.tenant }
+    private var managed: [SubscribedSku] { planner.policies.managedSkus }
+
+    private func policyNames(_ indices: [Int]) -> [String] { indices.map { planner.policies.policies[$0].name } }
+    private func planNames(_ ids: [GUID], sku: Int) -> [String] { planner.planNames(ids, of: managed[sku]) }
+
+    func userChange(_ record: ChangeRecord) -> UserChange {
+        let user = Int(record.user)
+        let desired = desired[Int(record.node)]!
+        let held = held[Int(record.holding)]!
+        let attribution = planner.attribution(user: user)
+        let adds = record.adds.map { sku in
+            LicenseAdd(
+                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId,
+                disabledPlans: planNames(desired.disabledPlans[sku], sku: sku), policies: policyNames(attribution.granting[sku]))
+        }
+        let planChanges = record.planChanges.map { sku in
+            let before = Set(held.directPlans[sku])
+            let after = Set(desired.disabledPlans[sku])
+            return PlanChange(
+                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId,
+                enable: planNames(before.subtracting(after).sorted(), sku: sku), disable: planNames(after.subtracting(before).sorted(), sku: sku),
+                policies: policyNames(attribution.granting[sku]))
+        }
+        let removals = record.removals.map { sku in
+            let replaced = record.replaced.contains(sku)
+            let replacers = desired.granted.filter { desired.replaces[$0].contains(sku) }
+            return LicenseRemoval(
+                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, reason: replaced ? "replaced" : "notGranted",
+                replacedBy: replaced ? replacers.map { managed[$0].skuPartNumber } : [])
+        }
+        let licenseCalls = record.adds | record.planChanges
+        let body: AssignLicenseBody? =
+            (licenseCalls | record.removals).isEmpty
+            ? nil
+            : AssignLicenseBody(
+                addLicenses: licenseCalls.map { AssignedLicense(skuId: managed[$0].skuId, disabledPlans: desired.disabledPlans[$0]) }
+                    .sorted { $0.skuId < $1.skuId },
+                removeLicenses: record.removals.map { managed[$0].skuId }.sorted())
+        return UserChange(
+            userId: tenant.userID(at: user), userPrincipalName: tenant.userPrincipalName(at: user),
+            setUsageLocation: record.setsUsageLocation ? planner.settings.defaultUsageLocation : nil,
+            assignLicense: body, adds: adds, planChanges: planChanges, removals: removals, policies: policyNames(attribution.policies))
+    }
+
+    func deferredAdd(_ record: DeferredRecord) -> DeferredAdd {
+        let user = Int(record.user)
+        let sku = record.sku
+        let attribution = planner.attribution(user: user)
+        return DeferredAdd(
+            userId: tenant.userID(at: user), userPrincipalName: tenant.userPrincipalName(at: user),
+            sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, priority: attribution.priority[sku],
+            policies: policyNames(attribution.granting[sku]),
+            reason: "no seat left: \(managed[sku].availableUnits) available and \(freed[sku]) freed by removals went to adds of higher priority (ties: lower user id)")
+    }
+
+    func groupHeldLicenses(_ record: GroupHeldRecord) -> [GroupHeldLicense] {
+        let user = Int(record.user)
+        let held = held[Int(record.holding)]!
+        return record.skus.map { sku in
+            GroupHeldLicense(
+                userId: tenant.userID(at: user), userPrincipalName: tenant.userPrincipalName(at: user),
+                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, groups: held.groups[sku])
+        }
+    }
+}

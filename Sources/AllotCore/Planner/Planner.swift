@@ -1,0 +1,376 @@
+/// What planning needs beyond the tenant, the policies and the settings: the engine's
+/// memory of earlier cycles and the operator's overrides. All plain values: the planner
+/// reads no clock and no file.
+public struct PlanningOptions: Sendable {
+    /// `allot apply --allow-mass-removal`: let a cycle that trips the guard remove anyway.
+    public var allowMassRemoval: Bool
+    /// When each pending removal was first seen (for `removalDelay`).
+    public var removalHistory: RemovalHistory
+    /// The current time in seconds since the epoch; read only when `removalDelay` is above zero.
+    public var now: Int64
+    /// Users whose earlier calls failed and who wait for their backoff to pass: left alone.
+    public var usersInBackoff: Set<GUID>
+
+    public init(allowMassRemoval: Bool = false, removalHistory: RemovalHistory = RemovalHistory(), now: Int64 = 0, usersInBackoff: Set<GUID> = []) {
+        self.allowMassRemoval = allowMassRemoval
+        self.removalHistory = removalHistory
+        self.now = now
+        self.usersInBackoff = usersInBackoff
+    }
+}
+
+/// The planner: a pure function from (tenant, policies, settings, options) to a ``Plan``.
+///
+/// It implements the product brief's "Semantics": the union of matching policies, plans
+/// merged per SKU, `replaces`, managed SKUs and direct assignments only, one call per user,
+/// seats served by priority with deferral, usage locations, the removal delay and the guard.
+public struct Planner: Sendable {
+    public let tenant: TenantModel
+    public let policies: CompiledPolicies
+    public let settings: ReconcileSettings
+    let matcher: PolicyMatcher
+
+    public init(tenant: TenantModel, policies: CompiledPolicies, settings: ReconcileSettings) {
+        self.tenant = tenant
+        self.policies = policies
+        self.settings = settings
+        matcher = PolicyMatcher(policies: policies, tenant: tenant)
+    }
+
+    /// Plans one cycle.
+    public func plan(options: PlanningOptions = PlanningOptions()) -> Plan {
+        var cycle = PlanningCycle(planner: self, options: options)
+        return cycle.run()
+    }
+
+    /// Which policies match a user, and which of them grant each SKU.
+    func attribution(user: Int) -> Attribution {
+        Attribution(matched: matcher.matchedPolicies(user: user, tenant: tenant), policies: policies)
+    }
+
+    /// Every user's desired managed licenses before seats, grouped: users matching the same
+    /// policies share an entry. For tools that build or check tenants in bulk (the benchmark).
+    public func desiredAssignments() -> DesiredAssignments {
+        let match = matcher.matchAll(tenant: tenant)
+        let licenses = match.effectsOfNode.map { effects in
+            let desired = DesiredLicenses(effects: effects, policies: policies)
+            let replaced = desired.granted.reduce(SkuMask()) { $0 | desired.replaces[$1] }
+            return (desired.granted & ~replaced).map { AssignedLicense(skuId: policies.managedSkus[$0].skuId, disabledPlans: desired.disabledPlans[$0]) }
+        }
+        return DesiredAssignments(entryOfUser: match.nodeOfUser, licensesOfEntry: licenses)
+    }
+}
+
+/// The desired managed licenses of every user, before seats (see ``Planner/desiredAssignments()``).
+public struct DesiredAssignments: Sendable {
+    /// Per user index, the entry in `licensesOfEntry`.
+    public let entryOfUser: [UInt32]
+    public let licensesOfEntry: [[AssignedLicense]]
+}
+
+/// One run of the planner, with its scratch state.
+private struct PlanningCycle {
+    let planner: Planner
+    let options: PlanningOptions
+    let tenant: TenantModel
+    let managed: [SubscribedSku]
+
+    var desiredOfNode: [DesiredLicenses?] = []
+    var heldOfHolding: [HeldLicenses?] = []
+    var effectsOfNode: [[Int]] = []
+
+    init(planner: Planner, options: PlanningOptions) {
+        self.planner = planner
+        self.options = options
+        tenant = planner.tenant
+        managed = planner.policies.managedSkus
+    }
+
+    /// A changed user's working state during seat allocation.
+    struct Candidate {
+        let user: Int
+        let node: Int
+        let holding: Int
+        var diff: LicenseDiff
+        var deferred = SkuMask()
+        /// Removals held back by `removalDelay`.
+        var delayed = SkuMask()
+        /// Whether `diff` predates the latest deferral.
+        var stale = false
+        /// SKUs the user holds through an active group assignment: removing the direct copy frees no seat.
+        let heldThroughGroup: SkuMask
+        let hasUsageLocation: Bool
+    }
+
+    /// Brings a candidate's diff up to date with its deferrals.
+    mutating func refresh(_ candidate: inout Candidate) {
+        guard candidate.stale else { return }
+        candidate.diff = LicenseDiff(desired: desired(candidate.node), held: held(candidate.holding), deferred: candidate.deferred)
+        candidate.stale = false
+    }
+
+    mutating func desired(_ node: Int) -> DesiredLicenses {
+        if let cached = desiredOfNode[node] { return cached }
+        let desired = DesiredLicenses(effects: effectsOfNode[node], policies: planner.policies)
+        desiredOfNode[node] = desired
+        return desired
+    }
+
+    mutating func held(_ holding: Int) -> HeldLicenses {
+        if let cached = heldOfHolding[holding] { return cached }
+        let held = HeldLicenses(tenant.holdings[holding], policies: planner.policies)
+        heldOfHolding[holding] = held
+        return held
+    }
+
+    mutating func run() -> Plan {
+        let match = planner.matcher.matchAll(tenant: tenant)
+        effectsOfNode = match.effectsOfNode
+        desiredOfNode = Array(repeating: nil, count: effectsOfNode.count)
+        heldOfHolding = Array(repeating: nil, count: tenant.holdings.count)
+
+        // Pass 1: the seat-free difference, computed once per (matched effects, holding) pair.
+        var pairs = PairTable(nodes: effectsOfNode.count, holdings: tenant.holdings.count)
+        var drifted: [Int] = []
+        var groupHeldUsers: [Int] = []
+        var inScope = 0
+        match.nodeOfUser.withUnsafeBufferPointer { nodeOfUser in
+            tenant.holdingOfUser.withUnsafeBufferPointer { holdingOfUser in
+                for user in 0..<nodeOfUser.count {
+                    let node = Int(nodeOfUser[user])
+                    if node != 0 { inScope &+= 1 }
+                    let holding = Int(holdingOfUser[user])
+                    let pair = pairs.index(node: node, holding: holding) { LicenseDiff(desired: desired(node), held: held(holding)) }
+                    switch pairs.kinds[pair] {
+                    case .converged: break
+                    case .groupHeld: groupHeldUsers.append(user)
+                    case .drifted: drifted.append(user)
+                    case .driftedAndGroupHeld:
+                        drifted.append(user)
+                        groupHeldUsers.append(user)
+                    }
+                }
+            }
+        }
+        let candidates = drifted.map { user in
+            let node = Int(match.nodeOfUser[user])
+            let holding = Int(tenant.holdingOfUser[user])
+            return Candidate(
+                user: user, node: node, holding: holding, diff: pairs.diff(node: node, holding: holding),
+                heldThroughGroup: held(holding).group, hasUsageLocation: tenant.hasUsageLocation(at: user))
+        }
+
+        // Users left alone: in backoff, or needing a license without usage location and no default.
+        var skipped: [SkippedUser] = []
+        var active: [Candidate] = []
+        for candidate in candidates {
+            let id = tenant.userID(at: candidate.user)
+            if options.usersInBackoff.contains(id) {
+                skipped.append(SkippedUser(
+                    userId: id, userPrincipalName: tenant.userPrincipalName(at: candidate.user), reason: "backoff",
+                    detail: "an earlier call for this user failed; it is retried when its backoff has passed"))
+                continue
+            }
+            let needsUsageLocation = !(candidate.diff.adds | candidate.diff.planChanges).isEmpty
+            if needsUsageLocation, !candidate.hasUsageLocation, settings.defaultUsageLocation == nil {
+                skipped.append(SkippedUser(
+                    userId: id, userPrincipalName: tenant.userPrincipalName(at: candidate.user), reason: "noUsageLocation",
+                    detail: "needs a license but has no usage location, and reconcile.usageLocation.default is not set"))
+                continue
+            }
+            active.append(candidate)
+        }
+
+        // Removal delay: remember when each pending removal was first seen; hold back the young ones.
+        var history = RemovalHistory()
+        var delayedRemovals: [DelayedRemoval] = []
+        let delay = settings.removalDelay.components.seconds
+        if delay > 0 {
+            for candidate in candidates where !candidate.diff.removals.isEmpty {
+                for sku in candidate.diff.removals {
+                    let pair = PendingRemoval(user: tenant.userID(at: candidate.user), sku: managed[sku].skuId)
+                    history.firstSeen[pair] = options.removalHistory.firstSeen[pair] ?? options.now
+                }
+            }
+            for index in active.indices {
+                for sku in active[index].diff.removals {
+                    let pair = PendingRemoval(user: tenant.userID(at: active[index].user), sku: managed[sku].skuId)
+                    let since = history.firstSeen[pair] ?? options.now
+                    if options.now - since < delay {
+                        active[index].delayed.insert(sku)
+                        delayedRemovals.append(DelayedRemoval(
+                            userId: pair.user, userPrincipalName: tenant.userPrincipalName(at: active[index].user),
+                            sku: managed[sku].skuPartNumber, skuId: pair.sku, pendingSince: since, removableFrom: since + delay))
+                    }
+                }
+            }
+        }
+
+        // The guard counts the direct removals the cycle wants to send.
+        let wantedRemovals = active.reduce(0) { $0 + ($1.diff.removals & ~$1.delayed).count }
+        let guardrail = guardOutcome(removals: wantedRemovals)
+        let removalsBlocked = guardrail.tripped && !guardrail.overridden
+
+        // Seats, SKU by SKU, replacing SKUs before the SKUs they replace: removals free seats
+        // first, then adds are served by (priority descending, user id ascending).
+        var freedOf = [Int](repeating: 0, count: managed.count)
+        var servedOf = [Int](repeating: 0, count: managed.count)
+        var deferredOf = [Int](repeating: 0, count: managed.count)
+        for sku in planner.policies.replacementOrder {
+            var wanting: [Int] = []
+            for index in active.indices {
+                refresh(&active[index])
+                let diff = active[index].diff
+                if diff.adds.contains(sku) { wanting.append(index) }
+                if diff.removals.contains(sku), !removalsBlocked, !active[index].delayed.contains(sku),
+                    !active[index].heldThroughGroup.contains(sku)
+                {
+                    freedOf[sku] += 1
+                }
+            }
+            let seats = managed[sku].availableUnits + freedOf[sku]
+            servedOf[sku] = min(wanting.count, seats)
+            guard wanting.count > seats else { continue }
+            // Not enough seats for everyone: priorities decide, so read them (for these users only).
+            let ranked = wanting
+                .map { (index: $0, priority: planner.attribution(user: active[$0].user).priority[sku]) }
+                .sorted { $0.priority != $1.priority ? $0.priority > $1.priority : active[$0.index].user < active[$1.index].user }
+            for entry in ranked.dropFirst(seats) {
+                active[entry.index].deferred.insert(sku)
+                active[entry.index].stale = true
+                deferredOf[sku] += 1
+            }
+        }
+
+        // The calls.
+        var records: [PlanDetails.ChangeRecord] = []
+        var deferredRecords: [PlanDetails.DeferredRecord] = []
+        var counts = (adds: 0, removals: 0, planChanges: 0, usageLocations: 0)
+        for index in active.indices {
+            refresh(&active[index])
+            let candidate = active[index]
+            let diff = candidate.diff
+            for sku in diff.adds & candidate.deferred { deferredRecords.append(PlanDetails.DeferredRecord(user: Int32(candidate.user), sku: sku)) }
+            let adds = diff.adds & ~candidate.deferred
+            let removals = removalsBlocked ? SkuMask() : diff.removals & ~candidate.delayed
+            guard !(adds | diff.planChanges | removals).isEmpty else { continue }
+            let setsUsageLocation = !(adds | diff.planChanges).isEmpty && !candidate.hasUsageLocation
+            records.append(PlanDetails.ChangeRecord(
+                user: Int32(candidate.user), node: UInt32(candidate.node), holding: UInt32(candidate.holding), adds: adds,
+                planChanges: diff.planChanges, removals: removals, replaced: diff.replaced & removals, setsUsageLocation: setsUsageLocation))
+            counts.adds += adds.count
+            counts.removals += removals.count
+            counts.planChanges += diff.planChanges.count
+            if setsUsageLocation { counts.usageLocations += 1 }
+        }
+
+        let seats = managed.indices.map { sku in
+            let consumedAfter = managed[sku].consumedUnits + servedOf[sku] - freedOf[sku]
+            return SeatCount(
+                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, prepaid: managed[sku].prepaidUnits.enabled,
+                consumedBefore: managed[sku].consumedUnits, consumedAfter: consumedAfter,
+                availableBefore: managed[sku].availableUnits,
+                availableAfter: max(0, managed[sku].prepaidUnits.enabled - consumedAfter), deferredAdds: deferredOf[sku])
+        }
+        var groupHeldCount = 0
+        let groupHeldRecords = groupHeldUsers.map { user in
+            let holding = tenant.holdingOfUser[user]
+            let skus = pairs.diff(node: Int(match.nodeOfUser[user]), holding: Int(holding)).heldThroughGroup
+            groupHeldCount += skus.count
+            return PlanDetails.GroupHeldRecord(user: Int32(user), holding: holding, skus: skus)
+        }
+        let summary = Plan.Summary(
+            usersRead: tenant.userCount, usersInScope: inScope, usersDrifted: candidates.count, usersChanged: records.count,
+            adds: counts.adds, removals: counts.removals, planChanges: counts.planChanges,
+            usageLocationUpdates: counts.usageLocations, deferredAdds: deferredRecords.count, skippedUsers: skipped.count,
+            delayedRemovals: delayedRemovals.count, heldThroughGroups: groupHeldCount)
+        var details = PlanDetails(planner: planner, desired: desiredOfNode, held: heldOfHolding, freed: freedOf)
+        details.changeRecords = records
+        details.deferredRecords = deferredRecords
+        details.groupHeldRecords = groupHeldRecords
+        return Plan(
+            summary: summary, skipped: skipped, delayedRemovals: delayedRemovals, guardrail: guardrail, seats: seats,
+            removalHistory: history, details: details)
+    }
+
+    func guardOutcome(removals: Int) -> GuardOutcome {
+        let limits = planner.settings.guardrail
+        let assigned = managed.reduce(0) { $0 + $1.consumedUnits }
+        let percentLimit = Double(assigned) * limits.maxRemovalPercent / 100
+        var reasons: [String] = []
+        if removals > limits.maxRemovals { reasons.append("more than maxRemovals (\(limits.maxRemovals))") }
+        if Double(removals) > percentLimit {
+            reasons.append("more than maxRemovalPercent (\(ScalarValue.number(limits.maxRemovalPercent))% of \(assigned) managed licenses assigned)")
+        }
+        let tripped = !reasons.isEmpty
+        return GuardOutcome(
+            tripped: tripped, removals: removals, maxRemovals: limits.maxRemovals, maxRemovalPercent: limits.maxRemovalPercent,
+            managedLicensesAssigned: assigned, overridden: tripped && options.allowMassRemoval,
+            reason: tripped
+                ? "the cycle would remove \(removals) licenses, " + reasons.joined(separator: " and ")
+                    + (options.allowMassRemoval ? "; allowed once by --allow-mass-removal" : "; nothing is removed until the policies change or an operator runs `allot apply --allow-mass-removal`")
+                : nil)
+    }
+
+    var settings: ReconcileSettings { planner.settings }
+}
+
+/// The seat-free difference of each (matched effects, holding) pair, computed once.
+///
+/// Most tenants have a few thousand distinct pairs among millions of users. While the full
+/// node-by-holding grid is small the index is a flat table (one load per user); beyond that,
+/// a dictionary.
+private struct PairTable {
+    /// What a pair means for its users, so the per-user loop needs one load.
+    enum Kind { case converged, groupHeld, drifted, driftedAndGroupHeld }
+
+    private let holdings: Int
+    /// `grid[node * holdings + holding]` is the pair's index plus one, or 0 when not computed yet.
+    private var grid: [UInt32]
+    private var lookup: [UInt64: UInt32] = [:]
+    private(set) var diffs: [LicenseDiff] = []
+    private(set) var kinds: [Kind] = []
+
+    static let gridLimit = 1 << 23
+
+    init(nodes: Int, holdings: Int) {
+        self.holdings = holdings
+        let cells = nodes.multipliedReportingOverflow(by: holdings)
+        grid = !cells.overflow && cells.partialValue <= Self.gridLimit ? [UInt32](repeating: 0, count: cells.partialValue) : []
+    }
+
+    @inline(__always)
+    mutating func index(node: Int, holding: Int, compute: () -> LicenseDiff) -> Int {
+        if !grid.isEmpty {
+            let cell = node &* holdings &+ holding
+            let known = grid[cell]
+            if known != 0 { return Int(known) &- 1 }
+            let index = append(compute())
+            grid[cell] = UInt32(index + 1)
+            return index
+        }
+        let key = UInt64(node) << 32 | UInt64(holding)
+        if let known = lookup[key] { return Int(known) }
+        let index = append(compute())
+        lookup[key] = UInt32(index)
+        return index
+    }
+
+    func diff(node: Int, holding: Int) -> LicenseDiff {
+        if !grid.isEmpty { return diffs[Int(grid[node * holdings + holding]) - 1] }
+        return diffs[Int(lookup[UInt64(node) << 32 | UInt64(holding)]!)]
+    }
+
+    private mutating func append(_ diff: LicenseDiff) -> Int {
+        let kind: Kind =
+            switch (diff.isEmpty, diff.heldThroughGroup.isEmpty) {
+            case (true, true): .converged
+            case (true, false): .groupHeld
+            case (false, true): .drifted
+            case (false, false): .driftedAndGroupHeld
+            }
+        diffs.append(diff)
+        kinds.append(kind)
+        return diffs.count - 1
+    }
+}

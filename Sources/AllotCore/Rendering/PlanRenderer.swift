@@ -1,0 +1,129 @@
+import Foundation
+
+/// Renders a ``Plan`` for people, like `terraform plan`: one block per changed user (`+` add,
+/// `-` remove, `~` plan change, `@` usage location), the policies responsible, then what was
+/// deferred, skipped or held back, the guard, the totals and the seats per SKU.
+public struct PlanRenderer: Sendable {
+    /// ANSI colours (only when writing to a terminal).
+    public var colors: Bool
+
+    public init(colors: Bool = false) {
+        self.colors = colors
+    }
+
+    public func render(_ plan: Plan) -> String {
+        var out = ""
+        let changes = plan.changes
+        if changes.isEmpty {
+            out += "No changes. The tenant matches the policies.\n"
+        } else {
+            out += "Allot will make these changes:\n\n"
+            for change in changes { out += render(change) }
+        }
+        let deferred = plan.deferred
+        if !deferred.isEmpty {
+            out += "\n" + paint("Deferred: no seat left", .bold) + "\n"
+            let width = deferred.map(\.userPrincipalName.count).max() ?? 0
+            for add in deferred {
+                out += "  " + paint("!", .yellow) + " \(pad(add.userPrincipalName, width))  \(add.sku)  priority \(add.priority)  \(add.policies.joined(separator: ", "))\n"
+            }
+        }
+        if !plan.skipped.isEmpty {
+            out += "\n" + paint("Skipped this cycle", .bold) + "\n"
+            for user in plan.skipped { out += "  " + paint("?", .yellow) + " \(user.userPrincipalName): \(user.detail)\n" }
+        }
+        if !plan.delayedRemovals.isEmpty {
+            out += "\n" + paint("Removals waiting for removalDelay", .bold) + "\n"
+            for removal in plan.delayedRemovals {
+                out += "  " + paint("…", .yellow) + " \(removal.userPrincipalName)  \(removal.sku)  removable from \(Self.timestamp(removal.removableFrom))\n"
+            }
+        }
+        if plan.guardrail.tripped, let reason = plan.guardrail.reason {
+            out += "\n" + paint(plan.guardrail.overridden ? "Guard overridden: " : "Guard tripped: ", .red) + reason + "\n"
+        }
+        if plan.summary.heldThroughGroups > 0 {
+            out += "\n\(plan.summary.heldThroughGroups) wanted licenses are held only through group-based licensing; they are left as they are (see --output json, `heldThroughGroups`).\n"
+        }
+        out += "\n" + paint("Plan: ", .bold) + summaryLine(plan.summary) + "\n"
+        out += "\n" + seatTable(plan.seats)
+        return out
+    }
+
+    func render(_ change: UserChange) -> String {
+        let symbol: String =
+            change.planChanges.isEmpty && change.removals.isEmpty ? paint("+", .green)
+            : change.planChanges.isEmpty && change.adds.isEmpty ? paint("-", .red) : paint("~", .yellow)
+        var lines: [(String, String, String, String)] = []
+        for add in change.adds {
+            lines.append((paint("+", .green), add.sku, add.disabledPlans.isEmpty ? "all plans" : "disabled: " + add.disabledPlans.joined(separator: ", "), add.policies.joined(separator: ", ")))
+        }
+        for planChange in change.planChanges {
+            var detail: [String] = []
+            if !planChange.enable.isEmpty { detail.append("enable " + planChange.enable.joined(separator: ", ")) }
+            if !planChange.disable.isEmpty { detail.append("disable " + planChange.disable.joined(separator: ", ")) }
+            lines.append((paint("~", .yellow), planChange.sku, detail.joined(separator: "; "), planChange.policies.joined(separator: ", ")))
+        }
+        for removal in change.removals {
+            let why = removal.reason == "replaced" ? "replaced by " + removal.replacedBy.joined(separator: ", ") : "no matching policy grants it"
+            lines.append((paint("-", .red), removal.sku, why, ""))
+        }
+        var out = "  \(symbol) \(paint(change.userPrincipalName, .bold)) (\(change.userId))\n"
+        if let location = change.setUsageLocation {
+            out += "      \(paint("@", .yellow)) usageLocation: (none) -> \(location)\n"
+        }
+        let skuWidth = lines.map(\.1.count).max() ?? 0
+        let detailWidth = lines.map(\.2.count).max() ?? 0
+        for (mark, sku, detail, policies) in lines {
+            let tail = policies.isEmpty ? "" : "  " + paint(policies, .dim)
+            out += "      \(mark) \(pad(sku, skuWidth))  \(pad(detail, policies.isEmpty ? 0 : detailWidth))\(tail)\n"
+        }
+        return out
+    }
+
+    func summaryLine(_ summary: Plan.Summary) -> String {
+        var parts = [
+            "\(summary.usersChanged) \(plural(summary.usersChanged, "user")) to change",
+            "\(summary.adds) to add", "\(summary.removals) to remove", "\(summary.planChanges) plan \(plural(summary.planChanges, "change"))",
+        ]
+        if summary.usageLocationUpdates > 0 { parts.append("\(summary.usageLocationUpdates) usage \(plural(summary.usageLocationUpdates, "location")) to set") }
+        if summary.deferredAdds > 0 { parts.append("\(summary.deferredAdds) \(plural(summary.deferredAdds, "add")) deferred") }
+        if summary.skippedUsers > 0 { parts.append("\(summary.skippedUsers) \(plural(summary.skippedUsers, "user")) skipped") }
+        if summary.delayedRemovals > 0 { parts.append("\(summary.delayedRemovals) \(plural(summary.delayedRemovals, "removal")) delayed") }
+        return parts.joined(separator: ", ") + ". (\(summary.usersRead) users read, \(summary.usersInScope) in scope, \(summary.usersDrifted) drifted.)"
+    }
+
+    func seatTable(_ seats: [SeatCount]) -> String {
+        let header = ["SKU", "prepaid", "consumed", "available", "after", "change", "deferred"]
+        let rows = seats.map { seat in
+            let delta = seat.consumedAfter - seat.consumedBefore
+            return [
+                seat.sku, "\(seat.prepaid)", "\(seat.consumedBefore)", "\(seat.availableBefore)", "\(seat.consumedAfter)",
+                delta == 0 ? "0" : (delta > 0 ? "+\(delta)" : "\(delta)"), "\(seat.deferredAdds)",
+            ]
+        }
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            "  " + cells.enumerated().map { column, cell in column == 0 ? pad(cell, widths[column]) : String(repeating: " ", count: widths[column] - cell.count) + cell }
+                .joined(separator: "  ") + "\n"
+        }
+        return paint("Seats (consumed before and after the plan):", .bold) + "\n" + line(header) + rows.map(line).joined()
+    }
+
+    static func timestamp(_ seconds: Int64) -> String {
+        Date(timeIntervalSince1970: TimeInterval(seconds)).formatted(.iso8601)
+    }
+
+    enum Style: String {
+        case bold = "1", dim = "2", red = "31", green = "32", yellow = "33"
+    }
+
+    func paint(_ text: String, _ style: Style) -> String {
+        colors ? "\u{1B}[\(style.rawValue)m\(text)\u{1B}[0m" : text
+    }
+
+    private func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+    }
+
+    private func plural(_ count: Int, _ word: String) -> String { count == 1 ? word : word + "s" }
+}

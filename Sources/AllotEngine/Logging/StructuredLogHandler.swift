@@ -1,0 +1,157 @@
+import AllotCore
+import Foundation
+import Logging
+
+/// A swift-log handler that writes one record per line, as JSON (one object a line, what
+/// journald and log shippers want), logfmt, or plain text for people.
+///
+/// Every record has `ts` (RFC 3339, milliseconds, UTC), `level`, `event` (from the `event`
+/// metadata key; see ``AllotEvent``) and `msg`, then the other metadata. Integers, decimals and
+/// booleans stay numbers and booleans in JSON, so alert rules can compare them.
+public struct StructuredLogHandler: LogHandler {
+    public typealias Format = AllotConfiguration.LoggingSettings.Format
+
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    private let format: Format
+    private let sink: LogSink
+
+    public init(format: Format, level: Logger.Level = .info, sink: LogSink = .standardOutput) {
+        self.format = format
+        self.logLevel = level
+        self.sink = sink
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
+        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        if let error = event.error, merged["error"] == nil { merged["error"] = "\(error)" }
+        let name = merged.removeValue(forKey: "event").map { "\($0)" }
+        sink.write(Self.line(format: format, time: Date(), level: event.level, event: name, message: event.message.description, metadata: merged))
+    }
+
+    /// One formatted record, newline included.
+    static func line(format: Format, time: Date, level: Logger.Level, event: String?, message: String, metadata: Logger.Metadata) -> String {
+        let timestamp = time.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        let keys = metadata.keys.sorted()
+        switch format {
+        case .json:
+            var fields = ["\"ts\":\(jsonString(timestamp))", "\"level\":\(jsonString(level.rawValue))"]
+            if let event { fields.append("\"event\":\(jsonString(event))") }
+            fields.append("\"msg\":\(jsonString(message))")
+            for key in keys { fields.append("\(jsonString(key)):\(json(metadata[key]!))") }
+            return "{" + fields.joined(separator: ",") + "}\n"
+        case .logfmt:
+            var fields = ["ts=\(timestamp)", "level=\(level.rawValue)"]
+            if let event { fields.append("event=\(logfmtValue(event))") }
+            fields.append("msg=\(logfmtValue(message))")
+            for key in keys { fields.append("\(key)=\(logfmtValue(flat(metadata[key]!)))") }
+            return fields.joined(separator: " ") + "\n"
+        case .text:
+            let extra = keys.map { "\($0)=\(flat(metadata[$0]!))" }.joined(separator: " ")
+            return "\(timestamp) \(level.rawValue.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0)) "
+                + (event.map { "[\($0)] " } ?? "") + message + (extra.isEmpty ? "" : "  " + extra) + "\n"
+        }
+    }
+
+    private static func json(_ value: Logger.Metadata.Value) -> String {
+        switch value {
+        case let .string(text): return jsonString(text)
+        case let .stringConvertible(convertible):
+            switch convertible {
+            case let number as any BinaryInteger: return "\(number)"
+            case let number as Double where number.isFinite: return "\(number)"
+            case let flag as Bool: return flag ? "true" : "false"
+            default: return jsonString(convertible.description)
+            }
+        case let .array(values): return "[" + values.map(json).joined(separator: ",") + "]"
+        case let .dictionary(members):
+            return "{" + members.keys.sorted().map { "\(jsonString($0)):\(json(members[$0]!))" }.joined(separator: ",") + "}"
+        }
+    }
+
+    private static func flat(_ value: Logger.Metadata.Value) -> String {
+        switch value {
+        case let .string(text): text
+        case let .stringConvertible(convertible): convertible.description
+        case let .array(values): values.map(flat).joined(separator: ",")
+        case let .dictionary(members): members.keys.sorted().map { "\($0):\(flat(members[$0]!))" }.joined(separator: ",")
+        }
+    }
+
+    private static func logfmtValue(_ text: String) -> String {
+        let needsQuotes = text.isEmpty || text.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\n" }
+        guard needsQuotes else { return text }
+        return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n") + "\""
+    }
+
+    private static func jsonString(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let control where control.value < 0x20:
+                out += "\\u" + String(repeating: "0", count: 4 - String(control.value, radix: 16).count) + String(control.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// Where log lines go: a standard stream, or a closure (tests capture lines this way).
+public struct LogSink: Sendable {
+    private let writeLine: @Sendable (String) -> Void
+
+    public init(_ writeLine: @escaping @Sendable (String) -> Void) {
+        self.writeLine = writeLine
+    }
+
+    public func write(_ line: String) { writeLine(line) }
+
+    /// Standard output, each line written whole (journald keeps it under systemd).
+    public static let standardOutput = LogSink { FileDescriptorWriter.standardOutput.write($0) }
+
+    /// Standard error, for commands whose standard output is their result (`plan --output json`).
+    public static let standardError = LogSink { FileDescriptorWriter.standardError.write($0) }
+}
+
+/// Writes whole lines to a file descriptor, one writer at a time, so lines never interleave.
+final class FileDescriptorWriter: Sendable {
+    static let standardOutput = FileDescriptorWriter(descriptor: 1)
+    static let standardError = FileDescriptorWriter(descriptor: 2)
+
+    private let descriptor: Int32
+    private let lock = NSLock()
+
+    init(descriptor: Int32) { self.descriptor = descriptor }
+
+    func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        lock.lock()
+        defer { lock.unlock() }
+        var offset = 0
+        bytes.withUnsafeMutableBytes { buffer in
+            while offset < buffer.count {
+                let written = Foundation.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                offset += written
+            }
+        }
+    }
+}

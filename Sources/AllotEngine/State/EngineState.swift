@@ -1,0 +1,66 @@
+import AllotCore
+
+/// What Allot remembers between cycles, in `state.json` under the state directory:
+/// when each pending removal was first seen (for `reconcile.removalDelay`), and the users whose
+/// calls failed, with a growing backoff so that one broken user does not cost a call every cycle.
+///
+/// Losing it is always safe: removal clocks restart (removals are only delayed further) and
+/// failed users are retried sooner.
+public struct EngineState: Sendable, Hashable, Codable {
+    public static let currentVersion = 1
+
+    public var version: Int = EngineState.currentVersion
+    public var pendingRemovals: [PendingRemovalEntry]
+    public var failures: [UserFailure]
+
+    public init(pendingRemovals: [PendingRemovalEntry] = [], failures: [UserFailure] = []) {
+        self.pendingRemovals = pendingRemovals
+        self.failures = failures
+    }
+
+    /// A (user, SKU) pair pending removal and when it was first seen, in seconds since the epoch.
+    public struct PendingRemovalEntry: Sendable, Hashable, Codable {
+        public var user: GUID
+        public var sku: GUID
+        public var since: Int64
+    }
+
+    /// A user whose last call failed.
+    public struct UserFailure: Sendable, Hashable, Codable {
+        public var user: GUID
+        /// Failures in a row.
+        public var count: Int
+        /// Seconds since the epoch before which the user is not retried.
+        public var retryAfter: Int64
+        /// Graph's error code of the last failure.
+        public var lastError: String
+    }
+
+    /// The planner's view of the pending removals.
+    public var removalHistory: RemovalHistory {
+        get { RemovalHistory(firstSeen: Dictionary(pendingRemovals.map { (PendingRemoval(user: $0.user, sku: $0.sku), $0.since) }) { $1 }) }
+        set {
+            pendingRemovals = newValue.firstSeen.map { PendingRemovalEntry(user: $0.key.user, sku: $0.key.sku, since: $0.value) }
+                .sorted { ($0.user, $0.sku) < ($1.user, $1.sku) }
+        }
+    }
+
+    /// Users still waiting for their backoff to pass at `now`.
+    public func usersInBackoff(at now: Int64) -> Set<GUID> {
+        Set(failures.filter { $0.retryAfter > now }.map(\.user))
+    }
+
+    /// Records the outcome of one user's calls: a success clears the user, a failure backs off
+    /// for `base * 2^(failures - 1)`, at most `maximum`.
+    public mutating func record(user: GUID, failedWith error: String?, at now: Int64, base: Duration = .seconds(600), maximum: Duration = .seconds(12 * 3600)) {
+        let previous = failures.firstIndex { $0.user == user }
+        guard let error else {
+            if let previous { failures.remove(at: previous) }
+            return
+        }
+        let count = (previous.map { failures[$0].count } ?? 0) + 1
+        let wait = min(base.components.seconds << min(count - 1, 20), maximum.components.seconds)
+        let failure = UserFailure(user: user, count: count, retryAfter: now + wait, lastError: error)
+        if let previous { failures[previous] = failure } else { failures.append(failure) }
+    }
+}

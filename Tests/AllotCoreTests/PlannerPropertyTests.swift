@@ -1,0 +1,111 @@
+import PropertyBased
+import Testing
+
+@testable import AllotCore
+
+/// Properties that hold for every tenant and policy set: random scenarios (see
+/// ``RandomScenario``), hundreds per property. A failure prints the scenario's seed.
+@Suite("Planner properties")
+struct PlannerPropertyTests {
+    static let users = Gen.int(in: 0...40)
+    static let seeds = Gen.uint64(in: 0...UInt64.max)
+
+    @Test("applying a plan and planning again sends nothing (convergence)")
+    func convergence() async {
+        await propertyCheck(count: 300, input: Self.users, Self.seeds) { users, seed in
+            let scenario = RandomScenario(users: users, seed: seed)
+            let options = PlanningOptions(allowMassRemoval: true)
+            let first = try scenario.plan(scenario.snapshot, options: options)
+            let second = try scenario.plan(GraphModel.apply(first, to: scenario.snapshot), options: options)
+            #expect(second.changes.isEmpty, "\(scenario): second plan still changes \(second.changes.map(\.userPrincipalName))")
+            #expect(second.deferred.map(\.userId).sorted() == first.deferred.map(\.userId).sorted(), "\(scenario)")
+        }
+    }
+
+    @Test("unmanaged SKUs and group-inherited assignments are never in a plan; one call per user")
+    func onlyManagedDirectAssignments() async {
+        await propertyCheck(count: 300, input: Self.users, Self.seeds) { users, seed in
+            let scenario = RandomScenario(users: users, seed: seed)
+            let plan = try scenario.plan(scenario.snapshot)
+            let managed = Set(scenario.snapshot.subscribedSkus.filter { RandomScenario.managedNames.contains($0.skuPartNumber) }.map(\.skuId))
+            let usersById = Dictionary(uniqueKeysWithValues: scenario.snapshot.users.map { ($0.id, $0) })
+            #expect(Set(plan.changes.map(\.userId)).count == plan.changes.count, "\(scenario)")
+            for change in plan.changes {
+                guard let body = change.assignLicense else { continue }
+                #expect(body.addLicenses.allSatisfy { managed.contains($0.skuId) }, "\(scenario)")
+                for removed in body.removeLicenses {
+                    #expect(managed.contains(removed), "\(scenario)")
+                    let direct = usersById[change.userId]?.licenseAssignmentStates?.contains { $0.skuId == removed && $0.isDirect } ?? false
+                    #expect(direct, "\(scenario): \(change.userPrincipalName) loses \(removed), which it does not hold directly")
+                }
+            }
+        }
+    }
+
+    @Test("seats are never oversubscribed")
+    func seatsHold() async {
+        await propertyCheck(count: 300, input: Self.users, Self.seeds) { users, seed in
+            let scenario = RandomScenario(users: users, seed: seed)
+            let plan = try scenario.plan(scenario.snapshot)
+            let after = GraphModel.apply(plan, to: scenario.snapshot)
+            for (before, now) in zip(scenario.snapshot.subscribedSkus, after.subscribedSkus) {
+                #expect(now.consumedUnits <= max(before.prepaidUnits.enabled, before.consumedUnits), "\(scenario): \(now.skuPartNumber)")
+            }
+            for seats in plan.seats {
+                let actual = after.subscribedSkus.first { $0.skuId == seats.skuId }?.consumedUnits
+                #expect(seats.consumedAfter == actual, "\(scenario): \(seats.sku) seat count after the plan")
+            }
+        }
+    }
+
+    @Test("the same input always yields the same plan, whatever the order Graph listed users in")
+    func determinism() async {
+        await propertyCheck(count: 200, input: Self.users, Self.seeds) { users, seed in
+            let scenario = RandomScenario(users: users, seed: seed)
+            var shuffled = scenario.snapshot
+            var random = SplitMix64(seed: seed ^ 0xABCDEF)
+            shuffled.users.shuffle(using: &random)
+            let plan = try scenario.plan(scenario.snapshot)
+            #expect(try scenario.plan(scenario.snapshot) == plan, "\(scenario)")
+            #expect(try scenario.plan(shuffled) == plan, "\(scenario)")
+        }
+    }
+
+    @Test("the guard holds whatever the input")
+    func guardHolds() async {
+        await propertyCheck(count: 300, input: Self.users, Self.seeds) { users, seed in
+            let scenario = RandomScenario(users: users, seed: seed)
+            let plan = try scenario.plan(scenario.snapshot)
+            let removals = plan.changes.reduce(0) { $0 + ($1.assignLicense?.removeLicenses.count ?? 0) }
+            let limits = scenario.settings.guardrail
+            if plan.guardrail.tripped && !scenario.options.allowMassRemoval {
+                #expect(removals == 0, "\(scenario)")
+            } else {
+                #expect(removals <= limits.maxRemovals || scenario.options.allowMassRemoval, "\(scenario)")
+                let percentLimit = Double(plan.guardrail.managedLicensesAssigned) * limits.maxRemovalPercent / 100
+                #expect(Double(removals) <= percentLimit || scenario.options.allowMassRemoval, "\(scenario)")
+            }
+        }
+    }
+
+    @Test("a SKU removed as replaced leaves the user holding one that replaces it, directly or through a chain")
+    func replacedSkusAreReplaced() async {
+        await propertyCheck(count: 300, input: Self.users, Self.seeds) { users, seed in
+            let scenario = RandomScenario(users: users, seed: seed)
+            let plan = try scenario.plan(scenario.snapshot)
+            let after = GraphModel.apply(plan, to: scenario.snapshot)
+            var replaces: [String: Set<String>] = [:]
+            for grant in scenario.policies.flatMap(\.licenses) { replaces[grant.sku.value, default: []].formUnion(grant.replaces.map(\.value)) }
+            func supersedes(_ sku: String, _ replaced: String) -> Bool {
+                replaces[sku, default: []].contains { $0 == replaced || supersedes($0, replaced) }
+            }
+            let names = Dictionary(uniqueKeysWithValues: scenario.snapshot.subscribedSkus.map { ($0.skuId, $0.skuPartNumber) })
+            for change in plan.changes {
+                let holds = after.users.first { $0.id == change.userId }?.assignedLicenses.compactMap { names[$0.skuId] } ?? []
+                for removal in change.removals where removal.reason == "replaced" {
+                    #expect(holds.contains { supersedes($0, removal.sku) }, "\(scenario): \(change.userPrincipalName) lost \(removal.sku)")
+                }
+            }
+        }
+    }
+}
