@@ -227,6 +227,13 @@ struct BenchmarkError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+extension TenantModel {
+    /// How many users are members of the group at `group`.
+    func memberCount(ofGroup group: Int) -> Int {
+        (0..<userCount).reduce(0) { $0 + (isMember(user: $1, ofGroup: group) ? 1 : 0) }
+    }
+}
+
 /// Reads the tenant once and prints the figures.
 func measure(graphEndpoint: String, authority: String, groups: [String], counts: () throws -> RequestCounts) async throws {
     let directory = NSTemporaryDirectory() + "allot-graph-benchmark-\(getpid())"

@@ -16,6 +16,7 @@ enum Harness {
     static let tenant: Snapshot = TenantGenerator(users: 2_100, seed: 42).generate()
 
     /// Starts a simulator for `tenant`, runs `body`, stops it.
+    @discardableResult
     static func withSimulator<T: Sendable>(
         tenant: Snapshot = Harness.tenant,
         configure: (inout SimulatorConfiguration) -> Void = { _ in },
@@ -77,4 +78,11 @@ final class Recorder<Value: Sendable>: Sendable {
     private let values = Mutex<[Value]>([])
     func append(_ value: Value) { values.withLock { $0.append(value) } }
     var all: [Value] { values.withLock { $0 } }
+}
+
+extension TenantModel {
+    /// How many users are members of the group at `group`.
+    func memberCount(ofGroup group: Int) -> Int {
+        (0..<userCount).reduce(0) { $0 + (isMember(user: $1, ofGroup: group) ? 1 : 0) }
+    }
 }
