@@ -178,6 +178,21 @@ struct AuthenticationTests {
         }
     }
 
+    @Test("managed identity: an identity IMDS does not know surfaces IMDS's error")
+    func unknownManagedIdentity() async throws {
+        try await Harness.withSimulator { _, endpoints in
+            let configuration = Harness.configuration(endpoints, credential: .managedIdentity(clientId: "0c1d2e3f-0000-4000-8000-0000000000ff"))
+            await #expect {
+                try await GraphClient.withGraphClient(configuration: configuration, logger: Logger(label: "t")) {
+                    try await $0.readTenant(attributes: [], groups: [])
+                }
+            } throws: { error in
+                guard let error = error as? AuthenticationError else { return false }
+                return error.entraError == "invalid_request" && "\(error)".contains("managed identity 0c1d2e3f-0000-4000-8000-0000000000ff")
+            }
+        }
+    }
+
     @Test("a token endpoint outage is retried, then surfaces Entra's error")
     func tokenOutage() async throws {
         try await Harness.withSimulator { simulator, endpoints in
