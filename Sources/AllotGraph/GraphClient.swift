@@ -13,7 +13,7 @@ import NIOSSL
 /// ``withGraphClient(configuration:logger:tokenProvider:_:)``, which does it for you.
 ///
 /// ```swift
-/// let configuration = GraphClient.Configuration(allotConfiguration)
+/// let configuration = try GraphClient.Configuration(allotConfiguration)
 /// let model = try await GraphClient.withGraphClient(configuration: configuration, logger: logger) { client in
 ///     try await client.readTenant(attributes: ["department"], groups: ["Engineering"])
 /// }

@@ -109,6 +109,21 @@ struct ReadTests {
         }
     }
 
+    @Test("a short-lived token is replaced before it expires, without a 401")
+    func proactiveRefresh() async throws {
+        try await Harness.withSimulator(configure: { $0.tokenLifetime = .seconds(2) }) { simulator, endpoints in
+            try await Harness.withSecretClient(endpoints) { client in
+                _ = try await client.readTenant(attributes: [], groups: [])
+                // 80 % of the 2 s lifetime has passed: the next request gets a new token first.
+                try await Task.sleep(for: .milliseconds(1700))
+                _ = try await client.readTenant(attributes: [], groups: [])
+            }
+            let log = simulator.requestLog()
+            #expect(log.filter { $0.path.contains("/oauth2/v2.0/token") }.count == 2)
+            #expect(log.allSatisfy { $0.status != 401 })
+        }
+    }
+
     @Test("a token refused again after the refresh surfaces the 401")
     func unauthorizedTwice() async throws {
         try await Harness.withSimulator { simulator, endpoints in
