@@ -99,12 +99,15 @@ public struct UserChange: Sendable, Hashable, Codable {
     public var policies: [String]
 }
 
-/// Graph's `assignLicense` request body; both arrays are always present.
+/// The body of `POST /users/{id}/assignLicense`. Both arrays are always sent, even empty:
+/// Graph rejects a body that leaves one out.
 public struct AssignLicenseBody: Sendable, Hashable, Codable {
+    /// SKUs to add, or to re-add with a new, complete `disabledPlans` set.
     public var addLicenses: [AssignedLicense]
+    /// skuIds to remove.
     public var removeLicenses: [GUID]
 
-    public init(addLicenses: [AssignedLicense], removeLicenses: [GUID]) {
+    public init(addLicenses: [AssignedLicense] = [], removeLicenses: [GUID] = []) {
         self.addLicenses = addLicenses
         self.removeLicenses = removeLicenses
     }

@@ -1,19 +1,5 @@
 import AllotCore
 
-/// The body of `POST /users/{id}/assignLicense`. Both arrays are always sent, even empty:
-/// Graph rejects a body that leaves one out.
-public struct AssignLicenseBody: Sendable, Hashable, Codable {
-    /// SKUs to add, or to re-add with a new, complete `disabledPlans` set.
-    public var addLicenses: [AssignedLicense]
-    /// skuIds to remove.
-    public var removeLicenses: [GUID]
-
-    public init(addLicenses: [AssignedLicense] = [], removeLicenses: [GUID] = []) {
-        self.addLicenses = addLicenses
-        self.removeLicenses = removeLicenses
-    }
-}
-
 /// One change Allot makes in the tenant.
 public enum GraphWrite: Sendable, Hashable {
     /// `POST /users/{id}/assignLicense`: every add, plan change and removal of one user in one call.
