@@ -47,6 +47,7 @@ let package = Package(
             dependencies: [
                 "AllotCore",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
         ),
@@ -137,6 +138,13 @@ let package = Package(
         .executableTarget(
             name: "AllotBenchmarks",
             dependencies: ["AllotCore"],
+            swiftSettings: strictSettings
+        ),
+        // Fuzzes the configuration and policy loaders (libFuzzer with -DALLOT_LIBFUZZER,
+        // else a corpus replayer); see docs/fuzzing.md.
+        .executableTarget(
+            name: "AllotFuzz",
+            dependencies: ["AllotConfig", "AllotCore"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,66 @@
+/// The keys `allot.yaml` and policy documents accept, mapping by mapping.
+///
+/// The decoders read with these lists, and a test holds the JSON Schemas in `docs/schema/`
+/// to them, so the two cannot drift apart. Table paths name mappings the way the schema
+/// nests them: `reconcile.guard`, `licenses[]` (each list item), `match.attributes.*`
+/// (the operators of any attribute).
+enum Keys {
+    enum Configuration {
+        static let root = ["tenant", "cloud", "graph", "auth", "policies", "reconcile", "status", "logging"]
+        static let graph = ["endpoint", "authority", "caFile", "writeQuota"]
+        static let writeQuota = ["writes", "window"]
+        static let auth = ["clientId", "clientSecretFile", "certificate", "federatedTokenFile", "managedIdentity"]
+        /// The keys of `auth` that each choose a credential; exactly one may be given.
+        static let authModes = ["clientSecretFile", "certificate", "federatedTokenFile", "managedIdentity"]
+        static let certificate = ["certificateFile", "privateKeyFile"]
+        static let managedIdentity = ["clientId"]
+        static let reconcile = ["interval", "mode", "managedSkus", "usageLocation", "guard", "removalDelay"]
+        static let usageLocation = ["default"]
+        static let removalGuard = ["maxRemovals", "maxRemovalPercent"]
+        static let status = ["listen"]
+        static let logging = ["format", "level"]
+
+        static let table: [String: [String]] = [
+            "": root,
+            "graph": graph,
+            "graph.writeQuota": writeQuota,
+            "auth": auth,
+            "auth.certificate": certificate,
+            "auth.managedIdentity": managedIdentity,
+            "reconcile": reconcile,
+            "reconcile.usageLocation": usageLocation,
+            "reconcile.guard": removalGuard,
+            "status": status,
+            "logging": logging,
+        ]
+    }
+
+    enum Policy {
+        static let root = ["name", "description", "priority", "match", "licenses"]
+        static let match = ["all", "groups", "attributes", "exclude"]
+        static let exclude = ["groups", "users"]
+        static let license = ["sku", "disabledPlans", "enabledPlans", "replaces"]
+        static let operators = ["in", "notIn", "startsWith", "endsWith", "matches", "exists"]
+
+        static let table: [String: [String]] = [
+            "": root,
+            "match": match,
+            "match.exclude": exclude,
+            "match.attributes.*": operators,
+            "licenses[]": license,
+        ]
+    }
+}
+
+extension Keys {
+    /// Where a key that is unknown at `path` belongs instead, as a message, when it is a
+    /// key of another mapping of the same file (`exclude` written at the top of a policy).
+    static func placement(of key: String, in table: [String: [String]], unknownAt path: String) -> String? {
+        let homes = table.filter { $0.key != path && $0.value.contains(key) }.map(\.key)
+        guard let home = homes.min(by: { ($0.count, $0) < ($1.count, $1) }) else { return nil }
+        if home.isEmpty { return "`\(key)` belongs at the top level" }
+        if home.hasSuffix(".*") { return "`\(key)` is an operator: write it under an attribute of `\(home.dropLast(2))`" }
+        if home.hasSuffix("[]") { return "`\(key)` belongs in each item of `\(home.dropLast(2))`" }
+        return "`\(key)` belongs under `\(home)`"
+    }
+}
