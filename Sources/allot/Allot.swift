@@ -8,6 +8,6 @@ struct Allot: AsyncParsableCommand {
         commandName: "allot",
         abstract: "License assignment as code for Microsoft 365.",
         version: AllotVersion.current,
-        subcommands: [ValidateCommand.self, SimulateCommand.self]
+        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, ExplainCommand.self, SnapshotCommand.self, SimulateCommand.self]
     )
 }

@@ -121,6 +121,8 @@ public struct LicenseAdd: Sendable, Hashable, Codable {
     public var disabledPlans: [String]
     /// The policies granting it.
     public var policies: [String]
+    /// The highest priority among them: the order adds are sent in, and served when seats are short.
+    public var priority: Int
 }
 
 /// A held SKU re-added with other plans.
@@ -142,6 +144,8 @@ public struct LicenseRemoval: Sendable, Hashable, Codable {
     public var reason: String
     /// For `replaced`: the SKUs replacing it.
     public var replacedBy: [String]
+    /// Whether the removal frees a seat (false when a group still grants the SKU to the user).
+    public var freesSeat: Bool
 }
 
 /// An add that was not sent because seats ran out.

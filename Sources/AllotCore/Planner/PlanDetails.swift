@@ -52,7 +52,8 @@ struct PlanDetails: Sendable {
         let adds = record.adds.map { sku in
             LicenseAdd(
                 sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId,
-                disabledPlans: planNames(desired.disabledPlans[sku], sku: sku), policies: policyNames(attribution.granting[sku]))
+                disabledPlans: planNames(desired.disabledPlans[sku], sku: sku), policies: policyNames(attribution.granting[sku]),
+                priority: attribution.priority[sku])
         }
         let planChanges = record.planChanges.map { sku in
             let before = Set(held.directPlans[sku])
@@ -67,7 +68,7 @@ struct PlanDetails: Sendable {
             let replacers = desired.granted.filter { desired.replaces[$0].contains(sku) }
             return LicenseRemoval(
                 sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, reason: replaced ? "replaced" : "notGranted",
-                replacedBy: replaced ? replacers.map { managed[$0].skuPartNumber } : [])
+                replacedBy: replaced ? replacers.map { managed[$0].skuPartNumber } : [], freesSeat: !held.group.contains(sku))
         }
         let licenseCalls = record.adds | record.planChanges
         let body: AssignLicenseBody? =
