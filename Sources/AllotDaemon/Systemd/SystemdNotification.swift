@@ -1,4 +1,7 @@
+import Foundation
+
 #if canImport(Glibc)
+import CoreFoundation
 import Glibc
 #elseif canImport(Musl)
 import Musl

@@ -1,6 +1,9 @@
 import Logging
 
+import Foundation
+
 #if canImport(Glibc)
+import CoreFoundation
 import Glibc
 private let datagramSocketType = Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
 private let sendFlags = Int32(MSG_NOSIGNAL)
