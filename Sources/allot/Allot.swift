@@ -19,6 +19,6 @@ struct Allot: AsyncParsableCommand {
         commandName: "allot",
         abstract: "License assignment as code for Microsoft 365.",
         version: AllotVersion.current,
-        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, ExplainCommand.self, SnapshotCommand.self, RunCommand.self, SimulateCommand.self]
+        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, ExplainCommand.self, SnapshotCommand.self, RunCommand.self, DemoCommand.self, SimulateCommand.self]
     )
 }

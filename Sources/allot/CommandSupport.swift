@@ -8,8 +8,13 @@ import Logging
 
 /// Loads the configuration and policies, or prints every problem and exits 1.
 func loadConfiguration(_ option: ConfigurationOption) throws -> LoadedConfiguration {
+    try loadConfiguration(at: option.path)
+}
+
+/// Loads the configuration file at `path` and its policies, or prints every problem and exits 1.
+func loadConfiguration(at path: String) throws -> LoadedConfiguration {
     do {
-        return try ConfigurationLoader().load(configurationAt: option.path)
+        return try ConfigurationLoader().load(configurationAt: path)
     } catch {
         printError(error.diagnostics.map(\.description).joined(separator: "\n"))
         throw ExitCode.failure
