@@ -119,6 +119,8 @@ public struct LicenseAdd: Sendable, Hashable, Codable {
     public var skuId: GUID
     /// Names of the plans switched off.
     public var disabledPlans: [String]
+    /// Names of the plans left on (the SKU's user plans minus `disabledPlans`).
+    public var enabledPlans: [String]
     /// The policies granting it.
     public var policies: [String]
     /// The highest priority among them: the order adds are sent in, and served when seats are short.
@@ -133,6 +135,8 @@ public struct PlanChange: Sendable, Hashable, Codable {
     public var enable: [String]
     /// Plans switched off by the change (names).
     public var disable: [String]
+    /// The plans on after the change (names).
+    public var enabledPlans: [String]
     public var policies: [String]
 }
 
