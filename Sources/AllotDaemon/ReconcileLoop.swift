@@ -99,10 +99,10 @@ final class ReconcileLoop: Service, Sendable {
             let previous = current.withLock { $0 }
             if loaded.configuration.graph != previous.configuration.graph || loaded.configuration.auth != previous.configuration.auth
                 || loaded.configuration.tenant != previous.configuration.tenant || loaded.configuration.cloud != previous.configuration.cloud
-                || loaded.configuration.status != previous.configuration.status
+                || loaded.configuration.status != previous.configuration.status || loaded.configuration.logging != previous.configuration.logging
             {
                 logger.warning(
-                    "tenant, cloud, graph, auth and status settings take effect on restart; the rest of the configuration is reloaded",
+                    "tenant, cloud, graph, auth, status and logging settings take effect on restart; policies and reconcile settings are reloaded",
                     metadata: ["event": "daemon.reloading"])
             }
             var updated = loaded
@@ -111,6 +111,7 @@ final class ReconcileLoop: Service, Sendable {
             updated.configuration.graph = previous.configuration.graph
             updated.configuration.auth = previous.configuration.auth
             updated.configuration.status = previous.configuration.status
+            updated.configuration.logging = previous.configuration.logging
             lastRejected.withLock { $0 = nil }
             install(updated, reason: "reload (SIGHUP)")
         } catch {
