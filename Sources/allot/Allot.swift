@@ -1,13 +1,24 @@
 import AllotCore
 import ArgumentParser
+import Foundation
+
+/// The process entry point.
+@main
+enum Main {
+    static func main() async {
+        // A SIGHUP arriving before the daemon traps it would kill the process (exit 129):
+        // ignore it first thing; `allot run` then receives it through its signal sequence.
+        signal(SIGHUP, SIG_IGN)
+        await Allot.main()
+    }
+}
 
 /// The `allot` command: license assignment as code for Microsoft 365.
-@main
 struct Allot: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "allot",
         abstract: "License assignment as code for Microsoft 365.",
         version: AllotVersion.current,
-        subcommands: [ValidateCommand.self]
+        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, ExplainCommand.self, SnapshotCommand.self, RunCommand.self, DemoCommand.self, SimulateCommand.self]
     )
 }

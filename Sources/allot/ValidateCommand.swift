@@ -9,22 +9,25 @@ struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check allot.yaml and every policy file, printing every problem as FILE:LINE:COLUMN: message.",
-        discussion: "Exit status: 0 when everything is valid, 1 when anything is not."
+        discussion: """
+            With --snapshot, also checks the policies against that tenant: groups that do not exist or are \
+            ambiguous, SKUs and service plans the tenant does not have, attributes the snapshot lacks.
+            Exit status: 0 when everything is valid, 1 when anything is not.
+            """
     )
 
     @OptionGroup var options: ConfigurationOption
 
+    @Option(name: .long, help: ArgumentHelp("Also check the policies against this tenant snapshot.", valueName: "file"))
+    var snapshot: String?
+
     func run() throws {
-        do {
-            let loaded = try ConfigurationLoader().load(configurationAt: options.path)
-            let files = loaded.policies.files.count
-            let policies = loaded.policies.policies.count
-            print("\(files) \(files == 1 ? "file" : "files"), \(policies) \(policies == 1 ? "policy" : "policies"): valid")
-        } catch {
-            let lines = error.diagnostics.map(\.description).joined(separator: "\n") + "\n"
-            FileHandle.standardError.write(Data(lines.utf8))
-            throw ExitCode.failure
-        }
+        let loaded = try loadConfiguration(options)
+        if let snapshot { _ = try planner(loaded, tenant: try tenantModel(snapshot: snapshot)) }
+        let files = loaded.policies.files.count
+        let policies = loaded.policies.policies.count
+        print("\(files) \(files == 1 ? "file" : "files"), \(policies) \(policies == 1 ? "policy" : "policies"): valid"
+            + (snapshot.map { " (and they fit the tenant in \($0))" } ?? ""))
     }
 }
 

@@ -45,7 +45,7 @@ struct StructuredLogHandlerTests {
         capture.logger(format: .logfmt).event(.cycleStarted, "cycle started", ["cycle": "7"])
         capture.logger(format: .text).event(.cycleStarted, "cycle started", ["cycle": "7"])
         #expect(capture.lines[0].contains(" level=info event=cycle.started msg=\"cycle started\" cycle=7\n"))
-        #expect(capture.lines[1].contains(" INFO    [cycle.started] cycle started  cycle=7\n"))
+        #expect(capture.lines[1].contains(" INFO     [cycle.started] cycle started  cycle=7\n"))
     }
 
     @Test("levels below the configured one are dropped")

@@ -99,12 +99,15 @@ public struct UserChange: Sendable, Hashable, Codable {
     public var policies: [String]
 }
 
-/// Graph's `assignLicense` request body; both arrays are always present.
+/// The body of `POST /users/{id}/assignLicense`. Both arrays are always sent, even empty:
+/// Graph rejects a body that leaves one out.
 public struct AssignLicenseBody: Sendable, Hashable, Codable {
+    /// SKUs to add, or to re-add with a new, complete `disabledPlans` set.
     public var addLicenses: [AssignedLicense]
+    /// skuIds to remove.
     public var removeLicenses: [GUID]
 
-    public init(addLicenses: [AssignedLicense], removeLicenses: [GUID]) {
+    public init(addLicenses: [AssignedLicense] = [], removeLicenses: [GUID] = []) {
         self.addLicenses = addLicenses
         self.removeLicenses = removeLicenses
     }
@@ -116,8 +119,12 @@ public struct LicenseAdd: Sendable, Hashable, Codable {
     public var skuId: GUID
     /// Names of the plans switched off.
     public var disabledPlans: [String]
+    /// Names of the plans left on (the SKU's user plans minus `disabledPlans`).
+    public var enabledPlans: [String]
     /// The policies granting it.
     public var policies: [String]
+    /// The highest priority among them: the order adds are sent in, and served when seats are short.
+    public var priority: Int
 }
 
 /// A held SKU re-added with other plans.
@@ -128,6 +135,8 @@ public struct PlanChange: Sendable, Hashable, Codable {
     public var enable: [String]
     /// Plans switched off by the change (names).
     public var disable: [String]
+    /// The plans on after the change (names).
+    public var enabledPlans: [String]
     public var policies: [String]
 }
 
@@ -139,6 +148,8 @@ public struct LicenseRemoval: Sendable, Hashable, Codable {
     public var reason: String
     /// For `replaced`: the SKUs replacing it.
     public var replacedBy: [String]
+    /// Whether the removal frees a seat (false when a group still grants the SKU to the user).
+    public var freesSeat: Bool
 }
 
 /// An add that was not sent because seats ran out.

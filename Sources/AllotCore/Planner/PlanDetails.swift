@@ -44,6 +44,13 @@ struct PlanDetails: Sendable {
     private func policyNames(_ indices: [Int]) -> [String] { indices.map { planner.policies.policies[$0].name } }
     private func planNames(_ ids: [GUID], sku: Int) -> [String] { planner.planNames(ids, of: managed[sku]) }
 
+    /// The names of the SKU's user plans left on, in the SKU's order.
+    private func enabledPlans(_ desired: DesiredLicenses, sku: Int) -> [String] {
+        let disabled = Set(desired.disabledPlans[sku])
+        return managed[sku].servicePlans.filter { planner.policies.userPlans[sku].contains($0.servicePlanId) && !disabled.contains($0.servicePlanId) }
+            .map(\.servicePlanName)
+    }
+
     func userChange(_ record: ChangeRecord) -> UserChange {
         let user = Int(record.user)
         let desired = desired[Int(record.node)]!
@@ -52,7 +59,8 @@ struct PlanDetails: Sendable {
         let adds = record.adds.map { sku in
             LicenseAdd(
                 sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId,
-                disabledPlans: planNames(desired.disabledPlans[sku], sku: sku), policies: policyNames(attribution.granting[sku]))
+                disabledPlans: planNames(desired.disabledPlans[sku], sku: sku), enabledPlans: enabledPlans(desired, sku: sku),
+                policies: policyNames(attribution.granting[sku]), priority: attribution.priority[sku])
         }
         let planChanges = record.planChanges.map { sku in
             let before = Set(held.directPlans[sku])
@@ -60,14 +68,14 @@ struct PlanDetails: Sendable {
             return PlanChange(
                 sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId,
                 enable: planNames(before.subtracting(after).sorted(), sku: sku), disable: planNames(after.subtracting(before).sorted(), sku: sku),
-                policies: policyNames(attribution.granting[sku]))
+                enabledPlans: enabledPlans(desired, sku: sku), policies: policyNames(attribution.granting[sku]))
         }
         let removals = record.removals.map { sku in
             let replaced = record.replaced.contains(sku)
             let replacers = desired.granted.filter { desired.replaces[$0].contains(sku) }
             return LicenseRemoval(
                 sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, reason: replaced ? "replaced" : "notGranted",
-                replacedBy: replaced ? replacers.map { managed[$0].skuPartNumber } : [])
+                replacedBy: replaced ? replacers.map { managed[$0].skuPartNumber } : [], freesSeat: !held.group.contains(sku))
         }
         let licenseCalls = record.adds | record.planChanges
         let body: AssignLicenseBody? =

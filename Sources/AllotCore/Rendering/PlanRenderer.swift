@@ -55,13 +55,20 @@ public struct PlanRenderer: Sendable {
             : change.planChanges.isEmpty && change.adds.isEmpty ? paint("-", .red) : paint("~", .yellow)
         var lines: [(String, String, String, String)] = []
         for add in change.adds {
-            lines.append((paint("+", .green), add.sku, add.disabledPlans.isEmpty ? "all plans" : "disabled: " + add.disabledPlans.joined(separator: ", "), add.policies.joined(separator: ", ")))
+            let plans =
+                add.disabledPlans.isEmpty ? "all plans"
+                : add.enabledPlans.count < add.disabledPlans.count ? "only: " + add.enabledPlans.joined(separator: ", ")
+                : "disabled: " + add.disabledPlans.joined(separator: ", ")
+            lines.append((paint("+", .green), add.sku, plans, add.policies.joined(separator: ", ")))
         }
         for planChange in change.planChanges {
             var detail: [String] = []
             if !planChange.enable.isEmpty { detail.append("enable " + planChange.enable.joined(separator: ", ")) }
             if !planChange.disable.isEmpty { detail.append("disable " + planChange.disable.joined(separator: ", ")) }
-            lines.append((paint("~", .yellow), planChange.sku, detail.joined(separator: "; "), planChange.policies.joined(separator: ", ")))
+            let text =
+                planChange.enable.count + planChange.disable.count > planChange.enabledPlans.count
+                ? "now only: " + planChange.enabledPlans.joined(separator: ", ") : detail.joined(separator: "; ")
+            lines.append((paint("~", .yellow), planChange.sku, text, planChange.policies.joined(separator: ", ")))
         }
         for removal in change.removals {
             let why = removal.reason == "replaced" ? "replaced by " + removal.replacedBy.joined(separator: ", ") : "no matching policy grants it"

@@ -14,11 +14,18 @@ public struct GUID: Sendable, Hashable, Comparable, CustomStringConvertible, Cod
 
     /// Parses `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (36 characters, hyphens where shown).
     public init?(_ text: some StringProtocol) {
+        self.init(utf8: text.utf8)
+    }
+
+    /// Parses the UTF-8 bytes of `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, e.g. straight from a
+    /// response body, without making a `String` first.
+    @inlinable
+    public init?(utf8 bytes: some Collection<UInt8>) {
         var high: UInt64 = 0
         var low: UInt64 = 0
         var digits = 0
         var count = 0
-        for byte in text.utf8 {
+        for byte in bytes {
             count += 1
             if count == 9 || count == 14 || count == 19 || count == 24 {
                 guard byte == UInt8(ascii: "-") else { return nil }

@@ -124,9 +124,13 @@ extension TenantBuilder {
         var counts = [Int32](repeating: 0, count: userIDs.count + 1)
         for group in groups {
             // A member listed twice (Graph may repeat one across pages) counts once.
-            let unique = Set(group.members.compactMap { userIDs.sortedIndex(of: $0) })
+            var indices = group.members.compactMap { userIDs.sortedIndex(of: $0) }
+            indices.sort()
+            var unique: [Int] = []
+            unique.reserveCapacity(indices.count)
+            for index in indices where unique.last != index { unique.append(index) }
             for user in unique { counts[user + 1] += 1 }
-            memberIndices.append(Array(unique))
+            memberIndices.append(unique)
         }
         for user in 0..<userIDs.count { counts[user + 1] += counts[user] }
         var next = Array(counts.dropLast())

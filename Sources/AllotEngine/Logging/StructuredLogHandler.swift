@@ -56,7 +56,7 @@ public struct StructuredLogHandler: LogHandler {
             return fields.joined(separator: " ") + "\n"
         case .text:
             let extra = keys.map { "\($0)=\(flat(metadata[$0]!))" }.joined(separator: " ")
-            return "\(timestamp) \(level.rawValue.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0)) "
+            return "\(timestamp) \(level.rawValue.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0)) "
                 + (event.map { "[\($0)] " } ?? "") + message + (extra.isEmpty ? "" : "  " + extra) + "\n"
         }
     }

@@ -1,0 +1,162 @@
+import AllotConfig
+import AllotCore
+import AllotEngine
+import AllotGraph
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// The daemon's heart: a reconcile cycle every `reconcile.interval` (with ±10% jitter so that
+/// several daemons do not beat in step), one at a time.
+///
+/// Before each cycle the policy directory is read again, so a `git pull` by a GitOps agent is
+/// picked up without a signal; `reload()` (SIGHUP) re-reads the configuration too. Either way a
+/// new set replaces the running one only when it is valid (validate, then swap). On graceful
+/// shutdown the cycle in flight is cancelled at its next safe point: the Graph client finishes
+/// the batch in flight and sends nothing more, and the state file is written.
+final class ReconcileLoop: Service, Sendable {
+    private let configurationPath: String
+    private let loader: ConfigurationLoader
+    private let graph: GraphClient
+    private let stateStore: StateStore
+    private let status: DaemonStatus
+    private let notifier: SystemdNotifier
+    private let logger: Logger
+    private let current: Mutex<LoadedConfiguration>
+    /// The diagnostics last reported as `policy.invalid`, so an unchanged broken set is reported once.
+    private let lastRejected = Mutex<[Diagnostic]?>(nil)
+    private let now: @Sendable () -> Date
+
+    init(
+        configurationPath: String, loaded: LoadedConfiguration, loader: ConfigurationLoader, graph: GraphClient, stateStore: StateStore,
+        status: DaemonStatus, notifier: SystemdNotifier, logger: Logger, now: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.configurationPath = configurationPath
+        self.loader = loader
+        self.graph = graph
+        self.stateStore = stateStore
+        self.status = status
+        self.notifier = notifier
+        self.logger = logger
+        self.current = Mutex(loaded)
+        self.now = now
+    }
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            refreshPolicies()
+            let loaded = current.withLock { $0 }
+            let engine = ReconcileEngine(
+                configuration: loaded.configuration, graph: graph, stateStore: stateStore, logger: logger,
+                progress: ProgressReporter(logger: logger, terminal: false, interval: .seconds(30)), now: now)
+            status.cycleStarted(at: now())
+            let outcome = await cancelWhenGracefulShutdown {
+                await engine.run(policies: loaded.policies)
+            }
+            let wait = Self.jittered(loaded.configuration.reconcile.interval)
+            let finished = Task.isShuttingDownGracefully || Task.isCancelled
+            status.cycleFinished(outcome.report, nextAt: finished ? nil : now().addingTimeInterval(wait.timeInterval))
+            notifier.send(.status(status.systemdStatusLine()))
+            guard !finished else { return }
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+            } catch {
+                return
+            }
+        }
+    }
+
+    /// The interval with ±10% jitter.
+    static func jittered(_ interval: Duration) -> Duration {
+        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+        return .milliseconds(Int64(max(1, seconds * Double.random(in: 0.9...1.1)) * 1000))
+    }
+
+    /// Re-reads the policy directory; a changed, valid set replaces the running one.
+    func refreshPolicies() {
+        let loaded = current.withLock { $0 }
+        do {
+            let policies = try loader.loadPolicies(in: loaded.configuration.policiesPath, reconcile: loaded.configuration.reconcile)
+            lastRejected.withLock { $0 = nil }
+            guard policies.revision != loaded.policies.revision else {
+                if status.snapshot(now: now()).policies.lastError != nil { markLoaded(loaded) }
+                return
+            }
+            var updated = loaded
+            updated.policies = policies
+            install(updated, reason: "the policy directory changed")
+        } catch {
+            reject(error.diagnostics, reason: "the policy directory changed")
+        }
+    }
+
+    /// SIGHUP: re-reads the configuration and the policies; keeps the running set when invalid.
+    func reload() {
+        do {
+            let loaded = try loader.load(configurationAt: configurationPath)
+            let previous = current.withLock { $0 }
+            if loaded.configuration.graph != previous.configuration.graph || loaded.configuration.auth != previous.configuration.auth
+                || loaded.configuration.tenant != previous.configuration.tenant || loaded.configuration.cloud != previous.configuration.cloud
+                || loaded.configuration.status != previous.configuration.status || loaded.configuration.logging != previous.configuration.logging
+            {
+                logger.warning(
+                    "tenant, cloud, graph, auth, status and logging settings take effect on restart; policies and reconcile settings are reloaded",
+                    metadata: ["event": "daemon.reloading"])
+            }
+            var updated = loaded
+            updated.configuration.tenant = previous.configuration.tenant
+            updated.configuration.cloud = previous.configuration.cloud
+            updated.configuration.graph = previous.configuration.graph
+            updated.configuration.auth = previous.configuration.auth
+            updated.configuration.status = previous.configuration.status
+            updated.configuration.logging = previous.configuration.logging
+            lastRejected.withLock { $0 = nil }
+            install(updated, reason: "reload (SIGHUP)")
+        } catch {
+            reject(error.diagnostics, reason: "reload (SIGHUP)")
+        }
+    }
+
+    private func install(_ loaded: LoadedConfiguration, reason: String) {
+        current.withLock { $0 = loaded }
+        markLoaded(loaded)
+        logger.event(.policyLoaded, "Policies loaded (\(reason))", Self.metadata(loaded))
+    }
+
+    private func markLoaded(_ loaded: LoadedConfiguration) {
+        status.policiesLoaded(
+            DaemonStatus.Policies(
+                revision: loaded.policies.revision, files: loaded.policies.files, count: loaded.policies.policies.count, loadedAt: now(),
+                lastError: nil),
+            interval: loaded.configuration.reconcile.interval, mode: loaded.configuration.reconcile.mode.rawValue)
+        Gauge(label: "allot_interval_seconds").record(Double(loaded.configuration.reconcile.interval.components.seconds))
+    }
+
+    private func reject(_ diagnostics: [Diagnostic], reason: String) {
+        let isNew = lastRejected.withLock { last in
+            defer { last = diagnostics }
+            return last != diagnostics
+        }
+        guard isNew else { return }
+        Counter(label: "allot_policy_load_errors_total").increment()
+        status.policiesRejected(diagnostics.map(\.description), at: now())
+        logger.event(.policyInvalid, level: .error, "Policies invalid (\(reason)); the last good set stays in use", [
+            "errors": .array(diagnostics.map { .string($0.description) }), "error_count": .stringConvertible(diagnostics.count),
+        ])
+    }
+
+    /// The `policy.loaded` fields.
+    static func metadata(_ loaded: LoadedConfiguration) -> Logger.Metadata {
+        [
+            "policy.revision": .string(loaded.policies.revision), "policy.files": .array(loaded.policies.files.map { .string($0) }),
+            "policy.count": .stringConvertible(loaded.policies.policies.count),
+        ]
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as Foundation's `TimeInterval`.
+    var timeInterval: TimeInterval { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Prometheus
+
+/// The status endpoints on `status.listen` (loopback by default): `/healthz`, `/readyz`,
+/// `/status` (JSON, `docs/status.md`) and `/metrics` (Prometheus text format, `docs/metrics.md`).
+struct StatusServer {
+    let host: String
+    let port: Int
+    let status: DaemonStatus
+    let registry: PrometheusCollectorRegistry
+    let logger: Logger
+
+    /// The `host:port` of `status.listen`; a bare port means loopback.
+    static func address(_ listen: String) throws -> (host: String, port: Int) {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+            throw DaemonError("status.listen '\(listen)' is not host:port (for example 127.0.0.1:9464)")
+        }
+        var host = String(listen[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "127.0.0.1" : host, port)
+    }
+
+    /// The Hummingbird application; `onBound` runs once the port is bound, with the bound port.
+    func application(onBound: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
+        let router = Router()
+        let status = status
+        let registry = registry
+        router.get("healthz") { _, _ in
+            Self.probe(status.health(now: Date()))
+        }
+        router.get("readyz") { _, _ in
+            Self.probe(status.readiness())
+        }
+        router.get("status") { _, _ in
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .iso8601
+            let body = (try? encoder.encode(status.snapshot(now: Date()))) ?? Data("{}".utf8)
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        }
+        router.get("metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+        var serverLogger = logger
+        serverLogger.logLevel = .warning
+        return Application(
+            router: router,
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "allot"),
+            onServerRunning: { channel in await onBound(channel.localAddress?.port ?? 0) },
+            logger: serverLogger)
+    }
+
+    private static func probe(_ probe: DaemonStatus.Probe) -> Response {
+        let text = probe.ok ? "ok\n" : (probe.reason ?? "not ok") + "\n"
+        return Response(
+            status: probe.ok ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// A problem starting or running the daemon, with what to do about it.
+public struct DaemonError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}

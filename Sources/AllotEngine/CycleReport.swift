@@ -1,0 +1,77 @@
+import AllotCore
+import Foundation
+
+/// What one reconcile cycle did: the `cycle.finished` event, the `last cycle` of `/status`,
+/// and what `allot apply` exits with.
+public struct CycleReport: Sendable, Codable, Equatable {
+    /// How a cycle ended.
+    public enum Result: String, Sendable, Codable {
+        /// The tenant matches the policies (nothing to do, or everything applied).
+        case converged
+        /// Calls went out, but something is left: per-user failures, deferred adds, skipped
+        /// users, removals held back by the guard or the delay, or writes not sent (shutdown).
+        case notConverged = "not_converged"
+        /// The tenant differs from the policies and nothing was written (`allot plan`, `mode: report`).
+        case drifted
+        /// The cycle could not read, plan or load its policies; nothing was written.
+        case failed
+    }
+
+    /// Counts per kind of change.
+    public struct Counts: Sendable, Codable, Equatable {
+        public var adds = 0
+        public var removals = 0
+        public var planChanges = 0
+        public var usageLocations = 0
+
+        public init() {}
+
+        public var total: Int { adds + removals + planChanges + usageLocations }
+    }
+
+    /// One failed write, as Graph answered it.
+    public struct Failure: Sendable, Codable, Equatable {
+        public var userId: GUID
+        public var userPrincipalName: String
+        public var operation: String
+        public var kind: String
+        public var status: Int?
+        public var code: String?
+        public var message: String
+    }
+
+    public var mode: String
+    public var startedAt: Date
+    public var finishedAt: Date
+    public var result: Result
+    /// Why the cycle failed, or what stopped it early.
+    public var error: String?
+    public var policyRevision: String
+    public var usersRead = 0
+    public var usersInScope = 0
+    public var usersDrifted = 0
+    public var planned = Counts()
+    public var applied = Counts()
+    public var failed = Counts()
+    public var deferredAdds = 0
+    public var skippedUsers = 0
+    public var delayedRemovals = 0
+    /// Writes not sent because the cycle was stopped (SIGTERM); the next cycle sends them.
+    public var notSent = 0
+    public var guardrail: GuardOutcome?
+    public var seats: [SeatCount] = []
+    /// The first failures (at most ``maximumFailuresKept``).
+    public var failures: [Failure] = []
+
+    public static let maximumFailuresKept = 100
+
+    public var durationSeconds: Double { finishedAt.timeIntervalSince(startedAt) }
+
+    public init(mode: String, startedAt: Date, policyRevision: String) {
+        self.mode = mode
+        self.startedAt = startedAt
+        self.finishedAt = startedAt
+        self.result = .failed
+        self.policyRevision = policyRevision
+    }
+}

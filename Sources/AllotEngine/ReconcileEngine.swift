@@ -1,0 +1,309 @@
+import AllotConfig
+import AllotCore
+import AllotGraph
+import Foundation
+import Logging
+
+/// One reconcile cycle against a live tenant: read, plan, apply, report.
+///
+/// Safe by construction: any failed or incomplete read, or policies that do not fit the
+/// tenant, end the cycle before anything is written; the planner's guard, seat allocation and
+/// removal delay decide what may be written; calls go out in phases (usage locations, calls
+/// that free seats, then adds by priority) with the seats recounted between them; a failing
+/// user is isolated, logged with Graph's code and message, and retried after a growing backoff.
+public final class ReconcileEngine: Sendable {
+    /// What a cycle may do beyond the configuration.
+    public struct Options: Sendable {
+        /// `--allow-mass-removal`: let a cycle that trips the guard remove anyway (this cycle only).
+        public var allowMassRemoval: Bool
+        /// Leave users whose earlier calls failed alone until their backoff passes (the daemon
+        /// does; an operator's `allot apply` retries everyone).
+        public var honourBackoff: Bool
+        /// Write nothing, whatever the mode, not even the state file (`allot plan`).
+        public var planOnly: Bool
+
+        public init(allowMassRemoval: Bool = false, honourBackoff: Bool = true, planOnly: Bool = false) {
+            self.allowMassRemoval = allowMassRemoval
+            self.honourBackoff = honourBackoff
+            self.planOnly = planOnly
+        }
+    }
+
+    /// A cycle's outcome: its report, and the plan when one was made.
+    public struct Outcome: Sendable {
+        public var report: CycleReport
+        public var plan: Plan?
+    }
+
+    public let configuration: AllotConfiguration
+    let graph: GraphClient
+    let stateStore: StateStore
+    let logger: Logger
+    let metrics: EngineMetrics
+    let progress: ProgressReporter
+    let now: @Sendable () -> Date
+
+    /// Writes per `apply` call: progress is reported (and a shutdown honoured) between chunks.
+    static let chunkSize = 400
+
+    public init(
+        configuration: AllotConfiguration, graph: GraphClient, stateStore: StateStore, logger: Logger,
+        progress: ProgressReporter = .silent, now: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.configuration = configuration
+        self.graph = graph
+        self.stateStore = stateStore
+        self.logger = logger
+        self.metrics = EngineMetrics()
+        self.progress = progress
+        self.now = now
+    }
+
+    /// Runs one cycle with these policies.
+    public func run(policies: PolicySet, options: Options = Options()) async -> Outcome {
+        let writes = !options.planOnly && configuration.reconcile.mode == .enforce
+        let mode = options.planOnly ? "plan" : configuration.reconcile.mode.rawValue
+        var report = CycleReport(mode: mode, startedAt: now(), policyRevision: policies.revision)
+        logger.event(.cycleStarted, "Cycle started", ["mode": .string(mode), "policy.revision": .string(policies.revision)])
+        let clock = ContinuousClock.now
+        var plan: Plan?
+        do {
+            plan = try await cycle(policies: policies, options: options, writes: writes, report: &report)
+        } catch {
+            report.result = .failed
+            report.error = "\(error)"
+            logger.event(.cycleFailed, level: .error, "Cycle failed; nothing was written", ["error": .string("\(error)")])
+        }
+        report.finishedAt = now()
+        metrics.record(report, duration: ContinuousClock.now - clock)
+        logger.event(.cycleFinished, level: report.result == .failed ? .error : .info, "Cycle finished: \(report.result.rawValue)", summary(report))
+        return Outcome(report: report, plan: plan)
+    }
+
+    /// Read, plan, apply; throws only before the first write.
+    private func cycle(policies: PolicySet, options: Options, writes: Bool, report: inout CycleReport) async throws -> Plan {
+        let requirements = PolicyRequirements(policies.policies)
+        let progress = progress
+        let tenant = try await graph.readTenant(attributes: requirements.attributes, groups: requirements.groups) { read in
+            progress.reading(users: read.users, userPages: read.userPages, memberPages: read.memberPages)
+        }
+        progress.finish()
+        let compiled = try CompiledPolicies(policies: policies.policies, settings: configuration.reconcile, tenant: tenant)
+        let planner = Planner(tenant: tenant, policies: compiled, settings: configuration.reconcile)
+
+        let loaded = stateStore.load(now: now())
+        if let recovery = loaded.recovery { logger.event(.stateRecovered, level: .warning, "State file recovered", ["reason": .string(recovery)]) }
+        var state = loaded.state
+        let seconds = Int64(now().timeIntervalSince1970)
+        let plan = planner.plan(options: PlanningOptions(
+            allowMassRemoval: options.allowMassRemoval, removalHistory: state.removalHistory, now: seconds,
+            usersInBackoff: options.honourBackoff ? state.usersInBackoff(at: seconds) : []))
+        let changes = plan.changes
+        report.record(plan)
+        if !options.planOnly { logDrift(plan, changes: changes) }
+        state.removalHistory = plan.removalHistory
+        // `allot plan` is read-only; `mode: report` keeps the removal clocks running.
+        if !options.planOnly { try saveState(state, plan: plan) }
+
+        guard writes else {
+            report.result = plan.summary.usersDrifted == 0 ? .converged : .drifted
+            return plan
+        }
+        await apply(changes, state: &state, report: &report)
+        try saveState(state, plan: plan)
+        let leftOver = report.failed.total + report.deferredAdds + report.skippedUsers + report.delayedRemovals + report.notSent
+        let guardHeld = plan.guardrail.tripped && !plan.guardrail.overridden
+        report.result = leftOver == 0 && !guardHeld ? .converged : .notConverged
+        return plan
+    }
+
+    private func saveState(_ state: EngineState, plan: Plan) throws {
+        do {
+            try stateStore.save(state)
+        } catch {
+            // Without the state file, removal delays cannot be kept: refuse to go on.
+            guard configuration.reconcile.removalDelay == .zero else { throw error }
+            logger.warning("Could not save the state file; per-user backoff is not kept", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Sends the plan's calls in phases, recording every outcome.
+    private func apply(_ changes: [UserChange], state: inout EngineState, report: inout CycleReport) async {
+        var schedule = ApplySchedule(changes: changes)
+        let users = Dictionary(changes.map { ($0.userId, $0) }) { first, _ in first }
+
+        let locationResults = await send(schedule.usageLocationWrites, phase: "usage locations", users: users, state: &state, report: &report)
+        schedule.usageLocationsApplied(failedUsers: Set(locationResults.filter { !$0.isApplied }.map(\.write.user)))
+
+        let freeing = schedule.freeing.map { GraphWrite.assignLicense(user: $0.change.userId, body: $0.body) }
+        let freeingResults = await send(freeing, phase: "changes that free seats", users: users, state: &state, report: &report)
+
+        let adding = schedule.addingCalls(afterFreeingFailedFor: Set(freeingResults.filter { !$0.isApplied }.map(\.write.user)))
+        for (change, sku) in schedule.dropped {
+            report.deferredAdds += 1
+            logger.event(.seatsShort, level: .warning, "Add not sent: the seat it needed was not freed", [
+                "user.id": .string(change.userId.description), "user.upn": .string(change.userPrincipalName), "sku": .string(sku.description),
+            ])
+        }
+        _ = await send(adding.map { GraphWrite.assignLicense(user: $0.change.userId, body: $0.body) }, phase: "adds", users: users, state: &state, report: &report)
+    }
+
+    /// Sends writes in chunks, logging and counting each outcome.
+    private func send(
+        _ writes: [GraphWrite], phase: String, users: [GUID: UserChange], state: inout EngineState, report: inout CycleReport
+    ) async -> [GraphWriteResult] {
+        var results: [GraphWriteResult] = []
+        var start = 0
+        while start < writes.count {
+            let chunk = Array(writes[start..<min(start + Self.chunkSize, writes.count)])
+            start += chunk.count
+            let chunkResults = await graph.apply(chunk)
+            results += chunkResults
+            let seconds = Int64(now().timeIntervalSince1970)
+            for result in chunkResults {
+                record(result, change: users[result.write.user], report: &report)
+                switch result.outcome {
+                case .applied: state.record(user: result.write.user, failedWith: nil, at: seconds)
+                case .failed(let error): state.record(user: result.write.user, failedWith: error.code ?? error.kind.description, at: seconds)
+                case .notSent: break
+                }
+            }
+            progress.applying(phase: phase, done: start, total: writes.count)
+        }
+        progress.finish()
+        return results
+    }
+
+    private func record(_ result: GraphWriteResult, change: UserChange?, report: inout CycleReport) {
+        let upn = change?.userPrincipalName ?? ""
+        var counts = CycleReport.Counts()
+        switch result.write {
+        case .setUsageLocation: counts.usageLocations = 1
+        case .assignLicense(_, let body):
+            let adds = Set(body.addLicenses.map(\.skuId))
+            counts.planChanges = change?.planChanges.filter { adds.contains($0.skuId) }.count ?? 0
+            counts.adds = body.addLicenses.count - counts.planChanges
+            counts.removals = body.removeLicenses.count
+        }
+        switch result.outcome {
+        case .applied:
+            report.applied.add(counts)
+            switch result.write {
+            case .setUsageLocation(let user, let code):
+                logger.event(.usageLocationSet, "Usage location set", [
+                    "user.id": .string(user.description), "user.upn": .string(upn), "usage_location": .string(code),
+                ])
+            case .assignLicense(let user, _):
+                logger.event(.licenseApplied, "Licenses changed", [
+                    "user.id": .string(user.description), "user.upn": .string(upn),
+                    "adds": .array((change?.adds ?? []).map { .string($0.sku) }),
+                    "removals": .array((change?.removals ?? []).map { .string($0.sku) }),
+                    "plan_changes": .array((change?.planChanges ?? []).map { .string($0.sku) }),
+                ])
+            }
+        case .failed(let error):
+            report.failed.add(counts)
+            if report.failures.count < CycleReport.maximumFailuresKept {
+                report.failures.append(CycleReport.Failure(
+                    userId: error.user, userPrincipalName: upn, operation: error.operation, kind: error.kind.description, status: error.status,
+                    code: error.code, message: error.message))
+            }
+            logger.event(.licenseFailed, level: .error, "Graph refused a change for \(upn.isEmpty ? error.user.description : upn)", [
+                "user.id": .string(error.user.description), "user.upn": .string(upn), "operation": .string(error.operation),
+                "kind": .string(error.kind.description), "graph.status": error.status.map { .stringConvertible($0) } ?? "none",
+                "graph.code": .string(error.code ?? "none"), "graph.message": .string(error.message),
+                "client_request_id": .string(error.clientRequestId ?? "none"),
+            ])
+        case .notSent:
+            report.notSent += 1
+        }
+    }
+
+    /// `drift.detected` for every drifted user, `seats.short` per short SKU, `guard.tripped`.
+    private func logDrift(_ plan: Plan, changes: [UserChange]) {
+        for change in changes {
+            logger.event(.driftDetected, "Licenses differ from the policies", [
+                "user.id": .string(change.userId.description), "user.upn": .string(change.userPrincipalName),
+                "adds": .array(change.adds.map { .string($0.sku) }), "removals": .array(change.removals.map { .string($0.sku) }),
+                "plan_changes": .array(change.planChanges.map { .string($0.sku) }), "policies": .array(change.policies.map { .string($0) }),
+                "usage_location": .string(change.setUsageLocation ?? ""),
+            ])
+        }
+        let changed = Set(changes.map(\.userId))
+        var others: [GUID: (upn: String, adds: [String], removals: [String])] = [:]
+        for add in plan.deferred where !changed.contains(add.userId) { others[add.userId, default: (add.userPrincipalName, [], [])].adds.append(add.sku) }
+        for removal in plan.delayedRemovals where !changed.contains(removal.userId) {
+            others[removal.userId, default: (removal.userPrincipalName, [], [])].removals.append(removal.sku)
+        }
+        for user in plan.skipped where !changed.contains(user.userId) && others[user.userId] == nil {
+            others[user.userId] = (user.userPrincipalName, [], [])
+        }
+        for (user, drift) in others.sorted(by: { $0.key < $1.key }) {
+            logger.event(.driftDetected, "Licenses differ from the policies (not changed this cycle)", [
+                "user.id": .string(user.description), "user.upn": .string(drift.upn), "adds": .array(drift.adds.map { .string($0) }),
+                "removals": .array(drift.removals.map { .string($0) }), "plan_changes": .array([]), "policies": .array([]),
+            ])
+        }
+        for seat in plan.seats where seat.deferredAdds > 0 {
+            logger.event(.seatsShort, level: .warning, "Not enough seats: \(seat.deferredAdds) adds of \(seat.sku) deferred", [
+                "sku": .string(seat.sku), "deferred": .stringConvertible(seat.deferredAdds), "available": .stringConvertible(seat.availableBefore),
+            ])
+        }
+        for user in plan.skipped {
+            logger.event(.usersSkipped, level: .warning, "User left alone this cycle", [
+                "user.id": .string(user.userId.description), "user.upn": .string(user.userPrincipalName), "reason": .string(user.reason),
+            ])
+        }
+        if plan.guardrail.tripped {
+            logger.event(.guardTripped, level: plan.guardrail.overridden ? .warning : .critical, "Removal guard tripped", [
+                "removals": .stringConvertible(plan.guardrail.removals), "overridden": .stringConvertible(plan.guardrail.overridden),
+                "reason": .string(plan.guardrail.reason ?? ""),
+            ])
+        }
+    }
+
+    private func summary(_ report: CycleReport) -> Logger.Metadata {
+        var metadata: Logger.Metadata = [
+            "result": .string(report.result.rawValue), "duration_seconds": .stringConvertible(report.durationSeconds),
+            "users.read": .stringConvertible(report.usersRead), "users.in_scope": .stringConvertible(report.usersInScope),
+            "users.drifted": .stringConvertible(report.usersDrifted), "deferred": .stringConvertible(report.deferredAdds),
+            "skipped": .stringConvertible(report.skippedUsers), "not_sent": .stringConvertible(report.notSent),
+            "guard.tripped": .stringConvertible(report.guardrail?.tripped ?? false),
+        ]
+        for (name, counts) in [("planned", report.planned), ("applied", report.applied), ("failed", report.failed)] {
+            metadata["\(name).adds"] = .stringConvertible(counts.adds)
+            metadata["\(name).removals"] = .stringConvertible(counts.removals)
+            metadata["\(name).plan_changes"] = .stringConvertible(counts.planChanges)
+            metadata["\(name).usage_locations"] = .stringConvertible(counts.usageLocations)
+        }
+        if let error = report.error { metadata["error"] = .string(error) }
+        return metadata
+    }
+}
+
+extension CycleReport {
+    /// Takes the plan's totals.
+    mutating func record(_ plan: Plan) {
+        usersRead = plan.summary.usersRead
+        usersInScope = plan.summary.usersInScope
+        usersDrifted = plan.summary.usersDrifted
+        planned.adds = plan.summary.adds
+        planned.removals = plan.summary.removals
+        planned.planChanges = plan.summary.planChanges
+        planned.usageLocations = plan.summary.usageLocationUpdates
+        deferredAdds = plan.summary.deferredAdds
+        skippedUsers = plan.summary.skippedUsers
+        delayedRemovals = plan.summary.delayedRemovals
+        guardrail = plan.guardrail
+        seats = plan.seats
+    }
+}
+
+extension CycleReport.Counts {
+    mutating func add(_ other: CycleReport.Counts) {
+        adds += other.adds
+        removals += other.removals
+        planChanges += other.planChanges
+        usageLocations += other.usageLocations
+    }
+}

@@ -1,0 +1,124 @@
+/// Paces writes so that Allot stays inside Graph's identity write quota instead of
+/// collecting 429s (3,000 writes per 150 s per application and tenant by default).
+///
+/// A pure state machine: no clock and no I/O. Times are offsets from an origin the caller
+/// chooses (the client uses the moment `apply` started); the caller asks ``reserve(upTo:now:)``
+/// before each batch and sleeps when told to wait.
+///
+/// ## How it paces
+/// A token bucket. With a quota of `q` writes per window `W` and a `headroom` `h` (0.9):
+///
+///     refill rate  r = h × q / W          (18 writes/s for 3,000 per 150 s)
+///     burst        b = (1 − h) × q        (300 writes)
+///
+/// Over any interval of length `W` at most `b + r × W = q` writes leave, so the quota holds
+/// for every window, wherever Graph starts counting, while a small run (up to `b` writes) goes
+/// out at once. Worked example for the default quota:
+///
+/// | writes queued | first batch at | last batch at (about) |
+/// |--------------:|---------------:|----------------------:|
+/// | 300           | 0 s            | 0 s (the burst)       |
+/// | 3,000         | 0 s            | 150 s                 |
+/// | 10,000        | 0 s            | 539 s                 |
+///
+/// ## Slowing down
+/// - `x-ms-throttle-limit-percentage` (Graph sends it above 80 % of a limit, up to 1.8):
+///   the rate is multiplied by `(0.8 / p)²` (0.79 at 0.9, 0.64 at 1.0, 0.2 at 1.8) until a
+///   response arrives without the header.
+/// - A 429 empties the bucket and pauses all writes for the `Retry-After` it carried.
+public struct WriteBudget: Sendable, Hashable {
+    /// What the caller does now.
+    public enum Action: Sendable, Hashable {
+        /// Send this many writes now (at least 1, at most the number asked for).
+        case send(Int)
+        /// Send nothing before this time; then ask again.
+        case wait(until: Duration)
+    }
+
+    /// Writes allowed per window.
+    public let quotaWrites: Int
+    public let window: Duration
+    /// The largest number of writes that may leave at once.
+    public let burst: Double
+    /// Writes per second when Graph reports no pressure.
+    public let ratePerSecond: Double
+    private var tokens: Double
+    private var updatedAt: Duration
+    private var pausedUntil: Duration?
+    /// 1 normally; below 1 while Graph reports pressure.
+    public private(set) var pressureFactor: Double = 1
+
+    /// - Parameters:
+    ///   - writes: the quota, writes per `window` (Graph: 3,000 per 150 s).
+    ///   - headroom: the share of the quota paced over time (the rest is the burst).
+    ///   - now: the time the budget starts, full.
+    public init(writes: Int, window: Duration, headroom: Double = 0.9, now: Duration = .zero) {
+        let writes = max(1, writes)
+        let headroom = min(1, max(0.1, headroom))
+        quotaWrites = writes
+        self.window = window
+        burst = max(1, ((1 - headroom) * Double(writes) + 1e-9).rounded(.down))
+        ratePerSecond = (Double(writes) - burst) / max(window.seconds, 0.001)
+        tokens = burst
+        updatedAt = now
+    }
+
+    /// Asks to send up to `wanted` writes at `now`, and at least `minimum` (writes that must
+    /// travel together, e.g. a usage-location PATCH and the license call that depends on it).
+    public mutating func reserve(upTo wanted: Int, atLeast minimum: Int = 1, now: Duration) -> Action {
+        refill(now: now)
+        if let pausedUntil, now < pausedUntil { return .wait(until: pausedUntil) }
+        pausedUntil = nil
+        let needed = Double(min(max(minimum, 1), Int(burst)))
+        if tokens >= needed {
+            let granted = max(Int(needed), min(wanted, Int(tokens.rounded(.down))))
+            tokens -= Double(granted)
+            return .send(granted)
+        }
+        let seconds = (needed - tokens) / effectiveRate
+        return .wait(until: now + .nanoseconds(Int64((seconds * 1e9).rounded(.up))))
+    }
+
+    /// Gives back writes that were reserved but not sent (e.g. the run was cancelled).
+    public mutating func release(_ writes: Int, now: Duration) {
+        refill(now: now)
+        tokens = min(burst, tokens + Double(max(0, writes)))
+    }
+
+    /// Records the `x-ms-throttle-limit-percentage` of a write response (`nil` when absent).
+    public mutating func observe(throttleLimitPercentage percentage: Double?, now: Duration) {
+        refill(now: now)
+        guard let percentage, percentage > 0.8 else {
+            pressureFactor = 1
+            return
+        }
+        let ratio = 0.8 / percentage
+        pressureFactor = max(0.05, ratio * ratio)
+    }
+
+    /// Records a throttled write: everything waits for its `Retry-After`.
+    public mutating func observeThrottled(retryAfter: Duration, now: Duration) {
+        refill(now: now)
+        tokens = 0
+        let until = now + max(retryAfter, .zero)
+        if let pausedUntil, pausedUntil >= until { return }
+        pausedUntil = until
+    }
+
+    private var effectiveRate: Double { max(ratePerSecond * pressureFactor, 1e-6) }
+
+    private mutating func refill(now: Duration) {
+        guard now > updatedAt else { return }
+        let elapsed = (now - updatedAt).seconds
+        tokens = min(burst, tokens + elapsed * effectiveRate)
+        updatedAt = now
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a floating-point number.
+    var seconds: Double {
+        let (whole, attoseconds) = components
+        return Double(whole) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,285 @@
+import AllotCore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// How far a tenant read has come, for the engine's progress line.
+public struct ReadProgress: Sendable, Hashable {
+    /// User pages received so far.
+    public var userPages: Int
+    /// Users decoded so far.
+    public var users: Int
+    /// Group member pages received so far (all groups).
+    public var memberPages: Int
+}
+
+extension GraphClient {
+    /// Reads everything a plan needs: all users (the license fields plus `attributes`), the
+    /// referenced groups with their transitive user members, and the subscribed SKUs.
+    ///
+    /// Fails closed: if any page, group or SKU read fails (after retries), or a group
+    /// reference matches no group or several, it throws a ``GraphReadError`` saying which read
+    /// failed; it never returns part of the tenant as if it were all of it.
+    ///
+    /// - Parameters:
+    ///   - attributes: the user properties the policies test, dotted for nested objects
+    ///     (`onPremisesExtensionAttributes.extensionAttribute1`).
+    ///   - groups: group references: an object id (GUID), or a display name that must match
+    ///     exactly one group.
+    ///   - progress: called after every page (from any task; keep it cheap).
+    public func readTenant(
+        attributes: [String], groups: [String], progress: (@Sendable (ReadProgress) -> Void)? = nil
+    ) async throws -> TenantModel {
+        let counter = ProgressCounter(report: progress)
+        var jobs: [ReadJob] = [.users, .subscribedSkus]
+        var seenReferences = Set<String>()
+        for reference in groups where seenReferences.insert(reference.lowercased()).inserted {
+            jobs.append(.group(reference))
+        }
+        let takenAt = Date().formatted(.iso8601)
+        var builder: TenantBuilder?
+        var skus: [SubscribedSku] = []
+        var resolvedGroups: [Int: DirectoryGroup] = [:]
+        try await withThrowingTaskGroup(of: (Int, ReadOutput).self) { group in
+            var next = 0
+            func startNext() {
+                guard next < jobs.count else { return }
+                let index = next
+                let job = jobs[index]
+                next += 1
+                group.addTask {
+                    switch job {
+                    case .users:
+                        return (index, .users(try await self.readUsers(attributes: attributes, takenAt: takenAt, counter: counter)))
+                    case .subscribedSkus:
+                        return (index, .subscribedSkus(try await self.readSubscribedSkus()))
+                    case .group(let reference):
+                        return (index, .group(try await self.readGroup(reference, counter: counter)))
+                    }
+                }
+            }
+            for _ in 0..<min(configuration.concurrency.reads, jobs.count) { startNext() }
+            while let (index, output) = try await group.next() {
+                switch output {
+                case .users(let users): builder = users
+                case .subscribedSkus(let list): skus = list
+                case .group(let directoryGroup): resolvedGroups[index] = directoryGroup
+                }
+                startNext()
+            }
+        }
+        guard var builder else { throw CancellationError() }
+        for sku in skus { builder.add(sku) }
+        var addedGroups = Set<GUID>()
+        for index in resolvedGroups.keys.sorted() {
+            let group = resolvedGroups[index]!
+            if addedGroups.insert(group.id).inserted { builder.add(group) }
+        }
+        do {
+            return try builder.build()
+        } catch {
+            throw GraphReadError(.malformedResponse, read: "users", message: "Graph returned inconsistent data: \(error)")
+        }
+    }
+
+    private enum ReadJob: Sendable {
+        case users, subscribedSkus
+        case group(String)
+    }
+
+    private enum ReadOutput: Sendable {
+        case users(TenantBuilder)
+        case subscribedSkus([SubscribedSku])
+        case group(DirectoryGroup)
+    }
+
+    /// The `$select` of the users listing: the license fields plus the first component of each attribute path.
+    static func userSelect(attributes: [String]) -> [String] {
+        var fields = ["id", "userPrincipalName", "usageLocation", "assignedLicenses", "licenseAssignmentStates"]
+        for root in UserPageDecoder.selectedRoots(of: attributes) where !fields.contains(root) { fields.append(root) }
+        return fields
+    }
+
+    private func readUsers(attributes: [String], takenAt: String, counter: ProgressCounter) async throws -> TenantBuilder {
+        var builder = TenantBuilder(tenant: configuration.tenant, takenAt: takenAt, attributes: attributes)
+        var decoder = UserPageDecoder(attributePaths: builder.attributePaths)
+        let select = Self.userSelect(attributes: attributes).map(FormEncoding.escape).joined(separator: ",")
+        var url: String? = "\(graph.base)/users?$select=\(select)&$top=999"
+        var page = 0
+        var buffer = ByteBuffer()
+        while let current = url {
+            page += 1
+            let read = "users page \(page)"
+            let response = try await getPage(current, read: read, operation: "GET /users", reusing: buffer)
+            let decoded: (users: Int, nextLink: String?)
+            do {
+                decoded = try decoder.decode(response.body, into: &builder)
+            } catch {
+                throw GraphReadError(
+                    .malformedResponse, read: read,
+                    message: "the page could not be decoded (\(error)); client-request-id \(response.clientRequestId)")
+            }
+            counter.add(userPages: 1, users: decoded.users)
+            url = try checkedNextLink(decoded.nextLink, read: read)
+            buffer = response.body
+        }
+        return builder
+    }
+
+    private func readSubscribedSkus() async throws -> [SubscribedSku] {
+        struct Page: Decodable {
+            let value: [SubscribedSku]
+            let nextLink: String?
+            enum CodingKeys: String, CodingKey {
+                case value
+                case nextLink = "@odata.nextLink"
+            }
+        }
+        var skus: [SubscribedSku] = []
+        var url: String? = "\(graph.base)/subscribedSkus"
+        var page = 0
+        while let current = url {
+            page += 1
+            let read = page == 1 ? "subscribedSkus" : "subscribedSkus page \(page)"
+            let response = try await getPage(current, read: read, operation: "GET /subscribedSkus")
+            do {
+                let decoded = try JSONDecoder().decode(Page.self, from: Data(response.body.readableBytesView))
+                skus += decoded.value
+                url = try checkedNextLink(decoded.nextLink, read: read)
+            } catch let error as GraphReadError {
+                throw error
+            } catch {
+                throw GraphReadError(.malformedResponse, read: read, message: "the SKUs could not be decoded (\(error))")
+            }
+        }
+        return skus
+    }
+
+    /// Resolves a group reference to exactly one group and reads its transitive user members.
+    private func readGroup(_ reference: String, counter: ProgressCounter) async throws -> DirectoryGroup {
+        let info = try await resolveGroup(reference)
+        var members: [GUID] = []
+        var url: String? =
+            "\(graph.base)/groups/\(info.id)/transitiveMembers/microsoft.graph.user?$select=id&$top=999&$count=true"
+        var page = 0
+        var buffer = ByteBuffer()
+        while let current = url {
+            page += 1
+            let read = "members of group '\(info.displayName)' (\(info.id)) page \(page)"
+            let response = try await getPage(
+                current, read: read, operation: "GET /groups/{id}/transitiveMembers", headers: [("ConsistencyLevel", "eventual")],
+                reusing: buffer)
+            let nextLink: String?
+            do {
+                nextLink = try CollectionPage.ids(response.body, into: &members)
+            } catch {
+                throw GraphReadError(.malformedResponse, read: read, message: "the page could not be decoded (\(error))")
+            }
+            counter.add(memberPages: 1)
+            url = try checkedNextLink(nextLink, read: read)
+            buffer = response.body
+        }
+        return DirectoryGroup(id: info.id, displayName: info.displayName, members: members)
+    }
+
+    private struct GroupEntry: Decodable {
+        let id: GUID
+        let displayName: String?
+    }
+
+    private func resolveGroup(_ reference: String) async throws -> (id: GUID, displayName: String) {
+        if let id = GUID(reference) {
+            let read = "group \(id)"
+            let url = "\(graph.base)/groups/\(id)?$select=id,displayName"
+            let response = try await executor.send(.GET, url, host: graph.host, operation: "GET /groups/{id}", authorizer: authorizer)
+            if response.status == 404 {
+                throw GraphReadError(
+                    .groupNotFound, read: read,
+                    message: "no group has the object id \(id); fix the policy's group reference",
+                    request: response.error(operation: "GET /groups/{id}"))
+            }
+            guard response.isSuccess else {
+                throw GraphReadError(
+                    .incomplete, read: read, message: "the group could not be read", request: response.error(operation: "GET /groups/{id}"))
+            }
+            guard let entry = try? JSONDecoder().decode(GroupEntry.self, from: Data(response.body.readableBytesView)) else {
+                throw GraphReadError(.malformedResponse, read: read, message: "the group could not be decoded")
+            }
+            return (entry.id, entry.displayName ?? reference)
+        }
+        struct Page: Decodable { let value: [GroupEntry] }
+        let read = "group '\(reference)'"
+        let literal = reference.replacingOccurrences(of: "'", with: "''")
+        let filter = FormEncoding.escape("displayName eq '\(literal)'")
+        let response = try await getPage(
+            "\(graph.base)/groups?$filter=\(filter)&$select=id,displayName", read: read, operation: "GET /groups?$filter")
+        guard let page = try? JSONDecoder().decode(Page.self, from: Data(response.body.readableBytesView)) else {
+            throw GraphReadError(.malformedResponse, read: read, message: "the group search could not be decoded")
+        }
+        let matches = page.value.filter { ($0.displayName ?? "").lowercased() == reference.lowercased() }
+        switch matches.count {
+        case 1:
+            return (matches[0].id, matches[0].displayName ?? reference)
+        case 0:
+            throw GraphReadError(
+                .groupNotFound, read: read,
+                message: "no group has the display name '\(reference)'; fix the policy's group reference (names compare case-insensitively)")
+        default:
+            let ids = matches.map { $0.id.description }.joined(separator: ", ")
+            throw GraphReadError(
+                .groupAmbiguous, read: read,
+                message: "\(matches.count) groups have the display name '\(reference)' (\(ids)); reference the intended one by its object id")
+        }
+    }
+
+    /// GETs one page; a failure (after retries) is a ``GraphReadError/Reason/incomplete`` read.
+    private func getPage(
+        _ url: String, read: String, operation: String, headers: [(String, String)] = [], reusing buffer: ByteBuffer? = nil
+    ) async throws -> GraphResponse {
+        let response: GraphResponse
+        do {
+            response = try await executor.send(
+                .GET, url, host: graph.host, operation: operation, headers: headers, authorizer: authorizer, reusing: buffer)
+        } catch let error as GraphRequestError {
+            throw GraphReadError(.incomplete, read: read, message: "the read did not complete; nothing read is used", request: error)
+        }
+        guard response.isSuccess else {
+            throw GraphReadError(
+                .incomplete, read: read, message: "the read did not complete; nothing read is used",
+                request: response.error(operation: operation))
+        }
+        return response
+    }
+
+    /// A `nextLink` to follow, which must point at the Graph endpoint (Allot's token goes nowhere else).
+    private func checkedNextLink(_ link: String?, read: String) throws -> String? {
+        guard let link, !link.isEmpty else { return nil }
+        guard graph.isSameOrigin(as: link) else {
+            throw GraphReadError(
+                .malformedResponse, read: read, message: "@odata.nextLink '\(link)' does not point at the Graph endpoint \(graph.base)")
+        }
+        return link
+    }
+}
+
+/// Counts pages and users across the concurrent reads and reports each change.
+final class ProgressCounter: Sendable {
+    private let state = Mutex(ReadProgress(userPages: 0, users: 0, memberPages: 0))
+    private let report: (@Sendable (ReadProgress) -> Void)?
+
+    init(report: (@Sendable (ReadProgress) -> Void)?) {
+        self.report = report
+    }
+
+    func add(userPages: Int = 0, users: Int = 0, memberPages: Int = 0) {
+        let snapshot = state.withLock { progress in
+            progress.userPages += userPages
+            progress.users += users
+            progress.memberPages += memberPages
+            return progress
+        }
+        report?(snapshot)
+    }
+}

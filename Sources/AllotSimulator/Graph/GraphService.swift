@@ -1,0 +1,129 @@
+import AllotCore
+import Foundation
+import HTTPTypes
+import Synchronization
+
+/// The Graph v1.0 surface: routes a ``GraphRequest`` (top-level or batch item) through the
+/// injected faults and the write quota to its handler, and frames errors in Graph's envelope.
+struct GraphService: Sendable {
+    let state: SimulatorState
+    let maxPageSize: Int
+
+    /// Answers one Graph request. Never throws: every failure is a Graph error response.
+    func respond(to request: GraphRequest, origin: String, requestId: String, clientRequestId: String) -> GraphResponse {
+        let now = Date().timeIntervalSince1970
+        do throws(GraphError) {
+            let route = try GraphRoute.resolve(method: request.method, segments: request.segments)
+            if let fault = state.faults.withLock({
+                $0.take(
+                    [.throttle, .serverError, .failPage], method: request.method.rawValue, path: "/v1.0" + request.relativeURL,
+                    isPagedListing: route.isPagedListing)
+            }) {
+                throw Self.error(for: fault)
+            }
+            var throttleHeaders = HTTPFields()
+            if request.isWrite, route != .batch {
+                throttleHeaders = try admitWrite(applicationId: request.applicationId)
+            }
+            if request.bodyIsInvalid { throw GraphError.invalidJSON() }
+            var response = try handle(route, request, origin: origin, requestId: requestId, clientRequestId: clientRequestId)
+            for field in throttleHeaders { response.headers.append(field) }
+            return response
+        } catch {
+            return .error(error, requestId: requestId, clientRequestId: clientRequestId, date: UTCTime(now).graphDate)
+        }
+    }
+
+    private static func error(for fault: SimulatedFault) -> GraphError {
+        switch fault.kind {
+        case .throttle: .tooManyRequests(retryAfterSeconds: fault.retryAfterSeconds)
+        case .failPage: .serverError(status: 503)
+        default: .serverError(status: fault.status)
+        }
+    }
+
+    /// Counts a write against the quota; above 80 % use the answer carries
+    /// `x-ms-throttle-limit-percentage`, over it the write is refused like Graph refuses it.
+    private func admitWrite(applicationId: String) throws(GraphError) -> HTTPFields {
+        let now = ContinuousClock.now
+        guard let decision = state.quota.withLock({ $0?.admit(application: applicationId, now: now) }) else { return [:] }
+        let tenantId = state.tenantId
+        switch decision {
+        case let .allowed(usage):
+            var headers = HTTPFields()
+            if usage > 0.8 {
+                headers[.throttleLimitPercentage] = String(format: "%.2f", usage)
+            }
+            return headers
+        case let .throttled(retryAfterSeconds):
+            var headers = HTTPFields()
+            headers[.throttleScope] = "Tenant_Application/Write/\(applicationId)/\(tenantId)"
+            headers[.throttleInformation] = "WriteLimitExceeded"
+            headers[.throttleLimitPercentage] = "1.00"
+            throw GraphError.tooManyRequests(retryAfterSeconds: retryAfterSeconds, extraHeaders: headers)
+        }
+    }
+
+    private func handle(
+        _ route: GraphRoute, _ request: GraphRequest, origin: String, requestId: String, clientRequestId: String
+    ) throws(GraphError) -> GraphResponse {
+        switch route {
+        case .users: return try listUsers(request, origin: origin)
+        case let .user(key):
+            if request.method == .patch {
+                try state.directory.withLock { directory throws(GraphError) in try directory.updateUser(key, body: request.body) }
+                return .noContent()
+            }
+            return try getUser(key, request, origin: origin)
+        case let .assignLicense(key): return try assignLicense(key, request, origin: origin)
+        case .usersDelta: return try usersDelta(request, origin: origin)
+        case .groups: return try listGroups(request, origin: origin)
+        case let .group(key): return try getGroup(key, request, origin: origin)
+        case let .groupMembers(key, transitive, usersOnly):
+            return try listMembers(key, transitive: transitive, usersOnly: usersOnly, request, origin: origin)
+        case .subscribedSkus: return try listSubscribedSkus(request, origin: origin, single: nil)
+        case let .subscribedSku(key): return try listSubscribedSkus(request, origin: origin, single: key)
+        case .batch:
+            guard !request.isBatchItem else { throw GraphError.badRequest("A batch request cannot contain another batch request.", code: "BadRequest") }
+            return try batch(request, origin: origin, clientRequestId: clientRequestId)
+        case .me:
+            throw GraphError.badRequest("/me request is only valid with delegated authentication flow.", code: "BadRequest")
+        }
+    }
+
+    // MARK: Shared helpers
+
+    /// `$top` within 1...maxPageSize, or the default.
+    func pageSize(_ request: GraphRequest, default defaultSize: Int) throws(GraphError) -> Int {
+        guard let text = request.query.option("top") else { return min(defaultSize, maxPageSize) }
+        guard let top = Int(text), (1...maxPageSize).contains(top) else {
+            throw GraphError.unsupportedQuery("Invalid page size specified: '\(text)'. Must be between 1 and \(maxPageSize) inclusive.")
+        }
+        return top
+    }
+
+    /// Whether `$count=true` was asked for, checking Graph's rule that it needs `ConsistencyLevel: eventual`.
+    func wantsCount(_ request: GraphRequest) throws(GraphError) -> Bool {
+        guard let text = request.query.option("count") else { return false }
+        guard text.lowercased() == "true" else { return false }
+        guard request.headers[.consistencyLevel]?.lowercased() == "eventual" else {
+            throw GraphError.badRequest("$count is not currently supported.")
+        }
+        return true
+    }
+
+    /// The absolute link to the next page: the request's own query with a new `$skiptoken`.
+    func nextLink(_ request: GraphRequest, origin: String, token: PageToken) -> String {
+        let path = request.segments.map { URLCoding.encodeQueryValue($0) }.joined(separator: "/")
+        let query = request.query.encoded(removingOptions: ["skiptoken"]) + ["$skiptoken=" + token.encoded]
+        return "\(origin)/v1.0/\(path)?\(query.joined(separator: "&"))"
+    }
+
+    /// The offset a `$skiptoken` continues from.
+    func offset(_ request: GraphRequest, kind: PageToken.Kind) throws(GraphError) -> Int {
+        guard let text = request.query.option("skiptoken") else { return 0 }
+        let token = try PageToken(decoding: text, expecting: kind)
+        guard let offset = token.numbers.first else { throw PageToken.expired }
+        return Int(offset)
+    }
+}

@@ -1,0 +1,170 @@
+/// How a ``GraphSimulator`` listens and whom it lets in.
+///
+/// Every property has a default except the tenant; `SimulatorConfiguration(tenantId:tenantDomain:)`
+/// is a complete configuration that serves plain HTTP on an ephemeral loopback port and accepts
+/// any client id with any secret.
+public struct SimulatorConfiguration: Sendable {
+    /// The address to bind; loopback unless the caller chose otherwise on purpose.
+    public var host: String
+    /// The port to bind; 0 picks a free one (read it from ``SimulatorEndpoints``).
+    public var port: Int
+    /// HTTPS instead of HTTP, when set.
+    public var tls: SimulatorTLS?
+    /// The tenant's object id (a GUID); the token endpoint also accepts ``tenantDomain``.
+    public var tenantId: String
+    /// The tenant's initial domain, such as `contoso.onmicrosoft.com`.
+    public var tenantDomain: String
+    /// The registered applications; empty means any client id with any secret or assertion is accepted.
+    public var applications: [SimulatedApplication]
+    /// User-assigned managed identities IMDS answers for (the system identity always works).
+    public var managedIdentityClientIds: [String]
+    /// How long an access token stays valid.
+    public var tokenLifetime: Duration
+    /// Graph's identity write quota per application and tenant; `nil` turns it off.
+    public var writeQuota: SimulatedWriteQuota?
+    /// The largest `$top` Graph accepts for users and members.
+    public var maxPageSize: Int
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        tls: SimulatorTLS? = nil,
+        tenantId: String = SampleTenant.tenantId,
+        tenantDomain: String = SampleTenant.tenantDomain,
+        applications: [SimulatedApplication] = [],
+        managedIdentityClientIds: [String] = [],
+        tokenLifetime: Duration = .seconds(3599),
+        writeQuota: SimulatedWriteQuota? = nil,
+        maxPageSize: Int = 999
+    ) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.tenantId = tenantId
+        self.tenantDomain = tenantDomain
+        self.applications = applications
+        self.managedIdentityClientIds = managedIdentityClientIds
+        self.tokenLifetime = tokenLifetime
+        self.writeQuota = writeQuota
+        self.maxPageSize = maxPageSize
+    }
+}
+
+extension SimulatorConfiguration {
+    /// Parses `30s`, `15m`, `1h`, or plain seconds, as the command line takes durations.
+    public static func parseDuration(_ text: String) -> Duration? {
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600]
+        if let last = text.last, let unit = units[last] {
+            guard let value = Int64(text.dropLast()), value >= 0 else { return nil }
+            return .seconds(value * unit)
+        }
+        guard let value = Int64(text), value >= 0 else { return nil }
+        return .seconds(value)
+    }
+}
+
+/// Where the simulator's TLS certificate comes from.
+public enum SimulatorTLS: Sendable, Hashable {
+    /// A new self-signed certificate (SAN `127.0.0.1`, `::1` and `localhost`), written as PEM to
+    /// the path when one is given, so that clients can trust it.
+    case selfSigned(writeCertificateTo: String?)
+    /// A certificate chain and its private key, both PEM files.
+    case files(certificate: String, privateKey: String)
+}
+
+/// An app registration that may use the client-credentials grant.
+public struct SimulatedApplication: Sendable, Hashable {
+    /// The application (client) id.
+    public var clientId: String
+    /// The accepted client secret, if the app has one.
+    public var clientSecret: String?
+    /// A PEM certificate: client assertions must be signed by its key (PS256 or RS256, `x5t#S256` or `x5t`).
+    public var certificatePEM: String?
+    /// Workload identity federation: external tokens this app trusts.
+    public var federatedCredentials: [SimulatedFederatedCredential]
+
+    public init(
+        clientId: String,
+        clientSecret: String? = nil,
+        certificatePEM: String? = nil,
+        federatedCredentials: [SimulatedFederatedCredential] = []
+    ) {
+        self.clientId = clientId
+        self.clientSecret = clientSecret
+        self.certificatePEM = certificatePEM
+        self.federatedCredentials = federatedCredentials
+    }
+}
+
+/// A federated identity credential: which external tokens stand for the application.
+public struct SimulatedFederatedCredential: Sendable, Hashable {
+    /// The external token's `iss`, compared exactly (case-sensitive), as Entra does.
+    public var issuer: String
+    /// The external token's `sub`, compared exactly.
+    public var subject: String
+    /// A value the external token's `aud` must contain.
+    public var audience: String
+    /// The public key (or a certificate) that verifies the external token (RS256, PS256 or ES256).
+    public var signingKeyPEM: String
+
+    public init(issuer: String, subject: String, audience: String = "api://AzureADTokenExchange", signingKeyPEM: String) {
+        self.issuer = issuer
+        self.subject = subject
+        self.audience = audience
+        self.signingKeyPEM = signingKeyPEM
+    }
+}
+
+/// Graph's identity write quota: at most `writes` writes per application and tenant in any `window`.
+public struct SimulatedWriteQuota: Sendable, Hashable {
+    public var writes: Int
+    public var window: Duration
+
+    /// Graph's own figure is 3,000 writes per 150 seconds.
+    public init(writes: Int = 3000, window: Duration = .seconds(150)) {
+        self.writes = writes
+        self.window = window
+    }
+
+    /// Parses `3000/150s` (writes per window; the window takes `s`, `m` or `h`).
+    public init?(parsing text: String) {
+        let parts = text.split(separator: "/", maxSplits: 1)
+        guard parts.count == 2, let writes = Int(parts[0]), writes > 0,
+            let window = SimulatorConfiguration.parseDuration(String(parts[1])), window > .zero
+        else { return nil }
+        self.init(writes: writes, window: window)
+    }
+
+}
+
+/// The addresses a running simulator answers on.
+public struct SimulatorEndpoints: Sendable, Hashable {
+    /// `http://127.0.0.1:PORT`, or `https://...` with TLS.
+    public var baseURL: String
+    /// The Graph base address: `baseURL + "/v1.0"`.
+    public var graphEndpoint: String
+    /// The Entra authority host; the token endpoint is `{authority}/{tenant}/oauth2/v2.0/token`.
+    public var authority: String
+    /// The IMDS base address; the token path is `/metadata/identity/oauth2/token`.
+    public var imdsEndpoint: String
+    /// The control API: `baseURL + "/_simulator"`.
+    public var controlEndpoint: String
+    /// The PEM file of the TLS certificate, when TLS is on and the certificate was written out or given.
+    public var certificatePath: String?
+    /// The PEM text of the TLS certificate, when TLS is on (trust it in test clients).
+    public var certificatePEM: String?
+    /// The bound port.
+    public var port: Int
+
+    init(scheme: String, host: String, port: Int, certificatePath: String?, certificatePEM: String?) {
+        let hostPart = host.contains(":") ? "[\(host)]" : host
+        baseURL = "\(scheme)://\(hostPart):\(port)"
+        graphEndpoint = baseURL + "/v1.0"
+        authority = baseURL
+        imdsEndpoint = baseURL
+        controlEndpoint = baseURL + "/_simulator"
+        self.certificatePath = certificatePath
+        self.certificatePEM = certificatePEM
+        self.port = port
+    }
+}

@@ -1,0 +1,118 @@
+import AllotConfig
+import AllotCore
+import AllotEngine
+import AllotGraph
+import ArgumentParser
+import Foundation
+import Logging
+
+/// Loads the configuration and policies, or prints every problem and exits 1.
+func loadConfiguration(_ option: ConfigurationOption) throws -> LoadedConfiguration {
+    try loadConfiguration(at: option.path)
+}
+
+/// Loads the configuration file at `path` and its policies, or prints every problem and exits 1.
+func loadConfiguration(at path: String) throws -> LoadedConfiguration {
+    do {
+        return try ConfigurationLoader().load(configurationAt: path)
+    } catch {
+        printError(error.diagnostics.map(\.description).joined(separator: "\n"))
+        throw ExitCode.failure
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+}
+
+/// Whether a file descriptor is a terminal (colours, progress lines, text logs).
+func isTerminal(_ descriptor: Int32) -> Bool { isatty(descriptor) == 1 }
+
+/// Sends swift-log to Allot's structured handler, once per process.
+///
+/// - Parameter toStandardError: for commands whose standard output is their result.
+func bootstrapLogging(_ settings: AllotConfiguration.LoggingSettings, toStandardError: Bool = false) -> Logger {
+    let descriptor: Int32 = toStandardError ? 2 : 1
+    let format = settings.format ?? (isTerminal(descriptor) ? .text : .json)
+    let level = Logger.Level(rawValue: settings.level.rawValue) ?? .info
+    let sink: LogSink = toStandardError ? .standardError : .standardOutput
+    LoggingSystem.bootstrap { _ in StructuredLogHandler(format: format, level: level, sink: sink) }
+    return Logger(label: "allot")
+}
+
+/// Runs `body` with a Graph client for this configuration, reporting configuration errors
+/// (a bad endpoint, an unreadable CA file) as a clear message and exit status 1.
+func withGraph<Result: Sendable>(
+    _ configuration: AllotConfiguration, logger: Logger, _ body: (GraphClient) async throws -> Result
+) async throws -> Result {
+    let graphConfiguration: GraphClient.Configuration
+    do {
+        graphConfiguration = try GraphClient.Configuration(configuration)
+    } catch {
+        printError("error: \(error)")
+        throw ExitCode.failure
+    }
+    return try await GraphClient.withGraphClient(configuration: graphConfiguration, logger: logger, body)
+}
+
+/// Reads a snapshot document, with errors that say which file and what is wrong.
+func readSnapshot(_ path: String) throws -> Snapshot {
+    let data: Data
+    do {
+        data = try Data(contentsOf: URL(fileURLWithPath: path))
+    } catch {
+        printError("error: cannot read the snapshot \(path): \(error.localizedDescription)")
+        throw ExitCode.failure
+    }
+    do {
+        return try JSONDecoder().decode(Snapshot.self, from: data)
+    } catch let DecodingError.dataCorrupted(context) {
+        printError("error: \(path) is not a snapshot document: \(context.debugDescription) at \(codingPath(context.codingPath))")
+    } catch let DecodingError.keyNotFound(key, context) {
+        printError("error: \(path): \(codingPath(context.codingPath + [key])) is missing")
+    } catch let DecodingError.typeMismatch(_, context) {
+        printError("error: \(path): \(codingPath(context.codingPath)) has the wrong type: \(context.debugDescription)")
+    } catch {
+        printError("error: \(path) is not a snapshot document: \(error)")
+    }
+    throw ExitCode.failure
+}
+
+private func codingPath(_ path: [any CodingKey]) -> String {
+    path.isEmpty ? "the top level" : path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: ["."])
+}
+
+/// The tenant of a snapshot, holding the attributes the snapshot lists.
+func tenantModel(snapshot path: String) throws -> TenantModel {
+    do {
+        return try TenantModel(snapshot: readSnapshot(path))
+    } catch let error as DiagnosticsError {
+        printError("error: \(path): \(error)")
+        throw ExitCode.failure
+    }
+}
+
+/// A planner for these policies over this tenant, or the tenant-fit problems and exit 1.
+func planner(_ loaded: LoadedConfiguration, tenant: TenantModel) throws -> Planner {
+    do {
+        let compiled = try CompiledPolicies(policies: loaded.policies.policies, settings: loaded.configuration.reconcile, tenant: tenant)
+        return Planner(tenant: tenant, policies: compiled, settings: loaded.configuration.reconcile)
+    } catch {
+        printError(error.diagnostics.map(\.description).joined(separator: "\n"))
+        throw ExitCode.failure
+    }
+}
+
+/// `--output text|json`.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+/// Encodes a value as the documented, stable JSON (sorted keys, pretty-printed).
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
+    FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+}

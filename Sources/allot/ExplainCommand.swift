@@ -1,0 +1,49 @@
+import AllotConfig
+import AllotCore
+import AllotEngine
+import AllotGraph
+import ArgumentParser
+import Foundation
+
+/// `allot explain USER`: why Allot wants what it wants for one user.
+struct ExplainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "For one user (UPN or object id): each policy and the clause that decided it, wanted and held licenses, the change.",
+        discussion: "Exit status: 0 explained, 1 error or no such user.")
+
+    @OptionGroup var options: ConfigurationOption
+
+    @Argument(help: ArgumentHelp("The user's userPrincipalName or object id.", valueName: "user"))
+    var user: String
+
+    @Option(name: .long, help: ArgumentHelp("Explain against a snapshot file instead of the live tenant.", valueName: "file"))
+    var snapshot: String?
+
+    @Option(name: .long, help: "text or json.")
+    var output: OutputFormat = .text
+
+    func run() async throws {
+        let loaded = try loadConfiguration(options)
+        let logger = bootstrapLogging(loaded.configuration.logging, toStandardError: true)
+        let tenant: TenantModel
+        if let snapshot {
+            tenant = try tenantModel(snapshot: snapshot)
+        } else {
+            let requirements = PolicyRequirements(loaded.policies.policies)
+            tenant = try await withGraph(loaded.configuration, logger: logger) { graph in
+                try await graph.readTenant(attributes: requirements.attributes, groups: requirements.groups)
+            }
+        }
+        let stored = StateStore(directory: StateStore.defaultDirectory()).load()
+        let options = PlanningOptions(removalHistory: stored.state.removalHistory, now: Int64(Date().timeIntervalSince1970))
+        guard let explanation = try planner(loaded, tenant: tenant).explain(user: user, options: options) else {
+            printError("error: no user '\(user)' in the tenant (give a userPrincipalName or an object id)")
+            throw ExitCode.failure
+        }
+        switch output {
+        case .text: print(ExplanationRenderer(colors: isTerminal(1)).render(explanation), terminator: "")
+        case .json: try printJSON(explanation)
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import AllotCore
+import AllotSimulator
+import ArgumentParser
+import Foundation
+
+/// `allot simulate`: serves the built-in Microsoft Graph simulator until SIGTERM or SIGINT.
+struct SimulateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Serve the built-in Microsoft Graph simulator (Graph v1.0, Entra token endpoint, IMDS).",
+        discussion: """
+            Serves a tenant read from a snapshot (--tenant) or generated from a seed (--users, --seed) on \
+            loopback, with the Graph endpoints Allot uses, the token endpoint for all four auth modes, \
+            a control API for faults, and a request log. See docs/simulator.md.
+            """)
+
+    @Option(name: .long, help: ArgumentHelp("A snapshot document to serve.", valueName: "file"))
+    var tenant: String?
+
+    @Option(name: .long, help: "Generate a tenant with this many users (default 1000 when no --tenant).")
+    var users: Int?
+
+    @Option(name: .long, help: "The generator's seed: the same seed gives the same tenant.")
+    var seed: UInt64 = 1
+
+    @Option(name: .long, help: ArgumentHelp("Share of generated users whose licenses differ from the sample policies.", valueName: "percent"))
+    var drift: Double = 5
+
+    @Option(name: .long, help: ArgumentHelp("Address to listen on; loopback unless --allow-remote.", valueName: "host:port"))
+    var listen: String = "127.0.0.1:8080"
+
+    @Flag(name: .long, help: "Allow a non-loopback --listen address (the simulator has no real security).")
+    var allowRemote = false
+
+    @Flag(name: .long, help: "Serve HTTPS with a new self-signed certificate (or --tls-cert/--tls-key).")
+    var tls = false
+
+    @Option(name: .long, help: ArgumentHelp("Where to write the self-signed certificate (PEM).", valueName: "path"))
+    var tlsCertOut: String?
+
+    @Option(name: .long, help: ArgumentHelp("A PEM certificate chain to serve instead of a self-signed one.", valueName: "path"))
+    var tlsCert: String?
+
+    @Option(name: .long, help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "path"))
+    var tlsKey: String?
+
+    @Option(name: .long, help: ArgumentHelp("Access token lifetime (30s, 15m, 1h).", valueName: "duration"))
+    var tokenLifetime: String = "3599s"
+
+    @Option(name: .long, help: ArgumentHelp("Enforce Graph's write quota, writes per window (3000/150s).", valueName: "writes/window"))
+    var writeQuota: String?
+
+    @Option(name: .long, help: "Register one application with this client id (without it, any client id and secret is accepted).")
+    var clientId: String?
+
+    @Option(name: .long, help: ArgumentHelp("A file holding the registered application's client secret.", valueName: "path"))
+    var clientSecretFile: String?
+
+    @Option(name: .long, help: ArgumentHelp("A PEM certificate client assertions of the registered application must be signed with.", valueName: "path"))
+    var clientCertificate: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Inject a fault, e.g. throttle:path=/assignLicense,count=5 (repeatable; see docs/simulator.md).", valueName: "fault"))
+    var fault: [String] = []
+
+    func validate() throws {
+        if tenant != nil, users != nil { throw ValidationError("give either --tenant FILE or --users N, not both") }
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if clientSecretFile != nil || clientCertificate != nil, clientId == nil {
+            throw ValidationError("--client-secret-file and --client-certificate need --client-id")
+        }
+        if let users, users < 0 { throw ValidationError("--users must be 0 or more") }
+    }
+
+    func run() async throws {
+        var configuration = SimulatorConfiguration()
+        let (host, port) = try Self.parseListen(listen)
+        guard allowRemote || Self.isLoopback(host) else {
+            throw ValidationError(
+                "--listen \(listen) is not a loopback address; the simulator accepts any client, so it listens on loopback only. Add --allow-remote if you really mean it.")
+        }
+        configuration.host = host == "localhost" ? "127.0.0.1" : host
+        configuration.port = port
+        if let tlsCert, let tlsKey {
+            configuration.tls = .files(certificate: tlsCert, privateKey: tlsKey)
+        } else if tls || tlsCertOut != nil {
+            let path = tlsCertOut ?? FileManager.default.temporaryDirectory.appendingPathComponent("allot-simulator-\(getpid()).pem").path
+            configuration.tls = .selfSigned(writeCertificateTo: path)
+        }
+        guard let lifetime = SimulatorConfiguration.parseDuration(tokenLifetime) else {
+            throw ValidationError("--token-lifetime '\(tokenLifetime)' is not a duration; write 30s, 15m or 1h")
+        }
+        configuration.tokenLifetime = lifetime
+        if let writeQuota {
+            guard let quota = SimulatedWriteQuota(parsing: writeQuota) else {
+                throw ValidationError("--write-quota '\(writeQuota)' is not writes/window; write 3000/150s")
+            }
+            configuration.writeQuota = quota
+        }
+        if let clientId {
+            let secret = try clientSecretFile.map { path in
+                try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            let certificate = try clientCertificate.map { try String(contentsOfFile: $0, encoding: .utf8) }
+            configuration.applications = [SimulatedApplication(clientId: clientId, clientSecret: secret, certificatePEM: certificate)]
+        }
+        let faults = try fault.map { try SimulatedFault(parsing: $0) }
+
+        let simulator: GraphSimulator
+        if let tenant {
+            let snapshot: Snapshot
+            do {
+                snapshot = try JSONDecoder().decode(Snapshot.self, from: Data(contentsOf: URL(fileURLWithPath: tenant)))
+            } catch {
+                throw ValidationError("cannot read the snapshot \(tenant): \(error)")
+            }
+            if let id = snapshot.tenant, GUID(id) != nil { configuration.tenantId = id }
+            simulator = GraphSimulator(tenant: snapshot, configuration: configuration)
+        } else {
+            simulator = GraphSimulator(generator: TenantGenerator(users: users ?? 1000, seed: seed, driftPercent: drift), configuration: configuration)
+        }
+        for fault in faults { simulator.addFault(fault) }
+        let userCount = simulator.userCount
+        let tenantId = configuration.tenantId
+        try await simulator.runUntilTerminated { endpoints in
+            var lines = [
+                "Allot Graph simulator: \(userCount) users, tenant \(tenantId)",
+                "  graph:     \(endpoints.graphEndpoint)",
+                "  authority: \(endpoints.authority)  (token endpoint \(endpoints.authority)/\(tenantId)/oauth2/v2.0/token)",
+                "  imds:      \(endpoints.imdsEndpoint)/metadata/identity/oauth2/token",
+                "  control:   \(endpoints.controlEndpoint)",
+            ]
+            if let path = endpoints.certificatePath { lines.append("  certificate: \(path)") }
+            lines.append("Stop with Ctrl-C or SIGTERM.")
+            FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        }
+    }
+
+    /// `host:port`, `[v6]:port`.
+    static func parseListen(_ text: String) throws -> (String, Int) {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(after: close)...].drop { $0 == ":" }
+        } else if let colon = text.lastIndex(of: ":") {
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        } else {
+            throw ValidationError("--listen '\(text)' needs host:port, e.g. 127.0.0.1:8080")
+        }
+        guard let port = Int(portText), (0...65535).contains(port), !host.isEmpty else {
+            throw ValidationError("--listen '\(text)' needs host:port with a port from 0 to 65535")
+        }
+        return (String(host), port)
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}

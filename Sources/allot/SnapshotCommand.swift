@@ -1,0 +1,43 @@
+import AllotConfig
+import AllotCore
+import AllotEngine
+import AllotGraph
+import ArgumentParser
+import Foundation
+
+/// `allot snapshot --out FILE`: saves what planning needs from the live tenant.
+struct SnapshotCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshot",
+        abstract: "Save the tenant state Allot needs (users, referenced groups' members, SKUs) as a snapshot file.",
+        discussion: "The format is docs/snapshot-format.md. Exit status: 0 written, 1 error (nothing written).")
+
+    @OptionGroup var options: ConfigurationOption
+
+    @Option(name: .long, help: ArgumentHelp("The file to write (replaced atomically).", valueName: "file"))
+    var out: String
+
+    func run() async throws {
+        let loaded = try loadConfiguration(options)
+        let logger = bootstrapLogging(loaded.configuration.logging, toStandardError: true)
+        let requirements = PolicyRequirements(loaded.policies.policies)
+        let progress = ProgressReporter(logger: logger, terminal: isTerminal(2))
+        let tenant = try await withGraph(loaded.configuration, logger: logger) { graph in
+            try await graph.readTenant(attributes: requirements.attributes, groups: requirements.groups) { read in
+                progress.reading(users: read.users, userPages: read.userPages, memberPages: read.memberPages)
+            }
+        }
+        progress.finish()
+        var snapshot = tenant.snapshot()
+        snapshot.tenant = snapshot.tenant ?? loaded.configuration.tenant
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            try encoder.encode(snapshot).write(to: URL(fileURLWithPath: out), options: .atomic)
+        } catch {
+            printError("error: cannot write the snapshot to \(out): \(error.localizedDescription)")
+            throw ExitCode.failure
+        }
+        printError("wrote \(out): \(tenant.userCount) users, \(tenant.groups.count) groups, \(tenant.subscribedSkus.count) SKUs")
+    }
+}

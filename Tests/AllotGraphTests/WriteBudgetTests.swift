@@ -1,0 +1,95 @@
+import Testing
+
+@testable import AllotGraph
+
+@Suite("Write budget")
+struct WriteBudgetTests {
+    @Test("the default quota splits into a 300-write burst and 18 writes per second")
+    func defaults() {
+        let budget = WriteBudget(writes: 3000, window: .seconds(150))
+        #expect(budget.burst == 300)
+        #expect(abs(budget.ratePerSecond - 18) < 1e-9)
+    }
+
+    @Test("the burst goes at once, then writes are paced")
+    func burstThenPace() {
+        var budget = WriteBudget(writes: 100, window: .seconds(10))
+        #expect(budget.reserve(upTo: 20, now: .zero) == .send(10))
+        guard case .wait(let until) = budget.reserve(upTo: 20, now: .zero) else {
+            Issue.record("expected a wait")
+            return
+        }
+        // 9 writes per second: one write is ready after 1/9 s.
+        #expect(until > .milliseconds(111) && until < .milliseconds(112))
+        #expect(budget.reserve(upTo: 20, now: .seconds(1)) == .send(9))
+    }
+
+    @Test("no window ever carries more than the quota", arguments: [1, 7, 20])
+    func quotaHolds(batch: Int) {
+        let quota = 300
+        let window = Duration.seconds(15)
+        var budget = WriteBudget(writes: quota, window: window)
+        var sent: [(Duration, Int)] = []
+        var now = Duration.zero
+        while now < .seconds(120) {
+            switch budget.reserve(upTo: batch, now: now) {
+            case .send(let count):
+                sent.append((now, count))
+            case .wait(let until):
+                now = until
+            }
+        }
+        for (start, _) in sent {
+            let inWindow = sent.filter { $0.0 >= start && $0.0 < start + window }.reduce(0) { $0 + $1.1 }
+            #expect(inWindow <= quota)
+        }
+        let total = sent.reduce(0) { $0 + $1.1 }
+        #expect(total > quota * 7)
+    }
+
+    @Test("writes that must travel together wait until all fit")
+    func atLeast() {
+        var budget = WriteBudget(writes: 20, window: .seconds(10))
+        #expect(budget.burst == 2)
+        #expect(budget.reserve(upTo: 1, now: .zero) == .send(1))
+        guard case .wait = budget.reserve(upTo: 2, atLeast: 2, now: .zero) else {
+            Issue.record("expected a wait for two writes")
+            return
+        }
+        #expect(budget.reserve(upTo: 2, atLeast: 2, now: .seconds(1)) == .send(2))
+    }
+
+    @Test("throttle-limit percentage slows the pace; its absence restores it")
+    func pressure() {
+        var budget = WriteBudget(writes: 100, window: .seconds(10))
+        budget.observe(throttleLimitPercentage: 0.5, now: .zero)
+        #expect(budget.pressureFactor == 1)
+        budget.observe(throttleLimitPercentage: 1.6, now: .zero)
+        #expect(budget.pressureFactor == 0.25)
+        _ = budget.reserve(upTo: 10, now: .zero)
+        // 9 writes/s × 0.25: one write needs 1/2.25 s.
+        guard case .wait(let until) = budget.reserve(upTo: 1, now: .zero) else {
+            Issue.record("expected a wait")
+            return
+        }
+        #expect(until > .milliseconds(444) && until < .milliseconds(445))
+        budget.observe(throttleLimitPercentage: nil, now: .zero)
+        #expect(budget.pressureFactor == 1)
+    }
+
+    @Test("a 429 pauses every write for its Retry-After")
+    func throttledPause() {
+        var budget = WriteBudget(writes: 3000, window: .seconds(150))
+        budget.observeThrottled(retryAfter: .seconds(5), now: .seconds(1))
+        #expect(budget.reserve(upTo: 20, now: .seconds(2)) == .wait(until: .seconds(6)))
+        #expect(budget.reserve(upTo: 20, now: .seconds(6)) == .send(20))
+    }
+
+    @Test("released writes can be reserved again")
+    func release() {
+        var budget = WriteBudget(writes: 100, window: .seconds(10))
+        #expect(budget.reserve(upTo: 10, now: .zero) == .send(10))
+        budget.release(4, now: .zero)
+        #expect(budget.reserve(upTo: 10, now: .zero) == .send(4))
+    }
+}
