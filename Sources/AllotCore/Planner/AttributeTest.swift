@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// An attribute condition ready to evaluate: operators with their operands lowercased and
 /// regular expressions compiled.
@@ -84,9 +85,17 @@ extension JSONValue {
 public enum PolicyPattern {
     /// Compiles a `matches` pattern.
     /// - Throws: the engine's error, whose description says what is wrong with the pattern.
+    /// Compiled once per distinct pattern for the life of the process: policies are compiled
+    /// again every cycle, and swift-corelibs-foundation leaks a copy of every pattern longer than
+    /// 256 UTF-16 units it compiles (found by the loader's fuzzer; see docs/fuzzing.md).
     public static func compile(_ pattern: String) throws -> NSRegularExpression {
-        try NSRegularExpression(pattern: pattern, options: [.caseInsensitive])
+        if let cached = cache.withLock({ $0[pattern] }) { return cached }
+        let compiled = try NSRegularExpression(pattern: pattern, options: [.caseInsensitive])
+        cache.withLock { $0[pattern] = compiled }
+        return compiled
     }
+
+    private static let cache = Mutex<[String: NSRegularExpression]>([:])
 
     /// `nil` when the pattern compiles, else a message for the person who wrote it.
     public static func problem(with pattern: String) -> String? {
