@@ -117,9 +117,7 @@ struct UsersTests {
 
     @Test("/$count answers the number as text, and only with ConsistencyLevel: eventual")
     func rawCount() async throws {
-        var tenant = Fixture.tenant(users: 7)
-        tenant.groups = [DirectoryGroup(id: Fixture.groupId(1), displayName: "Some", members: (0..<4).map(Fixture.userId))]
-        try await Harness.run(tenant: tenant) { harness in
+        try await Harness.run(tenant: Fixture.tenant(users: 7, groupOf: 4)) { harness in
             let token = try await harness.token()
             let eventual = [("ConsistencyLevel", "eventual")]
             let users = try await harness.graph(.GET, "/users/$count", token: token, headers: eventual)
