@@ -74,7 +74,7 @@ public final class GraphSimulator: Sendable {
     /// Starts serving, runs `body` with the bound endpoints, then shuts the server down.
     public static func withRunning<T: Sendable>(
         tenant: Snapshot, configuration: SimulatorConfiguration,
-        _ body: (GraphSimulator, SimulatorEndpoints) async throws -> T
+        _ body: @Sendable (GraphSimulator, SimulatorEndpoints) async throws -> T
     ) async throws -> T {
         let simulator = GraphSimulator(tenant: tenant, configuration: configuration)
         return try await simulator.withRunning(body)
@@ -82,7 +82,7 @@ public final class GraphSimulator: Sendable {
 
     /// Starts serving this simulator, runs `body`, then shuts the server down gracefully
     /// (requests in flight finish first).
-    public func withRunning<T: Sendable>(_ body: (GraphSimulator, SimulatorEndpoints) async throws -> T) async throws -> T {
+    public func withRunning<T: Sendable>(_ body: @Sendable (GraphSimulator, SimulatorEndpoints) async throws -> T) async throws -> T {
         let (started, continuation) = AsyncStream.makeStream(of: SimulatorEndpoints.self)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
