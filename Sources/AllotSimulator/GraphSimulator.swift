@@ -83,14 +83,11 @@ public final class GraphSimulator: Sendable {
     /// Starts serving this simulator, runs `body`, then shuts the server down gracefully
     /// (requests in flight finish first).
     public func withRunning<T: Sendable>(_ body: @Sendable (GraphSimulator, SimulatorEndpoints) async throws -> T) async throws -> T {
-        if let setupError { throw setupError }
         let (started, continuation) = AsyncStream.makeStream(of: SimulatorEndpoints.self)
-        let application = try makeApplication { endpoints in continuation.yield(endpoints) }
-        let services = ServiceGroup(configuration: ServiceGroupConfiguration(services: [application], logger: Self.logger))
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
                 defer { continuation.finish() }
-                try await services.run()
+                try await self.run { endpoints in continuation.yield(endpoints) }
             }
             var iterator = started.makeAsyncIterator()
             guard let endpoints = await iterator.next() else {
@@ -103,16 +100,27 @@ public final class GraphSimulator: Sendable {
             } catch {
                 result = .failure(error)
             }
-            await services.triggerGracefulShutdown()
+            tasks.cancelAll()
             try await tasks.waitForAll()
             return try result.get()
         }
     }
 
-    /// Serves until the task is cancelled or an enclosing `ServiceGroup` shuts down gracefully.
+    /// Serves until the task is cancelled or an enclosing `ServiceGroup` shuts down; either way
+    /// the shutdown is graceful (the listener closes, requests in flight finish).
     public func run(onStarted: @escaping @Sendable (SimulatorEndpoints) async -> Void) async throws {
         if let setupError { throw setupError }
-        try await makeApplication(onStarted: onStarted).run()
+        let application = try makeApplication(onStarted: onStarted)
+        let services = ServiceGroup(configuration: ServiceGroupConfiguration(services: [application], logger: Self.logger))
+        // Unstructured, so that cancelling the caller becomes a graceful shutdown rather than
+        // cancelling the server mid-request; task-locals (an enclosing ServiceGroup's graceful
+        // shutdown) still reach it.
+        let serving = Task { try await services.run() }
+        try await withTaskCancellationHandler {
+            try await serving.value
+        } onCancel: {
+            Task { await services.triggerGracefulShutdown() }
+        }
     }
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully (for `allot simulate`).

@@ -71,15 +71,25 @@ struct SimulateCommand: AsyncParsableCommand {
             throw ValidationError("--client-secret-file and --client-certificate need --client-id")
         }
         if let users, users < 0 { throw ValidationError("--users must be 0 or more") }
+        let (host, _) = try Self.parseListen(listen)
+        guard allowRemote || Self.isLoopback(host) else {
+            throw ValidationError(
+                "--listen \(listen) is not a loopback address; the simulator accepts any client, so it listens on loopback only. Add --allow-remote if you really mean it.")
+        }
+        if SimulatorConfiguration.parseDuration(tokenLifetime) == nil {
+            throw ValidationError("--token-lifetime '\(tokenLifetime)' is not a duration; write 30s, 15m or 1h")
+        }
+        if let writeQuota, SimulatedWriteQuota(parsing: writeQuota) == nil {
+            throw ValidationError("--write-quota '\(writeQuota)' is not writes/window; write 3000/150s")
+        }
+        for text in fault {
+            do { _ = try SimulatedFault(parsing: text) } catch { throw ValidationError("--fault \(text): \(error)") }
+        }
     }
 
     func run() async throws {
         var configuration = SimulatorConfiguration()
         let (host, port) = try Self.parseListen(listen)
-        guard allowRemote || Self.isLoopback(host) else {
-            throw ValidationError(
-                "--listen \(listen) is not a loopback address; the simulator accepts any client, so it listens on loopback only. Add --allow-remote if you really mean it.")
-        }
         configuration.host = host == "localhost" ? "127.0.0.1" : host
         configuration.port = port
         if let tlsCert, let tlsKey {
@@ -88,16 +98,8 @@ struct SimulateCommand: AsyncParsableCommand {
             let path = tlsCertOut ?? FileManager.default.temporaryDirectory.appendingPathComponent("allot-simulator-\(getpid()).pem").path
             configuration.tls = .selfSigned(writeCertificateTo: path)
         }
-        guard let lifetime = SimulatorConfiguration.parseDuration(tokenLifetime) else {
-            throw ValidationError("--token-lifetime '\(tokenLifetime)' is not a duration; write 30s, 15m or 1h")
-        }
-        configuration.tokenLifetime = lifetime
-        if let writeQuota {
-            guard let quota = SimulatedWriteQuota(parsing: writeQuota) else {
-                throw ValidationError("--write-quota '\(writeQuota)' is not writes/window; write 3000/150s")
-            }
-            configuration.writeQuota = quota
-        }
+        configuration.tokenLifetime = SimulatorConfiguration.parseDuration(tokenLifetime) ?? configuration.tokenLifetime
+        configuration.writeQuota = writeQuota.flatMap(SimulatedWriteQuota.init(parsing:))
         if let clientId {
             let secret = try clientSecretFile.map { path in
                 try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -81,9 +81,7 @@ struct GroupsTests {
 
     @Test("member listings page with $top and a next link")
     func paging() async throws {
-        var tenant = Fixture.tenant(users: 25)
-        tenant.groups = [DirectoryGroup(id: Fixture.groupId(1), displayName: "Everyone", members: (0..<25).map(Fixture.userId))]
-        try await Harness.run(tenant: tenant) { harness in
+        try await Harness.run(tenant: Fixture.tenant(users: 25, groupOf: 25)) { harness in
             let token = try await harness.token()
             let pages = try await harness.pages("/groups/\(Fixture.groupId(1))/transitiveMembers/microsoft.graph.user?$top=10&$select=id", token: token)
             #expect(pages.map(\.values.count) == [10, 10, 5])

@@ -1,4 +1,5 @@
 import AllotCore
+import Foundation
 import Testing
 
 @testable import AllotSimulator
@@ -111,6 +112,28 @@ struct UsersTests {
             #expect(without.errorMessage == "$count is not currently supported.")
             let with = try await harness.graph(.GET, "/users?$count=true&$top=2", token: token, headers: [("ConsistencyLevel", "eventual")])
             #expect(with["@odata.count"]?.intValue == 5)
+        }
+    }
+
+    @Test("/$count answers the number as text, and only with ConsistencyLevel: eventual")
+    func rawCount() async throws {
+        try await Harness.run(tenant: Fixture.tenant(users: 7, groupOf: 4)) { harness in
+            let token = try await harness.token()
+            let eventual = [("ConsistencyLevel", "eventual")]
+            let users = try await harness.graph(.GET, "/users/$count", token: token, headers: eventual)
+            #expect(users.status == 200)
+            #expect(String(decoding: users.bytes, as: UTF8.self) == "7")
+            #expect(users.header("Content-Type")?.hasPrefix("text/plain") == true)
+            let members = try await harness.graph(
+                .GET, "/groups/\(Fixture.groupId(1))/transitiveMembers/microsoft.graph.user/$count", token: token, headers: eventual)
+            #expect(String(decoding: members.bytes, as: UTF8.self) == "4")
+            let without = try await harness.graph(.GET, "/users/$count", token: token)
+            #expect(without.status == 400)
+            #expect(without.errorCode == "Request_UnsupportedQuery")
+            let inBatch = try await harness.graph(
+                .POST, "/$batch", token: token,
+                json: #"{"requests":[{"id":"1","method":"GET","url":"/users/$count","headers":{"ConsistencyLevel":"eventual"}}]}"#)
+            #expect(inBatch["responses", 0, "body"] == .string(Data("7".utf8).base64EncodedString()))
         }
     }
 

@@ -18,15 +18,7 @@ struct HoldingRecord: Sendable {
     init(states unsorted: [LicenseAssignmentState]) {
         let states = HoldingRecord.normalized(unsorted)
         self.states = states
-        var assigned: [AssignedLicense] = []
-        for state in states where state.holds {
-            if let last = assigned.last, last.skuId == state.skuId {
-                let kept = Set(state.disabledPlans)
-                assigned[assigned.count - 1].disabledPlans = last.disabledPlans.filter { kept.contains($0) }
-            } else {
-                assigned.append(AssignedLicense(skuId: state.skuId, disabledPlans: state.disabledPlans))
-            }
-        }
+        let assigned = HoldingRecord.assignedLicenses(from: states)
         self.assigned = assigned
         held = assigned.map(\.skuId)
 
@@ -65,6 +57,21 @@ struct HoldingRecord: Sendable {
         statesJSON = writer.bytes
     }
 
+    /// Graph's `assignedLicenses` for normalized states: one entry per SKU held, disabled plans
+    /// intersected over the sources that hold it.
+    static func assignedLicenses(from states: [LicenseAssignmentState]) -> [AssignedLicense] {
+        var assigned: [AssignedLicense] = []
+        for state in states where state.holds {
+            if let last = assigned.last, last.skuId == state.skuId {
+                let kept = Set(state.disabledPlans)
+                assigned[assigned.count - 1].disabledPlans = last.disabledPlans.filter { kept.contains($0) }
+            } else {
+                assigned.append(AssignedLicense(skuId: state.skuId, disabledPlans: state.disabledPlans))
+            }
+        }
+        return assigned
+    }
+
     /// Sorted, with each entry's plans sorted and unique.
     static func normalized(_ states: [LicenseAssignmentState]) -> [LicenseAssignmentState] {
         states
@@ -93,6 +100,8 @@ struct HoldingTable: Sendable {
 
     /// The index of the record for these states, adding it when new.
     mutating func intern(_ states: [LicenseAssignmentState]) -> UInt32 {
+        // Keys are normalized; states that are already normalized (the common case) hit at once.
+        if let index = lookup[states] { return index }
         let normalized = HoldingRecord.normalized(states)
         if let index = lookup[normalized] { return index }
         let index = UInt32(records.count)

@@ -116,6 +116,10 @@ public struct TenantGenerator: Sendable {
         "Dubois", "Costa", "Yamada", "Jensen",
     ]
 
+    /// `onPremisesExtensionAttributes` with all fifteen attributes null, as Graph shows a cloud user's.
+    private static let emptyExtensionAttributes = [String: JSONValue](
+        uniqueKeysWithValues: (1...15).map { ("extensionAttribute\($0)", JSONValue.null) })
+
     /// What the sample policies grant a user, and the groups the user is in.
     private struct Person {
         var id: GUID
@@ -142,6 +146,7 @@ public struct TenantGenerator: Sendable {
             return random.guid()
         }
         let skuIds = Dictionary(uniqueKeysWithValues: SampleTenant.catalog.map { ($0.partNumber, GUID($0.skuId)!) })
+        let partNumbers = Dictionary(uniqueKeysWithValues: skuIds.map { ($0.value, $0.key) })
         var members = [[Int32]](repeating: [], count: Group.allCases.count)
         var holders: [String: Int] = [:]
         var desiredCount: [String: Int] = [:]
@@ -157,11 +162,11 @@ public struct TenantGenerator: Sendable {
             if random.chance(driftPercent / 100) {
                 applyDrift(to: &states, person: person, random: &random, plans: plans, skuIds: skuIds)
             }
-            let holding = HoldingRecord(states: states)
-            person.user.licenseAssignmentStates = holding.states
-            person.user.assignedLicenses = holding.assigned
+            let normalized = HoldingRecord.normalized(states)
+            person.user.licenseAssignmentStates = normalized
+            person.user.assignedLicenses = HoldingRecord.assignedLicenses(from: normalized)
             for license in person.user.assignedLicenses {
-                guard let part = SampleTenant.catalog.first(where: { GUID($0.skuId)! == license.skuId })?.partNumber else { continue }
+                guard let part = partNumbers[license.skuId] else { continue }
                 holders[part, default: 0] += 1
                 if person.desired.contains(where: { $0.0 == part }) { legitimateHolders[part, default: 0] += 1 }
             }
@@ -215,7 +220,7 @@ public struct TenantGenerator: Sendable {
         var properties: [String: JSONValue] = [:]
         var groups: [Group] = []
         let upn: String
-        var extensionAttributes = [String: JSONValue](uniqueKeysWithValues: (1...15).map { ("extensionAttribute\($0)", JSONValue.null) })
+        var extensionAttributes = Self.emptyExtensionAttributes
         if isBreakGlass {
             upn = SampleTenant.breakGlassUser
             properties["displayName"] = .string("Break Glass (emergency access)")

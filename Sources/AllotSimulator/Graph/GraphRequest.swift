@@ -49,8 +49,10 @@ struct GraphRequest: Sendable {
 struct GraphResponse: Sendable {
     var status: HTTPResponse.Status
     var headers: HTTPFields
-    /// JSON text; `nil` for `204 No Content`.
+    /// JSON text (or plain text for `$count`); `nil` for `204 No Content`.
     var body: [UInt8]?
+    /// Whether ``body`` is JSON (a batch embeds JSON as is and anything else base64-encoded).
+    var bodyIsJSON = true
     /// For a `$batch`: its items, for the request log.
     var batchItems: [LoggedBatchItem]?
 
@@ -59,11 +61,18 @@ struct GraphResponse: Sendable {
     static func json(_ body: [UInt8], status: HTTPResponse.Status = .ok) -> GraphResponse {
         var headers = HTTPFields()
         headers[.contentType] = jsonContentType
-        return GraphResponse(status: status, headers: headers, body: body, batchItems: nil)
+        return GraphResponse(status: status, headers: headers, body: body, bodyIsJSON: true, batchItems: nil)
+    }
+
+    /// A `$count` answer: the number as `text/plain`.
+    static func count(_ value: Int) -> GraphResponse {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain;charset=utf-8"
+        return GraphResponse(status: .ok, headers: headers, body: Array(String(value).utf8), bodyIsJSON: false, batchItems: nil)
     }
 
     static func noContent() -> GraphResponse {
-        GraphResponse(status: .noContent, headers: [:], body: nil, batchItems: nil)
+        GraphResponse(status: .noContent, headers: [:], body: nil, bodyIsJSON: true, batchItems: nil)
     }
 
     /// Graph's error envelope, with the request ids in `innerError`.
@@ -99,9 +108,21 @@ enum GraphRoute: Sendable, Equatable {
     case subscribedSku(String)
     case batch
     case me
+    /// `.../$count` of a listing: the number of items as text.
+    indirect case count(GraphRoute)
 
     /// Resolves segments and method to a route, or the error Graph gives.
     static func resolve(method: HTTPRequest.Method, segments: [String]) throws(GraphError) -> GraphRoute {
+        if segments.count > 1, segments.last == "$count" {
+            let listing = try match(Array(segments.dropLast()))
+            switch listing {
+            case .users, .groups, .groupMembers:
+                guard method == .get else { throw GraphError.methodNotAllowed() }
+                return .count(listing)
+            default:
+                throw GraphError.noRoute(method: method, path: "/" + segments.joined(separator: "/"))
+            }
+        }
         let route = try match(segments)
         guard route.allows(method) else { throw GraphError.methodNotAllowed() }
         return route

@@ -92,7 +92,7 @@ extension GraphService {
             writer.byte(UInt8(ascii: "}"))
             if let body = response.body {
                 writer.raw(",\"body\":")
-                writer.raw(body)
+                if response.bodyIsJSON { writer.raw(body) } else { writer.string(Data(body).base64EncodedString()) }
             }
             writer.byte(UInt8(ascii: "}"))
         }

@@ -118,7 +118,25 @@ extension GraphService {
         }
     }
 
-    private func groupIndex(_ key: String, in directory: Directory) throws(GraphError) -> Int {
+    /// The members a listing shows: users (as store indices) and nested groups.
+    static func members(
+        of key: String, transitive: Bool, usersOnly: Bool, in directory: Directory
+    ) throws(GraphError) -> (users: [Int32], groups: [Int]) {
+        let index = try groupIndex(key, in: directory)
+        let group = directory.groups[index]
+        var users = group.members
+        var nested = directory.nestedGroups(of: index)
+        if !transitive {
+            let direct = Set(group.memberGroupIds.compactMap { directory.groupIndex[$0] })
+            var inNested = Set<Int32>()
+            for child in direct { inNested.formUnion(directory.groups[child].members) }
+            users = users.filter { !inNested.contains($0) }
+            nested = nested.filter { direct.contains($0) }
+        }
+        return (users, usersOnly ? [] : nested)
+    }
+
+    private static func groupIndex(_ key: String, in directory: Directory) throws(GraphError) -> Int {
         guard let id = GUID(key) else { throw GraphError.badRequest("Invalid object identifier '\(key)'.") }
         guard let index = directory.groupIndex[id] else { throw GraphError.notFound(key) }
         return index
@@ -128,7 +146,7 @@ extension GraphService {
     func getGroup(_ key: String, _ request: GraphRequest, origin: String) throws(GraphError) -> GraphResponse {
         let (properties, explicit) = try groupSelection(request)
         let body = try state.directory.withLock { directory throws(GraphError) -> [UInt8] in
-            let group = directory.groups[try groupIndex(key, in: directory)]
+            let group = directory.groups[try Self.groupIndex(key, in: directory)]
             var entity = JSONWriter()
             Self.writeGroup(group, properties: properties, odataType: false, into: &entity)
             var writer = JSONWriter(capacity: entity.bytes.count + 128)
@@ -151,20 +169,9 @@ extension GraphService {
             throw GraphError.unsupportedQuery("$filter on group members is not supported by the simulator.")
         }
         let body = try state.directory.withLock { directory throws(GraphError) -> [UInt8] in
-            let index = try groupIndex(key, in: directory)
-            let group = directory.groups[index]
             let store = directory.users
             let selection = try UserSelection.resolve(request.query.option("select"), store: store)
-            var users = group.members
-            var nested = directory.nestedGroups(of: index)
-            if !transitive {
-                let direct = Set(group.memberGroupIds.compactMap { directory.groupIndex[$0] })
-                var inNested = Set<Int32>()
-                for child in direct { inNested.formUnion(directory.groups[child].members) }
-                users = users.filter { !inNested.contains($0) }
-                nested = nested.filter { direct.contains($0) }
-            }
-            if usersOnly { nested = [] }
+            let (users, nested) = try Self.members(of: key, transitive: transitive, usersOnly: usersOnly, in: directory)
             let total = users.count + nested.count
             guard offset <= total else { throw PageToken.expired }
             let end = min(offset + top, total)

@@ -88,7 +88,28 @@ struct GraphService: Sendable {
             return try batch(request, origin: origin, clientRequestId: clientRequestId)
         case .me:
             throw GraphError.badRequest("/me request is only valid with delegated authentication flow.", code: "BadRequest")
+        case let .count(listing):
+            return try count(listing, request)
         }
+    }
+
+    /// `GET /users/$count`, `/groups/$count`, `/groups/{id}/transitiveMembers[/microsoft.graph.user]/$count`.
+    private func count(_ listing: GraphRoute, _ request: GraphRequest) throws(GraphError) -> GraphResponse {
+        guard request.headers[.consistencyLevel]?.lowercased() == "eventual" else {
+            throw GraphError.unsupportedQuery(
+                "Raw count (/$count) is not supported because the 'ConsistencyLevel:eventual' header is missing. Refer to https://aka.ms/graph-docs/advanced-queries for more information")
+        }
+        let value = try state.directory.withLock { directory throws(GraphError) -> Int in
+            switch listing {
+            case .users: return directory.users.count
+            case .groups: return directory.groups.count
+            case let .groupMembers(key, transitive, usersOnly):
+                let members = try Self.members(of: key, transitive: transitive, usersOnly: usersOnly, in: directory)
+                return members.users.count + members.groups.count
+            default: return 0
+            }
+        }
+        return .count(value)
     }
 
     // MARK: Shared helpers

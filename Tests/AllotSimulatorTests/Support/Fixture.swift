@@ -38,6 +38,13 @@ enum Fixture {
             assignedLicenses: HoldingRecord(states: states).assigned, licenseAssignmentStates: states, properties: all)
     }
 
+    /// `count` plain users and one group (id ``groupId(_:)`` 1) of the first `members` of them.
+    static func tenant(users count: Int, groupOf members: Int, named name: String = "Everyone") -> Snapshot {
+        var tenant = tenant(users: count)
+        tenant.groups = [DirectoryGroup(id: groupId(1), displayName: name, members: (0..<members).map(userId))]
+        return tenant
+    }
+
     /// `count` plain users and the managed SKUs with ten seats each.
     static func tenant(users count: Int, seats: Int = 10) -> Snapshot {
         Snapshot(
