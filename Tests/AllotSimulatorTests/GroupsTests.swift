@@ -98,7 +98,7 @@ struct GroupsTests {
             let e3 = try #require(reply.values.first { $0["skuPartNumber"] == .string("SPE_E3") })
             #expect(e3["consumedUnits"]?.intValue == 3)
             #expect(e3["prepaidUnits"]?["enabled"]?.intValue == 10)
-            #expect(e3["servicePlans"]?.arrayValue?.count == SampleTenant.sku("SPE_E3").plans.count)
+            #expect(e3["servicePlans"]?.arrayValue?.count == SampleTenant.sku("SPE_E3").servicePlans.count)
             #expect(e3["id"] == .string("\(SampleTenant.tenantId)_\(Fixture.e3)"))
             let selected = try await harness.graph(.GET, "/subscribedSkus?$select=skuId,consumedUnits", token: token)
             #expect(selected.values.first?.objectValue?.keys.sorted() == ["consumedUnits", "skuId"])

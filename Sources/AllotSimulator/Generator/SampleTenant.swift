@@ -27,12 +27,12 @@ public enum SampleTenant {
     }
 
     /// The catalog entry of a SKU by part number.
-    static func sku(_ partNumber: String) -> CatalogSku {
-        catalog.first { $0.partNumber == partNumber }!
+    static func sku(_ partNumber: String) -> SkuCatalog.Entry {
+        catalog.first { $0.skuPartNumber == partNumber }!
     }
 
     /// A plan's id within a SKU.
     static func plan(_ name: String, of partNumber: String) -> GUID {
-        GUID(sku(partNumber).plans.first { $0.name == name }!.id)!
+        sku(partNumber).servicePlans.first { $0.name == name }!.id
     }
 }

@@ -135,7 +135,7 @@ public struct TenantGenerator: Sendable {
         let e5Disabled = [SampleTenant.plan("YAMMER_ENTERPRISE", of: "SPE_E5")]
         let frontlineDisabled: [GUID] = {
             let allowed: Set<String> = ["EXCHANGE_S_STANDARD", "TEAMS1", "SHAREPOINTSTANDARD", "SHAREPOINTWAC", "FORMS_PLAN_E1"]
-            return SampleTenant.sku("STANDARDPACK").plans.filter { !allowed.contains($0.name) }.map { GUID($0.id)! }.sorted()
+            return SampleTenant.sku("STANDARDPACK").servicePlans.filter { !allowed.contains($0.name) }.map(\.id).sorted()
         }()
     }
 
@@ -145,7 +145,7 @@ public struct TenantGenerator: Sendable {
             var random = SplitMix64(seed, stream: 7, index: UInt64(group.rawValue))
             return random.guid()
         }
-        let skuIds = Dictionary(uniqueKeysWithValues: SampleTenant.catalog.map { ($0.partNumber, GUID($0.skuId)!) })
+        let skuIds = Dictionary(uniqueKeysWithValues: SampleTenant.catalog.map { ($0.skuPartNumber, $0.skuId) })
         let partNumbers = Dictionary(uniqueKeysWithValues: skuIds.map { ($0.value, $0.key) })
         var members = [[Int32]](repeating: [], count: Group.allCases.count)
         var holders: [String: Int] = [:]
@@ -180,25 +180,21 @@ public struct TenantGenerator: Sendable {
         }
 
         for entry in SampleTenant.catalog {
-            let held = holders[entry.partNumber, default: 0]
-            let desired = desiredCount[entry.partNumber, default: 0]
+            let held = holders[entry.skuPartNumber, default: 0]
+            let desired = desiredCount[entry.skuPartNumber, default: 0]
             let prepaid: Int
-            if entry.partNumber == "POWER_BI_PRO" {
+            if entry.skuPartNumber == "POWER_BI_PRO" {
                 // Seats for everyone who holds it rightly, plus all but a few of the adds due.
-                let legitimate = legitimateHolders[entry.partNumber, default: 0]
+                let legitimate = legitimateHolders[entry.skuPartNumber, default: 0]
                 let addsDue = max(0, desired - legitimate)
                 let short = addsDue == 0 ? 0 : max(1, min(addsDue, max(2, desired / 100)))
                 prepaid = legitimate + addsDue - short
-            } else if SampleTenant.managedSkus.contains(entry.partNumber) {
+            } else if SampleTenant.managedSkus.contains(entry.skuPartNumber) {
                 prepaid = max(held, desired) + max(5, desired / 20)
             } else {
                 prepaid = held + max(10, held / 10)
             }
-            sink.sku(
-                SubscribedSku(
-                    id: "\(SampleTenant.tenantId)_\(entry.skuId)", skuId: GUID(entry.skuId)!, skuPartNumber: entry.partNumber,
-                    consumedUnits: held, prepaidUnits: LicenseUnits(enabled: prepaid),
-                    servicePlans: entry.plans.map { ServicePlan(servicePlanId: GUID($0.id)!, servicePlanName: $0.name) }))
+            sink.sku(entry.subscribedSku(tenantId: SampleTenant.tenantId, prepaid: prepaid, consumed: held))
         }
     }
 
@@ -365,7 +361,7 @@ public struct TenantGenerator: Sendable {
         case .wrongPlans:
             let index = random.pick(direct)
             states[index].disabledPlans = states[index].disabledPlans.isEmpty
-                ? [GUID(SampleTenant.catalog.first { GUID($0.skuId)! == states[index].skuId }!.plans.last!.id)!]
+                ? [SampleTenant.catalog.first { $0.skuId == states[index].skuId }!.servicePlans.last!.id]
                 : []
         case .engineerOnE3:
             states.removeAll { $0.isDirect && $0.skuId == skuIds["SPE_E5"]! }

@@ -4,7 +4,7 @@ import AllotCore
 
 /// Small hand-made tenants for focused tests.
 enum Fixture {
-    static func skuId(_ part: String) -> GUID { GUID(SampleTenant.sku(part).skuId)! }
+    static func skuId(_ part: String) -> GUID { SampleTenant.sku(part).skuId }
     static func plan(_ name: String, of part: String) -> GUID { SampleTenant.plan(name, of: part) }
 
     static var e3: GUID { skuId("SPE_E3") }
@@ -16,10 +16,7 @@ enum Fixture {
 
     /// A subscription from the catalog with the given seats.
     static func sku(_ part: String, prepaid: Int) -> SubscribedSku {
-        let entry = SampleTenant.sku(part)
-        return SubscribedSku(
-            skuId: GUID(entry.skuId)!, skuPartNumber: part, consumedUnits: 0, prepaidUnits: LicenseUnits(enabled: prepaid),
-            servicePlans: entry.plans.map { ServicePlan(servicePlanId: GUID($0.id)!, servicePlanName: $0.name) })
+        SampleTenant.sku(part).subscribedSku(prepaid: prepaid)
     }
 
     static func userId(_ index: Int) -> GUID { GUID(high: 0x1000_0000_0000_4000 | UInt64(index) << 16, low: 0x8000_0000_0000_0000 | UInt64(index)) }
