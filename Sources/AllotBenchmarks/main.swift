@@ -97,12 +97,12 @@ func runPlanner(_ arguments: Arguments) throws {
                  sortedWall[0] * 1000, sortedWall[sortedWall.count / 2] * 1000, sortedCPU[0] * 1000, sortedCPU[sortedCPU.count / 2] * 1000, wall.count))
     print(String(format: "of which compiling the policies: median %.1f ms", compileTimes.sorted()[compileTimes.count / 2] * 1000))
     print(String(format: "per user: %.1f ns (median wall)", sortedWall[sortedWall.count / 2] * 1e9 / Double(arguments.users)))
+    print("RSS while planning: peak \(megabytes(memory("VmHWM"))), that is \(megabytes(memory("VmHWM") - rssBeforePlanning)) above the model (\(megabytes(memory("VmHWM") - baseline)) above the baseline)")
     let materializeStart = ContinuousClock.now
     let changes = plan.changes
     let deferred = plan.deferred
     let materialize = ContinuousClock.now - materializeStart
     print("materializing the named change list (\(changes.count) changes, \(deferred.count) deferred adds), outside the budget: \(materialize)")
-    print("RSS while planning: peak \(megabytes(memory("VmHWM"))), that is \(megabytes(memory("VmHWM") - rssBeforePlanning)) above the model (\(megabytes(memory("VmHWM") - baseline)) above the baseline)")
 }
 
 let arguments = CommandLine.arguments.dropFirst()
