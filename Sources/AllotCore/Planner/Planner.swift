@@ -129,12 +129,75 @@ private struct PlanningCycle {
         desiredOfNode = Array(repeating: nil, count: effectsOfNode.count)
         heldOfHolding = Array(repeating: nil, count: tenant.holdings.count)
 
-        // Pass 1: the seat-free difference, computed once per (matched effects, holding) pair.
+        let differences = differences(nodeOfUser: match.nodeOfUser)
+        let candidates = differences.drifted.map { user in
+            let node = Int(match.nodeOfUser[user])
+            let holding = Int(tenant.holdingOfUser[user])
+            return Candidate(
+                user: user, node: node, holding: holding, diff: differences.pairs.diff(node: node, holding: holding),
+                heldThroughGroup: held(holding).group, hasUsageLocation: tenant.hasUsageLocation(at: user))
+        }
+        var (active, skipped) = leaveAlone(candidates)
+        let delay = holdBackYoungRemovals(candidates: candidates, active: &active)
+
+        // The guard counts the direct removals the cycle wants to send.
+        let guardrail = guardOutcome(removals: active.reduce(0) { $0 + ($1.diff.removals & ~$1.delayed).count })
+        let removalsBlocked = guardrail.tripped && !guardrail.overridden
+        let tally = allocateSeats(&active, removalsBlocked: removalsBlocked)
+
+        var details = PlanDetails(planner: planner, desired: desiredOfNode, held: heldOfHolding, freed: tally.freed)
+        var counts = (adds: 0, removals: 0, planChanges: 0, usageLocations: 0)
+        for index in active.indices {
+            refresh(&active[index])
+            let candidate = active[index]
+            let diff = candidate.diff
+            for sku in diff.adds & candidate.deferred {
+                details.deferredRecords.append(PlanDetails.DeferredRecord(user: Int32(candidate.user), sku: sku))
+            }
+            let adds = diff.adds & ~candidate.deferred
+            let removals = removalsBlocked ? SkuMask() : diff.removals & ~candidate.delayed
+            guard !(adds | diff.planChanges | removals).isEmpty else { continue }
+            let setsUsageLocation = !(adds | diff.planChanges).isEmpty && !candidate.hasUsageLocation
+            details.changeRecords.append(PlanDetails.ChangeRecord(
+                user: Int32(candidate.user), node: UInt32(candidate.node), holding: UInt32(candidate.holding), adds: adds,
+                planChanges: diff.planChanges, removals: removals, replaced: diff.replaced & removals, setsUsageLocation: setsUsageLocation))
+            counts.adds += adds.count
+            counts.removals += removals.count
+            counts.planChanges += diff.planChanges.count
+            if setsUsageLocation { counts.usageLocations += 1 }
+        }
+        details.groupHeldRecords = differences.groupHeld.map { user in
+            let holding = tenant.holdingOfUser[user]
+            let skus = differences.pairs.diff(node: Int(match.nodeOfUser[user]), holding: Int(holding)).heldThroughGroup
+            return PlanDetails.GroupHeldRecord(user: Int32(user), holding: holding, skus: skus)
+        }
+
+        let seats = managed.indices.map { sku in
+            let consumedAfter = managed[sku].consumedUnits + tally.served[sku] - tally.freed[sku]
+            return SeatCount(
+                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, prepaid: managed[sku].prepaidUnits.enabled,
+                consumedBefore: managed[sku].consumedUnits, consumedAfter: consumedAfter,
+                availableBefore: managed[sku].availableUnits,
+                availableAfter: max(0, managed[sku].prepaidUnits.enabled - consumedAfter), deferredAdds: tally.deferred[sku])
+        }
+        let summary = Plan.Summary(
+            usersRead: tenant.userCount, usersInScope: differences.inScope, usersDrifted: candidates.count,
+            usersChanged: details.changeRecords.count, adds: counts.adds, removals: counts.removals, planChanges: counts.planChanges,
+            usageLocationUpdates: counts.usageLocations, deferredAdds: details.deferredRecords.count, skippedUsers: skipped.count,
+            delayedRemovals: delay.delayed.count, heldThroughGroups: details.groupHeldRecords.reduce(0) { $0 + $1.skus.count })
+        return Plan(
+            summary: summary, skipped: skipped, delayedRemovals: delay.delayed, guardrail: guardrail, seats: seats,
+            removalHistory: delay.history, details: details)
+    }
+
+    /// Pass 1: the seat-free difference of every user, computed once per (matched effects,
+    /// holding) pair; the users who drifted and those holding wanted SKUs through groups.
+    private mutating func differences(nodeOfUser: [UInt32]) -> (pairs: PairTable, drifted: [Int], groupHeld: [Int], inScope: Int) {
         var pairs = PairTable(nodes: effectsOfNode.count, holdings: tenant.holdings.count)
         var drifted: [Int] = []
-        var groupHeldUsers: [Int] = []
+        var groupHeld: [Int] = []
         var inScope = 0
-        match.nodeOfUser.withUnsafeBufferPointer { nodeOfUser in
+        nodeOfUser.withUnsafeBufferPointer { nodeOfUser in
             tenant.holdingOfUser.withUnsafeBufferPointer { holdingOfUser in
                 for user in 0..<nodeOfUser.count {
                     let node = Int(nodeOfUser[user])
@@ -143,24 +206,21 @@ private struct PlanningCycle {
                     let pair = pairs.index(node: node, holding: holding) { LicenseDiff(desired: desired(node), held: held(holding)) }
                     switch pairs.kinds[pair] {
                     case .converged: break
-                    case .groupHeld: groupHeldUsers.append(user)
+                    case .groupHeld: groupHeld.append(user)
                     case .drifted: drifted.append(user)
                     case .driftedAndGroupHeld:
                         drifted.append(user)
-                        groupHeldUsers.append(user)
+                        groupHeld.append(user)
                     }
                 }
             }
         }
-        let candidates = drifted.map { user in
-            let node = Int(match.nodeOfUser[user])
-            let holding = Int(tenant.holdingOfUser[user])
-            return Candidate(
-                user: user, node: node, holding: holding, diff: pairs.diff(node: node, holding: holding),
-                heldThroughGroup: held(holding).group, hasUsageLocation: tenant.hasUsageLocation(at: user))
-        }
+        return (pairs, drifted, groupHeld, inScope)
+    }
 
-        // Users left alone: in backoff, or needing a license without usage location and no default.
+    /// Users left alone this cycle: in backoff, or needing a license without a usage location
+    /// when no default is configured (no call at all, not even a removal).
+    private func leaveAlone(_ candidates: [Candidate]) -> (active: [Candidate], skipped: [SkippedUser]) {
         var skipped: [SkippedUser] = []
         var active: [Candidate] = []
         for candidate in candidates {
@@ -169,53 +229,57 @@ private struct PlanningCycle {
                 skipped.append(SkippedUser(
                     userId: id, userPrincipalName: tenant.userPrincipalName(at: candidate.user), reason: "backoff",
                     detail: "an earlier call for this user failed; it is retried when its backoff has passed"))
-                continue
-            }
-            let needsUsageLocation = !(candidate.diff.adds | candidate.diff.planChanges).isEmpty
-            if needsUsageLocation, !candidate.hasUsageLocation, settings.defaultUsageLocation == nil {
+            } else if !(candidate.diff.adds | candidate.diff.planChanges).isEmpty, !candidate.hasUsageLocation, settings.defaultUsageLocation == nil {
                 skipped.append(SkippedUser(
                     userId: id, userPrincipalName: tenant.userPrincipalName(at: candidate.user), reason: "noUsageLocation",
                     detail: "needs a license but has no usage location, and reconcile.usageLocation.default is not set"))
-                continue
+            } else {
+                active.append(candidate)
             }
-            active.append(candidate)
         }
+        return (active, skipped)
+    }
 
-        // Removal delay: remember when each pending removal was first seen; hold back the young ones.
-        var history = RemovalHistory()
-        var delayedRemovals: [DelayedRemoval] = []
+    /// `removalDelay`: remembers when each pending removal was first seen (for every drifted
+    /// user, skipped ones included, so their clocks run) and holds back the young ones.
+    private func holdBackYoungRemovals(candidates: [Candidate], active: inout [Candidate]) -> (history: RemovalHistory, delayed: [DelayedRemoval]) {
         let delay = settings.removalDelay.components.seconds
-        if delay > 0 {
-            for candidate in candidates where !candidate.diff.removals.isEmpty {
-                for sku in candidate.diff.removals {
-                    let pair = PendingRemoval(user: tenant.userID(at: candidate.user), sku: managed[sku].skuId)
-                    history.firstSeen[pair] = options.removalHistory.firstSeen[pair] ?? options.now
-                }
-            }
-            for index in active.indices {
-                for sku in active[index].diff.removals {
-                    let pair = PendingRemoval(user: tenant.userID(at: active[index].user), sku: managed[sku].skuId)
-                    let since = history.firstSeen[pair] ?? options.now
-                    if options.now - since < delay {
-                        active[index].delayed.insert(sku)
-                        delayedRemovals.append(DelayedRemoval(
-                            userId: pair.user, userPrincipalName: tenant.userPrincipalName(at: active[index].user),
-                            sku: managed[sku].skuPartNumber, skuId: pair.sku, pendingSince: since, removableFrom: since + delay))
-                    }
-                }
+        guard delay > 0 else { return (RemovalHistory(), []) }
+        var history = RemovalHistory()
+        for candidate in candidates {
+            for sku in candidate.diff.removals {
+                let pair = PendingRemoval(user: tenant.userID(at: candidate.user), sku: managed[sku].skuId)
+                history.firstSeen[pair] = options.removalHistory.firstSeen[pair] ?? options.now
             }
         }
+        var delayed: [DelayedRemoval] = []
+        for index in active.indices {
+            for sku in active[index].diff.removals {
+                let pair = PendingRemoval(user: tenant.userID(at: active[index].user), sku: managed[sku].skuId)
+                let since = history.firstSeen[pair] ?? options.now
+                guard options.now - since < delay else { continue }
+                active[index].delayed.insert(sku)
+                delayed.append(DelayedRemoval(
+                    userId: pair.user, userPrincipalName: tenant.userPrincipalName(at: active[index].user),
+                    sku: managed[sku].skuPartNumber, skuId: pair.sku, pendingSince: since, removableFrom: since + delay))
+            }
+        }
+        return (history, delayed)
+    }
 
-        // The guard counts the direct removals the cycle wants to send.
-        let wantedRemovals = active.reduce(0) { $0 + ($1.diff.removals & ~$1.delayed).count }
-        let guardrail = guardOutcome(removals: wantedRemovals)
-        let removalsBlocked = guardrail.tripped && !guardrail.overridden
+    /// Seats per managed SKU: freed by removals, served to adds, deferred.
+    private struct SeatTally {
+        var freed: [Int]
+        var served: [Int]
+        var deferred: [Int]
+    }
 
-        // Seats, SKU by SKU, replacing SKUs before the SKUs they replace: removals free seats
-        // first, then adds are served by (priority descending, user id ascending).
-        var freedOf = [Int](repeating: 0, count: managed.count)
-        var servedOf = [Int](repeating: 0, count: managed.count)
-        var deferredOf = [Int](repeating: 0, count: managed.count)
+    /// Seats, SKU by SKU, replacing SKUs before the SKUs they replace (so a deferred E5 keeps
+    /// the E3 it would replace): removals free seats first, then adds are served by (priority
+    /// descending, user id ascending); the rest are deferred.
+    private mutating func allocateSeats(_ active: inout [Candidate], removalsBlocked: Bool) -> SeatTally {
+        let empty = [Int](repeating: 0, count: managed.count)
+        var tally = SeatTally(freed: empty, served: empty, deferred: empty)
         for sku in planner.policies.replacementOrder {
             var wanting: [Int] = []
             for index in active.indices {
@@ -225,11 +289,11 @@ private struct PlanningCycle {
                 if diff.removals.contains(sku), !removalsBlocked, !active[index].delayed.contains(sku),
                     !active[index].heldThroughGroup.contains(sku)
                 {
-                    freedOf[sku] += 1
+                    tally.freed[sku] += 1
                 }
             }
-            let seats = managed[sku].availableUnits + freedOf[sku]
-            servedOf[sku] = min(wanting.count, seats)
+            let seats = managed[sku].availableUnits + tally.freed[sku]
+            tally.served[sku] = min(wanting.count, seats)
             guard wanting.count > seats else { continue }
             // Not enough seats for everyone: priorities decide, so read them (for these users only).
             let ranked = wanting
@@ -238,59 +302,10 @@ private struct PlanningCycle {
             for entry in ranked.dropFirst(seats) {
                 active[entry.index].deferred.insert(sku)
                 active[entry.index].stale = true
-                deferredOf[sku] += 1
+                tally.deferred[sku] += 1
             }
         }
-
-        // The calls.
-        var records: [PlanDetails.ChangeRecord] = []
-        var deferredRecords: [PlanDetails.DeferredRecord] = []
-        var counts = (adds: 0, removals: 0, planChanges: 0, usageLocations: 0)
-        for index in active.indices {
-            refresh(&active[index])
-            let candidate = active[index]
-            let diff = candidate.diff
-            for sku in diff.adds & candidate.deferred { deferredRecords.append(PlanDetails.DeferredRecord(user: Int32(candidate.user), sku: sku)) }
-            let adds = diff.adds & ~candidate.deferred
-            let removals = removalsBlocked ? SkuMask() : diff.removals & ~candidate.delayed
-            guard !(adds | diff.planChanges | removals).isEmpty else { continue }
-            let setsUsageLocation = !(adds | diff.planChanges).isEmpty && !candidate.hasUsageLocation
-            records.append(PlanDetails.ChangeRecord(
-                user: Int32(candidate.user), node: UInt32(candidate.node), holding: UInt32(candidate.holding), adds: adds,
-                planChanges: diff.planChanges, removals: removals, replaced: diff.replaced & removals, setsUsageLocation: setsUsageLocation))
-            counts.adds += adds.count
-            counts.removals += removals.count
-            counts.planChanges += diff.planChanges.count
-            if setsUsageLocation { counts.usageLocations += 1 }
-        }
-
-        let seats = managed.indices.map { sku in
-            let consumedAfter = managed[sku].consumedUnits + servedOf[sku] - freedOf[sku]
-            return SeatCount(
-                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, prepaid: managed[sku].prepaidUnits.enabled,
-                consumedBefore: managed[sku].consumedUnits, consumedAfter: consumedAfter,
-                availableBefore: managed[sku].availableUnits,
-                availableAfter: max(0, managed[sku].prepaidUnits.enabled - consumedAfter), deferredAdds: deferredOf[sku])
-        }
-        var groupHeldCount = 0
-        let groupHeldRecords = groupHeldUsers.map { user in
-            let holding = tenant.holdingOfUser[user]
-            let skus = pairs.diff(node: Int(match.nodeOfUser[user]), holding: Int(holding)).heldThroughGroup
-            groupHeldCount += skus.count
-            return PlanDetails.GroupHeldRecord(user: Int32(user), holding: holding, skus: skus)
-        }
-        let summary = Plan.Summary(
-            usersRead: tenant.userCount, usersInScope: inScope, usersDrifted: candidates.count, usersChanged: records.count,
-            adds: counts.adds, removals: counts.removals, planChanges: counts.planChanges,
-            usageLocationUpdates: counts.usageLocations, deferredAdds: deferredRecords.count, skippedUsers: skipped.count,
-            delayedRemovals: delayedRemovals.count, heldThroughGroups: groupHeldCount)
-        var details = PlanDetails(planner: planner, desired: desiredOfNode, held: heldOfHolding, freed: freedOf)
-        details.changeRecords = records
-        details.deferredRecords = deferredRecords
-        details.groupHeldRecords = groupHeldRecords
-        return Plan(
-            summary: summary, skipped: skipped, delayedRemovals: delayedRemovals, guardrail: guardrail, seats: seats,
-            removalHistory: history, details: details)
+        return tally
     }
 
     func guardOutcome(removals: Int) -> GuardOutcome {
