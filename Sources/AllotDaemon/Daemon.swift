@@ -37,8 +37,10 @@ public enum Daemon {
             ])
         }
         let notifier = SystemdNotifier(environment: environment, logger: logger)
+        let startedAt = Date()
+        DaemonMetrics.registerInitialSeries(startedAt: startedAt)
         let status = DaemonStatus(
-            startedAt: Date(), interval: configuration.reconcile.interval, mode: configuration.reconcile.mode.rawValue,
+            startedAt: startedAt, interval: configuration.reconcile.interval, mode: configuration.reconcile.mode.rawValue,
             policies: DaemonStatus.Policies(
                 revision: loaded.policies.revision, files: loaded.policies.files, count: loaded.policies.policies.count, loadedAt: Date(),
                 lastError: nil))
