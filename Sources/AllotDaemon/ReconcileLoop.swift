@@ -93,7 +93,10 @@ final class ReconcileLoop: Service, Sendable {
     }
 
     /// SIGHUP: re-reads the configuration and the policies; keeps the running set when invalid.
+    /// An operator asked, so the outcome is always logged, even when the same problems were
+    /// already reported by the check before a cycle.
     func reload() {
+        lastRejected.withLock { $0 = nil }
         do {
             let loaded = try loader.load(configurationAt: configurationPath)
             let previous = current.withLock { $0 }
@@ -111,7 +114,6 @@ final class ReconcileLoop: Service, Sendable {
             updated.configuration.graph = previous.configuration.graph
             updated.configuration.auth = previous.configuration.auth
             updated.configuration.status = previous.configuration.status
-            lastRejected.withLock { $0 = nil }
             install(updated, reason: "reload (SIGHUP)")
         } catch {
             reject(error.diagnostics, reason: "reload (SIGHUP)")
