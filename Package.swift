@@ -197,7 +197,15 @@ let package = Package(
             name: "AllotDaemonTests",
             dependencies: [
                 "AllotDaemon",
+                "AllotCore",
+                "AllotEngine",
+                "AllotSimulator",
+                // The process tests start the built executable.
+                "allot",
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
