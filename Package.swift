@@ -145,6 +145,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Release-built soak of `allot run` against `allot simulate`; see docs/performance.md.
+        .executableTarget(
+            name: "AllotSoak",
+            dependencies: [
+                "AllotCore",
+                "AllotSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Release-built benchmarks; see docs/performance.md.
         .executableTarget(
             name: "AllotBenchmarks",

@@ -24,6 +24,7 @@ public enum Daemon {
         loaded: LoadedConfiguration, loader: ConfigurationLoader = ConfigurationLoader(), logger: Logger,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws {
+        MemoryTuning.limitArenas(environment: environment)
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600].map { .seconds($0) }

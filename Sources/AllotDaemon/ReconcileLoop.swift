@@ -52,14 +52,15 @@ final class ReconcileLoop: Service, Sendable {
                 configuration: loaded.configuration, graph: graph, stateStore: stateStore, logger: logger,
                 progress: ProgressReporter(logger: logger, terminal: false, interval: .seconds(30)), now: now)
             status.cycleStarted(at: now())
-            let outcome = await cancelWhenGracefulShutdown {
-                await engine.run(policies: loaded.policies)
+            let report = await cancelWhenGracefulShutdown {
+                await engine.run(policies: loaded.policies).report
             }
             let wait = Self.jittered(loaded.configuration.reconcile.interval)
             let finished = Task.isShuttingDownGracefully || Task.isCancelled
-            status.cycleFinished(outcome.report, nextAt: finished ? nil : now().addingTimeInterval(wait.timeInterval))
+            status.cycleFinished(report, nextAt: finished ? nil : now().addingTimeInterval(wait.timeInterval))
             notifier.send(.status(status.systemdStatusLine()))
             guard !finished else { return }
+            MemoryTuning.returnFreedMemory()
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
             } catch {

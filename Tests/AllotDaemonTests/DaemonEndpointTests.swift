@@ -1,3 +1,4 @@
+import AllotCore
 import AllotSimulator
 import Foundation
 import Glibc
@@ -10,9 +11,8 @@ extension DaemonProcessTests {
     @Test("/healthz, /readyz, /status and /metrics answer while a cycle reads, plans and applies 100,000 users")
     func endpointsDuringLargeCycle() async throws {
         let testbed = try await Testbed("large", users: 100_000, seed: 15)
-        let port = try freeLoopbackPort()
-        try testbed.configure(interval: "1h", statusPort: port)
-        let daemon = try await testbed.startDaemon(statusPort: port)
+        try testbed.configure(interval: "1h")
+        let daemon = try await testbed.startDaemon()
         defer { daemon.child.stop() }
         try await daemon.log.first("cycle.started")
 
@@ -55,9 +55,8 @@ extension DaemonProcessTests {
     func documentedMetrics() async throws {
         let testbed = try await Testbed("metrics", users: 300, seed: 16, drift: 20)
         try await testbed.addFault(SimulatedFault(kind: .throttle, method: "POST", path: "/assignLicense", count: 3, retryAfterSeconds: 1))
-        let port = try freeLoopbackPort()
-        try testbed.configure(interval: "1h", statusPort: port)
-        let daemon = try await testbed.startDaemon(statusPort: port)
+        try testbed.configure(interval: "1h")
+        let daemon = try await testbed.startDaemon()
         defer { daemon.child.stop() }
         let (_, cycle) = try await daemon.log.first("cycle.finished", timeout: .seconds(120))
         let drifted = try #require(cycle.int("users.drifted"))

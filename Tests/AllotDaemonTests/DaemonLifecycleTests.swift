@@ -16,13 +16,12 @@ struct DaemonProcessTests {
     @Test("READY after the status port answers, WATCHDOG, STATUS after cycles, RELOADING then READY on SIGHUP, STOPPING and exit 0 on SIGTERM")
     func systemdNotifications() async throws {
         let testbed = try await Testbed("lifecycle", users: 300, seed: 11)
-        let port = try freeLoopbackPort()
-        try testbed.configure(interval: "2s", statusPort: port)
-        let systemd = try NotificationRecorder(statusPort: port)
+        try testbed.configure(interval: "2s")
+        let systemd = try NotificationRecorder(statusPort: testbed.statusPort)
         defer { systemd.stop() }
 
         let daemon = try await testbed.startDaemon(
-            statusPort: port, systemd: ["NOTIFY_SOCKET": systemd.notifySocket, "WATCHDOG_USEC": "2000000"], watchdogPID: true)
+            systemd: ["NOTIFY_SOCKET": systemd.notifySocket, "WATCHDOG_USEC": "2000000"], watchdogPID: true)
         defer { daemon.child.stop() }
 
         let (readyIndex, ready) = try await systemd.first("READY=1") { $0.has("READY=1") }

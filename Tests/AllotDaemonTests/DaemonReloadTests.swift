@@ -37,9 +37,8 @@ extension DaemonProcessTests {
     @Test("SIGHUP loads a valid change, keeps the last good set on an invalid one with every problem reported, and recovers when it is fixed")
     func reloadOnSighup() async throws {
         let testbed = try await Testbed("reload", users: 300, seed: 12)
-        let port = try freeLoopbackPort()
-        try testbed.configure(interval: "2s", statusPort: port)
-        let daemon = try await testbed.startDaemon(statusPort: port)
+        try testbed.configure(interval: "2s")
+        let daemon = try await testbed.startDaemon()
         defer { daemon.child.stop() }
         try await daemon.log.first("cycle.finished")
         #expect(try await daemon.get("/readyz").status == 200)
@@ -97,9 +96,8 @@ extension DaemonProcessTests {
     @Test("A policy directory changed on disk is picked up at the next cycle without a signal")
     func policyChangeOnDisk() async throws {
         let testbed = try await Testbed("on-disk", users: 300, seed: 13)
-        let port = try freeLoopbackPort()
-        try testbed.configure(interval: "2s", statusPort: port)
-        let daemon = try await testbed.startDaemon(statusPort: port)
+        try testbed.configure(interval: "2s")
+        let daemon = try await testbed.startDaemon()
         defer { daemon.child.stop() }
         try await daemon.log.first("cycle.finished")
         let original = try #require(try await daemon.policyRevision())

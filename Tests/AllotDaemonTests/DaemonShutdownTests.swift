@@ -11,12 +11,11 @@ extension DaemonProcessTests {
     func stopDuringApply() async throws {
         // 2,000 users, a fifth of them drifted: about 400 writes, 20 batches, each held 1.5 s.
         let testbed = try await Testbed("stop", users: 2_000, seed: 14, drift: 20)
-        let port = try freeLoopbackPort()
-        try testbed.configure(interval: "1h", statusPort: port)
+        try testbed.configure(interval: "1h")
         try await testbed.addFault(SimulatedFault(kind: .latency, method: "POST", path: "/$batch", count: -1, delayMilliseconds: 1_500))
-        let systemd = try NotificationRecorder(statusPort: port)
+        let systemd = try NotificationRecorder(statusPort: testbed.statusPort)
         defer { systemd.stop() }
-        let daemon = try await testbed.startDaemon(statusPort: port, systemd: ["NOTIFY_SOCKET": systemd.notifySocket])
+        let daemon = try await testbed.startDaemon(systemd: ["NOTIFY_SOCKET": systemd.notifySocket])
         defer { daemon.child.stop() }
 
         try await waitUntil("two batches answered", timeout: .seconds(120), interval: .milliseconds(100)) {
@@ -44,7 +43,7 @@ extension DaemonProcessTests {
 
         // The next run sends what was left and converges the tenant.
         try await testbed.clearFaults()
-        let again = try await testbed.startDaemon(name: "daemon-again", statusPort: port)
+        let again = try await testbed.startDaemon(name: "daemon-again")
         defer { again.child.stop() }
         let (_, finished) = try await again.log.first("cycle.finished", timeout: .seconds(120))
         #expect(finished.string("result") == "converged", "\(finished)")

@@ -1,4 +1,5 @@
 import Foundation
+import CoreFoundation
 import Glibc
 
 /// The built `allot`: `$ALLOT_EXECUTABLE`, else next to the test bundle (the test target

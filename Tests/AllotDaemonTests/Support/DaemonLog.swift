@@ -1,31 +1,5 @@
+import AllotCore
 import Foundation
-
-/// A JSON value of a log record.
-enum JSONValue: Sendable, Decodable, Equatable {
-    case string(String)
-    case number(Double)
-    case bool(Bool)
-    case array([JSONValue])
-    case object([String: JSONValue])
-    case null
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-}
 
 /// One line of the daemon's JSON log (`ts`, `level`, `event`, `msg` and the event's fields).
 struct LogRecord: Sendable, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import AllotCore
 import AllotSimulator
 import AsyncHTTPClient
 import Foundation
@@ -15,6 +16,8 @@ final class Testbed {
 
     let directory: URL
     let simulator: ChildProcess
+    /// The loopback port `allot run` serves its status endpoints on.
+    let statusPort: Int
     /// `http://127.0.0.1:PORT` of the simulator.
     let simulatorURL: String
     var policiesDirectory: URL { directory.appendingPathComponent("policies") }
@@ -47,6 +50,7 @@ final class Testbed {
             return true
         }
         simulatorURL = url!
+        statusPort = try freeLoopbackPort()
     }
 
     /// Stops the simulator and removes the directory, unless `ALLOT_KEEP_TEST_FILES` is set
@@ -57,8 +61,8 @@ final class Testbed {
     }
 
     /// Writes `allot.yaml`: the simulator's endpoints, the copied policies, `interval`, the
-    /// status server on `statusPort`, JSON logs, and a guard that lets a drifted test tenant converge.
-    func configure(interval: String, statusPort: Int) throws {
+    /// status server on ``statusPort``, JSON logs, and a guard that lets a drifted test tenant converge.
+    func configure(interval: String) throws {
         let yaml = """
             tenant: 8f3c2a10-5b7e-4d2c-9a61-3e0f4b8d7c21
             graph:
@@ -93,9 +97,7 @@ final class Testbed {
     ///
     /// - Parameter watchdogPID: set `WATCHDOG_PID` to the daemon's own pid, as systemd does (a
     ///   shell sets it to its `$$` and `exec`s the daemon, which keeps the pid).
-    func startDaemon(
-        name: String = "daemon", statusPort: Int, systemd: [String: String] = [:], watchdogPID: Bool = false
-    ) async throws -> DaemonProcess {
+    func startDaemon(name: String = "daemon", systemd: [String: String] = [:], watchdogPID: Bool = false) async throws -> DaemonProcess {
         var environment = ["STATE_DIRECTORY": directory.appendingPathComponent("state").path]
         for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] { environment[key] = systemd[key] ?? "" }
         let child = watchdogPID
@@ -105,6 +107,7 @@ final class Testbed {
                 environment: environment, directory: directory)
             : try ChildProcess(name, arguments: ["run", "--config", configurationPath], environment: environment, directory: directory)
         let daemon = DaemonProcess(child: child, statusPort: statusPort)
+        let statusPort = statusPort
         try await waitUntil("\(name) to serve 127.0.0.1:\(statusPort)", timeout: .seconds(60)) {
             guard child.isRunning else { throw HarnessError("\(name) exited: \(child.standardOutput.suffix(2000)) \(child.standardError.suffix(2000))") }
             return acceptsConnections(port: statusPort)
