@@ -66,6 +66,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
         ),
@@ -144,6 +145,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Release-built soak of `allot run` against `allot simulate`; see docs/performance.md.
+        .executableTarget(
+            name: "AllotSoak",
+            dependencies: [
+                "AllotCore",
+                "AllotSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Release-built benchmarks; see docs/performance.md.
         .executableTarget(
             name: "AllotBenchmarks",
@@ -196,7 +210,15 @@ let package = Package(
             name: "AllotDaemonTests",
             dependencies: [
                 "AllotDaemon",
+                "AllotCore",
+                "AllotEngine",
+                "AllotSimulator",
+                // The process tests start the built executable.
+                "allot",
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

@@ -24,6 +24,7 @@ public enum Daemon {
         loaded: LoadedConfiguration, loader: ConfigurationLoader = ConfigurationLoader(), logger: Logger,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws {
+        MemoryTuning.limitArenas(environment: environment)
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600].map { .seconds($0) }
@@ -37,8 +38,10 @@ public enum Daemon {
             ])
         }
         let notifier = SystemdNotifier(environment: environment, logger: logger)
+        let startedAt = Date()
+        DaemonMetrics.registerInitialSeries(startedAt: startedAt)
         let status = DaemonStatus(
-            startedAt: Date(), interval: configuration.reconcile.interval, mode: configuration.reconcile.mode.rawValue,
+            startedAt: startedAt, interval: configuration.reconcile.interval, mode: configuration.reconcile.mode.rawValue,
             policies: DaemonStatus.Policies(
                 revision: loaded.policies.revision, files: loaded.policies.files, count: loaded.policies.policies.count, loadedAt: Date(),
                 lastError: nil))

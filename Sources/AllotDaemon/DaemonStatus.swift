@@ -19,6 +19,7 @@ public final class DaemonStatus: Sendable {
         public var lastTickAt: Date
         public var health: Probe
         public var readiness: Probe
+        /// Seats per managed SKU as the last cycle that read them saw them (kept through failed reads).
         public var seats: [SeatCount]
         public var recentErrors: [RecentError]
     }
@@ -61,6 +62,8 @@ public final class DaemonStatus: Sendable {
         var cycleStartedAt: Date?
         var nextCycleAt: Date?
         var lastTickAt: Date
+        /// The seats the last cycle that read them saw (a failed read reads none).
+        var seats: [SeatCount] = []
         var recentErrors: [RecentError] = []
     }
 
@@ -74,6 +77,7 @@ public final class DaemonStatus: Sendable {
     func cycleStarted(at time: Date) {
         state.withLock {
             $0.cycleStartedAt = time
+            $0.nextCycleAt = nil
             $0.lastTickAt = time
         }
     }
@@ -85,6 +89,7 @@ public final class DaemonStatus: Sendable {
             $0.cycleStartedAt = nil
             $0.nextCycleAt = nextAt
             $0.lastTickAt = report.finishedAt
+            if !report.seats.isEmpty { $0.seats = report.seats }
             if report.result == .failed, let error = report.error { Self.remember(error, at: report.finishedAt, in: &$0) }
             for failure in report.failures.prefix(5) {
                 Self.remember("\(failure.userPrincipalName): \(failure.code ?? failure.kind): \(failure.message)", at: report.finishedAt, in: &$0)
@@ -122,7 +127,7 @@ public final class DaemonStatus: Sendable {
                 mode: state.mode, policies: state.policies, lastCycle: state.lastCycle,
                 cycleInProgress: state.cycleStartedAt.map(CycleInProgress.init), nextCycleAt: state.nextCycleAt,
                 lastTickAt: state.lastTickAt, health: Self.health(state, now: now), readiness: Self.readiness(state),
-                seats: state.lastCycle?.seats ?? [], recentErrors: state.recentErrors)
+                seats: state.seats, recentErrors: state.recentErrors)
         }
     }
 

@@ -52,14 +52,15 @@ final class ReconcileLoop: Service, Sendable {
                 configuration: loaded.configuration, graph: graph, stateStore: stateStore, logger: logger,
                 progress: ProgressReporter(logger: logger, terminal: false, interval: .seconds(30)), now: now)
             status.cycleStarted(at: now())
-            let outcome = await cancelWhenGracefulShutdown {
-                await engine.run(policies: loaded.policies)
+            let report = await cancelWhenGracefulShutdown {
+                await engine.run(policies: loaded.policies).report
             }
             let wait = Self.jittered(loaded.configuration.reconcile.interval)
             let finished = Task.isShuttingDownGracefully || Task.isCancelled
-            status.cycleFinished(outcome.report, nextAt: finished ? nil : now().addingTimeInterval(wait.timeInterval))
+            status.cycleFinished(report, nextAt: finished ? nil : now().addingTimeInterval(wait.timeInterval))
             notifier.send(.status(status.systemdStatusLine()))
             guard !finished else { return }
+            MemoryTuning.returnFreedMemory()
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
             } catch {
@@ -93,7 +94,10 @@ final class ReconcileLoop: Service, Sendable {
     }
 
     /// SIGHUP: re-reads the configuration and the policies; keeps the running set when invalid.
+    /// An operator asked, so the outcome is always logged, even when the same problems were
+    /// already reported by the check before a cycle.
     func reload() {
+        lastRejected.withLock { $0 = nil }
         do {
             let loaded = try loader.load(configurationAt: configurationPath)
             let previous = current.withLock { $0 }
@@ -112,7 +116,6 @@ final class ReconcileLoop: Service, Sendable {
             updated.configuration.auth = previous.configuration.auth
             updated.configuration.status = previous.configuration.status
             updated.configuration.logging = previous.configuration.logging
-            lastRejected.withLock { $0 = nil }
             install(updated, reason: "reload (SIGHUP)")
         } catch {
             reject(error.diagnostics, reason: "reload (SIGHUP)")

@@ -92,6 +92,7 @@ struct RequestExecutor: Sendable {
                 response = GraphResponse(status: Int(answer.status.code), headers: answer.headers, body: collected, clientRequestId: requestId)
             } catch {
                 if Task.isCancelled || error is CancellationError { throw CancellationError() }
+                GraphMetrics.request(operation: operation, status: nil)
                 if let tlsError = Self.tlsFailure(error) {
                     throw GraphRequestError(
                         operation: operation, status: nil, code: nil,
@@ -115,6 +116,7 @@ struct RequestExecutor: Sendable {
                         message: "no response after \(schedule.retries + 1) attempts: \(error)", clientRequestId: requestId)
                 }
             }
+            GraphMetrics.request(operation: operation, status: response.status)
             logger.debug(
                 "graph request",
                 metadata: [
@@ -129,6 +131,7 @@ struct RequestExecutor: Sendable {
             }
             guard RetryPolicy.isRetryable(status: response.status) else { return response }
             if response.status == 429 {
+                GraphMetrics.throttled(operation: operation)
                 logger.notice(
                     "Graph throttled a request",
                     metadata: [

@@ -177,6 +177,7 @@ extension GraphClient {
                     }
                     continue
                 }
+                GraphMetrics.request(operation: write.operation, status: answer.status)
                 if let percentage = answer.throttleLimitPercentage {
                     outcome.throttleLimitPercentage = max(outcome.throttleLimitPercentage ?? 0, percentage)
                 }
@@ -202,6 +203,7 @@ extension GraphClient {
                 }
                 if RetryPolicy.isRetryable(status: answer.status) {
                     if answer.status == 429 {
+                        GraphMetrics.throttled(operation: write.operation)
                         outcome.throttledFor = max(outcome.throttledFor ?? .zero, answer.retryAfter ?? .zero)
                         logger.notice(
                             "Graph throttled a write in a batch",

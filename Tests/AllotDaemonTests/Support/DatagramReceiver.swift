@@ -9,17 +9,17 @@ private let datagramSocketType = Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC
 /// Bound to a file system path (removed again on ``close()``) or to an abstract name. Every
 /// receive waits at most `timeout`, so a message that never comes fails the test instead of
 /// hanging it.
-final class DatagramReceiver {
+final class DatagramReceiver: Sendable {
     /// The value to put in `NOTIFY_SOCKET`.
     let notifySocket: String
     private let descriptor: Int32
     private let boundPath: String?
 
     /// Binds a socket at a fresh path in the temporary directory.
-    static func atTemporaryPath() throws -> DatagramReceiver {
+    static func atTemporaryPath(timeout: Duration = .seconds(5)) throws -> DatagramReceiver {
         let path = FileManager.default.temporaryDirectory
             .appendingPathComponent("allot-notify-\(UUID().uuidString.prefix(8)).sock").path
-        return try DatagramReceiver(notifySocket: path)
+        return try DatagramReceiver(notifySocket: path, timeout: timeout)
     }
 
     /// Binds a socket to a fresh abstract name.

@@ -1,0 +1,32 @@
+import Metrics
+
+/// The Graph client's metrics, through swift-metrics (a no-op unless the process bootstraps a
+/// backend, as `allot run` does): `allot_graph_requests_total{operation,status}` and
+/// `allot_graph_throttled_total{operation}` (`docs/metrics.md`).
+///
+/// `operation` is a fixed route template (`GET /users`, `POST /$batch`,
+/// `POST /users/{id}/assignLicense`, `token`), never a URL, a user or a group, so the label
+/// sets stay small.
+enum GraphMetrics {
+    /// The `status` label of a request that got no HTTP response (timeout, refused, dropped).
+    static let noResponse = "none"
+
+    /// One HTTP request (every attempt, retries included), or one item of a `$batch`.
+    static func request(operation: String, status: Int?) {
+        Counter(
+            label: "allot_graph_requests_total",
+            dimensions: [("operation", label(operation)), ("status", status.map(String.init) ?? noResponse)]
+        ).increment()
+    }
+
+    /// One 429 answer (a whole request or a `$batch` item).
+    static func throttled(operation: String) {
+        Counter(label: "allot_graph_throttled_total", dimensions: [("operation", label(operation))]).increment()
+    }
+
+    /// The operation as a label: token requests name their credential and its file, which a
+    /// label must not carry.
+    static func label(_ operation: String) -> String {
+        operation.hasPrefix("token request") ? "token" : operation
+    }
+}

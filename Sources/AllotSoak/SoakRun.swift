@@ -1,0 +1,215 @@
+import AllotCore
+import AllotSimulator
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One soak: starts the simulator and the daemon, follows the daemon's cycles, drifts the
+/// tenant and arms faults between them, and samples the daemon.
+struct SoakRun {
+    let settings: SoakSettings
+    let directory: URL
+
+    init(_ settings: SoakSettings) {
+        self.settings = settings
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("allot-soak-\(getpid())")
+    }
+
+    func run() async throws -> SoakResult {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration(maximumUsesPerConnection: nil))
+        // A new connection for every probe, as a load balancer's or a kubelet's health check makes.
+        let probeClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration(maximumUsesPerConnection: 1))
+        let outcome: Result<SoakResult, any Error>
+        do {
+            outcome = .success(try await soak(http: http, probeClient: probeClient))
+        } catch {
+            outcome = .failure(error)
+        }
+        try await http.shutdown()
+        try await probeClient.shutdown()
+        return try outcome.get()
+    }
+
+    private func soak(http: HTTPClient, probeClient: HTTPClient) async throws -> SoakResult {
+        log("starting the simulator (\(settings.users) users, seed \(settings.seed))")
+        let simulator = try SoakProcess(
+            settings.allot,
+            ["simulate", "--users", "\(settings.users)", "--seed", "\(settings.seed)", "--listen", "127.0.0.1:0", "--token-lifetime", "5m"],
+            output: directory.appendingPathComponent("simulator.out"))
+        defer { simulator.terminate() }
+        let simulatorURL = try await simulator.waitForSimulatorURL()
+        let statusPort = try Self.freePort()
+        try writeWorkspace(simulatorURL: simulatorURL, statusPort: statusPort)
+
+        log("starting allot run (interval \(settings.interval), status on 127.0.0.1:\(statusPort))")
+        let daemon = try SoakProcess(
+            settings.allot, ["run", "--config", directory.appendingPathComponent("allot.yaml").path],
+            output: directory.appendingPathComponent("daemon.log"),
+            environment: ["STATE_DIRECTORY": directory.appendingPathComponent("state").path, "NOTIFY_SOCKET": ""])
+        defer { daemon.terminate() }
+        let cycles = DaemonCycles(log: directory.appendingPathComponent("daemon.log").path)
+
+        let admin = TenantAdmin(http: http, baseURL: simulatorURL)
+        try await admin.prepare()
+        let prober = HealthProber(client: probeClient, url: "http://127.0.0.1:\(statusPort)/healthz", interval: settings.probeInterval)
+        let probing = Task { await prober.run() }
+
+        var result = SoakResult(command: CommandLine.arguments.joined(separator: " "), started: Date())
+        var random = SplitMix64(seed: settings.seed)
+        let started = ContinuousClock.now
+        for index in 0..<settings.cycles {
+            let cycle = try await cycles.next(timeout: .seconds(600), daemon: daemon)
+            prober.cycle.store(index + 1, ordering: .relaxed)
+            let memory = try ProcessSample.read(pid: daemon.pid)
+            result.cycles.append(
+                SoakResult.Cycle(
+                    index: index + 1, result: cycle.result, durationSeconds: cycle.durationSeconds, residentKiB: memory.residentKiB,
+                    descriptors: memory.descriptors, drifted: cycle.drifted))
+            if (index + 1) % 10 == 0 || index == 0 {
+                log("cycle \(index + 1)/\(settings.cycles): \(cycle.result), \(memory.residentKiB / 1024) MiB resident, \(memory.descriptors) descriptors")
+            }
+            guard index + 1 < settings.cycles else { break }
+            try await admin.clearFaults()
+            let drifted = random.below(settings.maxDriftUsers + 1)
+            result.driftActions += try await admin.drift(users: drifted, random: &random)
+            if random.chance(settings.faultChance) {
+                let fault = admin.randomFault(random: &random)
+                try await admin.arm(fault)
+                result.faults[fault.kind.rawValue, default: 0] += 1
+            }
+        }
+        result.elapsed = ContinuousClock.now - started
+        probing.cancel()
+        await probing.value
+        result.probes = prober.samples()
+
+        daemon.signal(SIGTERM)
+        result.exitStatus = try await daemon.waitForExit(timeout: .seconds(60))
+        log("done: allot run exited \(result.exitStatus); logs in \(directory.path)")
+        return result
+    }
+
+    private static func clientConfiguration(maximumUsesPerConnection: Int?) -> HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration(timeout: HTTPClient.Configuration.Timeout(connect: .seconds(5), read: .seconds(30)))
+        configuration.maximumUsesPerConnection = maximumUsesPerConnection
+        return configuration
+    }
+
+    /// `allot.yaml`, the policies and the client secret, in the soak's directory.
+    private func writeWorkspace(simulatorURL: String, statusPort: Int) throws {
+        let policies = directory.appendingPathComponent("policies")
+        try? FileManager.default.removeItem(at: policies)
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: settings.policies), to: policies)
+        try "soak-secret\n".write(to: directory.appendingPathComponent("client-secret"), atomically: true, encoding: .utf8)
+        let yaml = """
+            tenant: 8f3c2a10-5b7e-4d2c-9a61-3e0f4b8d7c21
+            graph:
+              endpoint: \(simulatorURL)/v1.0
+              authority: \(simulatorURL)
+            auth:
+              clientId: 00000000-0000-0000-0000-000000000000
+              clientSecretFile: ./client-secret
+            policies: ./policies
+            reconcile:
+              interval: \(settings.interval)
+              managedSkus: [SPE_E3, SPE_E5, STANDARDPACK, POWER_BI_PRO, PROJECTPROFESSIONAL, VISIOCLIENT]
+              usageLocation: { default: US }
+              guard: { maxRemovals: 100000, maxRemovalPercent: 100 }
+            status:
+              listen: 127.0.0.1:\(statusPort)
+            logging:
+              format: json
+              level: info
+
+            """
+        try yaml.write(to: directory.appendingPathComponent("allot.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    private static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+        }
+        guard bound else { throw SoakError("cannot find a free loopback port: \(String(cString: strerror(errno)))") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// Probes `/healthz` until cancelled, recording each answer's latency and the cycle it fell in.
+final class HealthProber: Sendable {
+    struct Probe: Sendable {
+        let cycle: Int
+        let latency: Duration
+        let status: Int
+    }
+
+    let client: HTTPClient
+    let url: String
+    let interval: Duration
+    /// The cycles finished so far, as the soak loop saw them.
+    let cycle = Atomic<Int>(0)
+    private let recorded = Mutex<[Probe]>([])
+
+    init(client: HTTPClient, url: String, interval: Duration) {
+        self.client = client
+        self.url = url
+        self.interval = interval
+    }
+
+    func run() async {
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            var status = 0
+            do {
+                let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+                _ = try await response.body.collect(upTo: 4096)
+                status = Int(response.status.code)
+            } catch {
+                if Task.isCancelled { return }
+            }
+            let probe = Probe(cycle: cycle.load(ordering: .relaxed), latency: ContinuousClock.now - started, status: status)
+            recorded.withLock { $0.append(probe) }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    func samples() -> [Probe] { recorded.withLock { $0 } }
+}
+
+/// Resident memory and open descriptors of a process, from `/proc`.
+struct ProcessSample {
+    var residentKiB: Int
+    var descriptors: Int
+
+    static func read(pid: Int32) throws -> ProcessSample {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kib = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else { throw SoakError("no VmRSS in /proc/\(pid)/status") }
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
+        return ProcessSample(residentKiB: kib, descriptors: descriptors)
+    }
+}
+
+/// A problem running the soak itself.
+struct SoakError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Progress on standard error (standard output carries the report).
+func log(_ line: String) {
+    FileHandle.standardError.write(Data("[soak] \(line)\n".utf8))
+}

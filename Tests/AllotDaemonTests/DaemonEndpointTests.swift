@@ -1,0 +1,196 @@
+import AllotCore
+import AllotSimulator
+import Foundation
+import Glibc
+import Testing
+
+extension DaemonProcessTests {
+    /// The loose bound on one status request while a cycle runs (budgets are the soak's).
+    static let endpointBound = Duration.seconds(5)
+
+    @Test("/healthz, /readyz, /status and /metrics answer while a cycle reads, plans and applies 100,000 users")
+    func endpointsDuringLargeCycle() async throws {
+        let testbed = try await Testbed("large", users: 100_000, seed: 15)
+        try testbed.configure(interval: "1h")
+        let daemon = try await testbed.startDaemon()
+        defer { daemon.child.stop() }
+        try await daemon.log.first("cycle.started")
+
+        // Probe every endpoint in turn while the cycle runs: through the read and the plan
+        // (until the first drift.detected), then a few rounds into the apply.
+        var roundsWhileReading = 0
+        var roundsWhileApplying = 0
+        var slowest = Duration.zero
+        while roundsWhileApplying < 5 {
+            let applying = !daemon.log.events("drift.detected").isEmpty
+            guard daemon.log.events("cycle.finished").isEmpty else { break }
+            for path in ["/healthz", "/readyz", "/status", "/metrics"] {
+                let started = ContinuousClock.now
+                let response = try await daemon.get(path, timeout: Self.endpointBound)
+                let elapsed = ContinuousClock.now - started
+                slowest = max(slowest, elapsed)
+                #expect(elapsed < Self.endpointBound, "\(path) took \(elapsed)")
+                #expect(response.status == (path == "/readyz" ? 503 : 200), "\(path) answered \(response.status): \(response.body.prefix(300))")
+                if path == "/readyz" { #expect(response.body.contains("first cycle"), "\(response.body)") }
+                if path == "/metrics" { #expect(response.body.contains("allot_interval_seconds 3600")) }
+            }
+            if applying { roundsWhileApplying += 1 } else { roundsWhileReading += 1 }
+            if case .object = try await daemon.status()["cycleInProgress"] {} else {
+                Issue.record("/status shows no cycle in progress before cycle.finished")
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(roundsWhileReading >= 3, "only \(roundsWhileReading) rounds of requests while the tenant was read")
+        #expect(roundsWhileApplying >= 5 || !daemon.log.events("cycle.finished").isEmpty)
+        let (_, started) = try await daemon.log.first("read.progress")
+        #expect(started.int("users") != nil)
+
+        daemon.child.signal(SIGTERM)
+        #expect(try await daemon.child.exitStatus(within: Self.stopTimeout) == 0, "\(daemon.child.standardError.suffix(2000))")
+        let (_, finished) = try await daemon.log.first("cycle.finished")
+        #expect(finished.int("users.read") == 100_000, "\(finished)")
+    }
+
+    @Test("/metrics has every documented series, with low-cardinality labels and no user in any label; /status has the documented fields")
+    func documentedMetrics() async throws {
+        let testbed = try await Testbed("metrics", users: 300, seed: 16, drift: 20)
+        try await testbed.addFault(SimulatedFault(kind: .throttle, method: "POST", path: "/assignLicense", count: 3, retryAfterSeconds: 1))
+        try testbed.configure(interval: "1h")
+        let daemon = try await testbed.startDaemon()
+        defer { daemon.child.stop() }
+        let (_, cycle) = try await daemon.log.first("cycle.finished", timeout: .seconds(120))
+        let drifted = try #require(cycle.int("users.drifted"))
+        #expect(drifted > 0)
+        #expect(daemon.log.events("drift.detected").count == drifted, "drift.detected is logged once per drifted user")
+        #expect(Set(daemon.log.events("drift.detected").compactMap { $0.string("user.id") }).count == drifted)
+
+        let response = try await daemon.get("/metrics")
+        #expect(response.status == 200)
+        let exposition = try PrometheusExposition(response.body)
+        for (name, type) in DocumentedMetrics.types {
+            #expect(exposition.types[name] == type, "\(name): TYPE \(exposition.types[name] ?? "missing"), documented \(type)")
+        }
+        #expect(Set(exposition.types.keys) == Set(DocumentedMetrics.types.keys), "undocumented: \(Set(exposition.types.keys).subtracting(DocumentedMetrics.types.keys))")
+        for sample in exposition.samples {
+            let family = DocumentedMetrics.family(of: sample.name)
+            #expect(Set(sample.labels.keys) == DocumentedMetrics.labels[family] ?? [], "\(sample.line)")
+            for (label, value) in sample.labels {
+                #expect(value.firstMatch(of: /[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-/) == nil && !value.contains("@"), "a user in a label: \(sample.line)")
+                if let allowed = DocumentedMetrics.values[label] { #expect(allowed.contains(value), "\(label)=\(value) is not documented: \(sample.line)") }
+            }
+            if let sku = sample.labels["sku"] { #expect(sku.wholeMatch(of: /[A-Z0-9_]+/) != nil, "\(sample.line)") }
+            if let operation = sample.labels["operation"] { #expect(DocumentedMetrics.operations.contains(operation), "\(sample.line)") }
+            if let status = sample.labels["status"] { #expect(Int(status) != nil || status == "none", "\(sample.line)") }
+        }
+        #expect(exposition.value("allot_graph_throttled_total", ["operation": "POST /users/{id}/assignLicense"]) == 3)
+        #expect(exposition.value("allot_reconcile_total", ["result": "converged"]) == 1)
+        #expect(exposition.value("allot_policy_load_errors_total") == 0)
+        #expect(exposition.value("allot_interval_seconds") == 3600)
+        #expect((exposition.value("allot_changes_total", ["action": "add", "result": "applied"]) ?? 0) > 0)
+        #expect((exposition.value("allot_graph_requests_total", ["operation": "GET /users", "status": "200"]) ?? 0) >= 1)
+
+        let status = try await daemon.status()
+        let statusProblems = DocumentedStatus.check(status.keys, required: DocumentedStatus.fields, optional: DocumentedStatus.optionalFields)
+        #expect(statusProblems == nil, "/status: \(statusProblems ?? "")")
+        guard case .object(let lastCycle) = status["lastCycle"] else {
+            Issue.record("no lastCycle in /status")
+            return
+        }
+        let cycleProblems = DocumentedStatus.check(
+            lastCycle.keys, required: DocumentedStatus.lastCycleFields, optional: DocumentedStatus.optionalLastCycleFields)
+        #expect(cycleProblems == nil, "/status lastCycle: \(cycleProblems ?? "")")
+        daemon.child.signal(SIGTERM)
+        #expect(try await daemon.child.exitStatus(within: Self.stopTimeout) == 0)
+    }
+}
+
+/// The metric families `docs/metrics.md` documents: their types, labels and label values.
+enum DocumentedMetrics {
+    static let types: [String: String] = [
+        "allot_reconcile_total": "counter", "allot_reconcile_duration_seconds": "histogram",
+        "allot_last_success_timestamp_seconds": "gauge", "allot_interval_seconds": "gauge", "allot_drifted_users": "gauge",
+        "allot_changes_total": "counter", "allot_deferred_adds": "gauge", "allot_seats": "gauge", "allot_guard_tripped": "gauge",
+        "allot_graph_requests_total": "counter", "allot_graph_throttled_total": "counter", "allot_policy_load_errors_total": "counter",
+    ]
+
+    static let labels: [String: Set<String>] = [
+        "allot_reconcile_total": ["result"], "allot_reconcile_duration_seconds_bucket": ["le"], "allot_changes_total": ["action", "result"],
+        "allot_deferred_adds": ["sku"], "allot_seats": ["sku", "state"], "allot_graph_requests_total": ["operation", "status"],
+        "allot_graph_throttled_total": ["operation"],
+    ]
+
+    static let values: [String: Set<String>] = [
+        "result": ["converged", "not_converged", "failed", "report", "applied", "deferred", "skipped"],
+        "action": ["add", "remove", "plan_change", "usage_location", "user"],
+        "state": ["prepaid", "consumed", "available"],
+    ]
+
+    static let operations: Set<String> = [
+        "token", "GET /users", "GET /groups?$filter", "GET /groups/{id}", "GET /groups/{id}/transitiveMembers", "GET /subscribedSkus",
+        "POST /$batch", "POST /users/{id}/assignLicense", "PATCH /users/{id}",
+    ]
+
+    /// The family a sample belongs to, for label checks (`_bucket` keeps its own: it alone has `le`).
+    static func family(of sample: String) -> String {
+        for suffix in ["_sum", "_count"] where sample.hasSuffix(suffix) && types[String(sample.dropLast(suffix.count))] == "histogram" {
+            return String(sample.dropLast(suffix.count))
+        }
+        return sample
+    }
+}
+
+/// The `/status` fields `docs/status.md` documents: always there, and there when they apply.
+enum DocumentedStatus {
+    static let fields: Set<String> = [
+        "version", "startedAt", "interval", "mode", "policies", "lastTickAt", "health", "readiness", "seats", "recentErrors",
+    ]
+    static let optionalFields: Set<String> = ["lastCycle", "cycleInProgress", "nextCycleAt"]
+
+    static let lastCycleFields: Set<String> = [
+        "mode", "startedAt", "finishedAt", "result", "policyRevision", "usersRead", "usersInScope", "usersDrifted", "planned", "applied",
+        "failed", "deferredAdds", "skippedUsers", "delayedRemovals", "notSent", "seats", "failures",
+    ]
+    static let optionalLastCycleFields: Set<String> = ["error", "guardrail"]
+
+    /// Problems with `keys` against the documented fields, or nil.
+    static func check(_ keys: some Collection<String>, required: Set<String>, optional: Set<String>) -> String? {
+        let keys = Set(keys)
+        let missing = required.subtracting(keys)
+        let undocumented = keys.subtracting(required).subtracting(optional)
+        return missing.isEmpty && undocumented.isEmpty ? nil : "missing \(missing.sorted()), undocumented \(undocumented.sorted())"
+    }
+}
+
+/// The Prometheus text format, as far as the tests read it.
+struct PrometheusExposition {
+    struct Sample {
+        let name: String
+        let labels: [String: String]
+        let value: Double
+        let line: String
+    }
+
+    private(set) var types: [String: String] = [:]
+    private(set) var samples: [Sample] = []
+
+    init(_ text: String) throws {
+        for line in text.split(separator: "\n").map(String.init) where !line.isEmpty {
+            if let type = line.wholeMatch(of: /# TYPE (\w+) (\w+)/) {
+                types[String(type.1)] = String(type.2)
+                continue
+            }
+            guard !line.hasPrefix("#") else { continue }
+            guard let sample = line.wholeMatch(of: /(\w+)(?:\{(.*)\})? (\S+)/), let value = Double(sample.3) else {
+                throw HarnessError("not a Prometheus sample: \(line)")
+            }
+            var labels: [String: String] = [:]
+            for label in String(sample.2 ?? "").matches(of: /(\w+)="((?:[^"\\]|\\.)*)"/) { labels[String(label.1)] = String(label.2) }
+            samples.append(Sample(name: String(sample.1), labels: labels, value: value, line: line))
+        }
+    }
+
+    /// The value of the sample with exactly these labels.
+    func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
+        samples.first { $0.name == name && $0.labels == labels }?.value
+    }
+}
