@@ -179,7 +179,12 @@ let package = Package(
         ),
         .testTarget(
             name: "AllotEngineTests",
-            dependencies: ["AllotEngine", "AllotCore", "AllotSimulator", "allot"],
+            dependencies: [
+                "AllotEngine", "AllotCore", "AllotSimulator", "allot",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
