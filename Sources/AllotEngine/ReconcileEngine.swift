@@ -208,12 +208,14 @@ public final class ReconcileEngine: Sendable {
                     userId: error.user, userPrincipalName: upn, operation: error.operation, kind: error.kind.description, status: error.status,
                     code: error.code, message: error.message))
             }
-            logger.event(.licenseFailed, level: .error, "Graph refused a change for \(upn.isEmpty ? error.user.description : upn)", [
+            var fields: Logger.Metadata = [
                 "user.id": .string(error.user.description), "user.upn": .string(upn), "operation": .string(error.operation),
-                "kind": .string(error.kind.description), "graph.status": error.status.map { .stringConvertible($0) } ?? "none",
-                "graph.code": .string(error.code ?? "none"), "graph.message": .string(error.message),
+                "kind": .string(error.kind.description), "graph.code": .string(error.code ?? "none"), "graph.message": .string(error.message),
                 "client_request_id": .string(error.clientRequestId ?? "none"),
-            ])
+            ]
+            // An integer, or absent when no response came back (a string here would break numeric alert rules).
+            if let status = error.status { fields["graph.status"] = .stringConvertible(status) }
+            logger.event(.licenseFailed, level: .error, "Graph refused a change for \(upn.isEmpty ? error.user.description : upn)", fields)
         case .notSent:
             report.notSent += 1
         }
