@@ -141,8 +141,9 @@ public final class ReconcileEngine: Sendable {
         let adding = schedule.addingCalls(afterFreeingFailedFor: Set(freeingResults.filter { !$0.isApplied }.map(\.write.user)))
         for (change, sku) in schedule.dropped {
             report.deferredAdds += 1
-            logger.event(.seatsShort, level: .warning, "Add not sent: the seat it needed was not freed", [
-                "user.id": .string(change.userId.description), "user.upn": .string(change.userPrincipalName), "sku": .string(sku.description),
+            let name = change.adds.first { $0.skuId == sku }?.sku ?? sku.description
+            logger.event(.seatsShort, level: .warning, "Add of \(name) not sent: the seat it needed was not freed", [
+                "user.id": .string(change.userId.description), "user.upn": .string(change.userPrincipalName), "sku": .string(name),
             ])
         }
         _ = await send(adding.map { GraphWrite.assignLicense(user: $0.change.userId, body: $0.body) }, phase: "adds", users: users, state: &state, report: &report)
