@@ -233,18 +233,23 @@ public final class ReconcileEngine: Sendable {
             ])
         }
         let changed = Set(changes.map(\.userId))
-        var others: [GUID: (upn: String, adds: [String], removals: [String])] = [:]
-        for add in plan.deferred where !changed.contains(add.userId) { others[add.userId, default: (add.userPrincipalName, [], [])].adds.append(add.sku) }
+        var others: [GUID: (upn: String, adds: [String], removals: [String], policies: [String])] = [:]
+        for add in plan.deferred where !changed.contains(add.userId) {
+            others[add.userId, default: (add.userPrincipalName, [], [], [])].adds.append(add.sku)
+            others[add.userId]!.policies += add.policies.filter { !others[add.userId]!.policies.contains($0) }
+        }
         for removal in plan.delayedRemovals where !changed.contains(removal.userId) {
-            others[removal.userId, default: (removal.userPrincipalName, [], [])].removals.append(removal.sku)
+            others[removal.userId, default: (removal.userPrincipalName, [], [], [])].removals.append(removal.sku)
         }
         for user in plan.skipped where !changed.contains(user.userId) && others[user.userId] == nil {
-            others[user.userId] = (user.userPrincipalName, [], [])
+            others[user.userId] = (user.userPrincipalName, [], [], [])
         }
+        // The same fields as above, so that alert rules can rely on every one being there.
         for (user, drift) in others.sorted(by: { $0.key < $1.key }) {
             logger.event(.driftDetected, "Licenses differ from the policies (not changed this cycle)", [
                 "user.id": .string(user.description), "user.upn": .string(drift.upn), "adds": .array(drift.adds.map { .string($0) }),
-                "removals": .array(drift.removals.map { .string($0) }), "plan_changes": .array([]), "policies": .array([]),
+                "removals": .array(drift.removals.map { .string($0) }), "plan_changes": .array([]),
+                "policies": .array(drift.policies.map { .string($0) }), "usage_location": "",
             ])
         }
         for seat in plan.seats where seat.deferredAdds > 0 {
