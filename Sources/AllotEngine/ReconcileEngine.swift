@@ -102,28 +102,32 @@ public final class ReconcileEngine: Sendable {
         report.record(plan)
         if !options.planOnly { logDrift(plan, changes: changes) }
         state.removalHistory = plan.removalHistory
-        // `allot plan` is read-only; `mode: report` keeps the removal clocks running.
-        if !options.planOnly { try saveState(state, plan: plan) }
+        // `allot plan` is read-only; `mode: report` keeps the removal clocks running. Without
+        // the state file removal delays cannot be kept: then nothing is written.
+        if !options.planOnly, let error = saveState(state), configuration.reconcile.removalDelay != .zero { throw error }
 
         guard writes else {
             report.result = plan.summary.usersDrifted == 0 ? .converged : .drifted
             return plan
         }
         await apply(changes, state: &state, report: &report)
-        try saveState(state, plan: plan)
+        // The removal clocks were saved before the writes: failing now loses only the per-user backoff.
+        saveState(state)
         let leftOver = report.failed.total + report.deferredAdds + report.skippedUsers + report.delayedRemovals + report.notSent
         let guardHeld = plan.guardrail.tripped && !plan.guardrail.overridden
         report.result = leftOver == 0 && !guardHeld ? .converged : .notConverged
         return plan
     }
 
-    private func saveState(_ state: EngineState, plan: Plan) throws {
+    /// Writes the state file; a failure is logged (`state.save_failed`) and returned.
+    @discardableResult
+    private func saveState(_ state: EngineState) -> (any Error)? {
         do {
             try stateStore.save(state)
+            return nil
         } catch {
-            // Without the state file, removal delays cannot be kept: refuse to go on.
-            guard configuration.reconcile.removalDelay == .zero else { throw error }
-            logger.warning("Could not save the state file; per-user backoff is not kept", metadata: ["error": "\(error)"])
+            logger.event(.stateSaveFailed, level: .warning, "Could not save the state file", ["error": .string("\(error)")])
+            return error
         }
     }
 
