@@ -198,12 +198,15 @@ public final class ReconcileEngine: Sendable {
                 logger.event(.usageLocationSet, "Usage location set", [
                     "user.id": .string(user.description), "user.upn": .string(upn), "usage_location": .string(code),
                 ])
-            case .assignLicense(let user, _):
+            case .assignLicense(let user, let body):
+                // What the call carried: an add dropped by the seat recount is not in it.
+                let sent = Set(body.addLicenses.map(\.skuId))
+                let removed = Set(body.removeLicenses)
                 logger.event(.licenseApplied, "Licenses changed", [
                     "user.id": .string(user.description), "user.upn": .string(upn),
-                    "adds": .array((change?.adds ?? []).map { .string($0.sku) }),
-                    "removals": .array((change?.removals ?? []).map { .string($0.sku) }),
-                    "plan_changes": .array((change?.planChanges ?? []).map { .string($0.sku) }),
+                    "adds": .array((change?.adds ?? []).filter { sent.contains($0.skuId) }.map { .string($0.sku) }),
+                    "removals": .array((change?.removals ?? []).filter { removed.contains($0.skuId) }.map { .string($0.sku) }),
+                    "plan_changes": .array((change?.planChanges ?? []).filter { sent.contains($0.skuId) }.map { .string($0.sku) }),
                 ])
             }
         case .failed(let error):
