@@ -176,6 +176,46 @@ struct FaultTests {
         try await scenario.expectIdempotent()
     }
 
+    @Test("Graph unreachable for writes: every call fails as unavailable, nothing half-done; the next apply converges")
+    func writeOutage() async throws {
+        // Only license adds to send (no usage locations, no removals): one phase of retries.
+        var settings = Workspace.Settings()
+        settings.usageLocationDefault = nil
+        let scenario = try await Scenario("outage", users: 200, seed: 38, drift: 0, settings: settings) { tenant in
+            var stripped = 0
+            for index in tenant.users.indices where stripped < 5 && TestTenant.holdsDirectly(tenant.users[index], "SPE_E3")
+                && !TestTenant.holdsThroughGroup(tenant.users[index], "SPE_E3")
+            {
+                let kept = (tenant.users[index].licenseAssignmentStates ?? []).filter { $0.isDirect && $0.skuId != TestTenant.sku("SPE_E3") }
+                TestTenant.setDirect(kept, of: index, in: &tenant)
+                stripped += 1
+            }
+        }
+        let calls = scenario.plan.changes.filter { $0.assignLicense != nil }
+        #expect(calls.count >= 5 && scenario.plan.summary.removals == 0 && scenario.plan.summary.usageLocationUpdates == 0)
+        try await scenario.simulator.addFault(SimulatedFault(kind: .dropConnection, path: "$batch", count: -1))
+        let failed = try await scenario.workspace.apply()
+        #expect(failed.status == 3, "\(failed.summary)")
+        #expect(failed.count("failed.adds") == scenario.plan.summary.adds)
+        #expect(failed.count("applied.adds") == 0)
+        let events = failed.events("license.failed")
+        #expect(events.count == calls.count)
+        for event in events {
+            #expect(event["kind"] == "unavailable" && event["graph.code"] == "none", "\(event)")
+            #expect(event["graph.status"] == nil, "no response, no status: \(event)")
+            #expect(event["graph.message"]?.stringValue?.isEmpty == false)
+        }
+        guard case let .array(failures)? = try scenario.workspace.stateDocument()["failures"] else { throw TestFailure("no failures in state.json") }
+        #expect(failures.count == calls.count, "every failed user backs off")
+        #expect(TenantExpectations.directState(try await scenario.simulator.tenant()) == TenantExpectations.directState(scenario.initial))
+
+        try await scenario.simulator.clearFaults()
+        try await scenario.simulator.clearRequests()
+        scenario.expectComplete(try await scenario.workspace.apply())
+        try await scenario.expectConverged(logs: [try await scenario.simulator.requests()])
+        #expect(try scenario.workspace.stateDocument()["failures"] == .array([]), "a success clears the backoff")
+    }
+
     /// The writes a simulator accepted, as "METHOD user".
     static func appliedWrites(_ log: [LoggedRequest]) -> Set<String> {
         Set(log.batchItems.filter { (200..<300).contains($0.status) }.compactMap { item in

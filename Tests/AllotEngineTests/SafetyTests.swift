@@ -123,6 +123,81 @@ struct SafetyTests {
         #expect(try await scenario.simulator.requests().writes.isEmpty)
     }
 
+    @Test("a call that should free a seat fails: the add that needed the seat is not sent, and is reported")
+    func seatNotFreed() async throws {
+        // No seat of POWER_BI_PRO is free; the break-glass account holds one it should not, so the
+        // plan serves one of three pending adds with the seat its removal frees.
+        var breakGlass: DirectoryUser?
+        var settings = Workspace.Settings()
+        settings.usageLocationDefault = nil
+        let scenario = try await Scenario("seats", users: 300, seed: 47, drift: 0, settings: settings) { tenant in
+            let powerBI = TestTenant.sku("POWER_BI_PRO")
+            var stripped = 0
+            for index in tenant.users.indices where stripped < 3 && TestTenant.holdsDirectly(tenant.users[index], "POWER_BI_PRO") {
+                TestTenant.setDirect((tenant.users[index].licenseAssignmentStates ?? []).filter { $0.isDirect && $0.skuId != powerBI }, of: index, in: &tenant)
+                stripped += 1
+            }
+            let index = tenant.users.firstIndex { $0.userPrincipalName == SampleTenant.breakGlassUser }!
+            TestTenant.setDirect(
+                (tenant.users[index].licenseAssignmentStates ?? []).filter(\.isDirect) + [LicenseAssignmentState(skuId: powerBI)], of: index, in: &tenant)
+            breakGlass = tenant.users[index]
+            let holders = tenant.users.filter { TestTenant.holdsDirectly($0, "POWER_BI_PRO") }.count
+            let sku = tenant.subscribedSkus.firstIndex { $0.skuId == powerBI }!
+            tenant.subscribedSkus[sku].prepaidUnits.enabled = holders
+        }
+        let freeing = try #require(breakGlass)
+        let plan = scenario.plan
+        #expect(plan.changes.first { $0.userId == freeing.id }?.removals.map(\.sku) == ["POWER_BI_PRO"])
+        let served = plan.changes.filter { $0.adds.contains { $0.sku == "POWER_BI_PRO" } }
+        #expect(served.count == 1 && plan.deferred.filter { $0.sku == "POWER_BI_PRO" }.count == 2)
+        let waiting = try #require(served.first)
+
+        try await scenario.simulator.addFault(SimulatedFault(kind: .serverError, path: "/users/\(freeing.id)/assignLicense", count: -1, status: 503))
+        try await scenario.simulator.clearRequests()
+        let result = try await scenario.workspace.apply()
+        #expect(result.status == 3, "\(result.summary)")
+        #expect(result.count("failed.removals") == 1)
+        #expect(result.count("deferred") == 3)
+        let short = result.events("seats.short").filter { $0["user.id"] != nil }
+        #expect(short.count == 1)
+        #expect(short.first?["user.id"] == .string(waiting.userId.description))
+        #expect(short.first?["user.upn"] == .string(waiting.userPrincipalName))
+        #expect(short.first?["sku"] == "POWER_BI_PRO")
+        let log = try await scenario.simulator.requests()
+        #expect(!log.batchItems.contains { TenantExpectations.user(of: $0) == waiting.userId }, "an add that would fail was sent")
+
+        try await scenario.simulator.clearFaults()
+        let repaired = try await scenario.workspace.apply()
+        #expect(repaired.status == 3 && repaired.count("deferred") == 2 && repaired.count("failed.removals") == 0, "\(repaired.summary)")
+        TenantExpectations.expectConverged(try await scenario.simulator.tenant(), initial: scenario.initial, plan: plan)
+    }
+
+    @Test("a state directory that cannot be written: with a removal delay nothing is written; without one the cycle goes on and warns")
+    func stateNotWritable() async throws {
+        var settings = Workspace.Settings()
+        settings.removalDelay = "1h"
+        let scenario = try await Scenario("nostate", users: 300, seed: 48, drift: 10, settings: settings)
+        scenario.workspace.stateDirectory = scenario.workspace.directory + "/client-secret/state"
+        try await scenario.simulator.clearRequests()
+        let refused = try await scenario.workspace.apply()
+        #expect(refused.status == 1, "\(refused.summary)")
+        let warning = try #require(refused.events("state.save_failed").first)
+        #expect(warning["level"] == "warning")
+        #expect(warning["error"]?.stringValue?.contains(scenario.workspace.stateDirectory) == true, "\(warning)")
+        #expect(refused.events("cycle.failed").count == 1)
+        #expect(try await scenario.simulator.requests().writes.isEmpty)
+
+        settings.removalDelay = "0h"
+        try scenario.workspace.configure(simulator: scenario.simulator.baseURL, settings)
+        let plan = try await scenario.replan()
+        try await scenario.simulator.clearRequests()
+        let applied = try await scenario.workspace.apply()
+        scenario.expectComplete(applied)
+        #expect(applied.events("state.save_failed").count == 2, "before and after the writes")
+        try await scenario.expectConverged(logs: [try await scenario.simulator.requests()])
+        #expect(plan.summary.removals > 0)
+    }
+
     @Test("mode: report writes nothing and logs drift.detected once per drifted user")
     func reportMode() async throws {
         var settings = Workspace.Settings()
@@ -134,6 +209,11 @@ struct SafetyTests {
         #expect(result.finished["result"] == "drifted")
         let drifted = result.events("drift.detected").compactMap { $0["user.id"]?.stringValue.flatMap(GUID.init) }
         #expect(!drifted.isEmpty)
+        for event in result.events("drift.detected") {
+            let fields = Set(event.keys).subtracting(["ts", "level", "event", "msg"])
+            #expect(fields == ["user.id", "user.upn", "adds", "removals", "plan_changes", "policies", "usage_location"], "\(event)")
+        }
+        #expect(!scenario.plan.deferred.isEmpty, "deferred users are reported too")
         #expect(drifted.count == Set(drifted).count, "a user was reported twice")
         #expect(Set(drifted) == scenario.plan.driftedUsers)
         #expect(drifted.count == scenario.plan.summary.usersDrifted)

@@ -11,7 +11,8 @@ final class Scenario {
     var simulator: SimulatorProcess
     private(set) var plan: PlanDocument
 
-    /// - Parameter adjust: changes the generated tenant before it is served.
+    /// - Parameter adjust: changes the generated tenant before it is served (seat counts are
+    ///   made to match the holders afterwards).
     init(
         _ label: String, users: Int = 1_000, seed: UInt64, drift: Double = 20, settings: Workspace.Settings = Workspace.Settings(),
         adjust: (inout Snapshot) -> Void = { _ in }
@@ -19,6 +20,7 @@ final class Scenario {
         workspace = try Workspace(label)
         var tenant = TestTenant.generate(users: users, seed: seed, drift: drift)
         adjust(&tenant)
+        TestTenant.recountConsumedUnits(&tenant)
         initial = tenant
         try workspace.writeTenant(tenant)
         simulator = try await SimulatorProcess(tenantFile: workspace.tenantPath, workspace: workspace.directory)

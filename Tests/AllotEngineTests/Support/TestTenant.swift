@@ -38,6 +38,18 @@ enum TestTenant {
         (user.licenseAssignmentStates ?? []).contains { !$0.isDirect && $0.skuId == sku(partNumber) }
     }
 
+    /// Sets every SKU's `consumedUnits` to the users holding it, as Graph reports it (after a
+    /// test changed who holds what).
+    static func recountConsumedUnits(_ snapshot: inout Snapshot) {
+        var holders: [GUID: Int] = [:]
+        for user in snapshot.users {
+            for sku in Set((user.licenseAssignmentStates ?? []).filter(\.holds).map(\.skuId)) { holders[sku, default: 0] += 1 }
+        }
+        for index in snapshot.subscribedSkus.indices {
+            snapshot.subscribedSkus[index].consumedUnits = holders[snapshot.subscribedSkus[index].skuId, default: 0]
+        }
+    }
+
     /// Replaces a user's direct assignments (keeping `assignedLicenses` in step).
     static func setDirect(_ states: [LicenseAssignmentState], of index: Int, in snapshot: inout Snapshot) {
         let group = (snapshot.users[index].licenseAssignmentStates ?? []).filter { !$0.isDirect }

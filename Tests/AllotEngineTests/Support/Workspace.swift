@@ -21,7 +21,8 @@ final class Workspace {
     let directory: String
     var configPath: String { "\(directory)/allot.yaml" }
     var policiesPath: String { "\(directory)/policies" }
-    var stateDirectory: String { "\(directory)/state" }
+    /// `$STATE_DIRECTORY` for every run (a test may point it somewhere unusable).
+    lazy var stateDirectory = "\(directory)/state"
     var statePath: String { "\(stateDirectory)/state.json" }
     var tenantPath: String { "\(directory)/tenant.json" }
     private var runs = 0
