@@ -134,6 +134,20 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Release-built benchmark of a reconcile cycle's writes against the simulator with Graph's
+        // write quota on; see docs/performance.md ("Reconcile engine").
+        .executableTarget(
+            name: "AllotEngineBenchmark",
+            dependencies: [
+                "AllotCore",
+                "AllotConfig",
+                "AllotEngine",
+                "AllotGraph",
+                "AllotSimulator",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Release-built benchmarks; see docs/performance.md.
         .executableTarget(
             name: "AllotBenchmarks",
