@@ -109,11 +109,8 @@ struct FaultTests {
     @Test("the simulator stopped mid-cycle and restarted from the tenant it had: the tenant still converges")
     func simulatorRestart() async throws {
         let scenario = try await Scenario("restart", users: 2_000, seed: 36)
-        try await scenario.simulator.addFault(SimulatedFault(kind: .latency, path: "$batch", count: -1, delayMilliseconds: 1_500))
-        try await scenario.simulator.clearRequests()
-        let apply = try scenario.workspace.start(["apply"])
+        let apply = try await scenario.startSlowApply(batchLatency: 1_500, runUntilBatches: 1)
         defer { apply.stop() }
-        try await scenario.waitForBatches(1)
         // The tenant first, then the log: a write in between shows in the log (and is redone later).
         let savedTenant = scenario.workspace.directory + "/tenant-before-restart.json"
         try await scenario.simulator.tenantDocument().write(to: URL(fileURLWithPath: savedTenant))
@@ -141,11 +138,8 @@ struct FaultTests {
     @Test("allot apply killed with SIGKILL mid-batch: the next apply finishes the job, no duplicate, nothing lost")
     func killedMidBatch() async throws {
         let scenario = try await Scenario("sigkill", users: 2_000, seed: 37)
-        try await scenario.simulator.addFault(SimulatedFault(kind: .latency, path: "$batch", count: -1, delayMilliseconds: 1_000))
-        try await scenario.simulator.clearRequests()
-        let apply = try scenario.workspace.start(["apply"])
+        let apply = try await scenario.startSlowApply(batchLatency: 1_000, runUntilBatches: 3)
         defer { apply.stop() }
-        try await scenario.waitForBatches(3)
         apply.signal(SIGKILL)
         #expect(try await apply.exitStatus(within: .seconds(10)) != 0)
         try await scenario.simulator.clearFaults()

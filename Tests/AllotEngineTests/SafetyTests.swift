@@ -12,12 +12,7 @@ struct SafetyTests {
         let scenario = try await Scenario("groupfail", seed: 44, drift: 10)
         #expect(scenario.plan.summary.removals > 0, "the tenant has removals that a wrong group read could multiply")
         try await scenario.simulator.addFault(SimulatedFault(kind: .failPage, path: "/transitiveMembers", count: -1))
-        try await scenario.simulator.clearRequests()
-        let result = try await scenario.workspace.apply()
-        #expect(result.status == 1, "\(result.summary)")
-        let error = result.events("cycle.failed").first?["error"]?.stringValue ?? ""
-        #expect(error.contains("/transitiveMembers"), "cycle.failed names the read: \(error)")
-        try await expectUntouched(scenario)
+        try await expectFailsClosed(scenario, naming: "/transitiveMembers")
     }
 
     @Test("a policy naming a group that does not exist removes nothing from anyone")
@@ -31,18 +26,18 @@ struct SafetyTests {
             licenses:
               - sku: VISIOCLIENT
             """)
-        try await scenario.simulator.clearRequests()
-        let result = try await scenario.workspace.apply()
-        #expect(result.status == 1, "\(result.summary)")
-        let error = result.events("cycle.failed").first?["error"]?.stringValue ?? ""
-        #expect(error.contains("Ghost Team"), "cycle.failed names the group: \(error)")
-        try await expectUntouched(scenario)
+        try await expectFailsClosed(scenario, naming: "Ghost Team")
         let plan = try await scenario.workspace.run(["plan"])
         #expect(plan.status == 1 && plan.standardError.contains("Ghost Team"), "plan fails the same way: \(plan.summary)")
     }
 
-    /// Nothing was written and the tenant is as it was.
-    private func expectUntouched(_ scenario: Scenario, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
+    /// An apply exits 1 with `cycle.failed` naming what failed, writes nothing, and leaves the tenant as it was.
+    private func expectFailsClosed(_ scenario: Scenario, naming cause: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
+        try await scenario.simulator.clearRequests()
+        let result = try await scenario.workspace.apply(sourceLocation: sourceLocation)
+        #expect(result.status == 1, "\(result.summary)", sourceLocation: sourceLocation)
+        let error = result.events("cycle.failed").first?["error"]?.stringValue ?? ""
+        #expect(error.contains(cause), "cycle.failed names \(cause): \(error)", sourceLocation: sourceLocation)
         let writes = try await scenario.simulator.requests().writes
         #expect(writes.isEmpty, "writes: \(writes.prefix(3).map(\.path))", sourceLocation: sourceLocation)
         let tenant = try await scenario.simulator.tenant()

@@ -66,11 +66,16 @@ final class Scenario {
         #expect(writes.isEmpty, "a converged tenant got writes: \(writes.prefix(3).map(\.path))", sourceLocation: sourceLocation)
     }
 
-    /// Waits until the simulator has answered at least `count` `$batch` requests.
-    func waitForBatches(_ wanted: Int, timeout: Duration = .seconds(60)) async throws {
+    /// Starts `allot apply` with every `$batch` delayed by `latency` milliseconds, and returns once
+    /// the simulator has answered `batches` of them: the apply is then mid-cycle.
+    func startSlowApply(batchLatency latency: Int, runUntilBatches batches: Int) async throws -> ChildProcess {
+        try await simulator.addFault(SimulatedFault(kind: .latency, path: "$batch", count: -1, delayMilliseconds: latency))
+        try await simulator.clearRequests()
+        let apply = try workspace.start(["apply"])
         let simulator = simulator
-        try await waitUntil("\(wanted) batches", timeout: timeout, interval: .milliseconds(25)) {
-            try await simulator.requests().filter { $0.batchItems != nil }.count >= wanted
+        try await waitUntil("\(batches) batches", timeout: .seconds(60), interval: .milliseconds(25)) {
+            try await simulator.requests().filter { $0.batchItems != nil }.count >= batches
         }
+        return apply
     }
 }
