@@ -144,7 +144,10 @@ let package = Package(
                 "AllotEngine",
                 "AllotGraph",
                 "AllotSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
