@@ -158,6 +158,23 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Release-built benchmark of a reconcile cycle's writes against the simulator with Graph's
+        // write quota on; see docs/performance.md ("Reconcile engine").
+        .executableTarget(
+            name: "AllotEngineBenchmark",
+            dependencies: [
+                "AllotCore",
+                "AllotConfig",
+                "AllotEngine",
+                "AllotGraph",
+                "AllotSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Release-built benchmarks; see docs/performance.md.
         .executableTarget(
             name: "AllotBenchmarks",
@@ -203,7 +220,12 @@ let package = Package(
         ),
         .testTarget(
             name: "AllotEngineTests",
-            dependencies: ["AllotEngine", "AllotCore", "AllotSimulator", "allot"],
+            dependencies: [
+                "AllotEngine", "AllotCore", "AllotSimulator", "allot",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -102,28 +102,32 @@ public final class ReconcileEngine: Sendable {
         report.record(plan)
         if !options.planOnly { logDrift(plan, changes: changes) }
         state.removalHistory = plan.removalHistory
-        // `allot plan` is read-only; `mode: report` keeps the removal clocks running.
-        if !options.planOnly { try saveState(state, plan: plan) }
+        // `allot plan` is read-only; `mode: report` keeps the removal clocks running. Without
+        // the state file removal delays cannot be kept: then nothing is written.
+        if !options.planOnly, let error = saveState(state), configuration.reconcile.removalDelay != .zero { throw error }
 
         guard writes else {
             report.result = plan.summary.usersDrifted == 0 ? .converged : .drifted
             return plan
         }
         await apply(changes, state: &state, report: &report)
-        try saveState(state, plan: plan)
+        // The removal clocks were saved before the writes: failing now loses only the per-user backoff.
+        saveState(state)
         let leftOver = report.failed.total + report.deferredAdds + report.skippedUsers + report.delayedRemovals + report.notSent
         let guardHeld = plan.guardrail.tripped && !plan.guardrail.overridden
         report.result = leftOver == 0 && !guardHeld ? .converged : .notConverged
         return plan
     }
 
-    private func saveState(_ state: EngineState, plan: Plan) throws {
+    /// Writes the state file; a failure is logged (`state.save_failed`) and returned.
+    @discardableResult
+    private func saveState(_ state: EngineState) -> (any Error)? {
         do {
             try stateStore.save(state)
+            return nil
         } catch {
-            // Without the state file, removal delays cannot be kept: refuse to go on.
-            guard configuration.reconcile.removalDelay == .zero else { throw error }
-            logger.warning("Could not save the state file; per-user backoff is not kept", metadata: ["error": "\(error)"])
+            logger.event(.stateSaveFailed, level: .warning, "Could not save the state file", ["error": .string("\(error)")])
+            return error
         }
     }
 
@@ -141,8 +145,9 @@ public final class ReconcileEngine: Sendable {
         let adding = schedule.addingCalls(afterFreeingFailedFor: Set(freeingResults.filter { !$0.isApplied }.map(\.write.user)))
         for (change, sku) in schedule.dropped {
             report.deferredAdds += 1
-            logger.event(.seatsShort, level: .warning, "Add not sent: the seat it needed was not freed", [
-                "user.id": .string(change.userId.description), "user.upn": .string(change.userPrincipalName), "sku": .string(sku.description),
+            let name = change.adds.first { $0.skuId == sku }?.sku ?? sku.description
+            logger.event(.seatsShort, level: .warning, "Add of \(name) not sent: the seat it needed was not freed", [
+                "user.id": .string(change.userId.description), "user.upn": .string(change.userPrincipalName), "sku": .string(name),
             ])
         }
         _ = await send(adding.map { GraphWrite.assignLicense(user: $0.change.userId, body: $0.body) }, phase: "adds", users: users, state: &state, report: &report)
@@ -193,12 +198,15 @@ public final class ReconcileEngine: Sendable {
                 logger.event(.usageLocationSet, "Usage location set", [
                     "user.id": .string(user.description), "user.upn": .string(upn), "usage_location": .string(code),
                 ])
-            case .assignLicense(let user, _):
+            case .assignLicense(let user, let body):
+                // What the call carried: an add dropped by the seat recount is not in it.
+                let sent = Set(body.addLicenses.map(\.skuId))
+                let removed = Set(body.removeLicenses)
                 logger.event(.licenseApplied, "Licenses changed", [
                     "user.id": .string(user.description), "user.upn": .string(upn),
-                    "adds": .array((change?.adds ?? []).map { .string($0.sku) }),
-                    "removals": .array((change?.removals ?? []).map { .string($0.sku) }),
-                    "plan_changes": .array((change?.planChanges ?? []).map { .string($0.sku) }),
+                    "adds": .array((change?.adds ?? []).filter { sent.contains($0.skuId) }.map { .string($0.sku) }),
+                    "removals": .array((change?.removals ?? []).filter { removed.contains($0.skuId) }.map { .string($0.sku) }),
+                    "plan_changes": .array((change?.planChanges ?? []).filter { sent.contains($0.skuId) }.map { .string($0.sku) }),
                 ])
             }
         case .failed(let error):
@@ -208,12 +216,14 @@ public final class ReconcileEngine: Sendable {
                     userId: error.user, userPrincipalName: upn, operation: error.operation, kind: error.kind.description, status: error.status,
                     code: error.code, message: error.message))
             }
-            logger.event(.licenseFailed, level: .error, "Graph refused a change for \(upn.isEmpty ? error.user.description : upn)", [
+            var fields: Logger.Metadata = [
                 "user.id": .string(error.user.description), "user.upn": .string(upn), "operation": .string(error.operation),
-                "kind": .string(error.kind.description), "graph.status": error.status.map { .stringConvertible($0) } ?? "none",
-                "graph.code": .string(error.code ?? "none"), "graph.message": .string(error.message),
+                "kind": .string(error.kind.description), "graph.code": .string(error.code ?? "none"), "graph.message": .string(error.message),
                 "client_request_id": .string(error.clientRequestId ?? "none"),
-            ])
+            ]
+            // An integer, or absent when no response came back (a string here would break numeric alert rules).
+            if let status = error.status { fields["graph.status"] = .stringConvertible(status) }
+            logger.event(.licenseFailed, level: .error, "Graph refused a change for \(upn.isEmpty ? error.user.description : upn)", fields)
         case .notSent:
             report.notSent += 1
         }
@@ -230,18 +240,23 @@ public final class ReconcileEngine: Sendable {
             ])
         }
         let changed = Set(changes.map(\.userId))
-        var others: [GUID: (upn: String, adds: [String], removals: [String])] = [:]
-        for add in plan.deferred where !changed.contains(add.userId) { others[add.userId, default: (add.userPrincipalName, [], [])].adds.append(add.sku) }
+        var others: [GUID: (upn: String, adds: [String], removals: [String], policies: [String])] = [:]
+        for add in plan.deferred where !changed.contains(add.userId) {
+            others[add.userId, default: (add.userPrincipalName, [], [], [])].adds.append(add.sku)
+            others[add.userId]!.policies += add.policies.filter { !others[add.userId]!.policies.contains($0) }
+        }
         for removal in plan.delayedRemovals where !changed.contains(removal.userId) {
-            others[removal.userId, default: (removal.userPrincipalName, [], [])].removals.append(removal.sku)
+            others[removal.userId, default: (removal.userPrincipalName, [], [], [])].removals.append(removal.sku)
         }
         for user in plan.skipped where !changed.contains(user.userId) && others[user.userId] == nil {
-            others[user.userId] = (user.userPrincipalName, [], [])
+            others[user.userId] = (user.userPrincipalName, [], [], [])
         }
+        // The same fields as above, so that alert rules can rely on every one being there.
         for (user, drift) in others.sorted(by: { $0.key < $1.key }) {
             logger.event(.driftDetected, "Licenses differ from the policies (not changed this cycle)", [
                 "user.id": .string(user.description), "user.upn": .string(drift.upn), "adds": .array(drift.adds.map { .string($0) }),
-                "removals": .array(drift.removals.map { .string($0) }), "plan_changes": .array([]), "policies": .array([]),
+                "removals": .array(drift.removals.map { .string($0) }), "plan_changes": .array([]),
+                "policies": .array(drift.policies.map { .string($0) }), "usage_location": "",
             ])
         }
         for seat in plan.seats where seat.deferredAdds > 0 {

@@ -1,3 +1,5 @@
+import AllotCore
+
 /// One request the simulator answered (control API requests are not logged).
 public struct LoggedRequest: Sendable, Hashable, Codable {
     /// Counts from 1 in arrival order.
@@ -49,12 +51,16 @@ public struct LoggedBatchItem: Sendable, Hashable, Codable {
     public var method: String
     public var url: String
     public var status: Int
+    /// The item's JSON body as sent (e.g. an `assignLicense` body), so that tests can check
+    /// exactly what was asked for; absent when the item had none.
+    public var body: JSONValue?
 
-    public init(id: String, method: String, url: String, status: Int) {
+    public init(id: String, method: String, url: String, status: Int, body: JSONValue? = nil) {
         self.id = id
         self.method = method
         self.url = url
         self.status = status
+        self.body = body
     }
 }
 

@@ -25,6 +25,7 @@ public struct AllotEvent: Sendable, Hashable, CustomStringConvertible {
     public static let usageLocationSet = AllotEvent("usage_location.set")
     public static let usersSkipped = AllotEvent("users.skipped")
     public static let stateRecovered = AllotEvent("state.recovered")
+    public static let stateSaveFailed = AllotEvent("state.save_failed")
     public static let daemonStarted = AllotEvent("daemon.started")
     public static let daemonReloading = AllotEvent("daemon.reloading")
     public static let daemonStopping = AllotEvent("daemon.stopping")

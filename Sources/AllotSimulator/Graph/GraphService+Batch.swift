@@ -98,7 +98,8 @@ extension GraphService {
         }
         writer.raw("]}")
         for item in items {
-            logged.append(LoggedBatchItem(id: item.id, method: item.method.rawValue, url: item.url, status: results[item.id]!.status.code))
+            logged.append(
+                LoggedBatchItem(id: item.id, method: item.method.rawValue, url: item.url, status: results[item.id]!.status.code, body: item.body))
         }
         var response = GraphResponse.json(writer.bytes)
         response.batchItems = logged

@@ -1,0 +1,104 @@
+import AllotCore
+import AllotSimulator
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// `allot simulate` in a child process on a loopback port, steered through its control API
+/// (`/_simulator`): faults, the request log, the tenant's current state.
+final class SimulatorProcess {
+    /// The application the simulator registers; `allot` authenticates as it with a client secret.
+    static let clientId = "3f6e2a51-7c1d-4b8e-9f20-6a5d4c3b2e10"
+    static let clientSecret = "e2e-Client~Secret.7Qx9vN2pL4mK8rT1"
+
+    let child: ChildProcess
+    let port: Int
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// Starts the simulator serving `tenantFile` on `port` (0: any free port) and waits until it listens.
+    init(tenantFile: String, port: Int = 0, workspace: String, name: String = "simulator", extraArguments: [String] = []) async throws {
+        let secretFile = "\(workspace)/simulator-secret"
+        try Self.clientSecret.write(toFile: secretFile, atomically: true, encoding: .utf8)
+        child = try ChildProcess(
+            name, executable: TestPaths.allot,
+            arguments: [
+                "simulate", "--tenant", tenantFile, "--listen", "127.0.0.1:\(port)", "--client-id", Self.clientId,
+                "--client-secret-file", secretFile,
+            ] + extraArguments,
+            directory: workspace)
+        var bound: Int?
+        let child = child
+        try await waitUntil("the simulator to listen (\(child.standardOutputPath))", timeout: .seconds(90)) {
+            guard child.isRunning else { throw TestFailure("the simulator exited: \(child.standardError.suffix(2000))") }
+            let output = child.standardOutput
+            guard output.contains("  control:"),
+                let line = output.split(separator: "\n").first(where: { $0.contains("graph:") }),
+                let url = line.split(separator: " ").last,
+                let port = url.split(separator: ":").last?.split(separator: "/").first.flatMap({ Int($0) })
+            else { return false }
+            bound = port
+            return true
+        }
+        self.port = bound!
+    }
+
+    /// Stops the simulator (SIGKILL).
+    func stop() { child.stop() }
+
+    // MARK: Control API
+
+    func addFault(_ fault: SimulatedFault) async throws {
+        _ = try await control(.POST, "/faults", body: try JSONEncoder().encode(fault), expect: 201)
+    }
+
+    func clearFaults() async throws {
+        _ = try await control(.DELETE, "/faults", expect: 204)
+    }
+
+    func requests() async throws -> [LoggedRequest] {
+        try JSONDecoder().decode([LoggedRequest].self, from: try await control(.GET, "/requests"))
+    }
+
+    func clearRequests() async throws {
+        _ = try await control(.DELETE, "/requests", expect: 204)
+    }
+
+    /// The tenant as the simulator holds it now, as the snapshot document it serves.
+    func tenantDocument() async throws -> Data {
+        try await control(.GET, "/tenant")
+    }
+
+    func tenant() async throws -> Snapshot {
+        try JSONDecoder().decode(Snapshot.self, from: try await tenantDocument())
+    }
+
+    private func control(_ method: HTTPMethod, _ path: String, body: Data? = nil, expect status: UInt = 200) async throws -> Data {
+        var request = HTTPClientRequest(url: "\(baseURL)/_simulator\(path)")
+        request.method = method
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let bytes = try await response.body.collect(upTo: 512 << 20)
+        let data = Data(bytes.readableBytesView)
+        guard response.status.code == status else {
+            throw TestFailure("\(method.rawValue) /_simulator\(path) answered \(response.status.code): \(String(decoding: data, as: UTF8.self))")
+        }
+        return data
+    }
+}
+
+extension [LoggedRequest] {
+    /// Requests that change the tenant: `$batch`, and POST/PATCH/DELETE under `/v1.0`
+    /// (the token endpoint's POST is not a write).
+    var writes: [LoggedRequest] {
+        filter { request in
+            request.path.contains("$batch") || (request.path.hasPrefix("/v1.0/") && ["POST", "PATCH", "DELETE", "PUT"].contains(request.method))
+        }
+    }
+
+    /// Every `$batch` item, with its batch.
+    var batchItems: [LoggedBatchItem] { flatMap { $0.batchItems ?? [] } }
+}
