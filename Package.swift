@@ -218,10 +218,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // What the process tests share: the built `allot`, child processes with bounded waits,
+        // loopback ports.
+        .target(
+            name: "AllotProcessTesting",
+            path: "Tests/AllotProcessTesting",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "AllotEngineTests",
             dependencies: [
-                "AllotEngine", "AllotCore", "AllotSimulator", "allot",
+                "AllotEngine", "AllotCore", "AllotSimulator", "AllotProcessTesting", "allot",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -235,6 +242,7 @@ let package = Package(
                 "AllotCore",
                 "AllotEngine",
                 "AllotSimulator",
+                "AllotProcessTesting",
                 // The process tests start the built executable.
                 "allot",
                 .product(name: "InMemoryLogging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import AllotProcessTesting
 import Foundation
 import Glibc
 import Testing

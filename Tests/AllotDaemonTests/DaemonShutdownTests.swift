@@ -1,3 +1,4 @@
+import AllotProcessTesting
 import AllotSimulator
 import Foundation
 import Glibc
@@ -52,7 +53,7 @@ extension DaemonProcessTests {
         again.child.signal(SIGTERM)
         #expect(try await again.child.exitStatus(within: Self.stopTimeout) == 0)
         let plan = try ProcessRunner.run(
-            allotExecutable.path, ["plan", "--config", testbed.configurationPath],
+            TestPaths.allot.path, ["plan", "--config", testbed.configurationPath],
             environment: ["STATE_DIRECTORY": testbed.directory.appendingPathComponent("state").path])
         #expect(plan.status == 0, "allot plan after the second run found changes:\n\(plan.output.suffix(3000))")
     }

@@ -1,3 +1,4 @@
+import AllotProcessTesting
 import Foundation
 import Testing
 
@@ -19,7 +20,7 @@ struct InstallScriptTests {
             for file in files {
                 let target = directory.appendingPathComponent("repo/\(file)")
                 try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try FileManager.default.copyItem(at: ProcessRunner.repositoryRoot.appendingPathComponent(file), to: target)
+                try FileManager.default.copyItem(at: TestPaths.repository.appendingPathComponent(file), to: target)
             }
             try write("tenant: contoso.onmicrosoft.com\n", to: "repo/deploy/allot.yaml")
             try write("name: sample\nmatch: { all: true }\n", to: "repo/policies/sample.yaml")

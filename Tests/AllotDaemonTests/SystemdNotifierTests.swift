@@ -1,3 +1,4 @@
+import AllotProcessTesting
 import AllotDaemon
 import Foundation
 import InMemoryLogging

@@ -1,3 +1,4 @@
+import AllotProcessTesting
 import Foundation
 import Testing
 
@@ -11,7 +12,7 @@ struct SystemdUnitTests {
     /// The one finding `verify` may report: the binary is installed only on the target host.
     static let acceptedVerifyFinding = "allot.service: Command /usr/local/bin/allot is not executable: No such file or directory"
 
-    static let unitPath = ProcessRunner.repositoryRoot.appendingPathComponent("systemd/allot.service").path
+    static let unitPath = TestPaths.repository.appendingPathComponent("systemd/allot.service").path
 
     @Test("systemd-analyze verify finds nothing but the missing binary")
     func verifyIsClean() throws {

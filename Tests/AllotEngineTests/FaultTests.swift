@@ -1,3 +1,4 @@
+import AllotProcessTesting
 import AllotCore
 import AllotSimulator
 import Foundation
@@ -199,7 +200,7 @@ struct FaultTests {
             #expect(event["graph.status"] == nil, "no response, no status: \(event)")
             #expect(event["graph.message"]?.stringValue?.isEmpty == false)
         }
-        guard case let .array(failures)? = try scenario.workspace.stateDocument()["failures"] else { throw TestFailure("no failures in state.json") }
+        guard case let .array(failures)? = try scenario.workspace.stateDocument()["failures"] else { throw HarnessError("no failures in state.json") }
         #expect(failures.count == calls.count, "every failed user backs off")
         #expect(TenantExpectations.directState(try await scenario.simulator.tenant()) == TenantExpectations.directState(scenario.initial))
 

@@ -1,3 +1,4 @@
+import AllotProcessTesting
 import AllotCore
 import AllotSimulator
 import Foundation
@@ -40,7 +41,7 @@ struct LogContractTests {
         #expect(result.count("applied.adds") == scenario.plan.summary.adds - 1)
 
         // The user is remembered with a backoff (the daemon waits it out; apply retries at once).
-        guard case let .array(entries)? = try scenario.workspace.stateDocument()["failures"] else { throw TestFailure("no failures in state.json") }
+        guard case let .array(entries)? = try scenario.workspace.stateDocument()["failures"] else { throw HarnessError("no failures in state.json") }
         #expect(entries.contains { entry in
             guard case let .object(fields) = entry else { return false }
             return fields["user"] == .string(user.id.description) && fields["lastError"] == "Request_BadRequest"

@@ -1,3 +1,4 @@
+import AllotProcessTesting
 import AllotCore
 import AllotSimulator
 import Foundation
@@ -249,7 +250,7 @@ struct SafetyTests {
 
         // Move the clocks back past the delay: the next apply removes exactly the delayed pairs.
         var state = try scenario.workspace.stateDocument()
-        guard case let .array(entries)? = state["pendingRemovals"] else { throw TestFailure("no pendingRemovals in state.json") }
+        guard case let .array(entries)? = state["pendingRemovals"] else { throw HarnessError("no pendingRemovals in state.json") }
         state["pendingRemovals"] = .array(entries.map { entry in
             guard case var .object(fields) = entry, case let .number(since)? = fields["since"] else { return entry }
             fields["since"] = .number(since - 7_200)

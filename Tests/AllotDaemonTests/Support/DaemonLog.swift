@@ -1,3 +1,4 @@
+import AllotProcessTesting
 import AllotCore
 import Foundation
 

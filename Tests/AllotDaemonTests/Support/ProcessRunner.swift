@@ -8,11 +8,6 @@ enum ProcessRunner {
         var output: String
     }
 
-    /// The checkout this test file belongs to.
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-
     /// Runs `executable` with `arguments`, feeding `input` (or nothing) to its standard input.
     static func run(
         _ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String] = [:]

@@ -1,3 +1,4 @@
+import AllotProcessTesting
 import AllotCore
 import AllotSimulator
 import AsyncHTTPClient
@@ -30,7 +31,7 @@ final class Testbed {
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("policies"), withIntermediateDirectories: true)
         for file in Self.policyFiles {
             try FileManager.default.copyItem(
-                at: ProcessRunner.repositoryRoot.appendingPathComponent("policies/\(file)"),
+                at: TestPaths.repository.appendingPathComponent("policies/\(file)"),
                 to: directory.appendingPathComponent("policies/\(file)"))
         }
         try "daemon-test-secret\n".write(to: directory.appendingPathComponent("client-secret"), atomically: true, encoding: .utf8)
@@ -103,7 +104,7 @@ final class Testbed {
         let child = watchdogPID
             ? try ChildProcess(
                 name, executable: URL(fileURLWithPath: "/bin/sh"),
-                arguments: ["-c", #"WATCHDOG_PID=$$ exec "$0" run --config "$1""#, allotExecutable.path, configurationPath],
+                arguments: ["-c", #"WATCHDOG_PID=$$ exec "$0" run --config "$1""#, TestPaths.allot.path, configurationPath],
                 environment: environment, directory: directory)
             : try ChildProcess(name, arguments: ["run", "--config", configurationPath], environment: environment, directory: directory)
         let daemon = DaemonProcess(child: child, statusPort: statusPort)
@@ -117,7 +118,7 @@ final class Testbed {
 
     /// Runs `allot validate` on the testbed's configuration: its exit status and its problem lines.
     func validate() throws -> (status: Int32, problems: [String]) {
-        let result = try ProcessRunner.run(allotExecutable.path, ["validate", "--config", configurationPath])
+        let result = try ProcessRunner.run(TestPaths.allot.path, ["validate", "--config", configurationPath])
         let problems = result.output.split(separator: "\n").map(String.init).filter { $0.hasPrefix(directory.path) || $0.hasPrefix("/") }
         return (result.status, problems)
     }

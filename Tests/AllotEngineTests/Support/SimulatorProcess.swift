@@ -1,3 +1,4 @@
+import AllotProcessTesting
 import AllotCore
 import AllotSimulator
 import AsyncHTTPClient
@@ -26,11 +27,11 @@ final class SimulatorProcess {
                 "simulate", "--tenant", tenantFile, "--listen", "127.0.0.1:\(port)", "--client-id", Self.clientId,
                 "--client-secret-file", secretFile,
             ] + extraArguments,
-            directory: workspace)
+            directory: URL(fileURLWithPath: workspace))
         var bound: Int?
         let child = child
         try await waitUntil("the simulator to listen (\(child.standardOutputPath))", timeout: .seconds(90)) {
-            guard child.isRunning else { throw TestFailure("the simulator exited: \(child.standardError.suffix(2000))") }
+            guard child.isRunning else { throw HarnessError("the simulator exited: \(child.standardError.suffix(2000))") }
             let output = child.standardOutput
             guard output.contains("  control:"),
                 let line = output.split(separator: "\n").first(where: { $0.contains("graph:") }),
@@ -84,7 +85,7 @@ final class SimulatorProcess {
         let bytes = try await response.body.collect(upTo: 512 << 20)
         let data = Data(bytes.readableBytesView)
         guard response.status.code == status else {
-            throw TestFailure("\(method.rawValue) /_simulator\(path) answered \(response.status.code): \(String(decoding: data, as: UTF8.self))")
+            throw HarnessError("\(method.rawValue) /_simulator\(path) answered \(response.status.code): \(String(decoding: data, as: UTF8.self))")
         }
         return data
     }

@@ -1,3 +1,4 @@
+import AllotProcessTesting
 import AllotCore
 import Foundation
 import Testing
@@ -83,7 +84,7 @@ final class Workspace {
         runs += 1
         return try ChildProcess(
             "allot-\(runs)-\(arguments[0])", executable: TestPaths.allot, arguments: arguments + ["--config", configPath],
-            environment: ["STATE_DIRECTORY": stateDirectory], directory: directory)
+            environment: ["STATE_DIRECTORY": stateDirectory], directory: URL(fileURLWithPath: directory))
     }
 
     /// Runs `allot ARGUMENTS` to the end (at most `timeout`).
@@ -104,7 +105,7 @@ final class Workspace {
     func plan() async throws -> PlanDocument {
         let result = try await run(["plan", "--output", "json"])
         guard result.status == 0 || result.status == 2 else {
-            throw TestFailure("allot plan exited \(result.status): \(result.standardError.suffix(3000))")
+            throw HarnessError("allot plan exited \(result.status): \(result.standardError.suffix(3000))")
         }
         return try JSONDecoder().decode(PlanDocument.self, from: Data(result.standardOutput.utf8))
     }
@@ -112,7 +113,7 @@ final class Workspace {
     /// The state file, decoded as JSON.
     func stateDocument() throws -> [String: JSONValue] {
         let data = try Data(contentsOf: URL(fileURLWithPath: statePath))
-        guard case let .object(members) = try JSONDecoder().decode(JSONValue.self, from: data) else { throw TestFailure("state.json is not an object") }
+        guard case let .object(members) = try JSONDecoder().decode(JSONValue.self, from: data) else { throw HarnessError("state.json is not an object") }
         return members
     }
 }

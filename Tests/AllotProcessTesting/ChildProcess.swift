@@ -2,35 +2,45 @@ import Foundation
 import CoreFoundation
 import Glibc
 
-/// The built `allot`: `$ALLOT_EXECUTABLE`, else next to the test bundle (the test target
-/// depends on `allot`, so `swift test` builds it), else `.build/debug/allot`.
-let allotExecutable: URL = {
-    if let explicit = ProcessInfo.processInfo.environment["ALLOT_EXECUTABLE"], !explicit.isEmpty {
-        return URL(fileURLWithPath: explicit)
-    }
-    var candidates: [URL] = []
-    var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    for _ in 0..<4 {
-        candidates.append(directory.appendingPathComponent("allot"))
-        directory = directory.deletingLastPathComponent()
-    }
-    candidates.append(ProcessRunner.repositoryRoot.appendingPathComponent(".build/debug/allot"))
-    return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates.last!
-}()
+/// Where the process tests' executables and files come from.
+public enum TestPaths {
+    /// The repository root, found from this file's path.
+    public static let repository = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The sample policies (`policies/`).
+    public static var samplePolicies: URL { repository.appendingPathComponent("policies") }
+
+    /// The built `allot`: `$ALLOT_EXECUTABLE`, else next to the test bundle (the test targets
+    /// depend on `allot`, so `swift test` builds it), else `.build/debug/allot`.
+    public static let allot: URL = {
+        if let explicit = ProcessInfo.processInfo.environment["ALLOT_EXECUTABLE"], !explicit.isEmpty {
+            return URL(fileURLWithPath: explicit)
+        }
+        var candidates: [URL] = []
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            candidates.append(directory.appendingPathComponent("allot"))
+            directory = directory.deletingLastPathComponent()
+        }
+        candidates.append(repository.appendingPathComponent(".build/debug/allot"))
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates.last!
+    }()
+}
 
 /// A child process whose standard output and error go to files in a test's directory.
 ///
 /// Every wait is bounded; ``stop()`` (also run on release) kills what still runs, so a failing
 /// test leaves no process behind.
-final class ChildProcess {
-    let name: String
-    let standardOutputPath: String
-    let standardErrorPath: String
+public final class ChildProcess {
+    public let name: String
+    public let standardOutputPath: String
+    public let standardErrorPath: String
     private let process = Process()
 
     /// Starts `executable` in `directory`; `environment` is added to this process's own (an
     /// empty value removes the variable).
-    init(_ name: String, executable: URL = allotExecutable, arguments: [String], environment: [String: String] = [:], directory: URL) throws {
+    public init(_ name: String, executable: URL = TestPaths.allot, arguments: [String], environment: [String: String] = [:], directory: URL) throws {
         self.name = name
         standardOutputPath = directory.appendingPathComponent("\(name).stdout").path
         standardErrorPath = directory.appendingPathComponent("\(name).stderr").path
@@ -48,26 +58,26 @@ final class ChildProcess {
 
     deinit { stop() }
 
-    var processIdentifier: Int32 { process.processIdentifier }
-    var isRunning: Bool { process.isRunning }
+    public var processIdentifier: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
 
-    var standardOutput: String { (try? String(contentsOfFile: standardOutputPath, encoding: .utf8)) ?? "" }
-    var standardError: String { (try? String(contentsOfFile: standardErrorPath, encoding: .utf8)) ?? "" }
+    public var standardOutput: String { (try? String(contentsOfFile: standardOutputPath, encoding: .utf8)) ?? "" }
+    public var standardError: String { (try? String(contentsOfFile: standardErrorPath, encoding: .utf8)) ?? "" }
 
     /// Sends `number` (SIGHUP, SIGTERM) while the process runs.
-    func signal(_ number: Int32) {
+    public func signal(_ number: Int32) {
         if process.isRunning { kill(process.processIdentifier, number) }
     }
 
     /// Kills the process (SIGKILL) if it still runs, and reaps it.
-    func stop() {
+    public func stop() {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 
     /// The exit status, waiting at most `timeout`; past it the process is killed and this throws.
-    func exitStatus(within timeout: Duration) async throws -> Int32 {
+    public func exitStatus(within timeout: Duration) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             guard ContinuousClock.now < deadline else {
@@ -81,7 +91,7 @@ final class ChildProcess {
 }
 
 /// Waits until `condition` holds, checking every `interval`, for at most `timeout`.
-func waitUntil(
+public func waitUntil(
     _ what: @autoclosure () -> String, timeout: Duration, interval: Duration = .milliseconds(50), _ condition: () async throws -> Bool
 ) async throws {
     let deadline = ContinuousClock.now + timeout
@@ -92,20 +102,20 @@ func waitUntil(
 }
 
 /// A failure of the harness itself: a process that would not start, a wait that ran out.
-struct HarnessError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct HarnessError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// The current `CLOCK_MONOTONIC` reading in microseconds, the clock of `MONOTONIC_USEC`.
-func monotonicMicroseconds() -> UInt64 {
+public func monotonicMicroseconds() -> UInt64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1_000
 }
 
 /// Whether something accepts TCP connections on `127.0.0.1:port` now.
-func acceptsConnections(port: Int) -> Bool {
+public func acceptsConnections(port: Int) -> Bool {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { return false }
     defer { close(descriptor) }
@@ -116,7 +126,7 @@ func acceptsConnections(port: Int) -> Bool {
 }
 
 /// A loopback port nobody listens on now (bound to port 0, read back, released).
-func freeLoopbackPort() throws -> Int {
+public func freeLoopbackPort() throws -> Int {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { throw HarnessError("socket(): \(String(cString: strerror(errno)))") }
     defer { close(descriptor) }
