@@ -52,7 +52,7 @@ extension GraphClient {
             concurrency: Concurrency = Concurrency(),
             retry: RetryPolicy = RetryPolicy(),
             writeQuota: AllotConfiguration.WriteQuota = AllotConfiguration.WriteQuota(),
-            writeHeadroom: Double = 0.9,
+            writeHeadroom: Double = 0.95,
             maxResponseBytes: Int = 64 << 20
         ) {
             self.tenant = tenant

@@ -27,6 +27,8 @@ public final class GraphClient: Sendable {
     let tokens: any TokenProvider
     let logger: Logger
     let userAgent: String
+    /// One write budget for every `apply`: Graph counts the quota per application and tenant.
+    let writePacing: WritePacing
 
     /// Creates a client; nothing is sent until the first read or write.
     /// - Parameter tokenProvider: overrides the provider the configuration's credential implies.
@@ -36,6 +38,10 @@ public final class GraphClient: Sendable {
         self.configuration = configuration
         self.logger = logger
         userAgent = "allot/\(AllotVersion.current)"
+        writePacing = WritePacing(
+            budget: WriteBudget(
+                writes: configuration.writeQuota.writes, window: configuration.writeQuota.window,
+                headroom: configuration.writeHeadroom))
         graph = try Endpoint(configuration.graphEndpoint, setting: "graph.endpoint")
         authority = try Endpoint(configuration.authority, setting: "graph.authority")
         var hosts = [graph.host, authority.host]

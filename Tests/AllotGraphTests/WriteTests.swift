@@ -231,6 +231,27 @@ struct WriteTests {
             #expect(simulator.requestLog().filter { $0.batchItems != nil }.count == 1)
         }
     }
+    @Test("apply calls on one client share its write quota: a second call gets no fresh burst")
+    func quotaSharedAcrossCalls() async throws {
+        let fixture = try Fixture()
+        try await Harness.withSimulator(tenant: fixture.tenant) { simulator, endpoints in
+            let directory = try TestDirectory()
+            var configuration = Harness.configuration(endpoints, credential: .clientSecretFile(try directory.write("s", Harness.secret)))
+            // A burst of exactly 20 writes, then one write every 200 s.
+            configuration.writeQuota = AllotConfiguration.WriteQuota(writes: 23, window: .seconds(600))
+            configuration.writeHeadroom = 0.1
+            let (first, second) = try await GraphClient.withGraphClient(configuration: configuration, logger: Logger(label: "t")) { client in
+                let first = await client.apply(fixture.licensable.prefix(20).map(fixture.add))
+                let task = Task { await client.apply(fixture.licensable.dropFirst(20).prefix(10).map(fixture.add)) }
+                try await Task.sleep(for: .milliseconds(500))
+                task.cancel()
+                return (first, await task.value)
+            }
+            #expect(first.allSatisfy { $0.isApplied })
+            #expect(second.allSatisfy { if case .notSent = $0.outcome { true } else { false } }, "\(second.map(\.outcome))")
+            #expect(simulator.requestLog().filter { $0.batchItems != nil }.count == 1)
+        }
+    }
 }
 
 /// Passes tokens through and signals each request for one.

@@ -1,15 +1,18 @@
+import Synchronization
+
 /// Paces writes so that Allot stays inside Graph's identity write quota instead of
 /// collecting 429s (3,000 writes per 150 s per application and tenant by default).
 ///
 /// A pure state machine: no clock and no I/O. Times are offsets from an origin the caller
-/// chooses (the client uses the moment `apply` started); the caller asks ``reserve(upTo:now:)``
-/// before each batch and sleeps when told to wait.
+/// chooses (the client uses its own creation, and keeps one budget for all its `apply` calls,
+/// because Graph counts the quota per application and tenant, not per call); the caller asks
+/// ``reserve(upTo:atLeast:now:)`` before each batch and sleeps when told to wait.
 ///
 /// ## How it paces
-/// A token bucket. With a quota of `q` writes per window `W` and a `headroom` `h` (0.9):
+/// A token bucket. With a quota of `q` writes per window `W` and a `headroom` `h` (0.95):
 ///
-///     refill rate  r = h × q / W          (18 writes/s for 3,000 per 150 s)
-///     burst        b = (1 − h) × q        (300 writes)
+///     refill rate  r = h × q / W          (19 writes/s for 3,000 per 150 s)
+///     burst        b = (1 − h) × q        (150 writes)
 ///
 /// Over any interval of length `W` at most `b + r × W = q` writes leave, so the quota holds
 /// for every window, wherever Graph starts counting, while a small run (up to `b` writes) goes
@@ -17,14 +20,16 @@
 ///
 /// | writes queued | first batch at | last batch at (about) |
 /// |--------------:|---------------:|----------------------:|
-/// | 300           | 0 s            | 0 s (the burst)       |
+/// | 150           | 0 s            | 0 s (the burst)       |
 /// | 3,000         | 0 s            | 150 s                 |
-/// | 10,000        | 0 s            | 539 s                 |
+/// | 10,000        | 0 s            | 518 s                 |
 ///
 /// ## Slowing down
 /// - `x-ms-throttle-limit-percentage` (Graph sends it above 80 % of a limit, up to 1.8):
-///   the rate is multiplied by `(0.8 / p)²` (0.79 at 0.9, 0.64 at 1.0, 0.2 at 1.8) until a
-///   response arrives without the header.
+///   a usage above Allot's own pace (`max(0.8, h)`: someone else writes too) multiplies the
+///   rate by `(max(0.8, h) / p)²` (0.90 at 1.0, 0.28 at 1.8 with the default headroom) until a
+///   response arrives without it. Allot's own paced writes keep `p` near `h`, which is not
+///   pressure: slowing down for them would leave the quota unused.
 /// - A 429 empties the bucket and pauses all writes for the `Retry-After` it carried.
 public struct WriteBudget: Sendable, Hashable {
     /// What the caller does now.
@@ -47,14 +52,17 @@ public struct WriteBudget: Sendable, Hashable {
     private var pausedUntil: Duration?
     /// 1 normally; below 1 while Graph reports pressure.
     public private(set) var pressureFactor: Double = 1
+    /// The `x-ms-throttle-limit-percentage` above which Graph's report means pressure.
+    private let pressureThreshold: Double
 
     /// - Parameters:
     ///   - writes: the quota, writes per `window` (Graph: 3,000 per 150 s).
     ///   - headroom: the share of the quota paced over time (the rest is the burst).
     ///   - now: the time the budget starts, full.
-    public init(writes: Int, window: Duration, headroom: Double = 0.9, now: Duration = .zero) {
+    public init(writes: Int, window: Duration, headroom: Double = 0.95, now: Duration = .zero) {
         let writes = max(1, writes)
         let headroom = min(1, max(0.1, headroom))
+        pressureThreshold = max(0.8, headroom)
         quotaWrites = writes
         self.window = window
         burst = max(1, ((1 - headroom) * Double(writes) + 1e-9).rounded(.down))
@@ -88,11 +96,11 @@ public struct WriteBudget: Sendable, Hashable {
     /// Records the `x-ms-throttle-limit-percentage` of a write response (`nil` when absent).
     public mutating func observe(throttleLimitPercentage percentage: Double?, now: Duration) {
         refill(now: now)
-        guard let percentage, percentage > 0.8 else {
+        guard let percentage, percentage > pressureThreshold else {
             pressureFactor = 1
             return
         }
-        let ratio = 0.8 / percentage
+        let ratio = pressureThreshold / percentage
         pressureFactor = max(0.05, ratio * ratio)
     }
 
@@ -121,4 +129,13 @@ extension Duration {
         let (whole, attoseconds) = components
         return Double(whole) + Double(attoseconds) / 1e18
     }
+}
+
+/// A client's write budget, shared by its concurrent `apply` calls; its times are offsets
+/// from ``origin``, the client's creation.
+final class WritePacing: Sendable {
+    let origin = ContinuousClock.now
+    let budget: Mutex<WriteBudget>
+
+    init(budget: WriteBudget) { self.budget = Mutex(budget) }
 }

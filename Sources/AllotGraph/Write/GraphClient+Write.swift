@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 extension GraphClient {
     /// Applies writes through `POST /$batch`, 20 requests per batch, paced inside the write
@@ -20,10 +21,7 @@ extension GraphClient {
         var outcomes = [GraphWriteResult.Outcome?](repeating: nil, count: writes.count)
         var queue = WriteUnit.units(for: writes, retry: configuration.retry)
         let clock = ContinuousClock()
-        let origin = clock.now
-        var budget = WriteBudget(
-            writes: configuration.writeQuota.writes, window: configuration.writeQuota.window,
-            headroom: configuration.writeHeadroom)
+        let origin = writePacing.origin
         let maxBatches = configuration.concurrency.writeBatches
 
         await withTaskGroup(of: WriteEvent.self) { group in
@@ -47,13 +45,14 @@ extension GraphClient {
                         wakeAt = queue.map(\.notBefore).min()
                         break
                     }
-                    switch budget.reserve(upTo: selection.requests, atLeast: selection.firstUnitRequests, now: now) {
+                    // A whole batch or nothing: once the burst is spent, batches leave full.
+                    switch writePacing.budget.withLock({ $0.reserve(upTo: selection.requests, atLeast: selection.requests, now: now) }) {
                     case .wait(let until):
                         wakeAt = until
                     case .send(let granted):
                         let batch = WriteUnit.take(from: &queue, candidates: selection.indices, limit: granted)
                         let used = batch.reduce(0) { $0 + $1.items.count }
-                        if used < granted { budget.release(granted - used, now: now) }
+                        if used < granted { writePacing.budget.withLock { $0.release(granted - used, now: now) } }
                         inFlight += 1
                         group.addTask {
                             // Shielded from cancellation: a batch that has started is finished and reported.
@@ -72,8 +71,10 @@ extension GraphClient {
                 case .batch(let outcome):
                     inFlight -= 1
                     let now = clock.now - origin
-                    budget.observe(throttleLimitPercentage: outcome.throttleLimitPercentage, now: now)
-                    if let retryAfter = outcome.throttledFor { budget.observeThrottled(retryAfter: retryAfter, now: now) }
+                    writePacing.budget.withLock { budget in
+                        budget.observe(throttleLimitPercentage: outcome.throttleLimitPercentage, now: now)
+                        if let retryAfter = outcome.throttledFor { budget.observeThrottled(retryAfter: retryAfter, now: now) }
+                    }
                     for (index, result) in outcome.finished { outcomes[index] = result }
                     for var unit in outcome.retry {
                         unit.notBefore = now + unit.delay
@@ -284,9 +285,9 @@ struct WriteUnit: Sendable {
         return units
     }
 
-    /// The ready units that fit one batch (20 requests, units whole): their indices, how many
-    /// requests they hold, and how many the first one needs.
-    static func nextBatch(from queue: [WriteUnit], now: Duration) -> (indices: [Int], requests: Int, firstUnitRequests: Int)? {
+    /// The ready units that fit one batch (20 requests, units whole): their indices and how
+    /// many requests they hold.
+    static func nextBatch(from queue: [WriteUnit], now: Duration) -> (indices: [Int], requests: Int)? {
         var indices: [Int] = []
         var requests = 0
         for (index, unit) in queue.enumerated() where unit.notBefore <= now {
@@ -294,8 +295,8 @@ struct WriteUnit: Sendable {
             indices.append(index)
             requests += unit.items.count
         }
-        guard let first = indices.first else { return nil }
-        return (indices, requests, queue[first].items.count)
+        guard !indices.isEmpty else { return nil }
+        return (indices, requests)
     }
 
     /// Removes and returns the candidate units that fit within `limit` requests.
