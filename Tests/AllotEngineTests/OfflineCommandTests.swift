@@ -1,0 +1,136 @@
+import AllotProcessTesting
+import Foundation
+import Testing
+
+/// `allot validate`, `allot plan --snapshot` and `allot explain --snapshot` as a user runs them:
+/// the built executable on the README's example configuration and saved tenant, no network.
+@Suite("Offline commands as processes")
+struct OfflineCommandTests {
+    static let exampleConfig = TestPaths.repository.appendingPathComponent("docs/examples/allot.yaml").path
+    static let exampleSnapshot = TestPaths.repository.appendingPathComponent("docs/examples/snapshot.json").path
+
+    @Test("validate: the example configuration and sample policies are valid (exit 0)")
+    func validateExample() async throws {
+        let result = try await Self.allot(["validate", "--config", Self.exampleConfig])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("valid"))
+    }
+
+    @Test("validate: every problem as FILE:LINE:COLUMN, all at once (exit 1)")
+    func validateInvalid() async throws {
+        let directory = try Self.scratchDirectory(policy: """
+            name: broken
+            match: { groups: [Engineering], atributes: { department: Sales } }
+            licenses:
+              - sku: SPE_E7
+            """)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try await Self.allot(["validate", "--config", directory.appendingPathComponent("allot.yaml").path])
+        #expect(result.status == 1)
+        let problems = (result.output + result.error).split(separator: "\n").filter { $0.contains("policy.yaml:") }
+        #expect(problems.contains { $0.contains("policy.yaml:2:") && $0.contains("atributes") && $0.contains("attributes") }, "\(problems)")
+        #expect(problems.contains { $0.contains("policy.yaml:4:") && $0.contains("SPE_E7") }, "\(problems)")
+    }
+
+    @Test("plan --snapshot: changes pending exit 2, in text (+ - ~ @) and in JSON")
+    func planWithChanges() async throws {
+        let text = try await Self.allot(["plan", "--config", Self.exampleConfig, "--snapshot", Self.exampleSnapshot])
+        #expect(text.status == 2, "\(text.error)")
+        #expect(text.output.contains("+ megan.smith@contoso.com"))
+        #expect(text.output.contains("@ usageLocation"))
+
+        let json = try await Self.allot(["plan", "--config", Self.exampleConfig, "--snapshot", Self.exampleSnapshot, "--output", "json"])
+        #expect(json.status == 2)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        #expect(document["version"] as? Int == 1)
+        let changes = try #require(document["changes"] as? [[String: Any]])
+        #expect(!changes.isEmpty)
+    }
+
+    @Test("plan --snapshot: a tenant that matches the policies exits 0")
+    func planWithoutChanges() async throws {
+        // VISIOCLIENT is the only managed SKU, nobody is granted it, and the saved tenant is
+        // stripped of it: nothing to do.
+        let directory = try Self.scratchDirectory(
+            policy: """
+                name: visio-for-nobody
+                match: { groups: [] }
+                licenses:
+                  - sku: VISIOCLIENT
+                """, managedSkus: "[VISIOCLIENT]")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let snapshot = directory.appendingPathComponent("tenant.json")
+        try Self.snapshot(removingAssignmentsOf: "VISIOCLIENT").write(to: snapshot)
+        let result = try await Self.allot(["plan", "--config", directory.appendingPathComponent("allot.yaml").path, "--snapshot", snapshot.path])
+        #expect(result.status == 0, "\(result.output)\(result.error)")
+    }
+
+    @Test("plan --snapshot: an unreadable snapshot is an error (exit 1) that names the file")
+    func planMissingSnapshot() async throws {
+        let result = try await Self.allot(["plan", "--config", Self.exampleConfig, "--snapshot", "/nonexistent/tenant.json"])
+        #expect(result.status == 1)
+        #expect(result.error.contains("/nonexistent/tenant.json"))
+    }
+
+    @Test("explain: each policy with the clause that decided it; an unknown user exits 1")
+    func explain() async throws {
+        let known = try await Self.allot(["explain", "megan.smith@contoso.com", "--config", Self.exampleConfig, "--snapshot", Self.exampleSnapshot])
+        #expect(known.status == 0, "\(known.error)")
+        #expect(known.output.contains("✓ staff-e3"))
+        #expect(known.output.contains("✗ finance-power-bi  (decided by attributes.department"))
+
+        let unknown = try await Self.allot(["explain", "nobody@contoso.com", "--config", Self.exampleConfig, "--snapshot", Self.exampleSnapshot])
+        #expect(unknown.status == 1)
+        #expect(unknown.error.contains("no user 'nobody@contoso.com'"))
+    }
+
+    // MARK: - Helpers
+
+    struct Result {
+        var status: Int32
+        var output: String
+        var error: String
+    }
+
+    /// Runs the built `allot` in the repository, at most 60 s.
+    static func allot(_ arguments: [String]) async throws -> Result {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("allot-offline-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let child = try ChildProcess("allot", arguments: arguments, directory: directory)
+        let status = try await child.exitStatus(within: .seconds(60))
+        return Result(status: status, output: child.standardOutput, error: child.standardError)
+    }
+
+    /// A directory with `allot.yaml` (the example's, with `managedSkus` replaced) and one policy file.
+    static func scratchDirectory(policy: String, managedSkus: String? = nil) throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("allot-offline-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("policies"), withIntermediateDirectories: true)
+        var configuration = try String(contentsOfFile: exampleConfig, encoding: .utf8)
+            .replacingOccurrences(of: "policies: ../../policies", with: "policies: ./policies")
+        if let managedSkus {
+            configuration = configuration.replacingOccurrences(
+                of: "managedSkus: [SPE_E3, SPE_E5, STANDARDPACK, POWER_BI_PRO, PROJECTPROFESSIONAL, VISIOCLIENT]", with: "managedSkus: \(managedSkus)")
+        }
+        try configuration.write(to: directory.appendingPathComponent("allot.yaml"), atomically: true, encoding: .utf8)
+        try policy.write(to: directory.appendingPathComponent("policies/policy.yaml"), atomically: true, encoding: .utf8)
+        return directory
+    }
+
+    /// The example snapshot without any assignment of the SKU `partNumber`.
+    static func snapshot(removingAssignmentsOf partNumber: String) throws -> Data {
+        var document = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: exampleSnapshot))) as? [String: Any])
+        let skus = try #require(document["subscribedSkus"] as? [[String: Any]])
+        let skuId = try #require(skus.first { $0["skuPartNumber"] as? String == partNumber }?["skuId"] as? String)
+        let users = try #require(document["users"] as? [[String: Any]])
+        document["users"] = users.map { user in
+            var user = user
+            for key in ["assignedLicenses", "licenseAssignmentStates"] {
+                user[key] = (user[key] as? [[String: Any]])?.filter { $0["skuId"] as? String != skuId }
+            }
+            return user
+        }
+        return try JSONSerialization.data(withJSONObject: document)
+    }
+}
