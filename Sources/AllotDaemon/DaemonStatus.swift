@@ -82,6 +82,12 @@ public final class DaemonStatus: Sendable {
         }
     }
 
+    /// The cycle in progress took a step (a page read, a chunk of writes answered): the loop is
+    /// alive however long the cycle lasts.
+    func progressed(at time: Date) {
+        state.withLock { $0.lastTickAt = time }
+    }
+
     /// The loop finished a cycle and scheduled the next.
     func cycleFinished(_ report: CycleReport, nextAt: Date?) {
         state.withLock {
@@ -142,7 +148,7 @@ public final class DaemonStatus: Sendable {
         let silence = now.timeIntervalSince(state.lastTickAt)
         return silence <= max(limit, 60)
             ? Probe(ok: true, reason: nil)
-            : Probe(ok: false, reason: "the reconcile loop has not ticked for \(Int(silence)) s (more than 3 intervals)")
+            : Probe(ok: false, reason: "the reconcile loop has not ticked for \(Int(silence)) s (more than 3 intervals, and 60 s)")
     }
 
     private static func readiness(_ state: State) -> Probe {

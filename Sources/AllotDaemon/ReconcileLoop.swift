@@ -50,7 +50,8 @@ final class ReconcileLoop: Service, Sendable {
             let loaded = current.withLock { $0 }
             let engine = ReconcileEngine(
                 configuration: loaded.configuration, graph: graph, stateStore: stateStore, logger: logger,
-                progress: ProgressReporter(logger: logger, terminal: false, interval: .seconds(30)), now: now)
+                progress: ProgressReporter(logger: logger, terminal: false, interval: .seconds(30)) { [status, now] in status.progressed(at: now()) },
+                now: now)
             status.cycleStarted(at: now())
             let report = await cancelWhenGracefulShutdown {
                 await engine.run(policies: loaded.policies).report

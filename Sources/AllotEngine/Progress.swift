@@ -10,21 +10,26 @@ public final class ProgressReporter: Sendable {
     private let style: Style
     private let logger: Logger
     private let interval: Duration
+    private let onProgress: (@Sendable () -> Void)?
     private let lastReport = Mutex<ContinuousClock.Instant?>(nil)
 
     /// - Parameters:
     ///   - terminal: draw a progress line on standard error (when it is a terminal).
     ///   - interval: the least time between two progress events.
-    public init(logger: Logger, terminal: Bool, interval: Duration = .seconds(5)) {
+    ///   - onProgress: called on every step (a page read, a chunk of writes answered), however
+    ///     few events are logged; the daemon's liveness (`/healthz`, the watchdog) rests on it.
+    public init(logger: Logger, terminal: Bool, interval: Duration = .seconds(5), onProgress: (@Sendable () -> Void)? = nil) {
         self.logger = logger
         self.style = terminal ? .terminal : .events
         self.interval = interval
+        self.onProgress = onProgress
     }
 
     private init() {
         logger = Logger(label: "allot.progress", factory: { _ in SwiftLogNoOpLogHandler() })
         style = .silent
         interval = .zero
+        onProgress = nil
     }
 
     /// Reports nothing.
@@ -54,6 +59,7 @@ public final class ProgressReporter: Sendable {
     }
 
     private func report(line: String, event: () -> Void) {
+        onProgress?()
         switch style {
         case .silent: return
         case .terminal: FileDescriptorWriter.standardError.write("\r\u{1B}[2K" + line)

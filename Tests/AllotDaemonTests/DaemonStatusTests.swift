@@ -37,7 +37,7 @@ struct DaemonStatusTests {
             availableBefore: 10, availableAfter: 5, deferredAdds: 0)
     ]
 
-    @Test("/healthz: alive while the loop ticked within 3 intervals (at least 60 s), then 503 with the silence")
+    @Test("/healthz: alive while the loop ticked (a cycle started, progressed or finished) within 3 intervals (at least 60 s), then 503")
     func health() {
         let status = Self.status(interval: .seconds(60))
         #expect(status.health(now: Self.start.addingTimeInterval(179)).ok)
@@ -47,6 +47,10 @@ struct DaemonStatusTests {
 
         status.cycleStarted(at: Self.start.addingTimeInterval(170))
         #expect(status.health(now: Self.start.addingTimeInterval(300)).ok, "a cycle start is a tick")
+        // A long first roll-out, paced at Graph's write quota, stays alive while it progresses.
+        #expect(!status.health(now: Self.start.addingTimeInterval(400)).ok)
+        status.progressed(at: Self.start.addingTimeInterval(390))
+        #expect(status.health(now: Self.start.addingTimeInterval(400)).ok, "progress within a cycle is a tick")
 
         let short = Self.status(interval: .seconds(2))
         #expect(short.health(now: Self.start.addingTimeInterval(59)).ok, "short intervals still allow 60 s")
