@@ -91,7 +91,7 @@ public final class ReconcileEngine: Sendable {
         let compiled = try CompiledPolicies(policies: policies.policies, settings: configuration.reconcile, tenant: tenant)
         let planner = Planner(tenant: tenant, policies: compiled, settings: configuration.reconcile)
 
-        let loaded = stateStore.load(now: now())
+        let loaded = stateStore.load(now: now(), setAside: !options.planOnly)
         if let recovery = loaded.recovery { logger.event(.stateRecovered, level: .warning, "State file recovered", ["reason": .string(recovery)]) }
         var state = loaded.state
         let seconds = Int64(now().timeIntervalSince1970)

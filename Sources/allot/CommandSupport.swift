@@ -104,6 +104,15 @@ func planner(_ loaded: LoadedConfiguration, tenant: TenantModel) throws -> Plann
     }
 }
 
+/// Planning options for an offline plan or explanation: the pending removals from the state
+/// file (read, never moved or written) and the clock, so that `removalDelay` holds as it would
+/// in a cycle.
+func planningOptionsFromState() -> PlanningOptions {
+    let stored = StateStore(directory: StateStore.defaultDirectory()).load(setAside: false)
+    if let recovery = stored.recovery { printError("warning: \(recovery)") }
+    return PlanningOptions(removalHistory: stored.state.removalHistory, now: Int64(Date().timeIntervalSince1970))
+}
+
 /// `--output text|json`.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json

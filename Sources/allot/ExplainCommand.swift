@@ -35,9 +35,7 @@ struct ExplainCommand: AsyncParsableCommand {
                 try await graph.readTenant(attributes: requirements.attributes, groups: requirements.groups)
             }
         }
-        let stored = StateStore(directory: StateStore.defaultDirectory()).load()
-        let options = PlanningOptions(removalHistory: stored.state.removalHistory, now: Int64(Date().timeIntervalSince1970))
-        guard let explanation = try planner(loaded, tenant: tenant).explain(user: user, options: options) else {
+        guard let explanation = try planner(loaded, tenant: tenant).explain(user: user, options: planningOptionsFromState()) else {
             printError("error: no user '\(user)' in the tenant (give a userPrincipalName or an object id)")
             throw ExitCode.failure
         }

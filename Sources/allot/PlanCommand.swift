@@ -30,9 +30,7 @@ struct PlanCommand: AsyncParsableCommand {
         let plan: Plan
         if let snapshot {
             let tenant = try tenantModel(snapshot: snapshot)
-            let stored = StateStore(directory: StateStore.defaultDirectory()).load()
-            plan = try planner(loaded, tenant: tenant).plan(options: PlanningOptions(
-                removalHistory: stored.state.removalHistory, now: Int64(Date().timeIntervalSince1970)))
+            plan = try planner(loaded, tenant: tenant).plan(options: planningOptionsFromState())
         } else {
             let outcome = try await withGraph(loaded.configuration, logger: logger) { graph in
                 let engine = ReconcileEngine(

@@ -25,7 +25,7 @@ struct StateStoreTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: store.directory) == ["state.json"])
     }
 
-    @Test("a missing file is an empty state; a corrupt one is set aside and reported")
+    @Test("a missing file is an empty state; a corrupt one is set aside and reported, or left in place when only read")
     func recovery() throws {
         let store = StateStore(directory: try temporaryDirectory())
         #expect(store.load().state == EngineState())
@@ -35,6 +35,14 @@ struct StateStoreTests {
         #expect(loaded.recovery?.contains("state.json.corrupt-42") == true)
         #expect(FileManager.default.fileExists(atPath: store.path + ".corrupt-42"))
         #expect(!FileManager.default.fileExists(atPath: store.path))
+
+        // Read-only commands leave a corrupt file where it is, for the cycle that will save.
+        try Data("{ not json".utf8).write(to: URL(fileURLWithPath: store.path))
+        let peeked = store.load(now: Date(timeIntervalSince1970: 43), setAside: false)
+        #expect(peeked.state == EngineState())
+        #expect(peeked.recovery?.contains("left it in place") == true)
+        #expect(FileManager.default.fileExists(atPath: store.path))
+        #expect(!FileManager.default.fileExists(atPath: store.path + ".corrupt-43"))
     }
 
     @Test("failures back off exponentially up to a limit; a success clears the user")

@@ -29,24 +29,25 @@ public struct StateStore: Sendable {
         public var recovery: String?
     }
 
-    /// Loads the state. A missing file is an empty state; an unreadable or corrupt one is moved
-    /// aside (`state.json.corrupt-<time>`) and replaced by an empty state, which can only delay
-    /// removals, never cause one.
-    public func load(now: Date = Date()) -> Loaded {
+    /// Loads the state. A missing file is an empty state; an unreadable or corrupt one is
+    /// replaced by an empty state, which can only delay removals, never cause one.
+    /// - Parameter setAside: move a corrupt file aside (`state.json.corrupt-<time>`) so that the
+    ///   next save starts afresh; read-only commands (`allot plan`, `explain`) pass `false` and
+    ///   leave it for the cycle that will save, which reports it.
+    public func load(now: Date = Date(), setAside: Bool = true) -> Loaded {
         guard FileManager.default.fileExists(atPath: path) else { return Loaded(state: EngineState()) }
+        let reason: String
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
             let state = try JSONDecoder().decode(EngineState.self, from: data)
-            guard state.version == EngineState.currentVersion else {
-                return setAside(reason: "state version \(state.version) is not \(EngineState.currentVersion)", now: now)
-            }
-            return Loaded(state: state)
+            guard state.version != EngineState.currentVersion else { return Loaded(state: state) }
+            reason = "state version \(state.version) is not \(EngineState.currentVersion)"
         } catch {
-            return setAside(reason: "state file is unreadable or corrupt (\(error))", now: now)
+            reason = "state file is unreadable or corrupt (\(error))"
         }
-    }
-
-    private func setAside(reason: String, now: Date) -> Loaded {
+        guard setAside else {
+            return Loaded(state: EngineState(), recovery: "\(reason); left it in place and used an empty state (pending removals wait again)")
+        }
         let aside = path + ".corrupt-\(Int(now.timeIntervalSince1970))"
         try? FileManager.default.moveItem(atPath: path, toPath: aside)
         return Loaded(state: EngineState(), recovery: "\(reason); moved it to \(aside) and started from an empty state (pending removals wait again)")
