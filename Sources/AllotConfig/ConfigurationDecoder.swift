@@ -211,12 +211,16 @@ struct ConfigurationDecoder {
         return (settings, managedSkus)
     }
 
-    /// `reconcile.managedSkus`: a non-empty list, each SKU once.
+    /// `reconcile.managedSkus`: a non-empty list of at most ``SkuMask/capacity`` SKUs, each once.
     private func managed(_ node: YAMLNode, _ reader: NodeReader) -> [SkuReference]? {
         guard let skus = reader.references(node, "reconcile.managedSkus", of: "SKUs") else { return nil }
         guard !skus.isEmpty else {
             reader.report("`reconcile.managedSkus` must list at least one SKU: Allot changes only the SKUs listed here", at: node)
             return nil
+        }
+        if skus.count > SkuMask.capacity {
+            reader.report(
+                "`reconcile.managedSkus` lists \(skus.count) SKUs: Allot manages at most \(SkuMask.capacity); list only the SKUs policies assign", at: node)
         }
         var seen: Set<String> = []
         for sku in skus where !seen.insert(sku.value.lowercased()).inserted {

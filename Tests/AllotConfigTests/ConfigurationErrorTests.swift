@@ -157,7 +157,7 @@ struct ConfigurationErrorTests {
             ])
     }
 
-    @Test("managed SKUs: empty, repeated")
+    @Test("managed SKUs: empty, repeated, more than 64")
     func managedSkuList() throws {
         #expect(try configurationProblems("""
             tenant: contoso.onmicrosoft.com
@@ -169,6 +169,12 @@ struct ConfigurationErrorTests {
             auth: { clientId: 00000000-0000-0000-0000-000000000000 }
             reconcile: { managedSkus: [SPE_E3, spe_e3] }
             """) == ["allot.yaml:3:36: SKU `spe_e3` is listed twice in `reconcile.managedSkus`"])
+        let sixtyFive = (["SPE_E3"] + (1...64).map { "SKU_\($0)" }).joined(separator: ", ")
+        #expect(try configurationProblems("""
+            tenant: contoso.onmicrosoft.com
+            auth: { clientId: 00000000-0000-0000-0000-000000000000 }
+            reconcile: { managedSkus: [\(sixtyFive)] }
+            """) == ["allot.yaml:3:27: `reconcile.managedSkus` lists 65 SKUs: Allot manages at most 64; list only the SKUs policies assign"])
     }
 
     @Test("tenant, endpoints and usage location values")

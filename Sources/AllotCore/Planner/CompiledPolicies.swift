@@ -42,8 +42,9 @@ public struct CompiledPolicies: Sendable {
                 managed.append(sku)
             }
         }
-        if managed.count > 64 {
-            problems.append(Diagnostic("\(managed.count) managed SKUs: Allot manages at most 64", at: settings.managedSkus.first?.location))
+        if managed.count > SkuMask.capacity {
+            problems.append(
+                Diagnostic("\(managed.count) managed SKUs: Allot manages at most \(SkuMask.capacity)", at: settings.managedSkus.first?.location))
         }
         let userPlans = managed.map { sku in Set(sku.servicePlans.filter { $0.appliesTo != "Company" }.map(\.servicePlanId)) }
 
