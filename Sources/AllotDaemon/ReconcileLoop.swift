@@ -25,8 +25,15 @@ final class ReconcileLoop: Service, Sendable {
     private let notifier: SystemdNotifier
     private let logger: Logger
     private let current: Mutex<LoadedConfiguration>
-    /// The diagnostics last reported as `policy.invalid`, so an unchanged broken set is reported once.
-    private let lastRejected = Mutex<[Diagnostic]?>(nil)
+    /// The problems last reported as `policy.invalid` (an unchanged broken set is reported once),
+    /// and whether they lie in `allot.yaml`: those stand until a reload accepts the file, whatever
+    /// the policy directory does meanwhile.
+    private let lastRejected = Mutex<Rejection?>(nil)
+
+    private struct Rejection {
+        var diagnostics: [Diagnostic]
+        var inConfiguration: Bool
+    }
     private let now: @Sendable () -> Date
 
     init(
@@ -81,14 +88,19 @@ final class ReconcileLoop: Service, Sendable {
         let loaded = current.withLock { $0 }
         do {
             let policies = try loader.loadPolicies(in: loaded.configuration.policiesPath, reconcile: loaded.configuration.reconcile)
-            lastRejected.withLock { $0 = nil }
-            guard policies.revision != loaded.policies.revision else {
-                if status.snapshot(now: now()).policies.lastError != nil { markLoaded(loaded) }
-                return
+            let standing = lastRejected.withLock { rejected in
+                defer { if rejected?.inConfiguration != true { rejected = nil } }
+                return rejected
             }
-            var updated = loaded
-            updated.policies = policies
-            install(updated, reason: "the policy directory changed")
+            if policies.revision != loaded.policies.revision {
+                var updated = loaded
+                updated.policies = policies
+                install(updated, reason: "the policy directory changed")
+                // The new policies are in use, but allot.yaml on disk is still broken.
+                if let standing, standing.inConfiguration { status.policiesRejected(standing.diagnostics.map(\.description), at: now()) }
+            } else if let standing, !standing.inConfiguration {
+                markLoaded(loaded)  // the rejected change to the policy directory was undone
+            }
         } catch {
             reject(error.diagnostics, reason: "the policy directory changed")
         }
@@ -119,7 +131,11 @@ final class ReconcileLoop: Service, Sendable {
             updated.configuration.logging = previous.configuration.logging
             install(updated, reason: "reload (SIGHUP)")
         } catch {
-            reject(error.diagnostics, reason: "reload (SIGHUP)")
+            // Whether the running configuration still accepts the policy directory: if it does,
+            // the problems lie in allot.yaml.
+            let previous = current.withLock { $0 }
+            let policiesAccepted = (try? loader.loadPolicies(in: previous.configuration.policiesPath, reconcile: previous.configuration.reconcile)) != nil
+            reject(error.diagnostics, reason: "reload (SIGHUP)", inConfiguration: policiesAccepted)
         }
     }
 
@@ -138,10 +154,10 @@ final class ReconcileLoop: Service, Sendable {
         Gauge(label: "allot_interval_seconds").record(Double(loaded.configuration.reconcile.interval.components.seconds))
     }
 
-    private func reject(_ diagnostics: [Diagnostic], reason: String) {
+    private func reject(_ diagnostics: [Diagnostic], reason: String, inConfiguration: Bool = false) {
         let isNew = lastRejected.withLock { last in
-            defer { last = diagnostics }
-            return last != diagnostics
+            defer { last = Rejection(diagnostics: diagnostics, inConfiguration: inConfiguration) }
+            return last?.diagnostics != diagnostics
         }
         guard isNew else { return }
         Counter(label: "allot_policy_load_errors_total").increment()

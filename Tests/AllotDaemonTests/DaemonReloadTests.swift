@@ -90,6 +90,21 @@ extension DaemonProcessTests {
         try await daemon.log.first("policy.loaded", from: mark) { $0.string("policy.revision") == changed }
         try await waitUntil("/readyz to answer 200", timeout: .seconds(30)) { try await daemon.get("/readyz").status == 200 }
 
+        // A broken allot.yaml stays reported through the cycles that follow, although the policy
+        // directory (checked before each cycle) is fine; fixed and reloaded, it is accepted.
+        let configuration = try String(contentsOfFile: testbed.configurationPath, encoding: .utf8)
+        try (configuration + "reconcil: {}\n").write(toFile: testbed.configurationPath, atomically: true, encoding: .utf8)
+        mark = daemon.log.records.count
+        daemon.child.signal(SIGHUP)
+        let (brokenIndex, broken) = try await daemon.log.first("policy.invalid", from: mark)
+        #expect(broken.strings("errors")?.contains { $0.hasPrefix(testbed.configurationPath + ":") } == true, "\(broken)")
+        let (afterBroken, _) = try await daemon.log.first("cycle.finished", from: brokenIndex)
+        try await daemon.log.first("cycle.finished", from: afterBroken + 1)
+        #expect(try await daemon.get("/readyz").status == 503, "still not ready while allot.yaml is invalid")
+        try configuration.write(toFile: testbed.configurationPath, atomically: true, encoding: .utf8)
+        daemon.child.signal(SIGHUP)
+        try await waitUntil("/readyz to answer 200", timeout: .seconds(30)) { try await daemon.get("/readyz").status == 200 }
+
         daemon.child.signal(SIGTERM)
         #expect(try await daemon.child.exitStatus(within: Self.stopTimeout) == 0)
     }
