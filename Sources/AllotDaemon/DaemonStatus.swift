@@ -137,7 +137,8 @@ public final class DaemonStatus: Sendable {
         }
     }
 
-    /// `/healthz`: alive while the loop has ticked (started or finished a cycle) within three intervals.
+    /// `/healthz`: alive while the loop has ticked (started, progressed in or finished a cycle)
+    /// within three intervals, and never less than 60 seconds.
     public func health(now: Date) -> Probe { state.withLock { Self.health($0, now: now) } }
 
     /// `/readyz`: ready once policies are loaded and the last cycle succeeded.
