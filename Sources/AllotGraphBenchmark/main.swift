@@ -227,13 +227,6 @@ struct BenchmarkError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-extension TenantModel {
-    /// How many users are members of the group at `group`.
-    func memberCount(ofGroup group: Int) -> Int {
-        (0..<userCount).reduce(0) { $0 + (isMember(user: $1, ofGroup: group) ? 1 : 0) }
-    }
-}
-
 /// Reads the tenant once and prints the figures.
 func measure(graphEndpoint: String, authority: String, groups: [String], counts: () throws -> RequestCounts) async throws {
     let directory = NSTemporaryDirectory() + "allot-graph-benchmark-\(getpid())"
@@ -262,14 +255,14 @@ func measure(graphEndpoint: String, authority: String, groups: [String], counts:
 
     let requestCounts = try counts()
     var lowerBound = 1 + (model.userCount + 998) / 999 + 1 + groups.count
-    var memberPages = 0
-    for group in model.groups.indices { memberPages += max(1, (model.memberCount(ofGroup: group) + 998) / 999) }
+    let members = model.groups.indices.map { model.memberCount(ofGroup: $0) }
+    let memberPages = members.reduce(0) { $0 + max(1, ($1 + 998) / 999) }
     lowerBound += memberPages
     let microsecondsPerUser = cpu * 1e6 / Double(max(model.userCount, 1))
     print(
         """
         users read                  \(model.userCount)
-        groups read                 \(model.groups.count) (\(model.groups.indices.reduce(0) { $0 + model.memberCount(ofGroup: $1) }) memberships)
+        groups read                 \(model.groups.count) (\(members.reduce(0, +)) memberships)
         SKUs read                   \(model.subscribedSkus.count)
         requests                    \(requestCounts.total) (token \(requestCounts.token), user pages \(requestCounts.userPages), group lookups \(requestCounts.groupLookups), member pages \(requestCounts.memberPages), SKU reads \(requestCounts.skuReads), other \(requestCounts.other), failed \(requestCounts.failed))
         lower bound                 \(lowerBound) (1 token + \((model.userCount + 998) / 999) user pages + \(groups.count) group lookups + \(memberPages) member pages + 1 SKU read)

@@ -79,10 +79,3 @@ final class Recorder<Value: Sendable>: Sendable {
     func append(_ value: Value) { values.withLock { $0.append(value) } }
     var all: [Value] { values.withLock { $0 } }
 }
-
-extension TenantModel {
-    /// How many users are members of the group at `group`.
-    func memberCount(ofGroup group: Int) -> Int {
-        (0..<userCount).reduce(0) { $0 + (isMember(user: $1, ofGroup: group) ? 1 : 0) }
-    }
-}

@@ -48,7 +48,7 @@ final class NodeReader {
                 report(unknownKey(key.text, path, known: known, explain: explain), at: pair.key)
             }
         }
-        return Fields(node: node, entries: entries)
+        return Fields(entries: entries)
     }
 
     private func unknownKey(_ key: String, _ path: String, known: [String], explain: (String) -> String?) -> String {
@@ -195,7 +195,6 @@ final class NodeReader {
 
 /// The known entries of one mapping, by key.
 struct Fields {
-    let node: YAMLNode
     fileprivate let entries: [String: YAMLPair]
 
     subscript(key: String) -> YAMLNode? { entries[key]?.value }

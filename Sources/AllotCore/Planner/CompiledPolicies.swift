@@ -1,4 +1,4 @@
-/// Policies resolved against one tenant: group names to bitsets, SKU and plan names to ids,
+/// Policies resolved against one tenant: group names to group indices, SKU and plan names to ids,
 /// allow-lists to `disabledPlans`, attribute conditions to a yes/no table per distinct value.
 ///
 /// Compiling is where the tenant-fit problems surface: a group that does not exist or is
@@ -22,7 +22,6 @@ public struct CompiledPolicies: Sendable {
     let userPlans: [Set<GUID>]
 
     /// The managed index of a SKU id, if the SKU is managed.
-    public func managedIndex(of skuId: GUID) -> Int? { managedSkus.firstIndex { $0.skuId == skuId } }
 
     /// - Throws: ``DiagnosticsError`` with every tenant-fit problem found.
     public init(policies: [Policy], settings: ReconcileSettings, tenant: TenantModel) throws(DiagnosticsError) {

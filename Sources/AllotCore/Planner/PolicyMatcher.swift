@@ -14,7 +14,6 @@
 /// gives the user a node: users with the same effects share a node, and the desired
 /// licenses are computed once per node.
 struct PolicyMatcher {
-    let policyCount: Int
     private let effectCount: Int
     /// 64-bit words per mask.
     private let wordCount: Int
@@ -34,7 +33,6 @@ struct PolicyMatcher {
 
     init(policies: CompiledPolicies, tenant: TenantModel) {
         let compiled = policies.compiled
-        policyCount = compiled.count
         effectCount = policies.effects.count
         wordCount = max(1, (compiled.count + 63) / 64)
         width = tenant.columns.paths.count

@@ -10,9 +10,4 @@ public struct PolicyRequirements: Sendable, Hashable {
         attributes = Set(policies.flatMap { $0.match.attributes.map(\.path) }).sorted()
         groups = Set(policies.flatMap { ($0.match.groups ?? []) + $0.match.exclude.groups }.map(\.value)).sorted()
     }
-
-    /// The top-level user properties to `$select` for the attributes (`a.b` needs `a`).
-    public var selectedProperties: [String] {
-        Set(attributes.map { String($0.split(separator: ".").first ?? Substring($0)) }).sorted()
-    }
 }

@@ -13,11 +13,6 @@
 /// - `match` has a clause; `all: true` stands alone.
 /// - No policy grants the same SKU twice.
 public enum PolicyValidation {
-    /// Every problem of `policies`, sorted by place.
-    public static func validate(_ policies: [Policy], reconcile: ReconcileSettings) -> [Diagnostic] {
-        validate(policies, managedSkus: reconcile.managedSkus)
-    }
-
     /// Every problem of `policies`; with `managedSkus` nil (the configuration could not say
     /// which SKUs are managed) the membership check is left out.
     public static func validate(_ policies: [Policy], managedSkus: [SkuReference]?) -> [Diagnostic] {

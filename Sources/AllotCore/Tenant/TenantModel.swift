@@ -51,7 +51,7 @@ public struct TenantModel: Sendable {
     }
 
     /// Bytes the model's storage occupies (array payloads; distinct values and holdings estimated),
-    /// for the benchmark's memory budget and for `/status`.
+    /// for the planner benchmark's memory budget.
     public var storageBytes: Int {
         let users = userIDs.capacity * MemoryLayout<GUID>.stride + holdingOfUser.capacity * 4
         let names = principalNames.storageBytes
@@ -77,6 +77,10 @@ public struct TenantModel: Sendable {
     }
     public func licenseHolding(ofUser index: Int) -> LicenseHolding { holdings[Int(holdingOfUser[index])] }
     public func isMember(user index: Int, ofGroup group: Int) -> Bool { groupSets[Int(groupSetOfUser[index])].contains(Int32(group)) }
+    /// How many users are members of the group at `group` (a pass over the users).
+    public func memberCount(ofGroup group: Int) -> Int {
+        (0..<userCount).reduce(0) { $0 + (isMember(user: $1, ofGroup: group) ? 1 : 0) }
+    }
 
     /// The user with this object id or user principal name (case-insensitive).
     public func userIndex(forReference reference: String) -> Int? {
