@@ -124,6 +124,9 @@ struct UsersTests {
             #expect(users.status == 200)
             #expect(String(decoding: users.bytes, as: UTF8.self) == "7")
             #expect(users.header("Content-Type")?.hasPrefix("text/plain") == true)
+            let filtered = try await harness.graph(
+                .GET, "/users/$count?$filter=id%20eq%20'\(Fixture.userId(1))'", token: token, headers: eventual)
+            #expect(String(decoding: filtered.bytes, as: UTF8.self) == "1", "$count counts what the $filter selects")
             let members = try await harness.graph(
                 .GET, "/groups/\(Fixture.groupId(1))/transitiveMembers/microsoft.graph.user/$count", token: token, headers: eventual)
             #expect(String(decoding: members.bytes, as: UTF8.self) == "4")

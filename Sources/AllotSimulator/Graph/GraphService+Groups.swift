@@ -90,7 +90,7 @@ extension GraphService {
         return .json(body)
     }
 
-    private static func group(_ group: GroupRecord, matches filter: ODataFilter) throws(GraphError) -> Bool {
+    static func group(_ group: GroupRecord, matches filter: ODataFilter) throws(GraphError) -> Bool {
         func text(_ property: String) throws(GraphError) -> String {
             switch property.lowercased() {
             case "displayname": return group.displayName

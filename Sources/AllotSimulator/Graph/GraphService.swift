@@ -93,20 +93,30 @@ struct GraphService: Sendable {
         }
     }
 
-    /// `GET /users/$count`, `/groups/$count`, `/groups/{id}/transitiveMembers[/microsoft.graph.user]/$count`.
+    /// `GET /users/$count`, `/groups/$count` (both with the `$filter` their listings take),
+    /// `/groups/{id}/transitiveMembers[/microsoft.graph.user]/$count`.
     private func count(_ listing: GraphRoute, _ request: GraphRequest) throws(GraphError) -> GraphResponse {
         guard request.headers[.consistencyLevel]?.lowercased() == "eventual" else {
             throw GraphError.unsupportedQuery(
                 "Raw count (/$count) is not supported because the 'ConsistencyLevel:eventual' header is missing. Refer to https://aka.ms/graph-docs/advanced-queries for more information")
         }
+        let filter = try request.query.option("filter").map { text throws(GraphError) in try ODataFilter.parse(text) }
         let value = try state.directory.withLock { directory throws(GraphError) -> Int in
             switch listing {
-            case .users: return directory.users.count
-            case .groups: return directory.groups.count
+            case .users:
+                guard let filter else { return directory.users.count }
+                return try UserFilter(filter, store: directory.users).matchingUsers().count
+            case .groups:
+                guard let filter else { return directory.groups.count }
+                var matching = 0
+                for group in directory.groups where try Self.group(group, matches: filter) { matching += 1 }
+                return matching
             case let .groupMembers(key, transitive, usersOnly):
+                guard filter == nil else { throw GraphError.unsupportedQuery("$filter on group members is not supported by the simulator.") }
                 let members = try Self.members(of: key, transitive: transitive, usersOnly: usersOnly, in: directory)
                 return members.users.count + members.groups.count
-            default: return 0
+            default:
+                preconditionFailure("only user, group and member listings are counted")
             }
         }
         return .count(value)
