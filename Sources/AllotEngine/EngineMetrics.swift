@@ -12,7 +12,7 @@ struct EngineMetrics: Sendable {
         guard report.result != .failed else { return }
         Gauge(label: "allot_last_success_timestamp_seconds").record(report.finishedAt.timeIntervalSince1970)
         Gauge(label: "allot_drifted_users").record(report.usersDrifted)
-        Gauge(label: "allot_guard_tripped").record((report.guardrail?.tripped ?? false) && !(report.guardrail?.overridden ?? false) ? 1 : 0)
+        Gauge(label: "allot_guard_tripped").record(report.guardrail?.holdsRemovals == true ? 1 : 0)
         for (result, counts) in [("applied", report.applied), ("failed", report.failed)] {
             for (action, count) in counts.byAction where count > 0 {
                 Counter(label: "allot_changes_total", dimensions: [("action", action), ("result", result)]).increment(by: count)

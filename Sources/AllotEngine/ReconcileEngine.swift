@@ -114,8 +114,7 @@ public final class ReconcileEngine: Sendable {
         // The removal clocks were saved before the writes: failing now loses only the per-user backoff.
         saveState(state)
         let leftOver = report.failed.total + report.deferredAdds + report.skippedUsers + report.delayedRemovals + report.notSent
-        let guardHeld = plan.guardrail.tripped && !plan.guardrail.overridden
-        report.result = leftOver == 0 && !guardHeld ? .converged : .notConverged
+        report.result = leftOver == 0 && !plan.guardrail.holdsRemovals ? .converged : .notConverged
         return plan
     }
 

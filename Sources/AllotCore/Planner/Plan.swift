@@ -207,6 +207,9 @@ public struct GuardOutcome: Sendable, Hashable, Codable {
     public var overridden: Bool
     /// Why it tripped, for people and for `/readyz`.
     public var reason: String?
+
+    /// Whether the guard holds this cycle's removals back: tripped, and not overridden.
+    public var holdsRemovals: Bool { tripped && !overridden }
 }
 
 /// Seats of one managed SKU before and after the plan.

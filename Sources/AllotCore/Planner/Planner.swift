@@ -142,8 +142,7 @@ private struct PlanningCycle {
 
         // The guard counts the direct removals the cycle wants to send.
         let guardrail = guardOutcome(removals: active.reduce(0) { $0 + ($1.diff.removals & ~$1.delayed).count })
-        let removalsBlocked = guardrail.tripped && !guardrail.overridden
-        let tally = allocateSeats(&active, removalsBlocked: removalsBlocked)
+        let tally = allocateSeats(&active, removalsBlocked: guardrail.holdsRemovals)
 
         var details = PlanDetails(planner: planner, desired: desiredOfNode, held: heldOfHolding, freed: tally.freed)
         var counts = (adds: 0, removals: 0, planChanges: 0, usageLocations: 0)
@@ -155,7 +154,7 @@ private struct PlanningCycle {
                 details.deferredRecords.append(PlanDetails.DeferredRecord(user: Int32(candidate.user), sku: sku))
             }
             let adds = diff.adds & ~candidate.deferred
-            let removals = removalsBlocked ? SkuMask() : diff.removals & ~candidate.delayed
+            let removals = guardrail.holdsRemovals ? SkuMask() : diff.removals & ~candidate.delayed
             guard !(adds | diff.planChanges | removals).isEmpty else { continue }
             let setsUsageLocation = !(adds | diff.planChanges).isEmpty && !candidate.hasUsageLocation
             details.changeRecords.append(PlanDetails.ChangeRecord(
