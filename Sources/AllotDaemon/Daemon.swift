@@ -32,7 +32,7 @@ public enum Daemon {
 
         let configuration = loaded.configuration
         let address = try StatusServer.address(configuration.status.listen)
-        if !Self.isLoopback(address.host) {
+        if !isLoopbackHost(address.host) {
             logger.warning("status.listen is not a loopback address: the status endpoints are reachable from the network", metadata: [
                 "listen": .string(configuration.status.listen),
             ])
@@ -74,10 +74,6 @@ public enum Daemon {
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: Self.quiet(logger)))
             try await group.run()
         }
-    }
-
-    static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     /// The service group's own lifecycle messages: warnings and errors only.

@@ -72,7 +72,7 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         if let users, users < 0 { throw ValidationError("--users must be 0 or more") }
         let (host, _) = try Self.parseListen(listen)
-        guard allowRemote || Self.isLoopback(host) else {
+        guard allowRemote || isLoopbackHost(host) else {
             throw ValidationError(
                 "--listen \(listen) is not a loopback address; the simulator accepts any client, so it listens on loopback only. Add --allow-remote if you really mean it.")
         }
@@ -156,9 +156,5 @@ struct SimulateCommand: AsyncParsableCommand {
             throw ValidationError("--listen '\(text)' needs host:port with a port from 0 to 65535")
         }
         return (String(host), port)
-    }
-
-    static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 }

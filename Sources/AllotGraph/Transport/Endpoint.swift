@@ -1,3 +1,4 @@
+import AllotCore
 import Foundation
 
 /// A parsed base address (Graph, the authority, IMDS): scheme, host, port and path prefix.
@@ -28,7 +29,7 @@ struct Endpoint: Sendable, Hashable {
             throw GraphConfigurationError("\(setting) '\(text)' must use https://")
         }
         let bareHost = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        if scheme == "http", !Endpoint.isLoopback(bareHost), !plainHTTPAllowed.contains(bareHost) {
+        if scheme == "http", !isLoopbackHost(bareHost), !plainHTTPAllowed.contains(bareHost) {
             throw GraphConfigurationError(
                 "\(setting) '\(text)' uses http:// for a host that is not loopback; "
                     + "use https:// (plain HTTP is accepted only for 127.0.0.0/8, ::1 and localhost, e.g. the built-in simulator)")
@@ -53,17 +54,6 @@ struct Endpoint: Sendable, Hashable {
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         let port = components.port ?? (scheme == "https" ? 443 : 80)
         return scheme == self.scheme && host.lowercased() == self.host.lowercased() && port == self.port
-    }
-
-    /// `localhost`, 127.0.0.0/8 and `::1`.
-    static func isLoopback(_ host: String) -> Bool {
-        let lowered = host.lowercased()
-        if lowered == "localhost" || lowered.hasSuffix(".localhost") || lowered == "::1" || lowered == "0:0:0:0:0:0:0:1" {
-            return true
-        }
-        let octets = lowered.split(separator: ".", omittingEmptySubsequences: false)
-        guard octets.count == 4, octets.allSatisfy({ UInt8($0) != nil }) else { return false }
-        return octets[0] == "127"
     }
 }
 

@@ -1,3 +1,4 @@
+import AllotCore
 import Foundation
 
 /// The HTTPS proxy Allot goes through, from `HTTPS_PROXY` and `NO_PROXY` (either case), as
@@ -57,7 +58,7 @@ public struct ProxySettings: Sendable, Hashable {
     /// Whether requests to `host` go through this proxy.
     public func applies(toHost host: String) -> Bool {
         let host = host.lowercased()
-        if Endpoint.isLoopback(host) || host == ManagedIdentitySource.imdsHost { return false }
+        if isLoopbackHost(host) || host == ManagedIdentitySource.imdsHost { return false }
         for entry in noProxy {
             if entry == "*" { return false }
             var pattern = Substring(entry)
