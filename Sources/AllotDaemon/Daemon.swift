@@ -42,10 +42,8 @@ public enum Daemon {
         DaemonMetrics.registerInitialSeries(startedAt: startedAt)
         let status = DaemonStatus(
             startedAt: startedAt, interval: configuration.reconcile.interval, mode: configuration.reconcile.mode.rawValue,
-            policies: DaemonStatus.Policies(
-                revision: loaded.policies.revision, files: loaded.policies.files, count: loaded.policies.policies.count, loadedAt: Date(),
-                lastError: nil))
-        Gauge(label: "allot_interval_seconds").record(Double(configuration.reconcile.interval.components.seconds))
+            policies: ReconcileLoop.statusPolicies(loaded, at: startedAt))
+        ReconcileLoop.recordInterval(loaded)
         logger.event(.policyLoaded, "Policies loaded", ReconcileLoop.metadata(loaded))
 
         let graphConfiguration = try GraphClient.Configuration(configuration, environment: environment)

@@ -79,8 +79,7 @@ final class ReconcileLoop: Service, Sendable {
 
     /// The interval with ±10% jitter.
     static func jittered(_ interval: Duration) -> Duration {
-        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
-        return .milliseconds(Int64(max(1, seconds * Double.random(in: 0.9...1.1)) * 1000))
+        .milliseconds(Int64(max(1, interval.timeInterval * Double.random(in: 0.9...1.1)) * 1000))
     }
 
     /// Re-reads the policy directory; a changed, valid set replaces the running one.
@@ -113,22 +112,16 @@ final class ReconcileLoop: Service, Sendable {
         lastRejected.withLock { $0 = nil }
         do {
             let loaded = try loader.load(configurationAt: configurationPath)
-            let previous = current.withLock { $0 }
-            if loaded.configuration.graph != previous.configuration.graph || loaded.configuration.auth != previous.configuration.auth
-                || loaded.configuration.tenant != previous.configuration.tenant || loaded.configuration.cloud != previous.configuration.cloud
-                || loaded.configuration.status != previous.configuration.status || loaded.configuration.logging != previous.configuration.logging
-            {
-                logger.warning(
-                    "tenant, cloud, graph, auth, status and logging settings take effect on restart; policies and reconcile settings are reloaded",
-                    metadata: ["event": "daemon.reloading"])
+            // Policies and reconcile settings take effect now; the rest of allot.yaml on restart.
+            var updated = current.withLock { $0 }
+            updated.policies = loaded.policies
+            updated.configuration.policiesPath = loaded.configuration.policiesPath
+            updated.configuration.reconcile = loaded.configuration.reconcile
+            if updated.configuration != loaded.configuration {
+                logger.event(
+                    .daemonReloading, level: .warning,
+                    "tenant, cloud, graph, auth, status and logging settings take effect on restart; policies and reconcile settings are reloaded")
             }
-            var updated = loaded
-            updated.configuration.tenant = previous.configuration.tenant
-            updated.configuration.cloud = previous.configuration.cloud
-            updated.configuration.graph = previous.configuration.graph
-            updated.configuration.auth = previous.configuration.auth
-            updated.configuration.status = previous.configuration.status
-            updated.configuration.logging = previous.configuration.logging
             install(updated, reason: "reload (SIGHUP)")
         } catch {
             // Whether the running configuration still accepts the policy directory: if it does,
@@ -147,10 +140,20 @@ final class ReconcileLoop: Service, Sendable {
 
     private func markLoaded(_ loaded: LoadedConfiguration) {
         status.policiesLoaded(
-            DaemonStatus.Policies(
-                revision: loaded.policies.revision, files: loaded.policies.files, count: loaded.policies.policies.count, loadedAt: now(),
-                lastError: nil),
-            interval: loaded.configuration.reconcile.interval, mode: loaded.configuration.reconcile.mode.rawValue)
+            Self.statusPolicies(loaded, at: now()), interval: loaded.configuration.reconcile.interval,
+            mode: loaded.configuration.reconcile.mode.rawValue)
+        Self.recordInterval(loaded)
+    }
+
+    /// The `/status` view of a policy set in use, loaded at `time`.
+    static func statusPolicies(_ loaded: LoadedConfiguration, at time: Date) -> DaemonStatus.Policies {
+        DaemonStatus.Policies(
+            revision: loaded.policies.revision, files: loaded.policies.files, count: loaded.policies.policies.count, loadedAt: time,
+            lastError: nil)
+    }
+
+    /// `allot_interval_seconds`, from the settings in use.
+    static func recordInterval(_ loaded: LoadedConfiguration) {
         Gauge(label: "allot_interval_seconds").record(Double(loaded.configuration.reconcile.interval.components.seconds))
     }
 

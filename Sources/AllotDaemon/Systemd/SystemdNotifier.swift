@@ -64,16 +64,6 @@ public struct SystemdNotifier: Sendable {
         )
     }
 
-    /// Reads the variables systemd set for this process.
-    public init(logger: Logger) {
-        let names = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"]
-        var environment: [String: String] = [:]
-        for name in names {
-            if let value = getenv(name) { environment[name] = String(cString: value) }
-        }
-        self.init(environment: environment, logger: logger)
-    }
-
     /// Whether notifications reach a service manager.
     public var isEnabled: Bool { socketAddress != nil }
 
