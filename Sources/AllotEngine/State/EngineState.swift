@@ -11,11 +11,32 @@ public struct EngineState: Sendable, Hashable, Codable {
 
     public var version: Int = EngineState.currentVersion
     public var pendingRemovals: [PendingRemovalEntry]
-    public var failures: [UserFailure]
+    /// By user, so that recording each write's outcome costs the same however many users fail.
+    private var failuresByUser: [GUID: UserFailure]
+
+    /// The users whose last call failed, in user order (as `state.json` lists them).
+    public var failures: [UserFailure] { failuresByUser.values.sorted { $0.user < $1.user } }
 
     public init(pendingRemovals: [PendingRemovalEntry] = [], failures: [UserFailure] = []) {
         self.pendingRemovals = pendingRemovals
-        self.failures = failures
+        failuresByUser = Dictionary(failures.map { ($0.user, $0) }) { $1 }
+    }
+
+    private enum CodingKeys: String, CodingKey { case version, pendingRemovals, failures }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            pendingRemovals: try container.decode([PendingRemovalEntry].self, forKey: .pendingRemovals),
+            failures: try container.decode([UserFailure].self, forKey: .failures))
+        version = try container.decode(Int.self, forKey: .version)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(version, forKey: .version)
+        try container.encode(pendingRemovals, forKey: .pendingRemovals)
+        try container.encode(failures, forKey: .failures)
     }
 
     /// A (user, SKU) pair pending removal and when it was first seen, in seconds since the epoch.
@@ -47,20 +68,18 @@ public struct EngineState: Sendable, Hashable, Codable {
 
     /// Users still waiting for their backoff to pass at `now`.
     public func usersInBackoff(at now: Int64) -> Set<GUID> {
-        Set(failures.filter { $0.retryAfter > now }.map(\.user))
+        Set(failuresByUser.values.filter { $0.retryAfter > now }.map(\.user))
     }
 
     /// Records the outcome of one user's calls: a success clears the user, a failure backs off
     /// for `base * 2^(failures - 1)`, at most `maximum`.
     public mutating func record(user: GUID, failedWith error: String?, at now: Int64, base: Duration = .seconds(600), maximum: Duration = .seconds(12 * 3600)) {
-        let previous = failures.firstIndex { $0.user == user }
         guard let error else {
-            if let previous { failures.remove(at: previous) }
+            failuresByUser[user] = nil
             return
         }
-        let count = (previous.map { failures[$0].count } ?? 0) + 1
+        let count = (failuresByUser[user]?.count ?? 0) + 1
         let wait = min(base.components.seconds << min(count - 1, 20), maximum.components.seconds)
-        let failure = UserFailure(user: user, count: count, retryAfter: now + wait, lastError: error)
-        if let previous { failures[previous] = failure } else { failures.append(failure) }
+        failuresByUser[user] = UserFailure(user: user, count: count, retryAfter: now + wait, lastError: error)
     }
 }
