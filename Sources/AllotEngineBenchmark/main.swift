@@ -78,15 +78,14 @@ final class SimulatorProcess: Sendable {
         try process.run()
         self.process = process
         var text = ""
-        while !text.contains("  control:") {
+        var base: String?
+        while base == nil {
             let chunk = output.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { throw BenchmarkError("allot simulate exited before it listened") }
+            guard !chunk.isEmpty else { throw BenchmarkError("allot simulate exited before it listened: \(text)") }
             text += String(decoding: chunk, as: UTF8.self)
+            base = SimulatorEndpoints.baseURL(fromBanner: text)
         }
-        guard let line = text.split(separator: "\n").first(where: { $0.contains("graph:") }), let graph = line.split(separator: " ").last,
-            let base = graph.range(of: "/v1.0").map({ String(graph[..<$0.lowerBound]) })
-        else { throw BenchmarkError("allot simulate printed no graph endpoint: \(text)") }
-        baseURL = base
+        baseURL = base!
     }
 
     func stop() {

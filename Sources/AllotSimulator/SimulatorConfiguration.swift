@@ -168,3 +168,30 @@ public struct SimulatorEndpoints: Sendable, Hashable {
         self.port = port
     }
 }
+
+extension SimulatorEndpoints {
+    /// What `allot simulate` prints once it listens: the endpoints, one per line.
+    public func banner(userCount: Int, tenantId: String) -> String {
+        var lines = [
+            "Allot Graph simulator: \(userCount) users, tenant \(tenantId)",
+            "  graph:     \(graphEndpoint)",
+            "  authority: \(authority)  (token endpoint \(authority)/\(tenantId)/oauth2/v2.0/token)",
+            "  imds:      \(imdsEndpoint)/metadata/identity/oauth2/token",
+            "  control:   \(controlEndpoint)",
+        ]
+        if let certificatePath { lines.append("  certificate: \(certificatePath)") }
+        lines.append("Stop with Ctrl-C or SIGTERM.")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The `baseURL` in what an `allot simulate` process has printed so far, once its
+    /// ``banner(userCount:tenantId:)`` is out; `nil` before. For tests and benchmarks that run
+    /// the simulator as a process on port 0.
+    public static func baseURL(fromBanner output: String) -> String? {
+        guard output.contains("\n  control:"),
+            let line = output.split(separator: "\n").first(where: { $0.hasPrefix("  graph:") }),
+            let graph = line.split(separator: " ").last, graph.hasSuffix("/v1.0")
+        else { return nil }
+        return String(graph.dropLast("/v1.0".count))
+    }
+}

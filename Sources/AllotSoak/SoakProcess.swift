@@ -1,3 +1,4 @@
+import AllotSimulator
 import Foundation
 
 #if canImport(Glibc)
@@ -54,11 +55,7 @@ final class SoakProcess {
         while ContinuousClock.now < deadline {
             guard process.isRunning else { throw SoakError("the simulator exited; see \(output.path)") }
             let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-            if text.contains("  control:"), let line = text.split(separator: "\n").first(where: { $0.contains("graph:") }),
-                let graph = line.split(separator: " ").last, graph.hasSuffix("/v1.0")
-            {
-                return String(graph.dropLast("/v1.0".count))
-            }
+            if let url = SimulatorEndpoints.baseURL(fromBanner: text) { return url }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw SoakError("the simulator did not start within 300 s; see \(output.path)")

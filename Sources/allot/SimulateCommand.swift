@@ -126,16 +126,7 @@ struct SimulateCommand: AsyncParsableCommand {
         let userCount = simulator.userCount
         let tenantId = configuration.tenantId
         try await simulator.runUntilTerminated { endpoints in
-            var lines = [
-                "Allot Graph simulator: \(userCount) users, tenant \(tenantId)",
-                "  graph:     \(endpoints.graphEndpoint)",
-                "  authority: \(endpoints.authority)  (token endpoint \(endpoints.authority)/\(tenantId)/oauth2/v2.0/token)",
-                "  imds:      \(endpoints.imdsEndpoint)/metadata/identity/oauth2/token",
-                "  control:   \(endpoints.controlEndpoint)",
-            ]
-            if let path = endpoints.certificatePath { lines.append("  certificate: \(path)") }
-            lines.append("Stop with Ctrl-C or SIGTERM.")
-            FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+            FileHandle.standardOutput.write(Data(endpoints.banner(userCount: userCount, tenantId: tenantId).utf8))
         }
     }
 

@@ -43,12 +43,8 @@ final class Testbed {
         var url: String?
         try await waitUntil("the simulator to listen (\(simulator.standardOutputPath))", timeout: .seconds(180), interval: .milliseconds(100)) {
             guard simulator.isRunning else { throw HarnessError("the simulator exited: \(simulator.standardError.suffix(2000))") }
-            let output = simulator.standardOutput
-            guard output.contains("  control:"), let line = output.split(separator: "\n").first(where: { $0.contains("graph:") }),
-                let graph = line.split(separator: " ").last, graph.hasSuffix("/v1.0")
-            else { return false }
-            url = String(graph.dropLast("/v1.0".count))
-            return true
+            url = SimulatorEndpoints.baseURL(fromBanner: simulator.standardOutput)
+            return url != nil
         }
         simulatorURL = url!
         statusPort = try freeLoopbackPort()

@@ -32,11 +32,8 @@ final class SimulatorProcess {
         let child = child
         try await waitUntil("the simulator to listen (\(child.standardOutputPath))", timeout: .seconds(90)) {
             guard child.isRunning else { throw HarnessError("the simulator exited: \(child.standardError.suffix(2000))") }
-            let output = child.standardOutput
-            guard output.contains("  control:"),
-                let line = output.split(separator: "\n").first(where: { $0.contains("graph:") }),
-                let url = line.split(separator: " ").last,
-                let port = url.split(separator: ":").last?.split(separator: "/").first.flatMap({ Int($0) })
+            guard let url = SimulatorEndpoints.baseURL(fromBanner: child.standardOutput),
+                let port = URLComponents(string: url)?.port
             else { return false }
             bound = port
             return true
