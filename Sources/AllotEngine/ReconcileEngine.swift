@@ -82,12 +82,7 @@ public final class ReconcileEngine: Sendable {
 
     /// Read, plan, apply; throws only before the first write.
     private func cycle(policies: PolicySet, options: Options, writes: Bool, report: inout CycleReport) async throws -> Plan {
-        let requirements = PolicyRequirements(policies.policies)
-        let progress = progress
-        let tenant = try await graph.readTenant(attributes: requirements.attributes, groups: requirements.groups) { read in
-            progress.reading(users: read.users, userPages: read.userPages, memberPages: read.memberPages)
-        }
-        progress.finish()
+        let tenant = try await graph.readTenant(for: policies.policies, progress: progress)
         let compiled = try CompiledPolicies(policies: policies.policies, settings: configuration.reconcile, tenant: tenant)
         let planner = Planner(tenant: tenant, policies: compiled, settings: configuration.reconcile)
 

@@ -30,9 +30,8 @@ struct ExplainCommand: AsyncParsableCommand {
         if let snapshot {
             tenant = try tenantModel(snapshot: snapshot)
         } else {
-            let requirements = PolicyRequirements(loaded.policies.policies)
             tenant = try await withGraph(loaded.configuration, logger: logger) { graph in
-                try await graph.readTenant(attributes: requirements.attributes, groups: requirements.groups)
+                try await graph.readTenant(for: loaded.policies.policies, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
             }
         }
         guard let explanation = try planner(loaded, tenant: tenant).explain(user: user, options: planningOptionsFromState()) else {

@@ -20,14 +20,9 @@ struct SnapshotCommand: AsyncParsableCommand {
     func run() async throws {
         let loaded = try loadConfiguration(options)
         let logger = bootstrapLogging(loaded.configuration.logging, toStandardError: true)
-        let requirements = PolicyRequirements(loaded.policies.policies)
-        let progress = ProgressReporter(logger: logger, terminal: isTerminal(2))
         let tenant = try await withGraph(loaded.configuration, logger: logger) { graph in
-            try await graph.readTenant(attributes: requirements.attributes, groups: requirements.groups) { read in
-                progress.reading(users: read.users, userPages: read.userPages, memberPages: read.memberPages)
-            }
+            try await graph.readTenant(for: loaded.policies.policies, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
         }
-        progress.finish()
         var snapshot = tenant.snapshot()
         snapshot.tenant = snapshot.tenant ?? loaded.configuration.tenant
         let encoder = JSONEncoder()
