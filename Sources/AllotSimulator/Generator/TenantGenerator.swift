@@ -410,42 +410,20 @@ private struct DirectorySink: TenantSink {
     }
 }
 
-/// SplitMix64: a small, fast, well-mixed generator; one stream per (seed, purpose, user), so
-/// that changing the drift share does not change who the users are.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
+/// One stream of the core's SplitMix64 per (seed, purpose, user), so that changing the drift
+/// share does not change who the users are.
+extension SplitMix64 {
     init(_ seed: UInt64, stream: UInt64, index: UInt64) {
-        var mixer = SplitMix64(state: seed ^ 0x9E37_79B9_7F4A_7C15)
+        var mixer = SplitMix64(seed: seed ^ 0x9E37_79B9_7F4A_7C15)
         let a = mixer.next()
-        mixer = SplitMix64(state: a ^ (stream &* 0xBF58_476D_1CE4_E5B9))
+        mixer = SplitMix64(seed: a ^ (stream &* 0xBF58_476D_1CE4_E5B9))
         let b = mixer.next()
-        state = b ^ (index &* 0x94D0_49BB_1331_11EB)
-    }
-
-    private init(state: UInt64) {
-        self.state = state
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        self.init(seed: b ^ (index &* 0x94D0_49BB_1331_11EB))
     }
 
     /// Uniform in [0, 1).
     mutating func unit() -> Double {
         Double(next() >> 11) / Double(1 << 53)
-    }
-
-    mutating func chance(_ probability: Double) -> Bool {
-        unit() < probability
-    }
-
-    mutating func below(_ bound: Int) -> Int {
-        Int(next() % UInt64(bound))
     }
 
     mutating func pick<T>(_ items: [T]) -> T {
