@@ -81,9 +81,9 @@ func runPlanner(_ arguments: Arguments) throws {
         let compiled = try CompiledPolicies(policies: policies, settings: settings, tenant: tenant)
         let compileTime = ContinuousClock.now - start
         plan = Planner(tenant: tenant, policies: compiled, settings: settings).plan()
-        compileTimes.append(Double(compileTime.components.attoseconds) / 1e18 + Double(compileTime.components.seconds))
+        compileTimes.append(compileTime.timeInterval)
         let elapsed = ContinuousClock.now - start
-        wall.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        wall.append(elapsed.timeInterval)
         cpu.append(threadCPUTime() - cpuStart)
     }
     wall.removeFirst()  // the first run warms caches

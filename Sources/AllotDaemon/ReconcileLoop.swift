@@ -178,8 +178,3 @@ final class ReconcileLoop: Service, Sendable {
         ]
     }
 }
-
-extension Duration {
-    /// The duration in seconds, as Foundation's `TimeInterval`.
-    var timeInterval: TimeInterval { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

@@ -169,7 +169,7 @@ final class WriteSampler: Sendable {
             try? await Task.sleep(for: .seconds(1))
             guard let log = try? await simulator.requests() else { continue }
             let accepted = WriteStatistics(log).itemsAccepted
-            let seconds = (ContinuousClock.now - start).seconds
+            let seconds = (ContinuousClock.now - start).timeInterval
             state.withLock { $0.append(Sample(seconds: seconds, accepted: accepted)) }
         }
     }
@@ -247,10 +247,6 @@ struct Phases {
     var nonEmpty: Int { [usageLocations, freeing, adding].filter { $0 > 0 }.count }
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
-
 func format(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
 
 func measure(_ options: Options, simulator: SimulatorProcess) async throws {
@@ -315,7 +311,7 @@ func measure(_ options: Options, simulator: SimulatorProcess) async throws {
         print(
             """
             tenant                      \(report.usersRead) users, \(format(options.drift, 0)) % drift (seed \(options.seed)); write quota \(options.quotaWrites) / \(options.quotaWindowSeconds) s
-            first cycle                 \(report.result.rawValue) in \(format(firstWall.seconds)) s; \(report.usersDrifted) users drifted, \(plan.summary.usersChanged) changed
+            first cycle                 \(report.result.rawValue) in \(format(firstWall.timeInterval)) s; \(report.usersDrifted) users drifted, \(plan.summary.usersChanged) changed
               planned                   \(plan.summary.adds) adds, \(plan.summary.removals) removals, \(plan.summary.planChanges) plan changes, \(plan.summary.usageLocationUpdates) usage locations; \(plan.summary.deferredAdds) adds deferred (seats)
               writes by phase           \(phases.usageLocations) usage locations, \(phases.freeing) freeing calls, \(phases.adding) adding calls = \(phases.writes)
               write requests ($batch)   \(firstWrites.batches) (\(firstWrites.batchesRefused) refused whole); fewest possible \(phases.fewestBatches) (Σ ⌈phase/20⌉), allowed \(allowedBatches) (+ one partial batch per phase + \(firstWrites.itemsThrottled) throttled retries)
@@ -324,7 +320,7 @@ func measure(_ options: Options, simulator: SimulatorProcess) async throws {
               sustained write rate      \(sustained.map { "\(format($0.rate, 2)) writes/s = \(format($0.rate / quotaRate * 100)) % of the quota (\($0.writes) writes from \(format($0.from)) s to \(format($0.to)) s)" } ?? "n/a (fewer writes than the burst)")
               busiest quota window      \(busiest) writes accepted within \(options.quotaWindowSeconds) s (quota \(options.quotaWrites))
               events                    \(firstEvents.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
-            second cycle                \(second.report.result.rawValue) in \(format(secondWall.seconds)) s; \(secondWrites.batches) write requests, \(secondWrites.writes) writes
+            second cycle                \(second.report.result.rawValue) in \(format(secondWall.timeInterval)) s; \(secondWrites.batches) write requests, \(secondWrites.writes) writes
             """)
         for problem in firstProblems { print("  first cycle problem: \(problem)") }
         let met = firstWrites.batches <= allowedBatches && (sustained.map { $0.rate >= 0.9 * quotaRate } ?? true) && throttledShare < 0.01

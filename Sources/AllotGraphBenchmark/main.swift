@@ -266,7 +266,7 @@ func measure(graphEndpoint: String, authority: String, groups: [String], counts:
         SKUs read                   \(model.subscribedSkus.count)
         requests                    \(requestCounts.total) (token \(requestCounts.token), user pages \(requestCounts.userPages), group lookups \(requestCounts.groupLookups), member pages \(requestCounts.memberPages), SKU reads \(requestCounts.skuReads), other \(requestCounts.other), failed \(requestCounts.failed))
         lower bound                 \(lowerBound) (1 token + \((model.userCount + 998) / 999) user pages + \(groups.count) group lookups + \(memberPages) member pages + 1 SKU read)
-        wall time                   \(String(format: "%.2f", Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18)) s
+        wall time                   \(String(format: "%.2f", wall.timeInterval)) s
         client CPU (user+sys)       \(String(format: "%.3f", cpu)) s
         client CPU per user         \(String(format: "%.2f", microsecondsPerUser)) µs   (budget 10 µs)
         peak resident memory        \(String(format: "%.1f", peak)) MB   (budget 256 MB)

@@ -139,19 +139,24 @@ final class FileDescriptorWriter: Sendable {
     init(descriptor: Int32) { self.descriptor = descriptor }
 
     func write(_ text: String) {
-        var bytes = Array(text.utf8)
+        let bytes = Array(text.utf8)
         lock.lock()
         defer { lock.unlock() }
-        var offset = 0
-        bytes.withUnsafeMutableBytes { buffer in
-            while offset < buffer.count {
-                let written = Foundation.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += written
-            }
-        }
+        _ = bytes.withUnsafeBytes { writeAll(descriptor, $0) }
     }
+}
+
+/// Writes all of `bytes` to `descriptor`, resuming after partial writes and `EINTR`.
+/// - Returns: `nil` when everything was written, else the `errno` that stopped it.
+func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
+    var offset = 0
+    while offset < bytes.count {
+        let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+        if written < 0 {
+            if errno == EINTR { continue }
+            return errno
+        }
+        offset += written
+    }
+    return nil
 }

@@ -1,3 +1,4 @@
+import AllotCore
 import Synchronization
 
 /// Paces writes so that Allot stays inside Graph's identity write quota instead of
@@ -66,7 +67,7 @@ public struct WriteBudget: Sendable, Hashable {
         quotaWrites = writes
         self.window = window
         burst = max(1, ((1 - headroom) * Double(writes) + 1e-9).rounded(.down))
-        ratePerSecond = (Double(writes) - burst) / max(window.seconds, 0.001)
+        ratePerSecond = (Double(writes) - burst) / max(window.timeInterval, 0.001)
         tokens = burst
         updatedAt = now
     }
@@ -117,17 +118,9 @@ public struct WriteBudget: Sendable, Hashable {
 
     private mutating func refill(now: Duration) {
         guard now > updatedAt else { return }
-        let elapsed = (now - updatedAt).seconds
+        let elapsed = (now - updatedAt).timeInterval
         tokens = min(burst, tokens + elapsed * effectiveRate)
         updatedAt = now
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as a floating-point number.
-    var seconds: Double {
-        let (whole, attoseconds) = components
-        return Double(whole) + Double(attoseconds) / 1e18
     }
 }
 

@@ -1,3 +1,4 @@
+import AllotCore
 import AsyncHTTPClient
 import Foundation
 import Logging
@@ -122,7 +123,7 @@ struct RequestExecutor: Sendable {
                 metadata: [
                     "event": "graph.request", "graph.operation": "\(operation)", "graph.status": "\(response.status)",
                     "graph.client_request_id": "\(requestId)",
-                    "graph.duration_ms": "\((ContinuousClock.now - started).seconds * 1000)",
+                    "graph.duration_ms": "\((ContinuousClock.now - started).timeInterval * 1000)",
                 ])
             if response.status == 401, authorizer != nil, !refreshedAfterUnauthorized {
                 refreshedAfterUnauthorized = true

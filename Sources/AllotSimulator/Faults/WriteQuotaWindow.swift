@@ -1,3 +1,5 @@
+import AllotCore
+
 /// Graph's identity write quota, per application and tenant: at most `writes` writes in any
 /// sliding `window`. A pure state machine; the caller passes the time.
 struct WriteQuotaWindow: Sendable {
@@ -38,7 +40,7 @@ struct WriteQuotaWindow: Sendable {
         defer { logs[application] = log }
         if log.count >= quota.writes, let oldest = log.oldest {
             let wait = oldest + quota.window - now
-            let seconds = max(1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18).rounded(.up)))
+            let seconds = max(1, Int(wait.timeInterval.rounded(.up)))
             return .throttled(retryAfterSeconds: seconds)
         }
         log.times.append(now)

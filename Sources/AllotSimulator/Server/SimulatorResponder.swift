@@ -133,7 +133,7 @@ struct SimulatorResponder: HTTPResponder {
                 let grant = try simulator.issuer.authorize(
                     tenant: tenant, form: form, basicCredentials: Self.basicCredentials(request.headers[.authorization]),
                     tokenEndpoints: endpoints, now: now)
-                let lifetime = Self.seconds(simulator.configuration.tokenLifetime)
+                let lifetime = simulator.configuration.tokenLifetime.timeInterval
                 let token = state.tokens.withLock { $0.issue(applicationId: grant.applicationId, lifetimeSeconds: lifetime, now: now) }
                 var writer = JSONWriter(capacity: 200)
                 writer.raw("{\"token_type\":\"Bearer\",\"expires_in\":")
@@ -222,7 +222,7 @@ struct SimulatorResponder: HTTPResponder {
         let query = QueryParameters(request.uri.query.map { Substring($0) })
         do throws(IMDSError) {
             let grant = try simulator.issuer.authorizeManagedIdentity(query: query, metadataHeader: request.headers[.metadata])
-            let lifetime = Self.seconds(simulator.configuration.tokenLifetime)
+            let lifetime = simulator.configuration.tokenLifetime.timeInterval
             let token = state.tokens.withLock { $0.issue(applicationId: grant.applicationId, lifetimeSeconds: lifetime, now: now) }
             var writer = JSONWriter(capacity: 300)
             writer.raw("{\"access_token\":")
@@ -247,10 +247,6 @@ struct SimulatorResponder: HTTPResponder {
     }
 
     // MARK: Helpers
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 
     /// Client id and secret from `Authorization: Basic base64(urlencoded id:urlencoded secret)`.
     private static func basicCredentials(_ header: String?) -> (String, String)? {
