@@ -18,6 +18,27 @@ struct PolicyErrorTests {
         ])
     }
 
+    @Test("a name must be one line of text, and keys plain names")
+    func nameAndKeyShapes() throws {
+        #expect(try policyProblems("""
+            name: "two\\nlines"
+            match: { all: true }
+            licenses: [{ sku: SPE_E3 }]
+            """) == ["policies/test.yaml:1:7: `name` must be one line"])
+        #expect(try policyProblems("""
+            name: "  "
+            match: { all: true }
+            licenses: [{ sku: SPE_E3 }]
+            """) == ["policies/test.yaml:1:7: `name` must not be empty"])
+        #expect(try policyProblems("""
+            name: a
+            ? [x, y]
+            : 1
+            match: { all: true }
+            licenses: [{ sku: SPE_E3 }]
+            """) == ["policies/test.yaml:2:3: keys must be plain names, got a list"])
+    }
+
     @Test("an unknown key gets a did-you-mean hint")
     func unknownKey() throws {
         let problems = try policyProblems("""
