@@ -116,12 +116,11 @@ extension Planner {
 
     private func describe(_ desired: DesiredLicenses, attribution: Attribution) -> [DesiredLicense] {
         desired.granted.map { sku in
-            let replacers = desired.granted.filter { desired.replaces[$0].contains(sku) }
-            return DesiredLicense(
+            DesiredLicense(
                 sku: policies.managedSkus[sku].skuPartNumber, skuId: policies.managedSkus[sku].skuId,
                 disabledPlans: planNames(desired.disabledPlans[sku], of: policies.managedSkus[sku]),
                 policies: attribution.granting[sku].map { policies.policies[$0].name },
-                replacedBy: replacers.map { policies.managedSkus[$0].skuPartNumber })
+                replacedBy: desired.replacers(of: sku).map { policies.managedSkus[$0].skuPartNumber })
         }
     }
 

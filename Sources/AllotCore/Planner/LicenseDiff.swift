@@ -26,6 +26,12 @@ struct DesiredLicenses {
             }
         }
     }
+
+    /// The granted SKUs that replace `sku`.
+    func replacers(of sku: Int) -> [Int] { granted.filter { replaces[$0].contains(sku) } }
+
+    /// What the user should hold once every grant is obtained: the granted SKUs less those they replace.
+    var wanted: SkuMask { granted & ~granted.reduce(SkuMask()) { $0 | replaces[$1] } }
 }
 
 /// Which policies a user matched and which of them grant each SKU: for reporting only, so it

@@ -72,10 +72,9 @@ struct PlanDetails: Sendable {
         }
         let removals = record.removals.map { sku in
             let replaced = record.replaced.contains(sku)
-            let replacers = desired.granted.filter { desired.replaces[$0].contains(sku) }
             return LicenseRemoval(
                 sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, reason: replaced ? "replaced" : "notGranted",
-                replacedBy: replaced ? replacers.map { managed[$0].skuPartNumber } : [], freesSeat: !held.group.contains(sku))
+                replacedBy: replaced ? desired.replacers(of: sku).map { managed[$0].skuPartNumber } : [], freesSeat: !held.group.contains(sku))
         }
         let licenseCalls = record.adds | record.planChanges
         let body: AssignLicenseBody? =

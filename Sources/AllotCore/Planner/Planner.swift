@@ -54,8 +54,7 @@ public struct Planner: Sendable {
         let match = matcher.matchAll(tenant: tenant)
         let licenses = match.effectsOfNode.map { effects in
             let desired = DesiredLicenses(effects: effects, policies: policies)
-            let replaced = desired.granted.reduce(SkuMask()) { $0 | desired.replaces[$1] }
-            return (desired.granted & ~replaced).map { AssignedLicense(skuId: policies.managedSkus[$0].skuId, disabledPlans: desired.disabledPlans[$0]) }
+            return desired.wanted.map { AssignedLicense(skuId: policies.managedSkus[$0].skuId, disabledPlans: desired.disabledPlans[$0]) }
         }
         return DesiredAssignments(entryOfUser: match.nodeOfUser, licensesOfEntry: licenses)
     }
