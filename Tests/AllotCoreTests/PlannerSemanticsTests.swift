@@ -290,6 +290,18 @@ struct PlannerSemanticsTests {
         #expect(ambiguous?.description.contains("2 groups are named 'sales'") == true)
     }
 
+    @Test("a replaces cycle that names a SKU by id on one side is reported at a policy on the cycle, naming its SKUs")
+    func replacesCycleById() throws {
+        let tenant = try Fixture.tenant(skus: [e3, e5], users: [])
+        let other = Fixture.policy("other", grants: [Fixture.grant("SPE_E3")])
+        var upgrade = Fixture.policy("upgrade", grants: [Fixture.grant("SPE_E5", replaces: [e3.skuId.description])])
+        upgrade.location = SourceLocation(file: "up.yaml", line: 1, column: 1)
+        var downgrade = Fixture.policy("downgrade", grants: [Fixture.grant("SPE_E3", replaces: ["SPE_E5"])])
+        downgrade.location = SourceLocation(file: "down.yaml", line: 1, column: 1)
+        let error = #expect(throws: DiagnosticsError.self) { try Fixture.plan(tenant, [other, upgrade, downgrade]) }
+        #expect(error?.description == "up.yaml:1:1: the policies' `replaces` form a cycle among SPE_E3, SPE_E5: a SKU would replace itself")
+    }
+
     @Test("removalDelay: a first cycle removes nothing; the removal goes once the delay has passed")
     func removalDelay() throws {
         let tenant = try Fixture.tenant(skus: [Fixture.e3(consumed: 1)], users: [Fixture.user(1, "ada", licenses: [Fixture.direct(e3)])])

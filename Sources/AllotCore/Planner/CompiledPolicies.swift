@@ -58,10 +58,21 @@ public struct CompiledPolicies: Sendable {
             }
         }
         let order = Self.topologicalOrder(count: managed.count, edges: edges)
-        if order == nil {
-            problems.append(Diagnostic("the policies' `replaces` form a cycle: a SKU would replace itself", at: policies.first?.location))
+        if order.count < managed.count {
+            // Left unordered: the SKUs on a cycle and those they replace. Name the cycle's SKUs
+            // and point at the first policy with one of its edges. (Policy validation finds
+            // cycles by name; this one can only come from a SKU named by id on one side.)
+            let ordered = Set(order)
+            let onCycle = Set(edges.filter { !ordered.contains($0.from) && !ordered.contains($0.to) }.map(\.from))
+            let culprit = zip(policies, compiled).first { _, policy in
+                policy.grants.contains { onCycle.contains($0.sku) && $0.replaces.contains(where: onCycle.contains) }
+            }?.0
+            problems.append(
+                Diagnostic(
+                    "the policies' `replaces` form a cycle among \(onCycle.sorted().map { managed[$0].skuPartNumber }.joined(separator: ", ")): a SKU would replace itself",
+                    at: culprit?.location ?? policies.first?.location))
         }
-        guard problems.isEmpty, let order else { throw DiagnosticsError(problems) }
+        guard problems.isEmpty else { throw DiagnosticsError(problems) }
         self.policies = policies
         self.managedSkus = managed
         self.replacementOrder = order
@@ -84,7 +95,7 @@ public struct CompiledPolicies: Sendable {
     }
 
     /// Kahn's algorithm, smallest index first among the ready ones so the order is stable.
-    private static func topologicalOrder(count: Int, edges: [(from: Int, to: Int)]) -> [Int]? {
+    private static func topologicalOrder(count: Int, edges: [(from: Int, to: Int)]) -> [Int] {
         var incoming = [Int](repeating: 0, count: count)
         var outgoing = [[Int]](repeating: [], count: count)
         for edge in Set(edges.map { [$0.from, $0.to] }) {
@@ -101,7 +112,7 @@ public struct CompiledPolicies: Sendable {
                 if incoming[target] == 0 { ready.append(target) }
             }
         }
-        return order.count == count ? order : nil
+        return order
     }
 }
 
