@@ -108,11 +108,10 @@ extension GraphClient {
         let select = Self.userSelect(attributes: attributes).map(FormEncoding.escape).joined(separator: ",")
         var url: String? = "\(graph.base)/users?$select=\(select)&$top=999"
         var page = 0
-        var buffer = ByteBuffer()
         while let current = url {
             page += 1
             let read = "users page \(page)"
-            let response = try await getPage(current, read: read, operation: "GET /users", reusing: buffer)
+            let response = try await getPage(current, read: read, operation: "GET /users")
             let decoded: (users: Int, nextLink: String?)
             do {
                 decoded = try decoder.decode(response.body, into: &builder)
@@ -123,7 +122,6 @@ extension GraphClient {
             }
             counter.add(userPages: 1, users: decoded.users)
             url = try checkedNextLink(decoded.nextLink, read: read)
-            buffer = response.body
         }
         return builder
     }
@@ -164,13 +162,11 @@ extension GraphClient {
         var url: String? =
             "\(graph.base)/groups/\(info.id)/transitiveMembers/microsoft.graph.user?$select=id&$top=999&$count=true"
         var page = 0
-        var buffer = ByteBuffer()
         while let current = url {
             page += 1
             let read = "members of group '\(info.displayName)' (\(info.id)) page \(page)"
             let response = try await getPage(
-                current, read: read, operation: "GET /groups/{id}/transitiveMembers", headers: [("ConsistencyLevel", "eventual")],
-                reusing: buffer)
+                current, read: read, operation: "GET /groups/{id}/transitiveMembers", headers: [("ConsistencyLevel", "eventual")])
             let nextLink: String?
             do {
                 nextLink = try CollectionPage.ids(response.body, into: &members)
@@ -179,7 +175,6 @@ extension GraphClient {
             }
             counter.add(memberPages: 1)
             url = try checkedNextLink(nextLink, read: read)
-            buffer = response.body
         }
         return DirectoryGroup(id: info.id, displayName: info.displayName, members: members)
     }
@@ -236,12 +231,12 @@ extension GraphClient {
 
     /// GETs one page; a failure (after retries) is a ``GraphReadError/Reason/incomplete`` read.
     private func getPage(
-        _ url: String, read: String, operation: String, headers: [(String, String)] = [], reusing buffer: ByteBuffer? = nil
+        _ url: String, read: String, operation: String, headers: [(String, String)] = []
     ) async throws -> GraphResponse {
         let response: GraphResponse
         do {
             response = try await executor.send(
-                .GET, url, host: graph.host, operation: operation, headers: headers, authorizer: authorizer, reusing: buffer)
+                .GET, url, host: graph.host, operation: operation, headers: headers, authorizer: authorizer)
         } catch let error as GraphRequestError {
             throw GraphReadError(.incomplete, read: read, message: "the read did not complete; nothing read is used", request: error)
         }

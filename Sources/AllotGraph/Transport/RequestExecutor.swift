@@ -60,8 +60,7 @@ struct RequestExecutor: Sendable {
     ///   verification failed); `CancellationError` when the task was cancelled.
     func send(
         _ method: HTTPMethod, _ url: String, host: String, operation: String,
-        headers extraHeaders: [(String, String)] = [], body: [UInt8]? = nil, authorizer: Authorizer? = nil,
-        reusing reusable: ByteBuffer? = nil
+        headers extraHeaders: [(String, String)] = [], body: [UInt8]? = nil, authorizer: Authorizer? = nil
     ) async throws -> GraphResponse {
         var schedule = RetrySchedule(policy: retry)
         var rejectedToken: String?
@@ -89,7 +88,7 @@ struct RequestExecutor: Sendable {
             let response: GraphResponse
             do {
                 let answer = try await client.execute(request, timeout: .nanoseconds(timeout.request.nanosecondsClamped))
-                let collected = try await collect(answer.body, reusing: reusable)
+                let collected = try await answer.body.collect(upTo: maxResponseBytes)
                 response = GraphResponse(status: Int(answer.status.code), headers: answer.headers, body: collected, clientRequestId: requestId)
             } catch {
                 if Task.isCancelled || error is CancellationError { throw CancellationError() }
@@ -147,22 +146,6 @@ struct RequestExecutor: Sendable {
                 return response
             }
         }
-    }
-
-    /// Reads a whole body, into `reusable`'s storage when given (a paged read hands each page's
-    /// buffer back for the next page, so that large pages do not map fresh memory every time).
-    private func collect(_ body: HTTPClientResponse.Body, reusing reusable: ByteBuffer?) async throws -> ByteBuffer {
-        guard var buffer = reusable else { return try await body.collect(upTo: maxResponseBytes) }
-        buffer.clear()
-        for try await chunk in body {
-            guard buffer.readableBytes + chunk.readableBytes <= maxResponseBytes else {
-                throw GraphRequestError(
-                    operation: "reading a response", status: nil, code: nil,
-                    message: "the response is larger than \(maxResponseBytes) bytes", clientRequestId: "")
-            }
-            buffer.writeImmutableBuffer(chunk)
-        }
-        return buffer
     }
 
     /// The TLS failure inside an error, if it is one (retrying cannot fix those).
