@@ -130,31 +130,26 @@ struct JSONScanner {
         }
         let start = position + 1
         guard let base = bytes.baseAddress else { throw SyntaxError(offset: start, expected: "the end of the string") }
-        var searchFrom = start
-        var escaped = false
-        while searchFrom < bytes.count {
-            guard let found = memchr(base + searchFrom, Int32(UInt8(ascii: "\"")), bytes.count - searchFrom) else { break }
-            let quote = base.distance(to: UnsafeRawPointer(found))
-            let backslash = memchr(base + searchFrom, Int32(UInt8(ascii: "\\")), quote - searchFrom)
-            guard backslash != nil else {
-                position = quote + 1
-                return (start..<quote, escaped)
+        guard let found = memchr(base + start, Int32(UInt8(ascii: "\"")), bytes.count - start) else {
+            throw SyntaxError(offset: start, expected: "the end of the string")
+        }
+        let quote = base.distance(to: UnsafeRawPointer(found))
+        guard let backslash = memchr(base + start, Int32(UInt8(ascii: "\\")), quote - start) else {
+            position = quote + 1
+            return (start..<quote, false)
+        }
+        // Walk from the first backslash: skip each escape, stop at an unescaped quote.
+        var index = base.distance(to: UnsafeRawPointer(backslash))
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\\") {
+                index += 2
+            } else if byte == UInt8(ascii: "\"") {
+                position = index + 1
+                return (start..<index, true)
+            } else {
+                index += 1
             }
-            // Walk from the first backslash: skip each escape, stop at an unescaped quote.
-            escaped = true
-            var index = base.distance(to: UnsafeRawPointer(backslash!))
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\\") {
-                    index += 2
-                } else if byte == UInt8(ascii: "\"") {
-                    position = index + 1
-                    return (start..<index, true)
-                } else {
-                    index += 1
-                }
-            }
-            searchFrom = index
         }
         throw SyntaxError(offset: start, expected: "the end of the string")
     }
