@@ -112,7 +112,14 @@ struct FaultTests {
         let scenario = try await Scenario("restart", users: 2_000, seed: 36)
         let apply = try await scenario.startSlowApply(batchLatency: 1_500, runUntilBatches: 1)
         defer { apply.stop() }
-        // The tenant first, then the log: a write in between shows in the log (and is redone later).
+        // Batches that arrive from now on wait (unapplied) until the simulator is killed, and those
+        // already waiting out their 1.5 s are answered first: nothing is applied after the tenant
+        // is saved, so no answered write is lost with the old simulator. (Without this, a seat-
+        // freeing removal could be answered, then lost, and the add that took its seat fail.)
+        try await scenario.simulator.clearFaults()
+        try await scenario.simulator.addFault(SimulatedFault(kind: .latency, path: "$batch", count: -1, delayMilliseconds: 600_000))
+        try await Task.sleep(for: .seconds(3))
+        // The tenant first, then the log.
         let savedTenant = scenario.workspace.directory + "/tenant-before-restart.json"
         try await scenario.simulator.tenantDocument().write(to: URL(fileURLWithPath: savedTenant))
         let beforeRestart = try await scenario.simulator.requests()
@@ -127,8 +134,6 @@ struct FaultTests {
         let afterRestart = try await scenario.simulator.requests()
         #expect(afterRestart.contains { $0.batchItems != nil }, "the apply went on against the restarted simulator")
 
-        // Writes the old simulator took after its tenant was saved are lost with it, as with a
-        // failover that loses the last writes: the next cycle repairs them.
         try await scenario.simulator.clearRequests()
         let repair = try await scenario.workspace.apply()
         scenario.expectComplete(repair)
