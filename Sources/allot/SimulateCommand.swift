@@ -44,11 +44,21 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "path"))
     var tlsKey: String?
 
-    @Option(name: .long, help: ArgumentHelp("Access token lifetime (30s, 15m, 1h).", valueName: "duration"))
-    var tokenLifetime: String = "3599s"
+    @Option(
+        name: .long, help: ArgumentHelp("Access token lifetime (30s, 15m, 1h; default 3599s).", valueName: "duration"),
+        transform: { text in
+            guard let duration = SimulatorConfiguration.parseDuration(text) else { throw ValidationError("not a duration; write 30s, 15m or 1h") }
+            return duration
+        })
+    var tokenLifetime: Duration?
 
-    @Option(name: .long, help: ArgumentHelp("Enforce Graph's write quota, writes per window (3000/150s).", valueName: "writes/window"))
-    var writeQuota: String?
+    @Option(
+        name: .long, help: ArgumentHelp("Enforce Graph's write quota, writes per window (3000/150s).", valueName: "writes/window"),
+        transform: { text in
+            guard let quota = SimulatedWriteQuota(parsing: text) else { throw ValidationError("not writes/window; write 3000/150s") }
+            return quota
+        })
+    var writeQuota: SimulatedWriteQuota?
 
     @Option(name: .long, help: "Register one application with this client id (without it, any client id and secret is accepted).")
     var clientId: String?
@@ -61,8 +71,9 @@ struct SimulateCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Inject a fault, e.g. throttle:path=/assignLicense,count=5 (repeatable; see docs/simulator.md).", valueName: "fault"))
-    var fault: [String] = []
+        help: ArgumentHelp("Inject a fault, e.g. throttle:path=/assignLicense,count=5 (repeatable; see docs/simulator.md).", valueName: "fault"),
+        transform: { try SimulatedFault(parsing: $0) })
+    var fault: [SimulatedFault] = []
 
     func validate() throws {
         if tenant != nil, users != nil { throw ValidationError("give either --tenant FILE or --users N, not both") }
@@ -75,15 +86,6 @@ struct SimulateCommand: AsyncParsableCommand {
         guard allowRemote || isLoopbackHost(host) else {
             throw ValidationError(
                 "--listen \(listen) is not a loopback address; the simulator accepts any client, so it listens on loopback only. Add --allow-remote if you really mean it.")
-        }
-        if SimulatorConfiguration.parseDuration(tokenLifetime) == nil {
-            throw ValidationError("--token-lifetime '\(tokenLifetime)' is not a duration; write 30s, 15m or 1h")
-        }
-        if let writeQuota, SimulatedWriteQuota(parsing: writeQuota) == nil {
-            throw ValidationError("--write-quota '\(writeQuota)' is not writes/window; write 3000/150s")
-        }
-        for text in fault {
-            do { _ = try SimulatedFault(parsing: text) } catch { throw ValidationError("--fault \(text): \(error)") }
         }
     }
 
@@ -98,8 +100,8 @@ struct SimulateCommand: AsyncParsableCommand {
             let path = tlsCertOut ?? FileManager.default.temporaryDirectory.appendingPathComponent("allot-simulator-\(getpid()).pem").path
             configuration.tls = .selfSigned(writeCertificateTo: path)
         }
-        configuration.tokenLifetime = SimulatorConfiguration.parseDuration(tokenLifetime) ?? configuration.tokenLifetime
-        configuration.writeQuota = writeQuota.flatMap(SimulatedWriteQuota.init(parsing:))
+        if let tokenLifetime { configuration.tokenLifetime = tokenLifetime }
+        configuration.writeQuota = writeQuota
         if let clientId {
             let secret = try clientSecretFile.map { path in
                 try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -107,22 +109,16 @@ struct SimulateCommand: AsyncParsableCommand {
             let certificate = try clientCertificate.map { try String(contentsOfFile: $0, encoding: .utf8) }
             configuration.applications = [SimulatedApplication(clientId: clientId, clientSecret: secret, certificatePEM: certificate)]
         }
-        let faults = try fault.map { try SimulatedFault(parsing: $0) }
 
         let simulator: GraphSimulator
         if let tenant {
-            let snapshot: Snapshot
-            do {
-                snapshot = try JSONDecoder().decode(Snapshot.self, from: Data(contentsOf: URL(fileURLWithPath: tenant)))
-            } catch {
-                throw ValidationError("cannot read the snapshot \(tenant): \(error)")
-            }
+            let snapshot = try readSnapshot(tenant)
             if let id = snapshot.tenant, GUID(id) != nil { configuration.tenantId = id }
             simulator = GraphSimulator(tenant: snapshot, configuration: configuration)
         } else {
             simulator = GraphSimulator(generator: TenantGenerator(users: users ?? 1000, seed: seed, driftPercent: drift), configuration: configuration)
         }
-        for fault in faults { simulator.addFault(fault) }
+        for fault in fault { simulator.addFault(fault) }
         let userCount = simulator.userCount
         let tenantId = configuration.tenantId
         try await simulator.runUntilTerminated { endpoints in
