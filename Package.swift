@@ -151,6 +151,7 @@ let package = Package(
             dependencies: [
                 "AllotCore",
                 "AllotSimulator",
+                "AllotProcessTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -222,6 +223,7 @@ let package = Package(
         // loopback ports.
         .target(
             name: "AllotProcessTesting",
+            dependencies: ["AllotSimulator"],
             path: "Tests/AllotProcessTesting",
             swiftSettings: strictSettings
         ),

@@ -1,4 +1,5 @@
 import AllotCore
+import AllotProcessTesting
 import AllotSimulator
 import AsyncHTTPClient
 import Foundation
@@ -39,22 +40,22 @@ struct SoakRun {
 
     private func soak(http: HTTPClient, probeClient: HTTPClient) async throws -> SoakResult {
         log("starting the simulator (\(settings.users) users, seed \(settings.seed))")
-        let simulator = try SoakProcess(
-            settings.allot,
-            ["simulate", "--users", "\(settings.users)", "--seed", "\(settings.seed)", "--listen", "127.0.0.1:0", "--token-lifetime", "5m"],
-            output: directory.appendingPathComponent("simulator.out"))
-        defer { simulator.terminate() }
-        let simulatorURL = try await simulator.waitForSimulatorURL()
-        let statusPort = try Self.freePort()
+        let allot = URL(fileURLWithPath: settings.allot)
+        let simulator = try ChildProcess(
+            "simulator", executable: allot,
+            arguments: ["simulate", "--users", "\(settings.users)", "--seed", "\(settings.seed)", "--listen", "127.0.0.1:0", "--token-lifetime", "5m"],
+            directory: directory)
+        defer { simulator.stop() }
+        let simulatorURL = try await simulatorBaseURL(simulator, timeout: .seconds(300))
+        let statusPort = try freeLoopbackPort()
         try writeWorkspace(simulatorURL: simulatorURL, statusPort: statusPort)
 
         log("starting allot run (interval \(settings.interval), status on 127.0.0.1:\(statusPort))")
-        let daemon = try SoakProcess(
-            settings.allot, ["run", "--config", directory.appendingPathComponent("allot.yaml").path],
-            output: directory.appendingPathComponent("daemon.log"),
-            environment: ["STATE_DIRECTORY": directory.appendingPathComponent("state").path, "NOTIFY_SOCKET": ""])
-        defer { daemon.terminate() }
-        let cycles = DaemonCycles(log: directory.appendingPathComponent("daemon.log").path)
+        let daemon = try ChildProcess(
+            "daemon", executable: allot, arguments: ["run", "--config", directory.appendingPathComponent("allot.yaml").path],
+            environment: ["STATE_DIRECTORY": directory.appendingPathComponent("state").path, "NOTIFY_SOCKET": ""], directory: directory)
+        defer { daemon.stop() }
+        let cycles = DaemonCycles(log: daemon.standardOutputPath)
 
         let admin = TenantAdmin(http: http, baseURL: simulatorURL)
         try await admin.prepare()
@@ -65,9 +66,9 @@ struct SoakRun {
         var random = SplitMix64(seed: settings.seed)
         let started = ContinuousClock.now
         for index in 0..<settings.cycles {
-            let cycle = try await cycles.next(timeout: .seconds(600), daemon: daemon)
+            let cycle = try await cycles.next(timeout: .seconds(600))
             prober.cycle.store(index + 1, ordering: .relaxed)
-            let memory = try ProcessSample.read(pid: daemon.pid)
+            let memory = try ProcessSample.read(pid: daemon.processIdentifier)
             result.cycles.append(
                 SoakResult.Cycle(
                     index: index + 1, result: cycle.result, durationSeconds: cycle.durationSeconds, residentKiB: memory.residentKiB,
@@ -91,7 +92,7 @@ struct SoakRun {
         result.probes = prober.samples()
 
         daemon.signal(SIGTERM)
-        result.exitStatus = try await daemon.waitForExit(timeout: .seconds(60))
+        result.exitStatus = try await daemon.exitStatus(within: .seconds(60))
         log("done: allot run exited \(result.exitStatus); logs in \(directory.path)")
         return result
     }
@@ -130,20 +131,6 @@ struct SoakRun {
 
             """
         try yaml.write(to: directory.appendingPathComponent("allot.yaml"), atomically: true, encoding: .utf8)
-    }
-
-    private static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-        }
-        guard bound else { throw SoakError("cannot find a free loopback port: \(String(cString: strerror(errno)))") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 

@@ -1,3 +1,4 @@
+import AllotSimulator
 import Foundation
 import CoreFoundation
 import Glibc
@@ -148,4 +149,16 @@ private func loopbackAddress(port: Int) -> sockaddr_in {
     address.sin_port = UInt16(port).bigEndian
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     return address
+}
+
+/// The base URL (`http://127.0.0.1:PORT`) of `allot simulate` running as `simulator`, once its
+/// banner is out; throws when it exits first or `timeout` passes.
+public func simulatorBaseURL(_ simulator: ChildProcess, timeout: Duration) async throws -> String {
+    var url: String?
+    try await waitUntil("the simulator to listen (\(simulator.standardOutputPath))", timeout: timeout, interval: .milliseconds(50)) {
+        guard simulator.isRunning else { throw HarnessError("the simulator exited: \(simulator.standardError.suffix(2000))") }
+        url = SimulatorEndpoints.baseURL(fromBanner: simulator.standardOutput)
+        return url != nil
+    }
+    return url!
 }

@@ -40,13 +40,7 @@ final class Testbed {
             arguments: ["simulate", "--users", "\(users)", "--seed", "\(seed)", "--drift", "\(drift)", "--listen", "127.0.0.1:0"],
             directory: directory)
         self.simulator = simulator
-        var url: String?
-        try await waitUntil("the simulator to listen (\(simulator.standardOutputPath))", timeout: .seconds(180), interval: .milliseconds(100)) {
-            guard simulator.isRunning else { throw HarnessError("the simulator exited: \(simulator.standardError.suffix(2000))") }
-            url = SimulatorEndpoints.baseURL(fromBanner: simulator.standardOutput)
-            return url != nil
-        }
-        simulatorURL = url!
+        simulatorURL = try await simulatorBaseURL(simulator, timeout: .seconds(180))
         statusPort = try freeLoopbackPort()
     }
 

@@ -28,17 +28,9 @@ final class SimulatorProcess {
                 "--client-secret-file", secretFile,
             ] + extraArguments,
             directory: URL(fileURLWithPath: workspace))
-        var bound: Int?
-        let child = child
-        try await waitUntil("the simulator to listen (\(child.standardOutputPath))", timeout: .seconds(90)) {
-            guard child.isRunning else { throw HarnessError("the simulator exited: \(child.standardError.suffix(2000))") }
-            guard let url = SimulatorEndpoints.baseURL(fromBanner: child.standardOutput),
-                let port = URLComponents(string: url)?.port
-            else { return false }
-            bound = port
-            return true
-        }
-        self.port = bound!
+        let url = try await simulatorBaseURL(child, timeout: .seconds(90))
+        guard let bound = URLComponents(string: url)?.port else { throw HarnessError("no port in the simulator's address \(url)") }
+        self.port = bound
     }
 
     /// Stops the simulator (SIGKILL).

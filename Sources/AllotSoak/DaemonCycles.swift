@@ -1,0 +1,43 @@
+import Foundation
+
+/// Follows the daemon's JSON log for `cycle.finished`.
+final class DaemonCycles {
+    struct Finished {
+        var result: String
+        var durationSeconds: Double
+        var drifted: Int
+    }
+
+    private let path: String
+    private let handle: FileHandle?
+    private var pending = Data()
+
+    init(log path: String) {
+        self.path = path
+        handle = FileHandle(forReadingAtPath: path)
+    }
+
+    deinit { try? handle?.close() }
+
+    /// The next `cycle.finished`, waiting at most `timeout`.
+    func next(timeout: Duration) async throws -> Finished {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = pending[pending.startIndex..<newline]
+                pending.removeSubrange(pending.startIndex...newline)
+                guard let record = try? JSONSerialization.jsonObject(with: line) as? [String: Any], record["event"] as? String == "cycle.finished"
+                else { continue }
+                return Finished(
+                    result: record["result"] as? String ?? "?", durationSeconds: record["duration_seconds"] as? Double ?? 0,
+                    drifted: record["users.drifted"] as? Int ?? 0)
+            }
+            if let data = try handle?.readToEnd(), !data.isEmpty {
+                pending.append(data)
+                continue
+            }
+            guard ContinuousClock.now < deadline else { throw SoakError("no cycle.finished within \(timeout); see \(path)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
