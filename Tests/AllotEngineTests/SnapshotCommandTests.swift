@@ -1,0 +1,30 @@
+import AllotCore
+import AllotProcessTesting
+import AllotSimulator
+import Foundation
+import Testing
+
+@Suite("allot snapshot against the simulator")
+struct SnapshotCommandTests {
+    @Test("writes the tenant as a snapshot; an unwritable path or a read that fails is exit 1 with nothing written")
+    func snapshot() async throws {
+        let scenario = try await Scenario("snapshot", seed: 38)
+        let path = scenario.workspace.directory + "/tenant-snapshot.json"
+        let written = try await scenario.workspace.run(["snapshot", "--out", path])
+        #expect(written.status == 0, "\(written.standardError)")
+        let snapshot = try JSONDecoder().decode(Snapshot.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(snapshot.version == 1)
+        #expect(snapshot.users.count == scenario.initial.users.count)
+
+        let unwritable = scenario.workspace.directory + "/no-such-directory/tenant.json"
+        let refused = try await scenario.workspace.run(["snapshot", "--out", unwritable])
+        #expect(refused.status == 1)
+        #expect(refused.standardError.contains("cannot write the snapshot to \(unwritable)"), "\(refused.standardError)")
+
+        try await scenario.simulator.addFault(SimulatedFault(kind: .failPage, path: "/users", after: 1, count: -1))
+        let incomplete = scenario.workspace.directory + "/incomplete.json"
+        let failed = try await scenario.workspace.run(["snapshot", "--out", incomplete])
+        #expect(failed.status == 1)
+        #expect(!FileManager.default.fileExists(atPath: incomplete), "an incomplete read writes no snapshot")
+    }
+}
