@@ -129,6 +129,20 @@ extension DaemonProcessTests {
         #expect(try await daemon.policyRevision() == changed)
         #expect(daemon.log.events("daemon.reloading").isEmpty)
 
+        // An invalid change on disk: reported once (not every cycle), /readyz 503, the last
+        // good set still in use; undone, the daemon is ready again with the same set.
+        let (name, contents) = try #require(brokenFiles.first)
+        try testbed.writePolicy(name, contents)
+        let (invalidIndex, _) = try await daemon.log.first("policy.invalid", from: startedIndex)
+        let (nextCycle, _) = try await daemon.log.first("cycle.finished", from: invalidIndex)
+        try await daemon.log.first("cycle.finished", from: nextCycle + 1)
+        #expect(daemon.log.records[invalidIndex...].filter { $0.event == "policy.invalid" }.count == 1, "an unchanged broken set is reported once")
+        #expect(try await daemon.get("/readyz").status == 503)
+        #expect(try await daemon.policyRevision() == changed)
+        try FileManager.default.removeItem(at: testbed.policiesDirectory.appendingPathComponent(name))
+        try await waitUntil("/readyz to answer 200", timeout: .seconds(30)) { try await daemon.get("/readyz").status == 200 }
+        #expect(try await daemon.policyRevision() == changed)
+
         daemon.child.signal(SIGTERM)
         #expect(try await daemon.child.exitStatus(within: Self.stopTimeout) == 0)
     }
