@@ -84,7 +84,7 @@ struct ClientCredentialsSource: TokenSource {
                 ("client_assertion", try CredentialFile.read(file, what: "federated token", setting: "auth.federatedTokenFile")))
         }
         let response = try await executor.send(
-            .POST, tokenURL, host: authorityHost, operation: "token request (\(summary))",
+            .POST, tokenURL, host: authorityHost, operation: GraphMetrics.tokenOperation(summary),
             headers: [("Content-Type", "application/x-www-form-urlencoded")],
             body: Array(FormEncoding.encode(fields).utf8))
         return try TokenResponse.decode(response, source: summary, clientId: clientId)

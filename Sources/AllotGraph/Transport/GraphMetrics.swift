@@ -24,9 +24,15 @@ enum GraphMetrics {
         Counter(label: "allot_graph_throttled_total", dimensions: [("operation", label(operation))]).increment()
     }
 
-    /// The operation as a label: token requests name their credential and its file, which a
-    /// label must not carry.
+    /// The operation of a token request, naming its credential (for logs and errors). Every
+    /// token source names its requests through this, so that ``label(_:)`` counts them all as
+    /// `token`: a credential's name and file must not become a label.
+    static func tokenOperation(_ credential: String) -> String { "\(tokenOperationPrefix) (\(credential))" }
+
+    private static let tokenOperationPrefix = "token request"
+
+    /// The operation as a label.
     static func label(_ operation: String) -> String {
-        operation.hasPrefix("token request") ? "token" : operation
+        operation.hasPrefix(tokenOperationPrefix) ? "token" : operation
     }
 }
