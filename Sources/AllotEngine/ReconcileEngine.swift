@@ -136,8 +136,8 @@ public final class ReconcileEngine: Sendable {
         let freeing = schedule.freeing.map { GraphWrite.assignLicense(user: $0.change.userId, body: $0.body) }
         let freeingResults = await send(freeing, phase: "changes that free seats", users: users, state: &state, report: &report)
 
-        let adding = schedule.addingCalls(afterFreeingFailedFor: Set(freeingResults.filter { !$0.isApplied }.map(\.write.user)))
-        for (change, sku) in schedule.dropped {
+        let (adding, dropped) = schedule.addingCalls(afterFreeingFailedFor: Set(freeingResults.filter { !$0.isApplied }.map(\.write.user)))
+        for (change, sku) in dropped {
             report.deferredAdds += 1
             let name = change.adds.first { $0.skuId == sku }?.sku ?? sku.description
             logger.event(.seatsShort, level: .warning, "Add of \(name) not sent: the seat it needed was not freed", [

@@ -26,8 +26,6 @@ struct ApplySchedule {
     private(set) var usageLocationWrites: [GraphWrite]
     private(set) var freeing: [LicenseCall]
     private var adding: [LicenseCall]
-    /// Adds dropped by the recount: (change, skuId).
-    private(set) var dropped: [(change: UserChange, sku: GUID)] = []
 
     init(changes: [UserChange]) {
         usageLocationWrites = changes.compactMap { change in
@@ -56,8 +54,9 @@ struct ApplySchedule {
         adding.removeAll { failedUsers.contains($0.change.userId) }
     }
 
-    /// Phase 3's calls, after the recount given phase 2's failed users.
-    mutating func addingCalls(afterFreeingFailedFor failedUsers: Set<GUID>) -> [LicenseCall] {
+    /// Phase 3's calls after the recount given phase 2's failed users, and the adds the
+    /// recount dropped: (change, skuId).
+    func addingCalls(afterFreeingFailedFor failedUsers: Set<GUID>) -> (calls: [LicenseCall], dropped: [(change: UserChange, sku: GUID)]) {
         // Seats phase 2 was expected to free but did not, minus seats its failed adds did not take.
         var shortfall: [GUID: Int] = [:]
         for call in freeing where failedUsers.contains(call.change.userId) {
@@ -65,6 +64,7 @@ struct ApplySchedule {
             for add in call.change.adds { shortfall[add.skuId, default: 0] -= 1 }
         }
         var calls = adding
+        var dropped: [(change: UserChange, sku: GUID)] = []
         for (sku, missing) in shortfall where missing > 0 {
             var toDrop = missing
             for index in calls.indices.reversed() where toDrop > 0 {
@@ -74,6 +74,6 @@ struct ApplySchedule {
                 toDrop -= 1
             }
         }
-        return calls.filter { !$0.body.addLicenses.isEmpty || !$0.body.removeLicenses.isEmpty }
+        return (calls.filter { !$0.body.addLicenses.isEmpty || !$0.body.removeLicenses.isEmpty }, dropped)
     }
 }
