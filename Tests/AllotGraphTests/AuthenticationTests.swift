@@ -178,6 +178,21 @@ struct AuthenticationTests {
         }
     }
 
+    @Test("managed identity: IMDS answering 404 (starting) or 410 (updating) is retried", arguments: [404, 410])
+    func managedIdentityNotReady(status: Int) async throws {
+        let identity = "0c1d2e3f-0000-4000-8000-0000000000a1"
+        try await Harness.withSimulator(configure: { $0.managedIdentityClientIds = [identity] }) { simulator, endpoints in
+            simulator.addFault(SimulatedFault(kind: .tokenOutage, count: 2, status: status))
+            let configuration = Harness.configuration(endpoints, credential: .managedIdentity(clientId: identity))
+            let model = try await GraphClient.withGraphClient(configuration: configuration, logger: Logger(label: "t")) {
+                try await $0.readTenant(attributes: [], groups: [])
+            }
+            #expect(model.userCount == Harness.tenant.users.count)
+            let imds = simulator.requestLog().filter { $0.path.hasPrefix("/metadata/identity/oauth2/token") }.map(\.status)
+            #expect(imds == [status, status, 200])
+        }
+    }
+
     @Test("managed identity: an identity IMDS does not know surfaces IMDS's error")
     func unknownManagedIdentity() async throws {
         try await Harness.withSimulator { _, endpoints in

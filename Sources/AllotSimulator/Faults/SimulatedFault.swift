@@ -18,7 +18,8 @@ public struct SimulatedFault: Sendable, Hashable, Codable {
         public static let dropConnection = Kind(rawValue: "dropConnection")
         /// A page of a paged listing (users, delta, groups, members) fails with 503.
         public static let failPage = Kind(rawValue: "failPage")
-        /// The token endpoint and IMDS answer 503 with an Entra error body.
+        /// The token endpoint and IMDS answer 503 with an Entra error body; with `status` 404 or
+        /// 410, IMDS answers that instead (starting, or being updated).
         public static let tokenOutage = Kind(rawValue: "tokenOutage")
 
         public static let all: [Kind] = [.throttle, .serverError, .latency, .dropConnection, .failPage, .tokenOutage]
@@ -106,6 +107,9 @@ public struct SimulatedFault: Sendable, Hashable, Codable {
         if count == 0 || count < -1 { throw SimulatedFaultError("'count' must be 1 or more, or -1 for until cleared; got \(count)") }
         if kind == .serverError, ![500, 502, 503, 504].contains(status) {
             throw SimulatedFaultError("'status' of a serverError must be 500, 502, 503 or 504, not \(status)")
+        }
+        if kind == .tokenOutage, ![503, 404, 410].contains(status) {
+            throw SimulatedFaultError("'status' of a tokenOutage must be 503, or 404 or 410 (IMDS starting or being updated), not \(status)")
         }
         if retryAfterSeconds < 0 { throw SimulatedFaultError("'retryAfterSeconds' must be 0 or more") }
         if delayMilliseconds < 0 { throw SimulatedFaultError("'delayMilliseconds' must be 0 or more") }

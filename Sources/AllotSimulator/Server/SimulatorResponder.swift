@@ -213,7 +213,12 @@ struct SimulatorResponder: HTTPResponder {
     /// `GET /metadata/identity/oauth2/token` with `Metadata: true`.
     private func respondIMDS(_ request: Request) -> Response {
         let now = Date().timeIntervalSince1970
-        if state.faults.withLock({ $0.take([.tokenOutage], method: "GET", path: request.head.path ?? "", isPagedListing: false) }) != nil {
+        if let outage = state.faults.withLock({ $0.take([.tokenOutage], method: "GET", path: request.head.path ?? "", isPagedListing: false) }) {
+            guard outage.status == 503 else {
+                // IMDS answers 404 while it starts and 410 for a while after an update.
+                let status = HTTPResponse.Status(code: outage.status)
+                return Self.json(status, IMDSError("unavailable", "IMDS is not available yet; retry with backoff", status: status).body)
+            }
             return Self.entra(.serviceUnavailable, correlationId: UUID().uuidString.lowercased(), now: now)
         }
         guard request.method == .get else {
