@@ -158,6 +158,21 @@ struct InstallScriptTests {
         #expect(dropIn.contains("LoadCredential=client-certificate:/etc/allot/credentials/client-certificate.pem"))
     }
 
+    @Test("--no-credential asks for no secret and drops the unit's client-secret credential")
+    func noCredential() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.remove() }
+
+        let result = try sandbox.install(["--no-credential"])
+        #expect(result.status == 0, "install.sh failed:\n\(result.output)")
+        #expect(!sandbox.exists("etc/allot/credentials/client-secret"))
+        #expect(sandbox.permissions("etc/allot/credentials") == 0o700)
+        let dropIn = try #require(sandbox.contents("etc/systemd/system/allot.service.d/credentials.conf"))
+        #expect(dropIn.contains("LoadCredential=\n"), "the unit's LoadCredential= for the secret is cleared")
+        #expect(!dropIn.contains("LoadCredential=client"))
+        #expect(result.output.contains("federatedTokenFile"))
+    }
+
     @Test("uninstall keeps configuration and state; --purge removes them")
     func uninstallAndPurge() throws {
         let sandbox = try Sandbox()
