@@ -1,5 +1,8 @@
 import AllotCore
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOHTTP1
 import Testing
 
 @testable import AllotSimulator
@@ -86,6 +89,21 @@ struct TransportTests {
             #expect(log[0].path == "/\(SampleTenant.tenantId)/oauth2/v2.0/token")
             #expect(log[1] == LoggedRequest(sequence: 2, method: "GET", path: "/v1.0/users?$top=1", status: 200, clientRequestId: "r-1", userAgent: "allot-test/1", batchItems: nil))
         }
+    }
+
+    @Test("shutting down is graceful: a request in flight is answered before the server stops")
+    func gracefulShutdown() async throws {
+        let simulator = GraphSimulator(tenant: Fixture.tenant(users: 1), configuration: SimulatorConfiguration())
+        simulator.addFault(SimulatedFault(kind: .latency, path: "openid-configuration", count: 1, delayMilliseconds: 800))
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let inFlight = try await simulator.withRunning { simulator, endpoints in
+            let url = "\(endpoints.authority)/\(simulator.configuration.tenantId)/v2.0/.well-known/openid-configuration"
+            let request = Task { try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(30)).status.code }
+            try await Task.sleep(for: .milliseconds(200))
+            return request  // leaving the body shuts the server down while the request waits out its 800 ms
+        }
+        #expect(try await inFlight.value == 200)
+        try await client.shutdown()
     }
 
     @Test("a tenant with duplicate user ids is refused with a message saying what to fix")
