@@ -14,6 +14,7 @@ final class DatagramReceiver: Sendable {
     let notifySocket: String
     private let descriptor: Int32
     private let boundPath: String?
+    private let timeout: Duration
 
     /// Binds a socket at a fresh path in the temporary directory.
     static func atTemporaryPath(timeout: Duration = .seconds(5)) throws -> DatagramReceiver {
@@ -29,6 +30,7 @@ final class DatagramReceiver: Sendable {
 
     private init(notifySocket: String, timeout: Duration = .seconds(5)) throws {
         self.notifySocket = notifySocket
+        self.timeout = timeout
         self.boundPath = notifySocket.hasPrefix("@") ? nil : notifySocket
         descriptor = socket(AF_UNIX, datagramSocketType, 0)
         guard descriptor >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
@@ -59,12 +61,16 @@ final class DatagramReceiver: Sendable {
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &receiveTimeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    /// The next datagram as text, or `nil` when none arrived within the timeout.
+    /// The next datagram as text, or `nil` when none arrived within the timeout. A signal
+    /// (SIGCHLD from the test's child processes) does not cut the wait short.
     func receive() -> String? {
+        let deadline = ContinuousClock.now + timeout
         var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
-        guard count >= 0 else { return nil }
-        return String(decoding: buffer[..<count], as: UTF8.self)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if count >= 0 { return String(decoding: buffer[..<count], as: UTF8.self) }
+            guard errno == EINTR, ContinuousClock.now < deadline else { return nil }
+        }
     }
 
     func close() {
