@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import Testing
 
 @testable import AllotSimulator
@@ -96,14 +97,24 @@ struct TransportTests {
         let simulator = GraphSimulator(tenant: Fixture.tenant(users: 1), configuration: SimulatorConfiguration())
         simulator.addFault(SimulatedFault(kind: .latency, path: "openid-configuration", count: 1, delayMilliseconds: 800))
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        let inFlight = try await simulator.withRunning { simulator, endpoints in
-            let url = "\(endpoints.authority)/\(simulator.configuration.tenantId)/v2.0/.well-known/openid-configuration"
-            let request = Task { try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(30)).status.code }
-            try await Task.sleep(for: .milliseconds(200))
-            return request  // leaving the body shuts the server down while the request waits out its 800 ms
+        let status: Result<UInt, any Error>
+        do {
+            let inFlight = try await simulator.withRunning { simulator, endpoints in
+                let url = "\(endpoints.authority)/\(simulator.configuration.tenantId)/v2.0/.well-known/openid-configuration"
+                let request = Task { try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(30)).status.code }
+                // Leave the body (which shuts the server down) once the request has arrived and waits out its 800 ms.
+                let deadline = ContinuousClock.now + .seconds(30)
+                while simulator.state.faults.withLock({ $0.seen.first ?? 0 }) == 0, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                return request
+            }
+            status = await inFlight.result
+        } catch {
+            status = .failure(error)
         }
-        #expect(try await inFlight.value == 200)
         try await client.shutdown()
+        #expect(try status.get() == 200)
     }
 
     @Test("a tenant with duplicate user ids is refused with a message saying what to fix")

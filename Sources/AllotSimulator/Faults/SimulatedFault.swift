@@ -170,6 +170,8 @@ struct FaultBook: Sendable {
     private var entries: [Entry] = []
 
     var faults: [SimulatedFault] { entries.map(\.fault) }
+    /// How many matching requests each fault has seen so far (on arrival), in the same order.
+    var seen: [Int] { entries.map(\.seen) }
 
     mutating func add(_ fault: SimulatedFault) {
         entries.append(Entry(fault: fault))
