@@ -111,12 +111,14 @@ struct ReadTests {
 
     @Test("a short-lived token is replaced before it expires, without a 401")
     func proactiveRefresh() async throws {
-        try await Harness.withSimulator(configure: { $0.tokenLifetime = .seconds(4) }) { simulator, endpoints in
+        // 10 s: the 2 s between the refresh (at 80 %) and expiry cover a request's way to the
+        // simulator even on a loaded CI machine (with 4 s, 0.8 s did not, once).
+        try await Harness.withSimulator(configure: { $0.tokenLifetime = .seconds(10) }) { simulator, endpoints in
             try await Harness.withSecretClient(endpoints) { client in
                 _ = try await client.readTenant(attributes: [], groups: [])
-                // 80 % of the 4 s lifetime has passed: the next request gets a new token first
-                // (a slow machine may refresh more often; never later than 3.2 s after issue).
-                try await Task.sleep(for: .milliseconds(3300))
+                // 80 % of the lifetime has passed: the next request gets a new token first
+                // (a slow machine may refresh more often; never later than 8 s after issue).
+                try await Task.sleep(for: .milliseconds(8300))
                 _ = try await client.readTenant(attributes: [], groups: [])
             }
             let log = simulator.requestLog()
