@@ -109,3 +109,17 @@ struct PlannerPropertyTests {
         }
     }
 }
+
+extension PlannerPropertyTests {
+    @Test("sent in seat waves, each wave in a random order, Graph refuses no call of a plan for lack of a seat")
+    func seatWavesNeverRefused() async {
+        await propertyCheck(count: 300, input: Self.users, Self.seeds) { users, seed in
+            let scenario = RandomScenario(users: users, seed: seed)
+            let plan = try scenario.plan(scenario.snapshot)
+            var random = SplitMix64(seed: seed ^ 0x5EA7)
+            let result = StrictGraphModel.sendInWaves(plan, to: scenario.snapshot, random: &random)
+            #expect(result.refused.isEmpty, "\(scenario): refused for lack of seats: \(result.refused)")
+            #expect(result.sent == plan.changes.count, "\(scenario): every call goes out")
+        }
+    }
+}

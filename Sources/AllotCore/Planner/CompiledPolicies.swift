@@ -12,9 +12,9 @@ public struct CompiledPolicies: Sendable {
     /// Managed indices ordered so that a SKU comes before every SKU it replaces.
     let replacementOrder: [Int]
     let compiled: [CompiledPolicy]
-    /// What policies do, deduplicated: policies with the same grants share an effect, and the
-    /// desired licenses of a user depend only on the set of effects matched (priorities matter
-    /// only when seats run short, and are read from the matched policies then).
+    /// What policies do, deduplicated: policies with the same grants and priority share an
+    /// effect, and the desired licenses of a user (with the priority of each add) depend only
+    /// on the set of effects matched.
     let effects: [LicenseEffect]
     /// Per policy, its index in `effects`.
     let effectOfPolicy: [Int]
@@ -81,7 +81,7 @@ public struct CompiledPolicies: Sendable {
         var effects: [LicenseEffect] = []
         var effectIndex: [LicenseEffect: Int] = [:]
         effectOfPolicy = compiled.map { policy in
-            let effect = LicenseEffect(grants: policy.grants.sorted { $0.sku < $1.sku })
+            let effect = LicenseEffect(grants: policy.grants.sorted { $0.sku < $1.sku }, priority: policy.priority)
             if let known = effectIndex[effect] { return known }
             effects.append(effect)
             effectIndex[effect] = effects.count - 1
@@ -131,9 +131,11 @@ struct CompiledPolicy: Sendable {
     var priority: Int
 }
 
-/// The licensing effect of a policy: its grants, sorted by SKU.
+/// The licensing effect of a policy: its grants, sorted by SKU, and the priority its adds are
+/// served with when seats are short.
 struct LicenseEffect: Sendable, Hashable {
     var grants: [CompiledGrant]
+    var priority: Int
 }
 
 /// One granted SKU, compiled.

@@ -19,6 +19,8 @@ struct PlanDetails: Sendable {
     struct DeferredRecord: Sendable {
         var user: Int32
         var sku: Int
+        /// Deferred to break a seat cycle, not because the SKU ran out of seats.
+        var seatCycle: Bool
     }
 
     /// Desired SKUs a user holds only through group-based licensing.
@@ -98,7 +100,9 @@ struct PlanDetails: Sendable {
             userId: tenant.userID(at: user), userPrincipalName: tenant.userPrincipalName(at: user),
             sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, priority: attribution.priority[sku],
             policies: policyNames(attribution.granting[sku]),
-            reason: "no seat left: \(managed[sku].availableUnits) available and \(freed[sku]) freed by removals went to adds of higher priority (ties: lower user id)")
+            reason: record.seatCycle
+                ? "seat cycle: no seat of \(managed[sku].skuPartNumber) is free until another user's call frees one, and that call waits for a seat this user's call would free; the lowest-priority add on the cycle waits for the next cycle (ties: higher user id)"
+                : "no seat left: \(managed[sku].availableUnits) available and \(freed[sku]) freed by removals went to adds of higher priority (ties: lower user id)")
     }
 
     func groupHeldLicenses(_ record: GroupHeldRecord) -> [GroupHeldLicense] {

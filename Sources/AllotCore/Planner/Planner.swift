@@ -92,6 +92,8 @@ private struct PlanningCycle {
         let holding: Int
         var diff: LicenseDiff
         var deferred = SkuMask()
+        /// The deferrals that break a seat cycle (the rest are for want of seats).
+        var deferredForCycle = SkuMask()
         /// Removals held back by `removalDelay`.
         var delayed = SkuMask()
         /// Whether `diff` predates the latest deferral.
@@ -141,7 +143,8 @@ private struct PlanningCycle {
 
         // The guard counts the direct removals the cycle wants to send.
         let guardrail = guardOutcome(removals: active.reduce(0) { $0 + ($1.diff.removals & ~$1.delayed).count })
-        let tally = allocateSeats(&active, removalsBlocked: guardrail.holdsRemovals)
+        allocateSeats(&active, removalsBlocked: guardrail.holdsRemovals)
+        let tally = breakSeatCycles(&active, removalsBlocked: guardrail.holdsRemovals)
 
         var details = PlanDetails(planner: planner, desired: desiredOfNode, held: heldOfHolding, freed: tally.freed)
         var counts = (adds: 0, removals: 0, planChanges: 0, usageLocations: 0)
@@ -150,7 +153,8 @@ private struct PlanningCycle {
             let candidate = active[index]
             let diff = candidate.diff
             for sku in diff.adds & candidate.deferred {
-                details.deferredRecords.append(PlanDetails.DeferredRecord(user: Int32(candidate.user), sku: sku))
+                details.deferredRecords.append(
+                    PlanDetails.DeferredRecord(user: Int32(candidate.user), sku: sku, seatCycle: candidate.deferredForCycle.contains(sku)))
             }
             let adds = diff.adds & ~candidate.deferred
             let removals = guardrail.holdsRemovals ? SkuMask() : diff.removals & ~candidate.delayed
@@ -275,33 +279,99 @@ private struct PlanningCycle {
     /// Seats, SKU by SKU, replacing SKUs before the SKUs they replace (so a deferred E5 keeps
     /// the E3 it would replace): removals free seats first, then adds are served by (priority
     /// descending, user id ascending); the rest are deferred.
-    private mutating func allocateSeats(_ active: inout [Candidate], removalsBlocked: Bool) -> SeatTally {
-        let empty = [Int](repeating: 0, count: managed.count)
-        var tally = SeatTally(freed: empty, served: empty, deferred: empty)
+    private mutating func allocateSeats(_ active: inout [Candidate], removalsBlocked: Bool) {
         for sku in planner.policies.replacementOrder {
             var wanting: [Int] = []
+            var freed = 0
             for index in active.indices {
                 refresh(&active[index])
-                let diff = active[index].diff
-                if diff.adds.contains(sku) { wanting.append(index) }
-                if diff.removals.contains(sku), !removalsBlocked, !active[index].delayed.contains(sku),
-                    !active[index].heldThroughGroup.contains(sku)
-                {
-                    tally.freed[sku] += 1
-                }
+                if active[index].diff.adds.contains(sku) { wanting.append(index) }
+                if frees(active[index], removalsBlocked: removalsBlocked).contains(sku) { freed += 1 }
             }
-            let seats = managed[sku].availableUnits + tally.freed[sku]
-            tally.served[sku] = min(wanting.count, seats)
+            // Not clamped at zero: a tenant holding more than it has paid for (a subscription cut
+            // down) must free the excess before any add of the SKU gets a seat.
+            let seats = max(0, managed[sku].prepaidUnits.enabled - managed[sku].consumedUnits + freed)
             guard wanting.count > seats else { continue }
-            // Not enough seats for everyone: priorities decide, so read them (for these users only).
+            // Not enough seats for everyone: priorities decide.
             let ranked = wanting
-                .map { (index: $0, priority: planner.attribution(user: active[$0].user).priority[sku]) }
+                .map { (index: $0, priority: desired(active[$0].node).priority[sku]) }
                 .sorted { $0.priority != $1.priority ? $0.priority > $1.priority : active[$0.index].user < active[$1.index].user }
             for entry in ranked.dropFirst(seats) {
                 active[entry.index].deferred.insert(sku)
                 active[entry.index].stale = true
-                tally.deferred[sku] += 1
             }
+        }
+    }
+
+    /// What a candidate's call means for seats: the adds it sends (a seat each) and the
+    /// removals that free one when it succeeds.
+    private mutating func seatCall(_ candidate: Candidate, removalsBlocked: Bool) -> SeatSchedule.Call {
+        let needs = candidate.diff.adds & ~candidate.deferred
+        var priority = Int.min
+        if !needs.isEmpty {
+            let priorities = desired(candidate.node).priority
+            var remaining = needs.rawValue
+            while remaining != 0 {
+                priority = max(priority, priorities[remaining.trailingZeroBitCount])
+                remaining &= remaining &- 1
+            }
+        }
+        return SeatSchedule.Call(needs: needs, frees: frees(candidate, removalsBlocked: removalsBlocked), priority: priority)
+    }
+
+    /// The SKUs whose seat a candidate's call frees: direct removals the cycle sends, unless a group still grants the SKU.
+    private func frees(_ candidate: Candidate, removalsBlocked: Bool) -> SkuMask {
+        removalsBlocked ? SkuMask() : candidate.diff.removals & ~candidate.delayed & ~candidate.heldThroughGroup
+    }
+
+    /// Seat waves, simulated as if every call succeeds (``SeatSchedule``): the counts above
+    /// guarantee seats for every add served, but not an order to send them in. Calls that wait
+    /// for a seat only another waiting call frees, which in turn waits for one of theirs (a seat
+    /// cycle, e.g. A swaps E3 for Visio while B swaps Visio for E3, with no spare seat), would
+    /// be refused by Graph. The lowest-priority add on the cycle (ties: the higher user id) is
+    /// deferred, which withdraws the removal it would replace, and the waves are simulated
+    /// again until every call can go out. Returns the final seat counts.
+    private mutating func breakSeatCycles(_ active: inout [Candidate], removalsBlocked: Bool) -> SeatTally {
+        var calls: [SeatSchedule.Call] = []
+        var candidateOfCall: [Int] = []
+        while true {
+            calls.removeAll(keepingCapacity: true)
+            candidateOfCall.removeAll(keepingCapacity: true)
+            for index in active.indices {
+                refresh(&active[index])
+                let call = seatCall(active[index], removalsBlocked: removalsBlocked)
+                guard !call.needs.isEmpty || !call.frees.isEmpty else { continue }
+                calls.append(call)
+                candidateOfCall.append(index)
+            }
+            var schedule = SeatSchedule(calls: calls, available: managed.map { $0.prepaidUnits.enabled - $0.consumedUnits })
+            while case let wave = schedule.nextWave(), !wave.isEmpty {
+                for call in wave { schedule.succeeded(call) }
+            }
+            guard !schedule.waiting.isEmpty else { break }
+            let onCycles = schedule.waitingOnCycles()
+            var victim: (call: Int, sku: Int, priority: Int, user: Int)?
+            for call in onCycles.isEmpty ? schedule.waiting : onCycles {
+                let candidate = active[candidateOfCall[call]]
+                for sku in schedule.missingSeats(of: call) {
+                    let priority = desired(candidate.node).priority[sku]
+                    if let chosen = victim, (chosen.priority, -chosen.user) <= (priority, -candidate.user) { continue }
+                    victim = (call, sku, priority, candidate.user)
+                }
+            }
+            guard let victim else { break }
+            let index = candidateOfCall[victim.call]
+            active[index].deferred.insert(victim.sku)
+            active[index].deferredForCycle.insert(victim.sku)
+            active[index].stale = true
+        }
+        let empty = [Int](repeating: 0, count: managed.count)
+        var tally = SeatTally(freed: empty, served: empty, deferred: empty)
+        for index in active.indices {
+            let call = seatCall(active[index], removalsBlocked: removalsBlocked)
+            for sku in call.needs { tally.served[sku] += 1 }
+            for sku in call.frees { tally.freed[sku] += 1 }
+            for sku in active[index].diff.adds & active[index].deferred { tally.deferred[sku] += 1 }
         }
         return tally
     }

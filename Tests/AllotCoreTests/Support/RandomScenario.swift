@@ -122,3 +122,42 @@ enum GraphModel {
         return result
     }
 }
+
+/// Graph as strict as it is about seats: each call runs on its own, and an add of a SKU the
+/// user does not hold needs a seat free at that very moment. Calls go out in seat waves
+/// (``SeatSchedule``), each wave in a random order, as a parallel `$batch` runs them.
+enum StrictGraphModel {
+    static func sendInWaves(_ plan: Plan, to snapshot: Snapshot, random: inout SplitMix64) -> (sent: Int, refused: [String]) {
+        let changes = plan.changes
+        var schedule = SeatSchedule(changes: changes, seats: plan.seats)
+        var free = Dictionary(uniqueKeysWithValues: snapshot.subscribedSkus.map { ($0.skuId, $0.prepaidUnits.enabled - $0.consumedUnits) })
+        var statesOfUser = Dictionary(uniqueKeysWithValues: snapshot.users.map { ($0.id, $0.licenseAssignmentStates ?? []) })
+        var sent = 0
+        var refused: [String] = []
+        while case var wave = schedule.nextWave(), !wave.isEmpty {
+            wave.shuffle(using: &random)
+            for call in wave {
+                sent += 1
+                let change = changes[call]
+                var states = statesOfUser[change.userId] ?? []
+                let body = change.assignLicense ?? AssignLicenseBody()
+                let holdsBefore = Set(states.filter(\.holds).map(\.skuId))
+                let replaced = Set(body.removeLicenses + body.addLicenses.map(\.skuId))
+                states.removeAll { $0.isDirect && replaced.contains($0.skuId) }
+                states += body.addLicenses.map { LicenseAssignmentState(skuId: $0.skuId, disabledPlans: $0.disabledPlans) }
+                let holdsAfter = Set(states.filter(\.holds).map(\.skuId))
+                let taken = holdsAfter.subtracting(holdsBefore)
+                if let short = taken.first(where: { (free[$0] ?? 0) < 1 }) {
+                    refused.append("\(change.userPrincipalName) (\(short))")
+                    schedule.failed(call)
+                    continue
+                }
+                for sku in taken { free[sku, default: 0] -= 1 }
+                for sku in holdsBefore.subtracting(holdsAfter) { free[sku, default: 0] += 1 }
+                statesOfUser[change.userId] = states
+                schedule.succeeded(call)
+            }
+        }
+        return (sent, refused)
+    }
+}
