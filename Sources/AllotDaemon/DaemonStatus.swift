@@ -158,6 +158,7 @@ public final class DaemonStatus: Sendable {
         }
         guard let cycle = state.lastCycle else { return Probe(ok: false, reason: "the first cycle has not finished yet") }
         if cycle.result == .failed { return Probe(ok: false, reason: "the last cycle failed: \(cycle.error ?? "unknown error")") }
+        if let refused = cycle.writesRefused { return Probe(ok: false, reason: refused) }
         if let guardrail = cycle.guardrail, guardrail.holdsRemovals {
             return Probe(ok: false, reason: "removal guard tripped: \(guardrail.reason ?? "")")
         }

@@ -40,6 +40,25 @@ public struct CycleReport: Sendable, Codable, Equatable {
         public var message: String
     }
 
+    /// A policy Graph refuses for a SKU (`/status` and the `policy.conflict` event): a disabled
+    /// plan another plan depends on, or plans that exclude each other.
+    public struct PolicyConflict: Sendable, Codable, Equatable {
+        public var policy: String
+        public var sku: String
+        /// For plans that exclude each other: the other SKU the user holds (or gets) with one of them.
+        public var conflictingSku: String?
+        /// `dependency` or `mutuallyExclusive`.
+        public var kind: String
+        /// The service plans Graph named, by name where the tenant knows them.
+        public var plans: [String]
+        /// Graph's message, as it gave it for the first user.
+        public var message: String
+        /// Users whose call Graph refused for this.
+        public var users: Int
+        /// The first such user.
+        public var exampleUser: String
+    }
+
     public var mode: String
     public var startedAt: Date
     public var finishedAt: Date
@@ -56,8 +75,14 @@ public struct CycleReport: Sendable, Codable, Equatable {
     public var deferredAdds = 0
     public var skippedUsers = 0
     public var delayedRemovals = 0
-    /// Writes not sent because the cycle was stopped (SIGTERM); the next cycle sends them.
+    /// Writes not sent because the cycle was stopped (SIGTERM, or a missing permission); the next cycle sends them.
     public var notSent = 0
+    /// Users deleted between the read and their write (Graph answered 404): left alone.
+    public var usersGone = 0
+    /// Calls Graph refused because of what a policy asks for, per (policy, SKU).
+    public var policyConflicts: [PolicyConflict] = []
+    /// Why Graph refused writes (403: a missing permission), when it did; the cycle's writes stopped there.
+    public var writesRefused: String?
     public var guardrail: GuardOutcome?
     public var seats: [SeatCount] = []
     /// The first failures (at most ``maximumFailuresKept``).

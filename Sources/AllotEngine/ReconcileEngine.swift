@@ -8,9 +8,12 @@ import Logging
 ///
 /// Safe by construction: any failed or incomplete read, or policies that do not fit the
 /// tenant, end the cycle before anything is written; the planner's guard, seat allocation and
-/// removal delay decide what may be written; calls go out in phases (usage locations, calls
-/// that free seats, then adds by priority) with the seats recounted between them; a failing
-/// user is isolated, logged with Graph's code and message, and retried after a growing backoff.
+/// removal delay decide what may be written; calls go out in seat waves (a call only once the
+/// seats it needs are free, counting the seats freed by calls already answered), so Graph
+/// refuses none for lack of a seat; a failing user is isolated, logged with Graph's code and
+/// message, and retried after a growing backoff when the failure is the user's (not for a
+/// seat someone else took, a user deleted since the read, a policy conflict, or a missing
+/// permission, which stops the cycle's writes).
 public final class ReconcileEngine: Sendable {
     /// What a cycle may do beyond the configuration.
     public struct Options: Sendable {
@@ -105,11 +108,12 @@ public final class ReconcileEngine: Sendable {
             report.result = plan.summary.usersDrifted == 0 ? .converged : .drifted
             return plan
         }
-        await apply(changes, state: &state, report: &report)
+        await apply(plan, changes: changes, tenant: tenant, state: &state, report: &report)
         // The removal clocks were saved before the writes: failing now loses only the per-user backoff.
         saveState(state)
         let leftOver = report.failed.total + report.deferredAdds + report.skippedUsers + report.delayedRemovals + report.notSent
-        report.result = leftOver == 0 && !plan.guardrail.holdsRemovals ? .converged : .notConverged
+            + report.policyConflicts.reduce(0) { $0 + $1.users }
+        report.result = leftOver == 0 && !plan.guardrail.holdsRemovals && report.writesRefused == nil ? .converged : .notConverged
         return plan
     }
 
@@ -125,55 +129,82 @@ public final class ReconcileEngine: Sendable {
         }
     }
 
-    /// Sends the plan's calls in phases, recording every outcome.
-    private func apply(_ changes: [UserChange], state: inout EngineState, report: inout CycleReport) async {
-        var schedule = ApplySchedule(changes: changes)
+    /// Sends the plan's calls in seat waves (``ApplySchedule``), in chunks so that progress is
+    /// reported and a shutdown honoured between them, recording every outcome.
+    private func apply(_ plan: Plan, changes: [UserChange], tenant: TenantModel, state: inout EngineState, report: inout CycleReport) async {
+        var schedule = ApplySchedule(changes: changes, seats: plan.seats)
+        var conflicts = PolicyConflicts(skus: tenant.subscribedSkus)
         let users = Dictionary(changes.map { ($0.userId, $0) }) { first, _ in first }
-
-        let locationResults = await send(schedule.usageLocationWrites, phase: "usage locations", users: users, state: &state, report: &report)
-        schedule.usageLocationsApplied(failedUsers: Set(locationResults.filter { !$0.isApplied }.map(\.write.user)))
-
-        let freeing = schedule.freeing.map { GraphWrite.assignLicense(user: $0.change.userId, body: $0.body) }
-        let freeingResults = await send(freeing, phase: "changes that free seats", users: users, state: &state, report: &report)
-
-        let (adding, dropped) = schedule.addingCalls(afterFreeingFailedFor: Set(freeingResults.filter { !$0.isApplied }.map(\.write.user)))
-        for (change, sku) in dropped {
-            report.deferredAdds += 1
-            let name = change.adds.first { $0.skuId == sku }?.sku ?? sku.description
-            logger.event(.seatsShort, level: .warning, "Add of \(name) not sent: the seat it needed was not freed", [
-                "user.id": .string(change.userId.description), "user.upn": .string(change.userPrincipalName), "sku": .string(name),
-            ])
-        }
-        _ = await send(adding.map { GraphWrite.assignLicense(user: $0.change.userId, body: $0.body) }, phase: "adds", users: users, state: &state, report: &report)
-    }
-
-    /// Sends writes in chunks, logging and counting each outcome.
-    private func send(
-        _ writes: [GraphWrite], phase: String, users: [GUID: UserChange], state: inout EngineState, report: inout CycleReport
-    ) async -> [GraphWriteResult] {
-        var results: [GraphWriteResult] = []
-        var start = 0
-        while start < writes.count {
-            let chunk = Array(writes[start..<min(start + Self.chunkSize, writes.count)])
-            start += chunk.count
-            let chunkResults = await graph.apply(chunk)
-            results += chunkResults
+        var done = 0
+        var stopped = false
+        while !stopped {
+            let chunk = schedule.nextChunk(limit: Self.chunkSize)
+            guard !chunk.calls.isEmpty else { break }
+            let results = await graph.apply(chunk.writes)
+            schedule.record(results, for: chunk.calls)
             let seconds = Int64(now().timeIntervalSince1970)
-            for result in chunkResults {
-                record(result, change: users[result.write.user], report: &report)
+            for result in results {
+                record(result, change: users[result.write.user], tenant: tenant, conflicts: &conflicts, report: &report)
                 switch result.outcome {
-                case .applied: state.record(user: result.write.user, failedWith: nil, at: seconds)
-                case .failed(let error): state.record(user: result.write.user, failedWith: error.code ?? error.kind.description, at: seconds)
-                case .notSent: break
+                case .applied:
+                    state.record(user: result.write.user, failedWith: nil, at: seconds)
+                case .failed(let error) where Self.backsOff(error.kind):
+                    state.record(user: result.write.user, failedWith: error.code ?? error.kind.description, at: seconds)
+                case .failed, .notSent:
+                    break
                 }
+                if case .notSent = result.outcome { stopped = true }
             }
-            progress.applying(phase: phase, done: start, total: writes.count)
+            done += chunk.calls.count
+            progress.applying(phase: "license changes", done: done, total: changes.count)
+            if Task.isCancelled || report.writesRefused != nil { stopped = true }
         }
         progress.finish()
-        return results
+        if stopped {
+            // Stopped (SIGTERM, or a missing permission): what was not sent goes next cycle.
+            for call in schedule.unsent {
+                report.notSent += (changes[call].setUsageLocation == nil ? 0 : 1) + (changes[call].assignLicense == nil ? 0 : 1)
+            }
+        } else {
+            for blocked in schedule.blocked() { reportBlocked(blocked, report: &report) }
+        }
+        report.policyConflicts = conflicts.conflicts
+        for conflict in conflicts.conflicts {
+            logger.event(.policyConflict, level: .error, "Graph refuses what policy \(conflict.policy) asks for \(conflict.sku): \(conflict.message)", [
+                "policy": .string(conflict.policy), "sku": .string(conflict.sku), "conflicting_sku": .string(conflict.conflictingSku ?? ""),
+                "kind": .string(conflict.kind),
+                "plans": .array(conflict.plans.map { .string($0) }), "users": .stringConvertible(conflict.users),
+                "example_user": .string(conflict.exampleUser), "graph.message": .string(conflict.message),
+            ])
+        }
     }
 
-    private func record(_ result: GraphWriteResult, change: UserChange?, report: inout CycleReport) {
+    /// Whether a failure backs the user off: not when it is not the user's doing (a seat taken
+    /// since the read, a user deleted since the read, a removal already made, a policy
+    /// conflict, a missing permission) nor for the license call whose PATCH failed (the PATCH's
+    /// own failure decides).
+    static func backsOff(_ kind: GraphWriteError.Kind) -> Bool {
+        ![.noSeats, .licenseNotHeld, .userGone, .permissionDenied, .dependency, .mutuallyExclusive, .dependencyFailed].contains(kind)
+    }
+
+    /// `seats.short` for a call whose seat never came free this cycle; it goes next cycle.
+    private func reportBlocked(_ blocked: ApplySchedule.Blocked, report: inout CycleReport) {
+        let change = blocked.change
+        report.deferredAdds += change.adds.count
+        let names = blocked.missing.map { sku in change.adds.first { $0.skuId == sku }?.sku ?? sku.description }
+        let culprits = blocked.failedFreeing.map { $0.userPrincipalName.isEmpty ? $0.userId.description : $0.userPrincipalName }
+        let why = culprits.isEmpty
+            ? "Graph answered that no seat was left (taken since the read)"
+            : "the call that was to free it (\(culprits.joined(separator: ", "))) failed"
+        logger.event(.seatsShort, level: .warning, "Call for \(change.userPrincipalName) not sent: no seat of \(names.joined(separator: ", ")); \(why)", [
+            "user.id": .string(change.userId.description), "user.upn": .string(change.userPrincipalName),
+            "sku": .string(names.joined(separator: ",")), "waited_for": .array(culprits.map { .string($0) }),
+        ])
+    }
+
+    private func record(
+        _ result: GraphWriteResult, change: UserChange?, tenant: TenantModel, conflicts: inout PolicyConflicts, report: inout CycleReport
+    ) {
         let upn = change?.userPrincipalName ?? ""
         var counts = CycleReport.Counts()
         switch result.write {
@@ -193,7 +224,6 @@ public final class ReconcileEngine: Sendable {
                     "user.id": .string(user.description), "user.upn": .string(upn), "usage_location": .string(code),
                 ])
             case .assignLicense(let user, let body):
-                // What the call carried: an add dropped by the seat recount is not in it.
                 let sent = Set(body.addLicenses.map(\.skuId))
                 let removed = Set(body.removeLicenses)
                 logger.event(.licenseApplied, "Licenses changed", [
@@ -203,6 +233,35 @@ public final class ReconcileEngine: Sendable {
                     "plan_changes": .array((change?.planChanges ?? []).filter { sent.contains($0.skuId) }.map { .string($0.sku) }),
                 ])
             }
+        case .failed(let error) where error.kind == .userGone:
+            report.usersGone += 1
+            logger.event(.userGone, "User deleted since the read; left alone", [
+                "user.id": .string(error.user.description), "user.upn": .string(upn), "operation": .string(error.operation),
+            ])
+        case .failed(let error) where PolicyConflicts.isConflict(error) && change != nil:
+            let held = tenant.userIndex(for: error.user).map { tenant.licenseHolding(ofUser: $0).assignedLicenses.map(\.skuId) } ?? []
+            conflicts.record(error, change: change!, held: held)
+        case .failed(let error) where error.kind == .noSeats:
+            // Someone took the seat since the read: not this user's failure; the next cycle recounts.
+            report.deferredAdds += counts.adds
+            let skus = (change?.adds ?? []).map(\.sku).joined(separator: ",")
+            logger.event(.seatsShort, level: .warning, "Graph refused \(upn)'s call: no seat left (taken since the read)", [
+                "user.id": .string(error.user.description), "user.upn": .string(upn), "sku": .string(skus),
+                "waited_for": .array([]), "graph.message": .string(error.message),
+            ])
+        case .failed(let error) where error.kind == .permissionDenied:
+            report.failed.add(counts)
+            guard report.writesRefused == nil else { return }
+            let permission = result.write.isUsageLocation ? "User.ReadWrite.All" : "LicenseAssignment.ReadWrite.All"
+            let reason = "Graph refused \(error.operation) (403 \(error.code ?? "")): the application lacks the \(permission) permission "
+                + "(application permission, with admin consent; deploy/app-registration.md); no more writes this cycle"
+            report.writesRefused = reason
+            report.error = reason
+            logger.event(.permissionDenied, level: .error, "\(reason)", [
+                "operation": .string(error.operation), "permission": .string(permission), "graph.status": .stringConvertible(error.status ?? 403),
+                "graph.code": .string(error.code ?? "none"), "graph.message": .string(error.message),
+                "client_request_id": .string(error.clientRequestId ?? "none"),
+            ])
         case .failed(let error):
             report.failed.add(counts)
             if report.failures.count < CycleReport.maximumFailuresKept {

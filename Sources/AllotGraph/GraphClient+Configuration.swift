@@ -36,6 +36,10 @@ extension GraphClient {
         public var writeHeadroom: Double
         /// The largest response body accepted.
         public var maxResponseBytes: Int
+        /// How long a license call waits before its one retry when Graph refuses it for the
+        /// usage location that Allot's own PATCH set moments before (the directory had not
+        /// replicated the PATCH yet).
+        public var replicationDelay: Duration
 
         public init(
             tenant: String,
@@ -53,7 +57,8 @@ extension GraphClient {
             retry: RetryPolicy = RetryPolicy(),
             writeQuota: AllotConfiguration.WriteQuota = AllotConfiguration.WriteQuota(),
             writeHeadroom: Double = 0.95,
-            maxResponseBytes: Int = 64 << 20
+            maxResponseBytes: Int = 64 << 20,
+            replicationDelay: Duration = .seconds(5)
         ) {
             self.tenant = tenant
             self.clientId = clientId
@@ -71,6 +76,7 @@ extension GraphClient {
             self.writeQuota = writeQuota
             self.writeHeadroom = writeHeadroom
             self.maxResponseBytes = maxResponseBytes
+            self.replicationDelay = replicationDelay
         }
 
         /// The client configuration `allot.yaml` describes, with the proxy and credentials

@@ -149,9 +149,9 @@ enum DocumentedStatus {
 
     static let lastCycleFields: Set<String> = [
         "mode", "startedAt", "finishedAt", "result", "policyRevision", "usersRead", "usersInScope", "usersDrifted", "planned", "applied",
-        "failed", "deferredAdds", "skippedUsers", "delayedRemovals", "notSent", "seats", "failures",
+        "failed", "deferredAdds", "skippedUsers", "delayedRemovals", "notSent", "usersGone", "policyConflicts", "seats", "failures",
     ]
-    static let optionalLastCycleFields: Set<String> = ["error", "guardrail"]
+    static let optionalLastCycleFields: Set<String> = ["error", "guardrail", "writesRefused"]
 
     /// Problems with `keys` against the documented fields, or nil.
     static func check(_ keys: some Collection<String>, required: Set<String>, optional: Set<String>) -> String? {

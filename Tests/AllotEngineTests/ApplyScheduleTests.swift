@@ -3,8 +3,9 @@ import Testing
 
 @testable import AllotCore
 @testable import AllotEngine
+@testable import AllotGraph
 
-@Suite("Apply schedule: phases and the seat recount")
+@Suite("Apply schedule: seat waves with Graph's answers")
 struct ApplyScheduleTests {
     static let e3 = GUID("05e9a617-0261-4cee-bb44-138d3ef5d965")!
     static let e5 = GUID("06ebc4ee-1bb5-47dd-8120-11324bc54e06")!
@@ -23,53 +24,73 @@ struct ApplyScheduleTests {
             policies: ["p"])
     }
 
-    @Test("PATCHes first, then the calls that remove, then adds by priority (ties by user id)")
-    func phases() {
-        let schedule = ApplySchedule(changes: [
-            Self.change(1, adds: [(Self.e3, 10)]), Self.change(2, removes: [(Self.e3, true)]), Self.change(3, adds: [(Self.e5, 100)], location: "US"),
-            Self.change(4, adds: [(Self.e3, 10)]), Self.change(5, location: "NL"),
-        ])
-        #expect(schedule.usageLocationWrites.map(\.user) == [Self.user(3), Self.user(5)])
-        #expect(schedule.freeing.map(\.change.userId) == [Self.user(2)])
-        let (calls, dropped) = schedule.addingCalls(afterFreeingFailedFor: [])
-        #expect(calls.map(\.change.userId) == [Self.user(3), Self.user(1), Self.user(4)])
-        #expect(dropped.isEmpty)
+    /// Seats of E3 and E5 with `free` seats each at the read.
+    static func seats(e3 free3: Int, e5 free5: Int) -> [SeatCount] {
+        [
+            SeatCount(sku: "SPE_E3", skuId: e3, prepaid: 10, consumedBefore: 10 - free3, consumedAfter: 0, availableBefore: free3, availableAfter: 0, deferredAdds: 0),
+            SeatCount(sku: "SPE_E5", skuId: e5, prepaid: 10, consumedBefore: 10 - free5, consumedAfter: 0, availableBefore: free5, availableAfter: 0, deferredAdds: 0),
+        ]
     }
 
-    @Test("a user whose PATCH failed gets no license call")
-    func failedUsageLocation() {
-        var schedule = ApplySchedule(changes: [Self.change(1, adds: [(Self.e3, 10)], location: "US"), Self.change(2, adds: [(Self.e3, 10)])])
-        schedule.usageLocationsApplied(failedUsers: [Self.user(1)])
-        #expect(schedule.addingCalls(afterFreeingFailedFor: []).calls.map(\.change.userId) == [Self.user(2)])
+    static func applied(_ writes: [GraphWrite]) -> [GraphWriteResult] { writes.map { GraphWriteResult(write: $0, outcome: .applied) } }
+
+    static func failed(_ write: GraphWrite, _ kind: GraphWriteError.Kind, _ message: String = "refused") -> GraphWriteResult {
+        GraphWriteResult(
+            write: write,
+            outcome: .failed(GraphWriteError(kind: kind, user: write.user, operation: "POST /users/{id}/assignLicense", status: 400, code: "Request_BadRequest", message: message, clientRequestId: nil)))
     }
 
-    @Test("a removal that failed freed no seat: the lowest-priority add of that SKU is dropped and reported")
-    func removalFailed() {
-        let schedule = ApplySchedule(changes: [
-            Self.change(1, removes: [(Self.e3, true)]), Self.change(2, adds: [(Self.e3, 50)]), Self.change(3, adds: [(Self.e3, 10)]),
-        ])
-        let (calls, dropped) = schedule.addingCalls(afterFreeingFailedFor: [Self.user(1)])
-        #expect(calls.map(\.change.userId) == [Self.user(2)])
-        #expect(dropped.map(\.change.userId) == [Self.user(3)])
-        #expect(dropped.map(\.sku) == [Self.e3])
+    @Test("a call that needs a seat waits for the answered call that frees it; a PATCH travels with its user's license call")
+    func waves() {
+        var schedule = ApplySchedule(
+            changes: [Self.change(1, adds: [(Self.e3, 10)], location: "US"), Self.change(2, removes: [(Self.e3, true)]), Self.change(3, adds: [(Self.e5, 0)])],
+            seats: Self.seats(e3: 0, e5: 1))
+        let first = schedule.nextChunk(limit: 400)
+        #expect(first.calls == [1, 2])
+        #expect(first.writes.map(\.user) == [Self.user(2), Self.user(3)])
+        #expect(schedule.nextChunk(limit: 400).calls.isEmpty, "user 1 waits for user 2's answer")
+        schedule.record(Self.applied(first.writes), for: first.calls)
+        let second = schedule.nextChunk(limit: 400)
+        #expect(second.calls == [0])
+        #expect(second.writes.map(\.isUsageLocation) == [true, false], "PATCH first, then the license call")
+        schedule.record(Self.applied(second.writes), for: second.calls)
+        #expect(schedule.unsent.isEmpty)
+        #expect(schedule.blocked().isEmpty)
     }
 
-    @Test("a failed swap neither freed its seat nor took the other: adds of the freed SKU lose one seat, the other SKU none")
-    func swapFailed() {
-        let schedule = ApplySchedule(changes: [
-            Self.change(1, adds: [(Self.e5, 100)], removes: [(Self.e3, true)]), Self.change(2, adds: [(Self.e3, 10)]),
-            Self.change(3, adds: [(Self.e5, 10)]),
-        ])
-        let (calls, dropped) = schedule.addingCalls(afterFreeingFailedFor: [Self.user(1)])
-        #expect(calls.map(\.change.userId) == [Self.user(3)], "the E5 seat user 1 did not take is still free")
-        #expect(dropped.map(\.change.userId) == [Self.user(2)], "the E3 seat user 1 did not free is not there")
+    @Test("chunks hold at most the limit; the rest follows in the next chunk")
+    func chunks() {
+        var schedule = ApplySchedule(changes: (1...5).map { Self.change($0, adds: [(Self.e3, 0)]) }, seats: Self.seats(e3: 5, e5: 0))
+        #expect(schedule.nextChunk(limit: 2).calls == [0, 1])
+        #expect(schedule.nextChunk(limit: 2).calls == [2, 3])
+        #expect(schedule.nextChunk(limit: 2).calls == [4])
     }
 
-    @Test("a removal that does not free a seat (a group still grants it) changes nothing when it fails")
-    func removalWithoutSeat() {
-        let schedule = ApplySchedule(changes: [Self.change(1, removes: [(Self.e3, false)]), Self.change(2, adds: [(Self.e3, 10)])])
-        let (calls, dropped) = schedule.addingCalls(afterFreeingFailedFor: [Self.user(1)])
-        #expect(calls.map(\.change.userId) == [Self.user(2)])
-        #expect(dropped.isEmpty)
+    @Test("a freeing call that failed blocks the calls that waited for its seat, and they name it")
+    func failedFreeing() {
+        var schedule = ApplySchedule(
+            changes: [Self.change(1, removes: [(Self.e3, true)]), Self.change(2, adds: [(Self.e3, 5)])], seats: Self.seats(e3: 0, e5: 0))
+        let first = schedule.nextChunk(limit: 400)
+        #expect(first.calls == [0])
+        schedule.record([Self.failed(first.writes[0], .other)], for: first.calls)
+        #expect(schedule.nextChunk(limit: 400).calls.isEmpty)
+        let blocked = schedule.blocked()
+        #expect(blocked.map(\.change.userId) == [Self.user(2)])
+        #expect(blocked.first?.missing == [Self.e3])
+        #expect(blocked.first?.failedFreeing.map(\.userId) == [Self.user(1)])
+    }
+
+    @Test("Graph refusing an add for lack of seats stops further adds of that SKU; a call not sent gives its seat back")
+    func exhausted() {
+        var schedule = ApplySchedule(
+            changes: [Self.change(1, adds: [(Self.e3, 0)]), Self.change(2, adds: [(Self.e3, 0)]), Self.change(3, adds: [(Self.e5, 0)])],
+            seats: Self.seats(e3: 1, e5: 1))
+        let first = schedule.nextChunk(limit: 1)
+        schedule.record([Self.failed(first.writes[0], .noSeats, "Subscription with SKU \(Self.e3) does not have any available licenses.")], for: first.calls)
+        let second = schedule.nextChunk(limit: 400)
+        #expect(second.calls == [2], "no more E3 adds; the E5 add goes")
+        schedule.record([GraphWriteResult(write: second.writes[0], outcome: .notSent)], for: second.calls)
+        #expect(schedule.unsent == [1])
+        #expect(schedule.blocked().first?.failedFreeing.isEmpty == true, "nobody failed to free it: the seat was taken")
     }
 }

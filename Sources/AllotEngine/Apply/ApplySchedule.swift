@@ -1,79 +1,106 @@
 import AllotCore
 import AllotGraph
 
-/// The order a plan's calls are sent in, and the seat recount between phases. Pure: it is
-/// given results and returns the next writes, with no I/O.
+/// The engine's side of seat waves (``SeatSchedule``): which calls go next, as Graph writes,
+/// and what each answer means for the seats of the calls still waiting. Pure: it is given
+/// answers and returns writes, with no I/O.
 ///
-/// 1. Usage-location PATCHes (a license cannot be added without one).
-/// 2. Users whose call frees seats (it carries a removal; swaps go here, add and removal in
-///    one call).
-/// 3. The other users, highest add priority first (ties by user id).
-///
-/// Before phase 3 the seats are recounted from the results so far: a removal that failed did not
-/// free its seat, a swap whose call failed did not take one. Adds that would now exceed the seats
-/// are not sent (lowest priority first) and reported as deferred: no request is sent that is
-/// known to fail. A user whose PATCH failed gets no license call (it would fail for the same
-/// reason); the PATCH failure is reported.
+/// - A call goes out only when every SKU it adds has a seat counted from the seats free at the
+///   read plus the seats freed by calls already answered 2xx. Calls that are ready go out in
+///   chunks (``nextChunk(limit:)``), the calls unlocked by the answers join the next chunk.
+/// - A user's usage-location PATCH travels with the user's license call (the client sends the
+///   PATCH first and the license call once the PATCH succeeded).
+/// - A call that failed frees no seat: the calls that waited for it stay ``blocked()``, named
+///   with the call that did not free their seat. Graph refusing an add for lack of seats
+///   (someone took the seat since the read) stops further adds of that SKU this cycle.
 struct ApplySchedule {
-    /// A user's license call, with what it means for seats.
-    struct LicenseCall {
+    /// A call that will not go out this cycle because a seat it needs never came.
+    struct Blocked {
         var change: UserChange
-        var body: AssignLicenseBody
-        /// SKUs (ids) whose direct removal frees a seat when the call succeeds.
-        var freesSeats: Set<GUID>
+        /// The SKUs it lacks a seat of.
+        var missing: [GUID]
+        /// The calls that were to free such a seat and failed.
+        var failedFreeing: [UserChange]
     }
 
-    private(set) var usageLocationWrites: [GraphWrite]
-    private(set) var freeing: [LicenseCall]
-    private var adding: [LicenseCall]
+    let changes: [UserChange]
+    private var seats: SeatSchedule
+    private let skuIds: [GUID]
+    /// Calls whose seats are reserved, not sent yet.
+    private var ready: [Int] = []
+    /// Calls that failed: their seats never came free.
+    private var failed: [Int] = []
 
-    init(changes: [UserChange]) {
-        usageLocationWrites = changes.compactMap { change in
-            change.setUsageLocation.map { GraphWrite.setUsageLocation(user: change.userId, code: $0) }
-        }
-        var freeing: [LicenseCall] = []
-        var adding: [LicenseCall] = []
-        for change in changes {
-            guard let body = change.assignLicense else { continue }
-            let frees = Set(change.removals.filter(\.freesSeat).map(\.skuId))
-            let call = LicenseCall(change: change, body: body, freesSeats: frees)
-            if body.removeLicenses.isEmpty { adding.append(call) } else { freeing.append(call) }
-        }
-        adding.sort { lhs, rhs in
-            let left = lhs.change.adds.map(\.priority).max() ?? .min
-            let right = rhs.change.adds.map(\.priority).max() ?? .min
-            return left != right ? left > right : lhs.change.userId < rhs.change.userId
-        }
-        self.freeing = freeing
-        self.adding = adding
+    /// - Parameters:
+    ///   - changes: the plan's changes, by user id.
+    ///   - seats: the plan's seats, which say what was free at the read.
+    init(changes: [UserChange], seats: [SeatCount]) {
+        self.changes = changes
+        self.seats = SeatSchedule(changes: changes, seats: seats)
+        skuIds = seats.map(\.skuId)
     }
 
-    /// Phase 1's results: users whose PATCH failed get no license call.
-    mutating func usageLocationsApplied(failedUsers: Set<GUID>) {
-        freeing.removeAll { failedUsers.contains($0.change.userId) }
-        adding.removeAll { failedUsers.contains($0.change.userId) }
+    /// Up to `limit` calls that may go now, and their writes (a user's PATCH before the user's
+    /// license call); empty when no call can go until more answers arrive, or none is left.
+    mutating func nextChunk(limit: Int) -> (calls: [Int], writes: [GraphWrite]) {
+        ready += seats.nextWave()
+        let calls = Array(ready.prefix(limit))
+        ready.removeFirst(calls.count)
+        var writes: [GraphWrite] = []
+        for call in calls {
+            let change = changes[call]
+            if let code = change.setUsageLocation { writes.append(.setUsageLocation(user: change.userId, code: code)) }
+            if let body = change.assignLicense { writes.append(.assignLicense(user: change.userId, body: body)) }
+        }
+        return (calls, writes)
     }
 
-    /// Phase 3's calls after the recount given phase 2's failed users, and the adds the
-    /// recount dropped: (change, skuId).
-    func addingCalls(afterFreeingFailedFor failedUsers: Set<GUID>) -> (calls: [LicenseCall], dropped: [(change: UserChange, sku: GUID)]) {
-        // Seats phase 2 was expected to free but did not, minus seats its failed adds did not take.
-        var shortfall: [GUID: Int] = [:]
-        for call in freeing where failedUsers.contains(call.change.userId) {
-            for sku in call.freesSeats { shortfall[sku, default: 0] += 1 }
-            for add in call.change.adds { shortfall[add.skuId, default: 0] -= 1 }
+    /// Records the answers to a chunk's writes: a call succeeded when its license call (or its
+    /// only write) was applied.
+    mutating func record(_ results: [GraphWriteResult], for calls: [Int]) {
+        var outcomeOfUser: [GUID: GraphWriteResult.Outcome] = [:]
+        for result in results {
+            // The license call decides; a PATCH decides only for a user who has no license call.
+            if case .assignLicense = result.write { outcomeOfUser[result.write.user] = result.outcome }
+            else if outcomeOfUser[result.write.user] == nil { outcomeOfUser[result.write.user] = result.outcome }
         }
-        var calls = adding
-        var dropped: [(change: UserChange, sku: GUID)] = []
-        for (sku, missing) in shortfall where missing > 0 {
-            var toDrop = missing
-            for index in calls.indices.reversed() where toDrop > 0 {
-                guard calls[index].change.adds.contains(where: { $0.skuId == sku }) else { continue }
-                dropped.append((calls[index].change, sku))
-                calls[index].body.addLicenses.removeAll { $0.skuId == sku }
-                toDrop -= 1
+        for call in calls {
+            switch outcomeOfUser[changes[call].userId] {
+            case .applied?:
+                seats.succeeded(call)
+            case .failed(let error)?:
+                seats.failed(call)
+                failed.append(call)
+                if error.kind == .noSeats { exhaust(named: error.message, call: call) }
+            case .notSent?, nil:
+                seats.failed(call)
             }
         }
-        return (calls.filter { !$0.body.addLicenses.isEmpty || !$0.body.removeLicenses.isEmpty }, dropped)
+    }
+
+    /// Graph said a SKU has no seat left: the SKU named in its message, or every SKU the call adds.
+    private mutating func exhaust(named message: String, call: Int) {
+        let named = GUID.all(in: message).compactMap { skuIds.firstIndex(of: $0) }
+        let skus = named.isEmpty ? Array(seats.calls[call].needs) : named
+        for sku in skus { seats.exhausted(sku) }
+    }
+
+    /// Calls never sent: those ready and those waiting for a seat.
+    var unsent: [Int] { ready + seats.waiting }
+
+    /// The waiting calls whose seat will not come this cycle, with the failed calls that did not free it.
+    func blocked() -> [Blocked] {
+        seats.waiting.map { call in
+            let missing = seats.missingSeats(of: call)
+            let failedFreeing = failed.filter { !(seats.calls[$0].frees & missing).isEmpty }.map { changes[$0] }
+            return Blocked(change: changes[call], missing: missing.map { skuIds[$0] }, failedFreeing: failedFreeing)
+        }
+    }
+}
+
+extension GUID {
+    /// Every GUID written in `text`, in order (Graph names SKUs and plans by id in its messages).
+    static func all(in text: String) -> [GUID] {
+        text.split { !($0.isHexDigit || $0 == "-") }.compactMap { GUID(String($0)) }
     }
 }

@@ -31,7 +31,19 @@ import Synchronization
 ///   rate by `(max(0.8, h) / p)²` (0.90 at 1.0, 0.28 at 1.8 with the default headroom) until a
 ///   response arrives without it. Allot's own paced writes keep `p` near `h`, which is not
 ///   pressure: slowing down for them would leave the quota unused.
-/// - A 429 empties the bucket and pauses all writes for the `Retry-After` it carried.
+/// - A 429 empties the bucket, pauses all writes for the `Retry-After` it carried, and halves
+///   the pace (multiplicative decrease, down to 1/16 of it): Graph throttled Allot although it
+///   paced inside the quota, so someone else writes too, or the quota is smaller than configured.
+/// - Every batch answered without a 429 gives the pace back slowly (additive increase): each
+///   accepted write adds `1 / quota` of the full pace, so recovering from half the pace takes
+///   half a quota of accepted writes (1,500 writes, about two minutes at the reduced pace).
+///
+/// | after           | pace (share of `r`) |
+/// |-----------------|--------------------:|
+/// | one 429         | 0.5                 |
+/// | a second 429    | 0.25                |
+/// | 750 writes more | 0.5                 |
+/// | 2,250 more      | 1.0                 |
 public struct WriteBudget: Sendable, Hashable {
     /// What the caller does now.
     public enum Action: Sendable, Hashable {
@@ -53,6 +65,10 @@ public struct WriteBudget: Sendable, Hashable {
     private var pausedUntil: Duration?
     /// 1 normally; below 1 while Graph reports pressure.
     public private(set) var pressureFactor: Double = 1
+    /// 1 normally; halved by each 429, restored slowly by accepted writes.
+    public private(set) var throttleFactor: Double = 1
+    /// The lowest `throttleFactor`.
+    static let minimumThrottleFactor = 1.0 / 16
     /// The `x-ms-throttle-limit-percentage` above which Graph's report means pressure.
     private let pressureThreshold: Double
 
@@ -105,16 +121,23 @@ public struct WriteBudget: Sendable, Hashable {
         pressureFactor = max(0.05, ratio * ratio)
     }
 
-    /// Records a throttled write: everything waits for its `Retry-After`.
+    /// Records writes Graph accepted without throttling: the pace recovers by `writes / quota`.
+    public mutating func observeAccepted(writes: Int, now: Duration) {
+        refill(now: now)
+        throttleFactor = min(1, throttleFactor + Double(max(0, writes)) / Double(quotaWrites))
+    }
+
+    /// Records a throttled batch: everything waits for its `Retry-After`, and the pace halves.
     public mutating func observeThrottled(retryAfter: Duration, now: Duration) {
         refill(now: now)
         tokens = 0
+        throttleFactor = max(Self.minimumThrottleFactor, throttleFactor / 2)
         let until = now + max(retryAfter, .zero)
         if let pausedUntil, pausedUntil >= until { return }
         pausedUntil = until
     }
 
-    private var effectiveRate: Double { max(ratePerSecond * pressureFactor, 1e-6) }
+    private var effectiveRate: Double { max(ratePerSecond * pressureFactor * throttleFactor, 1e-6) }
 
     private mutating func refill(now: Duration) {
         guard now > updatedAt else { return }

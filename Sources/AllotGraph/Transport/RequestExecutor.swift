@@ -55,12 +55,15 @@ struct RequestExecutor: Sendable {
     let logger: Logger
 
     /// Sends the request and returns the final response: a success, a status that is not
-    /// retried, or the last response once the retries are used up.
+    /// retried, the last response once the retries are used up, or any response `isFinal`
+    /// accepts (the caller handles those itself, e.g. a `$batch` answer carrying per-request
+    /// responses, which resending would repeat).
     /// - Throws: ``GraphRequestError`` when no response arrived after the retries (or TLS
     ///   verification failed); `CancellationError` when the task was cancelled.
     func send(
         _ method: HTTPMethod, _ url: String, host: String, operation: String,
-        headers extraHeaders: [(String, String)] = [], body: [UInt8]? = nil, authorizer: Authorizer? = nil
+        headers extraHeaders: [(String, String)] = [], body: [UInt8]? = nil, authorizer: Authorizer? = nil,
+        isFinal: (GraphResponse) -> Bool = { _ in false }
     ) async throws -> GraphResponse {
         var schedule = RetrySchedule(policy: retry)
         var rejectedToken: String?
@@ -129,7 +132,7 @@ struct RequestExecutor: Sendable {
                 rejectedToken = token
                 continue
             }
-            guard RetryPolicy.isRetryable(status: response.status) else { return response }
+            guard RetryPolicy.isRetryable(status: response.status), !isFinal(response) else { return response }
             if response.status == 429 {
                 GraphMetrics.throttled(operation: operation)
                 logger.notice(

@@ -14,6 +14,11 @@ public enum GraphWrite: Sendable, Hashable {
         }
     }
 
+    /// Whether this is the usage-location PATCH.
+    public var isUsageLocation: Bool {
+        if case .setUsageLocation = self { true } else { false }
+    }
+
     var method: String {
         switch self {
         case .assignLicense: "POST"
@@ -64,7 +69,7 @@ public struct GraphWriteError: Error, Sendable, CustomStringConvertible {
     public struct Kind: Sendable, Hashable, CustomStringConvertible {
         private enum Value: String {
             case usageLocation, noSeats, unknownSku, mutuallyExclusive, dependency, inheritedOnly, missingParameters
-            case dependencyFailed, throttled, unavailable, other
+            case licenseNotHeld, userGone, permissionDenied, dependencyFailed, throttled, unavailable, other
         }
 
         private let value: Value
@@ -84,6 +89,13 @@ public struct GraphWriteError: Error, Sendable, CustomStringConvertible {
         public static let inheritedOnly = Kind(.inheritedOnly)
         /// The body lacked `addLicenses` or `removeLicenses`.
         public static let missingParameters = Kind(.missingParameters)
+        /// A SKU to remove is not directly assigned (any more), and reading the user showed the
+        /// call's change had not been made: the tenant changed since the read.
+        public static let licenseNotHeld = Kind(.licenseNotHeld)
+        /// The user no longer exists (deleted since the read): 404 `Request_ResourceNotFound`.
+        public static let userGone = Kind(.userGone)
+        /// 403 `Authorization_RequestDenied`: the application lacks the permission the write needs.
+        public static let permissionDenied = Kind(.permissionDenied)
         /// Not run because the request it depends on (the usage-location PATCH) failed (HTTP 424).
         public static let dependencyFailed = Kind(.dependencyFailed)
         /// Still throttled after the retries allowed.
@@ -95,21 +107,26 @@ public struct GraphWriteError: Error, Sendable, CustomStringConvertible {
 
         public var description: String { value.rawValue }
 
-        /// Classifies a refused write from its status and Graph's error code and message (the
-        /// messages in `graph-facts.md` §1.4).
+        /// Classifies a refused write: by HTTP status and Graph's error `code` first, then, for
+        /// the `Request_BadRequest` family that shares one code, by the message (the texts in
+        /// `graph-facts.md` §1.4 and §10).
         public static func classify(status: Int, code: String?, message: String) -> Kind {
-            let text = message.lowercased()
-            switch status {
-            case 424: return .dependencyFailed
-            case 429: return .throttled
-            case 408, 500...599: return .unavailable
+            switch (status, code) {
+            case (403, _), (_, "Authorization_RequestDenied"): return .permissionDenied
+            case (404, _), (_, "Request_ResourceNotFound"): return .userGone
+            case (424, _): return .dependencyFailed
+            case (429, _), (_, "TooManyRequests"): return .throttled
+            case (408, _), (500...599, _): return .unavailable
+            case (_, "mutuallyExclusiveServicePlans"): return .mutuallyExclusive
             default: break
             }
+            let text = message.lowercased()
             if text.contains("usage location") { return .usageLocation }
             if text.contains("does not have any available licenses") || text.contains("licensequotaexceeded") { return .noSeats }
             if text.contains("does not correspond to a valid company license") { return .unknownSku }
-            if text.contains("mutually exclusive") || code == "mutuallyExclusiveServicePlans" { return .mutuallyExclusive }
+            if text.contains("mutually exclusive") { return .mutuallyExclusive }
             if text.contains("inherited from a group") { return .inheritedOnly }
+            if text.contains("does not have a corresponding license") { return .licenseNotHeld }
             if text.contains("depends on the service plan") || text.contains("requires") && text.contains("to be enabled") {
                 return .dependency
             }
@@ -128,8 +145,8 @@ public struct GraphWriteError: Error, Sendable, CustomStringConvertible {
     public let status: Int?
     /// Graph's `error.code` (e.g. `Request_BadRequest`).
     public let code: String?
-    /// Graph's `error.message`, as Graph wrote it.
-    public let message: String
+    /// Graph's `error.message`, as Graph wrote it (with Allot's note when it checked more).
+    public internal(set) var message: String
     /// The `client-request-id` of the `$batch` request that carried the write.
     public let clientRequestId: String?
 
