@@ -230,7 +230,9 @@ let package = Package(
         .testTarget(
             name: "AllotEngineTests",
             dependencies: [
-                "AllotEngine", "AllotCore", "AllotSimulator", "AllotProcessTesting", "allot",
+                "AllotEngine", "AllotCore", "AllotConfig", "AllotGraph", "AllotSimulator", "AllotProcessTesting", "allot",
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

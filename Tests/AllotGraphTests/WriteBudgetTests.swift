@@ -88,6 +88,24 @@ struct WriteBudgetTests {
         #expect(budget.reserve(upTo: 20, now: .seconds(6)) == .send(20))
     }
 
+    @Test("429s halve the pace (down to 1/16); accepted writes give it back slowly")
+    func throttledSlowsDown() {
+        var budget = WriteBudget(writes: 3000, window: .seconds(150))
+        #expect(budget.throttleFactor == 1)
+        budget.observeThrottled(retryAfter: .zero, now: .zero)
+        #expect(budget.throttleFactor == 0.5)
+        // Empty after the 429: 19 writes take 2 s at half of 19 writes/s.
+        #expect(budget.reserve(upTo: 19, atLeast: 19, now: .zero) == .wait(until: .seconds(2)))
+        budget.observeThrottled(retryAfter: .zero, now: .zero)
+        #expect(budget.throttleFactor == 0.25)
+        for _ in 0..<10 { budget.observeThrottled(retryAfter: .zero, now: .zero) }
+        #expect(budget.throttleFactor == 1.0 / 16)
+        budget.observeAccepted(writes: 750, now: .zero)
+        #expect(budget.throttleFactor == 1.0 / 16 + 0.25)
+        budget.observeAccepted(writes: 3000, now: .zero)
+        #expect(budget.throttleFactor == 1)
+    }
+
     @Test("released writes can be reserved again")
     func release() {
         var budget = WriteBudget(writes: 100, window: .seconds(10), headroom: 0.9)

@@ -1,0 +1,62 @@
+import AllotConfig
+import AllotCore
+import AllotEngine
+import AllotGraph
+import AllotSimulator
+import Foundation
+import InMemoryLogging
+import Logging
+
+/// The engine in this process against the in-process simulator: a workspace (`allot.yaml`,
+/// the sample policies, a state directory) pointed at a simulator, and cycles run as
+/// `allot apply` runs them, with every log event kept. No child process, no port to wait for.
+struct InProcessEngine {
+    let simulator: GraphSimulator
+    let workspace: Workspace
+    let loaded: LoadedConfiguration
+
+    /// Runs `body` with an engine for `tenant`, served by a simulator configured by `configure`.
+    static func with<T: Sendable>(
+        _ label: String, tenant: Snapshot, settings: Workspace.Settings = Workspace.Settings(),
+        configure: @escaping @Sendable (inout SimulatorConfiguration) -> Void = { _ in },
+        _ body: @Sendable (InProcessEngine) async throws -> T
+    ) async throws -> T {
+        var configuration = SimulatorConfiguration(
+            applications: [SimulatedApplication(clientId: SimulatorProcess.clientId, clientSecret: SimulatorProcess.clientSecret)])
+        configure(&configuration)
+        return try await GraphSimulator.withRunning(tenant: tenant, configuration: configuration) { simulator, endpoints in
+            let workspace = try Workspace(label)
+            try workspace.configure(simulator: endpoints.baseURL, settings)
+            let loaded = try ConfigurationLoader().load(configurationAt: workspace.configPath)
+            return try await body(InProcessEngine(simulator: simulator, workspace: workspace, loaded: loaded))
+        }
+    }
+
+    /// What one cycle did and logged.
+    struct Cycle {
+        var outcome: ReconcileEngine.Outcome
+        var events: [(name: String, metadata: Logger.Metadata)]
+
+        var report: CycleReport { outcome.report }
+
+        func events(_ name: String) -> [Logger.Metadata] { events.filter { $0.name == name }.map(\.metadata) }
+    }
+
+    /// One cycle as `allot apply` runs it (or `allot plan` with `planOnly`).
+    func cycle(_ options: ReconcileEngine.Options = ReconcileEngine.Options(honourBackoff: false)) async throws -> Cycle {
+        let handler = InMemoryLogHandler()
+        var logger = Logger(label: "allot.engine.test") { _ in handler }
+        logger.logLevel = .debug
+        let client = try GraphClient.Configuration(loaded.configuration, environment: [:])
+        let outcome = try await GraphClient.withGraphClient(configuration: client, logger: logger) { graph in
+            let engine = ReconcileEngine(
+                configuration: loaded.configuration, graph: graph, stateStore: StateStore(directory: workspace.stateDirectory), logger: logger)
+            return await engine.run(policies: loaded.policies, options: options)
+        }
+        let events = handler.entries.compactMap { entry -> (String, Logger.Metadata)? in
+            guard case .string(let name)? = entry.metadata["event"] else { return nil }
+            return (name, entry.metadata)
+        }
+        return Cycle(outcome: outcome, events: events)
+    }
+}
