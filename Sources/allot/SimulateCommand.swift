@@ -107,6 +107,14 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Make this generated group HiddenMembership (with --users).", valueName: "name"))
     var hiddenMembershipGroup: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Service plans no two of which a user may have enabled, by id or catalog name, e.g. EXCHANGE_S_STANDARD,EXCHANGE_S_ENTERPRISE (repeatable; Graph itself has none left among the catalog's plans).",
+            valueName: "plans"),
+        transform: { text in try SimulateCommand.parsePlans(text) })
+    var exclusivePlans: [Set<GUID>] = []
+
     func validate() throws {
         if tenant != nil, users != nil { throw ValidationError("give either --tenant FILE or --users N, not both") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
@@ -144,6 +152,7 @@ struct SimulateCommand: AsyncParsableCommand {
         configuration.batchOrder = batchOrder
         configuration.batchSeed = seed
         configuration.consistencyLag = consistencyLag
+        configuration.licensingRules.mutuallyExclusive += exclusivePlans
         let roles = appRoles ?? SimulatedApplication.allotRoles
         configuration.defaultRoles = roles
         if let clientId {
@@ -169,6 +178,20 @@ struct SimulateCommand: AsyncParsableCommand {
         try await simulator.runUntilTerminated { endpoints in
             FileHandle.standardOutput.write(Data(endpoints.banner(userCount: userCount, tenantId: tenantId).utf8))
         }
+    }
+
+    /// `PLAN,PLAN[,...]`: service plan ids, or plan names from the built-in catalog.
+    static func parsePlans(_ text: String) throws -> Set<GUID> {
+        var plans = Set<GUID>()
+        for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+            let byName = SkuCatalog.entries.lazy.flatMap(\.servicePlans).first { $0.name.lowercased() == name.lowercased() }?.id
+            guard let plan = GUID(name) ?? byName else {
+                throw ValidationError("'\(name)' is neither a service plan id nor a plan name of the built-in catalog")
+            }
+            plans.insert(plan)
+        }
+        guard plans.count >= 2 else { throw ValidationError("name at least two different service plans that exclude each other") }
+        return plans
     }
 
     /// `host:port`, `[v6]:port`.
