@@ -100,19 +100,31 @@ struct AssignLicenseTests {
         }
     }
 
-    @Test("mutually exclusive plans (configured) are checked over the plans enabled after the call, with Graph's text")
-    func mutuallyExclusive() async throws {
-        let sharePointPlan1 = Fixture.plan("SHAREPOINTSTANDARD", of: "STANDARDPACK")
-        let sharePointPlan2 = Fixture.plan("SHAREPOINTENTERPRISE", of: "SPE_E3")
+    /// SharePoint Plan 1 (in E1) and Plan 2 (in E3) made to exclude each other, as Graph itself no
+    /// longer has such a pair among the catalog's plans.
+    static let sharePointPlan1 = Fixture.plan("SHAREPOINTSTANDARD", of: "STANDARDPACK")
+    static let sharePointPlan2 = Fixture.plan("SHAREPOINTENTERPRISE", of: "SPE_E3")
+
+    static var exclusiveSharePoint: SimulatorConfiguration {
         var configuration = SimulatorConfiguration()
         configuration.licensingRules = SimulatedLicensingRules(mutuallyExclusive: [[sharePointPlan1, sharePointPlan2]])
-        try await Harness.run(tenant: Self.tenant(), configuration: configuration) { harness in
+        return configuration
+    }
+
+    /// Graph's refusal for those two plans (the ids in the order Graph's message names them here).
+    static var exclusiveSharePointMessage: String {
+        let pair = [sharePointPlan1, sharePointPlan2].map(\.description).sorted().joined(separator: ",")
+        return "License assignment failed because service plans \(pair) are mutually exclusive."
+    }
+
+    @Test("mutually exclusive plans (configured) are checked over the plans enabled after the call, with Graph's text")
+    func mutuallyExclusive() async throws {
+        try await Harness.run(tenant: Self.tenant(), configuration: Self.exclusiveSharePoint) { harness in
             let token = try await harness.token()
             let conflict = try await harness.graph(.POST, "/users/user5@contoso.com/assignLicense", token: token, json: Self.body(add: [(Fixture.e3, [])]))
             #expect(conflict.status == 400)
             #expect(conflict.errorCode == "Request_BadRequest")
-            let pair = [sharePointPlan1, sharePointPlan2].map(\.description).sorted().joined(separator: ",")
-            #expect(conflict.errorMessage == "License assignment failed because service plans \(pair) are mutually exclusive.")
+            #expect(conflict.errorMessage == Self.exclusiveSharePointMessage)
             #expect(Self.consumed(harness, Fixture.e3) == 3)
 
             let swap = try await harness.graph(
@@ -120,7 +132,7 @@ struct AssignLicenseTests {
             #expect(swap.status == 200)
 
             let together = try await harness.graph(
-                .POST, "/users/user5@contoso.com/assignLicense", token: token, json: Self.body(add: [(Fixture.e1, [sharePointPlan1])]))
+                .POST, "/users/user5@contoso.com/assignLicense", token: token, json: Self.body(add: [(Fixture.e1, [Self.sharePointPlan1])]))
             #expect(together.status == 200)
         }
     }

@@ -103,15 +103,9 @@ struct ErrorPayloadTests {
 
     @Test("400: mutually exclusive plans")
     func mutuallyExclusive() async throws {
-        let first = Fixture.plan("SHAREPOINTSTANDARD", of: "STANDARDPACK")
-        let second = Fixture.plan("SHAREPOINTENTERPRISE", of: "SPE_E3")
-        var configuration = SimulatorConfiguration()
-        configuration.licensingRules = SimulatedLicensingRules(mutuallyExclusive: [[first, second]])
-        try await Harness.run(tenant: AssignLicenseTests.tenant(), configuration: configuration) { harness in
+        try await Harness.run(tenant: AssignLicenseTests.tenant(), configuration: AssignLicenseTests.exclusiveSharePoint) { harness in
             let reply = try await Self.assign(harness, "user5", AssignLicenseTests.body(add: [(Fixture.e3, [])]), token: try await harness.token())
-            let pair = [first, second].map(\.description).sorted().joined(separator: ",")
-            try Self.expectEnvelope(
-                reply, status: 400, code: "Request_BadRequest", message: "License assignment failed because service plans \(pair) are mutually exclusive.")
+            try Self.expectEnvelope(reply, status: 400, code: "Request_BadRequest", message: AssignLicenseTests.exclusiveSharePointMessage)
         }
     }
 
