@@ -134,7 +134,7 @@ extension GraphService {
             writer.string("\(origin)/v1.0/$metadata#\(selection.contextSuffix("users"))")
             if request.repeatsPage {
                 writer.raw(",\"@odata.nextLink\":")
-                writer.string("\(origin)/v1.0\(request.relativeURL)")
+                writer.string(pageAddress(request, origin: origin))
             } else if end < total {
                 let token = PageToken(kind: .deltaPage, numbers: [since, round, UInt64(end)], text: selectText)
                 writer.raw(",\"@odata.nextLink\":")

@@ -182,11 +182,16 @@ struct GraphService: Sendable {
     /// The page's `@odata.nextLink`: the request's own query with the next `$skiptoken`, or
     /// `nil` on the last page. A `repeatNextLink` fault makes it the page's own address.
     func nextLink(_ request: GraphRequest, origin: String, token: PageToken?) -> String? {
-        if request.repeatsPage { return "\(origin)/v1.0\(request.relativeURL)" }
+        if request.repeatsPage { return pageAddress(request, origin: origin) }
         guard let token else { return nil }
         let path = request.segments.map { URLCoding.encodeQueryValue($0) }.joined(separator: "/")
         let query = request.query.encoded(removingOptions: ["skiptoken"]) + ["$skiptoken=" + token.encoded]
         return "\(origin)/v1.0/\(path)?\(query.joined(separator: "&"))"
+    }
+
+    /// The absolute address of the page a request asked for.
+    func pageAddress(_ request: GraphRequest, origin: String) -> String {
+        "\(origin)/v1.0\(request.relativeURL)"
     }
 
     /// The offset a `$skiptoken` continues from.
