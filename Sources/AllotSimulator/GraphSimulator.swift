@@ -54,7 +54,7 @@ public final class GraphSimulator: Sendable {
 
     init(directory: Directory, configuration: SimulatorConfiguration, setupError: (any Error)? = nil) {
         self.configuration = configuration
-        state = SimulatorState(directory: directory, writeQuota: configuration.writeQuota)
+        state = SimulatorState(directory: directory, configuration: configuration)
         var setupError = setupError
         do {
             issuer = try TokenIssuer(configuration: configuration)
@@ -194,9 +194,13 @@ public final class GraphSimulator: Sendable {
         state.directory.withLock { $0.users.count }
     }
 
-    /// The tenant as it is now, as a snapshot document.
+    /// The tenant as it is now (as reads see it, with a consistency lag), as a snapshot document.
     public func currentTenant() -> Snapshot {
-        state.directory.withLock { $0.snapshot() }
+        let now = configuration.clock.now
+        return state.directory.withLock { directory in
+            directory.settle(now: now)
+            return directory.snapshot()
+        }
     }
 
     /// Every access token issued so far now answers 401.
@@ -208,21 +212,41 @@ public final class GraphSimulator: Sendable {
     public func setWriteQuota(_ quota: SimulatedWriteQuota?) {
         state.quota.withLock { $0 = quota.map(WriteQuotaWindow.init) }
     }
+
+    /// Grants a client (application or managed identity) these app roles instead of its
+    /// configured ones, as an administrator changing consent would. Like Entra, only tokens
+    /// issued afterwards carry them: revoke the old tokens (``revokeTokens()``) to force a new one.
+    public func setRoles(_ roles: Set<String>, forClient clientId: String) {
+        state.roleGrants.withLock { $0[clientId.lowercased()] = roles }
+    }
 }
 
-/// The simulator's mutable state, each part behind its own lock.
+/// The simulator's configuration and mutable state, each part behind its own lock.
 final class SimulatorState: Sendable {
+    let configuration: SimulatorConfiguration
     let tenantId: String
     let directory: Mutex<Directory>
     let tokens = Mutex(TokenStore())
     let faults = Mutex(FaultBook())
     let quota: Mutex<WriteQuotaWindow?>
     let log = Mutex(RequestLog())
+    /// Draws the orders of parallel batch items.
+    let batchRandom: Mutex<SplitMix64>
+    /// App roles set at run time, by lowercased client id; they win over the configured ones.
+    let roleGrants = Mutex<[String: Set<String>]>([:])
 
-    init(directory: Directory, writeQuota: SimulatedWriteQuota?) {
+    init(directory: Directory, configuration: SimulatorConfiguration) {
+        self.configuration = configuration
         tenantId = directory.tenantId
         self.directory = Mutex(directory)
-        quota = Mutex(writeQuota.map(WriteQuotaWindow.init))
+        quota = Mutex(configuration.writeQuota.map(WriteQuotaWindow.init))
+        batchRandom = Mutex(SplitMix64(seed: configuration.batchSeed))
+    }
+
+    /// The caller a grant's token stands for, with the roles granted at run time if any.
+    func caller(for grant: TokenIssuer.Grant) -> Caller {
+        let roles = roleGrants.withLock { $0[grant.applicationId.lowercased()] } ?? grant.roles
+        return Caller(applicationId: grant.applicationId, roles: roles)
     }
 }
 

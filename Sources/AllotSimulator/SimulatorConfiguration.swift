@@ -24,6 +24,23 @@ public struct SimulatorConfiguration: Sendable {
     public var writeQuota: SimulatedWriteQuota?
     /// The largest `$top` Graph accepts for users and members.
     public var maxPageSize: Int
+    /// The app roles (application permissions) in the tokens of identities that are not a
+    /// registered ``SimulatedApplication``: any client when none is registered, and every
+    /// managed identity. By default every role Allot needs.
+    public var defaultRoles: Set<String>
+    /// Whether the independent items of a `$batch` run and answer in a (seeded) random order,
+    /// as Graph promises no order, or in request order (for debugging).
+    public var batchOrder: SimulatedBatchOrder
+    /// Seeds the random batch order: the same seed and the same requests give the same orders.
+    public var batchSeed: UInt64
+    /// How long a write takes to be seen: a `PATCH`ed user property by every read and by
+    /// `assignLicense`'s checks, a membership change by advanced (`ConsistencyLevel: eventual`)
+    /// membership listings. Zero (the default) makes every write visible at once.
+    public var consistencyLag: Duration
+    /// Where the consistency lag reads the time; tests pass a ``ManualSimulatorClock``.
+    public var clock: any SimulatorClock
+    /// The service plans Graph refuses to combine on a user, and those that need another.
+    public var licensingRules: SimulatedLicensingRules
 
     public init(
         host: String = "127.0.0.1",
@@ -35,7 +52,13 @@ public struct SimulatorConfiguration: Sendable {
         managedIdentityClientIds: [String] = [],
         tokenLifetime: Duration = .seconds(3599),
         writeQuota: SimulatedWriteQuota? = nil,
-        maxPageSize: Int = 999
+        maxPageSize: Int = 999,
+        defaultRoles: Set<String> = SimulatedApplication.allotRoles,
+        batchOrder: SimulatedBatchOrder = .random,
+        batchSeed: UInt64 = 1,
+        consistencyLag: Duration = .zero,
+        clock: any SimulatorClock = SystemSimulatorClock(),
+        licensingRules: SimulatedLicensingRules = .graph
     ) {
         self.host = host
         self.port = port
@@ -47,7 +70,21 @@ public struct SimulatorConfiguration: Sendable {
         self.tokenLifetime = tokenLifetime
         self.writeQuota = writeQuota
         self.maxPageSize = maxPageSize
+        self.defaultRoles = defaultRoles
+        self.batchOrder = batchOrder
+        self.batchSeed = batchSeed
+        self.consistencyLag = consistencyLag
+        self.clock = clock
+        self.licensingRules = licensingRules
     }
+}
+
+/// The order in which the independent items of a `$batch` run and are answered.
+public enum SimulatedBatchOrder: String, Sendable, CaseIterable {
+    /// A seeded random order for running, another for answering: Graph promises neither.
+    case random
+    /// Request order for both, for debugging.
+    case sequential
 }
 
 extension SimulatorConfiguration {
@@ -82,18 +119,29 @@ public struct SimulatedApplication: Sendable, Hashable {
     public var certificatePEM: String?
     /// Workload identity federation: external tokens this app trusts.
     public var federatedCredentials: [SimulatedFederatedCredential]
+    /// The application permissions (app roles) granted to the app, which its tokens carry in
+    /// their `roles` claim; Graph answers 403 to a call none of them allows.
+    public var roles: Set<String>
 
     public init(
         clientId: String,
         clientSecret: String? = nil,
         certificatePEM: String? = nil,
-        federatedCredentials: [SimulatedFederatedCredential] = []
+        federatedCredentials: [SimulatedFederatedCredential] = [],
+        roles: Set<String> = SimulatedApplication.allotRoles
     ) {
         self.clientId = clientId
         self.clientSecret = clientSecret
         self.certificatePEM = certificatePEM
         self.federatedCredentials = federatedCredentials
+        self.roles = roles
     }
+
+    /// The application permissions Allot asks for (`deploy/app-registration.md`): reading users,
+    /// group members and SKUs, assigning licenses, and setting usage locations.
+    public static let allotRoles: Set<String> = [
+        "User.Read.All", "GroupMember.Read.All", "Organization.Read.All", "LicenseAssignment.ReadWrite.All", "User.ReadWrite.All",
+    ]
 }
 
 /// A federated identity credential: which external tokens stand for the application.

@@ -75,6 +75,46 @@ struct SimulateCommand: AsyncParsableCommand {
         transform: { try SimulatedFault(parsing: $0) })
     var fault: [SimulatedFault] = []
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The order parallel $batch items run and answer in: random (seeded by --seed, as Graph promises no order) or sequential.",
+            valueName: "order"),
+        transform: { text in
+            guard let order = SimulatedBatchOrder(rawValue: text) else { throw ValidationError("write --batch-order random or --batch-order sequential") }
+            return order
+        })
+    var batchOrder: SimulatedBatchOrder = .random
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The application permissions every token carries, comma-separated (default: the five Allot needs).", valueName: "roles"),
+        transform: { text in Set(text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }) })
+    var appRoles: Set<String>?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "How long writes take to be seen: PATCHed properties by reads and assignLicense, membership by advanced queries (default 0).",
+            valueName: "duration"),
+        transform: { text in
+            guard let duration = SimulatorConfiguration.parseDuration(text) else { throw ValidationError("not a duration; write 30s, 15m or 1h") }
+            return duration
+        })
+    var consistencyLag: Duration = .zero
+
+    @Option(name: .long, help: ArgumentHelp("Make this generated group HiddenMembership (with --users).", valueName: "name"))
+    var hiddenMembershipGroup: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Service plans no two of which a user may have enabled, by id or catalog name, e.g. EXCHANGE_S_STANDARD,EXCHANGE_S_ENTERPRISE (repeatable; Graph itself has none left among the catalog's plans).",
+            valueName: "plans"),
+        transform: { text in try SimulateCommand.parsePlans(text) })
+    var exclusivePlans: [Set<GUID>] = []
+
     func validate() throws {
         if tenant != nil, users != nil { throw ValidationError("give either --tenant FILE or --users N, not both") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
@@ -82,6 +122,13 @@ struct SimulateCommand: AsyncParsableCommand {
             throw ValidationError("--client-secret-file and --client-certificate need --client-id")
         }
         if let users, users < 0 { throw ValidationError("--users must be 0 or more") }
+        if tenant != nil, hiddenMembershipGroup != nil {
+            throw ValidationError("--hidden-membership-group applies to a generated tenant; in a --tenant file set the group's \"visibility\" instead")
+        }
+        if let hiddenMembershipGroup, !TenantGenerator.groupNames.contains(where: { $0.lowercased() == hiddenMembershipGroup.lowercased() }) {
+            throw ValidationError(
+                "no generated group is named '\(hiddenMembershipGroup)'; choose one of: \(TenantGenerator.groupNames.joined(separator: ", "))")
+        }
         let (host, _) = try Self.parseListen(listen)
         guard allowRemote || isLoopbackHost(host) else {
             throw ValidationError(
@@ -102,12 +149,18 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         if let tokenLifetime { configuration.tokenLifetime = tokenLifetime }
         configuration.writeQuota = writeQuota
+        configuration.batchOrder = batchOrder
+        configuration.batchSeed = seed
+        configuration.consistencyLag = consistencyLag
+        configuration.licensingRules.mutuallyExclusive += exclusivePlans
+        let roles = appRoles ?? SimulatedApplication.allotRoles
+        configuration.defaultRoles = roles
         if let clientId {
             let secret = try clientSecretFile.map { path in
                 try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
             }
             let certificate = try clientCertificate.map { try String(contentsOfFile: $0, encoding: .utf8) }
-            configuration.applications = [SimulatedApplication(clientId: clientId, clientSecret: secret, certificatePEM: certificate)]
+            configuration.applications = [SimulatedApplication(clientId: clientId, clientSecret: secret, certificatePEM: certificate, roles: roles)]
         }
 
         let simulator: GraphSimulator
@@ -116,7 +169,8 @@ struct SimulateCommand: AsyncParsableCommand {
             if let id = snapshot.tenant, GUID(id) != nil { configuration.tenantId = id }
             simulator = GraphSimulator(tenant: snapshot, configuration: configuration)
         } else {
-            simulator = GraphSimulator(generator: TenantGenerator(users: users ?? 1000, seed: seed, driftPercent: drift), configuration: configuration)
+            let generator = TenantGenerator(users: users ?? 1000, seed: seed, driftPercent: drift, hiddenMembershipGroup: hiddenMembershipGroup)
+            simulator = GraphSimulator(generator: generator, configuration: configuration)
         }
         for fault in fault { simulator.addFault(fault) }
         let userCount = simulator.userCount
@@ -124,6 +178,20 @@ struct SimulateCommand: AsyncParsableCommand {
         try await simulator.runUntilTerminated { endpoints in
             FileHandle.standardOutput.write(Data(endpoints.banner(userCount: userCount, tenantId: tenantId).utf8))
         }
+    }
+
+    /// `PLAN,PLAN[,...]`: service plan ids, or plan names from the built-in catalog.
+    static func parsePlans(_ text: String) throws -> Set<GUID> {
+        var plans = Set<GUID>()
+        for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+            let byName = SkuCatalog.entries.lazy.flatMap(\.servicePlans).first { $0.name.lowercased() == name.lowercased() }?.id
+            guard let plan = GUID(name) ?? byName else {
+                throw ValidationError("'\(name)' is neither a service plan id nor a plan name of the built-in catalog")
+            }
+            plans.insert(plan)
+        }
+        guard plans.count >= 2 else { throw ValidationError("name at least two different service plans that exclude each other") }
+        return plans
     }
 
     /// `host:port`, `[v6]:port`.

@@ -89,27 +89,126 @@ struct AssignLicenseTests {
         }
     }
 
-    @Test("mutually exclusive plans are checked over the plans enabled after the call")
-    func mutuallyExclusive() async throws {
+    @Test("Exchange Online Plan 1 and Plan 2 may be held together, as Graph allows since 2023")
+    func exchangePlansTogether() async throws {
         try await Harness.run(tenant: Self.tenant()) { harness in
+            let reply = try await harness.graph(
+                .POST, "/users/user5@contoso.com/assignLicense", token: try await harness.token(), json: Self.body(add: [(Fixture.e3, [])]))
+            #expect(reply.status == 200)
+            let held = Set(harness.simulator.currentTenant().users[5].assignedLicenses.map(\.skuId))
+            #expect(held == [Fixture.e1, Fixture.e3])
+        }
+    }
+
+    /// SharePoint Plan 1 (in E1) and Plan 2 (in E3) made to exclude each other, as Graph itself no
+    /// longer has such a pair among the catalog's plans.
+    static let sharePointPlan1 = Fixture.plan("SHAREPOINTSTANDARD", of: "STANDARDPACK")
+    static let sharePointPlan2 = Fixture.plan("SHAREPOINTENTERPRISE", of: "SPE_E3")
+
+    static var exclusiveSharePoint: SimulatorConfiguration {
+        var configuration = SimulatorConfiguration()
+        configuration.licensingRules = SimulatedLicensingRules(mutuallyExclusive: [[sharePointPlan1, sharePointPlan2]])
+        return configuration
+    }
+
+    /// Graph's refusal for those two plans (the ids in the order Graph's message names them here).
+    static var exclusiveSharePointMessage: String {
+        let pair = [sharePointPlan1, sharePointPlan2].map(\.description).sorted().joined(separator: ",")
+        return "License assignment failed because service plans \(pair) are mutually exclusive."
+    }
+
+    @Test("mutually exclusive plans (configured) are checked over the plans enabled after the call, with Graph's text")
+    func mutuallyExclusive() async throws {
+        try await Harness.run(tenant: Self.tenant(), configuration: Self.exclusiveSharePoint) { harness in
             let token = try await harness.token()
             let conflict = try await harness.graph(.POST, "/users/user5@contoso.com/assignLicense", token: token, json: Self.body(add: [(Fixture.e3, [])]))
             #expect(conflict.status == 400)
             #expect(conflict.errorCode == "Request_BadRequest")
-            let message = try #require(conflict.errorMessage)
-            #expect(message.hasPrefix("License assignment failed because service plans "))
-            #expect(message.hasSuffix(" are mutually exclusive."))
-            #expect(message.contains(Fixture.plan("EXCHANGE_S_STANDARD", of: "STANDARDPACK").description))
+            #expect(conflict.errorMessage == Self.exclusiveSharePointMessage)
             #expect(Self.consumed(harness, Fixture.e3) == 3)
 
             let swap = try await harness.graph(
                 .POST, "/users/user5@contoso.com/assignLicense", token: token, json: Self.body(add: [(Fixture.e3, [])], remove: [Fixture.e1]))
             #expect(swap.status == 200)
 
-            let disabled = [Fixture.plan("EXCHANGE_S_STANDARD", of: "STANDARDPACK"), Fixture.plan("SHAREPOINTSTANDARD", of: "STANDARDPACK")]
             let together = try await harness.graph(
-                .POST, "/users/user5@contoso.com/assignLicense", token: token, json: Self.body(add: [(Fixture.e1, disabled)]))
+                .POST, "/users/user5@contoso.com/assignLicense", token: token, json: Self.body(add: [(Fixture.e1, [Self.sharePointPlan1])]))
             #expect(together.status == 200)
+        }
+    }
+
+    static func plan(_ name: String) -> GUID { Fixture.plan(name, of: "SPE_E5") }
+
+    @Test("a call that leaves a plan enabled without its prerequisite is refused, naming both, and changes nothing")
+    func dependentPlans() async throws {
+        try await Harness.run(tenant: Self.tenant()) { harness in
+            let token = try await harness.token()
+            let before = harness.simulator.currentTenant()
+            let withoutSkype = try await harness.graph(
+                .POST, "/users/user0@contoso.com/assignLicense", token: token, json: Self.body(add: [(Fixture.e5, [Self.plan("MCOSTANDARD")])]))
+            #expect(withoutSkype.status == 400)
+            #expect(withoutSkype.errorCode == "Request_BadRequest")
+            #expect(
+                withoutSkype.errorMessage
+                    == "License assignment failed because service plan \(Self.plan("MCOMEETADV")) depends on the service plan(s) \(Self.plan("MCOSTANDARD")).")
+            #expect(harness.simulator.currentTenant() == before)
+
+            let withoutExchange = try await harness.graph(
+                .POST, "/users/user0@contoso.com/assignLicense", token: token,
+                json: Self.body(add: [(Fixture.e5, [Self.plan("EXCHANGE_S_ENTERPRISE")])]))
+            #expect(
+                withoutExchange.errorMessage
+                    == "License assignment failed because service plan \(Self.plan("THREAT_INTELLIGENCE")) depends on the service plan(s) 9aaf7827-d63c-4b61-89c3-182f06f82e5c, \(Self.plan("EXCHANGE_S_ENTERPRISE")).")
+
+            let bothOff = try await harness.graph(
+                .POST, "/users/user0@contoso.com/assignLicense", token: token,
+                json: Self.body(add: [(Fixture.e5, [Self.plan("MCOSTANDARD"), Self.plan("MCOMEETADV")])]))
+            #expect(bothOff.status == 200, "the dependent plan off too: nothing depends on a missing plan")
+        }
+    }
+
+    @Test("a prerequisite may come from another SKU; removing that SKU is then refused")
+    func prerequisiteFromAnotherSku() async throws {
+        try await Harness.run(tenant: Self.tenant()) { harness in
+            let token = try await harness.token()
+            let added = try await harness.graph(
+                .POST, "/users/user5@contoso.com/assignLicense", token: token,
+                json: Self.body(add: [(Fixture.e5, [Self.plan("EXCHANGE_S_ENTERPRISE")])]))
+            #expect(added.status == 200, "Exchange Online Plan 1 comes with E1")
+            let removal = try await harness.graph(.POST, "/users/user5@contoso.com/assignLicense", token: token, json: Self.body(remove: [Fixture.e1]))
+            #expect(removal.status == 400)
+            #expect(removal.errorMessage?.hasPrefix("License assignment failed because service plan \(Self.plan("THREAT_INTELLIGENCE")) depends on") == true)
+        }
+    }
+
+    @Test("a state that breaks a dependency before the call (from a snapshot) does not block an unrelated call")
+    func preexistingViolation() async throws {
+        var tenant = Self.tenant()
+        tenant.users[0] = Fixture.user(
+            0, states: [LicenseAssignmentState(skuId: Fixture.project, disabledPlans: [Fixture.plan("SHAREPOINTENTERPRISE", of: "PROJECTPROFESSIONAL")])])
+        try await Harness.run(tenant: tenant) { harness in
+            let reply = try await harness.graph(
+                .POST, "/users/user0@contoso.com/assignLicense", token: try await harness.token(), json: Self.body(add: [(Fixture.visio, [])]))
+            #expect(reply.status == 200)
+        }
+    }
+
+    @Test("the license shapes of the sample policies in policies/ pass the default rules")
+    func samplePolicies() async throws {
+        let e3Off = [Fixture.plan("YAMMER_ENTERPRISE", of: "SPE_E3"), Fixture.plan("KAIZALA_O365_P3", of: "SPE_E3")]
+        let e1Allowed: Set = ["EXCHANGE_S_STANDARD", "TEAMS1", "SHAREPOINTSTANDARD", "SHAREPOINTWAC", "FORMS_PLAN_E1"]
+        let e1Off = SampleTenant.sku("STANDARDPACK").servicePlans.filter { !e1Allowed.contains($0.name) }.map(\.id)
+        try await Harness.run(tenant: Fixture.tenant(users: 3)) { harness in
+            let token = try await harness.token()
+            let calls = [
+                ("user0", Self.body(add: [(Fixture.e3, e3Off), (Fixture.project, []), (Fixture.visio, []), (Fixture.powerBI, [])])),
+                ("user1", Self.body(add: [(Fixture.e5, [Self.plan("YAMMER_ENTERPRISE")])])),
+                ("user2", Self.body(add: [(Fixture.e1, e1Off)])),
+            ]
+            for (user, body) in calls {
+                let reply = try await harness.graph(.POST, "/users/\(user)@contoso.com/assignLicense", token: token, json: body)
+                #expect(reply.status == 200, "\(user): \(reply.errorMessage ?? "")")
+            }
         }
     }
 

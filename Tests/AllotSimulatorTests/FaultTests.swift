@@ -38,6 +38,105 @@ struct FaultTests {
         }
     }
 
+    @Test("a throttled answer names its limit and request, top level and in a batch item")
+    func throttleHeaders() async throws {
+        try await Harness.run(tenant: Fixture.tenant(users: 2)) { harness in
+            let token = try await harness.token(clientId: "app-9")
+            harness.simulator.addFault(SimulatedFault(kind: .throttle, path: "/users/user0@contoso.com", count: 2, retryAfterSeconds: 4))
+            let top = try await harness.graph(.GET, "/users/user0@contoso.com", token: token)
+            #expect(top.status == 429)
+            #expect(top.header("Retry-After") == "4")
+            #expect(top.header("x-ms-throttle-scope") == "Tenant_Application/ReadWrite/app-9/\(SampleTenant.tenantId)")
+            #expect(top.header("x-ms-throttle-information") == "ResourceUnitLimitExceeded")
+            #expect(top.header("request-id") == top["error", "innerError", "request-id"]?.stringValue)
+
+            let batch = try await harness.graph(
+                .POST, "/$batch", token: token,
+                json: BatchTests.batch([#"{"id":"1","method":"GET","url":"/users/user0@contoso.com"}"#]))
+            let item = try #require(BatchTests.responses(batch)["1"])
+            #expect(item["status"]?.intValue == 429)
+            let headers = try #require(item["headers"]?.objectValue)
+            #expect(headers["Retry-After"] == .string("4"))
+            #expect(headers["x-ms-throttle-scope"] == .string("Tenant_Application/ReadWrite/app-9/\(SampleTenant.tenantId)"))
+            #expect(headers["x-ms-throttle-information"] == .string("ResourceUnitLimitExceeded"))
+            #expect(headers["request-id"] != nil)
+            #expect(headers["request-id"] == item["body"]?["error"]?["innerError"]?["request-id"])
+        }
+    }
+
+    @Test("batchStatus: the outer $batch answers 429 or 5xx, yet every item ran and is answered", arguments: [429, 503])
+    func batchStatus(status: Int) async throws {
+        try await Harness.run(tenant: Fixture.tenant(users: 3)) { harness in
+            let token = try await harness.token(clientId: "app-1")
+            harness.simulator.addFault(SimulatedFault(kind: .batchStatus, path: "/$batch", retryAfterSeconds: 5, status: status))
+            harness.simulator.addFault(SimulatedFault(kind: .throttle, path: "user1@contoso.com/assignLicense", retryAfterSeconds: 5))
+            let reply = try await harness.graph(
+                .POST, "/$batch", token: token, json: BatchTests.batch((0..<3).map { BatchTests.item("\($0)", user: $0, add: Fixture.visio) }))
+            #expect(reply.status == status)
+            #expect(reply.header("Retry-After") == (status == 429 ? "5" : nil))
+            #expect(reply.header("x-ms-throttle-scope") == (status == 429 ? "Tenant_Application/ReadWrite/app-1/\(SampleTenant.tenantId)" : nil))
+            let byId = BatchTests.responses(reply)
+            #expect(byId.mapValues { $0["status"]?.intValue } == ["0": 200, "1": 429, "2": 200])
+            let holders = harness.simulator.currentTenant().users.filter { $0.assignedLicenses.contains { $0.skuId == Fixture.visio } }
+            #expect(holders.map(\.userPrincipalName).sorted() == ["user0@contoso.com", "user2@contoso.com"])
+            #expect(harness.simulator.requestLog().last?.status == status)
+        }
+    }
+
+    @Test("dropAfterProcessing: the removal is made, the answer never comes, and the retry meets Graph's 400")
+    func dropAfterProcessing() async throws {
+        try await Harness.run(tenant: AssignLicenseTests.tenant()) { harness in
+            let token = try await harness.token()
+            let removal = AssignLicenseTests.body(remove: [Fixture.e3])
+            harness.simulator.addFault(SimulatedFault(kind: .dropAfterProcessing, path: "/assignLicense"))
+            await #expect(throws: (any Error).self) {
+                try await harness.graph(.POST, "/users/user1@contoso.com/assignLicense", token: token, json: removal)
+            }
+            #expect(harness.simulator.currentTenant().users[1].assignedLicenses.isEmpty, "the first attempt was carried out")
+            let retry = try await harness.graph(.POST, "/users/user1@contoso.com/assignLicense", token: token, json: removal)
+            #expect(retry.status == 400)
+            #expect(retry.errorMessage == "User does not have a corresponding license.")
+            #expect(harness.simulator.requestLog().map(\.status).suffix(2) == [0, 400])
+        }
+    }
+
+    @Test("dropAfterProcessing on $batch: every item runs (the log keeps their statuses), no answer comes")
+    func dropAfterProcessingBatch() async throws {
+        try await Harness.run(tenant: AssignLicenseTests.tenant()) { harness in
+            let token = try await harness.token()
+            harness.simulator.addFault(SimulatedFault(kind: .dropAfterProcessing, path: "/$batch"))
+            let removal = #"{"id":"1","method":"POST","url":"/users/user1@contoso.com/assignLicense","headers":{"Content-Type":"application/json"},"body":\#(AssignLicenseTests.body(remove: [Fixture.e3]))}"#
+            await #expect(throws: (any Error).self) {
+                try await harness.graph(.POST, "/$batch", token: token, json: BatchTests.batch([removal, BatchTests.item("2", user: 0, add: Fixture.visio)]))
+            }
+            let logged = try #require(harness.simulator.requestLog().last)
+            #expect(logged.status == 0)
+            #expect(logged.batchItems?.map(\.status) == [200, 200])
+            let users = harness.simulator.currentTenant().users
+            #expect(users[1].assignedLicenses.isEmpty)
+            #expect(users[0].assignedLicenses.map(\.skuId) == [Fixture.visio])
+        }
+    }
+
+    @Test("repeatNextLink: a page links to itself, so a client that does not notice reads it forever")
+    func repeatNextLink() async throws {
+        try await Harness.run(tenant: Fixture.tenant(users: 25)) { harness in
+            let token = try await harness.token()
+            harness.simulator.addFault(SimulatedFault(kind: .repeatNextLink, path: "/users", after: 1))
+            let first = try await harness.graph(.GET, "/users?$top=10&$select=id", token: token)
+            let second = try #require(first["@odata.nextLink"]?.stringValue)
+            let repeated = try await harness.graph(.GET, second, token: token)
+            #expect(repeated["@odata.nextLink"]?.stringValue == second)
+            #expect(repeated.values.count == 10)
+            let onward = try await harness.graph(.GET, second, token: token)
+            let third = try #require(onward["@odata.nextLink"]?.stringValue)
+            #expect(third != second, "once the fault is spent the listing moves on")
+            let last = try await harness.graph(.GET, third, token: token)
+            #expect(last.values.count == 5)
+            #expect(last["@odata.nextLink"] == nil)
+        }
+    }
+
     @Test("serverError answers the chosen 5xx", arguments: [500, 502, 503, 504])
     func serverError(status: Int) async throws {
         try await Harness.run { harness in
@@ -110,6 +209,10 @@ struct FaultTests {
         #expect(throws: SimulatedFaultError.self) { try SimulatedFault(parsing: "explode") }
         #expect(throws: SimulatedFaultError.self) { try SimulatedFault(parsing: "serverError:status=418") }
         #expect(throws: SimulatedFaultError.self) { try SimulatedFault(parsing: "latency:delay=soon") }
+        #expect(try SimulatedFault(parsing: "batchStatus:status=429,retryAfter=3").status == 429)
+        #expect(throws: SimulatedFaultError.self) { try SimulatedFault(parsing: "batchStatus:status=400") }
+        #expect(try SimulatedFault(parsing: "dropAfterProcessing:path=/$batch").kind == .dropAfterProcessing)
+        #expect(try SimulatedFault(parsing: "repeatNextLink:after=2").after == 2)
     }
 
     @Test("the write quota: 429 with Graph's throttling headers once the writes are used up")

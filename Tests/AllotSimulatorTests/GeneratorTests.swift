@@ -37,6 +37,27 @@ struct GeneratorTests {
         #expect(streamed.subscribedSkus.map(\.prepaidUnits) == expected.subscribedSkus.map(\.prepaidUnits))
     }
 
+    @Test("one hidden-membership group only when asked; the tenant is otherwise the same, and by default no group has a visibility")
+    func hiddenMembershipGroup() throws {
+        let plain = TenantGenerator(users: 500, seed: 5).generate()
+        let hidden = TenantGenerator(users: 500, seed: 5, hiddenMembershipGroup: "engineering").generate()
+        #expect(plain.groups.allSatisfy { $0.visibility == nil })
+        let encoded = String(decoding: try JSONEncoder().encode(plain), as: UTF8.self)
+        #expect(!encoded.contains("visibility"), "default tenants are unchanged, byte for byte")
+        #expect(hidden.groups.filter { $0.visibility != nil }.map(\.displayName) == [SampleTenant.GroupName.engineering])
+        #expect(hidden.groups.first { $0.displayName == SampleTenant.GroupName.engineering }?.visibility == "HiddenMembership")
+        var unhidden = hidden
+        unhidden.groups = unhidden.groups.map { group in
+            var group = group
+            group.visibility = nil
+            return group
+        }
+        #expect(unhidden == plain)
+        let streamed = GraphSimulator(
+            generator: TenantGenerator(users: 500, seed: 5, hiddenMembershipGroup: "Engineering"), configuration: SimulatorConfiguration())
+        #expect(streamed.currentTenant().groups == hidden.groups)
+    }
+
     @Test("shares: 2 % without usage location, 3 % guests, 4 % disabled")
     func shares() {
         let noLocation = Self.share { $0.usageLocation == nil }

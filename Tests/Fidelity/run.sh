@@ -49,7 +49,7 @@ echo "== allot simulate --tls"
 simulator_pid=$!
 
 for _ in $(seq 1 600); do
-    if grep -q "^  graph:" "$work/simulator.log"; then break; fi
+    if grep -qs "^  graph:" "$work/simulator.log"; then break; fi
     if ! kill -0 "$simulator_pid" 2>/dev/null; then
         echo "the simulator exited before it started listening:" >&2
         cat "$work/simulator.log" >&2

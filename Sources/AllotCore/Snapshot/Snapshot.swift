@@ -284,12 +284,16 @@ public struct DirectoryGroup: Sendable, Hashable, Codable {
     public var members: [GUID]
     /// Groups nested directly inside this one, when known (the simulator serves them).
     public var memberGroups: [GUID]?
+    /// Graph's `visibility`: `Public`, `Private`, `HiddenMembership`, or `nil` when not set or not read.
+    /// Only an application with `Member.Read.Hidden` sees the members of a `HiddenMembership` group.
+    public var visibility: String?
 
-    public init(id: GUID, displayName: String, members: [GUID], memberGroups: [GUID]? = nil) {
+    public init(id: GUID, displayName: String, members: [GUID], memberGroups: [GUID]? = nil, visibility: String? = nil) {
         self.id = id
         self.displayName = displayName
         self.members = members
         self.memberGroups = memberGroups
+        self.visibility = visibility
     }
 }
 

@@ -1,33 +1,11 @@
 import AllotCore
 
-/// Service plans that cannot be enabled together on one user (Exchange Online and SharePoint
-/// Online come in plans that exclude each other across products).
-enum MutuallyExclusivePlans {
-    static let pairs: [(GUID, GUID)] = [
-        // EXCHANGE_S_STANDARD (Exchange Online Plan 1) and EXCHANGE_S_ENTERPRISE (Plan 2)
-        (GUID("9aaf7827-d63c-4b61-89c3-182f06f82e5c")!, GUID("efb87545-963c-4e0d-99df-69c6916d9eb0")!),
-        // EXCHANGE_S_DESKLESS (Exchange Online Kiosk) and both Exchange plans
-        (GUID("4a82b400-a79f-41a4-b4e2-e94f5787b113")!, GUID("9aaf7827-d63c-4b61-89c3-182f06f82e5c")!),
-        (GUID("4a82b400-a79f-41a4-b4e2-e94f5787b113")!, GUID("efb87545-963c-4e0d-99df-69c6916d9eb0")!),
-        // SHAREPOINTSTANDARD (SharePoint Plan 1) and SHAREPOINTENTERPRISE (Plan 2)
-        (GUID("c7699d2e-19aa-44de-8edf-1736da088ca1")!, GUID("5dbe027f-2339-4123-9542-606e4d348a72")!),
-        // SHAREPOINTDESKLESS (SharePoint Kiosk) and both SharePoint plans
-        (GUID("902b47e5-dcb2-4fdc-858b-c63a90a2bdb9")!, GUID("c7699d2e-19aa-44de-8edf-1736da088ca1")!),
-        (GUID("902b47e5-dcb2-4fdc-858b-c63a90a2bdb9")!, GUID("5dbe027f-2339-4123-9542-606e4d348a72")!),
-    ]
-
-    /// The first conflicting pair among the enabled plans, if any.
-    static func conflict(in enabled: Set<GUID>) -> (GUID, GUID)? {
-        pairs.first { enabled.contains($0.0) && enabled.contains($0.1) }
-    }
-}
-
 extension Directory {
     /// `POST /users/{id}/assignLicense`, validated as the real service validates it, applied
     /// atomically (all of the call or nothing).
     ///
     /// - Returns: the user's index, for the response body.
-    mutating func assignLicense(user key: String, body: JSONValue?) throws(GraphError) -> Int {
+    mutating func assignLicense(user key: String, body: JSONValue?, rules: SimulatedLicensingRules) throws(GraphError) -> Int {
         guard case let .object(members)? = body else { throw GraphError.invalidJSON() }
         let missing = ["addLicenses", "removeLicenses"].filter { members[$0] == nil || members[$0] == .null }
         guard missing.isEmpty else {
@@ -78,19 +56,28 @@ extension Directory {
                 throw .badRequest("Subscription with SKU \(license.skuId) does not have any available licenses.")
             }
         }
-        if !adds.isEmpty {
-            let after = HoldingRecord(states: states)
-            var enabled: Set<GUID> = []
-            for license in after.assigned {
-                guard let index = skuIndex[license.skuId] else { continue }
-                enabled.formUnion(skus[index].planIds.subtracting(license.disabledPlans))
-            }
-            if let (first, second) = MutuallyExclusivePlans.conflict(in: enabled) {
-                throw .badRequest("License assignment failed because service plans \(first),\(second) are mutually exclusive.")
-            }
+        let enabled = enabledPlans(HoldingRecord(states: states))
+        if !adds.isEmpty, let (first, second) = rules.conflict(in: enabled) {
+            throw .badRequest("License assignment failed because service plans \(first),\(second) are mutually exclusive.")
+        }
+        // Only what the call breaks: a state that predates it (from a snapshot) never blocks it.
+        let unmetBefore = Set(rules.unmetDependencies(in: enabledPlans(holding)))
+        if let unmet = rules.unmetDependencies(in: enabled).first(where: { !unmetBefore.contains($0) }) {
+            throw .badRequest(
+                "License assignment failed because service plan \(unmet.plan) depends on the service plan(s) \(unmet.prerequisites.map(\.description).joined(separator: ", ")).")
         }
         setLicenses(states, ofUser: user)
         return user
+    }
+
+    /// The service plans a holding enables: every plan of each SKU held but its disabled ones.
+    private func enabledPlans(_ holding: HoldingRecord) -> Set<GUID> {
+        var enabled: Set<GUID> = []
+        for license in holding.assigned {
+            guard let index = skuIndex[license.skuId] else { continue }
+            enabled.formUnion(skus[index].planIds.subtracting(license.disabledPlans))
+        }
+        return enabled
     }
 
     /// Two letters, as ISO 3166-1 alpha-2 codes are.
@@ -133,45 +120,5 @@ extension Directory {
             if !ids.contains(id) { ids.append(id) }
         }
         return ids
-    }
-
-    /// `PATCH /users/{id}`: sets the properties the body names.
-    mutating func updateUser(_ key: String, body: JSONValue?) throws(GraphError) {
-        guard case let .object(members)? = body else { throw GraphError.invalidJSON() }
-        guard let user = users.index(ofIdOrPrincipalName: key) else { throw .notFound(key) }
-        var changes: [(String, JSONValue?)] = []
-        for (name, value) in members.sorted(by: { $0.key < $1.key }) where !name.hasPrefix("@") {
-            guard let canonical = UserProperties.canonicalNames[name.lowercased()] else {
-                throw .badRequest("Invalid property '\(name)'.")
-            }
-            guard let kind = UserProperties.updatable[canonical] else {
-                throw .badRequest("Property '\(canonical)' is read-only and cannot be set.")
-            }
-            let invalid = GraphError.badRequest("Invalid value specified for property '\(canonical)' of resource 'User'.")
-            switch (kind, value) {
-            case (_, .null): changes.append((canonical, nil))
-            case (.string, .string): changes.append((canonical, value))
-            case (.boolean, .bool): changes.append((canonical, value))
-            case let (.countryCode, .string(code)):
-                guard Self.isValidUsageLocation(code) else { throw invalid }
-                changes.append((canonical, .string(code.uppercased())))
-            case let (.extensionAttributes, .object(fields)):
-                var merged = users.column(named: canonical)?.value(ofUser: user)?.objectValue ?? [:]
-                for (field, fieldValue) in fields {
-                    guard field.hasPrefix("extensionAttribute"), let number = Int(field.dropFirst("extensionAttribute".count)),
-                        (1...15).contains(number)
-                    else { throw invalid }
-                    switch fieldValue {
-                    case .null, .string: merged[field] = fieldValue
-                    default: throw invalid
-                    }
-                }
-                changes.append((canonical, .object(merged)))
-            default: throw invalid
-            }
-        }
-        for (name, value) in changes {
-            setProperty(name, to: value, ofUser: user)
-        }
     }
 }

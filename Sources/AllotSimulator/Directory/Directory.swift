@@ -10,15 +10,23 @@ struct Directory: Sendable {
     let tenantDomain: String
     /// Passed through to exported snapshots.
     var attributes: [String]
-    private(set) var users = UserStore()
-    private(set) var groups: [GroupRecord] = []
+    // Settable in the module: the membership and assignment extensions change them.
+    var users = UserStore()
+    var groups: [GroupRecord] = []
     private(set) var groupIndex: [GUID: Int] = [:]
     private(set) var skus: [SkuRecord] = []
     private(set) var skuIndex: [GUID: Int] = [:]
     /// How many users hold each SKU (by ``skus`` index), kept as holdings change.
-    private(set) var holders: [Int] = []
+    var holders: [Int] = []
     /// Bumped by every change; users remember the version of their last change.
-    private(set) var version: UInt64 = 1
+    var version: UInt64 = 1
+    /// Every membership change made through Graph, oldest first: advanced queries undo the
+    /// recent ones (the consistency lag), and a membership delta could report them.
+    var membershipChanges: [MembershipChange] = []
+    /// Users deleted through Graph, with the version of the deletion (users delta reports them).
+    var deletedUsers: [(id: GUID, version: UInt64)] = []
+    /// `PATCH`es not yet visible (the consistency lag), oldest first.
+    var pendingWrites: [PendingUserWrite] = []
 
     init(tenantId: String, tenantDomain: String, attributes: [String] = []) {
         self.tenantId = tenantId
@@ -53,14 +61,19 @@ struct Directory: Sendable {
     mutating func addGroup(_ group: DirectoryGroup) throws(DirectoryLoadError) {
         guard groupIndex[group.id] == nil else { throw .duplicateGroupId(group.id) }
         let members = group.members.compactMap { users.index(ofId: $0).map(Int32.init) }
-        groups.append(GroupRecord(id: group.id, displayName: group.displayName, members: members, memberGroupIds: group.memberGroups ?? []))
+        groups.append(
+            GroupRecord(
+                id: group.id, displayName: group.displayName, visibility: group.visibility, members: members,
+                memberGroupIds: group.memberGroups ?? []))
         groupIndex[group.id] = groups.count - 1
     }
 
     /// Adds a group whose members are given as user indices (the generator's fast path).
-    mutating func addGroup(id: GUID, displayName: String, memberIndices: [Int32], memberGroups: [GUID]) throws(DirectoryLoadError) {
+    mutating func addGroup(
+        id: GUID, displayName: String, visibility: String?, memberIndices: [Int32], memberGroups: [GUID]
+    ) throws(DirectoryLoadError) {
         guard groupIndex[id] == nil else { throw .duplicateGroupId(id) }
-        groups.append(GroupRecord(id: id, displayName: displayName, members: memberIndices, memberGroupIds: memberGroups))
+        groups.append(GroupRecord(id: id, displayName: displayName, visibility: visibility, members: memberIndices, memberGroupIds: memberGroups))
         groupIndex[id] = groups.count - 1
     }
 
@@ -115,7 +128,7 @@ struct Directory: Sendable {
             groups: groups.map {
                 DirectoryGroup(
                     id: $0.id, displayName: $0.displayName, members: $0.members.map { users.ids[Int($0)] },
-                    memberGroups: $0.memberGroupIds)
+                    memberGroups: $0.memberGroupIds, visibility: $0.visibility)
             },
             users: (0..<users.count).map(users.directoryUser))
     }
@@ -146,10 +159,27 @@ struct Directory: Sendable {
 struct GroupRecord: Sendable {
     let id: GUID
     let displayName: String
+    /// `Public`, `Private`, `HiddenMembership` or `nil`.
+    let visibility: String?
     /// Every user member, directly or through nested groups.
-    let members: [Int32]
+    var members: [Int32]
     /// Groups nested directly inside this one.
     let memberGroupIds: [GUID]
+    /// The direct user members, once a membership write has touched this group or one nested
+    /// in it. Until then they are derived: the members no nested group brings in (a snapshot
+    /// holds no more than that).
+    var directUsers: Set<Int32>?
+
+    init(id: GUID, displayName: String, visibility: String?, members: [Int32], memberGroupIds: [GUID]) {
+        self.id = id
+        self.displayName = displayName
+        self.visibility = visibility
+        self.members = members
+        self.memberGroupIds = memberGroupIds
+    }
+
+    /// Whether only callers with `Member.Read.Hidden` may list the members.
+    var hidesMembership: Bool { visibility?.lowercased() == "hiddenmembership" }
 }
 
 /// A subscription and what the simulator needs to validate assignments against it.

@@ -51,6 +51,11 @@ struct PropertyColumn: Sendable {
         valueOfUser.reserveCapacity(users)
     }
 
+    /// Forgets a user; the users after it move down one index.
+    mutating func removeUser(_ user: Int) {
+        valueOfUser.remove(at: user)
+    }
+
     mutating func set(_ value: JSONValue?, forUser user: Int) {
         valueOfUser[user] = intern(value)
     }

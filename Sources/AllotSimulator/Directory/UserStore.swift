@@ -148,6 +148,22 @@ struct UserStore: Sendable {
         columns[column].set(value, forUser: user)
         changedIn[user] = version
     }
+
+    /// Removes a user; the users after it move down one index, and the lookups are rebuilt
+    /// (linear in the users: deletions are rare, admin-made changes).
+    mutating func remove(_ user: Int) {
+        ids.remove(at: user)
+        holdingOfUser.remove(at: user)
+        changedIn.remove(at: user)
+        for column in columns.indices { columns[column].removeUser(user) }
+        idIndex.removeAll(keepingCapacity: true)
+        principalNameIndex.removeAll(keepingCapacity: true)
+        principalNameOverflow.removeAll()
+        for (index, id) in ids.enumerated() {
+            idIndex[id] = Int32(index)
+            indexPrincipalName(principalName(ofUser: index), user: index)
+        }
+    }
 }
 
 /// Why a tenant could not be loaded into the simulator.

@@ -21,8 +21,19 @@ public struct SimulatedFault: Sendable, Hashable, Codable {
         /// The token endpoint and IMDS answer 503 with an Entra error body; with `status` 404 or
         /// 410, IMDS answers that instead (starting, or being updated).
         public static let tokenOutage = Kind(rawValue: "tokenOutage")
+        /// A `$batch` runs and its items are answered, but the batch itself answers `status`
+        /// (429 with `Retry-After`, or a 5xx), as Graph has been seen to: clients must still
+        /// read the items one by one.
+        public static let batchStatus = Kind(rawValue: "batchStatus")
+        /// The request (a whole `$batch` included) is carried out, then the connection closes
+        /// without an answer: a retry meets the state the first attempt left.
+        public static let dropAfterProcessing = Kind(rawValue: "dropAfterProcessing")
+        /// A page of a paged listing links to itself as its `@odata.nextLink`.
+        public static let repeatNextLink = Kind(rawValue: "repeatNextLink")
 
-        public static let all: [Kind] = [.throttle, .serverError, .latency, .dropConnection, .failPage, .tokenOutage]
+        public static let all: [Kind] = [
+            .throttle, .serverError, .latency, .dropConnection, .failPage, .tokenOutage, .batchStatus, .dropAfterProcessing, .repeatNextLink,
+        ]
 
         public init?(_ name: String) {
             guard let kind = Kind.all.first(where: { $0.rawValue == name }) else { return nil }
@@ -63,7 +74,7 @@ public struct SimulatedFault: Sendable, Hashable, Codable {
     public var count: Int
     /// `throttle`: the `Retry-After` seconds.
     public var retryAfterSeconds: Int
-    /// `serverError`: 500, 502, 503 or 504.
+    /// `serverError`: 500, 502, 503 or 504; `batchStatus`: 429 or one of those.
     public var status: Int
     /// `latency`: the delay.
     public var delayMilliseconds: Int
@@ -107,6 +118,9 @@ public struct SimulatedFault: Sendable, Hashable, Codable {
         if count == 0 || count < -1 { throw SimulatedFaultError("'count' must be 1 or more, or -1 for until cleared; got \(count)") }
         if kind == .serverError, ![500, 502, 503, 504].contains(status) {
             throw SimulatedFaultError("'status' of a serverError must be 500, 502, 503 or 504, not \(status)")
+        }
+        if kind == .batchStatus, ![429, 500, 502, 503, 504].contains(status) {
+            throw SimulatedFaultError("'status' of a batchStatus must be 429, 500, 502, 503 or 504, not \(status)")
         }
         if kind == .tokenOutage, ![503, 404, 410].contains(status) {
             throw SimulatedFaultError("'status' of a tokenOutage must be 503, or 404 or 410 (IMDS starting or being updated), not \(status)")

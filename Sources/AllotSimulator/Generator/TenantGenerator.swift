@@ -11,15 +11,21 @@ import AllotCore
 /// the sample policies in `policies/` would grant them; `driftPercent` of the users then
 /// differ (a missing or extra license, other disabled plans, an engineer still on E3, E3 held
 /// only through the group). Every managed SKU has seats enough except `POWER_BI_PRO`, a few short.
+///
+/// Groups carry no `visibility` unless `hiddenMembershipGroup` names one of them: that group is
+/// `HiddenMembership` (only a caller with `Member.Read.Hidden` sees its members), nothing else changes.
 public struct TenantGenerator: Sendable {
     public let users: Int
     public let seed: UInt64
     public let driftPercent: Double
+    /// The display name of the one generated group to make `HiddenMembership`, if any.
+    public let hiddenMembershipGroup: String?
 
-    public init(users: Int, seed: UInt64, driftPercent: Double = 5) {
+    public init(users: Int, seed: UInt64, driftPercent: Double = 5, hiddenMembershipGroup: String? = nil) {
         self.users = max(0, users)
         self.seed = seed
         self.driftPercent = min(100, max(0, driftPercent))
+        self.hiddenMembershipGroup = hiddenMembershipGroup
     }
 
     /// The tenant as a snapshot document (groups carry `members`, transitive users, and
@@ -38,6 +44,9 @@ public struct TenantGenerator: Sendable {
         produce(into: &sink)
         directory = sink.directory
     }
+
+    /// The display names of the groups every generated tenant has.
+    public static var groupNames: [String] { Group.allCases.map(\.displayName) }
 
     // MARK: The tenant
 
@@ -176,7 +185,10 @@ public struct TenantGenerator: Sendable {
 
         for group in Group.allCases {
             let nested: [GUID] = group == .engineering ? [groupIds[Group.platformEngineering.rawValue], groupIds[Group.dataEngineering.rawValue]] : []
-            sink.group(id: groupIds[group.rawValue], displayName: group.displayName, members: members[group.rawValue], memberGroups: nested)
+            let visibility = group.displayName.lowercased() == hiddenMembershipGroup?.lowercased() ? "HiddenMembership" : nil
+            sink.group(
+                id: groupIds[group.rawValue], displayName: group.displayName, visibility: visibility, members: members[group.rawValue],
+                memberGroups: nested)
         }
 
         for entry in SampleTenant.catalog {
@@ -375,7 +387,7 @@ public struct TenantGenerator: Sendable {
 /// Where generated users, groups and SKUs go.
 private protocol TenantSink {
     mutating func user(_ user: DirectoryUser, index: Int)
-    mutating func group(id: GUID, displayName: String, members: [Int32], memberGroups: [GUID])
+    mutating func group(id: GUID, displayName: String, visibility: String?, members: [Int32], memberGroups: [GUID])
     mutating func sku(_ sku: SubscribedSku)
 }
 
@@ -386,8 +398,10 @@ private struct SnapshotSink: TenantSink {
 
     mutating func user(_ user: DirectoryUser, index: Int) { users.append(user) }
 
-    mutating func group(id: GUID, displayName: String, members: [Int32], memberGroups: [GUID]) {
-        groups.append(DirectoryGroup(id: id, displayName: displayName, members: members.map { users[Int($0)].id }, memberGroups: memberGroups))
+    mutating func group(id: GUID, displayName: String, visibility: String?, members: [Int32], memberGroups: [GUID]) {
+        groups.append(
+            DirectoryGroup(
+                id: id, displayName: displayName, members: members.map { users[Int($0)].id }, memberGroups: memberGroups, visibility: visibility))
     }
 
     mutating func sku(_ sku: SubscribedSku) { skus.append(sku) }
@@ -401,8 +415,8 @@ private struct DirectorySink: TenantSink {
         try! directory.addUser(user)
     }
 
-    mutating func group(id: GUID, displayName: String, members: [Int32], memberGroups: [GUID]) {
-        try! directory.addGroup(id: id, displayName: displayName, memberIndices: members, memberGroups: memberGroups)
+    mutating func group(id: GUID, displayName: String, visibility: String?, members: [Int32], memberGroups: [GUID]) {
+        try! directory.addGroup(id: id, displayName: displayName, visibility: visibility, memberIndices: members, memberGroups: memberGroups)
     }
 
     mutating func sku(_ sku: SubscribedSku) {

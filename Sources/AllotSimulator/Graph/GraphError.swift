@@ -7,6 +7,8 @@ struct GraphError: Error, Sendable {
     var message: String
     /// Extra response headers (`Retry-After`, throttling headers, `WWW-Authenticate`).
     var headers: HTTPFields = [:]
+    /// Members of `innerError` beyond its date and request ids (a 429 names its status there).
+    var innerDetails: [(name: String, value: String)] = []
 
     static func badRequest(_ message: String, code: String = "Request_BadRequest") -> GraphError {
         GraphError(status: .badRequest, code: code, message: message)
@@ -46,10 +48,19 @@ struct GraphError: Error, Sendable {
         return GraphError(status: .unauthorized, code: "InvalidAuthenticationToken", message: message, headers: headers)
     }
 
+    /// Graph's 429 as the throttling guide shows it: `Retry-After`, and an `innerError` that
+    /// repeats the status (`"code": "429"`, `"message": "Please retry after"`, `"status": "429"`).
     static func tooManyRequests(retryAfterSeconds: Int, extraHeaders: HTTPFields = [:]) -> GraphError {
         var headers = extraHeaders
         headers[.retryAfter] = String(retryAfterSeconds)
-        return GraphError(status: .tooManyRequests, code: "TooManyRequests", message: "Please retry again later.", headers: headers)
+        return GraphError(
+            status: .tooManyRequests, code: "TooManyRequests", message: "Please retry again later.", headers: headers,
+            innerDetails: [("code", "429"), ("message", "Please retry after"), ("status", "429")])
+    }
+
+    /// The token lacks every permission the call accepts.
+    static func forbidden() -> GraphError {
+        GraphError(status: .forbidden, code: "Authorization_RequestDenied", message: "Insufficient privileges to complete the operation.")
     }
 
     static func serverError(status: Int) -> GraphError {

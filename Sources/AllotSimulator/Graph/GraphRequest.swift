@@ -13,14 +13,16 @@ struct GraphRequest: Sendable {
     var body: JSONValue?
     /// Whether a body was sent but is not JSON.
     var bodyIsInvalid: Bool
-    /// The application (client) id the access token was issued to.
-    var applicationId: String
+    /// Who the access token was issued to, and the app roles it carries.
+    var caller: Caller
     var isBatchItem: Bool
+    /// A `repeatNextLink` fault fired: the page links to itself.
+    var repeatsPage = false
 
     /// Splits `/users/x/assignLicense?$select=id` (relative to `/v1.0`) into segments and query.
     init(
         method: HTTPRequest.Method, relativeURL: String, headers: HTTPFields, body: JSONValue?, bodyIsInvalid: Bool,
-        applicationId: String, isBatchItem: Bool
+        caller: Caller, isBatchItem: Bool
     ) {
         self.method = method
         self.relativeURL = relativeURL
@@ -36,12 +38,17 @@ struct GraphRequest: Sendable {
         self.headers = headers
         self.body = body
         self.bodyIsInvalid = bodyIsInvalid
-        self.applicationId = applicationId
+        self.caller = caller
         self.isBatchItem = isBatchItem
     }
 
     var isWrite: Bool {
         method == .post || method == .patch || method == .put || method == .delete
+    }
+
+    /// Whether the request asks for Graph's advanced queries, whose index lags behind writes.
+    var isAdvancedQuery: Bool {
+        headers[.consistencyLevel]?.lowercased() == "eventual"
     }
 }
 
@@ -75,14 +82,21 @@ struct GraphResponse: Sendable {
         GraphResponse(status: .noContent, headers: [:], body: nil, bodyIsJSON: true, batchItems: nil)
     }
 
-    /// Graph's error envelope, with the request ids in `innerError`.
+    /// Graph's error envelope, with the request ids in `innerError`. A throttled answer also
+    /// names its request ids in headers, as Graph's 429s (top level and batch items) do.
     static func error(_ error: GraphError, requestId: String, clientRequestId: String, date: String) -> GraphResponse {
         var writer = JSONWriter(capacity: 256)
         writer.raw("{\"error\":{\"code\":")
         writer.string(error.code)
         writer.raw(",\"message\":")
         writer.string(error.message)
-        writer.raw(",\"innerError\":{\"date\":")
+        writer.raw(",\"innerError\":{")
+        for (name, value) in error.innerDetails {
+            writer.key(name)
+            writer.string(value)
+            writer.byte(UInt8(ascii: ","))
+        }
+        writer.raw("\"date\":")
         writer.string(date)
         writer.raw(",\"request-id\":")
         writer.string(requestId)
@@ -91,6 +105,10 @@ struct GraphResponse: Sendable {
         writer.raw("}}}")
         var response = GraphResponse.json(writer.bytes, status: error.status)
         for field in error.headers { response.headers.append(field) }
+        if error.status == .tooManyRequests {
+            response.headers[.requestId] = requestId
+            response.headers[.clientRequestId] = clientRequestId
+        }
         return response
     }
 }
@@ -104,6 +122,10 @@ enum GraphRoute: Sendable, Equatable {
     case groups
     case group(String)
     case groupMembers(String, transitive: Bool, usersOnly: Bool)
+    /// `POST /groups/{id}/members/$ref`: adds a member.
+    case memberReferences(String)
+    /// `DELETE /groups/{id}/members/{memberId}/$ref`: removes a direct member.
+    case memberReference(group: String, member: String)
     case subscribedSkus
     case subscribedSku(String)
     case batch
@@ -172,6 +194,13 @@ enum GraphRoute: Sendable, Equatable {
                 default: break
                 }
             }
+            if segments[0].lowercased() == "groups", segments[2].lowercased() == "members", segments[3] == "$ref" {
+                return .memberReferences(segments[1])
+            }
+        case 5:
+            if segments[0].lowercased() == "groups", segments[2].lowercased() == "members", segments[4] == "$ref" {
+                return .memberReference(group: segments[1], member: segments[3])
+            }
         default: break
         }
         throw GraphError.noRoute(method: .get, path: path)
@@ -179,8 +208,9 @@ enum GraphRoute: Sendable, Equatable {
 
     private func allows(_ method: HTTPRequest.Method) -> Bool {
         switch self {
-        case .user: method == .get || method == .patch
-        case .assignLicense, .batch: method == .post
+        case .user: method == .get || method == .patch || method == .delete
+        case .assignLicense, .batch, .memberReferences: method == .post
+        case .memberReference: method == .delete
         case .me: true
         default: method == .get
         }

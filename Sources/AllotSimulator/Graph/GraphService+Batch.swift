@@ -18,8 +18,12 @@ extension GraphService {
         let problem: GraphError?
     }
 
-    /// `POST /$batch`: up to 20 requests, run in `dependsOn` order, answered as `responses`
-    /// (not in request order, as Graph may answer).
+    /// `POST /$batch`: up to 20 requests, answered as `responses`.
+    ///
+    /// Graph's rules: a batch is either fully parallel (no `dependsOn`) or fully sequential
+    /// (every request after the first names a `dependsOn`), and a dependency must be an earlier
+    /// request. Parallel requests run in no promised order and responses come back in any order;
+    /// the simulator draws both orders from a seeded generator (``SimulatedBatchOrder``).
     func batch(_ request: GraphRequest, origin: String, clientRequestId: String) throws(GraphError) -> GraphResponse {
         guard case let .object(envelope)? = request.body, case let .array(rawItems)? = envelope["requests"] else {
             throw GraphError.badRequest("Invalid batch payload format: the body must be a JSON object with a 'requests' array.", code: "BadRequest")
@@ -36,74 +40,97 @@ extension GraphService {
                 throw GraphError.badRequest("Batch request ids must be unique; '\(item.id)' appears more than once.", code: "BadRequest")
             }
         }
-        for item in items {
-            if let unknown = item.dependsOn.first(where: { !ids.contains($0) }) {
-                throw GraphError.badRequest("Request '\(item.id)' depends on '\(unknown)', which is not in the batch.", code: "BadRequest")
-            }
-        }
+        let sequential = try Self.checkSequencing(items)
+        let (runOrder, answerOrder) = orders(count: items.count, sequential: sequential)
 
-        var results: [String: (status: HTTPResponse.Status, response: GraphResponse)] = [:]
-        var pending = items
-        while !pending.isEmpty {
-            guard let next = pending.firstIndex(where: { $0.dependsOn.allSatisfy { results[$0] != nil } }) else {
-                throw GraphError.badRequest("The dependsOn of the batch requests form a cycle.", code: "BadRequest")
-            }
-            let item = pending.remove(at: next)
+        var results: [String: GraphResponse] = [:]
+        for index in runOrder {
+            let item = items[index]
             let itemRequestId = UUID().uuidString.lowercased()
             let itemClientRequestId = item.headers[.clientRequestId] ?? clientRequestId
-            let response: GraphResponse
+            let date = UTCTime(Date().timeIntervalSince1970).graphDate
             if let problem = item.problem {
-                response = .error(problem, requestId: itemRequestId, clientRequestId: itemClientRequestId, date: UTCTime(Date().timeIntervalSince1970).graphDate)
-            } else if let failed = item.dependsOn.first(where: { results[$0]!.status.code >= 400 }) {
-                response = .error(
+                results[item.id] = .error(problem, requestId: itemRequestId, clientRequestId: itemClientRequestId, date: date)
+            } else if let failed = item.dependsOn.first(where: { (results[$0]?.status.code ?? 424) >= 400 }) {
+                results[item.id] = .error(
                     GraphError(
                         status: .init(code: 424), code: "FailedDependency",
                         message: "The request depends on request '\(failed)', which failed."),
-                    requestId: itemRequestId, clientRequestId: itemClientRequestId, date: UTCTime(Date().timeIntervalSince1970).graphDate)
+                    requestId: itemRequestId, clientRequestId: itemClientRequestId, date: date)
             } else {
                 let itemRequest = GraphRequest(
                     method: item.method, relativeURL: item.url, headers: item.headers, body: item.body, bodyIsInvalid: false,
-                    applicationId: request.applicationId, isBatchItem: true)
-                response = respond(to: itemRequest, origin: origin, requestId: itemRequestId, clientRequestId: itemClientRequestId)
+                    caller: request.caller, isBatchItem: true)
+                results[item.id] = respond(to: itemRequest, origin: origin, requestId: itemRequestId, clientRequestId: itemClientRequestId)
             }
-            results[item.id] = (response.status, response)
         }
 
         var writer = JSONWriter(capacity: 1024 * items.count)
         writer.raw("{\"responses\":[")
         var first = true
-        var logged: [LoggedBatchItem] = []
-        // Graph may answer in any order; the simulator answers last request first.
-        for item in items.reversed() {
-            let response = results[item.id]!.response
+        for index in answerOrder {
+            let item = items[index]
+            guard let response = results[item.id] else { continue }
             writer.comma(&first)
-            writer.raw("{\"id\":")
-            writer.string(item.id)
-            writer.raw(",\"status\":")
-            writer.integer(response.status.code)
-            writer.raw(",\"headers\":{")
-            var firstHeader = true
-            for field in response.headers {
-                writer.comma(&firstHeader)
-                writer.string(field.name.rawName)
-                writer.byte(UInt8(ascii: ":"))
-                writer.string(field.value)
-            }
-            writer.byte(UInt8(ascii: "}"))
-            if let body = response.body {
-                writer.raw(",\"body\":")
-                if response.bodyIsJSON { writer.raw(body) } else { writer.string(Data(body).base64EncodedString()) }
-            }
-            writer.byte(UInt8(ascii: "}"))
+            Self.write(item: item.id, response, into: &writer)
         }
         writer.raw("]}")
-        for item in items {
-            logged.append(
-                LoggedBatchItem(id: item.id, method: item.method.rawValue, url: item.url, status: results[item.id]!.status.code, body: item.body))
-        }
         var response = GraphResponse.json(writer.bytes)
-        response.batchItems = logged
+        response.batchItems = items.map { item in
+            LoggedBatchItem(id: item.id, method: item.method.rawValue, url: item.url, status: results[item.id]?.status.code ?? 0, body: item.body)
+        }
         return response
+    }
+
+    /// Whether the batch is sequential, checking Graph's rules: no mix of requests with and
+    /// without `dependsOn`, and every dependency an earlier request.
+    private static func checkSequencing(_ items: [BatchItem]) throws(GraphError) -> Bool {
+        let sequential = items.contains { !$0.dependsOn.isEmpty }
+        if sequential, items.dropFirst().contains(where: \.dependsOn.isEmpty) {
+            throw GraphError.badRequest("Batch should be either fully sequential or fully parallel.", code: "BadRequest")
+        }
+        var earlier = Set<String>()
+        for item in items {
+            if let invalid = item.dependsOn.first(where: { !earlier.contains($0) }) {
+                throw GraphError.badRequest(
+                    "Invalid dependency for request Id '\(item.id)': '\(invalid)' is not the id of an earlier request in the batch.",
+                    code: "BadRequest")
+            }
+            earlier.insert(item.id)
+        }
+        return sequential
+    }
+
+    /// The order the items run in and the order they are answered in (indices into the request).
+    /// A sequential batch runs in request order, which keeps every dependency first.
+    private func orders(count: Int, sequential: Bool) -> (run: [Int], answer: [Int]) {
+        let requestOrder = Array(0..<count)
+        guard state.configuration.batchOrder == .random else { return (requestOrder, requestOrder) }
+        return state.batchRandom.withLock { random in
+            let run = sequential ? requestOrder : requestOrder.shuffled(using: &random)
+            return (run, requestOrder.shuffled(using: &random))
+        }
+    }
+
+    private static func write(item id: String, _ response: GraphResponse, into writer: inout JSONWriter) {
+        writer.raw("{\"id\":")
+        writer.string(id)
+        writer.raw(",\"status\":")
+        writer.integer(response.status.code)
+        writer.raw(",\"headers\":{")
+        var firstHeader = true
+        for field in response.headers {
+            writer.comma(&firstHeader)
+            writer.string(field.name.rawName)
+            writer.byte(UInt8(ascii: ":"))
+            writer.string(field.value)
+        }
+        writer.byte(UInt8(ascii: "}"))
+        if let body = response.body {
+            writer.raw(",\"body\":")
+            if response.bodyIsJSON { writer.raw(body) } else { writer.string(Data(body).base64EncodedString()) }
+        }
+        writer.byte(UInt8(ascii: "}"))
     }
 
     private static func parseItem(_ raw: JSONValue) throws(GraphError) -> BatchItem {

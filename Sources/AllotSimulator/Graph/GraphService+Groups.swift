@@ -43,6 +43,7 @@ extension GraphService {
             case "displayName": writer.string(group.displayName)
             case "mailEnabled": writer.bool(false)
             case "securityEnabled": writer.bool(true)
+            case "visibility": writer.optionalString(group.visibility)
             case "mailNickname": writer.string(String(group.displayName.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(64)))
             case "groupTypes", "proxyAddresses", "assignedLicenses", "resourceProvisioningOptions", "resourceBehaviorOptions":
                 writer.raw("[]")
@@ -74,9 +75,9 @@ extension GraphService {
                 writer.raw(",\"@odata.count\":")
                 writer.integer(matches.count)
             }
-            if end < matches.count {
+            if let link = nextLink(request, origin: origin, token: end < matches.count ? PageToken(kind: .groups, numbers: [UInt64(end)]) : nil) {
                 writer.raw(",\"@odata.nextLink\":")
-                writer.string(nextLink(request, origin: origin, token: PageToken(kind: .groups, numbers: [UInt64(end)])))
+                writer.string(link)
             }
             writer.raw(",\"value\":[")
             var first = true
@@ -119,24 +120,27 @@ extension GraphService {
     }
 
     /// The members a listing shows: users (as store indices) and nested groups.
-    static func members(
-        of key: String, transitive: Bool, usersOnly: Bool, in directory: Directory
+    ///
+    /// A `HiddenMembership` group shows none to a caller without `Member.Read.Hidden` (an empty
+    /// 200, the answer that hides a client's mistake least: graph-facts §10). An advanced query
+    /// (`ConsistencyLevel: eventual`) reads the lagging index: membership as it was
+    /// ``SimulatorConfiguration/consistencyLag`` ago.
+    func members(
+        of key: String, transitive: Bool, usersOnly: Bool, _ request: GraphRequest, in directory: Directory
     ) throws(GraphError) -> (users: [Int32], groups: [Int]) {
-        let index = try groupIndex(key, in: directory)
-        let group = directory.groups[index]
-        var users = group.members
-        var nested = directory.nestedGroups(of: index)
-        if !transitive {
-            let direct = Set(group.memberGroupIds.compactMap { directory.groupIndex[$0] })
-            var inNested = Set<Int32>()
-            for child in direct { inNested.formUnion(directory.groups[child].members) }
-            users = users.filter { !inNested.contains($0) }
-            nested = nested.filter { direct.contains($0) }
+        let index = try Self.groupIndex(key, in: directory)
+        if directory.groups[index].hidesMembership, !request.caller.roles.contains(GraphPermissions.readHiddenMembers) {
+            return ([], [])
         }
-        return (users, usersOnly ? [] : nested)
+        let lag = state.configuration.consistencyLag
+        let users = request.isAdvancedQuery && lag > .zero
+            ? directory.memberUsers(of: index, transitive: transitive, asOf: state.configuration.clock.now - lag)
+            : directory.memberUsers(of: index, transitive: transitive)
+        guard !usersOnly else { return (users, []) }
+        return (users, transitive ? directory.nestedGroups(of: index) : directory.childGroups(of: index).sorted())
     }
 
-    private static func groupIndex(_ key: String, in directory: Directory) throws(GraphError) -> Int {
+    static func groupIndex(_ key: String, in directory: Directory) throws(GraphError) -> Int {
         guard let id = GUID(key) else { throw GraphError.badRequest("Invalid object identifier '\(key)'.") }
         guard let index = directory.groupIndex[id] else { throw GraphError.notFound(key) }
         return index
@@ -171,7 +175,7 @@ extension GraphService {
         let body = try state.directory.withLock { directory throws(GraphError) -> [UInt8] in
             let store = directory.users
             let selection = try UserSelection.resolve(request.query.option("select"), store: store)
-            let (users, nested) = try Self.members(of: key, transitive: transitive, usersOnly: usersOnly, in: directory)
+            let (users, nested) = try members(of: key, transitive: transitive, usersOnly: usersOnly, request, in: directory)
             let total = users.count + nested.count
             guard offset <= total else { throw PageToken.expired }
             let end = min(offset + top, total)
@@ -183,9 +187,9 @@ extension GraphService {
                 writer.raw(",\"@odata.count\":")
                 writer.integer(total)
             }
-            if end < total {
+            if let link = nextLink(request, origin: origin, token: end < total ? PageToken(kind: .members, numbers: [UInt64(end)]) : nil) {
                 writer.raw(",\"@odata.nextLink\":")
-                writer.string(nextLink(request, origin: origin, token: PageToken(kind: .members, numbers: [UInt64(end)])))
+                writer.string(link)
             }
             writer.raw(",\"value\":[")
             var first = true

@@ -24,9 +24,9 @@ extension GraphService {
                 writer.raw(",\"@odata.count\":")
                 writer.integer(total)
             }
-            if end < total {
+            if let link = nextLink(request, origin: origin, token: end < total ? PageToken(kind: .users, numbers: [UInt64(end)]) : nil) {
                 writer.raw(",\"@odata.nextLink\":")
-                writer.string(nextLink(request, origin: origin, token: PageToken(kind: .users, numbers: [UInt64(end)])))
+                writer.string(link)
             }
             writer.raw(",\"value\":[")
             var first = true
@@ -66,7 +66,7 @@ extension GraphService {
     /// `POST /users/{id}/assignLicense`: 200 with the user.
     func assignLicense(_ key: String, _ request: GraphRequest, origin: String) throws(GraphError) -> GraphResponse {
         let body = try state.directory.withLock { directory throws(GraphError) -> [UInt8] in
-            let user = try directory.assignLicense(user: key, body: request.body)
+            let user = try directory.assignLicense(user: key, body: request.body, rules: state.configuration.licensingRules)
             let selection = try UserSelection.resolve(nil, store: directory.users)
             return Self.entity(user: user, store: directory.users, selection: selection, origin: origin)
         }
@@ -123,12 +123,19 @@ extension GraphService {
             } else {
                 for user in 0..<store.count where store.changedIn[user] > since { changed.append(user) }
             }
-            guard offset <= changed.count else { throw PageToken.expired }
-            let end = min(offset + pageSize, changed.count)
+            // Users deleted since the last round follow as Graph shows them: id and `@removed`
+            // ("changed": deleted, still restorable).
+            let removed = since == 0 ? [] : directory.deletedUsers.filter { $0.version > since }.map(\.id)
+            let total = changed.count + removed.count
+            guard offset <= total else { throw PageToken.expired }
+            let end = min(offset + pageSize, total)
             var writer = JSONWriter(capacity: 128 + (end - offset) * 700)
             writer.raw("{\"@odata.context\":")
             writer.string("\(origin)/v1.0/$metadata#\(selection.contextSuffix("users"))")
-            if end < changed.count {
+            if request.repeatsPage {
+                writer.raw(",\"@odata.nextLink\":")
+                writer.string(pageAddress(request, origin: origin))
+            } else if end < total {
                 let token = PageToken(kind: .deltaPage, numbers: [since, round, UInt64(end)], text: selectText)
                 writer.raw(",\"@odata.nextLink\":")
                 writer.string("\(origin)/v1.0/users/delta()?$skiptoken=\(token.encoded)")
@@ -141,7 +148,13 @@ extension GraphService {
             var first = true
             for position in offset..<end {
                 writer.comma(&first)
-                selection.write(user: changed[position], store: store, into: &writer)
+                if position < changed.count {
+                    selection.write(user: changed[position], store: store, into: &writer)
+                } else {
+                    writer.raw("{\"id\":")
+                    writer.guid(removed[position - changed.count])
+                    writer.raw(",\"@removed\":{\"reason\":\"changed\"}}")
+                }
             }
             writer.raw("]}")
             return writer.bytes

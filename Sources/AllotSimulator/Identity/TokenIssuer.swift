@@ -12,6 +12,7 @@ struct TokenIssuer: Sendable {
         let secret: String?
         let certificate: RegisteredCertificate?
         let federated: [(credential: SimulatedFederatedCredential, key: Certificate.PublicKey)]
+        let roles: Set<String>
     }
 
     /// What a token request proved.
@@ -20,6 +21,8 @@ struct TokenIssuer: Sendable {
         let applicationId: String
         /// The resource the token is for (`https://graph.microsoft.com`).
         let resource: String
+        /// The app roles granted to the identity, for the token's `roles` claim.
+        let roles: Set<String>
     }
 
     static let assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -36,13 +39,16 @@ struct TokenIssuer: Sendable {
     let tenantDomain: String
     let registrations: [Registration]
     let managedIdentityClientIds: [String]
+    /// The roles of any identity that is not a registered application.
+    let defaultRoles: Set<String>
 
-    /// An issuer that knows no applications (any client is accepted).
+    /// An issuer that knows no applications (any client is accepted, with Allot's roles).
     init(tenantId: String, tenantDomain: String) {
         self.tenantId = tenantId
         self.tenantDomain = tenantDomain
         registrations = []
         managedIdentityClientIds = []
+        defaultRoles = SimulatedApplication.allotRoles
     }
 
     /// - Throws: a description of the credential that cannot be read (certificate or key PEM).
@@ -50,6 +56,7 @@ struct TokenIssuer: Sendable {
         tenantId = configuration.tenantId
         tenantDomain = configuration.tenantDomain
         managedIdentityClientIds = configuration.managedIdentityClientIds
+        defaultRoles = configuration.defaultRoles
         var registrations: [Registration] = []
         for app in configuration.applications {
             var certificate: RegisteredCertificate?
@@ -65,7 +72,8 @@ struct TokenIssuer: Sendable {
                         "the signing key of federated credential '\(credential.issuer)' / '\(credential.subject)' of application \(app.clientId) is not a PEM public key or certificate: \(error)")
                 }
             }
-            registrations.append(Registration(clientId: app.clientId, secret: app.clientSecret, certificate: certificate, federated: federated))
+            registrations.append(
+                Registration(clientId: app.clientId, secret: app.clientSecret, certificate: certificate, federated: federated, roles: app.roles))
         }
         self.registrations = registrations
     }
@@ -137,7 +145,7 @@ struct TokenIssuer: Sendable {
         } else {
             throw .invalidClient(7_000_218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
         }
-        return Grant(applicationId: registration?.clientId ?? clientId, resource: resource)
+        return Grant(applicationId: registration?.clientId ?? clientId, resource: resource, roles: registration?.roles ?? defaultRoles)
     }
 
     /// The resource of a `{resource}/.default` scope, when it is Microsoft Graph.
@@ -254,9 +262,9 @@ struct TokenIssuer: Sendable {
             guard managedIdentityClientIds.contains(where: { $0.lowercased() == clientId.lowercased() }) else {
                 throw IMDSError("invalid_request", "Identity not found")
             }
-            return Grant(applicationId: clientId, resource: resource)
+            return Grant(applicationId: clientId, resource: resource, roles: defaultRoles)
         }
-        return Grant(applicationId: systemIdentityId, resource: resource)
+        return Grant(applicationId: systemIdentityId, resource: resource, roles: defaultRoles)
     }
 
     /// The client id of the system-assigned identity (fixed per tenant).

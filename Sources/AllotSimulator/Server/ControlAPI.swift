@@ -16,6 +16,12 @@ struct ControlAPI {
         let windowSeconds: Double
     }
 
+    /// `PUT /_simulator/roles` body.
+    private struct RolesBody: Decodable {
+        let clientId: String
+        let roles: Set<String>
+    }
+
     func respond(to request: Request, path: String, context: SimulatorRequestContext) async throws -> Response {
         let route = path.dropFirst("/_simulator".count)
         switch (request.method, route) {
@@ -60,9 +66,18 @@ struct ControlAPI {
             } catch {
                 return problem("the quota is not valid: \(Self.describe(error)); send {\"writes\": 3000, \"windowSeconds\": 150} or null")
             }
+        case (.put, "/roles"):
+            let body = try await request.body.collect(upTo: context.maxUploadSize)
+            do {
+                let grant = try JSONDecoder().decode(RolesBody.self, from: Data(body.readableBytesView))
+                simulator.setRoles(grant.roles, forClient: grant.clientId)
+                return Response(status: .noContent)
+            } catch {
+                return problem("the roles are not valid: \(Self.describe(error)); send {\"clientId\": \"...\", \"roles\": [\"User.Read.All\"]}")
+            }
         default:
             return problem(
-                "no control endpoint \(request.method.rawValue) \(path); see docs/simulator.md (faults, requests, tenant, tokens/revoke, quota)",
+                "no control endpoint \(request.method.rawValue) \(path); see docs/simulator.md (faults, requests, tenant, tokens/revoke, quota, roles)",
                 status: .notFound)
         }
     }

@@ -16,7 +16,7 @@ struct SimulatorResponder: HTTPResponder {
 
     init(simulator: GraphSimulator) {
         self.simulator = simulator
-        graph = GraphService(state: simulator.state, maxPageSize: simulator.configuration.maxPageSize)
+        graph = GraphService(state: simulator.state)
     }
 
     private var state: SimulatorState { simulator.state }
@@ -41,6 +41,10 @@ struct SimulatorResponder: HTTPResponder {
             return Response(status: .ok)
         }
 
+        let dropsAnswer = state.faults.withLock {
+            $0.take([.dropAfterProcessing], method: method, path: pathAndQuery, isPagedListing: false)
+        } != nil
+
         let response: Response
         var batchItems: [LoggedBatchItem]?
         if path == "/v1.0" || path.hasPrefix("/v1.0/") {
@@ -49,6 +53,12 @@ struct SimulatorResponder: HTTPResponder {
             response = respondIMDS(request)
         } else {
             response = try await respondIdentity(request, path: path, context: context)
+        }
+        if dropsAnswer {
+            // Carried out (the batch items keep their statuses in the log), never answered.
+            record(request, status: 0, batchItems: batchItems)
+            context.channel.close(mode: .all, promise: nil)
+            return Response(status: .ok)
         }
         record(request, status: response.status.code, batchItems: batchItems)
         return response
@@ -80,7 +90,7 @@ struct SimulatorResponder: HTTPResponder {
             return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         }
         do {
-            let applicationId = try state.tokens.withLock { tokens throws(TokenStore.Rejection) in try tokens.validate(bearer, now: now) }
+            let caller = try state.tokens.withLock { tokens throws(TokenStore.Rejection) in try tokens.validate(bearer, now: now) }
             let bodyBuffer = try await request.body.collect(upTo: context.maxUploadSize)
             var body: JSONValue?
             var bodyIsInvalid = false
@@ -90,7 +100,7 @@ struct SimulatorResponder: HTTPResponder {
             let pathAndQuery = request.head.path ?? "/v1.0"
             let graphRequest = GraphRequest(
                 method: request.method, relativeURL: String(pathAndQuery.dropFirst("/v1.0".count)), headers: request.headers,
-                body: body, bodyIsInvalid: bodyIsInvalid, applicationId: applicationId, isBatchItem: false)
+                body: body, bodyIsInvalid: bodyIsInvalid, caller: caller, isBatchItem: false)
             response = graph.respond(to: graphRequest, origin: origin(of: request), requestId: requestId, clientRequestId: clientRequestId)
         } catch let rejection as TokenStore.Rejection {
             response = .error(.unauthorized(rejection.message), requestId: requestId, clientRequestId: clientRequestId, date: UTCTime(now).graphDate)
@@ -134,7 +144,7 @@ struct SimulatorResponder: HTTPResponder {
                     tenant: tenant, form: form, basicCredentials: Self.basicCredentials(request.headers[.authorization]),
                     tokenEndpoints: endpoints, now: now)
                 let lifetime = simulator.configuration.tokenLifetime.timeInterval
-                let token = state.tokens.withLock { $0.issue(applicationId: grant.applicationId, lifetimeSeconds: lifetime, now: now) }
+                let token = issueToken(for: grant, lifetime: lifetime, now: now)
                 var writer = JSONWriter(capacity: 200)
                 writer.raw("{\"token_type\":\"Bearer\",\"expires_in\":")
                 writer.integer(Int(lifetime))
@@ -228,7 +238,7 @@ struct SimulatorResponder: HTTPResponder {
         do throws(IMDSError) {
             let grant = try simulator.issuer.authorizeManagedIdentity(query: query, metadataHeader: request.headers[.metadata])
             let lifetime = simulator.configuration.tokenLifetime.timeInterval
-            let token = state.tokens.withLock { $0.issue(applicationId: grant.applicationId, lifetimeSeconds: lifetime, now: now) }
+            let token = issueToken(for: grant, lifetime: lifetime, now: now)
             var writer = JSONWriter(capacity: 300)
             writer.raw("{\"access_token\":")
             writer.string(token)
@@ -252,6 +262,11 @@ struct SimulatorResponder: HTTPResponder {
     }
 
     // MARK: Helpers
+
+    private func issueToken(for grant: TokenIssuer.Grant, lifetime: Double, now: Double) -> String {
+        let caller = state.caller(for: grant)
+        return state.tokens.withLock { $0.issue(caller, tenantId: state.tenantId, lifetimeSeconds: lifetime, now: now) }
+    }
 
     /// Client id and secret from `Authorization: Basic base64(urlencoded id:urlencoded secret)`.
     private static func basicCredentials(_ header: String?) -> (String, String)? {

@@ -114,6 +114,14 @@ struct Harness {
         return try #require(reply["access_token"]?.stringValue)
     }
 
+    /// A token of a client granted exactly these app roles (a client id of its own, so the
+    /// grant touches no other token).
+    func token(roles: Set<String>) async throws -> String {
+        let clientId = UUID().uuidString.lowercased()
+        simulator.setRoles(roles, forClient: clientId)
+        return try await token(clientId: clientId)
+    }
+
     /// Follows `@odata.nextLink` to the end, returning every page.
     func pages(_ path: String, token: String, headers: [(String, String)] = [], limit: Int = 10_000) async throws -> [Reply] {
         var pages: [Reply] = []
