@@ -213,6 +213,18 @@ public final class GraphSimulator: Sendable {
         state.quota.withLock { $0 = quota.map(WriteQuotaWindow.init) }
     }
 
+    /// Deletes a user, as `DELETE /users/{id}` does (their seats are freed, they leave every
+    /// group, later calls naming them answer 404). Returns whether the user existed.
+    @discardableResult
+    public func deleteUser(_ id: GUID) -> Bool {
+        let now = configuration.clock.now
+        return state.directory.withLock { directory in
+            guard let user = directory.users.index(ofId: id) else { return false }
+            directory.deleteUser(user, at: now)
+            return true
+        }
+    }
+
     /// Grants a client (application or managed identity) these app roles instead of its
     /// configured ones, as an administrator changing consent would. Like Entra, only tokens
     /// issued afterwards carry them: revoke the old tokens (``revokeTokens()``) to force a new one.

@@ -52,39 +52,6 @@ struct LogContractTests {
         #expect(retried.events("license.failed").count == 1, "apply retries the user: \(retried.summary)")
     }
 
-    @Test("plans that exclude each other are a policy.conflict naming the SKU pair and plans, not a failure of the user; no backoff")
-    func mutuallyExclusive() async throws {
-        // A user who should get E3 but holds, outside Allot's SKUs, a Teams trial whose Exchange
-        // plan excludes E3's: the planner cannot know, Graph refuses the call.
-        var refusedUser: DirectoryUser?
-        let scenario = try await Scenario("exclusive", users: 300, seed: 51, drift: 5) { tenant in
-            let index = tenant.users.firstIndex { user in
-                TestTenant.holdsDirectly(user, "SPE_E3") && !TestTenant.holdsThroughGroup(user, "SPE_E3")
-                    && !TestTenant.holdsDirectly(user, "POWER_BI_PRO")
-            }!
-            let states = (tenant.users[index].licenseAssignmentStates ?? []).filter { $0.isDirect && $0.skuId != TestTenant.sku("SPE_E3") }
-            TestTenant.setDirect(states + [LicenseAssignmentState(skuId: TestTenant.sku("TEAMS_EXPLORATORY"))], of: index, in: &tenant)
-            TestTenant.addSeats(1, to: "TEAMS_EXPLORATORY", in: &tenant)
-            refusedUser = tenant.users[index]
-        }
-        let user = try #require(refusedUser)
-        let result = try await scenario.workspace.apply()
-        #expect(result.status == 3, "\(result.summary)")
-        #expect(result.events("license.failed").isEmpty, "\(result.summary)")
-        let conflicts = result.events("policy.conflict")
-        #expect(conflicts.count == 1)
-        let conflict = try #require(conflicts.first)
-        #expect(conflict["sku"] == "SPE_E3")
-        #expect(conflict["conflicting_sku"] == "TEAMS_EXPLORATORY")
-        #expect(conflict["kind"] == "mutuallyExclusive")
-        #expect(conflict["users"] == .number(1))
-        #expect(conflict["example_user"] == .string(user.userPrincipalName))
-        guard case let .array(plans)? = conflict["plans"] else { throw HarnessError("policy.conflict has no plans: \(conflict)") }
-        #expect(plans.contains("EXCHANGE_S_ENTERPRISE"), "\(conflict)")
-        guard case let .array(entries)? = try scenario.workspace.stateDocument()["failures"] else { throw HarnessError("no failures in state.json") }
-        #expect(entries.isEmpty, "a policy conflict backs nobody off")
-    }
-
     @Test("at debug level too, no line carries the client secret or a token")
     func noSecretsAtDebug() async throws {
         var settings = Workspace.Settings()

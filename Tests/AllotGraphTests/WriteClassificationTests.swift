@@ -25,6 +25,37 @@ struct WriteClassificationTests {
         #expect(GraphWriteError.Kind.classify(status: status, code: code, message: message).description == kind)
     }
 
+    /// One published answer of Graph's, with the kind Allot must read it as.
+    struct PublishedError: Decodable {
+        struct Body: Decodable { let error: GraphErrorEnvelope.Body }
+        let kind: String
+        let source: String
+        let status: Int
+        let body: Body
+    }
+
+    static let publishedErrors: [String] = {
+        let directory = Bundle.module.url(forResource: "Fixtures/graph-errors", withExtension: nil)!
+        return (try? FileManager.default.contentsOfDirectory(atPath: directory.path))?.filter { $0.hasSuffix(".json") }.sorted() ?? []
+    }()
+
+    @Test("Graph's published error answers are read by meaning, code first", arguments: publishedErrors)
+    func published(file: String) throws {
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/graph-errors/\(file)", withExtension: nil))
+        let fixture = try JSONDecoder().decode(PublishedError.self, from: Data(contentsOf: url))
+        let kind = GraphWriteError.Kind.classify(status: fixture.status, code: fixture.body.error.code, message: fixture.body.error.message ?? "")
+        #expect(kind.description == fixture.kind, "\(file) (\(fixture.source))")
+    }
+
+    @Test("there is a published answer for every kind the classification table reads by meaning")
+    func everyRowHasAFixture() throws {
+        let kinds = try Self.publishedErrors.map { file in
+            let url = try #require(Bundle.module.url(forResource: "Fixtures/graph-errors/\(file)", withExtension: nil))
+            return try JSONDecoder().decode(PublishedError.self, from: Data(contentsOf: url)).kind
+        }
+        #expect(Set(kinds) == ["permissionDenied", "userGone", "throttled", "licenseNotHeld", "usageLocation", "dependency", "mutuallyExclusive", "noSeats"])
+    }
+
     static let users = (1...30).map { GUID(high: 0, low: UInt64($0)) }
 
     @Test("a user's PATCH and license call share a unit, PATCH first")

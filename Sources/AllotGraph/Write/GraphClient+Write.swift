@@ -277,10 +277,15 @@ extension GraphClient {
         fail(unit, with: error, writes: writes, into: &outcome)
     }
 
-    /// Fails the unit's next write with `error`, and the writes after it as not sent because of it.
+    /// Fails the unit's next write with `error`, and the writes after it as not sent because of
+    /// it (simply not sent when the application lacks a permission: nothing more goes out).
     private func fail(_ unit: WriteUnit, with error: GraphWriteError, writes: [GraphWrite], into outcome: inout BatchOutcome) {
         outcome.finished.append((unit.items[0].index, .failed(error)))
         for item in unit.items.dropFirst() {
+            guard error.kind != .permissionDenied else {
+                outcome.finished.append((item.index, .notSent))
+                continue
+            }
             let write = writes[item.index]
             outcome.finished.append(
                 (item.index,

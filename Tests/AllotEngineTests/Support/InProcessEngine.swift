@@ -32,6 +32,11 @@ struct InProcessEngine {
         }
     }
 
+    /// The same engine with the configuration and policies read again (after a test changed them).
+    func reloaded() throws -> InProcessEngine {
+        InProcessEngine(simulator: simulator, workspace: workspace, loaded: try ConfigurationLoader().load(configurationAt: workspace.configPath))
+    }
+
     /// What one cycle did and logged.
     struct Cycle {
         var outcome: ReconcileEngine.Outcome
@@ -43,17 +48,28 @@ struct InProcessEngine {
     }
 
     /// One cycle as `allot apply` runs it (or `allot plan` with `planOnly`).
-    func cycle(_ options: ReconcileEngine.Options = ReconcileEngine.Options(honourBackoff: false)) async throws -> Cycle {
+    /// - Parameters:
+    ///   - now: the engine's clock; it is read when the cycle starts and right after the tenant
+    ///     is read (before planning), which lets a test change the tenant between read and write.
+    ///   - adjustClient: changes the Graph client's configuration (retry timings, for instance).
+    func cycle(
+        _ options: ReconcileEngine.Options = ReconcileEngine.Options(honourBackoff: false),
+        now: @escaping @Sendable () -> Date = Date.init,
+        adjustClient: (inout GraphClient.Configuration) -> Void = { _ in }
+    ) async throws -> Cycle {
         let handler = InMemoryLogHandler()
         var logger = Logger(label: "allot.engine.test") { _ in handler }
         logger.logLevel = .debug
-        let client = try GraphClient.Configuration(loaded.configuration, environment: [:])
+        var client = try GraphClient.Configuration(loaded.configuration, environment: [:])
+        client.retry = RetryPolicy(maxRetries: 4, maxThrottledRetries: 6, baseDelay: .milliseconds(20), maxDelay: .milliseconds(200))
+        adjustClient(&client)
         let outcome = try await GraphClient.withGraphClient(configuration: client, logger: logger) { graph in
             let engine = ReconcileEngine(
-                configuration: loaded.configuration, graph: graph, stateStore: StateStore(directory: workspace.stateDirectory), logger: logger)
+                configuration: loaded.configuration, graph: graph, stateStore: StateStore(directory: workspace.stateDirectory), logger: logger,
+                now: now)
             return await engine.run(policies: loaded.policies, options: options)
         }
-        let events = handler.entries.compactMap { entry -> (String, Logger.Metadata)? in
+        let events = handler.entries.compactMap { entry -> (name: String, metadata: Logger.Metadata)? in
             guard case .string(let name)? = entry.metadata["event"] else { return nil }
             return (name, entry.metadata)
         }
