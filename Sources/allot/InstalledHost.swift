@@ -1,5 +1,6 @@
 import AllotConfig
 import AllotEngine
+import CoreFoundation
 import Foundation
 
 /// The environment a command runs with: the process's own, plus where the installed host keeps
