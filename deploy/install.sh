@@ -34,7 +34,7 @@ Options:
   --uninstall            stop and remove the services, binary and units; keep /etc/allot and
                          the state in /var/lib/allot (and /var/lib/allot-NAME)
   --purge                with --uninstall: remove /etc/allot and the state as well
-  --root DIR             install below DIR instead of / (packaging, tests); skips systemctl
+  --root DIR             install below DIR instead of / (images, chroots, tests); skips systemctl
   --dry-run              print the steps without changing anything
   -h, --help             show this help
 EOF

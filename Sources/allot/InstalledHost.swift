@@ -1,6 +1,5 @@
 import AllotConfig
 import AllotEngine
-import CoreFoundation
 import Foundation
 
 /// The environment a command runs with: the process's own, plus where the installed host keeps
@@ -26,13 +25,31 @@ func stateStore(_ loaded: LoadedConfiguration) -> StateStore {
 /// cycle's work is done.
 func handStateToDirectoryOwner(_ store: StateStore) {
     guard geteuid() == 0 else { return }
-    var directory = stat()
-    var file = stat()
-    guard stat(store.directory, &directory) == 0, lstat(store.path, &file) == 0 else { return }
-    guard directory.st_uid != 0, file.st_uid != directory.st_uid || file.st_gid != directory.st_gid else { return }
-    if chown(store.path, directory.st_uid, directory.st_gid) != 0 {
+    let files = FileManager.default
+    // The directory as systemd made it: /var/lib/allot is a link into /var/lib/private.
+    let directory = URL(fileURLWithPath: store.directory).resolvingSymlinksInPath().path
+    guard let owner = try? ownership(files.attributesOfItem(atPath: directory)), owner.user != 0,
+        let current = try? ownership(files.attributesOfItem(atPath: store.path)), current != owner
+    else { return }
+    do {
+        try files.setAttributes(
+            [.ownerAccountID: NSNumber(value: owner.user), .groupOwnerAccountID: NSNumber(value: owner.group)], ofItemAtPath: store.path)
+    } catch {
         printError(
-            "warning: could not give \(store.path) to the state directory's owner (uid \(directory.st_uid)): \(String(cString: strerror(errno))); "
-                + "the daemon may not read it until: chown --reference=\(store.directory) \(store.path)")
+            "warning: could not give \(store.path) to the state directory's owner (uid \(owner.user)): \(error.localizedDescription); "
+                + "the daemon may not read it until: chown --reference=\(directory) \(store.path)")
     }
+}
+
+/// The owner and group in a file's attributes.
+private func ownership(_ attributes: [FileAttributeKey: Any]) -> Ownership? {
+    guard let user = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value,
+        let group = (attributes[.groupOwnerAccountID] as? NSNumber)?.uint32Value
+    else { return nil }
+    return Ownership(user: user, group: group)
+}
+
+private struct Ownership: Equatable {
+    var user: UInt32
+    var group: UInt32
 }

@@ -1,6 +1,5 @@
 import AllotConfig
 import AllotProcessTesting
-import CoreFoundation
 import Foundation
 import Testing
 
@@ -304,12 +303,12 @@ struct InstalledHostTests {
         if isRoot { #expect(chown(state.path, daemonUser, daemonUser) == 0) }
         let apply = try await Self.run(["apply", "--config", configuration], environment: environment.merging(["STATE_DIRECTORY": state.path]) { $1 }, in: directory)
         #expect(apply.status == 3, "report mode finds drift and changes nothing, so apply exits 3; it exited \(apply.status):\n\(apply.output)")
-        var written = stat()
-        #expect(stat(state.appendingPathComponent("state.json").path, &written) == 0, "apply wrote no state.json in \(state.path)")
+        let written = try FileManager.default.attributesOfItem(atPath: state.appendingPathComponent("state.json").path)
         if isRoot {
-            #expect(written.st_uid == daemonUser && written.st_gid == daemonUser, "state.json belongs to the state directory's owner")
+            #expect((written[.ownerAccountID] as? NSNumber)?.uint32Value == daemonUser, "state.json belongs to the state directory's owner")
+            #expect((written[.groupOwnerAccountID] as? NSNumber)?.uint32Value == daemonUser)
         }
-        #expect(written.st_mode & 0o777 == 0o600)
+        #expect((written[.posixPermissions] as? NSNumber)?.intValue == 0o600)
 
         // Without the installed secret, the error names the file it looked for.
         let secretPath = root.appendingPathComponent("etc/allot/credentials/client-secret").path
