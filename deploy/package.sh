@@ -199,5 +199,7 @@ Description: Microsoft 365 license assignment as code
 EOF
 
 step "Building $package"
-dpkg-deb --root-owner-group -Zxz --build "$stage" "$package" >&2
+# xz at level 3: about half the time of the default level 6 for a package about a tenth larger
+# (measured: 28 MB instead of 25 MB, most of it the 113 MB binary).
+dpkg-deb --root-owner-group -Zxz -z3 --build "$stage" "$package" >&2
 printf '%s\n' "$package"
