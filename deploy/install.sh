@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# Installs Allot as a systemd service, upgrades it in place, or removes it.
-# docs/deployment.md is the guide; `deploy/install.sh --help` lists the options.
+# Installs Allot from source as a systemd service, upgrades it in place, or removes it.
+# docs/deployment.md is the guide; `deploy/install.sh --help` lists the options. Servers
+# without a Swift toolchain install the Debian package instead (deploy/package.sh).
 set -euo pipefail
 
 usage() {
     cat <<'EOF'
 Usage: deploy/install.sh [OPTIONS]
 
-Builds Allot in release mode and installs it as the systemd service `allot`:
+Builds Allot in release mode (deploy/package.sh --binary-only) and installs it as the
+systemd service `allot`:
   /usr/local/bin/allot                        the binary (replaced on every run)
   /etc/systemd/system/allot.service           the unit (replaced on every run)
+  /etc/systemd/system/allot@.service          the unit for several tenants (replaced on every run)
   /etc/allot/allot.yaml                       from deploy/allot.yaml, only if absent
   /etc/allot/policies/                        from policies/, only if absent
   /etc/allot/credentials/client-secret        root-only, mode 0600, only if absent
+  /usr/local/share/allot/schema/              the JSON Schemas the configuration's modelines name
   /usr/local/share/doc/allot/                 the deployment and app registration guides
 then runs `allot validate`, `systemctl daemon-reload`, and restarts the service if it was
 running. Running it again is safe: it never overwrites configuration, policies or secrets.
@@ -27,10 +31,10 @@ Options:
                          certificate and the key below as systemd credentials
   --private-key PATH     the certificate's PEM private key (with --certificate)
   --no-credential        install no secret (workload identity federation, managed identity)
-  --uninstall            stop and remove the service, binary and unit; keep /etc/allot and the
-                         state in /var/lib/allot
+  --uninstall            stop and remove the services, binary and units; keep /etc/allot and
+                         the state in /var/lib/allot (and /var/lib/allot-NAME)
   --purge                with --uninstall: remove /etc/allot and the state as well
-  --root DIR             install below DIR instead of / (packaging, tests); skips systemctl
+  --root DIR             install below DIR instead of / (images, chroots, tests); skips systemctl
   --dry-run              print the steps without changing anything
   -h, --help             show this help
 EOF
@@ -39,6 +43,8 @@ EOF
 # --- Options ----------------------------------------------------------------------------------
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=deploy/layout.sh
+. "$repo/deploy/layout.sh"
 root=""
 binary=""
 certificate=""
@@ -77,17 +83,19 @@ if [[ $credential_mode == certificate && -z $private_key ]]; then fail "--certif
 if [[ -n $private_key && $credential_mode != certificate ]]; then fail "--private-key goes with --certificate"; fi
 if [[ -n $root ]]; then root=$(realpath -m "$root"); fi
 
-bin_path=$root/usr/local/bin/allot
+# Source installs live under /usr/local; the Debian package uses /usr.
+prefix=/usr/local
+bin_path=$root$prefix/bin/allot
 unit_dir=$root/etc/systemd/system
 unit_path=$unit_dir/allot.service
+template_path=$unit_dir/allot@.service
 dropin_dir=$unit_dir/allot.service.d
 dropin_path=$dropin_dir/credentials.conf
-doc_dir=$root/usr/local/share/doc/allot
+doc_dir=$root$prefix/share/doc/allot
+schema_dir=$prefix/share/allot/schema
 config_dir=$root/etc/allot
 credentials_dir=$config_dir/credentials
 secret_path=$credentials_dir/client-secret
-# DynamicUser= keeps the state in /var/lib/private/allot, reached through /var/lib/allot.
-state_paths=("$root/var/lib/allot" "$root/var/lib/private/allot")
 
 # Ownership is set only when installing as root; --root as another user keeps the caller's.
 owner_args=()
@@ -122,32 +130,52 @@ build_binary() {
         step "Using the prebuilt binary $binary"
         return
     fi
-    step "Building allot in release mode (swift build -c release --product allot)"
+    step "Building allot in release mode (deploy/package.sh --binary-only)"
     command -v swift >/dev/null || fail "swift is not on PATH; install the Swift toolchain, or pass --binary PATH"
-    # The Swift runtime is linked in, so the installed binary needs no toolchain at run time.
-    local build=(swift build --package-path "$repo" -c release --product allot --static-swift-stdlib)
-    # Under sudo, build as the invoking user so .build/ stays theirs.
+    # The same build as the Debian package's: the Swift runtime linked in (the installed binary
+    # needs no toolchain at run time) and the commit stamped for `allot --version`.
+    local build=("$repo/deploy/package.sh" --binary-only)
+    # Under sudo, build as the invoking user so .build-release/ stays theirs.
     if [[ $(id -u) -eq 0 && -n ${SUDO_USER:-} && $SUDO_USER != root ]]; then
         build=(sudo -u "$SUDO_USER" -- "${build[@]}")
     fi
-    run "${build[@]}"
     if [[ $dry_run == true ]]; then
-        binary="$repo/.build/release/allot"
+        run "${build[@]}"
+        binary="$repo/.build-release/release/allot"
     else
-        binary="$("${build[@]}" --show-bin-path)/allot"
+        # package.sh prints the binary's path last on standard output; its build log goes to stderr.
+        binary=$("${build[@]}" | tail -n 1)
+        [[ -x $binary ]] || fail "the build did not produce an executable (got '$binary')"
     fi
 }
 
+# install_staged MODE STAGE SOURCE TARGET: installs SOURCE as TARGET after `STAGE ARG SOURCE
+# FILE` (stage_unit or stage_yaml from deploy/layout.sh) adapted it to this layout.
+install_staged() {
+    local mode=$1 stage=$2 argument=$3 source=$4 target=$5
+    if [[ $dry_run == true ]]; then
+        printf '    $ install -m %s %s %s   (%s %s)\n' "$mode" "$source" "$target" "$stage" "$argument"
+        return
+    fi
+    local staged
+    staged=$(mktemp)
+    "$stage" "$argument" "$source" "$staged"
+    install -m "$mode" "${owner_args[@]}" "$staged" "$target"
+    rm -f "$staged"
+}
+
 install_files() {
-    step "Installing the binary to $bin_path and the unit to $unit_path"
-    run mkdir -p "$(dirname "$bin_path")" "$unit_dir" "$doc_dir"
+    step "Installing the binary to $bin_path and the units to $unit_dir"
+    run mkdir -p "$(dirname "$bin_path")" "$unit_dir" "$doc_dir" "$root$schema_dir"
     if [[ -e $bin_path && $(realpath "$binary") == $(realpath "$bin_path") ]]; then
         note "kept $bin_path (it is the binary given)"
     else
         run install -m 0755 "${owner_args[@]}" "$binary" "$bin_path"
     fi
-    run install -m 0644 "${owner_args[@]}" "$repo/systemd/allot.service" "$unit_path"
+    install_staged 0644 stage_unit "$prefix" "$repo/systemd/allot.service" "$unit_path"
+    install_staged 0644 stage_unit "$prefix" "$repo/systemd/allot@.service" "$template_path"
     run install -m 0644 "${owner_args[@]}" "$repo/docs/deployment.md" "$repo/deploy/app-registration.md" "$doc_dir/"
+    run install -m 0644 "${owner_args[@]}" "$repo"/docs/schema/*.schema.json "$root$schema_dir/"
 
     step "Installing the configuration to $config_dir"
     run install -d -m 0755 "${owner_args[@]}" "$config_dir"
@@ -155,16 +183,19 @@ install_files() {
         note "kept the existing $config_dir/allot.yaml"
     else
         [[ -f $repo/deploy/allot.yaml ]] || fail "$repo/deploy/allot.yaml is missing from this checkout"
-        run install -m 0644 "${owner_args[@]}" "$repo/deploy/allot.yaml" "$config_dir/allot.yaml"
-        note "installed $config_dir/allot.yaml: set tenant and auth.clientId in it"
+        install_staged 0644 stage_yaml "$schema_dir" "$repo/deploy/allot.yaml" "$config_dir/allot.yaml"
+        note "installed $config_dir/allot.yaml (report mode): set tenant and auth.clientId in it"
     fi
     if [[ -e $config_dir/policies ]]; then
         note "kept the existing $config_dir/policies/"
     elif [[ -d $repo/policies ]]; then
-        run cp -R "$repo/policies" "$config_dir/policies"
-        # The service's dynamic user must be able to read every policy.
-        run chmod -R u=rwX,go=rX "$config_dir/policies"
-        if [[ ${#owner_args[@]} -gt 0 ]]; then run chown -R root:root "$config_dir/policies"; fi
+        # Mode 0644: the service's dynamic user must be able to read every policy.
+        run install -d -m 0755 "${owner_args[@]}" "$config_dir/policies"
+        local policy
+        for policy in "$repo"/policies/*.yaml "$repo"/policies/*.yml; do
+            [[ -f $policy ]] || continue
+            install_staged 0644 stage_yaml "$schema_dir" "$policy" "$config_dir/policies/$(basename "$policy")"
+        done
         note "installed the sample policies to $config_dir/policies/: review them before starting"
     else
         run install -d -m 0755 "${owner_args[@]}" "$config_dir/policies"
@@ -247,7 +278,7 @@ validate_config() {
         return 0
     fi
     note "the configuration is not valid yet: fix the problems above, then run"
-    note "  $bin_path validate --config /etc/allot/allot.yaml"
+    note "  sudo allot validate"
     return 1
 }
 
@@ -289,13 +320,15 @@ install_allot() {
     cat <<EOF
 
 Next steps:
-  1. Register the Entra application and grant admin consent: $doc_dir/app-registration.md
+  1. Register the Entra application and grant admin consent: $prefix/share/doc/allot/app-registration.md
   2. Edit /etc/allot/allot.yaml (tenant, auth.clientId, reconcile.managedSkus) and the
-     policies in /etc/allot/policies/, then: allot validate --config /etc/allot/allot.yaml
-  3. Preview what Allot would change:      allot plan --config /etc/allot/allot.yaml
-  4. Start it and start it at boot:        systemctl enable --now allot
-  5. Follow it:                            journalctl -u allot -f -o cat
-                                           curl -s http://127.0.0.1:9464/status
+     policies in /etc/allot/policies/, then:  sudo allot validate
+  3. Preview what Allot would change:        sudo allot plan
+     (with the same secret and state file as the service, which need not run)
+  4. Start it and start it at boot:          sudo systemctl enable --now allot
+  5. Follow it:                              journalctl -u allot -f -o cat
+                                             curl -s http://127.0.0.1:9464/status
+It starts in report mode; /etc/allot/allot.yaml says how to switch to enforce.
 EOF
     [[ $valid == true ]]
 }
@@ -305,17 +338,28 @@ uninstall_allot() {
         fail "run as root (sudo deploy/install.sh --uninstall), or try --dry-run"
     fi
     if have_systemd; then
-        step "Stopping and disabling allot.service"
-        run systemctl disable --now allot.service || true
+        step "Stopping and disabling allot.service and its tenant instances"
+        local units=(allot.service) link
+        for link in /etc/systemd/system/*.wants/allot@*.service; do
+            [[ -e $link || -L $link ]] && units+=("$(basename "$link")")
+        done
+        run systemctl disable --now "${units[@]}" || true
+        run systemctl stop 'allot@*.service' || true
     fi
-    step "Removing the binary, the unit and the guides"
-    run rm -f "$bin_path" "$unit_path" "$dropin_path"
+    step "Removing the binary, the units, the schemas and the guides"
+    run rm -f "$bin_path" "$unit_path" "$template_path" "$dropin_path"
     if [[ -d $dropin_dir ]]; then run rmdir --ignore-fail-on-non-empty "$dropin_dir"; fi
-    run rm -rf "$doc_dir"
+    run rm -rf "$doc_dir" "$root$prefix/share/allot"
     reload_systemd
     if [[ $purge == true ]]; then
         step "Purging the configuration, policies, credentials and state"
-        run rm -rf "$config_dir" "${state_paths[@]}"
+        # DynamicUser= keeps each unit's state in /var/lib/private/NAME, reached through /var/lib/NAME.
+        local state=("$root/var/lib/allot" "$root/var/lib/private/allot")
+        local instance
+        for instance in "$root"/var/lib/allot-* "$root"/var/lib/private/allot-*; do
+            [[ -e $instance || -L $instance ]] && state+=("$instance")
+        done
+        run rm -rf "$config_dir" "${state[@]}"
     else
         note "kept $config_dir (configuration, policies, credentials) and the state in /var/lib/allot"
         note "remove them too with: deploy/install.sh --uninstall --purge"

@@ -18,7 +18,7 @@ struct Allot: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "allot",
         abstract: "License assignment as code for Microsoft 365.",
-        version: AllotVersion.current,
+        version: BuildInfo.versionLine,
         subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, ExplainCommand.self, SnapshotCommand.self, RunCommand.self, DemoCommand.self, SimulateCommand.self]
     )
 }

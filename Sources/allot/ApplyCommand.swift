@@ -24,12 +24,14 @@ struct ApplyCommand: AsyncParsableCommand {
     func run() async throws {
         let loaded = try loadConfiguration(options)
         let logger = bootstrapLogging(loaded.configuration.logging)
-        let outcome = try await withGraph(loaded.configuration, logger: logger) { graph in
+        let store = stateStore(loaded)
+        let outcome = try await withGraph(loaded, logger: logger) { graph in
             let engine = ReconcileEngine(
-                configuration: loaded.configuration, graph: graph, stateStore: StateStore(directory: StateStore.defaultDirectory()),
+                configuration: loaded.configuration, graph: graph, stateStore: store,
                 logger: logger, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
             return await engine.run(policies: loaded.policies, options: ReconcileEngine.Options(allowMassRemoval: allowMassRemoval, honourBackoff: false))
         }
+        handStateToDirectoryOwner(store)
         switch outcome.report.result {
         case .converged: return
         case .failed: throw ExitCode.failure

@@ -42,13 +42,15 @@ func bootstrapLogging(_ settings: AllotConfiguration.LoggingSettings, toStandard
 }
 
 /// Runs `body` with a Graph client for this configuration, reporting configuration errors
-/// (a bad endpoint, an unreadable CA file) as a clear message and exit status 1.
+/// (a bad endpoint, an unreadable CA file) as a clear message and exit status 1. Without
+/// systemd's `$CREDENTIALS_DIRECTORY`, the client secret's default is `credentials/client-secret`
+/// beside the configuration file (``hostEnvironment(_:)``).
 func withGraph<Result: Sendable>(
-    _ configuration: AllotConfiguration, logger: Logger, _ body: (GraphClient) async throws -> Result
+    _ loaded: LoadedConfiguration, logger: Logger, _ body: (GraphClient) async throws -> Result
 ) async throws -> Result {
     let graphConfiguration: GraphClient.Configuration
     do {
-        graphConfiguration = try GraphClient.Configuration(configuration)
+        graphConfiguration = try GraphClient.Configuration(loaded.configuration, environment: hostEnvironment(loaded))
     } catch {
         printError("error: \(error)")
         throw ExitCode.failure
@@ -107,8 +109,8 @@ func planner(_ loaded: LoadedConfiguration, tenant: TenantModel) throws -> Plann
 /// Planning options for an offline plan or explanation: the pending removals from the state
 /// file (read, never moved or written) and the clock, so that `removalDelay` holds as it would
 /// in a cycle.
-func planningOptionsFromState() -> PlanningOptions {
-    let stored = StateStore(directory: StateStore.defaultDirectory()).load(setAside: false)
+func planningOptionsFromState(_ loaded: LoadedConfiguration) -> PlanningOptions {
+    let stored = stateStore(loaded).load(setAside: false)
     if let recovery = stored.recovery { printError("warning: \(recovery)") }
     return PlanningOptions(removalHistory: stored.state.removalHistory, now: Int64(Date().timeIntervalSince1970))
 }

@@ -30,11 +30,11 @@ struct ExplainCommand: AsyncParsableCommand {
         if let snapshot {
             tenant = try tenantModel(snapshot: snapshot)
         } else {
-            tenant = try await withGraph(loaded.configuration, logger: logger) { graph in
+            tenant = try await withGraph(loaded, logger: logger) { graph in
                 try await graph.readTenant(for: loaded.policies.policies, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
             }
         }
-        guard let explanation = try planner(loaded, tenant: tenant).explain(user: user, options: planningOptionsFromState()) else {
+        guard let explanation = try planner(loaded, tenant: tenant).explain(user: user, options: planningOptionsFromState(loaded)) else {
             printError("error: no user '\(user)' in the tenant (give a userPrincipalName or an object id)")
             throw ExitCode.failure
         }

@@ -30,11 +30,11 @@ struct PlanCommand: AsyncParsableCommand {
         let plan: Plan
         if let snapshot {
             let tenant = try tenantModel(snapshot: snapshot)
-            plan = try planner(loaded, tenant: tenant).plan(options: planningOptionsFromState())
+            plan = try planner(loaded, tenant: tenant).plan(options: planningOptionsFromState(loaded))
         } else {
-            let outcome = try await withGraph(loaded.configuration, logger: logger) { graph in
+            let outcome = try await withGraph(loaded, logger: logger) { graph in
                 let engine = ReconcileEngine(
-                    configuration: loaded.configuration, graph: graph, stateStore: StateStore(directory: StateStore.defaultDirectory()),
+                    configuration: loaded.configuration, graph: graph, stateStore: stateStore(loaded),
                     logger: logger, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
                 return await engine.run(policies: loaded.policies, options: ReconcileEngine.Options(honourBackoff: false, planOnly: true))
             }

@@ -21,7 +21,7 @@ struct RunCommand: AsyncParsableCommand {
         let loaded = try loadConfiguration(options)
         let logger = bootstrapLogging(loaded.configuration.logging)
         do {
-            try await Daemon.run(loaded: loaded, logger: logger)
+            try await Daemon.run(loaded: loaded, logger: logger, environment: hostEnvironment(loaded))
         } catch {
             logger.critical("Allot stopped: \(error)")
             throw ExitCode.failure

@@ -20,7 +20,7 @@ struct SnapshotCommand: AsyncParsableCommand {
     func run() async throws {
         let loaded = try loadConfiguration(options)
         let logger = bootstrapLogging(loaded.configuration.logging, toStandardError: true)
-        let tenant = try await withGraph(loaded.configuration, logger: logger) { graph in
+        let tenant = try await withGraph(loaded, logger: logger) { graph in
             try await graph.readTenant(for: loaded.policies.policies, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
         }
         var snapshot = tenant.snapshot()

@@ -33,14 +33,18 @@ struct LoadingTests {
     func everyField() throws {
         let configuration = try ConfigurationLoader(environment: [:]).loadConfiguration(at: repositoryRoot + "/deploy/allot.yaml")
         #expect(configuration.tenant == "contoso.onmicrosoft.com")
-        #expect(configuration.graph.endpoint == "https://graph.microsoft.com/v1.0")
-        #expect(configuration.graph.authority == "https://login.microsoftonline.com")
-        #expect(configuration.graph.caFile == "/etc/allot/ca-bundle.pem")
+        // graph: is commented out, so the cloud's endpoints apply and no extra CA is trusted.
+        #expect(configuration.graph.endpoint == nil)
+        #expect(configuration.graph.authority == nil)
+        #expect(configuration.effectiveGraphEndpoint == "https://graph.microsoft.com/v1.0")
+        #expect(configuration.graph.caFile == nil)
         #expect(configuration.graph.writeQuota == AllotConfiguration.WriteQuota(writes: 3000, window: .seconds(150)))
-        #expect(configuration.auth.credential == .clientSecretFile("/run/credentials/allot.service/client-secret"))
+        // The secret's default: $CREDENTIALS_DIRECTORY, or credentials/ beside the file by hand.
+        #expect(configuration.auth.credential == .clientSecretFile(nil))
         #expect(configuration.policiesPath == repositoryRoot + "/deploy/policies")
+        #expect(configuration.reconcile.mode == .report)
         #expect(configuration.reconcile.managedSkus.count == 6)
-        #expect(configuration.reconcile.defaultUsageLocation == "US")
+        #expect(configuration.reconcile.defaultUsageLocation == nil)
         #expect(configuration.logging.format == .json)
     }
 
