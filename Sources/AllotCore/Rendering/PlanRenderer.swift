@@ -2,7 +2,8 @@ import Foundation
 
 /// Renders a ``Plan`` for people, like `terraform plan`: one block per changed user (`+` add,
 /// `-` remove, `~` plan change, `@` usage location), the policies responsible, then what was
-/// deferred, skipped or held back, the guard, the totals and the seats per SKU.
+/// deferred, skipped or held back (removal delay, group shrink), the guard, the totals and the
+/// seats per SKU.
 public struct PlanRenderer: Sendable {
     /// ANSI colours (only when writing to a terminal).
     public var colors: Bool
@@ -37,6 +38,15 @@ public struct PlanRenderer: Sendable {
             for removal in plan.delayedRemovals {
                 out += "  " + paint("…", .yellow) + " \(removal.userPrincipalName)  \(removal.sku)  removable from \(Self.timestamp(removal.removableFrom))\n"
             }
+        }
+        let held = plan.heldRemovals
+        if !held.isEmpty {
+            out += "\n" + paint("Removals held: a group shrank suddenly", .bold) + "\n"
+            let width = held.map(\.userPrincipalName.count).max() ?? 0
+            for removal in held {
+                out += "  " + paint("‖", .yellow) + " \(pad(removal.userPrincipalName, width))  \(removal.sku)  \(removal.policies.joined(separator: ", "))\n"
+            }
+            out += "  Held until the smaller membership is read again next cycle, or an operator runs `allot apply --allow-mass-removal`.\n"
         }
         if plan.guardrail.tripped, let reason = plan.guardrail.reason {
             out += "\n" + paint(plan.guardrail.overridden ? "Guard overridden: " : "Guard tripped: ", .red) + reason + "\n"
@@ -96,6 +106,7 @@ public struct PlanRenderer: Sendable {
         if summary.deferredAdds > 0 { parts.append("\(summary.deferredAdds) \(plural(summary.deferredAdds, "add")) deferred") }
         if summary.skippedUsers > 0 { parts.append("\(summary.skippedUsers) \(plural(summary.skippedUsers, "user")) skipped") }
         if summary.delayedRemovals > 0 { parts.append("\(summary.delayedRemovals) \(plural(summary.delayedRemovals, "removal")) delayed") }
+        if summary.heldRemovals > 0 { parts.append("\(summary.heldRemovals) \(plural(summary.heldRemovals, "removal")) held (group shrank)") }
         return parts.joined(separator: ", ") + ". (\(summary.usersRead) users read, \(summary.usersInScope) in scope, \(summary.usersDrifted) drifted.)"
     }
 
