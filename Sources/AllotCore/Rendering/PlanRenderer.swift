@@ -21,14 +21,9 @@ public struct PlanRenderer: Sendable {
             out += "Allot will make these changes:\n\n"
             for change in changes { out += render(change) }
         }
-        let deferred = plan.deferred
-        if !deferred.isEmpty {
-            out += "\n" + paint("Deferred: no seat left", .bold) + "\n"
-            let width = deferred.map(\.userPrincipalName.count).max() ?? 0
-            for add in deferred {
-                out += "  " + paint("!", .yellow) + " \(pad(add.userPrincipalName, width))  \(add.sku)  priority \(add.priority)  \(add.policies.joined(separator: ", "))\n"
-            }
-        }
+        out += userLines(
+            "Deferred: no seat left", mark: "!",
+            plan.deferred.map { ($0.userPrincipalName, "\($0.sku)  priority \($0.priority)  \($0.policies.joined(separator: ", "))") })
         if !plan.skipped.isEmpty {
             out += "\n" + paint("Skipped this cycle", .bold) + "\n"
             for user in plan.skipped { out += "  " + paint("?", .yellow) + " \(user.userPrincipalName): \(user.detail)\n" }
@@ -41,11 +36,8 @@ public struct PlanRenderer: Sendable {
         }
         let held = plan.heldRemovals
         if !held.isEmpty {
-            out += "\n" + paint("Removals held: a group shrank suddenly", .bold) + "\n"
-            let width = held.map(\.userPrincipalName.count).max() ?? 0
-            for removal in held {
-                out += "  " + paint("‖", .yellow) + " \(pad(removal.userPrincipalName, width))  \(removal.sku)  \(removal.policies.joined(separator: ", "))\n"
-            }
+            out += userLines(
+                "Removals held: a group shrank suddenly", mark: "‖", held.map { ($0.userPrincipalName, "\($0.sku)  \($0.policies.joined(separator: ", "))") })
             out += "  Held until the smaller membership is read again next cycle, or an operator runs `allot apply --allow-mass-removal`.\n"
         }
         if plan.guardrail.tripped, let reason = plan.guardrail.reason {
@@ -95,6 +87,13 @@ public struct PlanRenderer: Sendable {
             out += "      \(mark) \(pad(sku, skuWidth))  \(pad(detail, policies.isEmpty ? 0 : detailWidth))\(tail)\n"
         }
         return out
+    }
+
+    /// A titled section of one line per user (names aligned), or nothing when there are no rows.
+    private func userLines(_ title: String, mark: String, _ rows: [(user: String, detail: String)]) -> String {
+        guard !rows.isEmpty else { return "" }
+        let width = rows.map(\.user.count).max() ?? 0
+        return "\n" + paint(title, .bold) + "\n" + rows.map { "  " + paint(mark, .yellow) + " \(pad($0.user, width))  \($0.detail)\n" }.joined()
     }
 
     func summaryLine(_ summary: Plan.Summary) -> String {

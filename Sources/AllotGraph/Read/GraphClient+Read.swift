@@ -127,15 +127,17 @@ extension GraphClient {
         return builder
     }
 
-    private func readSubscribedSkus() async throws -> [SubscribedSku] {
-        struct Page: Decodable {
-            let value: [SubscribedSku]
-            let nextLink: String?
-            enum CodingKeys: String, CodingKey {
-                case value
-                case nextLink = "@odata.nextLink"
-            }
+    /// One page of a small listing, decoded with `JSONDecoder` (SKUs, groups by name).
+    private struct ODataPage<Element: Decodable>: Decodable {
+        let value: [Element]
+        let nextLink: String?
+        enum CodingKeys: String, CodingKey {
+            case value
+            case nextLink = "@odata.nextLink"
         }
+    }
+
+    private func readSubscribedSkus() async throws -> [SubscribedSku] {
         var skus: [SubscribedSku] = []
         var links = NextLinks(graph: graph, first: "\(graph.base)/subscribedSkus")
         var url: String? = links.first
@@ -145,7 +147,7 @@ extension GraphClient {
             let read = page == 1 ? "subscribedSkus" : "subscribedSkus page \(page)"
             let response = try await getPage(current, read: read, operation: "GET /subscribedSkus")
             do {
-                let decoded = try JSONDecoder().decode(Page.self, from: Data(response.body.readableBytesView))
+                let decoded = try JSONDecoder().decode(ODataPage<SubscribedSku>.self, from: Data(response.body.readableBytesView))
                 skus += decoded.value
                 url = try links.follow(decoded.nextLink, read: read)
             } catch let error as GraphReadError {
@@ -249,14 +251,6 @@ extension GraphClient {
             }
             return ResolvedGroup(id: entry.id, displayName: entry.displayName ?? reference, visibility: entry.visibility)
         }
-        struct Page: Decodable {
-            let value: [GroupEntry]
-            let nextLink: String?
-            enum CodingKeys: String, CodingKey {
-                case value
-                case nextLink = "@odata.nextLink"
-            }
-        }
         let read = "group '\(reference)'"
         let literal = reference.replacingOccurrences(of: "'", with: "''")
         let filter = FormEncoding.escape("displayName eq '\(literal)'")
@@ -266,7 +260,7 @@ extension GraphClient {
         var url: String? = links.first
         while let current = url {
             let response = try await getPage(current, read: read, operation: "GET /groups?$filter")
-            guard let page = try? JSONDecoder().decode(Page.self, from: Data(response.body.readableBytesView)) else {
+            guard let page = try? JSONDecoder().decode(ODataPage<GroupEntry>.self, from: Data(response.body.readableBytesView)) else {
                 throw GraphReadError(.malformedResponse, read: read, message: "the group search could not be decoded")
             }
             entries += page.value
