@@ -197,13 +197,16 @@ struct ConfigurationDecoder {
             if let node = guardFields["maxRemovals"], let value = reader.integer(node, "reconcile.guard.maxRemovals") {
                 if value >= 0 { settings.guardrail.maxRemovals = value } else { reader.report("`reconcile.guard.maxRemovals` must not be negative, got \(value)", at: node) }
             }
-            if let node = guardFields["maxRemovalPercent"], let value = reader.number(node, "reconcile.guard.maxRemovalPercent") {
-                if (0...100).contains(value) {
-                    settings.guardrail.maxRemovalPercent = value
-                } else {
-                    reader.report("`reconcile.guard.maxRemovalPercent` must be a percentage from 0 to 100, got \(NodeReader.describe(node))", at: node)
+            func percentage(_ key: String) -> Double? {
+                guard let node = guardFields[key], let value = reader.number(node, "reconcile.guard.\(key)") else { return nil }
+                guard (0...100).contains(value) else {
+                    reader.report("`reconcile.guard.\(key)` must be a percentage from 0 to 100, got \(NodeReader.describe(node))", at: node)
+                    return nil
                 }
+                return value
             }
+            if let value = percentage("maxRemovalPercent") { settings.guardrail.maxRemovalPercent = value }
+            if let value = percentage("groupShrinkPercent") { settings.guardrail.groupShrinkPercent = value }
         }
         if let delay = fields["removalDelay"], let value = reader.duration(delay, "reconcile.removalDelay") {
             settings.removalDelay = value

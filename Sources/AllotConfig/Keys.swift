@@ -16,7 +16,7 @@ enum Keys {
         static let managedIdentity = ["clientId"]
         static let reconcile = ["interval", "mode", "managedSkus", "usageLocation", "guard", "removalDelay"]
         static let usageLocation = ["default"]
-        static let removalGuard = ["maxRemovals", "maxRemovalPercent"]
+        static let removalGuard = ["maxRemovals", "maxRemovalPercent", "groupShrinkPercent"]
         static let status = ["listen"]
         static let logging = ["format", "level"]
 

@@ -141,7 +141,8 @@ public final class DaemonStatus: Sendable {
     /// within three intervals, and never less than 60 seconds.
     public func health(now: Date) -> Probe { state.withLock { Self.health($0, now: now) } }
 
-    /// `/readyz`: ready once policies are loaded and the last cycle succeeded.
+    /// `/readyz`: ready once policies are loaded and the last cycle succeeded without holding
+    /// removals (guard tripped, group shrunk).
     public func readiness() -> Probe { state.withLock { Self.readiness($0) } }
 
     private static func health(_ state: State, now: Date) -> Probe {
@@ -162,6 +163,14 @@ public final class DaemonStatus: Sendable {
         if let guardrail = cycle.guardrail, guardrail.holdsRemovals {
             return Probe(ok: false, reason: "removal guard tripped: \(guardrail.reason ?? "")")
         }
+        let held = cycle.shrunkGroups.filter(\.held)
+        if !held.isEmpty {
+            let groups = held.map { "'\($0.displayName)' (\($0.groupId)) from \($0.usersBefore) to \($0.usersNow) users" }
+            return Probe(
+                ok: false,
+                reason: "group shrunk suddenly: \(groups.joined(separator: ", ")); the removals it causes are held until the smaller "
+                    + "count is read again next cycle, or an operator runs `allot apply --allow-mass-removal`")
+        }
         return Probe(ok: true, reason: nil)
     }
 
@@ -174,6 +183,7 @@ public final class DaemonStatus: Sendable {
             return "last cycle \(cycle.result.rawValue): \(cycle.usersRead) users read, \(cycle.usersDrifted) drifted, \(applied) changes applied"
                 + (failed > 0 ? ", \(failed) failed" : "") + (cycle.deferredAdds > 0 ? ", \(cycle.deferredAdds) deferred" : "")
                 + ((cycle.guardrail?.tripped ?? false) ? ", guard tripped" : "")
+                + (cycle.heldRemovals > 0 ? ", \(cycle.heldRemovals) removals held (group shrank)" : "")
         }
     }
 }

@@ -9,7 +9,8 @@ public struct CycleReport: Sendable, Codable, Equatable {
         /// The tenant matches the policies (nothing to do, or everything applied).
         case converged
         /// Calls went out, but something is left: per-user failures, deferred adds, skipped
-        /// users, removals held back by the guard or the delay, or writes not sent (shutdown).
+        /// users, removals held back by the guard, the delay or a shrunk group, or writes not
+        /// sent (shutdown).
         case notConverged = "not_converged"
         /// The tenant differs from the policies and nothing was written (`allot plan`, `mode: report`).
         case drifted
@@ -59,6 +60,32 @@ public struct CycleReport: Sendable, Codable, Equatable {
         public var exampleUser: String
     }
 
+    /// A referenced group whose membership shrank suddenly (`/status` and the `group.shrunk` event).
+    public struct GroupShrink: Sendable, Codable, Equatable {
+        public var groupId: GUID
+        public var displayName: String
+        /// The group's user count before the shrink.
+        public var usersBefore: Int
+        /// The user count this cycle read.
+        public var usersNow: Int
+        /// Cycles in a row that read the smaller count (this one included).
+        public var cyclesSeen: Int
+        /// Whether this cycle held the removals the shrink causes (false once confirmed or overridden).
+        public var held: Bool
+        /// Whether `--allow-mass-removal` released an unconfirmed shrink.
+        public var overridden: Bool
+
+        public init(groupId: GUID, displayName: String, usersBefore: Int, usersNow: Int, cyclesSeen: Int, held: Bool, overridden: Bool) {
+            self.groupId = groupId
+            self.displayName = displayName
+            self.usersBefore = usersBefore
+            self.usersNow = usersNow
+            self.cyclesSeen = cyclesSeen
+            self.held = held
+            self.overridden = overridden
+        }
+    }
+
     public var mode: String
     public var startedAt: Date
     public var finishedAt: Date
@@ -75,6 +102,10 @@ public struct CycleReport: Sendable, Codable, Equatable {
     public var deferredAdds = 0
     public var skippedUsers = 0
     public var delayedRemovals = 0
+    /// Removals held because a group shrank suddenly (the group shrink hold).
+    public var heldRemovals = 0
+    /// The referenced groups that shrank suddenly, as this cycle read them.
+    public var shrunkGroups: [GroupShrink] = []
     /// Writes not sent because the cycle was stopped (SIGTERM, or a missing permission); the next cycle sends them.
     public var notSent = 0
     /// Users deleted between the read and their write (Graph answered 404): left alone.

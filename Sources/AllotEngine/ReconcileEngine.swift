@@ -7,8 +7,8 @@ import Logging
 /// One reconcile cycle against a live tenant: read, plan, apply, report.
 ///
 /// Safe by construction: any failed or incomplete read, or policies that do not fit the
-/// tenant, end the cycle before anything is written; the planner's guard, seat allocation and
-/// removal delay decide what may be written; calls go out in seat waves (a call only once the
+/// tenant, end the cycle before anything is written; the planner's guard, seat allocation,
+/// removal delay and group shrink hold decide what may be written; calls go out in seat waves (a call only once the
 /// seats it needs are free, counting the seats freed by calls already answered), so Graph
 /// refuses none for lack of a seat; a failing user is isolated, logged with Graph's code and
 /// message, and retried after a growing backoff when the failure is the user's (not for a
@@ -92,14 +92,19 @@ public final class ReconcileEngine: Sendable {
         let loaded = stateStore.load(now: now(), setAside: !options.planOnly)
         if let recovery = loaded.recovery { logger.event(.stateRecovered, level: .warning, "State file recovered", ["reason": .string(recovery)]) }
         var state = loaded.state
+        let shrinks = GroupShrinkHold(rule: configuration.reconcile.guardrail, allowMassRemoval: options.allowMassRemoval)
+            .evaluate(groups: tenant.groups, counts: tenant.memberCounts, remembered: state.groups)
+        report.shrunkGroups = shrinks.shrinks
+        logShrinks(shrinks.shrinks)
         let seconds = Int64(now().timeIntervalSince1970)
         let plan = planner.plan(options: PlanningOptions(
             allowMassRemoval: options.allowMassRemoval, removalHistory: state.removalHistory, now: seconds,
-            usersInBackoff: options.honourBackoff ? state.usersInBackoff(at: seconds) : []))
+            usersInBackoff: options.honourBackoff ? state.usersInBackoff(at: seconds) : [], shrunkGroups: shrinks.heldGroups))
         let changes = plan.changes
         report.record(plan)
         if !options.planOnly { logDrift(plan, changes: changes) }
         state.removalHistory = plan.removalHistory
+        state.groups = shrinks.remembered
         // `allot plan` is read-only; `mode: report` keeps the removal clocks running. Without
         // the state file removal delays cannot be kept: then nothing is written.
         if !options.planOnly, let error = saveState(state), configuration.reconcile.removalDelay != .zero { throw error }
@@ -111,7 +116,7 @@ public final class ReconcileEngine: Sendable {
         await apply(plan, changes: changes, tenant: tenant, state: &state, report: &report)
         // The removal clocks were saved before the writes: failing now loses only the per-user backoff.
         saveState(state)
-        let leftOver = report.failed.total + report.deferredAdds + report.skippedUsers + report.delayedRemovals + report.notSent
+        let leftOver = report.failed.total + report.deferredAdds + report.skippedUsers + report.delayedRemovals + report.heldRemovals + report.notSent
             + report.policyConflicts.reduce(0) { $0 + $1.users }
         report.result = leftOver == 0 && !plan.guardrail.holdsRemovals && report.writesRefused == nil ? .converged : .notConverged
         return plan
@@ -330,6 +335,23 @@ public final class ReconcileEngine: Sendable {
         }
     }
 
+    /// `group.shrunk` for every referenced group whose smaller count this cycle read.
+    private func logShrinks(_ shrinks: [CycleReport.GroupShrink]) {
+        for shrink in shrinks {
+            let what = "Group '\(shrink.displayName)' shrank from \(shrink.usersBefore) to \(shrink.usersNow) users"
+            let verdict =
+                shrink.held
+                ? "the removals it causes are held until the smaller count is read again next cycle, or an operator runs `allot apply --allow-mass-removal`"
+                : shrink.overridden ? "released by --allow-mass-removal" : "read in \(shrink.cyclesSeen) cycles in a row: released, the removals go"
+            logger.event(.groupShrunk, level: .warning, "\(what); \(verdict)", [
+                "group.id": .string(shrink.groupId.description), "group.name": .string(shrink.displayName),
+                "users_before": .stringConvertible(shrink.usersBefore), "users_now": .stringConvertible(shrink.usersNow),
+                "cycles_seen": .stringConvertible(shrink.cyclesSeen), "held": .stringConvertible(shrink.held),
+                "overridden": .stringConvertible(shrink.overridden),
+            ])
+        }
+    }
+
     private func summary(_ report: CycleReport) -> Logger.Metadata {
         var metadata: Logger.Metadata = [
             "result": .string(report.result.rawValue), "duration_seconds": .stringConvertible(report.durationSeconds),
@@ -362,6 +384,7 @@ extension CycleReport {
         deferredAdds = plan.summary.deferredAdds
         skippedUsers = plan.summary.skippedUsers
         delayedRemovals = plan.summary.delayedRemovals
+        heldRemovals = plan.summary.heldRemovals
         guardrail = plan.guardrail
         seats = plan.seats
     }

@@ -34,7 +34,7 @@ public struct GraphRequestError: Error, Sendable, CustomStringConvertible {
 public struct GraphReadError: Error, Sendable, CustomStringConvertible {
     /// Why the read failed; open-ended so that new reasons do not break callers.
     public struct Reason: Sendable, Hashable, CustomStringConvertible {
-        private enum Value: String { case incomplete, groupNotFound, groupAmbiguous, malformedResponse }
+        private enum Value: String { case incomplete, groupNotFound, groupAmbiguous, malformedResponse, membershipHidden }
         private let value: Value
         private init(_ value: Value) { self.value = value }
 
@@ -44,8 +44,11 @@ public struct GraphReadError: Error, Sendable, CustomStringConvertible {
         public static let groupNotFound = Reason(.groupNotFound)
         /// A display name matches more than one group.
         public static let groupAmbiguous = Reason(.groupAmbiguous)
-        /// Graph answered with a body Allot could not read.
+        /// Graph answered with a body Allot could not read, or a listing whose `@odata.nextLink` repeats.
         public static let malformedResponse = Reason(.malformedResponse)
+        /// A group with hidden membership, and an access token without `Member.Read.Hidden`:
+        /// Graph would list the group without its members.
+        public static let membershipHidden = Reason(.membershipHidden)
 
         public var description: String { value.rawValue }
     }

@@ -106,13 +106,17 @@ func planner(_ loaded: LoadedConfiguration, tenant: TenantModel) throws -> Plann
     }
 }
 
-/// Planning options for an offline plan or explanation: the pending removals from the state
-/// file (read, never moved or written) and the clock, so that `removalDelay` holds as it would
-/// in a cycle.
-func planningOptionsFromState(_ loaded: LoadedConfiguration) -> PlanningOptions {
+/// Planning options for an offline plan or explanation: the pending removals and group counts
+/// from the state file (read, never moved or written) and the clock, so that `removalDelay` and
+/// the group shrink hold hold as they would in a cycle.
+func planningOptionsFromState(_ loaded: LoadedConfiguration, tenant: TenantModel) -> PlanningOptions {
+    let settings = loaded.configuration.reconcile
     let stored = stateStore(loaded).load(setAside: false)
     if let recovery = stored.recovery { printError("warning: \(recovery)") }
-    return PlanningOptions(removalHistory: stored.state.removalHistory, now: Int64(Date().timeIntervalSince1970))
+    let shrinks = GroupShrinkHold(rule: settings.guardrail, allowMassRemoval: false)
+        .evaluate(groups: tenant.groups, counts: tenant.memberCounts, remembered: stored.state.groups)
+    return PlanningOptions(
+        removalHistory: stored.state.removalHistory, now: Int64(Date().timeIntervalSince1970), shrunkGroups: shrinks.heldGroups)
 }
 
 /// `--output text|json`.

@@ -34,7 +34,8 @@ struct ExplainCommand: AsyncParsableCommand {
                 try await graph.readTenant(for: loaded.policies.policies, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
             }
         }
-        guard let explanation = try planner(loaded, tenant: tenant).explain(user: user, options: planningOptionsFromState(loaded)) else {
+        let options = planningOptionsFromState(loaded, tenant: tenant)
+        guard let explanation = try planner(loaded, tenant: tenant).explain(user: user, options: options) else {
             printError("error: no user '\(user)' in the tenant (give a userPrincipalName or an object id)")
             throw ExitCode.failure
         }

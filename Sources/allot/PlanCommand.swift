@@ -13,7 +13,7 @@ struct PlanCommand: AsyncParsableCommand {
             Reads the tenant live (or from --snapshot), plans, and prints one block per changed user \
             (+ add, - remove, ~ plan change, @ usage location), then deferrals, the guard, totals and seats. \
             --output json prints the documented plan format (docs/plan-format.md).
-            Exit status: 0 no changes, 2 changes pending, 1 error.
+            Exit status: 0 no changes, 2 changes pending (or removals held because a group shrank), 1 error.
             """)
 
     @OptionGroup var options: ConfigurationOption
@@ -30,7 +30,7 @@ struct PlanCommand: AsyncParsableCommand {
         let plan: Plan
         if let snapshot {
             let tenant = try tenantModel(snapshot: snapshot)
-            plan = try planner(loaded, tenant: tenant).plan(options: planningOptionsFromState(loaded))
+            plan = try planner(loaded, tenant: tenant).plan(options: planningOptionsFromState(loaded, tenant: tenant))
         } else {
             let outcome = try await withGraph(loaded, logger: logger) { graph in
                 let engine = ReconcileEngine(
@@ -48,6 +48,7 @@ struct PlanCommand: AsyncParsableCommand {
         case .text: print(PlanRenderer(colors: isTerminal(1)).render(plan), terminator: "")
         case .json: try printJSON(plan)
         }
-        if plan.hasChanges { throw ExitCode(2) }
+        // Removals held by the group shrink hold are pending too, even with nothing to send.
+        if plan.hasChanges || plan.summary.heldRemovals > 0 { throw ExitCode(2) }
     }
 }

@@ -94,11 +94,19 @@ struct ConfigurationErrorTests {
         #expect(try reconcileProblems("interval: 0s") == ["allot.yaml:5:13: `reconcile.interval` must be longer than zero"])
     }
 
-    @Test("percentages outside 0-100", arguments: ["101", "-1", "5%"])
-    func badPercentage(text: String) throws {
-        let problems = try reconcileProblems("guard: { maxRemovalPercent: \(text) }")
+    @Test("percentages outside 0-100", arguments: ["maxRemovalPercent", "groupShrinkPercent"], ["101", "-1", "5%"])
+    func badPercentage(key: String, text: String) throws {
+        let problems = try reconcileProblems("guard: { \(key): \(text) }")
         let shown = text == "5%" ? #"must be a number, got string "5%""# : "must be a percentage from 0 to 100, got integer \(text)"
-        #expect(problems == ["allot.yaml:5:31: `reconcile.guard.maxRemovalPercent` \(shown)"])
+        let column = 14 + key.count
+        #expect(problems == ["allot.yaml:5:\(column): `reconcile.guard.\(key)` \(shown)"])
+    }
+
+    @Test("groupShrinkPercent: 50 by default; 0 and 100 are valid")
+    func groupShrinkPercent() throws {
+        #expect(RemovalGuard().groupShrinkPercent == 50)
+        #expect(try reconcileProblems("guard: { groupShrinkPercent: 0 }").isEmpty)
+        #expect(try reconcileProblems("guard: { groupShrinkPercent: 100 }").isEmpty)
     }
 
     @Test("negative maxRemovals")

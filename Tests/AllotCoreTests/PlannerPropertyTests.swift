@@ -123,3 +123,44 @@ extension PlannerPropertyTests {
         }
     }
 }
+
+extension PlannerPropertyTests {
+    @Test("the group shrink hold only ever withholds removals, each one a removal that membership in a shrunk group would have prevented")
+    func shrinkHoldWithholdsOnlyCausedRemovals() async {
+        await propertyCheck(count: 300, input: Self.users, Self.seeds) { users, seed in
+            let scenario = RandomScenario(users: users, seed: seed)
+            var random = SplitMix64(seed: seed ^ 0x5417)
+            let shrunk = scenario.snapshot.groups.filter { _ in random.chance(0.5) }
+            // Past the guard: it would otherwise trip in one plan and not the other.
+            let plain = try scenario.plan(scenario.snapshot, options: PlanningOptions(allowMassRemoval: true))
+            let held = try scenario.plan(scenario.snapshot, options: PlanningOptions(allowMassRemoval: true, shrunkGroups: Set(shrunk.map(\.id))))
+            let plainRemovals = plain.removals
+            for (user, removed) in held.removals {
+                #expect(removed.isSubset(of: plainRemovals[user] ?? []), "\(scenario): the hold added a removal for \(user)")
+            }
+            for removal in held.heldRemovals {
+                #expect(!(held.removals[removal.userId] ?? []).contains(removal.skuId), "\(scenario): a held removal was sent")
+                #expect((plainRemovals[removal.userId] ?? []).contains(removal.skuId), "\(scenario): held a removal the plan would not make")
+                #expect(!removal.groups.isEmpty && removal.groups.allSatisfy { id in shrunk.contains { $0.id == id } }, "\(scenario)")
+                // Justified: as a member of one of the groups named, the user would keep the SKU.
+                let kept = try removal.groups.contains { group in
+                    var joined = scenario.snapshot
+                    let index = joined.groups.firstIndex { $0.id == group }!
+                    joined.groups[index].members.append(removal.userId)
+                    let plan = try scenario.plan(joined, options: PlanningOptions(allowMassRemoval: true))
+                    return !(plan.removals[removal.userId] ?? []).contains(removal.skuId)
+                }
+                #expect(kept, "\(scenario): \(removal.userPrincipalName) keeps \(removal.sku) in no shrunk group named")
+            }
+            #expect(held.summary.heldRemovals == held.heldRemovals.count, "\(scenario)")
+            if shrunk.isEmpty { #expect(held == plain, "\(scenario)") }
+        }
+    }
+}
+
+extension Plan {
+    /// The SKUs each user's call removes.
+    var removals: [GUID: Set<GUID>] {
+        Dictionary(changes.map { ($0.userId, Set($0.assignLicense?.removeLicenses ?? [])) }) { $0.union($1) }
+    }
+}

@@ -42,7 +42,7 @@ struct RenderingTests {
         encoder.outputFormatting = [.sortedKeys]
         let object = try #require(JSONSerialization.jsonObject(with: encoder.encode(plan)) as? [String: Any])
         #expect(object["version"] as? Int == 1)
-        #expect(Set(object.keys) == ["version", "summary", "changes", "deferred", "skipped", "delayedRemovals", "heldThroughGroups", "guard", "seats"])
+        #expect(Set(object.keys) == ["version", "summary", "changes", "deferred", "skipped", "delayedRemovals", "heldThroughGroups", "heldRemovals", "guard", "seats"])
         let changes = try #require(object["changes"] as? [[String: Any]])
         let body = try #require(changes.first?["assignLicense"] as? [String: Any])
         #expect((body["removeLicenses"] as? [String]) == ["05e9a617-0261-4cee-bb44-138d3ef5d965"])

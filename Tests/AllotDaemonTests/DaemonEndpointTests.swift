@@ -151,7 +151,8 @@ enum DocumentedStatus {
 
     static let lastCycleFields: Set<String> = [
         "mode", "startedAt", "finishedAt", "result", "policyRevision", "usersRead", "usersInScope", "usersDrifted", "planned", "applied",
-        "failed", "deferredAdds", "skippedUsers", "delayedRemovals", "notSent", "usersGone", "policyConflicts", "seats", "failures",
+        "failed", "deferredAdds", "skippedUsers", "delayedRemovals", "heldRemovals", "notSent", "usersGone", "policyConflicts",
+        "shrunkGroups", "seats", "failures",
     ]
     static let optionalLastCycleFields: Set<String> = ["error", "guardrail", "writesRefused"]
 

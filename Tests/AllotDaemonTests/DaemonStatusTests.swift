@@ -81,6 +81,29 @@ struct DaemonStatusTests {
         #expect(status.readiness().ok)
     }
 
+    @Test("/readyz: 503 while a shrunk group holds removals, ready once the shrink is confirmed or overridden")
+    func readinessWhileGroupShrunk() throws {
+        let status = Self.status()
+        let pmo = GUID(high: 0x9, low: 1)
+        var held = Self.report(.notConverged, at: 10)
+        held.heldRemovals = 12
+        held.shrunkGroups = [CycleReport.GroupShrink(
+            groupId: pmo, displayName: "PMO", usersBefore: 40, usersNow: 0, cyclesSeen: 1, held: true, overridden: false)]
+        status.cycleFinished(held, nextAt: nil)
+        let probe = status.readiness()
+        #expect(!probe.ok)
+        let reason = try #require(probe.reason)
+        #expect(reason.contains("'PMO' (\(pmo)) from 40 to 0 users") && reason.contains("allot apply --allow-mass-removal"), "\(reason)")
+        #expect(status.systemdStatusLine().hasSuffix(", 12 removals held (group shrank)"))
+
+        var confirmed = Self.report(.converged, at: 20)
+        confirmed.shrunkGroups = [CycleReport.GroupShrink(
+            groupId: pmo, displayName: "PMO", usersBefore: 40, usersNow: 0, cyclesSeen: 2, held: false, overridden: false)]
+        status.cycleFinished(confirmed, nextAt: nil)
+        #expect(status.readiness().ok)
+        #expect(status.snapshot(now: Self.start.addingTimeInterval(21)).lastCycle?.shrunkGroups.map(\.cyclesSeen) == [2])
+    }
+
     @Test("/status keeps the last seats through a failed read, and the newest 20 errors")
     func snapshot() {
         let status = Self.status()

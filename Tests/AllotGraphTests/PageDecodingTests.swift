@@ -78,16 +78,28 @@ struct PageDecodingTests {
         #expect(scanned.users == reference.users)
     }
 
-    @Test("member pages yield ids and the next link")
+    @Test("member pages yield the users' ids and the next link; groups, devices and contacts are skipped")
     func members() throws {
         let body = """
-            {"@odata.count":2,"value":[{"@odata.type":"#microsoft.graph.user","id":"00000000-0000-4000-8000-000000000001"},
-            {"@odata.type":"#microsoft.graph.user","id":"00000000-0000-4000-8000-00000000000A"}]}
+            {"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#directoryObjects(id)",
+            "@odata.nextLink":"https://graph.microsoft.com/v1.0/groups/x/transitiveMembers?$select=id&$top=999&$skiptoken=abc",
+            "value":[{"@odata.type":"#microsoft.graph.user","id":"00000000-0000-4000-8000-000000000001"},
+            {"@odata.type":"#microsoft.graph.group","id":"00000000-0000-4000-8000-000000000002"},
+            {"id":"00000000-0000-4000-8000-00000000000A","@odata.type":"#microsoft.graph.user"},
+            {"@odata.type":"#microsoft.graph.device","id":"00000000-0000-4000-8000-000000000003"},
+            {"@odata.type":"#microsoft.graph.orgContact","id":"00000000-0000-4000-8000-000000000004"},
+            {"id":"00000000-0000-4000-8000-000000000005"}]}
             """
         var ids: [GUID] = []
-        let next = try CollectionPage.ids(ByteBuffer(string: body), into: &ids)
-        #expect(next == nil)
-        #expect(ids.map(\.description) == ["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-00000000000a"])
+        let next = try CollectionPage.userIds(ByteBuffer(string: body), into: &ids)
+        #expect(next == "https://graph.microsoft.com/v1.0/groups/x/transitiveMembers?$select=id&$top=999&$skiptoken=abc")
+        #expect(ids.map(\.description) == [
+            "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-00000000000a", "00000000-0000-4000-8000-000000000005",
+        ], "an untyped entry is kept: only ids of users read from /users count")
+        #expect(throws: (any Error).self) {
+            var none: [GUID] = []
+            _ = try CollectionPage.userIds(ByteBuffer(string: ##"{"value":[{"@odata.type":"#microsoft.graph.user"}]}"##), into: &none)
+        }
     }
 
     @Test("malformed pages are errors, not empty pages", arguments: [

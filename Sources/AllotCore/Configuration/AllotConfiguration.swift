@@ -198,14 +198,31 @@ public struct ReconcileSettings: Sendable, Hashable {
     }
 }
 
-/// The mass-removal guard: a cycle that would remove more than either limit removes nothing.
+/// The mass-removal guard: a cycle that would remove more than either limit removes nothing;
+/// and the group shrink hold: a referenced group that suddenly shrinks holds the removals it causes.
 public struct RemovalGuard: Sendable, Hashable {
     public var maxRemovals: Int
     /// A percentage (0...100) of the managed licenses assigned.
     public var maxRemovalPercent: Double
+    /// A percentage (0...100): a group of at least ``groupShrinkMinimumUsers`` users whose
+    /// transitive user count drops by more than this since the last cycle has shrunk (so has any
+    /// group that drops to zero).
+    public var groupShrinkPercent: Double
 
-    public init(maxRemovals: Int = 50, maxRemovalPercent: Double = 5) {
+    /// Groups smaller than this are held only when they drop to zero: a few users leaving a
+    /// small group is ordinary churn.
+    public static let groupShrinkMinimumUsers = 10
+
+    public init(maxRemovals: Int = 50, maxRemovalPercent: Double = 5, groupShrinkPercent: Double = 50) {
         self.maxRemovals = maxRemovals
         self.maxRemovalPercent = maxRemovalPercent
+        self.groupShrinkPercent = groupShrinkPercent
+    }
+
+    /// Whether a group read with `now` users after `before` in the last cycle has shrunk suddenly.
+    public func isShrink(from before: Int, to now: Int) -> Bool {
+        guard now < before else { return false }
+        if now == 0 { return true }
+        return before >= Self.groupShrinkMinimumUsers && Double(before - now) * 100 > groupShrinkPercent * Double(before)
     }
 }

@@ -131,6 +131,19 @@ struct CompiledPolicy: Sendable {
     var priority: Int
 }
 
+extension CompiledPolicy {
+    /// Whether the user would match this policy as a member of `groups` as well as of the
+    /// groups they are in: the group shrink hold's question. Attribute tests and exclusions
+    /// (by group and by name) still apply.
+    func wouldMatch(user: Int, joining groups: Set<Int>, tenant: TenantModel) -> Bool {
+        let memberOf = groups.union(tenant.groupSets[Int(tenant.groupSetOfUser[user])].map(Int.init))
+        guard groupFilter.map({ !$0.isDisjoint(with: memberOf) }) ?? true, excludedGroups.isDisjoint(with: memberOf),
+            !excludedUsers.contains(user)
+        else { return false }
+        return tests.allSatisfy { $0.table[tenant.columns.valueIndex(ofUser: user, column: $0.column)] }
+    }
+}
+
 /// The licensing effect of a policy: its grants, sorted by SKU, and the priority its adds are
 /// served with when seats are short.
 struct LicenseEffect: Sendable, Hashable {

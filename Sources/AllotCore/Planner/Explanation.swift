@@ -14,6 +14,8 @@ public struct Explanation: Sendable, Hashable, Codable {
     public var deferred: [DeferredAdd]
     public var skipped: SkippedUser?
     public var delayedRemovals: [DelayedRemoval]
+    /// Removals held because a group the granting policy names shrank suddenly.
+    public var heldRemovals: [HeldRemoval]
     public var heldThroughGroups: [GroupHeldLicense]
 }
 
@@ -74,6 +76,7 @@ extension Planner {
             policies: verdicts, desired: describe(desired, attribution: attribution), current: describe(holding),
             change: plan.change(for: id), deferred: plan.deferred.filter { $0.userId == id },
             skipped: plan.skipped.first { $0.userId == id }, delayedRemovals: plan.delayedRemovals.filter { $0.userId == id },
+            heldRemovals: plan.heldRemovals.filter { $0.userId == id },
             heldThroughGroups: plan.heldThroughGroups.filter { $0.userId == id })
     }
 

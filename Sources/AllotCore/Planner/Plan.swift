@@ -29,6 +29,8 @@ public struct Plan: Sendable, Equatable, Encodable {
     public var deferred: [DeferredAdd] { details.deferredRecords.map(details.deferredAdd) }
     /// Desired SKUs users hold only through group-based licensing (for planning a GBL migration).
     public var heldThroughGroups: [GroupHeldLicense] { details.groupHeldRecords.flatMap(details.groupHeldLicenses) }
+    /// Removals held because a group the granting policy names shrank suddenly (the group shrink hold).
+    public var heldRemovals: [HeldRemoval] { details.shrinkHeldRecords.flatMap(details.heldRemovals) }
 
     /// Whether applying the plan sends any request.
     public var hasChanges: Bool { !details.changeRecords.isEmpty }
@@ -39,7 +41,7 @@ public struct Plan: Sendable, Equatable, Encodable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case version, summary, changes, deferred, skipped, delayedRemovals, heldThroughGroups
+        case version, summary, changes, deferred, skipped, delayedRemovals, heldThroughGroups, heldRemovals
         case guardrail = "guard"
         case seats
     }
@@ -53,6 +55,7 @@ public struct Plan: Sendable, Equatable, Encodable {
         try container.encode(skipped, forKey: .skipped)
         try container.encode(delayedRemovals, forKey: .delayedRemovals)
         try container.encode(heldThroughGroups, forKey: .heldThroughGroups)
+        try container.encode(heldRemovals, forKey: .heldRemovals)
         try container.encode(guardrail, forKey: .guardrail)
         try container.encode(seats, forKey: .seats)
     }
@@ -62,6 +65,7 @@ public struct Plan: Sendable, Equatable, Encodable {
         lhs.summary == rhs.summary && lhs.skipped == rhs.skipped && lhs.delayedRemovals == rhs.delayedRemovals
             && lhs.guardrail == rhs.guardrail && lhs.seats == rhs.seats && lhs.removalHistory == rhs.removalHistory
             && lhs.changes == rhs.changes && lhs.deferred == rhs.deferred && lhs.heldThroughGroups == rhs.heldThroughGroups
+            && lhs.heldRemovals == rhs.heldRemovals
     }
 
     /// The totals of a plan.
@@ -81,6 +85,8 @@ public struct Plan: Sendable, Equatable, Encodable {
         public var skippedUsers: Int
         public var delayedRemovals: Int
         public var heldThroughGroups: Int
+        /// Removals held by the group shrink hold.
+        public var heldRemovals: Int
     }
 }
 
@@ -183,6 +189,20 @@ public struct DelayedRemoval: Sendable, Hashable, Codable {
     public var pendingSince: Int64
     /// Seconds since the epoch from which the removal will be sent.
     public var removableFrom: Int64
+}
+
+/// A removal held because a group the granting policy names shrank suddenly: the group shrink
+/// hold keeps the license until the smaller membership is confirmed.
+public struct HeldRemoval: Sendable, Hashable, Codable {
+    public var userId: GUID
+    public var userPrincipalName: String
+    public var sku: String
+    public var skuId: GUID
+    /// The shrunk groups (object ids) the user would keep the SKU through.
+    public var groups: [GUID]
+    /// The policies naming those groups that grant the SKU.
+    public var policies: [String]
+    public var reason: String
 }
 
 /// A desired SKU a user holds only through group-based licensing.

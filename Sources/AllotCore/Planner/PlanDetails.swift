@@ -30,15 +30,26 @@ struct PlanDetails: Sendable {
         var skus: SkuMask
     }
 
+    /// Removals held by the group shrink hold.
+    struct ShrinkHeldRecord: Sendable {
+        var user: Int32
+        var skus: SkuMask
+        /// The policies naming a shrunk group that the user would match as a member of it.
+        var policies: [Int]
+    }
+
     let planner: Planner
     /// By trie node and by holding: filled for every node and holding a record names.
     let desired: [DesiredLicenses?]
     let held: [HeldLicenses?]
     /// By managed index: seats freed by the plan's removals (for the deferral reason).
     let freed: [Int]
+    /// The groups the engine reported shrunk (object ids).
+    let shrunkGroups: Set<GUID>
     var changeRecords: [ChangeRecord] = []
     var deferredRecords: [DeferredRecord] = []
     var groupHeldRecords: [GroupHeldRecord] = []
+    var shrinkHeldRecords: [ShrinkHeldRecord] = []
 
     private var tenant: TenantModel { planner.tenant }
     private var managed: [SubscribedSku] { planner.policies.managedSkus }
@@ -112,6 +123,22 @@ struct PlanDetails: Sendable {
             GroupHeldLicense(
                 userId: tenant.userID(at: user), userPrincipalName: tenant.userPrincipalName(at: user),
                 sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, groups: held.groups[sku])
+        }
+    }
+
+    func heldRemovals(_ record: ShrinkHeldRecord) -> [HeldRemoval] {
+        let user = Int(record.user)
+        return record.skus.map { sku in
+            let granting = record.policies.filter { policy in planner.policies.compiled[policy].grants.contains { $0.sku == sku } }
+            let groups = Set(granting.flatMap { planner.policies.compiled[$0].groupFilter ?? [] })
+                .filter { shrunkGroups.contains(tenant.groups[$0].id) }.sorted()
+            let names = groups.map { "'\(tenant.groups[$0].displayName)'" }.joined(separator: ", ")
+            return HeldRemoval(
+                userId: tenant.userID(at: user), userPrincipalName: tenant.userPrincipalName(at: user),
+                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, groups: groups.map { tenant.groups[$0].id },
+                policies: policyNames(granting),
+                reason: "group \(names) shrank suddenly and the user would keep \(managed[sku].skuPartNumber) as a member; "
+                    + "held until the smaller membership is read again next cycle, or an operator runs `allot apply --allow-mass-removal`")
         }
     }
 }

@@ -10,12 +10,19 @@ public struct PlanningOptions: Sendable {
     public var now: Int64
     /// Users whose earlier calls failed and who wait for their backoff to pass: left alone.
     public var usersInBackoff: Set<GUID>
+    /// Referenced groups (object ids) whose membership shrank suddenly and is not confirmed yet
+    /// (the engine's group shrink hold): the removals their lost members would get are held.
+    public var shrunkGroups: Set<GUID>
 
-    public init(allowMassRemoval: Bool = false, removalHistory: RemovalHistory = RemovalHistory(), now: Int64 = 0, usersInBackoff: Set<GUID> = []) {
+    public init(
+        allowMassRemoval: Bool = false, removalHistory: RemovalHistory = RemovalHistory(), now: Int64 = 0, usersInBackoff: Set<GUID> = [],
+        shrunkGroups: Set<GUID> = []
+    ) {
         self.allowMassRemoval = allowMassRemoval
         self.removalHistory = removalHistory
         self.now = now
         self.usersInBackoff = usersInBackoff
+        self.shrunkGroups = shrunkGroups
     }
 }
 
@@ -23,7 +30,8 @@ public struct PlanningOptions: Sendable {
 ///
 /// It implements the product brief's "Semantics": the union of matching policies, plans
 /// merged per SKU, `replaces`, managed SKUs and direct assignments only, one call per user,
-/// seats served by priority with deferral, usage locations, the removal delay and the guard.
+/// seats served by priority with deferral, usage locations, the removal delay, the group
+/// shrink hold and the guard.
 public struct Planner: Sendable {
     public let tenant: TenantModel
     public let policies: CompiledPolicies
@@ -77,6 +85,9 @@ private struct PlanningCycle {
     var desiredOfNode: [DesiredLicenses?] = []
     var heldOfHolding: [HeldLicenses?] = []
     var effectsOfNode: [[Int]] = []
+    /// By user index, for users with removals held by the group shrink hold: the policies naming
+    /// a shrunk group that the user would match as a member of it.
+    var shrinkPoliciesOfUser: [Int: [Int]] = [:]
 
     init(planner: Planner, options: PlanningOptions) {
         self.planner = planner
@@ -96,6 +107,8 @@ private struct PlanningCycle {
         var deferredForCycle = SkuMask()
         /// Removals held back by `removalDelay`.
         var delayed = SkuMask()
+        /// Removals held back because a group named by a policy granting the SKU shrank suddenly.
+        var shrinkHeld = SkuMask()
         /// Whether `diff` predates the latest deferral.
         var stale = false
         /// SKUs the user holds through an active group assignment: removing the direct copy frees no seat.
@@ -140,13 +153,15 @@ private struct PlanningCycle {
         }
         var (active, skipped) = leaveAlone(candidates)
         let delay = holdBackYoungRemovals(candidates: candidates, active: &active)
+        holdShrinkRemovals(&active)
 
         // The guard counts the direct removals the cycle wants to send.
-        let guardrail = guardOutcome(removals: active.reduce(0) { $0 + ($1.diff.removals & ~$1.delayed).count })
+        let guardrail = guardOutcome(removals: active.reduce(0) { $0 + ($1.diff.removals & ~$1.delayed & ~$1.shrinkHeld).count })
         allocateSeats(&active, removalsBlocked: guardrail.holdsRemovals)
         let tally = breakSeatCycles(&active, removalsBlocked: guardrail.holdsRemovals)
 
-        var details = PlanDetails(planner: planner, desired: desiredOfNode, held: heldOfHolding, freed: tally.freed)
+        var details = PlanDetails(
+            planner: planner, desired: desiredOfNode, held: heldOfHolding, freed: tally.freed, shrunkGroups: options.shrunkGroups)
         var counts = (adds: 0, removals: 0, planChanges: 0, usageLocations: 0)
         for index in active.indices {
             refresh(&active[index])
@@ -157,7 +172,12 @@ private struct PlanningCycle {
                     PlanDetails.DeferredRecord(user: Int32(candidate.user), sku: sku, seatCycle: candidate.deferredForCycle.contains(sku)))
             }
             let adds = diff.adds & ~candidate.deferred
-            let removals = guardrail.holdsRemovals ? SkuMask() : diff.removals & ~candidate.delayed
+            let shrinkHeld = diff.removals & candidate.shrinkHeld
+            if !shrinkHeld.isEmpty {
+                details.shrinkHeldRecords.append(
+                    PlanDetails.ShrinkHeldRecord(user: Int32(candidate.user), skus: shrinkHeld, policies: shrinkPoliciesOfUser[candidate.user] ?? []))
+            }
+            let removals = guardrail.holdsRemovals ? SkuMask() : diff.removals & ~candidate.delayed & ~candidate.shrinkHeld
             guard !(adds | diff.planChanges | removals).isEmpty else { continue }
             let setsUsageLocation = !(adds | diff.planChanges).isEmpty && !candidate.hasUsageLocation
             details.changeRecords.append(PlanDetails.ChangeRecord(
@@ -186,7 +206,8 @@ private struct PlanningCycle {
             usersRead: tenant.userCount, usersInScope: differences.inScope, usersDrifted: candidates.count,
             usersChanged: details.changeRecords.count, adds: counts.adds, removals: counts.removals, planChanges: counts.planChanges,
             usageLocationUpdates: counts.usageLocations, deferredAdds: details.deferredRecords.count, skippedUsers: skipped.count,
-            delayedRemovals: delay.delayed.count, heldThroughGroups: details.groupHeldRecords.reduce(0) { $0 + $1.skus.count })
+            delayedRemovals: delay.delayed.count, heldThroughGroups: details.groupHeldRecords.reduce(0) { $0 + $1.skus.count },
+            heldRemovals: details.shrinkHeldRecords.reduce(0) { $0 + $1.skus.count })
         return Plan(
             summary: summary, skipped: skipped, delayedRemovals: delay.delayed, guardrail: guardrail, seats: seats,
             removalHistory: delay.history, details: details)
@@ -269,6 +290,42 @@ private struct PlanningCycle {
         return (history, delayed)
     }
 
+    /// The group shrink hold: a removal is held when a policy whose `groups` clause names a
+    /// shrunk group grants the SKU, and the user would keep the SKU as a member of that group
+    /// (the policy's other clauses, attributes and exclusions, hold for the user). The user's
+    /// plan is worked out again as if they were a member of every shrunk group their policies
+    /// name: a removal that plan would not make is one the shrink causes. Removals already
+    /// waiting out `removalDelay` are listed there.
+    ///
+    /// The membership before the shrink is not kept (only counts are), so a user who was never
+    /// in the group but would keep the SKU as a member is held too: the hold errs on keeping.
+    private mutating func holdShrinkRemovals(_ active: inout [Candidate]) {
+        let shrunk = Set(tenant.groups.indices.filter { options.shrunkGroups.contains(tenant.groups[$0].id) })
+        let compiled = planner.policies.compiled
+        // Each policy naming a shrunk group, with the shrunk groups it names.
+        let naming = compiled.indices.compactMap { policy -> (policy: Int, joining: Set<Int>)? in
+            guard let joining = compiled[policy].groupFilter?.intersection(shrunk), !joining.isEmpty else { return nil }
+            return (policy, joining)
+        }
+        guard !naming.isEmpty else { return }
+        var desiredOfEffects: [[Int]: DesiredLicenses] = [:]
+        for index in active.indices {
+            let removals = active[index].diff.removals & ~active[index].delayed
+            guard !removals.isEmpty else { continue }
+            let user = active[index].user
+            let joined = naming.filter { compiled[$0.policy].wouldMatch(user: user, joining: $0.joining, tenant: tenant) }.map(\.policy)
+            let effects = effectsOfNode[active[index].node]
+            let widened = Set(effects).union(joined.map { planner.policies.effectOfPolicy[$0] }).sorted()
+            guard widened.count > effects.count else { continue }
+            let desired = desiredOfEffects[widened] ?? DesiredLicenses(effects: widened, policies: planner.policies)
+            desiredOfEffects[widened] = desired
+            let kept = removals & ~LicenseDiff(desired: desired, held: held(active[index].holding)).removals
+            guard !kept.isEmpty else { continue }
+            active[index].shrinkHeld = kept
+            shrinkPoliciesOfUser[user] = joined
+        }
+    }
+
     /// Seats per managed SKU: freed by removals, served to adds, deferred.
     private struct SeatTally {
         var freed: [Int]
@@ -321,7 +378,7 @@ private struct PlanningCycle {
 
     /// The SKUs whose seat a candidate's call frees: direct removals the cycle sends, unless a group still grants the SKU.
     private func frees(_ candidate: Candidate, removalsBlocked: Bool) -> SkuMask {
-        removalsBlocked ? SkuMask() : candidate.diff.removals & ~candidate.delayed & ~candidate.heldThroughGroup
+        removalsBlocked ? SkuMask() : candidate.diff.removals & ~candidate.delayed & ~candidate.shrinkHeld & ~candidate.heldThroughGroup
     }
 
     /// Seat waves, simulated as if every call succeeds (``SeatSchedule``): the counts above

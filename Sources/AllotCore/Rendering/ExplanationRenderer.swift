@@ -45,6 +45,7 @@ public struct ExplanationRenderer: Sendable {
         for removal in explanation.delayedRemovals {
             out += "  … \(removal.sku) removal waits for removalDelay until \(PlanRenderer.timestamp(removal.removableFrom))\n"
         }
+        for removal in explanation.heldRemovals { out += "  ‖ \(removal.sku) removal held: \(removal.reason)\n" }
         for held in explanation.heldThroughGroups { out += "  = \(held.sku) is held through group-based licensing and left as it is\n" }
         return out
     }

@@ -2,7 +2,8 @@ import Foundation
 
 /// Renders a ``Plan`` for people, like `terraform plan`: one block per changed user (`+` add,
 /// `-` remove, `~` plan change, `@` usage location), the policies responsible, then what was
-/// deferred, skipped or held back, the guard, the totals and the seats per SKU.
+/// deferred, skipped or held back (removal delay, group shrink), the guard, the totals and the
+/// seats per SKU.
 public struct PlanRenderer: Sendable {
     /// ANSI colours (only when writing to a terminal).
     public var colors: Bool
@@ -20,14 +21,9 @@ public struct PlanRenderer: Sendable {
             out += "Allot will make these changes:\n\n"
             for change in changes { out += render(change) }
         }
-        let deferred = plan.deferred
-        if !deferred.isEmpty {
-            out += "\n" + paint("Deferred: no seat left", .bold) + "\n"
-            let width = deferred.map(\.userPrincipalName.count).max() ?? 0
-            for add in deferred {
-                out += "  " + paint("!", .yellow) + " \(pad(add.userPrincipalName, width))  \(add.sku)  priority \(add.priority)  \(add.policies.joined(separator: ", "))\n"
-            }
-        }
+        out += userLines(
+            "Deferred: no seat left", mark: "!",
+            plan.deferred.map { ($0.userPrincipalName, "\($0.sku)  priority \($0.priority)  \($0.policies.joined(separator: ", "))") })
         if !plan.skipped.isEmpty {
             out += "\n" + paint("Skipped this cycle", .bold) + "\n"
             for user in plan.skipped { out += "  " + paint("?", .yellow) + " \(user.userPrincipalName): \(user.detail)\n" }
@@ -37,6 +33,12 @@ public struct PlanRenderer: Sendable {
             for removal in plan.delayedRemovals {
                 out += "  " + paint("…", .yellow) + " \(removal.userPrincipalName)  \(removal.sku)  removable from \(Self.timestamp(removal.removableFrom))\n"
             }
+        }
+        let held = plan.heldRemovals
+        if !held.isEmpty {
+            out += userLines(
+                "Removals held: a group shrank suddenly", mark: "‖", held.map { ($0.userPrincipalName, "\($0.sku)  \($0.policies.joined(separator: ", "))") })
+            out += "  Held until the smaller membership is read again next cycle, or an operator runs `allot apply --allow-mass-removal`.\n"
         }
         if plan.guardrail.tripped, let reason = plan.guardrail.reason {
             out += "\n" + paint(plan.guardrail.overridden ? "Guard overridden: " : "Guard tripped: ", .red) + reason + "\n"
@@ -87,6 +89,13 @@ public struct PlanRenderer: Sendable {
         return out
     }
 
+    /// A titled section of one line per user (names aligned), or nothing when there are no rows.
+    private func userLines(_ title: String, mark: String, _ rows: [(user: String, detail: String)]) -> String {
+        guard !rows.isEmpty else { return "" }
+        let width = rows.map(\.user.count).max() ?? 0
+        return "\n" + paint(title, .bold) + "\n" + rows.map { "  " + paint(mark, .yellow) + " \(pad($0.user, width))  \($0.detail)\n" }.joined()
+    }
+
     func summaryLine(_ summary: Plan.Summary) -> String {
         var parts = [
             "\(summary.usersChanged) \(plural(summary.usersChanged, "user")) to change",
@@ -96,6 +105,7 @@ public struct PlanRenderer: Sendable {
         if summary.deferredAdds > 0 { parts.append("\(summary.deferredAdds) \(plural(summary.deferredAdds, "add")) deferred") }
         if summary.skippedUsers > 0 { parts.append("\(summary.skippedUsers) \(plural(summary.skippedUsers, "user")) skipped") }
         if summary.delayedRemovals > 0 { parts.append("\(summary.delayedRemovals) \(plural(summary.delayedRemovals, "removal")) delayed") }
+        if summary.heldRemovals > 0 { parts.append("\(summary.heldRemovals) \(plural(summary.heldRemovals, "removal")) held (group shrank)") }
         return parts.joined(separator: ", ") + ". (\(summary.usersRead) users read, \(summary.usersInScope) in scope, \(summary.usersDrifted) drifted.)"
     }
 

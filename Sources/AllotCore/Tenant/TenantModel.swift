@@ -81,6 +81,16 @@ public struct TenantModel: Sendable {
     public func memberCount(ofGroup group: Int) -> Int {
         (0..<userCount).reduce(0) { $0 + (isMember(user: $1, ofGroup: group) ? 1 : 0) }
     }
+    /// How many users are members of each group (by group index), in one pass over the users.
+    public var memberCounts: [Int] {
+        var usersOfSet = [Int](repeating: 0, count: groupSets.count)
+        for set in groupSetOfUser { usersOfSet[Int(set)] += 1 }
+        var counts = [Int](repeating: 0, count: groups.count)
+        for (set, members) in groupSets.enumerated() {
+            for group in members { counts[Int(group)] += usersOfSet[set] }
+        }
+        return counts
+    }
 
     /// The user with this object id or user principal name (case-insensitive).
     public func userIndex(forReference reference: String) -> Int? {

@@ -21,6 +21,7 @@ public struct AllotEvent: Sendable, Hashable, CustomStringConvertible {
     public static let licenseFailed = AllotEvent("license.failed")
     public static let seatsShort = AllotEvent("seats.short")
     public static let guardTripped = AllotEvent("guard.tripped")
+    public static let groupShrunk = AllotEvent("group.shrunk")
     public static let graphThrottled = AllotEvent("graph.throttled")
     public static let usageLocationSet = AllotEvent("usage_location.set")
     public static let usersSkipped = AllotEvent("users.skipped")

@@ -1,34 +1,44 @@
 import AllotCore
 
 /// What Allot remembers between cycles, in `state.json` under the state directory:
-/// when each pending removal was first seen (for `reconcile.removalDelay`), and the users whose
-/// calls failed, with a growing backoff so that one broken user does not cost a call every cycle.
+/// when each pending removal was first seen (for `reconcile.removalDelay`), the users whose
+/// calls failed, with a growing backoff so that one broken user does not cost a call every
+/// cycle, and each referenced group's user count (for the group shrink hold).
 ///
-/// Losing it is always safe: removal clocks restart (removals are only delayed further) and
-/// failed users are retried sooner.
+/// Losing it is always safe: removal clocks restart (removals are only delayed further),
+/// failed users are retried sooner, and a group without a remembered count is not held (its
+/// count of this cycle becomes the baseline).
+///
+/// Version 2 added `groups`; a version 1 file loads with no group counts.
 public struct EngineState: Sendable, Hashable, Codable {
-    public static let currentVersion = 1
+    public static let currentVersion = 2
+    /// The oldest version this Allot reads.
+    public static let oldestReadableVersion = 1
 
     public var version: Int = EngineState.currentVersion
     public var pendingRemovals: [PendingRemovalEntry]
     /// By user, so that recording each write's outcome costs the same however many users fail.
     private var failuresByUser: [GUID: UserFailure]
+    /// Per referenced group, in group order: its user count and any shrink being held.
+    public var groups: [GroupCount]
 
     /// The users whose last call failed, in user order (as `state.json` lists them).
     public var failures: [UserFailure] { failuresByUser.values.sorted { $0.user < $1.user } }
 
-    public init(pendingRemovals: [PendingRemovalEntry] = [], failures: [UserFailure] = []) {
+    public init(pendingRemovals: [PendingRemovalEntry] = [], failures: [UserFailure] = [], groups: [GroupCount] = []) {
         self.pendingRemovals = pendingRemovals
         failuresByUser = Dictionary(failures.map { ($0.user, $0) }) { $1 }
+        self.groups = groups
     }
 
-    private enum CodingKeys: String, CodingKey { case version, pendingRemovals, failures }
+    private enum CodingKeys: String, CodingKey { case version, pendingRemovals, failures, groups }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
             pendingRemovals: try container.decode([PendingRemovalEntry].self, forKey: .pendingRemovals),
-            failures: try container.decode([UserFailure].self, forKey: .failures))
+            failures: try container.decode([UserFailure].self, forKey: .failures),
+            groups: try container.decodeIfPresent([GroupCount].self, forKey: .groups) ?? [])
         version = try container.decode(Int.self, forKey: .version)
     }
 
@@ -37,6 +47,34 @@ public struct EngineState: Sendable, Hashable, Codable {
         try container.encode(version, forKey: .version)
         try container.encode(pendingRemovals, forKey: .pendingRemovals)
         try container.encode(failures, forKey: .failures)
+        try container.encode(groups, forKey: .groups)
+    }
+
+    /// A referenced group's transitive user count as the last cycle read it, and the shrink
+    /// being held, if any.
+    public struct GroupCount: Sendable, Hashable, Codable {
+        public var group: GUID
+        /// The users the last cycle counted in the group.
+        public var users: Int
+        /// Set while a sudden shrink is held: `users` is then the smaller count.
+        public var shrink: HeldShrink?
+
+        public init(group: GUID, users: Int, shrink: HeldShrink? = nil) {
+            self.group = group
+            self.users = users
+            self.shrink = shrink
+        }
+    }
+
+    /// A shrink being held: the count before it, and how many cycles in a row read the smaller count.
+    public struct HeldShrink: Sendable, Hashable, Codable {
+        public var usersBefore: Int
+        public var cyclesSeen: Int
+
+        public init(usersBefore: Int, cyclesSeen: Int) {
+            self.usersBefore = usersBefore
+            self.cyclesSeen = cyclesSeen
+        }
     }
 
     /// A (user, SKU) pair pending removal and when it was first seen, in seconds since the epoch.

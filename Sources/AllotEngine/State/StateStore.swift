@@ -39,9 +39,12 @@ public struct StateStore: Sendable {
         let reason: String
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            let state = try JSONDecoder().decode(EngineState.self, from: data)
-            guard state.version != EngineState.currentVersion else { return Loaded(state: state) }
-            reason = "state version \(state.version) is not \(EngineState.currentVersion)"
+            var state = try JSONDecoder().decode(EngineState.self, from: data)
+            if (EngineState.oldestReadableVersion...EngineState.currentVersion).contains(state.version) {
+                state.version = EngineState.currentVersion
+                return Loaded(state: state)
+            }
+            reason = "state version \(state.version) is not one this Allot reads (\(EngineState.oldestReadableVersion) to \(EngineState.currentVersion))"
         } catch {
             reason = "state file is unreadable or corrupt (\(error))"
         }

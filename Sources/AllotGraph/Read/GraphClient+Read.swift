@@ -106,7 +106,8 @@ extension GraphClient {
         var builder = TenantBuilder(tenant: configuration.tenant, takenAt: takenAt, attributes: attributes)
         var decoder = UserPageDecoder(attributePaths: builder.attributePaths)
         let select = Self.userSelect(attributes: attributes).map(FormEncoding.escape).joined(separator: ",")
-        var url: String? = "\(graph.base)/users?$select=\(select)&$top=999"
+        var links = NextLinks(graph: graph, first: "\(graph.base)/users?$select=\(select)&$top=999")
+        var url: String? = links.first
         var page = 0
         while let current = url {
             page += 1
@@ -121,31 +122,34 @@ extension GraphClient {
                     message: "the page could not be decoded (\(error)); client-request-id \(response.clientRequestId)")
             }
             counter.add(userPages: 1, users: decoded.users)
-            url = try checkedNextLink(decoded.nextLink, read: read)
+            url = try links.follow(decoded.nextLink, read: read)
         }
         return builder
     }
 
-    private func readSubscribedSkus() async throws -> [SubscribedSku] {
-        struct Page: Decodable {
-            let value: [SubscribedSku]
-            let nextLink: String?
-            enum CodingKeys: String, CodingKey {
-                case value
-                case nextLink = "@odata.nextLink"
-            }
+    /// One page of a small listing, decoded with `JSONDecoder` (SKUs, groups by name).
+    private struct ODataPage<Element: Decodable>: Decodable {
+        let value: [Element]
+        let nextLink: String?
+        enum CodingKeys: String, CodingKey {
+            case value
+            case nextLink = "@odata.nextLink"
         }
+    }
+
+    private func readSubscribedSkus() async throws -> [SubscribedSku] {
         var skus: [SubscribedSku] = []
-        var url: String? = "\(graph.base)/subscribedSkus"
+        var links = NextLinks(graph: graph, first: "\(graph.base)/subscribedSkus")
+        var url: String? = links.first
         var page = 0
         while let current = url {
             page += 1
             let read = page == 1 ? "subscribedSkus" : "subscribedSkus page \(page)"
             let response = try await getPage(current, read: read, operation: "GET /subscribedSkus")
             do {
-                let decoded = try JSONDecoder().decode(Page.self, from: Data(response.body.readableBytesView))
+                let decoded = try JSONDecoder().decode(ODataPage<SubscribedSku>.self, from: Data(response.body.readableBytesView))
                 skus += decoded.value
-                url = try checkedNextLink(decoded.nextLink, read: read)
+                url = try links.follow(decoded.nextLink, read: read)
             } catch let error as GraphReadError {
                 throw error
             } catch {
@@ -156,38 +160,81 @@ extension GraphClient {
     }
 
     /// Resolves a group reference to exactly one group and reads its transitive user members.
+    ///
+    /// Members come from the standard listing `GET /groups/{id}/transitiveMembers`, which is
+    /// strongly consistent, not from the `microsoft.graph.user` cast: a cast needs
+    /// `ConsistencyLevel: eventual` and is served from an index that "might not be up-to-date
+    /// with recent changes" (docs/graph-client.md). Entries typed as anything but a user (nested
+    /// groups, devices, contacts) are skipped.
     private func readGroup(_ reference: String, counter: ProgressCounter) async throws -> DirectoryGroup {
         let info = try await resolveGroup(reference)
+        if info.visibility?.lowercased() == "hiddenmembership" { try await requireHiddenMembershipPermission(info) }
         var members: [GUID] = []
-        var url: String? =
-            "\(graph.base)/groups/\(info.id)/transitiveMembers/microsoft.graph.user?$select=id&$top=999&$count=true"
+        var links = NextLinks(graph: graph, first: "\(graph.base)/groups/\(info.id)/transitiveMembers?$select=id&$top=999")
+        var url: String? = links.first
         var page = 0
         while let current = url {
             page += 1
             let read = "members of group '\(info.displayName)' (\(info.id)) page \(page)"
-            let response = try await getPage(
-                current, read: read, operation: "GET /groups/{id}/transitiveMembers", headers: [("ConsistencyLevel", "eventual")])
+            let response = try await getPage(current, read: read, operation: "GET /groups/{id}/transitiveMembers")
             let nextLink: String?
             do {
-                nextLink = try CollectionPage.ids(response.body, into: &members)
+                nextLink = try CollectionPage.userIds(response.body, into: &members)
             } catch {
                 throw GraphReadError(.malformedResponse, read: read, message: "the page could not be decoded (\(error))")
             }
             counter.add(memberPages: 1)
-            url = try checkedNextLink(nextLink, read: read)
+            url = try links.follow(nextLink, read: read)
         }
         return DirectoryGroup(id: info.id, displayName: info.displayName, members: members)
+    }
+
+    /// A group with hidden membership lists its members only to an application holding
+    /// `Member.Read.Hidden`; without it Graph answers with fewer members (or none) rather than
+    /// an error, and a plan made from that would remove licenses. The token's `roles` claim
+    /// says whether the permission is there; a token Allot cannot read counts as without it.
+    private func requireHiddenMembershipPermission(_ group: ResolvedGroup) async throws {
+        let token = try await tokens.token(rejecting: nil)
+        if let refusal = Self.hiddenMembershipRefusal(groupId: group.id, displayName: group.displayName, token: token) { throw refusal }
+    }
+
+    /// Why the members of a hidden-membership group cannot be read with `token`, or `nil` when
+    /// its `roles` claim holds `Member.Read.Hidden`.
+    static func hiddenMembershipRefusal(groupId: GUID, displayName: String, token: String) -> GraphReadError? {
+        let roles = AccessTokenRoles.roles(of: token)
+        if let roles, roles.contains(hiddenMembershipPermission) { return nil }
+        let why =
+            roles == nil
+            ? "the access token is not a JWT whose roles claim Allot can read, so it cannot tell whether the application holds the \(hiddenMembershipPermission) permission"
+            : "the application's access token lacks the \(hiddenMembershipPermission) application permission"
+        return GraphReadError(
+            .membershipHidden, read: "group '\(displayName)' (\(groupId))",
+            message: "the group has hidden membership (visibility HiddenMembership) and \(why); Graph would list it without its members, "
+                + "so nothing is planned. Grant \(hiddenMembershipPermission) to the app registration (application permission, "
+                + "with admin consent; deploy/app-registration.md), or stop referencing the group")
+    }
+
+    /// The application permission Graph requires to list a hidden-membership group's members.
+    static let hiddenMembershipPermission = "Member.Read.Hidden"
+
+    /// A group as its lookup answered.
+    private struct ResolvedGroup {
+        let id: GUID
+        let displayName: String
+        /// Graph's `visibility` (`Public`, `Private`, `HiddenMembership`), when set.
+        let visibility: String?
     }
 
     private struct GroupEntry: Decodable {
         let id: GUID
         let displayName: String?
+        let visibility: String?
     }
 
-    private func resolveGroup(_ reference: String) async throws -> (id: GUID, displayName: String) {
+    private func resolveGroup(_ reference: String) async throws -> ResolvedGroup {
         if let id = GUID(reference) {
             let read = "group \(id)"
-            let url = "\(graph.base)/groups/\(id)?$select=id,displayName"
+            let url = "\(graph.base)/groups/\(id)?$select=\(Self.groupSelect)"
             let response = try await executor.send(.GET, url, host: graph.host, operation: "GET /groups/{id}", authorizer: authorizer)
             if response.status == 404 {
                 throw GraphReadError(
@@ -202,21 +249,27 @@ extension GraphClient {
             guard let entry = try? JSONDecoder().decode(GroupEntry.self, from: Data(response.body.readableBytesView)) else {
                 throw GraphReadError(.malformedResponse, read: read, message: "the group could not be decoded")
             }
-            return (entry.id, entry.displayName ?? reference)
+            return ResolvedGroup(id: entry.id, displayName: entry.displayName ?? reference, visibility: entry.visibility)
         }
-        struct Page: Decodable { let value: [GroupEntry] }
         let read = "group '\(reference)'"
         let literal = reference.replacingOccurrences(of: "'", with: "''")
         let filter = FormEncoding.escape("displayName eq '\(literal)'")
-        let response = try await getPage(
-            "\(graph.base)/groups?$filter=\(filter)&$select=id,displayName", read: read, operation: "GET /groups?$filter")
-        guard let page = try? JSONDecoder().decode(Page.self, from: Data(response.body.readableBytesView)) else {
-            throw GraphReadError(.malformedResponse, read: read, message: "the group search could not be decoded")
+        // Every page: a name is unambiguous only if no later page holds another group with it.
+        var entries: [GroupEntry] = []
+        var links = NextLinks(graph: graph, first: "\(graph.base)/groups?$filter=\(filter)&$select=\(Self.groupSelect)")
+        var url: String? = links.first
+        while let current = url {
+            let response = try await getPage(current, read: read, operation: "GET /groups?$filter")
+            guard let page = try? JSONDecoder().decode(ODataPage<GroupEntry>.self, from: Data(response.body.readableBytesView)) else {
+                throw GraphReadError(.malformedResponse, read: read, message: "the group search could not be decoded")
+            }
+            entries += page.value
+            url = try links.follow(page.nextLink, read: read)
         }
-        let matches = page.value.filter { ($0.displayName ?? "").lowercased() == reference.lowercased() }
+        let matches = entries.filter { ($0.displayName ?? "").lowercased() == reference.lowercased() }
         switch matches.count {
         case 1:
-            return (matches[0].id, matches[0].displayName ?? reference)
+            return ResolvedGroup(id: matches[0].id, displayName: matches[0].displayName ?? reference, visibility: matches[0].visibility)
         case 0:
             throw GraphReadError(
                 .groupNotFound, read: read,
@@ -229,14 +282,14 @@ extension GraphClient {
         }
     }
 
+    /// The group properties a lookup asks for.
+    static let groupSelect = "id,displayName,visibility"
+
     /// GETs one page; a failure (after retries) is a ``GraphReadError/Reason/incomplete`` read.
-    private func getPage(
-        _ url: String, read: String, operation: String, headers: [(String, String)] = []
-    ) async throws -> GraphResponse {
+    private func getPage(_ url: String, read: String, operation: String) async throws -> GraphResponse {
         let response: GraphResponse
         do {
-            response = try await executor.send(
-                .GET, url, host: graph.host, operation: operation, headers: headers, authorizer: authorizer)
+            response = try await executor.send(.GET, url, host: graph.host, operation: operation, authorizer: authorizer)
         } catch let error as GraphRequestError {
             throw GraphReadError(.incomplete, read: read, message: "the read did not complete; nothing read is used", request: error)
         }
@@ -247,13 +300,35 @@ extension GraphClient {
         }
         return response
     }
+}
 
-    /// A `nextLink` to follow, which must point at the Graph endpoint (Allot's token goes nowhere else).
-    private func checkedNextLink(_ link: String?, read: String) throws -> String? {
+/// The `@odata.nextLink`s of one paged listing, checked before they are followed: each must
+/// point at the Graph endpoint (Allot's token goes nowhere else), and none may repeat a link
+/// already followed, since a listing that links back to an earlier page would be read forever.
+struct NextLinks {
+    let graph: Endpoint
+    /// The listing's first request, which no link may lead back to either.
+    let first: String
+    private var followed: Set<String>
+
+    init(graph: Endpoint, first: String) {
+        self.graph = graph
+        self.first = first
+        followed = [first]
+    }
+
+    /// The link to request next, or `nil` at the last page.
+    /// - Throws: ``GraphReadError/Reason/malformedResponse`` naming `read` and the link.
+    mutating func follow(_ link: String?, read: String) throws(GraphReadError) -> String? {
         guard let link, !link.isEmpty else { return nil }
         guard graph.isSameOrigin(as: link) else {
             throw GraphReadError(
                 .malformedResponse, read: read, message: "@odata.nextLink '\(link)' does not point at the Graph endpoint \(graph.base)")
+        }
+        guard followed.insert(link).inserted else {
+            throw GraphReadError(
+                .malformedResponse, read: read,
+                message: "@odata.nextLink '\(link)' repeats a page already read: the listing would never end, so nothing read is used")
         }
         return link
     }

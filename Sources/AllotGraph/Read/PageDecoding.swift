@@ -30,21 +30,28 @@ enum CollectionPage {
         }
     }
 
-    /// The `id` of every object in a page of directory objects (transitive members).
-    static func ids(_ body: ByteBuffer, into ids: inout [GUID]) throws -> String? {
+    /// The `id` of every user in a page of directory objects (transitive members). Objects
+    /// typed as anything else (`#microsoft.graph.group`, `.device`, `.orgContact`, ...) are
+    /// skipped; an object without `@odata.type` is kept, since only the ids of users read from
+    /// `/users` ever count as members.
+    static func userIds(_ body: ByteBuffer, into ids: inout [GUID]) throws -> String? {
         try read(body) { scanner in
             try scanner.beginObject()
             var first = true
-            var found = false
+            var id: GUID?
+            var isUser = true
             while let key = try scanner.nextKey(first: &first) {
                 if scanner.matches(key, "id") {
-                    ids.append(try scanner.guid())
-                    found = true
+                    id = try scanner.guid()
+                } else if scanner.matches(key, "@odata.type") {
+                    let type = try scanner.stringRange()
+                    isUser = !type.escaped && scanner.matches(type.range, "#microsoft.graph.user")
                 } else {
                     try scanner.skipValue()
                 }
             }
-            if !found { throw JSONScanner.SyntaxError(offset: scanner.position, expected: "an object with an id") }
+            guard let id else { throw JSONScanner.SyntaxError(offset: scanner.position, expected: "an object with an id") }
+            if isUser { ids.append(id) }
         }
     }
 }

@@ -12,11 +12,12 @@ struct PlanDocument: Decodable {
     var skipped: [SkippedUser]
     var delayedRemovals: [DelayedRemoval]
     var heldThroughGroups: [GroupHeldLicense]
+    var heldRemovals: [HeldRemoval]
     var guardrail: GuardOutcome
     var seats: [SeatCount]
 
     private enum CodingKeys: String, CodingKey {
-        case version, summary, changes, deferred, skipped, delayedRemovals, heldThroughGroups, seats
+        case version, summary, changes, deferred, skipped, delayedRemovals, heldThroughGroups, heldRemovals, seats
         case guardrail = "guard"
     }
 
