@@ -151,11 +151,8 @@ struct GroupShrinkTests {
         #expect(try Self.pmoState(scenario)["users"] == .number(0))
     }
 
-    // needs the strict simulator (issue8-simulator): --consistency-lag (advanced membership
-    // queries see writes late), --app-roles, and DELETE /groups/{id}/members/{id}/$ref.
     @Test(
-        "a member removed from a group a moment ago is gone from the very next read, however far the advanced-query index lags",
-        .disabled("needs the strict simulator from branch issue8-simulator"))
+        "a member removed from a group a moment ago is gone from the very next read, however far the advanced-query index lags")
     func membershipReadIsConsistent() async throws {
         let scenario = try await Self.convergedScenario("shrink-consistency")
         let tenant = try await scenario.simulator.tenant()

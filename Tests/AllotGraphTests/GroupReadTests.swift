@@ -116,11 +116,8 @@ struct GroupReadTests {
         guard response.status.code == 204 else { throw HarnessError("PUT /_simulator/roles answered \(response.status.code)") }
     }
 
-    // needs the strict simulator (issue8-simulator): group visibility, JWT access tokens with roles,
-    // hidden members listed empty without Member.Read.Hidden, PUT /_simulator/roles.
     @Test(
-        "a HiddenMembership group read without Member.Read.Hidden fails closed before its members are listed; with it, members are read",
-        .disabled("needs the strict simulator from branch issue8-simulator"))
+        "a HiddenMembership group read without Member.Read.Hidden fails closed before its members are listed; with it, members are read")
     func hiddenMembershipAgainstSimulator() async throws {
         try await Harness.withSimulator(tenant: try Self.tenant(hiding: "PMO")) { simulator, endpoints in
             await #expect {
@@ -140,9 +137,7 @@ struct GroupReadTests {
         }
     }
 
-    // needs the strict simulator (issue8-simulator): the repeatNextLink fault.
     @Test("a listing whose page links to itself ends the read with an error naming the page and the link",
-        .disabled("needs the strict simulator from branch issue8-simulator"),
         arguments: ["/users", "/transitiveMembers"])
     func repeatingNextLinkAgainstSimulator(path: String) async throws {
         try await Harness.withSimulator { simulator, endpoints in
