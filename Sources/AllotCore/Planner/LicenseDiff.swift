@@ -5,21 +5,15 @@ struct DesiredLicenses {
     var disabledPlans: [[GUID]]
     /// By managed index: what that SKU replaces, from the matched policies only.
     var replaces: [SkuMask]
-    /// By managed index: the highest priority among the matched policies granting the SKU
-    /// (`Int.min` when none does): the order adds are served in when seats are short.
-    var priority: [Int]
 
     /// The licenses wanted by the union of these effects (see ``CompiledPolicies``).
     init(effects: [Int], policies: CompiledPolicies) {
         let count = policies.managedSkus.count
         disabledPlans = Array(repeating: [], count: count)
         replaces = Array(repeating: SkuMask(), count: count)
-        priority = Array(repeating: .min, count: count)
         for effect in effects {
-            let effectPriority = policies.effects[effect].priority
             for grant in policies.effects[effect].grants {
                 let sku = grant.sku
-                priority[sku] = max(priority[sku], effectPriority)
                 if granted.contains(sku) {
                     // Several policies grant the SKU: enabled plans are the union, so disabled the intersection.
                     let disabled = Set(grant.disabledPlans)

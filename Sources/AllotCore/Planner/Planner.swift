@@ -349,9 +349,9 @@ private struct PlanningCycle {
             // down) must free the excess before any add of the SKU gets a seat.
             let seats = max(0, managed[sku].prepaidUnits.enabled - managed[sku].consumedUnits + freed)
             guard wanting.count > seats else { continue }
-            // Not enough seats for everyone: priorities decide.
+            // Not enough seats for everyone: priorities decide, so read them (for these users only).
             let ranked = wanting
-                .map { (index: $0, priority: desired(active[$0].node).priority[sku]) }
+                .map { (index: $0, priority: planner.attribution(user: active[$0].user).priority[sku]) }
                 .sorted { $0.priority != $1.priority ? $0.priority > $1.priority : active[$0.index].user < active[$1.index].user }
             for entry in ranked.dropFirst(seats) {
                 active[entry.index].deferred.insert(sku)
@@ -362,18 +362,8 @@ private struct PlanningCycle {
 
     /// What a candidate's call means for seats: the adds it sends (a seat each) and the
     /// removals that free one when it succeeds.
-    private mutating func seatCall(_ candidate: Candidate, removalsBlocked: Bool) -> SeatSchedule.Call {
-        let needs = candidate.diff.adds & ~candidate.deferred
-        var priority = Int.min
-        if !needs.isEmpty {
-            let priorities = desired(candidate.node).priority
-            var remaining = needs.rawValue
-            while remaining != 0 {
-                priority = max(priority, priorities[remaining.trailingZeroBitCount])
-                remaining &= remaining &- 1
-            }
-        }
-        return SeatSchedule.Call(needs: needs, frees: frees(candidate, removalsBlocked: removalsBlocked), priority: priority)
+    private func seatCall(_ candidate: Candidate, removalsBlocked: Bool) -> SeatSchedule.Call {
+        SeatSchedule.Call(needs: candidate.diff.adds & ~candidate.deferred, frees: frees(candidate, removalsBlocked: removalsBlocked))
     }
 
     /// The SKUs whose seat a candidate's call frees: direct removals the cycle sends, unless a group still grants the SKU.
@@ -410,8 +400,9 @@ private struct PlanningCycle {
             var victim: (call: Int, sku: Int, priority: Int, user: Int)?
             for call in onCycles.isEmpty ? schedule.waiting : onCycles {
                 let candidate = active[candidateOfCall[call]]
+                let priorities = planner.attribution(user: candidate.user).priority
                 for sku in schedule.missingSeats(of: call) {
-                    let priority = desired(candidate.node).priority[sku]
+                    let priority = priorities[sku]
                     if let chosen = victim, (chosen.priority, -chosen.user) <= (priority, -candidate.user) { continue }
                     victim = (call, sku, priority, candidate.user)
                 }

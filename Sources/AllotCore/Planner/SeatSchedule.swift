@@ -22,10 +22,12 @@
 /// | A    | VISIOCLIENT | SPE_E3      | 2 (after B's 2xx) |
 /// | C    | SPE_E3      |             | 3 (after A's 2xx) |
 ///
-/// Serving order within a wave: calls that free seats first (they unlock others), then by
-/// priority (highest first), then in the order given (the caller passes users by id, so ties
-/// go to the lower user id). Pure: no clock, no I/O; the planner runs it assuming every call
-/// succeeds, the engine with the real answers, and both see the same waves when all succeed.
+/// Serving order within a wave: calls that free seats first (they unlock others), then in the
+/// order given (the caller passes users by id). Priorities are not needed here: the planner
+/// has already served every add it keeps (by priority, while seats last), so each call in the
+/// schedule gets its seat in some wave; the order only decides which wave. Pure: no clock, no
+/// I/O; the planner runs it assuming every call succeeds, the engine with the real answers,
+/// and both see the same waves when all succeed.
 public struct SeatSchedule: Sendable {
     /// One user's call, as far as seats are concerned.
     public struct Call: Sendable, Hashable {
@@ -33,13 +35,10 @@ public struct SeatSchedule: Sendable {
         public var needs: SkuMask
         /// SKUs (indices) whose direct removal frees a seat once the call succeeds.
         public var frees: SkuMask
-        /// The highest priority among the call's adds.
-        public var priority: Int
 
-        public init(needs: SkuMask, frees: SkuMask, priority: Int) {
+        public init(needs: SkuMask, frees: SkuMask) {
             self.needs = needs
             self.frees = frees
-            self.priority = priority
         }
     }
 
@@ -56,13 +55,7 @@ public struct SeatSchedule: Sendable {
     public init(calls: [Call], available: [Int]) {
         self.calls = calls
         self.available = available
-        waiting = calls.indices.sorted { lhs, rhs in
-            let left = calls[lhs]
-            let right = calls[rhs]
-            if left.frees.isEmpty != right.frees.isEmpty { return !left.frees.isEmpty }
-            if left.priority != right.priority { return left.priority > right.priority }
-            return lhs < rhs
-        }
+        waiting = calls.indices.filter { !calls[$0].frees.isEmpty } + calls.indices.filter { calls[$0].frees.isEmpty }
     }
 
     /// The schedule of a plan's changes, in their order (by user id), with the seats free at the
@@ -75,7 +68,7 @@ public struct SeatSchedule: Sendable {
             for add in change.adds { if let index = indexOfSku[add.skuId] { needs.insert(index) } }
             var frees = SkuMask()
             for removal in change.removals where removal.freesSeat { if let index = indexOfSku[removal.skuId] { frees.insert(index) } }
-            return Call(needs: needs, frees: frees, priority: change.adds.map(\.priority).max() ?? .min)
+            return Call(needs: needs, frees: frees)
         }
         self.init(calls: calls, available: seats.map { $0.prepaid - $0.consumedBefore })
     }
