@@ -46,9 +46,6 @@ public final class ReconcileEngine: Sendable {
     let progress: ProgressReporter
     let now: @Sendable () -> Date
 
-    /// Writes per `apply` call: progress is reported (and a shutdown honoured) between chunks.
-    static let chunkSize = 400
-
     public init(
         configuration: AllotConfiguration, graph: GraphClient, stateStore: StateStore, logger: Logger,
         progress: ProgressReporter = .silent, now: @escaping @Sendable () -> Date = Date.init
@@ -134,19 +131,25 @@ public final class ReconcileEngine: Sendable {
         }
     }
 
-    /// Sends the plan's calls in seat waves (``ApplySchedule``), in chunks so that progress is
-    /// reported and a shutdown honoured between them, recording every outcome.
+    /// Sends the plan's calls in seat waves (``ApplySchedule``), each wave in full batches,
+    /// with progress after every batch, recording every outcome.
     private func apply(_ plan: Plan, changes: [UserChange], tenant: TenantModel, state: inout EngineState, report: inout CycleReport) async {
         var schedule = ApplySchedule(changes: changes, seats: plan.seats)
         var conflicts = PolicyConflicts(skus: tenant.subscribedSkus)
         let users = Dictionary(changes.map { ($0.userId, $0) }) { first, _ in first }
+        let totalWrites = changes.reduce(0) { $0 + ($1.setUsageLocation == nil ? 0 : 1) + ($1.assignLicense == nil ? 0 : 1) }
         var done = 0
         var stopped = false
         while !stopped {
-            let chunk = schedule.nextChunk(limit: Self.chunkSize)
-            guard !chunk.calls.isEmpty else { break }
-            let results = await graph.apply(chunk.writes)
-            schedule.record(results, for: chunk.calls)
+            let wave = schedule.nextWave()
+            guard !wave.calls.isEmpty else { break }
+            let before = done
+            let progress = progress
+            let results = await graph.apply(wave.writes) { finished in
+                progress.applying(phase: "license changes", done: before + finished, total: totalWrites)
+            }
+            done += results.count
+            schedule.record(results, for: wave.calls)
             let seconds = Int64(now().timeIntervalSince1970)
             for result in results {
                 record(result, change: users[result.write.user], tenant: tenant, conflicts: &conflicts, report: &report)
@@ -160,8 +163,6 @@ public final class ReconcileEngine: Sendable {
                 }
                 if case .notSent = result.outcome { stopped = true }
             }
-            done += chunk.calls.count
-            progress.applying(phase: "license changes", done: done, total: changes.count)
             if Task.isCancelled || report.writesRefused != nil { stopped = true }
         }
         progress.finish()

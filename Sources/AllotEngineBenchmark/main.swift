@@ -227,24 +227,30 @@ final class EventCounter: Sendable {
     }
 }
 
-/// The write phases of a plan as the engine sends them (usage locations, calls that free
-/// seats, the other license calls) and the fewest batches each needs.
-struct Phases {
+/// The seat waves of a plan as the engine sends them when every call succeeds (``SeatSchedule``),
+/// and the fewest batches each wave needs: a wave's writes (its calls and their usage-location
+/// PATCHes) go in full batches of 20.
+struct Waves {
+    var writesPerWave: [Int] = []
     var usageLocations = 0
-    var freeing = 0
-    var adding = 0
 
     init(_ plan: Plan) {
-        for change in plan.changes {
-            if change.setUsageLocation != nil { usageLocations += 1 }
-            guard let body = change.assignLicense else { continue }
-            if body.removeLicenses.isEmpty { adding += 1 } else { freeing += 1 }
+        let changes = plan.changes
+        var schedule = SeatSchedule(changes: changes, seats: plan.seats)
+        while case let wave = schedule.nextWave(), !wave.isEmpty {
+            var writes = 0
+            for call in wave {
+                if changes[call].setUsageLocation != nil { writes += 1 }
+                if changes[call].assignLicense != nil { writes += 1 }
+                schedule.succeeded(call)
+            }
+            writesPerWave.append(writes)
         }
+        usageLocations = changes.filter { $0.setUsageLocation != nil }.count
     }
 
-    var writes: Int { usageLocations + freeing + adding }
-    var fewestBatches: Int { [usageLocations, freeing, adding].reduce(0) { $0 + ($1 + 19) / 20 } }
-    var nonEmpty: Int { [usageLocations, freeing, adding].filter { $0 > 0 }.count }
+    var writes: Int { writesPerWave.reduce(0, +) }
+    var fewestBatches: Int { writesPerWave.reduce(0) { $0 + ($1 + 19) / 20 } }
 }
 
 func format(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
@@ -300,11 +306,12 @@ func measure(_ options: Options, simulator: SimulatorProcess) async throws {
         let secondWall = ContinuousClock.now - secondStart
         let secondWrites = WriteStatistics(try await simulator.requests())
 
-        let phases = Phases(plan)
+        let waves = Waves(plan)
         let report = first.report
         let quotaRate = Double(options.quotaWrites) / Double(options.quotaWindowSeconds)
         let throttledShare = Double(firstWrites.itemsThrottled) / Double(max(1, firstWrites.items))
-        let allowedBatches = phases.fewestBatches + phases.nonEmpty + firstWrites.itemsThrottled
+        // One partial batch per wave: its last batch, and the license calls that wait for their PATCH.
+        let allowedBatches = waves.fewestBatches + waves.writesPerWave.count + firstWrites.itemsThrottled
         let sustained = sampler.sustainedRate(after: options.quotaWrites / 10)
         let busiest = sampler.busiestWindow(Double(options.quotaWindowSeconds))
         let sizes = firstWrites.batchSizes.sorted { $0.key > $1.key }.map { "\($0.value)×\($0.key)" }.joined(separator: " ")
@@ -313,8 +320,8 @@ func measure(_ options: Options, simulator: SimulatorProcess) async throws {
             tenant                      \(report.usersRead) users, \(format(options.drift, 0)) % drift (seed \(options.seed)); write quota \(options.quotaWrites) / \(options.quotaWindowSeconds) s
             first cycle                 \(report.result.rawValue) in \(format(firstWall.timeInterval)) s; \(report.usersDrifted) users drifted, \(plan.summary.usersChanged) changed
               planned                   \(plan.summary.adds) adds, \(plan.summary.removals) removals, \(plan.summary.planChanges) plan changes, \(plan.summary.usageLocationUpdates) usage locations; \(plan.summary.deferredAdds) adds deferred (seats)
-              writes by phase           \(phases.usageLocations) usage locations, \(phases.freeing) freeing calls, \(phases.adding) adding calls = \(phases.writes)
-              write requests ($batch)   \(firstWrites.batches) (\(firstWrites.batchesRefused) refused whole); fewest possible \(phases.fewestBatches) (Σ ⌈phase/20⌉), allowed \(allowedBatches) (+ one partial batch per phase + \(firstWrites.itemsThrottled) throttled retries)
+              seat waves                \(waves.writesPerWave.count): \(waves.writesPerWave.map(String.init).joined(separator: " + ")) = \(waves.writes) writes (\(waves.usageLocations) of them usage locations)
+              write requests ($batch)   \(firstWrites.batches) (\(firstWrites.batchesRefused) refused whole); fewest possible \(waves.fewestBatches) (Σ ⌈wave/20⌉), allowed \(allowedBatches) (+ one partial batch per wave + \(firstWrites.itemsThrottled) throttled retries)
               batch sizes               \(sizes)
               items                     \(firstWrites.items): \(firstWrites.itemsAccepted) accepted, \(firstWrites.itemsThrottled) answered 429 (\(format(throttledShare * 100, 2)) %), \(firstWrites.itemsFailed) failed; \(firstWrites.otherWrites) writes outside $batch
               sustained write rate      \(sustained.map { "\(format($0.rate, 2)) writes/s = \(format($0.rate / quotaRate * 100)) % of the quota (\($0.writes) writes from \(format($0.from)) s to \(format($0.to)) s)" } ?? "n/a (fewer writes than the burst)")

@@ -45,12 +45,12 @@ struct ApplyScheduleTests {
         var schedule = ApplySchedule(
             changes: [Self.change(1, adds: [(Self.e3, 10)], location: "US"), Self.change(2, removes: [(Self.e3, true)]), Self.change(3, adds: [(Self.e5, 0)])],
             seats: Self.seats(e3: 0, e5: 1))
-        let first = schedule.nextChunk(limit: 400)
+        let first = schedule.nextWave()
         #expect(first.calls == [1, 2])
         #expect(first.writes.map(\.user) == [Self.user(2), Self.user(3)])
-        #expect(schedule.nextChunk(limit: 400).calls.isEmpty, "user 1 waits for user 2's answer")
+        #expect(schedule.nextWave().calls.isEmpty, "user 1 waits for user 2's answer")
         schedule.record(Self.applied(first.writes), for: first.calls)
-        let second = schedule.nextChunk(limit: 400)
+        let second = schedule.nextWave()
         #expect(second.calls == [0])
         #expect(second.writes.map(\.isUsageLocation) == [true, false], "PATCH first, then the license call")
         schedule.record(Self.applied(second.writes), for: second.calls)
@@ -58,22 +58,14 @@ struct ApplyScheduleTests {
         #expect(schedule.blocked().isEmpty)
     }
 
-    @Test("chunks hold at most the limit; the rest follows in the next chunk")
-    func chunks() {
-        var schedule = ApplySchedule(changes: (1...5).map { Self.change($0, adds: [(Self.e3, 0)]) }, seats: Self.seats(e3: 5, e5: 0))
-        #expect(schedule.nextChunk(limit: 2).calls == [0, 1])
-        #expect(schedule.nextChunk(limit: 2).calls == [2, 3])
-        #expect(schedule.nextChunk(limit: 2).calls == [4])
-    }
-
     @Test("a freeing call that failed blocks the calls that waited for its seat, and they name it")
     func failedFreeing() {
         var schedule = ApplySchedule(
             changes: [Self.change(1, removes: [(Self.e3, true)]), Self.change(2, adds: [(Self.e3, 5)])], seats: Self.seats(e3: 0, e5: 0))
-        let first = schedule.nextChunk(limit: 400)
+        let first = schedule.nextWave()
         #expect(first.calls == [0])
         schedule.record([Self.failed(first.writes[0], .other)], for: first.calls)
-        #expect(schedule.nextChunk(limit: 400).calls.isEmpty)
+        #expect(schedule.nextWave().calls.isEmpty)
         let blocked = schedule.blocked()
         #expect(blocked.map(\.change.userId) == [Self.user(2)])
         #expect(blocked.first?.missing == [Self.e3])
@@ -85,12 +77,15 @@ struct ApplyScheduleTests {
         var schedule = ApplySchedule(
             changes: [Self.change(1, adds: [(Self.e3, 0)]), Self.change(2, adds: [(Self.e3, 0)]), Self.change(3, adds: [(Self.e5, 0)])],
             seats: Self.seats(e3: 1, e5: 1))
-        let first = schedule.nextChunk(limit: 1)
-        schedule.record([Self.failed(first.writes[0], .noSeats, "Subscription with SKU \(Self.e3) does not have any available licenses.")], for: first.calls)
-        let second = schedule.nextChunk(limit: 400)
-        #expect(second.calls == [2], "no more E3 adds; the E5 add goes")
-        schedule.record([GraphWriteResult(write: second.writes[0], outcome: .notSent)], for: second.calls)
-        #expect(schedule.unsent == [1])
+        let first = schedule.nextWave()
+        #expect(first.calls == [0, 2], "one E3 seat, one E5 seat")
+        schedule.record(
+            [Self.failed(first.writes[0], .noSeats, "Subscription with SKU \(Self.e3) does not have any available licenses."),
+             GraphWriteResult(write: first.writes[1], outcome: .notSent)],
+            for: first.calls)
+        let second = schedule.nextWave()
+        #expect(second.calls.isEmpty, "no more E3 adds, though the refused call gave its reservation back; the E5 call was not sent")
+        #expect(schedule.unsent == [1], "the second E3 add never went out (the E5 call's own answer says it was not sent)")
         #expect(schedule.blocked().first?.failedFreeing.isEmpty == true, "nobody failed to free it: the seat was taken")
     }
 }

@@ -6,8 +6,9 @@ import AllotGraph
 /// answers and returns writes, with no I/O.
 ///
 /// - A call goes out only when every SKU it adds has a seat counted from the seats free at the
-///   read plus the seats freed by calls already answered 2xx. Calls that are ready go out in
-///   chunks (``nextChunk(limit:)``), the calls unlocked by the answers join the next chunk.
+///   read plus the seats freed by calls already answered 2xx. The calls that are ready go out
+///   together, as one wave (``nextWave()``), in full batches; the calls their answers unlock
+///   form the next wave.
 /// - A user's usage-location PATCH travels with the user's license call (the client sends the
 ///   PATCH first and the license call once the PATCH succeeded).
 /// - A call that failed frees no seat: the calls that waited for it stay ``blocked()``, named
@@ -26,8 +27,6 @@ struct ApplySchedule {
     let changes: [UserChange]
     private var seats: SeatSchedule
     private let skuIds: [GUID]
-    /// Calls whose seats are reserved, not sent yet.
-    private var ready: [Int] = []
     /// Calls that failed: their seats never came free.
     private var failed: [Int] = []
 
@@ -40,12 +39,10 @@ struct ApplySchedule {
         skuIds = seats.map(\.skuId)
     }
 
-    /// Up to `limit` calls that may go now, and their writes (a user's PATCH before the user's
-    /// license call); empty when no call can go until more answers arrive, or none is left.
-    mutating func nextChunk(limit: Int) -> (calls: [Int], writes: [GraphWrite]) {
-        ready += seats.nextWave()
-        let calls = Array(ready.prefix(limit))
-        ready.removeFirst(calls.count)
+    /// The calls that may go now, and their writes (a user's PATCH before the user's license
+    /// call); empty when no call can go until more answers arrive, or none is left.
+    mutating func nextWave() -> (calls: [Int], writes: [GraphWrite]) {
+        let calls = seats.nextWave()
         var writes: [GraphWrite] = []
         for call in calls {
             let change = changes[call]
@@ -55,7 +52,7 @@ struct ApplySchedule {
         return (calls, writes)
     }
 
-    /// Records the answers to a chunk's writes: a call succeeded when its license call (or its
+    /// Records the answers to a wave's writes: a call succeeded when its license call (or its
     /// only write) was applied.
     mutating func record(_ results: [GraphWriteResult], for calls: [Int]) {
         var outcomeOfUser: [GUID: GraphWriteResult.Outcome] = [:]
@@ -85,8 +82,8 @@ struct ApplySchedule {
         for sku in skus { seats.exhausted(sku) }
     }
 
-    /// Calls never sent: those ready and those waiting for a seat.
-    var unsent: [Int] { ready + seats.waiting }
+    /// Calls never sent: those waiting for a seat.
+    var unsent: [Int] { seats.waiting }
 
     /// The waiting calls whose seat will not come this cycle, with the failed calls that did not free it.
     func blocked() -> [Blocked] {

@@ -28,13 +28,17 @@ extension GraphClient {
     /// - Cancellation-safe: when the task is cancelled (SIGTERM), no new batch starts; the
     ///   batches in flight finish and are reported; writes never sent come back as
     ///   ``GraphWriteResult/Outcome/notSent``.
-    public func apply(_ writes: [GraphWrite]) async -> [GraphWriteResult] {
+    ///
+    /// - Parameter onProgress: called after each answered batch with the number of writes
+    ///   finished so far (for progress lines and the daemon's liveness).
+    public func apply(_ writes: [GraphWrite], onProgress: (@Sendable (_ finished: Int) -> Void)? = nil) async -> [GraphWriteResult] {
         var outcomes = [GraphWriteResult.Outcome?](repeating: nil, count: writes.count)
         var queue = WriteUnit.units(for: writes, retry: configuration.retry)
         let clock = ContinuousClock()
         let origin = writePacing.origin
         let maxBatches = configuration.concurrency.writeBatches
 
+        var finishedCount = 0
         await withTaskGroup(of: WriteEvent.self) { group in
             var inFlight = 0
             var timers: [Duration] = []
@@ -91,6 +95,8 @@ extension GraphClient {
                         }
                     }
                     for (index, result) in outcome.finished { outcomes[index] = result }
+                    finishedCount += outcome.finished.count
+                    onProgress?(finishedCount)
                     for var unit in outcome.retry {
                         unit.notBefore = now + unit.delay
                         queue.append(unit)
