@@ -44,7 +44,8 @@ struct SeatWaveTests {
     @Test("scarce seats and cross-SKU swaps converge in one apply, no write refused for seats; the second apply sends nothing", arguments: 1...20)
     func scarceSeats(seed: UInt64) async throws {
         let tenant = try await Self.scarceTenant(seed: 7_000 + seed)
-        try await InProcessEngine.with("seats", tenant: tenant) { engine in
+        // The simulator runs each parallel batch's requests in a random order of its own, drawn per seed.
+        try await InProcessEngine.with("seats", tenant: tenant, configure: { $0.batchOrder = .random; $0.batchSeed = seed }) { engine in
             let first = try await engine.cycle()
             let plan = try #require(first.outcome.plan)
             let changes = plan.changes
