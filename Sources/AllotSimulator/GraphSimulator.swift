@@ -271,27 +271,30 @@ public final class GraphSimulator: Sendable {
     /// Adds a user to a group as a direct member, as `POST /groups/{id}/members/$ref` does.
     /// - Throws: ``DirectoryChangeError`` with Graph's message (already a member, unknown object).
     public func addMember(_ user: GUID, toGroup group: GUID) throws(DirectoryChangeError) {
-        let now = configuration.clock.now
-        do {
-            try state.directory.withLock { directory throws(GraphError) in
-                let groupIndex = try GraphService.groupIndex(group.description, in: directory)
-                guard let userIndex = directory.users.index(ofId: user) else { throw GraphError.notFound(user.description) }
-                try directory.addMember(user: userIndex, to: groupIndex, at: now)
-            }
-        } catch {
-            throw DirectoryChangeError(error.message)
+        try changeMembership(of: user, in: group) { directory, user, group, now throws(GraphError) in
+            try directory.addMember(user: user, to: group, at: now)
         }
     }
 
     /// Ends a user's direct membership of a group, as `DELETE /groups/{id}/members/{id}/$ref` does.
     /// - Throws: ``DirectoryChangeError`` with Graph's message (not a direct member, unknown object).
     public func removeMember(_ user: GUID, fromGroup group: GUID) throws(DirectoryChangeError) {
+        try changeMembership(of: user, in: group) { directory, userIndex, group, now throws(GraphError) in
+            try directory.removeMember(user: userIndex, from: group, key: user.description, at: now)
+        }
+    }
+
+    /// Finds the user and group (Graph's 404 or 400 otherwise) and makes a membership change.
+    private func changeMembership(
+        of user: GUID, in group: GUID,
+        _ change: (inout Directory, Int, Int, ContinuousClock.Instant) throws(GraphError) -> Void
+    ) throws(DirectoryChangeError) {
         let now = configuration.clock.now
         do {
             try state.directory.withLock { directory throws(GraphError) in
                 let groupIndex = try GraphService.groupIndex(group.description, in: directory)
                 guard let userIndex = directory.users.index(ofId: user) else { throw GraphError.notFound(user.description) }
-                try directory.removeMember(user: userIndex, from: groupIndex, key: user.description, at: now)
+                try change(&directory, userIndex, groupIndex, now)
             }
         } catch {
             throw DirectoryChangeError(error.message)

@@ -74,6 +74,29 @@ struct GroupsDeltaTests {
         }
     }
 
+    @Test("a joiner made the way an admin would (POST /users, then members/$ref) shows in users delta and groups delta")
+    func joiner() async throws {
+        try await Harness.run(tenant: GroupsTests.tenant()) { harness in
+            let token = try await harness.token(roles: MembershipTests.admin)
+            let users = try await UsersDeltaTests.round(harness, "/users/delta?$select=department", token: token)
+            let groups = try await UsersDeltaTests.round(harness, "/groups/delta?$select=members", token: token)
+            let created = try await harness.graph(
+                .POST, "/users", token: token,
+                json: #"{"accountEnabled":true,"displayName":"Nova","mailNickname":"nova","userPrincipalName":"nova@contoso.com","department":"Engineering","usageLocation":"GB","passwordProfile":{"password":"Secret-123"}}"#)
+            let createdId = try #require(created["id"]?.stringValue)
+            let id = try #require(GUID(createdId))
+            #expect(try await harness.graph(.POST, "/groups/\(Self.platform)/members/$ref", token: token, json: MembershipTests.reference(id)).status == 204)
+            let userChanges = try await UsersDeltaTests.round(harness, users.deltaLink, token: token)
+            #expect(userChanges.values == [.object(["id": .string(id.description), "department": .string("Engineering")])])
+            let groupChanges = try await UsersDeltaTests.round(harness, groups.deltaLink, token: token)
+            #expect(Self.membersByGroup(groupChanges.values) == [
+                Self.platform.description: [.object(["@odata.type": .string("#microsoft.graph.user"), "id": .string(id.description)])]
+            ])
+            let transitive = try await MembershipTests.userIds(harness, "/groups/\(Self.engineering)/transitiveMembers", token: token)
+            #expect(transitive.contains(id.description), "a full read finds the joiner in the nesting group")
+        }
+    }
+
     @Test("a large group's members go over several pages, the group repeated on each")
     func largeGroup() async throws {
         let tenant = Fixture.tenant(users: 250, groupOf: 250)
