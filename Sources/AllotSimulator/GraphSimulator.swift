@@ -342,6 +342,8 @@ final class SimulatorState: Sendable {
     let deltaTokenGeneration = Mutex<UInt64>(1)
     /// Whether the tenant has Microsoft Entra ID P1 or P2 (for `signInActivity`).
     let entraIDPremium: Mutex<Bool>
+    /// The large group a first groups delta round is paging through (taken after `directory`).
+    let memberEntries = Mutex<MemberEntriesCache?>(nil)
 
     init(directory: Directory, configuration: SimulatorConfiguration) {
         self.configuration = configuration

@@ -51,6 +51,16 @@ extension GraphService {
         return GroupDeltaSelection(properties: properties, members: !explicit || names.contains("members"), context: context)
     }
 
+    /// A group's `members@delta` in a first round: built once per group and round (sorting a
+    /// million members takes a while), then sliced page by page.
+    private func firstRoundEntries(of group: Int, round: UInt64, in directory: Directory) -> [MemberDeltaEntry] {
+        let id = directory.groups[group].id
+        if let cached = state.memberEntries.withLock({ $0 }), cached.group == id, cached.round == round { return cached.entries }
+        let entries = directory.directMemberEntries(of: group, asOf: round)
+        state.memberEntries.withLock { $0 = MemberEntriesCache(group: id, round: round, entries: entries) }
+        return entries
+    }
+
     private func groupsDeltaPage(
         _ token: DeltaToken, selection: GroupDeltaSelection, directory: Directory, pageSize: Int, request: GraphRequest, origin: String
     ) -> JSONWriter {
@@ -78,7 +88,7 @@ extension GraphService {
             let showsMembers = selection.members && (!record.hidesMembership || seesHidden)
             let entries: [MemberDeltaEntry]
             if token.isFullRound {
-                entries = showsMembers ? directory.directMemberEntries(of: group, asOf: token.round) : []
+                entries = showsMembers ? firstRoundEntries(of: group, round: token.round, in: directory) : []
             } else {
                 // Groups never change their own properties here: a later round is membership only.
                 guard showsMembers, directory.hasDirectMemberChanges(group, since: token.since, through: token.round) else { continue }
@@ -119,4 +129,12 @@ extension GraphService {
         writer.raw("]}")
         return writer
     }
+}
+
+/// The `members@delta` list of the group a first groups delta round is paging through. The list
+/// is the members as of the round's start, so it stays right however the directory changes.
+struct MemberEntriesCache: Sendable {
+    let group: GUID
+    let round: UInt64
+    let entries: [MemberDeltaEntry]
 }

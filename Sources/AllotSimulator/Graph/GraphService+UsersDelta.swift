@@ -51,15 +51,15 @@ extension GraphService {
         var done = false
 
         if next.position == 0 {
-            let candidates: [Int]
             let from = store.index(afterSerial: UInt32(clamping: next.offset))
-            if let ids = token.filterIds {
-                candidates = ids.compactMap(store.index(ofId:)).filter { $0 >= from }.sorted()
-            } else {
-                candidates = Array(from..<store.count)
-            }
+            // The filtered users, or every user from `from` on (a range: a first round of a
+            // million users pages without copying their indices for every page).
+            let filtered = token.filterIds.map { ids in ids.compactMap(store.index(ofId:)).filter { $0 >= from }.sorted() }
+            var position = filtered == nil ? from : 0
             var reachedEnd = true
-            for user in candidates {
+            while position < (filtered?.count ?? store.count) {
+                let user = filtered?[position] ?? position
+                position += 1
                 var changed: [String]?
                 if !token.isFullRound {
                     guard store.changedIn[user] > token.since else { continue }
