@@ -214,15 +214,103 @@ public final class GraphSimulator: Sendable {
     }
 
     /// Deletes a user, as `DELETE /users/{id}` does (their seats are freed, they leave every
-    /// group, later calls naming them answer 404). Returns whether the user existed.
+    /// group, later calls naming them answer 404). Users delta reports them removed with reason
+    /// `changed` (restorable), or `deleted` when `permanently`. Returns whether the user existed.
     @discardableResult
-    public func deleteUser(_ id: GUID) -> Bool {
+    public func deleteUser(_ id: GUID, permanently: Bool = false) -> Bool {
         let now = configuration.clock.now
         return state.directory.withLock { directory in
             guard let user = directory.users.index(ofId: id) else { return false }
-            directory.deleteUser(user, at: now)
+            directory.deleteUser(user, at: now, permanently: permanently)
             return true
         }
+    }
+
+    /// Ends a deleted user for good, as deleting them from Graph's deleted items does: users
+    /// delta's next round reports them `deleted`. Returns whether they were a deleted user.
+    @discardableResult
+    public func purgeDeletedUser(_ id: GUID) -> Bool {
+        state.directory.withLock { $0.purgeDeletedUser(id) }
+    }
+
+    // MARK: Changing the directory as an administrator would
+
+    /// Creates a user, as `POST /users` does; users delta and a later full read see them.
+    /// - Throws: ``DirectoryChangeError`` when the id or user principal name is taken.
+    public func createUser(_ user: DirectoryUser) throws(DirectoryChangeError) {
+        do {
+            try state.directory.withLock { directory throws(DirectoryLoadError) in try directory.createUser(user) }
+        } catch {
+            throw DirectoryChangeError(error.description)
+        }
+    }
+
+    /// Sets user properties as `PATCH /users/{id}` does (the same checks and the same
+    /// properties, `null` clearing one), at once; users delta reports the change.
+    /// - Throws: ``DirectoryChangeError`` with Graph's message for an unknown user or a bad value.
+    public func updateUser(_ id: GUID, _ properties: [String: JSONValue]) throws(DirectoryChangeError) {
+        do {
+            try state.directory.withLock { directory throws(GraphError) in
+                try directory.updateUser(id.description, body: .object(properties), visibleAt: nil)
+            }
+        } catch {
+            throw DirectoryChangeError(error.message)
+        }
+    }
+
+    /// Sets a user's sign-in activity (`nil`: never signed in). Users delta does not report it,
+    /// as Graph does not track sign-in activity.
+    /// - Throws: ``DirectoryChangeError`` for an unknown user.
+    public func setSignInActivity(_ activity: SimulatedSignInActivity?, forUser id: GUID) throws(DirectoryChangeError) {
+        try state.directory.withLock { directory throws(DirectoryChangeError) in
+            guard let user = directory.users.index(ofId: id) else { throw DirectoryChangeError.unknownUser(id) }
+            directory.setProperty("signInActivity", to: activity?.graphValue(), ofUser: user)
+        }
+    }
+
+    /// Adds a user to a group as a direct member, as `POST /groups/{id}/members/$ref` does.
+    /// - Throws: ``DirectoryChangeError`` with Graph's message (already a member, unknown object).
+    public func addMember(_ user: GUID, toGroup group: GUID) throws(DirectoryChangeError) {
+        try changeMembership(of: user, in: group) { directory, user, group, now throws(GraphError) in
+            try directory.addMember(user: user, to: group, at: now)
+        }
+    }
+
+    /// Ends a user's direct membership of a group, as `DELETE /groups/{id}/members/{id}/$ref` does.
+    /// - Throws: ``DirectoryChangeError`` with Graph's message (not a direct member, unknown object).
+    public func removeMember(_ user: GUID, fromGroup group: GUID) throws(DirectoryChangeError) {
+        try changeMembership(of: user, in: group) { directory, userIndex, group, now throws(GraphError) in
+            try directory.removeMember(user: userIndex, from: group, key: user.description, at: now)
+        }
+    }
+
+    /// Finds the user and group (Graph's 404 or 400 otherwise) and makes a membership change.
+    private func changeMembership(
+        of user: GUID, in group: GUID,
+        _ change: (inout Directory, Int, Int, ContinuousClock.Instant) throws(GraphError) -> Void
+    ) throws(DirectoryChangeError) {
+        let now = configuration.clock.now
+        do {
+            try state.directory.withLock { directory throws(GraphError) in
+                let groupIndex = try GraphService.groupIndex(group.description, in: directory)
+                guard let userIndex = directory.users.index(ofId: user) else { throw GraphError.notFound(user.description) }
+                try change(&directory, userIndex, groupIndex, now)
+            }
+        } catch {
+            throw DirectoryChangeError(error.message)
+        }
+    }
+
+    /// Expires every users and groups delta token issued so far: following any of them answers
+    /// `410 Gone` with `syncStateNotFound`, as after Graph's token lifetime or a sync reset.
+    public func expireDeltaTokens() {
+        state.deltaTokenGeneration.withLock { $0 += 1 }
+    }
+
+    /// Gives the tenant Microsoft Entra ID P1 (or takes it away): without it, selecting or
+    /// filtering on `signInActivity` answers 403.
+    public func setEntraIDPremium(_ premium: Bool) {
+        state.entraIDPremium.withLock { $0 = premium }
     }
 
     /// Grants a client (application or managed identity) these app roles instead of its
@@ -246,13 +334,38 @@ final class SimulatorState: Sendable {
     let batchRandom: Mutex<SplitMix64>
     /// App roles set at run time, by lowercased client id; they win over the configured ones.
     let roleGrants = Mutex<[String: Set<String>]>([:])
+    /// The simulator clock's reading at start, and the wall-clock time then: delta tokens count
+    /// their age from it, and created users' `createdDateTime` moves with the clock.
+    let clockStart: ContinuousClock.Instant
+    let dateAtStart: Date
+    /// Delta tokens of older generations are expired (``GraphSimulator/expireDeltaTokens()``).
+    let deltaTokenGeneration = Mutex<UInt64>(1)
+    /// Whether the tenant has Microsoft Entra ID P1 or P2 (for `signInActivity`).
+    let entraIDPremium: Mutex<Bool>
+    /// The large group a first groups delta round is paging through (taken after `directory`).
+    let memberEntries = Mutex<MemberEntriesCache?>(nil)
 
     init(directory: Directory, configuration: SimulatorConfiguration) {
         self.configuration = configuration
+        clockStart = configuration.clock.now
+        dateAtStart = Date()
+        entraIDPremium = Mutex(configuration.entraIDPremium)
         tenantId = directory.tenantId
         self.directory = Mutex(directory)
         quota = Mutex(configuration.writeQuota.map(WriteQuotaWindow.init))
         batchRandom = Mutex(SplitMix64(seed: configuration.batchSeed))
+    }
+
+    /// Milliseconds of the simulator's clock since it started (never negative).
+    func elapsedMilliseconds() -> UInt64 {
+        let elapsed = configuration.clock.now - clockStart
+        let (seconds, attoseconds) = elapsed.components
+        return UInt64(max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+    }
+
+    /// The wall-clock time as the simulator's clock has moved it since the start.
+    func wallClockNow() -> Date {
+        dateAtStart.addingTimeInterval(Double(elapsedMilliseconds()) / 1000)
     }
 
     /// The caller a grant's token stands for, with the roles granted at run time if any.

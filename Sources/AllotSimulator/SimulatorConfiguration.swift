@@ -41,6 +41,14 @@ public struct SimulatorConfiguration: Sendable {
     public var clock: any SimulatorClock
     /// The service plans Graph refuses to combine on a user, and those that need another.
     public var licensingRules: SimulatedLicensingRules
+    /// How long a users or groups delta token (`$deltatoken`, `$skiptoken`) stays valid: seven
+    /// days for directory objects (delta-query-overview.md, "Token duration"). Read from
+    /// ``clock``; an older token answers `410 Gone` with `syncStateNotFound`.
+    public var deltaTokenLifetime: Duration
+    /// Whether the tenant has Microsoft Entra ID P1 (or P2), which selecting or filtering on
+    /// `signInActivity` needs; without it Graph answers 403
+    /// `Authentication_RequestFromNonPremiumTenantOrB2CTenant`.
+    public var entraIDPremium: Bool
 
     public init(
         host: String = "127.0.0.1",
@@ -58,7 +66,9 @@ public struct SimulatorConfiguration: Sendable {
         batchSeed: UInt64 = 1,
         consistencyLag: Duration = .zero,
         clock: any SimulatorClock = SystemSimulatorClock(),
-        licensingRules: SimulatedLicensingRules = .graph
+        licensingRules: SimulatedLicensingRules = .graph,
+        deltaTokenLifetime: Duration = .seconds(7 * 86_400),
+        entraIDPremium: Bool = true
     ) {
         self.host = host
         self.port = port
@@ -76,6 +86,8 @@ public struct SimulatorConfiguration: Sendable {
         self.consistencyLag = consistencyLag
         self.clock = clock
         self.licensingRules = licensingRules
+        self.deltaTokenLifetime = deltaTokenLifetime
+        self.entraIDPremium = entraIDPremium
     }
 }
 
@@ -88,15 +100,23 @@ public enum SimulatedBatchOrder: String, Sendable, CaseIterable {
 }
 
 extension SimulatorConfiguration {
-    /// Parses `30s`, `15m`, `1h`, or plain seconds, as the command line takes durations.
+    /// Parses `30s`, `15m`, `1h`, `7d`, or plain seconds, as the command line takes durations.
     public static func parseDuration(_ text: String) -> Duration? {
-        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600]
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
         if let last = text.last, let unit = units[last] {
             guard let value = Int64(text.dropLast()), value >= 0 else { return nil }
             return .seconds(value * unit)
         }
         guard let value = Int64(text), value >= 0 else { return nil }
         return .seconds(value)
+    }
+}
+
+extension SimulatorConfiguration {
+    /// Parses an ISO 8601 date (`2026-12-07`, midnight UTC) or date-time with a zone
+    /// (`2026-12-07T09:00:00Z`) into seconds since 1970.
+    public static func parseDate(_ text: String) -> Double? {
+        UTCTime.epochSeconds(parsing: text.count == 10 ? text + "T00:00:00Z" : text)
     }
 }
 

@@ -110,6 +110,34 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
+            "Generate createdDateTime, hire and leave dates and sign-in activity relative to this moment (2026-12-07, 2026-12-07T09:00:00Z or now; with --users).",
+            valueName: "date"),
+        transform: { text in
+            if text == "now" { return Date() }
+            guard let seconds = SimulatorConfiguration.parseDate(text) else {
+                throw ValidationError("'\(text)' is not a date; write 2026-12-07, 2026-12-07T09:00:00Z or now")
+            }
+            return Date(timeIntervalSince1970: seconds)
+        })
+    var lifecycleDates: Date?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("How long users and groups delta tokens stay valid (default 7d, Graph's for directory objects).", valueName: "duration"),
+        transform: { text in
+            guard let duration = SimulatorConfiguration.parseDuration(text), duration > .zero else {
+                throw ValidationError("not a duration; write 7d, 1h or 30s")
+            }
+            return duration
+        })
+    var deltaTokenLifetime: Duration?
+
+    @Flag(name: .long, help: "Serve a tenant without Microsoft Entra ID P1: selecting signInActivity answers 403.")
+    var noEntraIdPremium = false
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
             "Service plans no two of which a user may have enabled, by id or catalog name, e.g. EXCHANGE_S_STANDARD,EXCHANGE_S_ENTERPRISE (repeatable; Graph itself has none left among the catalog's plans).",
             valueName: "plans"),
         transform: { text in try SimulateCommand.parsePlans(text) })
@@ -124,6 +152,9 @@ struct SimulateCommand: AsyncParsableCommand {
         if let users, users < 0 { throw ValidationError("--users must be 0 or more") }
         if tenant != nil, hiddenMembershipGroup != nil {
             throw ValidationError("--hidden-membership-group applies to a generated tenant; in a --tenant file set the group's \"visibility\" instead")
+        }
+        if tenant != nil, lifecycleDates != nil {
+            throw ValidationError("--lifecycle-dates applies to a generated tenant; in a --tenant file give users the dates themselves")
         }
         if let hiddenMembershipGroup, !TenantGenerator.groupNames.contains(where: { $0.lowercased() == hiddenMembershipGroup.lowercased() }) {
             throw ValidationError(
@@ -152,6 +183,8 @@ struct SimulateCommand: AsyncParsableCommand {
         configuration.batchOrder = batchOrder
         configuration.batchSeed = seed
         configuration.consistencyLag = consistencyLag
+        if let deltaTokenLifetime { configuration.deltaTokenLifetime = deltaTokenLifetime }
+        configuration.entraIDPremium = !noEntraIdPremium
         configuration.licensingRules.mutuallyExclusive += exclusivePlans
         let roles = appRoles ?? SimulatedApplication.allotRoles
         configuration.defaultRoles = roles
@@ -169,7 +202,8 @@ struct SimulateCommand: AsyncParsableCommand {
             if let id = snapshot.tenant, GUID(id) != nil { configuration.tenantId = id }
             simulator = GraphSimulator(tenant: snapshot, configuration: configuration)
         } else {
-            let generator = TenantGenerator(users: users ?? 1000, seed: seed, driftPercent: drift, hiddenMembershipGroup: hiddenMembershipGroup)
+            let generator = TenantGenerator(
+                users: users ?? 1000, seed: seed, driftPercent: drift, hiddenMembershipGroup: hiddenMembershipGroup, lifecycleDatesAsOf: lifecycleDates)
             simulator = GraphSimulator(generator: generator, configuration: configuration)
         }
         for fault in fault { simulator.addFault(fault) }

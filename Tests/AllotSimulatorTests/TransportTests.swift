@@ -72,8 +72,12 @@ struct TransportTests {
             let latest = try await harness.graph(.GET, "/users/delta?$deltatoken=latest", token: token)
             #expect(latest.values.isEmpty)
             #expect(latest["@odata.deltaLink"] != nil)
-            let mixed = try await harness.graph(.GET, deltaLink + "&$select=id", token: token)
-            #expect(mixed.status == 400)
+            let reselected = try await harness.graph(.GET, deltaLink + "&$select=id", token: token)
+            #expect(reselected.status == 200, "a deltaLink takes a new $select (delta-query-overview.md)")
+            let pageWithSelect = try await harness.graph(
+                .GET, try #require(try await harness.graph(.GET, "/users/delta", token: token, headers: prefer)["@odata.nextLink"]?.stringValue) + "&$select=id",
+                token: token)
+            #expect(pageWithSelect.status == 400, "$select beside a $skiptoken is refused")
             let stale = try await harness.graph(.GET, "/users/delta?$deltatoken=bogus", token: token)
             #expect(stale.status == 400)
             #expect(stale.errorCode == "Directory_ExpiredPageToken")

@@ -10,7 +10,9 @@ by the SDK). run.sh sets all of this up.
 What is checked: users listed with paging, SKUs, a group by name and its transitive members,
 a license assigned and removed (seats follow), Graph errors mapped to ODataError, a parallel
 JSON batch answered out of order, the SDK's depends_on (ignored, as Graph ignores it), MSAL's
-token cache (one token request for many calls) and token refresh.
+token cache (one token request for many calls) and token refresh, and a users delta round trip
+(a first round in pages, then only the user whose selected property changed: the license
+writes in between are not reported, as Graph does not track licenses).
 """
 
 import asyncio
@@ -34,6 +36,7 @@ from msgraph.generated.groups.item.transitive_members.graph_user.graph_user_requ
 from msgraph.generated.models.assigned_license import AssignedLicense
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.user import User
+from msgraph.generated.users.delta.delta_request_builder import DeltaRequestBuilder
 from msgraph.generated.users.item.assign_license.assign_license_post_request_body import (
     AssignLicensePostRequestBody,
 )
@@ -298,6 +301,40 @@ async def token_cache_and_refresh(client):
     check(token_requests() == 2, f"the token was refreshed once it aged (saw {token_requests()} token requests)")
 
 
+async def users_delta_round(client, first_request):
+    """Every user of one delta round, following nextLinks; and the round's deltaLink."""
+    users = []
+    page = await first_request()
+    while True:
+        users.extend(page.value or [])
+        if page.odata_next_link:
+            check(page.odata_delta_link is None, "a delta page has a nextLink or a deltaLink, not both")
+            page = await client.users.delta.with_url(page.odata_next_link).get()
+            continue
+        return users, page.odata_delta_link
+
+
+async def start_users_delta(client):
+    print("users delta, first round")
+    config = RequestConfiguration(query_parameters=DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(select=["id", "department"]))
+    config.headers.add("Prefer", "odata.maxpagesize=999")
+    users, delta_link = await users_delta_round(client, lambda: client.users.delta.get(request_configuration=config))
+    check(len(users) == USERS and len({user.id for user in users}) == USERS, f"the first delta round lists every user once ({len(users)})")
+    check(delta_link is not None and "$deltatoken=" in delta_link, "the round ends with a deltaLink")
+    return delta_link
+
+
+async def follow_users_delta(client, delta_link, users):
+    print("users delta, after a PATCH and license writes")
+    mover = users[1]
+    await client.users.by_user_id(mover.id).patch(User(department="Delta Check"))
+    changed, next_link = await users_delta_round(client, lambda: client.users.delta.with_url(delta_link).get())
+    check([user.id for user in changed] == [mover.id], f"only the PATCHed user comes back: {[user.id for user in changed]}")
+    check(changed and changed[0].department == "Delta Check", "with the new value")
+    again, _ = await users_delta_round(client, lambda: client.users.delta.with_url(next_link).get())
+    check(again == [], f"then nothing: {len(again)} users")
+
+
 async def main():
     requests.delete(f"{BASE}/_simulator/requests", verify=CA_FILE, timeout=30)
     client = make_client()
@@ -305,8 +342,10 @@ async def main():
     users = await list_users(client)
     await read_skus(client)
     await read_groups(client)
+    delta_link = await start_users_delta(client)
     candidate = await assign_and_remove(client, users)
     await batch(client, candidate, users)
+    await follow_users_delta(client, delta_link, users)
     if failures:
         print(f"\n{len(failures)} fidelity check(s) failed:")
         for failure in failures:

@@ -109,8 +109,9 @@ extension Directory {
     }
 
     /// `DELETE /users/{id}`: the user leaves every group, frees their seats and is gone; later
-    /// calls for them answer 404.
-    mutating func deleteUser(_ user: Int, at now: ContinuousClock.Instant) {
+    /// calls for them answer 404. Users delta reports them removed, `permanent`ly (`deleted`)
+    /// or restorable (`changed`, what `DELETE /users/{id}` does).
+    mutating func deleteUser(_ user: Int, at now: ContinuousClock.Instant, permanently: Bool = false) {
         let member = Int32(user)
         let id = users.ids[user]
         let directOf = groups.indices.filter { isDirectMember(member, of: $0) }
@@ -128,7 +129,7 @@ extension Directory {
             groups[group].members = groups[group].members.compactMap { $0 == member ? nil : moveDown($0) }
             groups[group].directUsers = groups[group].directUsers.map { Set($0.compactMap { $0 == member ? nil : moveDown($0) }) }
         }
-        deletedUsers.append((id, version))
+        userChanges.recordRemoval(of: id, in: version, permanent: permanently)
     }
 
     /// Fixes the derived direct members of these groups before a change to the members of the
@@ -146,5 +147,57 @@ extension Directory {
     private mutating func log(_ user: Int32, group: Int, added: Bool, relation: MembershipChange.Relation, at now: ContinuousClock.Instant) {
         membershipChanges.append(
             MembershipChange(group: groups[group].id, user: users.ids[Int(user)], added: added, relation: relation, version: version, at: now))
+    }
+}
+
+/// One entry of a group's `members@delta`: a direct member (user or nested group), added or removed.
+struct MemberDeltaEntry: Sendable, Equatable {
+    let id: GUID
+    let isGroup: Bool
+    let removed: Bool
+}
+
+extension Directory {
+    /// The group's direct members as they were at `version` (changes made since undone), users
+    /// and nested groups, ordered by id so that every page of a round sees the same list.
+    func directMemberEntries(of group: Int, asOf version: UInt64) -> [MemberDeltaEntry] {
+        var users = Set(memberUsers(of: group, transitive: false).map { self.users.ids[Int($0)] })
+        let id = groups[group].id
+        for change in membershipChanges[firstChange(after: version)...].reversed() where change.group == id && change.relation == .direct {
+            if change.added { users.remove(change.user) } else { users.insert(change.user) }
+        }
+        let members = users.map { MemberDeltaEntry(id: $0, isGroup: false, removed: false) }
+            + childGroups(of: group).map { MemberDeltaEntry(id: groups[$0].id, isGroup: true, removed: false) }
+        return members.sorted { $0.id < $1.id }
+    }
+
+    /// The direct membership changes of a group in versions `(since, through]`: each member
+    /// once, added or removed as its last change left it, in the order of those last changes.
+    func directMemberChanges(of group: Int, since: UInt64, through: UInt64) -> [MemberDeltaEntry] {
+        let id = groups[group].id
+        let changes = membershipChanges[firstChange(after: since)...].prefix { $0.version <= through }
+            .filter { $0.group == id && $0.relation == .direct }
+        var last: [GUID: Int] = [:]
+        for (position, change) in changes.enumerated() { last[change.user] = position }
+        return changes.enumerated().filter { last[$0.element.user] == $0.offset }
+            .map { MemberDeltaEntry(id: $0.element.user, isGroup: false, removed: !$0.element.added) }
+    }
+
+    /// Whether the group's direct membership changed in versions `(since, through]`.
+    func hasDirectMemberChanges(_ group: Int, since: UInt64, through: UInt64) -> Bool {
+        let id = groups[group].id
+        return membershipChanges[firstChange(after: since)...].prefix { $0.version <= through }
+            .contains { $0.group == id && $0.relation == .direct }
+    }
+
+    /// The position of the first membership change made after `version` (the log is in version order).
+    private func firstChange(after version: UInt64) -> Int {
+        var low = 0
+        var high = membershipChanges.count
+        while low < high {
+            let middle = (low + high) / 2
+            if membershipChanges[middle].version <= version { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 }

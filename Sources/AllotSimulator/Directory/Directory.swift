@@ -23,8 +23,8 @@ struct Directory: Sendable {
     /// Every membership change made through Graph, oldest first: advanced queries undo the
     /// recent ones (the consistency lag), and a membership delta could report them.
     var membershipChanges: [MembershipChange] = []
-    /// Users deleted through Graph, with the version of the deletion (users delta reports them).
-    var deletedUsers: [(id: GUID, version: UInt64)] = []
+    /// What users delta reports: tracked property changes, creations and deletions.
+    var userChanges = UserChangeLog()
     /// `PATCH`es not yet visible (the consistency lag), oldest first.
     var pendingWrites: [PendingUserWrite] = []
 
@@ -135,11 +135,11 @@ struct Directory: Sendable {
 
     // MARK: Changing
 
-    /// Replaces a user's license sources, keeping the seat counts right.
+    /// Replaces a user's license sources, keeping the seat counts right. Users delta does not
+    /// report it: Graph does not track license changes (graph-facts §5, §10).
     mutating func setLicenses(_ states: [LicenseAssignmentState], ofUser user: Int) {
         let before = users.holding(ofUser: user).held
-        version += 1
-        users.setHolding(states, ofUser: user, version: version)
+        users.setHolding(states, ofUser: user)
         let after = users.holding(ofUser: user).held
         for sku in before where !after.contains(sku) {
             if let index = skuIndex[sku] { holders[index] -= 1 }
@@ -149,9 +149,31 @@ struct Directory: Sendable {
         }
     }
 
+    /// Sets a property; users delta reports the change unless Graph does not track the property.
     mutating func setProperty(_ name: String, to value: JSONValue?, ofUser user: Int) {
         version += 1
-        users.setProperty(name, to: value, ofUser: user, version: version)
+        let tracked = !UserProperties.untrackedByDelta.contains(name)
+        users.setProperty(name, to: value, ofUser: user, trackedIn: tracked ? version : nil)
+        if tracked { userChanges.recordChange(of: name, for: users.ids[user], in: version) }
+    }
+
+    /// Creates a user (`POST /users`, the control API); users delta reports them whole.
+    mutating func createUser(_ user: DirectoryUser) throws(DirectoryLoadError) {
+        version += 1
+        try users.add(user, version: version)
+        for sku in users.holding(ofUser: users.count - 1).held {
+            if let index = skuIndex[sku] { holders[index] += 1 }
+        }
+        userChanges.recordCreation(of: user.id, in: version)
+    }
+
+    /// Ends a soft-deleted user for good (as deleting it from Graph's deleted items does);
+    /// returns whether the id was a soft-deleted user.
+    mutating func purgeDeletedUser(_ id: GUID) -> Bool {
+        guard userChanges.softDeleted.contains(id) else { return false }
+        version += 1
+        userChanges.recordRemoval(of: id, in: version, permanent: true)
+        return true
     }
 }
 

@@ -21,12 +21,27 @@ enum UserProperties {
         "employeeType": .string, "displayName": .string, "givenName": .string, "surname": .string,
         "mobilePhone": .string, "preferredLanguage": .string, "state": .string, "postalCode": .string,
         "streetAddress": .string, "employeeId": .string, "onPremisesExtensionAttributes": .extensionAttributes,
+        "employeeHireDate": .dateTime, "employeeLeaveDateTime": .dateTime,
     ]
+
+    /// Properties whose changes users delta does not report: the license fields (graph-facts §5,
+    /// microsoftgraph/microsoft-graph-docs #16690) and sign-in activity, which the sign-in logs
+    /// keep outside the directory's main store (delta-query-overview.md, "Changes to properties
+    /// stored outside the main data store aren't tracked").
+    static let untrackedByDelta: Set<String> = ["assignedLicenses", "licenseAssignmentStates", "signInActivity"]
 
     /// What a `PATCH` value must look like.
     enum UpdateKind {
         case string, boolean, countryCode, extensionAttributes
+        /// A `DateTimeOffset`, stored as Graph writes it: `2025-07-14T16:14:05Z`.
+        case dateTime
     }
+
+    /// Needed to read `employeeLeaveDateTime` (without it Graph answers `null`), and, in its
+    /// `ReadWrite` form, to set it (user.md: "To read this property, the calling app must be
+    /// assigned the User-LifeCycleInfo.Read.All permission").
+    static let readLifecycleInfo: Set<String> = ["User-LifeCycleInfo.Read.All", "User-LifeCycleInfo.ReadWrite.All"]
+    static let writeLifecycleInfo = "User-LifeCycleInfo.ReadWrite.All"
 
     /// Every v1.0 user property, by lowercased name.
     static let canonicalNames: [String: String] = {

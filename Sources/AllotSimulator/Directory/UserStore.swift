@@ -12,8 +12,14 @@ struct UserStore: Sendable {
     private(set) var columnIndex: [String: Int] = [:]
     private(set) var holdingOfUser: [UInt32] = []
     private(set) var holdings = HoldingTable()
-    /// The directory version in which each user last changed (for `/users/delta`).
+    /// The directory version of each user's last change that users delta tracks (a property
+    /// other than the license fields and sign-in activity, or the user's creation).
     private(set) var changedIn: [UInt64] = []
+    /// Each user's place in creation order: ascending along the store (users are appended, and a
+    /// deletion keeps the others' order), so a delta page continues after the last serial it
+    /// wrote even when users come and go between pages.
+    private(set) var serials: [UInt32] = []
+    private var nextSerial: UInt32 = 1
     private var idIndex: [GUID: Int32] = [:]
     private var principalNameIndex: [UInt64: Int32] = [:]
     private var principalNameOverflow: [String: Int32] = [:]
@@ -32,6 +38,7 @@ struct UserStore: Sendable {
         ids.reserveCapacity(users)
         holdingOfUser.reserveCapacity(users)
         changedIn.reserveCapacity(users)
+        serials.reserveCapacity(users)
         idIndex.reserveCapacity(users)
         principalNameIndex.reserveCapacity(users)
         for index in columns.indices { columns[index].reserveCapacity(users) }
@@ -57,6 +64,8 @@ struct UserStore: Sendable {
         for column in columns.indices { columns[column].appendUser() }
         holdingOfUser.append(holdings.intern(user.sourceStates))
         changedIn.append(version)
+        serials.append(nextSerial)
+        nextSerial += 1
         idIndex[user.id] = Int32(index)
         indexPrincipalName(user.userPrincipalName, user: index)
         columns[columnIndex[Self.principalNameColumn]!].set(.string(user.userPrincipalName), forUser: index)
@@ -138,15 +147,29 @@ struct UserStore: Sendable {
 
     // MARK: Changes
 
-    mutating func setHolding(_ states: [LicenseAssignmentState], ofUser user: Int, version: UInt64) {
+    /// Replaces a user's license sources. Users delta does not track licenses (graph-facts §5), so
+    /// the user's change version stays.
+    mutating func setHolding(_ states: [LicenseAssignmentState], ofUser user: Int) {
         holdingOfUser[user] = holdings.intern(states)
-        changedIn[user] = version
     }
 
-    mutating func setProperty(_ name: String, to value: JSONValue?, ofUser user: Int, version: UInt64) {
+    /// Sets a property; `trackedIn` is the version users delta reports the change in, `nil` for
+    /// a property delta does not track.
+    mutating func setProperty(_ name: String, to value: JSONValue?, ofUser user: Int, trackedIn version: UInt64?) {
         let column = ensureColumn(name)
         columns[column].set(value, forUser: user)
-        changedIn[user] = version
+        if let version { changedIn[user] = version }
+    }
+
+    /// The first user (store index) created after the user with this serial, or `count`.
+    func index(afterSerial serial: UInt32) -> Int {
+        var low = 0
+        var high = serials.count
+        while low < high {
+            let middle = (low + high) / 2
+            if serials[middle] <= serial { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     /// Removes a user; the users after it move down one index, and the lookups are rebuilt
@@ -155,6 +178,7 @@ struct UserStore: Sendable {
         ids.remove(at: user)
         holdingOfUser.remove(at: user)
         changedIn.remove(at: user)
+        serials.remove(at: user)
         for column in columns.indices { columns[column].removeUser(user) }
         idIndex.removeAll(keepingCapacity: true)
         principalNameIndex.removeAll(keepingCapacity: true)

@@ -1,4 +1,5 @@
 import AllotCore
+import Foundation
 
 /// Builds a realistic Contoso tenant from a seed: the same seed and sizes give the same tenant,
 /// byte for byte.
@@ -14,18 +15,25 @@ import AllotCore
 ///
 /// Groups carry no `visibility` unless `hiddenMembershipGroup` names one of them: that group is
 /// `HiddenMembership` (only a caller with `Member.Read.Hidden` sees its members), nothing else changes.
+///
+/// Users carry lifecycle dates only when `lifecycleDatesAsOf` gives the date they are relative
+/// to (``LifecycleDates``); nothing else about the tenant changes.
 public struct TenantGenerator: Sendable {
     public let users: Int
     public let seed: UInt64
     public let driftPercent: Double
     /// The display name of the one generated group to make `HiddenMembership`, if any.
     public let hiddenMembershipGroup: String?
+    /// The moment the generated `createdDateTime`, `employeeHireDate`, `employeeLeaveDateTime`
+    /// and `signInActivity` are relative to; `nil` generates none of them.
+    public let lifecycleDatesAsOf: Date?
 
-    public init(users: Int, seed: UInt64, driftPercent: Double = 5, hiddenMembershipGroup: String? = nil) {
+    public init(users: Int, seed: UInt64, driftPercent: Double = 5, hiddenMembershipGroup: String? = nil, lifecycleDatesAsOf: Date? = nil) {
         self.users = max(0, users)
         self.seed = seed
         self.driftPercent = min(100, max(0, driftPercent))
         self.hiddenMembershipGroup = hiddenMembershipGroup
+        self.lifecycleDatesAsOf = lifecycleDatesAsOf
     }
 
     /// The tenant as a snapshot document (groups carry `members`, transitive users, and
@@ -180,6 +188,10 @@ public struct TenantGenerator: Sendable {
                 if person.desired.contains(where: { $0.0 == part }) { legitimateHolders[part, default: 0] += 1 }
             }
             for group in person.groups { members[group.rawValue].append(Int32(index)) }
+            if let reference = lifecycleDatesAsOf {
+                var random = SplitMix64(seed, stream: 5, index: UInt64(index))
+                LifecycleDates(reference: reference).add(to: &person.user, isBreakGlass: index == 0, random: &random)
+            }
             sink.user(person.user, index: index)
         }
 

@@ -34,6 +34,12 @@ enum GraphPermissions {
         "GroupMember.Read.All", "GroupMember.ReadWrite.All",
     ]
     static let writeMembers: Set<String> = ["GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All"]
+    /// group-delta.md's table.
+    static let groupsDelta: Set<String> = ["GroupMember.Read.All", "Directory.Read.All", "Directory.ReadWrite.All", "Group.Read.All", "Group.ReadWrite.All"]
+    /// user-post-users.md's table.
+    static let createUser: Set<String> = ["User.ReadWrite.All", "Directory.ReadWrite.All"]
+    /// Needed, besides a user-reading permission, to select or filter on `signInActivity`.
+    static let readAuditLogs = "AuditLog.Read.All"
     /// Needed, besides a listing permission, to see the members of a `HiddenMembership` group.
     static let readHiddenMembers = "Member.Read.Hidden"
 
@@ -41,7 +47,9 @@ enum GraphPermissions {
     /// its items are checked one by one).
     static func accepted(for route: GraphRoute, method: String) -> Set<String>? {
         switch route {
-        case .users, .usersDelta: readUsers
+        case .users: method == "POST" ? createUser : readUsers
+        case .usersDelta: readUsers
+        case .groupsDelta: groupsDelta
         case .user:
             switch method {
             case "PATCH": updateUser

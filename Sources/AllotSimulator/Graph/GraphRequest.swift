@@ -119,6 +119,7 @@ enum GraphRoute: Sendable, Equatable {
     case user(String)
     case assignLicense(String)
     case usersDelta
+    case groupsDelta
     case groups
     case group(String)
     case groupMembers(String, transitive: Bool, usersOnly: Bool)
@@ -171,7 +172,7 @@ enum GraphRoute: Sendable, Equatable {
         case 2:
             switch segments[0].lowercased() {
             case "users": return action(segments[1]).lowercased() == "delta" ? .usersDelta : .user(segments[1])
-            case "groups": return .group(segments[1])
+            case "groups": return action(segments[1]).lowercased() == "delta" ? .groupsDelta : .group(segments[1])
             case "subscribedskus": return .subscribedSku(segments[1])
             default: break
             }
@@ -208,6 +209,7 @@ enum GraphRoute: Sendable, Equatable {
 
     private func allows(_ method: HTTPRequest.Method) -> Bool {
         switch self {
+        case .users: method == .get || method == .post
         case .user: method == .get || method == .patch || method == .delete
         case .assignLicense, .batch, .memberReferences: method == .post
         case .memberReference: method == .delete
@@ -219,7 +221,7 @@ enum GraphRoute: Sendable, Equatable {
     /// A listing that pages (the only kind `failPage` faults fail).
     var isPagedListing: Bool {
         switch self {
-        case .users, .usersDelta, .groups, .groupMembers: true
+        case .users, .usersDelta, .groupsDelta, .groups, .groupMembers: true
         default: false
         }
     }

@@ -17,10 +17,15 @@ extension GraphService {
     ]
 
     private func groupSelection(_ request: GraphRequest) throws(GraphError) -> (names: [String], explicit: Bool) {
-        guard let select = request.query.option("select") else { return (Self.defaultGroupProperties, false) }
+        try Self.groupSelection(request.query.option("select"))
+    }
+
+    /// `$select` on groups: the canonical names, or Graph's default ones when there is none.
+    static func groupSelection(_ select: String?, extra: Set<String> = []) throws(GraphError) -> (names: [String], explicit: Bool) {
+        guard let select else { return (Self.defaultGroupProperties, false) }
         var names: [String] = []
         for name in select.split(separator: ",").map({ $0.trimmingCharacters(in: " ") }) where !name.isEmpty {
-            guard let canonical = Self.groupProperties[name.lowercased()] else {
+            guard let canonical = Self.groupProperties[name.lowercased()] ?? extra.first(where: { $0.lowercased() == name.lowercased() }) else {
                 throw GraphError.badRequest("Could not find a property named '\(name)' on type 'microsoft.graph.group'.", code: "BadRequest")
             }
             if !names.contains(canonical) { names.append(canonical) }
@@ -35,6 +40,12 @@ extension GraphService {
             writer.raw("\"@odata.type\":\"#microsoft.graph.group\"")
             first = false
         }
+        writeGroupFields(group, properties: properties, first: &first, into: &writer)
+        writer.byte(UInt8(ascii: "}"))
+    }
+
+    /// The group's properties as `"name":value` pairs, without the braces.
+    static func writeGroupFields(_ group: GroupRecord, properties: [String], first: inout Bool, into writer: inout JSONWriter) {
         for name in properties {
             writer.comma(&first)
             writer.key(name)
@@ -50,7 +61,6 @@ extension GraphService {
             default: writer.null()
             }
         }
-        writer.byte(UInt8(ascii: "}"))
     }
 
     /// `GET /groups` with `$filter` on `displayName` or `id` (`eq`, `in`, `startswith`).
@@ -174,7 +184,7 @@ extension GraphService {
         }
         let body = try state.directory.withLock { directory throws(GraphError) -> [UInt8] in
             let store = directory.users
-            let selection = try UserSelection.resolve(request.query.option("select"), store: store)
+            let selection = try userSelection(request.query.option("select"), store: store, request)
             let (users, nested) = try members(of: key, transitive: transitive, usersOnly: usersOnly, request, in: directory)
             let total = users.count + nested.count
             guard offset <= total else { throw PageToken.expired }

@@ -1,4 +1,6 @@
 import AllotCore
+import Foundation
+import HTTPTypes
 import Synchronization
 
 /// The writes an administrator makes (and Allot's `PATCH` of usage locations): user updates and
@@ -7,12 +9,32 @@ extension GraphService {
     /// `PATCH /users/{id | userPrincipalName}`: 204. With a consistency lag, reads (and
     /// `assignLicense`'s checks) see the new values only once the lag has passed.
     func updateUser(_ key: String, _ request: GraphRequest) throws(GraphError) -> GraphResponse {
+        if request.body?.objectValue?.keys.contains(where: { $0.lowercased() == "employeeleavedatetime" }) == true,
+            !request.caller.roles.contains(UserProperties.writeLifecycleInfo)
+        {
+            // user.md: "To write this property, the calling app must be assigned the
+            // User.Read.All and User-LifeCycleInfo.ReadWrite.All permissions."
+            throw GraphError.forbidden()
+        }
         let lag = state.configuration.consistencyLag
         let visibleAt = lag > .zero ? state.configuration.clock.now + lag : nil
         try state.directory.withLock { directory throws(GraphError) in
             try directory.updateUser(key, body: request.body, visibleAt: visibleAt)
         }
         return .noContent()
+    }
+
+    /// `POST /users`: 201 with the new user (Graph's default properties). Users delta reports
+    /// them whole in its next round.
+    func createUser(_ request: GraphRequest, origin: String) throws(GraphError) -> GraphResponse {
+        let createdDateTime = UTCTime(state.wallClockNow().timeIntervalSince1970).iso8601
+        let id = GUID(UUID().uuidString) ?? GUID(high: 0, low: 0)
+        let body = try state.directory.withLock { directory throws(GraphError) -> [UInt8] in
+            let user = try directory.createUser(body: request.body, id: id, createdDateTime: createdDateTime)
+            let selection = try UserSelection.resolve(nil, store: directory.users)
+            return Self.entity(user: user, store: directory.users, selection: selection, origin: origin)
+        }
+        return .json(body, status: .created)
     }
 
     /// `DELETE /users/{id | userPrincipalName}`: 204; the user leaves every group and frees their

@@ -102,7 +102,7 @@ struct GraphService: Sendable {
         _ route: GraphRoute, _ request: GraphRequest, origin: String, requestId: String, clientRequestId: String
     ) throws(GraphError) -> GraphResponse {
         switch route {
-        case .users: return try listUsers(request, origin: origin)
+        case .users: return request.method == .post ? try createUser(request, origin: origin) : try listUsers(request, origin: origin)
         case let .user(key):
             switch request.method {
             case .patch: return try updateUser(key, request)
@@ -111,6 +111,7 @@ struct GraphService: Sendable {
             }
         case let .assignLicense(key): return try assignLicense(key, request, origin: origin)
         case .usersDelta: return try usersDelta(request, origin: origin)
+        case .groupsDelta: return try groupsDelta(request, origin: origin)
         case .groups: return try listGroups(request, origin: origin)
         case let .group(key): return try getGroup(key, request, origin: origin)
         case let .groupMembers(key, transitive, usersOnly):

@@ -75,10 +75,90 @@ struct ControlAPI {
             } catch {
                 return problem("the roles are not valid: \(Self.describe(error)); send {\"clientId\": \"...\", \"roles\": [\"User.Read.All\"]}")
             }
+        case (.post, "/delta/expire"):
+            simulator.expireDeltaTokens()
+            return Response(status: .noContent)
+        case (.put, "/entraIDPremium"):
+            let body = try await request.body.collect(upTo: context.maxUploadSize)
+            switch String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines) {
+            case "true": simulator.setEntraIDPremium(true)
+            case "false": simulator.setEntraIDPremium(false)
+            default: return problem("send true or false")
+            }
+            return Response(status: .noContent)
+        case (.post, "/users"):
+            let body = try await request.body.collect(upTo: context.maxUploadSize)
+            do {
+                let user = try JSONDecoder().decode(DirectoryUser.self, from: Data(body.readableBytesView))
+                try simulator.createUser(user)
+                return Response(status: .created)
+            } catch {
+                return problem(
+                    "the user was not created: \(Self.describe(error)); send a snapshot user, e.g. {\"id\": \"...\", \"userPrincipalName\": \"new@contoso.com\"}")
+            }
         default:
-            return problem(
-                "no control endpoint \(request.method.rawValue) \(path); see docs/simulator.md (faults, requests, tenant, tokens/revoke, quota, roles)",
-                status: .notFound)
+            return try await respondToObjectRoute(request, route: route, context: context)
+        }
+    }
+
+    /// The routes that name a user or group: `/users/{id}` (PATCH, DELETE), `/users/{id}/signInActivity`
+    /// (PUT), `/deletedUsers/{id}` (DELETE), `/groups/{id}/members` (POST), `/groups/{id}/members/{userId}` (DELETE).
+    private func respondToObjectRoute(_ request: Request, route: Substring, context: SimulatorRequestContext) async throws -> Response {
+        let segments = route.split(separator: "/").map(String.init)
+        let ids = segments.map { GUID($0) }
+        do {
+            switch (request.method, segments.count, segments.first) {
+            case (.patch, 2, "users"):
+                guard let id = ids[1] else { break }
+                guard case let .object(properties) = try await json(request, context: context) else {
+                    return problem("send the properties to set as an object, as PATCH /users/{id} takes them")
+                }
+                try simulator.updateUser(id, properties)
+                return Response(status: .noContent)
+            case (.delete, 2, "users"):
+                guard let id = ids[1] else { break }
+                let permanently = request.uri.queryParameters["permanently"] == "true"
+                guard simulator.deleteUser(id, permanently: permanently) else { throw DirectoryChangeError.unknownUser(id) }
+                return Response(status: .noContent)
+            case (.put, 3, "users") where segments[2] == "signInActivity":
+                guard let id = ids[1] else { break }
+                let body = try await json(request, context: context)
+                try simulator.setSignInActivity(body == .null ? nil : try SimulatedSignInActivity(json: body), forUser: id)
+                return Response(status: .noContent)
+            case (.delete, 2, "deletedUsers"):
+                guard let id = ids[1] else { break }
+                guard simulator.purgeDeletedUser(id) else { throw DirectoryChangeError("\(id) is not a deleted user") }
+                return Response(status: .noContent)
+            case (.post, 3, "groups") where segments[2] == "members":
+                guard let group = ids[1] else { break }
+                guard let user = try await json(request, context: context).objectValue?["id"]?.stringValue.flatMap(GUID.init) else {
+                    return problem("send the user to add as {\"id\": \"...\"}")
+                }
+                try simulator.addMember(user, toGroup: group)
+                return Response(status: .noContent)
+            case (.delete, 4, "groups") where segments[2] == "members":
+                guard let group = ids[1], let user = ids[3] else { break }
+                try simulator.removeMember(user, fromGroup: group)
+                return Response(status: .noContent)
+            default:
+                break
+            }
+        } catch let error as DirectoryChangeError {
+            return problem(error.description)
+        }
+        return problem(
+            "no control endpoint \(request.method.rawValue) \(route); see docs/simulator.md (faults, requests, tenant, tokens/revoke, quota, roles, users, groups, delta/expire, entraIDPremium)",
+            status: .notFound)
+    }
+
+    /// The request body as JSON (`null` when empty).
+    private func json(_ request: Request, context: SimulatorRequestContext) async throws -> JSONValue {
+        let body = try await request.body.collect(upTo: context.maxUploadSize)
+        guard body.readableBytes > 0 else { return .null }
+        do {
+            return try JSONParser.parse(body.readableBytesView)
+        } catch {
+            throw DirectoryChangeError("the body is not JSON: \(error)")
         }
     }
 
@@ -102,6 +182,7 @@ struct ControlAPI {
         case let DecodingError.keyNotFound(key, _): "'\(key.stringValue)' is missing"
         case let DecodingError.typeMismatch(_, context): "wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
         case let fault as SimulatedFaultError: fault.description
+        case let change as DirectoryChangeError: change.description
         default: "\(error)"
         }
     }

@@ -31,6 +31,61 @@ struct UTCTime: Sendable {
         "\(year)-\(Self.two(month))-\(Self.two(day))T\(Self.two(hour)):\(Self.two(minute)):\(Self.two(second))"
     }
 
+    /// `2025-07-14T16:14:05Z`: how Graph writes a `DateTimeOffset` (createdDateTime,
+    /// signInActivity, employeeHireDate).
+    var iso8601: String { graphDate + "Z" }
+
+    /// Seconds since 1970 of an ISO 8601 date-time with a zone (`2025-07-14T16:14:05Z`,
+    /// `...05.123Z`, `...05+02:00`), or `nil` when the text is not one.
+    static func epochSeconds(parsing text: String) -> Double? {
+        let bytes = Array(text.utf8)
+        func number(_ range: Range<Int>) -> Int? {
+            guard range.upperBound <= bytes.count else { return nil }
+            var value = 0
+            for byte in bytes[range] {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        func isByte(_ position: Int, _ ascii: Unicode.Scalar) -> Bool {
+            position < bytes.count && bytes[position] == UInt8(ascii: ascii)
+        }
+        guard let year = number(0..<4), isByte(4, "-"), let month = number(5..<7), isByte(7, "-"), let day = number(8..<10),
+            isByte(10, "T"), let hour = number(11..<13), isByte(13, ":"), let minute = number(14..<16), isByte(16, ":"),
+            let second = number(17..<19), (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60
+        else { return nil }
+        var position = 19
+        var fraction = 0.0
+        if isByte(position, ".") {
+            var scale = 0.1
+            position += 1
+            while let digit = number(position..<(position + 1)) {
+                fraction += Double(digit) * scale
+                scale /= 10
+                position += 1
+            }
+        }
+        var offsetSeconds = 0
+        if isByte(position, "Z"), position + 1 == bytes.count {
+            offsetSeconds = 0
+        } else if isByte(position, "+") || isByte(position, "-"), position + 6 == bytes.count, isByte(position + 3, ":"),
+            let offsetHours = number((position + 1)..<(position + 3)), let offsetMinutes = number((position + 4)..<(position + 6))
+        {
+            offsetSeconds = (offsetHours * 3600 + offsetMinutes * 60) * (isByte(position, "-") ? -1 : 1)
+        } else {
+            return nil
+        }
+        // Howard Hinnant's days_from_civil.
+        let shiftedYear = month <= 2 ? year - 1 : year
+        let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
+        let yearOfEra = shiftedYear - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        return Double(days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds) + fraction
+    }
+
     /// `2025-07-14 16:14:05Z` (Entra's `timestamp`).
     var entraTimestamp: String {
         "\(year)-\(Self.two(month))-\(Self.two(day)) \(Self.two(hour)):\(Self.two(minute)):\(Self.two(second))Z"
