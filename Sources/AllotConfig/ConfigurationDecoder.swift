@@ -62,7 +62,7 @@ struct ConfigurationDecoder {
         if let node = fields["status"], let status = reader.fields(of: node, "status", known: Keys.Configuration.status, explain: explain(at: "status")),
             let listen = status["listen"], let address = reader.text(listen, "status.listen")
         {
-            if Self.isHostAndPort(address) {
+            if HostPort(parsing: address) != nil {
                 configuration.status.listen = address
             } else {
                 reader.report("`status.listen` must be host:port such as 127.0.0.1:9464 or [::1]:9464, got \(NodeReader.describe(listen))", at: listen)
@@ -282,24 +282,5 @@ struct ConfigurationDecoder {
             && labels.allSatisfy { label in
                 !label.isEmpty && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
             }
-    }
-
-    /// `host:port` or `[v6-address]:port`, port 0-65535.
-    static func isHostAndPort(_ text: String) -> Bool {
-        let host: Substring
-        let port: Substring
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].first == ":" else { return false }
-            host = text[text.index(after: text.startIndex)..<close]
-            port = text[text.index(close, offsetBy: 2)...]
-        } else {
-            guard let colon = text.lastIndex(of: ":") else { return false }
-            host = text[..<colon]
-            port = text[text.index(after: colon)...]
-            guard !host.contains(":") else { return false }
-        }
-        guard !host.isEmpty, !host.contains(where: { $0.isWhitespace || $0 == "/" }) else { return false }
-        guard !port.isEmpty, port.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(port), number <= 65_535 else { return false }
-        return true
     }
 }

@@ -31,7 +31,9 @@ public enum Daemon {
         MetricsSystem.bootstrap(factory)
 
         let configuration = loaded.configuration
-        let address = try StatusServer.address(configuration.status.listen)
+        guard let address = HostPort(parsing: configuration.status.listen) else {
+            throw DaemonError("status.listen '\(configuration.status.listen)' is not host:port (for example 127.0.0.1:9464)")
+        }
         if !isLoopbackHost(address.host) {
             logger.warning("status.listen is not a loopback address: the status endpoints are reachable from the network", metadata: [
                 "listen": .string(configuration.status.listen),

@@ -13,16 +13,6 @@ struct StatusServer {
     let registry: PrometheusCollectorRegistry
     let logger: Logger
 
-    /// The `host:port` of `status.listen` (validated when the configuration was loaded).
-    static func address(_ listen: String) throws -> (host: String, port: Int) {
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
-            throw DaemonError("status.listen '\(listen)' is not host:port (for example 127.0.0.1:9464)")
-        }
-        var host = String(listen[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return (host, port)
-    }
-
     /// The Hummingbird application; `onBound` runs once the port is bound, with the bound port.
     func application(onBound: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         let router = Router()

@@ -1,3 +1,5 @@
+import AllotCore
+
 /// How a ``GraphSimulator`` listens and whom it lets in.
 ///
 /// Every property has a default except the tenant; `SimulatorConfiguration(tenantId:tenantDomain:)`
@@ -100,19 +102,6 @@ public enum SimulatedBatchOrder: String, Sendable, CaseIterable {
 }
 
 extension SimulatorConfiguration {
-    /// Parses `30s`, `15m`, `1h`, `7d`, or plain seconds, as the command line takes durations.
-    public static func parseDuration(_ text: String) -> Duration? {
-        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        if let last = text.last, let unit = units[last] {
-            guard let value = Int64(text.dropLast()), value >= 0 else { return nil }
-            return .seconds(value * unit)
-        }
-        guard let value = Int64(text), value >= 0 else { return nil }
-        return .seconds(value)
-    }
-}
-
-extension SimulatorConfiguration {
     /// Parses an ISO 8601 date (`2026-12-07`, midnight UTC) or date-time with a zone
     /// (`2026-12-07T09:00:00Z`) into seconds since 1970.
     public static func parseDate(_ text: String) -> Double? {
@@ -198,7 +187,7 @@ public struct SimulatedWriteQuota: Sendable, Hashable {
     public init?(parsing text: String) {
         let parts = text.split(separator: "/", maxSplits: 1)
         guard parts.count == 2, let writes = Int(parts[0]), writes > 0,
-            let window = SimulatorConfiguration.parseDuration(String(parts[1])), window > .zero
+            let window = DurationText.parse(String(parts[1]), bareSeconds: true), window > .zero
         else { return nil }
         self.init(writes: writes, window: window)
     }

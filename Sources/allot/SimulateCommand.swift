@@ -45,9 +45,9 @@ struct SimulateCommand: AsyncParsableCommand {
     var tlsKey: String?
 
     @Option(
-        name: .long, help: ArgumentHelp("Access token lifetime (30s, 15m, 1h; default 3599s).", valueName: "duration"),
+        name: .long, help: ArgumentHelp("Access token lifetime (30s, 15m, 1h30m; default 3599s).", valueName: "duration"),
         transform: { text in
-            guard let duration = SimulatorConfiguration.parseDuration(text) else { throw ValidationError("not a duration; write 30s, 15m or 1h") }
+            guard let duration = DurationText.parse(text, bareSeconds: true) else { throw ValidationError("not a duration; write 30s, 15m, 1h30m or 2d") }
             return duration
         })
     var tokenLifetime: Duration?
@@ -99,7 +99,7 @@ struct SimulateCommand: AsyncParsableCommand {
             "How long writes take to be seen: PATCHed properties by reads and assignLicense, membership by advanced queries (default 0).",
             valueName: "duration"),
         transform: { text in
-            guard let duration = SimulatorConfiguration.parseDuration(text) else { throw ValidationError("not a duration; write 30s, 15m or 1h") }
+            guard let duration = DurationText.parse(text, bareSeconds: true) else { throw ValidationError("not a duration; write 30s, 15m, 1h30m or 2d") }
             return duration
         })
     var consistencyLag: Duration = .zero
@@ -125,7 +125,7 @@ struct SimulateCommand: AsyncParsableCommand {
         name: .long,
         help: ArgumentHelp("How long users and groups delta tokens stay valid (default 7d, Graph's for directory objects).", valueName: "duration"),
         transform: { text in
-            guard let duration = SimulatorConfiguration.parseDuration(text), duration > .zero else {
+            guard let duration = DurationText.parse(text, bareSeconds: true), duration > .zero else {
                 throw ValidationError("not a duration; write 7d, 1h or 30s")
             }
             return duration
@@ -160,7 +160,7 @@ struct SimulateCommand: AsyncParsableCommand {
             throw ValidationError(
                 "no generated group is named '\(hiddenMembershipGroup)'; choose one of: \(TenantGenerator.groupNames.joined(separator: ", "))")
         }
-        let (host, _) = try Self.parseListen(listen)
+        let host = try Self.parseListen(listen).host
         guard allowRemote || isLoopbackHost(host) else {
             throw ValidationError(
                 "--listen \(listen) is not a loopback address; the simulator accepts any client, so it listens on loopback only. Add --allow-remote if you really mean it.")
@@ -169,9 +169,9 @@ struct SimulateCommand: AsyncParsableCommand {
 
     func run() async throws {
         var configuration = SimulatorConfiguration()
-        let (host, port) = try Self.parseListen(listen)
-        configuration.host = host == "localhost" ? "127.0.0.1" : host
-        configuration.port = port
+        let address = try Self.parseListen(listen)
+        configuration.host = address.host == "localhost" ? "127.0.0.1" : address.host
+        configuration.port = address.port
         if let tlsCert, let tlsKey {
             configuration.tls = .files(certificate: tlsCert, privateKey: tlsKey)
         } else if tls || tlsCertOut != nil {
@@ -228,22 +228,11 @@ struct SimulateCommand: AsyncParsableCommand {
         return plans
     }
 
-    /// `host:port`, `[v6]:port`.
-    static func parseListen(_ text: String) throws -> (String, Int) {
-        let host: Substring
-        let portText: Substring
-        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
-            host = text[text.index(after: text.startIndex)..<close]
-            portText = text[text.index(after: close)...].drop { $0 == ":" }
-        } else if let colon = text.lastIndex(of: ":") {
-            host = text[..<colon]
-            portText = text[text.index(after: colon)...]
-        } else {
-            throw ValidationError("--listen '\(text)' needs host:port, e.g. 127.0.0.1:8080")
+    /// `--listen` as host and port, or a usage error.
+    static func parseListen(_ text: String) throws -> HostPort {
+        guard let address = HostPort(parsing: text) else {
+            throw ValidationError("--listen '\(text)' needs host:port with a port from 0 to 65535, e.g. 127.0.0.1:8080 or [::1]:8080")
         }
-        guard let port = Int(portText), (0...65535).contains(port), !host.isEmpty else {
-            throw ValidationError("--listen '\(text)' needs host:port with a port from 0 to 65535")
-        }
-        return (String(host), port)
+        return address
     }
 }

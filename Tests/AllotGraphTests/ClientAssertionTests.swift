@@ -1,3 +1,4 @@
+import AllotCore
 import Crypto
 import Foundation
 import Testing
@@ -20,11 +21,11 @@ struct ClientAssertionTests {
         let jwt = try signer.assertion(now: now)
         let parts = jwt.split(separator: ".")
         #expect(parts.count == 3)
-        let header = try JSONSerialization.jsonObject(with: try #require(base64URLDecode(parts[0]))) as! [String: Any]
+        let header = try JSONSerialization.jsonObject(with: Data(try #require(Base64URL.decode(parts[0])))) as! [String: Any]
         #expect(header["alg"] as? String == "PS256")
         #expect(header["typ"] as? String == "JWT")
-        #expect(header["x5t#S256"] as? String == base64URL(Data(SHA256.hash(data: certificate.derBytes))))
-        let claims = try JSONSerialization.jsonObject(with: try #require(base64URLDecode(parts[1]))) as! [String: Any]
+        #expect(header["x5t#S256"] as? String == Base64URL.encode(SHA256.hash(data: certificate.derBytes)))
+        let claims = try JSONSerialization.jsonObject(with: Data(try #require(Base64URL.decode(parts[1])))) as! [String: Any]
         #expect(claims["aud"] as? String == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token")
         #expect(claims["iss"] as? String == "11111111-2222-3333-4444-555555555555")
         #expect(claims["sub"] as? String == "11111111-2222-3333-4444-555555555555")
@@ -32,7 +33,7 @@ struct ClientAssertionTests {
         #expect(claims["iat"] as? Int == 1_750_000_000)
         #expect(claims["exp"] as? Int == 1_750_000_600)
         #expect(UUID(uuidString: claims["jti"] as? String ?? "") != nil)
-        let signature = _RSA.Signing.RSASignature(rawRepresentation: try #require(base64URLDecode(parts[2])))
+        let signature = _RSA.Signing.RSASignature(rawRepresentation: try #require(Base64URL.decode(parts[2])))
         #expect(certificate.publicKey.isValidSignature(signature, for: Data("\(parts[0]).\(parts[1])".utf8), padding: .PSS))
         #expect(try signer.assertion(now: now) != jwt, "every assertion has its own jti")
     }

@@ -1,3 +1,4 @@
+import AllotCore
 import Crypto
 import Foundation
 import SwiftASN1
@@ -64,19 +65,8 @@ struct TestIssuer {
         let now = Int(Date().timeIntervalSince1970)
         let header = #"{"alg":"RS256","typ":"JWT"}"#
         let claims = #"{"aud":"\#(audience)","exp":\#(now + Int(lifetime)),"iat":\#(now),"iss":"\#(issuer)","nbf":\#(now),"sub":"\#(subject)"}"#
-        let input = base64URL(Data(header.utf8)) + "." + base64URL(Data(claims.utf8))
+        let input = Base64URL.encode(Data(header.utf8)) + "." + Base64URL.encode(Data(claims.utf8))
         let signature = try key.signature(for: Data(input.utf8), padding: .insecurePKCS1v1_5)
-        return input + "." + base64URL(signature.rawRepresentation)
+        return input + "." + Base64URL.encode(signature.rawRepresentation)
     }
-}
-
-func base64URL(_ data: Data) -> String {
-    data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-        .replacingOccurrences(of: "=", with: "")
-}
-
-func base64URLDecode(_ text: some StringProtocol) -> Data? {
-    var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-    while base64.count % 4 != 0 { base64 += "=" }
-    return Data(base64Encoded: base64)
 }

@@ -45,11 +45,12 @@ struct ParsingTests {
 
     @Test("durations and write quotas as the command line takes them")
     func commandLineValues() {
-        #expect(SimulatorConfiguration.parseDuration("30s") == .seconds(30))
-        #expect(SimulatorConfiguration.parseDuration("15m") == .seconds(900))
-        #expect(SimulatorConfiguration.parseDuration("1h") == .seconds(3600))
-        #expect(SimulatorConfiguration.parseDuration("42") == .seconds(42))
-        #expect(SimulatorConfiguration.parseDuration("soon") == nil)
+        #expect(DurationText.parse("30s", bareSeconds: true) == .seconds(30))
+        #expect(DurationText.parse("15m") == .seconds(900))
+        #expect(DurationText.parse("1h") == .seconds(3600))
+        #expect(DurationText.parse("42", bareSeconds: true) == .seconds(42))
+        #expect(DurationText.parse("1h30m", bareSeconds: true) == .seconds(5400))
+        #expect(DurationText.parse("soon") == nil)
         #expect(SimulatedWriteQuota(parsing: "3000/150s") == SimulatedWriteQuota(writes: 3000, window: .seconds(150)))
         #expect(SimulatedWriteQuota(parsing: "10/2m") == SimulatedWriteQuota(writes: 10, window: .seconds(120)))
         #expect(SimulatedWriteQuota(parsing: "0/150s") == nil)

@@ -1,3 +1,4 @@
+import AllotCore
 import Foundation
 
 /// The app roles (application permissions) an app-only access token carries in its `roles`
@@ -14,7 +15,7 @@ enum AccessTokenRoles {
         struct Claims: Decodable { let roles: [String]? }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let payload = Base64URL.decode(parts[1]),
-            let claims = try? JSONDecoder().decode(Claims.self, from: payload)
+            let claims = try? JSONDecoder().decode(Claims.self, from: Data(payload))
         else { return nil }
         return Set(claims.roles ?? [])
     }

@@ -1,3 +1,4 @@
+import AllotCore
 import Crypto
 import Foundation
 import SwiftASN1
@@ -76,22 +77,5 @@ struct ClientAssertionSigner: Sendable {
         let nbf: Int
         let iat: Int
         let exp: Int
-    }
-}
-
-/// Base64url without padding (RFC 7515).
-enum Base64URL {
-    static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    /// The bytes of base64url text, padded or not; `nil` when it is not base64url.
-    static func decode(_ text: some StringProtocol) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        return Data(base64Encoded: base64)
     }
 }

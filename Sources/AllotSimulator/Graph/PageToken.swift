@@ -1,3 +1,4 @@
+import AllotCore
 import HTTPTypes
 
 /// The opaque `$skiptoken` and `$deltatoken` values the simulator hands out: base64url of a

@@ -65,22 +65,6 @@ struct JSONWebToken: Sendable {
     }
 }
 
-/// Base64 with the URL alphabet and no padding (RFC 7515).
-enum Base64URL {
-    static func decode(_ text: Substring) -> [UInt8]? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64.append("=") }
-        return Data(base64Encoded: base64).map { Array($0) }
-    }
-
-    static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-}
-
 /// A certificate registered on an application, with the thumbprints a client assertion names it by.
 struct RegisteredCertificate: Sendable {
     let certificate: Certificate

@@ -1,3 +1,4 @@
+import AllotCore
 import Crypto
 import Foundation
 import SwiftASN1
