@@ -42,6 +42,13 @@ let package = Package(
             swiftSettings: strictSettings,
             linkerSettings: [.linkedLibrary("m")]
         ),
+        // What the simulator, the tests and the benchmarks make tenants from: the SKU catalogue
+        // and a seedable random generator. Not part of the product's decisions.
+        .target(
+            name: "AllotTools",
+            dependencies: ["AllotCore"],
+            swiftSettings: strictSettings
+        ),
         // Loads allot.yaml and policy directories, reporting FILE:LINE:COLUMN diagnostics.
         .target(
             name: "AllotConfig",
@@ -75,6 +82,7 @@ let package = Package(
             name: "AllotSimulator",
             dependencies: [
                 "AllotCore",
+                "AllotTools",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -127,6 +135,7 @@ let package = Package(
                 "AllotConfig",
                 "AllotGraph",
                 "AllotSimulator",
+                "AllotTools",
                 "AllotEngine",
                 "AllotDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -150,6 +159,7 @@ let package = Package(
             name: "AllotSoak",
             dependencies: [
                 "AllotCore",
+                "AllotTools",
                 "AllotSimulator",
                 "AllotProcessTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -179,7 +189,7 @@ let package = Package(
         // Release-built benchmarks; see docs/performance.md.
         .executableTarget(
             name: "AllotBenchmarks",
-            dependencies: ["AllotCore"],
+            dependencies: ["AllotCore", "AllotTools"],
             swiftSettings: strictSettings
         ),
         // Fuzzes the configuration and policy loaders (libFuzzer with -DALLOT_LIBFUZZER,
@@ -193,6 +203,7 @@ let package = Package(
             name: "AllotCoreTests",
             dependencies: [
                 "AllotCore",
+                "AllotTools",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
@@ -208,6 +219,7 @@ let package = Package(
             dependencies: [
                 "AllotSimulator",
                 "AllotCore",
+                "AllotTools",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),

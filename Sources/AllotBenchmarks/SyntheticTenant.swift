@@ -1,5 +1,6 @@
 import Foundation
 import AllotCore
+import AllotTools
 
 /// A large, realistic, deterministic tenant and policy set for the planner benchmark,
 /// streamed straight into a ``TenantBuilder`` (no JSON, no per-user structs kept).

@@ -1,4 +1,5 @@
 import AllotCore
+import AllotTools
 import Foundation
 import Hummingbird
 import HummingbirdCore

@@ -1,4 +1,5 @@
 import AllotCore
+import AllotTools
 import AllotProcessTesting
 import AllotSimulator
 import AsyncHTTPClient

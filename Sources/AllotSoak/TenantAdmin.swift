@@ -1,4 +1,5 @@
 import AllotCore
+import AllotTools
 import AllotSimulator
 import AsyncHTTPClient
 import Foundation

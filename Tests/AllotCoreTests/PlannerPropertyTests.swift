@@ -1,3 +1,4 @@
+import AllotTools
 import PropertyBased
 import Testing
 

@@ -1,4 +1,5 @@
 import AllotCore
+import AllotTools
 import Testing
 
 @testable import AllotSimulator

@@ -1,4 +1,5 @@
 import AllotCore
+import AllotTools
 import Foundation
 
 /// The lifecycle dates the generator gives users when asked (issue 11's lifecycle rules need

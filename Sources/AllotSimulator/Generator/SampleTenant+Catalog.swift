@@ -1,4 +1,5 @@
 import AllotCore
+import AllotTools
 
 extension SampleTenant {
     /// The SKUs the sample tenant owns, managed ones first, from Microsoft's catalogue

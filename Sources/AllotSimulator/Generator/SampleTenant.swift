@@ -1,4 +1,5 @@
 import AllotCore
+import AllotTools
 
 /// The sample tenant the generator builds and the sample policies in `policies/` are written
 /// for (Contoso): its ids, names and products.

@@ -1,4 +1,5 @@
 import AllotCore
+import AllotTools
 import Foundation
 
 /// Builds a realistic Contoso tenant from a seed: the same seed and sizes give the same tenant,

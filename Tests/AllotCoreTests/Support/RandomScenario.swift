@@ -1,3 +1,4 @@
+import AllotTools
 @testable import AllotCore
 
 /// A random tenant, policy set and settings, fully determined by a seed and a user count,

@@ -1,4 +1,5 @@
 import AllotCore
+import AllotTools
 
 @testable import AllotSimulator
 

@@ -1,3 +1,5 @@
+import AllotCore
+
 // Generated from Microsoft's "Product names and service plan identifiers for licensing"
 // (MicrosoftDocs/entra-docs docs/identity/users/licensing-service-plan-reference.md, 2025-10-29).
 // Real SKU and service-plan identifiers, for generators, samples, benchmarks and tests.
