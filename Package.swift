@@ -103,7 +103,6 @@ let package = Package(
             name: "AllotEngine",
             dependencies: [
                 "AllotCore",
-                "AllotConfig",
                 "AllotGraph",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

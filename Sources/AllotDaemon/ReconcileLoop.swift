@@ -56,7 +56,7 @@ final class ReconcileLoop: Service, Sendable {
             refreshPolicies()
             let loaded = current.withLock { $0 }
             let engine = ReconcileEngine(
-                configuration: loaded.configuration, graph: graph, stateStore: stateStore, logger: logger,
+                settings: loaded.configuration.reconcile, graph: graph, stateStore: stateStore, logger: logger,
                 progress: ProgressReporter(logger: logger, terminal: false, interval: .seconds(30)) { [status, now] in status.progressed(at: now()) },
                 now: now)
             status.cycleStarted(at: now())

@@ -1,4 +1,3 @@
-import AllotConfig
 import AllotCore
 import AllotGraph
 import Foundation
@@ -15,7 +14,7 @@ import Logging
 /// seat someone else took, a user deleted since the read, a policy conflict, or a missing
 /// permission, which stops the cycle's writes).
 public final class ReconcileEngine: Sendable {
-    /// What a cycle may do beyond the configuration.
+    /// What a cycle may do beyond the reconcile settings.
     public struct Options: Sendable {
         /// `--allow-mass-removal`: let a cycle that trips the guard remove anyway (this cycle only).
         public var allowMassRemoval: Bool
@@ -38,7 +37,8 @@ public final class ReconcileEngine: Sendable {
         public var plan: Plan?
     }
 
-    public let configuration: AllotConfiguration
+    /// `reconcile:` of `allot.yaml`: the mode, managed SKUs, guard and removal delay.
+    public let settings: ReconcileSettings
     let graph: GraphClient
     let stateStore: StateStore
     let logger: Logger
@@ -47,10 +47,10 @@ public final class ReconcileEngine: Sendable {
     let now: @Sendable () -> Date
 
     public init(
-        configuration: AllotConfiguration, graph: GraphClient, stateStore: StateStore, logger: Logger,
+        settings: ReconcileSettings, graph: GraphClient, stateStore: StateStore, logger: Logger,
         progress: ProgressReporter = .silent, now: @escaping @Sendable () -> Date = Date.init
     ) {
-        self.configuration = configuration
+        self.settings = settings
         self.graph = graph
         self.stateStore = stateStore
         self.logger = logger
@@ -61,8 +61,8 @@ public final class ReconcileEngine: Sendable {
 
     /// Runs one cycle with these policies.
     public func run(policies: PolicySet, options: Options = Options()) async -> Outcome {
-        let writes = !options.planOnly && configuration.reconcile.mode == .enforce
-        let mode = options.planOnly ? "plan" : configuration.reconcile.mode.rawValue
+        let writes = !options.planOnly && settings.mode == .enforce
+        let mode = options.planOnly ? "plan" : settings.mode.rawValue
         var report = CycleReport(mode: mode, startedAt: now(), policyRevision: policies.revision)
         logger.event(.cycleStarted, "Cycle started", ["mode": .string(mode), "policy.revision": .string(policies.revision)])
         let clock = ContinuousClock.now
@@ -83,13 +83,13 @@ public final class ReconcileEngine: Sendable {
     /// Read, plan, apply; throws only before the first write.
     private func cycle(policies: PolicySet, options: Options, writes: Bool, report: inout CycleReport) async throws -> Plan {
         let tenant = try await graph.readTenant(for: policies.policies, progress: progress)
-        let compiled = try CompiledPolicies(policies: policies.policies, settings: configuration.reconcile, tenant: tenant)
-        let planner = Planner(tenant: tenant, policies: compiled, settings: configuration.reconcile)
+        let compiled = try CompiledPolicies(policies: policies.policies, settings: settings, tenant: tenant)
+        let planner = Planner(tenant: tenant, policies: compiled, settings: settings)
 
         let loaded = stateStore.load(now: now(), setAside: !options.planOnly)
         if let recovery = loaded.recovery { logger.event(.stateRecovered, level: .warning, "State file recovered", ["reason": .string(recovery)]) }
         var state = loaded.state
-        let shrinks = GroupShrinkHold(rule: configuration.reconcile.guardrail, allowMassRemoval: options.allowMassRemoval)
+        let shrinks = GroupShrinkHold(rule: settings.guardrail, allowMassRemoval: options.allowMassRemoval)
             .evaluate(groups: tenant.groups, counts: tenant.memberCounts, remembered: state.groups)
         report.shrunkGroups = shrinks.shrinks
         logShrinks(shrinks.shrinks)
@@ -104,7 +104,7 @@ public final class ReconcileEngine: Sendable {
         state.groups = shrinks.remembered
         // `allot plan` is read-only; `mode: report` keeps the removal clocks running. Without
         // the state file removal delays cannot be kept: then nothing is written.
-        if !options.planOnly, let error = saveState(state), configuration.reconcile.removalDelay != .zero { throw error }
+        if !options.planOnly, let error = saveState(state), settings.removalDelay != .zero { throw error }
 
         guard writes else {
             report.result = plan.summary.usersDrifted == 0 ? .converged : .drifted

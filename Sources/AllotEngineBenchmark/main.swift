@@ -281,7 +281,7 @@ func measure(_ options: Options, simulator: SimulatorProcess) async throws {
 
     try await GraphClient.withGraphClient(configuration: try GraphClient.Configuration(loaded.configuration), logger: logger) { graph in
         let engine = ReconcileEngine(
-            configuration: loaded.configuration, graph: graph, stateStore: StateStore(directory: directory + "/state"), logger: logger,
+            settings: loaded.configuration.reconcile, graph: graph, stateStore: StateStore(directory: directory + "/state"), logger: logger,
             progress: ProgressReporter(logger: logger, terminal: isatty(2) == 1))
         let cycleOptions = ReconcileEngine.Options(honourBackoff: false)
 

@@ -27,7 +27,7 @@ struct ApplyCommand: AsyncParsableCommand {
         let store = stateStore(loaded)
         let outcome = try await withGraph(loaded, logger: logger) { graph in
             let engine = ReconcileEngine(
-                configuration: loaded.configuration, graph: graph, stateStore: store,
+                settings: loaded.configuration.reconcile, graph: graph, stateStore: store,
                 logger: logger, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
             return await engine.run(policies: loaded.policies, options: ReconcileEngine.Options(allowMassRemoval: allowMassRemoval, honourBackoff: false))
         }

@@ -34,7 +34,7 @@ struct PlanCommand: AsyncParsableCommand {
         } else {
             let outcome = try await withGraph(loaded, logger: logger) { graph in
                 let engine = ReconcileEngine(
-                    configuration: loaded.configuration, graph: graph, stateStore: stateStore(loaded),
+                    settings: loaded.configuration.reconcile, graph: graph, stateStore: stateStore(loaded),
                     logger: logger, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
                 return await engine.run(policies: loaded.policies, options: ReconcileEngine.Options(honourBackoff: false, planOnly: true))
             }

@@ -65,7 +65,7 @@ struct InProcessEngine {
         adjustClient(&client)
         let outcome = try await GraphClient.withGraphClient(configuration: client, logger: logger) { graph in
             let engine = ReconcileEngine(
-                configuration: loaded.configuration, graph: graph, stateStore: StateStore(directory: workspace.stateDirectory), logger: logger,
+                settings: loaded.configuration.reconcile, graph: graph, stateStore: StateStore(directory: workspace.stateDirectory), logger: logger,
                 now: now)
             return await engine.run(policies: loaded.policies, options: options)
         }
