@@ -82,21 +82,18 @@ public final class ReconcileEngine: Sendable {
 
     /// Read, plan, apply; throws only before the first write.
     private func cycle(policies: PolicySet, options: Options, writes: Bool, report: inout CycleReport) async throws -> Plan {
-        let tenant = try await graph.readTenant(for: policies.policies, progress: progress)
-        let compiled = try CompiledPolicies(policies: policies.policies, settings: settings, tenant: tenant)
-        let planner = Planner(tenant: tenant, policies: compiled, settings: settings)
-
-        let loaded = stateStore.load(now: now(), setAside: !options.planOnly)
-        if let recovery = loaded.recovery { logger.event(.stateRecovered, level: .warning, "State file recovered", ["reason": .string(recovery)]) }
-        var state = loaded.state
-        let shrinks = GroupShrinkHold(rule: settings.guardrail, allowMassRemoval: options.allowMassRemoval)
-            .evaluate(groups: tenant.groups, counts: tenant.memberCounts, remembered: state.groups)
+        let prepared = try await Self.plan(
+            policies: policies.policies, tenant: .live(graph, progress: progress), settings: settings, state: stateStore, options: options,
+            now: now)
+        let tenant = prepared.tenant
+        if let recovery = prepared.state.recovery {
+            logger.event(.stateRecovered, level: .warning, "State file recovered", ["reason": .string(recovery)])
+        }
+        var state = prepared.state.state
+        let shrinks = prepared.shrinks
         report.shrunkGroups = shrinks.shrinks
         logShrinks(shrinks.shrinks)
-        let seconds = Int64(now().timeIntervalSince1970)
-        let plan = planner.plan(options: PlanningOptions(
-            allowMassRemoval: options.allowMassRemoval, removalHistory: state.removalHistory, now: seconds,
-            usersInBackoff: options.honourBackoff ? state.usersInBackoff(at: seconds) : [], shrunkGroups: shrinks.heldGroups))
+        let plan = prepared.plan()
         let changes = plan.changes
         report.record(plan)
         if !options.planOnly { logDrift(plan, changes: changes) }

@@ -95,28 +95,29 @@ func tenantModel(snapshot path: String) throws -> TenantModel {
     }
 }
 
-/// A planner for these policies over this tenant, or the tenant-fit problems and exit 1.
-func planner(_ loaded: LoadedConfiguration, tenant: TenantModel) throws -> Planner {
+/// `--snapshot FILE`: plan against a saved tenant instead of reading the live one
+/// (`allot plan`, `allot explain`).
+struct TenantSourceOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Use this tenant snapshot file instead of reading the live tenant.", valueName: "file"))
+    var snapshot: String?
+}
+
+/// Prepares a plan for a command that writes nothing, through the one planning entry point
+/// (``ReconcileEngine/plan(policies:tenant:settings:state:options:now:)``): the state file is
+/// read, never moved or written, with the clock, so that `removalDelay` and the group shrink
+/// hold hold as they would in a cycle. Policies that do not fit the tenant are printed, exit 1.
+func preparePlan(_ loaded: LoadedConfiguration, tenant: TenantSource, state: StateStore?) async throws -> PreparedPlan {
+    let prepared: PreparedPlan
     do {
-        let compiled = try CompiledPolicies(policies: loaded.policies.policies, settings: loaded.configuration.reconcile, tenant: tenant)
-        return Planner(tenant: tenant, policies: compiled, settings: loaded.configuration.reconcile)
-    } catch {
+        prepared = try await ReconcileEngine.plan(
+            policies: loaded.policies.policies, tenant: tenant, settings: loaded.configuration.reconcile, state: state,
+            options: ReconcileEngine.Options(honourBackoff: false, planOnly: true), now: Date.init)
+    } catch let error as DiagnosticsError {
         printError(error.diagnostics.map(\.description).joined(separator: "\n"))
         throw ExitCode.failure
     }
-}
-
-/// Planning options for an offline plan or explanation: the pending removals and group counts
-/// from the state file (read, never moved or written) and the clock, so that `removalDelay` and
-/// the group shrink hold hold as they would in a cycle.
-func planningOptionsFromState(_ loaded: LoadedConfiguration, tenant: TenantModel) -> PlanningOptions {
-    let settings = loaded.configuration.reconcile
-    let stored = stateStore(loaded).load(setAside: false)
-    if let recovery = stored.recovery { printError("warning: \(recovery)") }
-    let shrinks = GroupShrinkHold(rule: settings.guardrail, allowMassRemoval: false)
-        .evaluate(groups: tenant.groups, counts: tenant.memberCounts, remembered: stored.state.groups)
-    return PlanningOptions(
-        removalHistory: stored.state.removalHistory, now: Int64(Date().timeIntervalSince1970), shrunkGroups: shrinks.heldGroups)
+    if let recovery = prepared.state.recovery { printError("warning: \(recovery)") }
+    return prepared
 }
 
 /// `--output text|json`.

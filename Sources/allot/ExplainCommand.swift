@@ -17,8 +17,7 @@ struct ExplainCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The user's userPrincipalName or object id.", valueName: "user"))
     var user: String
 
-    @Option(name: .long, help: ArgumentHelp("Explain against a snapshot file instead of the live tenant.", valueName: "file"))
-    var snapshot: String?
+    @OptionGroup var tenantSource: TenantSourceOption
 
     @Option(name: .long, help: "text or json.")
     var output: OutputFormat = .text
@@ -26,16 +25,16 @@ struct ExplainCommand: AsyncParsableCommand {
     func run() async throws {
         let loaded = try loadConfiguration(options)
         let logger = bootstrapLogging(loaded.configuration.logging, toStandardError: true)
-        let tenant: TenantModel
-        if let snapshot {
-            tenant = try tenantModel(snapshot: snapshot)
+        let prepared: PreparedPlan
+        if let snapshot = tenantSource.snapshot {
+            prepared = try await preparePlan(loaded, tenant: .snapshot(tenantModel(snapshot: snapshot)), state: stateStore(loaded))
         } else {
-            tenant = try await withGraph(loaded, logger: logger) { graph in
-                try await graph.readTenant(for: loaded.policies.policies, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
+            prepared = try await withGraph(loaded, logger: logger) { graph in
+                try await preparePlan(
+                    loaded, tenant: .live(graph, progress: ProgressReporter(logger: logger, terminal: isTerminal(2))), state: stateStore(loaded))
             }
         }
-        let options = planningOptionsFromState(loaded, tenant: tenant)
-        guard let explanation = try planner(loaded, tenant: tenant).explain(user: user, options: options) else {
+        guard let explanation = prepared.explain(user: user) else {
             printError("error: no user '\(user)' in the tenant (give a userPrincipalName or an object id)")
             throw ExitCode.failure
         }

@@ -18,8 +18,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigurationOption
 
-    @Option(name: .long, help: ArgumentHelp("Plan against a snapshot file instead of the live tenant.", valueName: "file"))
-    var snapshot: String?
+    @OptionGroup var tenantSource: TenantSourceOption
 
     @Option(name: .long, help: "text (for people) or json (stable, for pipelines).")
     var output: OutputFormat = .text
@@ -28,10 +27,10 @@ struct PlanCommand: AsyncParsableCommand {
         let loaded = try loadConfiguration(options)
         let logger = bootstrapLogging(loaded.configuration.logging, toStandardError: true)
         let plan: Plan
-        if let snapshot {
-            let tenant = try tenantModel(snapshot: snapshot)
-            plan = try planner(loaded, tenant: tenant).plan(options: planningOptionsFromState(loaded, tenant: tenant))
+        if let snapshot = tenantSource.snapshot {
+            plan = try await preparePlan(loaded, tenant: .snapshot(tenantModel(snapshot: snapshot)), state: stateStore(loaded)).plan()
         } else {
+            // A cycle that writes nothing: it prepares its plan through the same entry point.
             let outcome = try await withGraph(loaded, logger: logger) { graph in
                 let engine = ReconcileEngine(
                     settings: loaded.configuration.reconcile, graph: graph, stateStore: stateStore(loaded),

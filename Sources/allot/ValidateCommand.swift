@@ -1,11 +1,12 @@
 import AllotConfig
 import AllotCore
+import AllotEngine
 import ArgumentParser
 import Foundation
 
 /// `allot validate`: loads the configuration and every policy file and prints every
 /// problem, one `FILE:LINE:COLUMN: message` per line on stderr.
-struct ValidateCommand: ParsableCommand {
+struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check allot.yaml and every policy file, printing every problem as FILE:LINE:COLUMN: message.",
@@ -21,9 +22,10 @@ struct ValidateCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Also check the policies against this tenant snapshot.", valueName: "file"))
     var snapshot: String?
 
-    func run() throws {
+    func run() async throws {
         let loaded = try loadConfiguration(options)
-        if let snapshot { _ = try planner(loaded, tenant: try tenantModel(snapshot: snapshot)) }
+        // Through the planning entry point, without the state file: whether the policies fit.
+        if let snapshot { _ = try await preparePlan(loaded, tenant: .snapshot(tenantModel(snapshot: snapshot)), state: nil) }
         let files = loaded.policies.files.count
         let policies = loaded.policies.policies.count
         print("\(files) \(files == 1 ? "file" : "files"), \(policies) \(policies == 1 ? "policy" : "policies"): valid"

@@ -32,6 +32,24 @@ struct OfflineCommandTests {
         #expect(problems.contains { $0.contains("policy.yaml:4:") && $0.contains("SPE_E7") }, "\(problems)")
     }
 
+    @Test("validate --snapshot: policies that fit the tenant exit 0; a group it lacks is FILE:LINE:COLUMN, exit 1")
+    func validateAgainstSnapshot() async throws {
+        let fits = try await Self.allot(["validate", "--config", Self.exampleConfig, "--snapshot", Self.exampleSnapshot])
+        #expect(fits.status == 0, "\(fits.error)")
+        #expect(fits.output.contains("(and they fit the tenant in \(Self.exampleSnapshot))"), "\(fits.output)")
+
+        let directory = try Self.scratchDirectory(policy: """
+            name: nobody-there
+            match: { groups: [No Such Team] }
+            licenses:
+              - sku: VISIOCLIENT
+            """)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let unfit = try await Self.allot(["validate", "--config", directory.appendingPathComponent("allot.yaml").path, "--snapshot", Self.exampleSnapshot])
+        #expect(unfit.status == 1)
+        #expect(unfit.error.contains("policy.yaml:2:") && unfit.error.contains("No Such Team"), "\(unfit.error)")
+    }
+
     @Test("plan --snapshot: changes pending exit 2, in text (+ - ~ @) and in JSON")
     func planWithChanges() async throws {
         let text = try await Self.allot(["plan", "--config", Self.exampleConfig, "--snapshot", Self.exampleSnapshot])
