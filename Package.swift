@@ -49,6 +49,16 @@ let package = Package(
             dependencies: ["AllotCore"],
             swiftSettings: strictSettings
         ),
+        // The vocabulary: every log event with its fields and every metric with its labels and
+        // help text, declared once (docs/log-events.md, docs/metrics.md).
+        .target(
+            name: "AllotObservability",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Loads allot.yaml and policy directories, reporting FILE:LINE:COLUMN diagnostics.
         .target(
             name: "AllotConfig",
@@ -64,6 +74,7 @@ let package = Package(
             name: "AllotGraph",
             dependencies: [
                 "AllotCore",
+                "AllotObservability",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -104,6 +115,7 @@ let package = Package(
             dependencies: [
                 "AllotCore",
                 "AllotGraph",
+                "AllotObservability",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -117,6 +129,7 @@ let package = Package(
                 "AllotConfig",
                 "AllotEngine",
                 "AllotGraph",
+                "AllotObservability",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -208,6 +221,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "AllotObservabilityTests",
+            dependencies: ["AllotObservability"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "AllotConfigTests",
             dependencies: ["AllotConfig", "AllotCore"],
             resources: [.copy("Fixtures")],
@@ -241,7 +259,7 @@ let package = Package(
         .testTarget(
             name: "AllotEngineTests",
             dependencies: [
-                "AllotEngine", "AllotCore", "AllotConfig", "AllotGraph", "AllotSimulator", "AllotProcessTesting", "allot",
+                "AllotEngine", "AllotCore", "AllotConfig", "AllotGraph", "AllotObservability", "AllotSimulator", "AllotProcessTesting", "allot",
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

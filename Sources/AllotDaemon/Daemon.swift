@@ -2,6 +2,7 @@ import AllotConfig
 import AllotCore
 import AllotEngine
 import AllotGraph
+import AllotObservability
 import Foundation
 import Logging
 import Metrics

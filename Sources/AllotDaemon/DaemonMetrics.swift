@@ -1,3 +1,4 @@
+import AllotObservability
 import Foundation
 import Metrics
 
@@ -10,16 +11,16 @@ import Metrics
 /// success for 3 intervals" also fires for a daemon that has never had a successful cycle.
 enum DaemonMetrics {
     static func registerInitialSeries(startedAt: Date) {
-        for result in ["converged", "not_converged", "failed", "report"] {
-            Counter(label: "allot_reconcile_total", dimensions: [("result", result)]).increment(by: 0)
+        for result in AllotMetric.ReconcileResult.allCases {
+            AllotMetric.reconciles(result).increment(by: 0)
         }
-        for action in ["add", "remove", "plan_change", "usage_location"] {
-            for result in ["applied", "failed"] {
-                Counter(label: "allot_changes_total", dimensions: [("action", action), ("result", result)]).increment(by: 0)
+        for action in AllotMetric.ChangeAction.writes {
+            for result in [AllotMetric.ChangeResult.applied, .failed] {
+                AllotMetric.changes(action, result).increment(by: 0)
             }
         }
-        Counter(label: "allot_changes_total", dimensions: [("action", "add"), ("result", "deferred")]).increment(by: 0)
-        Counter(label: "allot_policy_load_errors_total").increment(by: 0)
-        Gauge(label: "allot_last_success_timestamp_seconds").record(startedAt.timeIntervalSince1970)
+        AllotMetric.changes(.add, .deferred).increment(by: 0)
+        AllotMetric.policyLoadErrorsTotal.counter().increment(by: 0)
+        AllotMetric.lastSuccess.gauge().record(startedAt.timeIntervalSince1970)
     }
 }

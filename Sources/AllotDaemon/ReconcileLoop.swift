@@ -2,6 +2,7 @@ import AllotConfig
 import AllotCore
 import AllotEngine
 import AllotGraph
+import AllotObservability
 import Foundation
 import Logging
 import Metrics
@@ -154,7 +155,7 @@ final class ReconcileLoop: Service, Sendable {
 
     /// `allot_interval_seconds`, from the settings in use.
     static func recordInterval(_ loaded: LoadedConfiguration) {
-        Gauge(label: "allot_interval_seconds").record(Double(loaded.configuration.reconcile.interval.components.seconds))
+        AllotMetric.interval.gauge().record(Double(loaded.configuration.reconcile.interval.components.seconds))
     }
 
     private func reject(_ diagnostics: [Diagnostic], reason: String, inConfiguration: Bool = false) {
@@ -163,7 +164,7 @@ final class ReconcileLoop: Service, Sendable {
             return last?.diagnostics != diagnostics
         }
         guard isNew else { return }
-        Counter(label: "allot_policy_load_errors_total").increment()
+        AllotMetric.policyLoadErrorsTotal.counter().increment()
         status.policiesRejected(diagnostics.map(\.description), at: now())
         logger.event(.policyInvalid, level: .error, "Policies invalid (\(reason)); the last good set stays in use", [
             "errors": .array(diagnostics.map { .string($0.description) }), "error_count": .stringConvertible(diagnostics.count),

@@ -1,53 +1,62 @@
 import AllotCore
+import AllotObservability
 import Foundation
 import Metrics
 
-/// The engine's metrics, through swift-metrics: the daemon bootstraps a Prometheus backend
-/// (`docs/metrics.md` lists names and labels); a one-off command leaves them to the no-op
-/// default. Labels never carry user ids, so cardinality stays low.
+/// The engine's metrics (declared in ``AllotMetric``), through swift-metrics: the daemon
+/// bootstraps a Prometheus backend (`docs/metrics.md`); a one-off command leaves them to the
+/// no-op default. Labels never carry user ids, so cardinality stays low.
 struct EngineMetrics: Sendable {
     func record(_ report: CycleReport, duration: Duration) {
-        Counter(label: "allot_reconcile_total", dimensions: [("result", report.result.metricLabel)]).increment()
-        Metrics.Timer(label: "allot_reconcile_duration_seconds", preferredDisplayUnit: .seconds).record(duration: duration)
+        AllotMetric.reconciles(report.result.metricLabel).increment()
+        AllotMetric.reconcileDuration.timer().record(duration: duration)
         guard report.result != .failed else { return }
-        Gauge(label: "allot_last_success_timestamp_seconds").record(report.finishedAt.timeIntervalSince1970)
-        Gauge(label: "allot_drifted_users").record(report.usersDrifted)
-        Gauge(label: "allot_guard_tripped").record(report.guardrail?.holdsRemovals == true ? 1 : 0)
-        for (result, counts) in [("applied", report.applied), ("failed", report.failed)] {
+        AllotMetric.lastSuccess.gauge().record(report.finishedAt.timeIntervalSince1970)
+        AllotMetric.driftedUsers.gauge().record(report.usersDrifted)
+        AllotMetric.guardTripped.gauge().record(report.guardrail?.holdsRemovals == true ? 1 : 0)
+        for (result, counts) in [(AllotMetric.ChangeResult.applied, report.applied), (.failed, report.failed)] {
             for (action, count) in counts.byAction where count > 0 {
-                Counter(label: "allot_changes_total", dimensions: [("action", action), ("result", result)]).increment(by: count)
+                AllotMetric.changes(action, result).increment(by: count)
             }
         }
         if report.deferredAdds > 0 {
-            Counter(label: "allot_changes_total", dimensions: [("action", "add"), ("result", "deferred")]).increment(by: report.deferredAdds)
+            AllotMetric.changes(.add, .deferred).increment(by: report.deferredAdds)
         }
         if report.skippedUsers > 0 {
-            Counter(label: "allot_changes_total", dimensions: [("action", "user"), ("result", "skipped")]).increment(by: report.skippedUsers)
+            AllotMetric.changes(.user, .skipped).increment(by: report.skippedUsers)
         }
         for seat in report.seats {
-            Gauge(label: "allot_deferred_adds", dimensions: [("sku", seat.sku)]).record(seat.deferredAdds)
-            Gauge(label: "allot_seats", dimensions: [("sku", seat.sku), ("state", "prepaid")]).record(seat.prepaid)
-            Gauge(label: "allot_seats", dimensions: [("sku", seat.sku), ("state", "consumed")]).record(seat.consumedBefore)
-            Gauge(label: "allot_seats", dimensions: [("sku", seat.sku), ("state", "available")]).record(seat.availableBefore)
+            AllotMetric.deferredAdds.gauge(seat.sku).record(seat.deferredAdds)
+            AllotMetric.seats(sku: seat.sku, .prepaid).record(seat.prepaid)
+            AllotMetric.seats(sku: seat.sku, .consumed).record(seat.consumedBefore)
+            AllotMetric.seats(sku: seat.sku, .available).record(seat.availableBefore)
         }
     }
 }
 
 extension CycleReport.Result {
     /// The `result` label of `allot_reconcile_total`.
-    var metricLabel: String {
+    var metricLabel: AllotMetric.ReconcileResult {
         switch self {
-        case .converged: "converged"
-        case .notConverged: "not_converged"
-        case .drifted: "report"
-        case .failed: "failed"
+        case .converged: .converged
+        case .notConverged: .notConverged
+        case .drifted: .report
+        case .failed: .failed
         }
     }
 }
 
 extension CycleReport.Counts {
-    /// (action label, count) pairs for `allot_changes_total`.
-    var byAction: [(String, Int)] {
-        [("add", adds), ("remove", removals), ("plan_change", planChanges), ("usage_location", usageLocations)]
+    /// (action, count) pairs for `allot_changes_total`, one per ``AllotMetric/ChangeAction/writes``.
+    var byAction: [(AllotMetric.ChangeAction, Int)] {
+        AllotMetric.ChangeAction.writes.map { action in
+            switch action {
+            case .add: (action, adds)
+            case .remove: (action, removals)
+            case .planChange: (action, planChanges)
+            case .usageLocation: (action, usageLocations)
+            case .user: (action, 0)
+            }
+        }
     }
 }

@@ -1,3 +1,4 @@
+import AllotObservability
 import Foundation
 import Logging
 import Synchronization

@@ -1,5 +1,6 @@
 import AllotCore
 import AllotGraph
+import AllotObservability
 import Foundation
 import Logging
 

@@ -1,4 +1,5 @@
 import AllotCore
+import AllotObservability
 import Foundation
 import Logging
 import Synchronization

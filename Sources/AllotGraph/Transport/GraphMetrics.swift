@@ -1,6 +1,7 @@
+import AllotObservability
 import Metrics
 
-/// The Graph client's metrics, through swift-metrics (a no-op unless the process bootstraps a
+/// The Graph client's metrics (declared in ``AllotMetric``), through swift-metrics (a no-op unless the process bootstraps a
 /// backend, as `allot run` does): `allot_graph_requests_total{operation,status}` and
 /// `allot_graph_throttled_total{operation}` (`docs/metrics.md`).
 ///
@@ -13,15 +14,12 @@ enum GraphMetrics {
 
     /// One HTTP request (every attempt, retries included), or one item of a `$batch`.
     static func request(operation: String, status: Int?) {
-        Counter(
-            label: "allot_graph_requests_total",
-            dimensions: [("operation", label(operation)), ("status", status.map(String.init) ?? noResponse)]
-        ).increment()
+        AllotMetric.graphRequestsTotal.counter(label(operation), status.map(String.init) ?? noResponse).increment()
     }
 
     /// One 429 answer (a whole request or a `$batch` item).
     static func throttled(operation: String) {
-        Counter(label: "allot_graph_throttled_total", dimensions: [("operation", label(operation))]).increment()
+        AllotMetric.graphThrottledTotal.counter(label(operation)).increment()
     }
 
     /// The operation of a token request, naming its credential (for logs and errors). Every

@@ -1,4 +1,5 @@
 import AllotCore
+import AllotObservability
 import AsyncHTTPClient
 import Foundation
 import Logging
@@ -103,10 +104,10 @@ struct RequestExecutor: Sendable {
                             + "certificate, add that CA to graph.caFile",
                         clientRequestId: requestId)
                 }
-                logger.debug(
-                    "graph request failed without a response",
-                    metadata: [
-                        "event": "graph.request", "graph.operation": "\(operation)", "graph.client_request_id": "\(requestId)",
+                logger.event(
+                    .graphRequest, level: .debug, "graph request failed without a response",
+                    [
+                        "graph.operation": "\(operation)", "graph.client_request_id": "\(requestId)",
                         "error": "\(error)",
                     ])
                 switch schedule.record(.transport, random: Double.random(in: 0..<1)) {
@@ -120,10 +121,10 @@ struct RequestExecutor: Sendable {
                 }
             }
             GraphMetrics.request(operation: operation, status: response.status)
-            logger.debug(
-                "graph request",
-                metadata: [
-                    "event": "graph.request", "graph.operation": "\(operation)", "graph.status": "\(response.status)",
+            logger.event(
+                .graphRequest, level: .debug, "graph request",
+                [
+                    "graph.operation": "\(operation)", "graph.status": "\(response.status)",
                     "graph.client_request_id": "\(requestId)",
                     "graph.duration_ms": "\((ContinuousClock.now - started).timeInterval * 1000)",
                 ])
@@ -135,10 +136,10 @@ struct RequestExecutor: Sendable {
             guard RetryPolicy.isRetryable(status: response.status), !isFinal(response) else { return response }
             if response.status == 429 {
                 GraphMetrics.throttled(operation: operation)
-                logger.notice(
-                    "Graph throttled a request",
-                    metadata: [
-                        "event": "graph.throttled", "graph.operation": "\(operation)", "graph.client_request_id": "\(requestId)",
+                logger.event(
+                    .graphThrottled, level: .notice, "Graph throttled a request",
+                    [
+                        "graph.operation": "\(operation)", "graph.client_request_id": "\(requestId)",
                         "graph.retry_after": "\(response.headers.first(name: "retry-after") ?? "none")",
                     ])
             }

@@ -1,4 +1,5 @@
 import AllotCore
+import AllotObservability
 import Foundation
 import Logging
 import NIOCore
@@ -195,10 +196,10 @@ extension GraphClient {
         for (position, unit) in units.enumerated() {
             await settle(unit, answer: byId[String(position + 1)], writes: writes, clientRequestId: response.clientRequestId, into: &outcome)
         }
-        logger.debug(
-            "graph batch done",
-            metadata: [
-                "event": "graph.batch", "graph.items": "\(requests.count)", "graph.status": "\(response.status)",
+        logger.event(
+            .graphBatch, level: .debug, "graph batch done",
+            [
+                "graph.items": "\(requests.count)", "graph.status": "\(response.status)",
                 "graph.retrying": "\(outcome.retry.count)", "graph.client_request_id": "\(response.clientRequestId)",
             ])
         return .batch(outcome)
@@ -324,13 +325,13 @@ extension GraphClient {
         operation: String, user: GUID?, retryAfter: Duration?, scope: String?, requestId: String?, clientRequestId: String
     ) {
         var metadata: Logger.Metadata = [
-            "event": "graph.throttled", "graph.operation": "\(operation)",
+            "graph.operation": "\(operation)",
             "graph.retry_after": "\(retryAfter.map { "\($0)" } ?? "none")",
             "graph.throttle_scope": "\(scope ?? "none")", "graph.request_id": "\(requestId ?? "none")",
             "graph.client_request_id": "\(clientRequestId)",
         ]
         if let user { metadata["user.id"] = "\(user)" }
-        logger.notice("Graph throttled a write", metadata: metadata)
+        logger.event(.graphThrottled, level: .notice, "Graph throttled a write", metadata)
     }
 }
 
