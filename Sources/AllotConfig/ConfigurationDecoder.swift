@@ -106,16 +106,16 @@ struct ConfigurationDecoder {
         var auth = AllotConfiguration.Authentication()
         guard let fields = reader.fields(of: node, "auth", known: Keys.Configuration.auth, explain: explain(at: "auth")) else { return auth }
 
-        let modes = fields.presentKeys.filter(Keys.Configuration.authModes.contains)
-        if modes.count > 1, let second = fields.keyNode(modes[1]) {
+        let modes = fields.presentKeys.compactMap(AllotConfiguration.Credential.Kind.init(rawValue:))
+        if modes.count > 1, let second = fields.keyNode(modes[1].rawValue) {
             reader.report(
-                "`auth` gives more than one credential (\(modes.joined(separator: ", "))): keep exactly one", at: second)
+                "`auth` gives more than one credential (\(modes.map(\.rawValue).joined(separator: ", "))): keep exactly one", at: second)
         }
         switch modes.first {
-        case "clientSecretFile":
+        case .clientSecretFile:
             let value = fields["clientSecretFile"]!
             auth.credential = .clientSecretFile(reader.isNull(value) ? nil : reader.text(value, "auth.clientSecretFile").map(resolve))
-        case "certificate":
+        case .certificate:
             if let certificate = reader.fields(of: fields["certificate"]!, "auth.certificate", known: Keys.Configuration.certificate),
                 let key = fields.keyNode("certificate")
             {
@@ -125,7 +125,7 @@ struct ConfigurationDecoder {
                     auth.credential = .certificate(certificateFile: certificateFile, privateKeyFile: privateKeyFile)
                 }
             }
-        case "federatedTokenFile":
+        case .federatedTokenFile:
             let value = fields["federatedTokenFile"]!
             if !reader.isNull(value) {
                 if let path = reader.text(value, "auth.federatedTokenFile").map(resolve) { auth.credential = .federatedTokenFile(path) }
@@ -134,7 +134,7 @@ struct ConfigurationDecoder {
             } else {
                 reader.report("`auth.federatedTokenFile` has no value and AZURE_FEDERATED_TOKEN_FILE is not set: give the token file's path", at: value)
             }
-        case "managedIdentity":
+        case .managedIdentity:
             let value = fields["managedIdentity"]!
             var identity: String?
             if !reader.isNull(value),
@@ -144,7 +144,7 @@ struct ConfigurationDecoder {
                 identity = guid(clientId, "auth.managedIdentity.clientId", reader)
             }
             auth.credential = .managedIdentity(clientId: identity)
-        default:
+        case nil:
             if let path = environment["AZURE_FEDERATED_TOKEN_FILE"], !path.isEmpty {
                 auth.credential = .federatedTokenFile(path)
             }
@@ -152,7 +152,7 @@ struct ConfigurationDecoder {
 
         if let node = fields["clientId"] {
             auth.clientId = guid(node, "auth.clientId", reader) ?? ""
-        } else if modes.first != "managedIdentity" {
+        } else if modes.first != .managedIdentity {
             reader.report("`auth.clientId` is required: the application (client) id of the app registration", at: key)
         }
         return auth

@@ -1,3 +1,5 @@
+import AllotCore
+
 /// The keys `allot.yaml` and policy documents accept, mapping by mapping.
 ///
 /// The decoders read with these lists, and a test holds the JSON Schemas in `docs/schema/`
@@ -9,9 +11,8 @@ enum Keys {
         static let root = ["tenant", "cloud", "graph", "auth", "policies", "reconcile", "status", "logging"]
         static let graph = ["endpoint", "authority", "caFile", "writeQuota"]
         static let writeQuota = ["writes", "window"]
-        static let auth = ["clientId", "clientSecretFile", "certificate", "federatedTokenFile", "managedIdentity"]
-        /// The keys of `auth` that each choose a credential; exactly one may be given.
-        static let authModes = ["clientSecretFile", "certificate", "federatedTokenFile", "managedIdentity"]
+        /// `clientId`, then the keys that each choose a credential (exactly one may be given).
+        static let auth = ["clientId"] + AllotConfiguration.Credential.Kind.allCases.map(\.rawValue)
         static let certificate = ["certificateFile", "privateKeyFile"]
         static let managedIdentity = ["clientId"]
         static let reconcile = ["interval", "mode", "managedSkus", "usageLocation", "guard", "removalDelay"]
@@ -40,7 +41,7 @@ enum Keys {
         static let match = ["all", "groups", "attributes", "exclude"]
         static let exclude = ["groups", "users"]
         static let license = ["sku", "disabledPlans", "enabledPlans", "replaces"]
-        static let operators = ["in", "notIn", "startsWith", "endsWith", "matches", "exists"]
+        static let operators = AttributeOperator.Keyword.allCases.map(\.rawValue)
 
         static let table: [String: [String]] = [
             "": root,

@@ -120,22 +120,23 @@ struct PolicyDecoder {
             return scalarValues(node, path).map { [.anyOf($0)] }
         case .mapping:
             guard let fields = reader.fields(of: node, path, known: Keys.Policy.operators, explain: operatorExplanation) else { return nil }
-            let present = fields.presentKeys
+            // Only known keys are present (`fields` reported any other), so every one is a keyword.
+            let present = fields.presentKeys.compactMap(AttributeOperator.Keyword.init(rawValue:))
             guard !present.isEmpty else {
                 guard case let .mapping(pairs) = node.content, pairs.isEmpty else { return nil }
                 reader.report("`\(path)` has no operator: use a value, a list, or one of \(Keys.Policy.operators.joined(separator: ", "))", at: node)
                 return nil
             }
-            let operators = present.compactMap { key -> AttributeOperator? in
-                let value = fields[key]!
-                let operatorPath = "\(path).\(key)"
-                switch key {
-                case "in": return scalarValues(value, operatorPath).map { .anyOf($0) }
-                case "notIn": return scalarValues(value, operatorPath).map { .noneOf($0) }
-                case "startsWith": return reader.text(value, operatorPath).map { .startsWith($0) }
-                case "endsWith": return reader.text(value, operatorPath).map { .endsWith($0) }
-                case "matches": return reader.text(value, operatorPath).map { .matches($0) }
-                default: return reader.bool(value, operatorPath).map { .exists($0) }
+            let operators = present.compactMap { keyword -> AttributeOperator? in
+                let value = fields[keyword.rawValue]!
+                let operatorPath = "\(path).\(keyword.rawValue)"
+                switch keyword {
+                case .in: return scalarValues(value, operatorPath).map { .anyOf($0) }
+                case .notIn: return scalarValues(value, operatorPath).map { .noneOf($0) }
+                case .startsWith: return reader.text(value, operatorPath).map { .startsWith($0) }
+                case .endsWith: return reader.text(value, operatorPath).map { .endsWith($0) }
+                case .matches: return reader.text(value, operatorPath).map { .matches($0) }
+                case .exists: return reader.bool(value, operatorPath).map { .exists($0) }
                 }
             }
             return operators.count == present.count ? operators : nil

@@ -323,7 +323,7 @@ public final class ReconcileEngine: Sendable {
         }
         for user in plan.skipped {
             logger.event(.usersSkipped, level: .warning, "User left alone this cycle", [
-                "user.id": .string(user.userId.description), "user.upn": .string(user.userPrincipalName), "reason": .string(user.reason),
+                "user.id": .string(user.userId.description), "user.upn": .string(user.userPrincipalName), "reason": .string(user.reason.rawValue),
             ])
         }
         if plan.guardrail.tripped {

@@ -68,7 +68,7 @@ public final class GraphClient: Sendable {
                 case .managedIdentity(let clientId):
                     source = ManagedIdentitySource(
                         endpoint: identityEndpoint!, clientId: clientId, resource: configuration.resource, executor: executor)
-                default:
+                case .clientSecretFile, .certificate, .federatedTokenFile:
                     source = try ClientCredentialsSource(configuration: configuration, authority: authority, executor: executor)
                 }
                 tokens = CachingTokenProvider(source: source)

@@ -103,7 +103,7 @@ struct PlannerPropertyTests {
             let names = Dictionary(uniqueKeysWithValues: scenario.snapshot.subscribedSkus.map { ($0.skuId, $0.skuPartNumber) })
             for change in plan.changes {
                 let holds = after.users.first { $0.id == change.userId }?.assignedLicenses.compactMap { names[$0.skuId] } ?? []
-                for removal in change.removals where removal.reason == "replaced" {
+                for removal in change.removals where removal.reason == .replaced {
                     #expect(holds.contains { supersedes($0, removal.sku) }, "\(scenario): \(change.userPrincipalName) lost \(removal.sku)")
                 }
             }

@@ -44,7 +44,7 @@ struct PlannerSemanticsTests {
         ])
         let change = try #require(plan.change(forUser: 1))
         #expect(change.assignLicense == AssignLicenseBody(addLicenses: [AssignedLicense(skuId: e5.skuId)], removeLicenses: [e3.skuId]))
-        #expect(change.removals.first?.reason == "replaced")
+        #expect(change.removals.first?.reason == .replaced)
         #expect(change.removals.first?.replacedBy == ["SPE_E5"])
         #expect(plan.summary.usersChanged == 1)
     }
@@ -231,7 +231,7 @@ struct PlannerSemanticsTests {
         let plan = try Fixture.plan(
             tenant, [Fixture.policy("eng", grants: [Fixture.grant("SPE_E5", replaces: ["SPE_E3"])])], Fixture.settings(defaultLocation: nil))
         #expect(plan.changes.isEmpty)
-        #expect(plan.skipped.map(\.reason) == ["noUsageLocation"])
+        #expect(plan.skipped.map(\.reason) == [.noUsageLocation])
     }
 
     @Test("9. the usage-location PATCH is sent only when the call still carries an add after seats")
@@ -324,6 +324,6 @@ struct PlannerSemanticsTests {
         let plan = try Fixture.plan(tenant, [Fixture.policy("staff", grants: [Fixture.grant("SPE_E3")])],
                                     options: PlanningOptions(usersInBackoff: [Fixture.id(1)]))
         #expect(plan.changes.isEmpty)
-        #expect(plan.skipped.map(\.reason) == ["backoff"])
+        #expect(plan.skipped.map(\.reason) == [.backoff])
     }
 }

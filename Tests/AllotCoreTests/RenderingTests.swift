@@ -58,7 +58,7 @@ struct RenderingTests {
         let explanation = try #require(planner.explain(user: "ADA@contoso.com"))
         #expect(explanation.policies.map(\.matched) == [true, true])
         #expect(explanation.desired.map(\.sku) == ["SPE_E5", "POWER_BI_PRO"])
-        #expect(explanation.current.map(\.source) == ["direct"])
+        #expect(explanation.current.map(\.source) == [.direct])
         let text = ExplanationRenderer().render(explanation)
         #expect(text.contains("ada@contoso.com (10000000-0000-0000-0000-000000000001), usage location not set"))
         #expect(text.contains("  ✓ eng\n      + all: matches everyone\n"))

@@ -20,7 +20,7 @@ struct ApplyScheduleTests {
                 ? nil : AssignLicenseBody(addLicenses: adds.map { AssignedLicense(skuId: $0.0) }, removeLicenses: removes.map(\.0)),
             adds: adds.map { LicenseAdd(sku: $0.0 == e3 ? "SPE_E3" : "SPE_E5", skuId: $0.0, disabledPlans: [], enabledPlans: [], policies: ["p"], priority: $0.1) },
             planChanges: [],
-            removals: removes.map { LicenseRemoval(sku: $0.0 == e3 ? "SPE_E3" : "SPE_E5", skuId: $0.0, reason: "notGranted", replacedBy: [], freesSeat: $0.1) },
+            removals: removes.map { LicenseRemoval(sku: $0.0 == e3 ? "SPE_E3" : "SPE_E5", skuId: $0.0, reason: .notGranted, replacedBy: [], freesSeat: $0.1) },
             policies: ["p"])
     }
 

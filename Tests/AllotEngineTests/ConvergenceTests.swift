@@ -61,10 +61,10 @@ struct ConvergenceTests {
                 && change.adds.contains { add in !(users[change.userId]!.licenseAssignmentStates ?? []).contains { $0.skuId == add.skuId } }
         }
         let swaps = plan.changes.filter { change in
-            change.adds.contains { $0.skuId == e5 } && change.removals.contains { $0.skuId == e3 && $0.reason == "replaced" }
+            change.adds.contains { $0.skuId == e5 } && change.removals.contains { $0.skuId == e3 && $0.reason == .replaced }
         }
         #expect(!missing.isEmpty, "missing licenses")
-        #expect(plan.changes.contains { $0.removals.contains { $0.reason == "notGranted" } }, "extra licenses")
+        #expect(plan.changes.contains { $0.removals.contains { $0.reason == .notGranted } }, "extra licenses")
         #expect(plan.changes.contains { !$0.planChanges.isEmpty }, "wrong plans")
         #expect(plan.changes.contains { $0.setUsageLocation != nil && $0.assignLicense != nil }, "users without a usage location")
         #expect(plan.heldThroughGroups.contains { $0.skuId == e3 }, "SKUs held through a group")

@@ -122,6 +122,11 @@ extension AllotConfiguration {
         case federatedTokenFile(String)
         /// Azure managed identity through IMDS; `clientId` picks a user-assigned identity.
         case managedIdentity(clientId: String?)
+
+        /// The credential kinds, by the `auth` key that chooses each.
+        public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
+            case clientSecretFile, certificate, federatedTokenFile, managedIdentity
+        }
     }
 
     /// The status server's settings.

@@ -44,7 +44,7 @@ struct AttributeTest {
             switch operation {
             case .noneOf: return true
             case let .exists(flag): return !flag
-            default: return false
+            case .anyOf, .startsWith, .endsWith, .matches: return false
             }
         }
         if case let .exists(flag) = operation { return flag }

@@ -45,12 +45,21 @@ public struct DesiredLicense: Sendable, Hashable, Codable {
     public var replacedBy: [String]
 }
 
+/// Where a user's SKU comes from (`source` in the explanation format).
+public enum LicenseSource: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Assigned to the user directly: Allot may change it.
+    case direct
+    /// Inherited through group-based licensing (`group`): Allot never removes it.
+    case group
+    /// Assigned, with no license assignment state saying from where.
+    case unknown
+}
+
 /// A SKU the user holds, from one source.
 public struct HeldLicense: Sendable, Hashable, Codable {
     public var sku: String
     public var skuId: GUID
-    /// `direct`, `group` or `unknown` (assigned, with no state saying from where).
-    public var source: String
+    public var source: LicenseSource
     public var group: GUID?
     public var state: String?
     public var error: String?
@@ -133,13 +142,13 @@ extension Planner {
         var held = (holding.states ?? []).map { state in
             HeldLicense(
                 sku: sku(state.skuId)?.skuPartNumber ?? state.skuId.description, skuId: state.skuId,
-                source: state.isDirect ? "direct" : "group", group: state.assignedByGroup, state: state.state, error: state.error,
+                source: state.isDirect ? .direct : .group, group: state.assignedByGroup, state: state.state, error: state.error,
                 disabledPlans: sku(state.skuId).map { planNames(state.disabledPlans, of: $0) } ?? state.disabledPlans.map(\.description),
                 managed: managed.contains(state.skuId))
         }
         for license in holding.assignedLicenses where holding.heldFromUnknownSource(license.skuId) {
             held.append(HeldLicense(
-                sku: sku(license.skuId)?.skuPartNumber ?? license.skuId.description, skuId: license.skuId, source: "unknown",
+                sku: sku(license.skuId)?.skuPartNumber ?? license.skuId.description, skuId: license.skuId, source: .unknown,
                 disabledPlans: sku(license.skuId).map { planNames(license.disabledPlans, of: $0) } ?? [], managed: managed.contains(license.skuId)))
         }
         return held

@@ -150,8 +150,7 @@ public struct PlanChange: Sendable, Hashable, Codable {
 public struct LicenseRemoval: Sendable, Hashable, Codable {
     public var sku: String
     public var skuId: GUID
-    /// `notGranted` (no matching policy grants it) or `replaced` (a granted SKU replaces it).
-    public var reason: String
+    public var reason: RemovalReason
     /// For `replaced`: the SKUs replacing it.
     public var replacedBy: [String]
     /// Whether the removal frees a seat (false when a group still grants the SKU to the user).
@@ -174,9 +173,24 @@ public struct DeferredAdd: Sendable, Hashable, Codable {
 public struct SkippedUser: Sendable, Hashable, Codable {
     public var userId: GUID
     public var userPrincipalName: String
-    /// `noUsageLocation` (needs a license, has no usage location, no default is configured) or `backoff`.
-    public var reason: String
+    public var reason: SkipReason
     public var detail: String
+}
+
+/// Why a directly assigned SKU is removed (`reason` in the plan format).
+public enum RemovalReason: String, Sendable, Hashable, Codable, CaseIterable {
+    /// No matching policy grants it.
+    case notGranted
+    /// A granted SKU replaces it (`replacedBy`).
+    case replaced
+}
+
+/// Why a user is left alone this cycle (`reason` in the plan format and `users.skipped`).
+public enum SkipReason: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Needs a license, has no usage location, and no default is configured.
+    case noUsageLocation
+    /// An earlier call for the user failed; it is retried when its backoff has passed.
+    case backoff
 }
 
 /// A removal waiting for `removalDelay`.

@@ -86,7 +86,7 @@ struct PlanDetails: Sendable {
         let removals = record.removals.map { sku in
             let replaced = record.replaced.contains(sku)
             return LicenseRemoval(
-                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, reason: replaced ? "replaced" : "notGranted",
+                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, reason: replaced ? .replaced : .notGranted,
                 replacedBy: replaced ? desired.replacers(of: sku).map { managed[$0].skuPartNumber } : [], freesSeat: !held.group.contains(sku))
         }
         let licenseCalls = record.adds | record.planChanges

@@ -250,11 +250,11 @@ private struct PlanningCycle {
             let id = tenant.userID(at: candidate.user)
             if options.usersInBackoff.contains(id) {
                 skipped.append(SkippedUser(
-                    userId: id, userPrincipalName: tenant.userPrincipalName(at: candidate.user), reason: "backoff",
+                    userId: id, userPrincipalName: tenant.userPrincipalName(at: candidate.user), reason: .backoff,
                     detail: "an earlier call for this user failed; it is retried when its backoff has passed"))
             } else if !(candidate.diff.adds | candidate.diff.planChanges).isEmpty, !candidate.hasUsageLocation, settings.defaultUsageLocation == nil {
                 skipped.append(SkippedUser(
-                    userId: id, userPrincipalName: tenant.userPrincipalName(at: candidate.user), reason: "noUsageLocation",
+                    userId: id, userPrincipalName: tenant.userPrincipalName(at: candidate.user), reason: .noUsageLocation,
                     detail: "needs a license but has no usage location, and reconcile.usageLocation.default is not set"))
             } else {
                 active.append(candidate)

@@ -32,6 +32,11 @@ public enum AttributeOperator: Sendable, Hashable {
     case matches(String)
     /// `exists: true` holds for a present, non-null, non-empty value; `exists: false` for the rest.
     case exists(Bool)
+
+    /// The operator keys a policy writes under an attribute (`department: { in: [...] }`).
+    public enum Keyword: String, Sendable, Hashable, Codable, CaseIterable {
+        case `in`, notIn, startsWith, endsWith, matches, exists
+    }
 }
 
 /// A scalar written in a policy, or held by a user attribute.

@@ -29,7 +29,11 @@ public struct ExplanationRenderer: Sendable {
         out += "\n" + plan.paint("Holds", .bold) + "\n"
         if explanation.current.isEmpty { out += "  no licenses\n" }
         for license in explanation.current {
-            let source = license.source == "group" ? "group \(license.group.map(\.description) ?? "?") (\(license.state ?? "unknown state"))" : license.source
+            let source =
+                switch license.source {
+                case .group: "group \(license.group.map(\.description) ?? "?") (\(license.state ?? "unknown state"))"
+                case .direct, .unknown: license.source.rawValue
+                }
             let plans = license.disabledPlans.isEmpty ? "all plans" : "disabled: " + license.disabledPlans.joined(separator: ", ")
             let error = license.error.map { "  error: \($0)" } ?? ""
             out += "  \(license.sku)  \(source)  \(plans)\(license.managed ? "" : "  (not managed: never touched)")\(error)\n"

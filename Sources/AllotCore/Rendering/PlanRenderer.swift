@@ -73,7 +73,11 @@ public struct PlanRenderer: Sendable {
             lines.append((paint("~", .yellow), planChange.sku, text, planChange.policies.joined(separator: ", ")))
         }
         for removal in change.removals {
-            let why = removal.reason == "replaced" ? "replaced by " + removal.replacedBy.joined(separator: ", ") : "no matching policy grants it"
+            let why =
+                switch removal.reason {
+                case .replaced: "replaced by " + removal.replacedBy.joined(separator: ", ")
+                case .notGranted: "no matching policy grants it"
+                }
             lines.append((paint("-", .red), removal.sku, why, ""))
         }
         var out = "  \(symbol) \(paint(change.userPrincipalName, .bold)) (\(change.userId))\n"
