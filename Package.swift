@@ -16,7 +16,14 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "allot", targets: ["allot"]),
+        // The modules the nested package in Benchmarks/ (benchmarks, soak, fuzzer) builds on.
         .library(name: "AllotCore", targets: ["AllotCore"]),
+        .library(name: "AllotTools", targets: ["AllotTools"]),
+        .library(name: "AllotConfig", targets: ["AllotConfig"]),
+        .library(name: "AllotGraph", targets: ["AllotGraph"]),
+        .library(name: "AllotSimulator", targets: ["AllotSimulator"]),
+        .library(name: "AllotEngine", targets: ["AllotEngine"]),
+        .library(name: "AllotProcessTesting", targets: ["AllotProcessTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -153,62 +160,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strictSettings
-        ),
-        // Release-built benchmark of a full Graph read against the simulator; see docs/performance.md.
-        .executableTarget(
-            name: "AllotGraphBenchmark",
-            dependencies: [
-                "AllotCore",
-                "AllotGraph",
-                "AllotSimulator",
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strictSettings
-        ),
-        // Release-built soak of `allot run` against `allot simulate`; see docs/performance.md.
-        .executableTarget(
-            name: "AllotSoak",
-            dependencies: [
-                "AllotCore",
-                "AllotTools",
-                "AllotSimulator",
-                "AllotProcessTesting",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ],
-            swiftSettings: strictSettings
-        ),
-        // Release-built benchmark of a reconcile cycle's writes against the simulator with Graph's
-        // write quota on; see docs/performance.md ("Reconcile engine").
-        .executableTarget(
-            name: "AllotEngineBenchmark",
-            dependencies: [
-                "AllotCore",
-                "AllotConfig",
-                "AllotEngine",
-                "AllotGraph",
-                "AllotSimulator",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ],
-            swiftSettings: strictSettings
-        ),
-        // Release-built benchmarks; see docs/performance.md.
-        .executableTarget(
-            name: "AllotBenchmarks",
-            dependencies: ["AllotCore", "AllotTools"],
-            swiftSettings: strictSettings
-        ),
-        // Fuzzes the configuration and policy loaders (libFuzzer with -DALLOT_LIBFUZZER,
-        // else a corpus replayer); see docs/fuzzing.md.
-        .executableTarget(
-            name: "AllotFuzz",
-            dependencies: ["AllotConfig", "AllotCore"],
             swiftSettings: strictSettings
         ),
         .testTarget(

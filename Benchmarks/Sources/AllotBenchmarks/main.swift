@@ -8,7 +8,7 @@ import Glibc
 ///
 /// Generates a tenant straight into the core model, then times compiling the policies plus
 /// planning (the per-user change list included), single-threaded. Build it in release mode:
-/// `swift run -c release AllotBenchmarks planner --users 1000000`. See docs/performance.md.
+/// `swift run --package-path Benchmarks -c release AllotBenchmarks planner --users 1000000`. See docs/performance.md.
 struct Arguments {
     var users = 1_000_000
     var seed: UInt64 = 42

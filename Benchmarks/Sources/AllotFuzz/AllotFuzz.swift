@@ -33,7 +33,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 import Foundation
 
 /// Without libFuzzer: replays files and directories of inputs (a corpus, a crash
-/// reproducer) through the same target, so a plain `swift build` can check them.
+/// reproducer) through the same target, so a plain `swift build --package-path Benchmarks` can check them.
 @main
 struct AllotFuzzReplay {
     static func main() {

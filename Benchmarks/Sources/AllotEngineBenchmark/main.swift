@@ -6,8 +6,8 @@
 // docs/performance.md ("Reconcile engine").
 //
 //     swift build -c release --product allot
-//     swift build -c release --product AllotEngineBenchmark
-//     .build/release/AllotEngineBenchmark [--users 100000] [--seed 1] [--drift 5] [--policies DIR] [--allot PATH]
+//     swift build --package-path Benchmarks -c release --product AllotEngineBenchmark
+//     Benchmarks/.build/release/AllotEngineBenchmark --allot .build/release/allot [--users 100000] [--seed 1] [--drift 5] [--policies DIR]
 //
 // The simulator is the `allot` executable next to this one (or --allot), so that serving does
 // not compete with the engine inside one process; its request log (control API) is the record.
@@ -65,7 +65,7 @@ final class SimulatorProcess: Sendable {
 
     init(_ options: Options) throws {
         guard FileManager.default.isExecutableFile(atPath: options.allot) else {
-            throw BenchmarkError("no allot executable at \(options.allot): build it with `swift build -c release --product allot`, or pass --allot PATH")
+            throw BenchmarkError("no allot executable at \(options.allot): build it at the repository's root with `swift build -c release --product allot` and pass --allot .build/release/allot")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: options.allot)

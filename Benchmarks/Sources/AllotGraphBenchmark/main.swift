@@ -2,7 +2,7 @@
 // SKUs) against the built-in simulator on loopback, measuring requests, the client's CPU time
 // per user and its peak resident memory. See docs/performance.md ("Graph read").
 //
-//     swift run -c release AllotGraphBenchmark [--users 100000] [--seed 1] [--groups 20] [--in-process]
+//     swift run --package-path Benchmarks -c release AllotGraphBenchmark [--users 100000] [--seed 1] [--groups 20] [--in-process]
 //
 // By default the simulator runs in a child process (this executable with `serve`), so that
 // the CPU the simulator spends is not counted as Allot's.

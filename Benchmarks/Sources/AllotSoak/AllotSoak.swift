@@ -4,8 +4,8 @@
 // descriptors every cycle and the latency of `/healthz` all the time. See docs/performance.md
 // ("Daemon soak").
 //
-//     swift build -c release --product allot && swift build -c release --product AllotSoak
-//     .build/release/AllotSoak            # --cycles 200 --users 20000 --interval 2s are the defaults
+//     swift build -c release --product allot && swift build --package-path Benchmarks -c release --product AllotSoak
+//     Benchmarks/.build/release/AllotSoak --allot .build/release/allot          # --cycles 200 --users 20000 --interval 2s are the defaults
 
 import ArgumentParser
 import Foundation
@@ -55,7 +55,7 @@ struct AllotSoak: AsyncParsableCommand {
         let executable = allot ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
             .deletingLastPathComponent().appendingPathComponent("allot").path
         guard FileManager.default.isExecutableFile(atPath: executable) else {
-            throw ValidationError("no allot executable at \(executable): build it first (swift build -c release --product allot) or pass --allot")
+            throw ValidationError("no allot executable at \(executable): build it at the repository's root (swift build -c release --product allot) and pass --allot .build/release/allot")
         }
         guard warmup + 10 <= cycles else { throw ValidationError("--cycles must be at least --warmup + 10") }
         let settings = SoakSettings(
