@@ -3,9 +3,17 @@ import PackageDescription
 
 /// Allot: declarative Microsoft 365 license assignment.
 ///
-/// Layers, arrows pointing towards the core:
-/// `allot` (thin CLI) -> AllotEngine -> AllotGraph / AllotConfig -> AllotCore.
-/// AllotSimulator (the built-in Graph simulator) depends on AllotCore only.
+/// The product's modules, arrows pointing towards the pure core (docs/architecture.md; checked
+/// by .ci/check-module-graph):
+///
+///     allot (CLI) -> {AllotDaemon, AllotConfig} -> AllotEngine -> {AllotCore, AllotGraph}
+///     AllotSimulator -> AllotCore
+///
+/// AllotConfig is a leaf over AllotCore that, in the product, only the CLI and the daemon use.
+/// Beside them: AllotTools (SKU catalogue, seeded random generator) for the simulator, the
+/// tests and the benchmarks; AllotObservability (every log event and metric, declared once)
+/// for the Graph client, the engine and the daemon. The benchmarks, the soak and the fuzzer are the nested
+/// package Benchmarks/, so `swift build` here builds only the product.
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
