@@ -4,10 +4,12 @@ import Foundation
 import Glibc
 #endif
 
-/// `AllotBenchmarks planner [--users N] [--seed S] [--drift PERCENT] [--runs R]`
+/// `AllotBenchmarks planner|impact [--users N] [--seed S] [--drift PERCENT] [--runs R]`
 ///
 /// Generates a tenant straight into the core model, then times compiling the policies plus
-/// planning (the per-user change list included), single-threaded. Build it in release mode:
+/// planning (the per-user change list included), single-threaded; `impact` times
+/// `allot plan --compare-to` (two policy sets over one tenant, the changes named and marked)
+/// against one plan with its changes named. Build it in release mode:
 /// `swift run -c release AllotBenchmarks planner --users 1000000`. See docs/performance.md.
 struct Arguments {
     var users = 1_000_000
@@ -105,10 +107,49 @@ func runPlanner(_ arguments: Arguments) throws {
     print("materializing the named change list (\(changes.count) changes, \(deferred.count) deferred adds), outside the budget: \(materialize)")
 }
 
+/// `allot plan --compare-to` against `allot plan`: the proposed policies drop the base set's last
+/// policy. Both sides name every change, as printing them does.
+func runImpact(_ arguments: Arguments) throws {
+    let synthetic = SyntheticTenant(userCount: arguments.users, seed: arguments.seed, driftPercent: arguments.drift)
+    let base = synthetic.policies()
+    let proposed = Array(base.dropLast())
+    let settings = synthetic.settings()
+    print("generating \(arguments.users) users; base \(base.count) policies, proposed without '\(base.last?.name ?? "")' (seed \(arguments.seed))...")
+    let tenant = try synthetic.build()
+    releaseFreedMemory()
+    func planner(_ policies: [Policy]) throws -> Planner {
+        Planner(tenant: tenant, policies: try CompiledPolicies(policies: policies, settings: settings, tenant: tenant), settings: settings)
+    }
+    var single: [Double] = []
+    var compared: [Double] = []
+    var impact: PolicyImpact?
+    for _ in 0...arguments.runs {
+        var start = threadCPUTime()
+        let plan = try planner(proposed).plan()
+        _ = plan.changes
+        single.append(threadCPUTime() - start)
+        start = threadCPUTime()
+        impact = PolicyImpact(base: try planner(base), proposed: try planner(proposed))
+        compared.append(threadCPUTime() - start)
+    }
+    single.removeFirst()  // the first run warms caches
+    compared.removeFirst()
+    guard let impact else { return }
+    let summary = impact.summary
+    print("impact: \(summary.usersChangedByPolicy) users changed by the policy change (\(summary.addsByPolicy) adds, \(summary.removalsByPolicy) removals), \(summary.usersWithDrift) with drift, \(summary.usersWithdrawn) withdrawn")
+    let oneMedian = single.sorted()[single.count / 2]
+    let impactMedian = compared.sorted()[compared.count / 2]
+    print(String(format: "one plan, changes named: CPU median %.1f ms (min %.1f, max %.1f)", oneMedian * 1000, single.min()! * 1000, single.max()! * 1000))
+    print(String(format: "--compare-to: CPU median %.1f ms (min %.1f, max %.1f), %.2fx one plan (budget: under 2x)",
+                 impactMedian * 1000, compared.min()! * 1000, compared.max()! * 1000, impactMedian / oneMedian))
+}
+
 let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
 case "planner":
     try runPlanner(Arguments(Array(arguments.dropFirst())))
+case "impact":
+    try runImpact(Arguments(Array(arguments.dropFirst())))
 default:
-    print("usage: AllotBenchmarks planner [--users N] [--seed S] [--drift PERCENT] [--runs R]")
+    print("usage: AllotBenchmarks planner|impact [--users N] [--seed S] [--drift PERCENT] [--runs R]")
 }

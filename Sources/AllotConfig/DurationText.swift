@@ -1,11 +1,11 @@
 /// Durations as `allot.yaml` writes them: whole numbers with a unit, largest unit first,
 /// each unit at most once: `30s`, `15m`, `1h`, `0h`, `1h30m`, `2d`.
-enum DurationText {
+public enum DurationText {
     private static let units: [(symbol: Character, seconds: Int64)] = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)]
 
     /// The duration `text` stands for, or nil when it is not one (no unit, an unknown unit,
     /// units out of order, a fraction, or more than a hundred years).
-    static func parse(_ text: String) -> Duration? {
+    public static func parse(_ text: String) -> Duration? {
         var total: Int64 = 0
         var digits: Int64?
         var nextUnit = 0

@@ -24,11 +24,16 @@ public final class ReconcileEngine: Sendable {
         public var honourBackoff: Bool
         /// Write nothing, whatever the mode, not even the state file (`allot plan`).
         public var planOnly: Bool
+        /// `allot apply FILE`: send only this saved plan's changes, each only while its user's
+        /// state and plan are as saved (``SavedPlan/applicable(fresh:tenant:)``). The caller has
+        /// checked the plan as a whole (``SavedPlan/refusal(digest:policyRevision:configurationRevision:now:maxAge:)``).
+        public var savedPlan: SavedPlan?
 
-        public init(allowMassRemoval: Bool = false, honourBackoff: Bool = true, planOnly: Bool = false) {
+        public init(allowMassRemoval: Bool = false, honourBackoff: Bool = true, planOnly: Bool = false, savedPlan: SavedPlan? = nil) {
             self.allowMassRemoval = allowMassRemoval
             self.honourBackoff = honourBackoff
             self.planOnly = planOnly
+            self.savedPlan = savedPlan
         }
     }
 
@@ -97,9 +102,10 @@ public final class ReconcileEngine: Sendable {
         let plan = planner.plan(options: PlanningOptions(
             allowMassRemoval: options.allowMassRemoval, removalHistory: state.removalHistory, now: seconds,
             usersInBackoff: options.honourBackoff ? state.usersInBackoff(at: seconds) : [], shrunkGroups: shrinks.heldGroups))
-        let changes = plan.changes
+        var changes = plan.changes
         report.record(plan)
         if !options.planOnly { logDrift(plan, changes: changes) }
+        if let saved = options.savedPlan { changes = savedChanges(saved, fresh: changes, tenant: tenant, report: &report) }
         state.removalHistory = plan.removalHistory
         state.groups = shrinks.remembered
         // `allot plan` is read-only; `mode: report` keeps the removal clocks running. Without
@@ -114,9 +120,28 @@ public final class ReconcileEngine: Sendable {
         // The removal clocks were saved before the writes: failing now loses only the per-user backoff.
         saveState(state)
         let leftOver = report.failed.total + report.deferredAdds + report.skippedUsers + report.delayedRemovals + report.heldRemovals + report.notSent
+            + report.staleUsers
             + report.policyConflicts.reduce(0) { $0 + $1.users }
         report.result = leftOver == 0 && !plan.guardrail.holdsRemovals && report.writesRefused == nil ? .converged : .notConverged
         return plan
+    }
+
+    /// The saved plan's changes that may be sent now; the others are logged (`plan.stale`) and counted.
+    private func savedChanges(_ saved: SavedPlan, fresh: [UserChange], tenant: TenantModel, report: inout CycleReport) -> [UserChange] {
+        let (send, stale) = saved.applicable(fresh: fresh, tenant: tenant)
+        report.staleUsers = stale.count
+        for user in stale {
+            let why =
+                switch user.reason {
+                case .licensesChanged: "their licenses or usage location changed since the plan was made"
+                case .plannedDifferently: "the current plan for them differs from the saved one (seats, the guard or a removal delay)"
+                case .deleted: "the user no longer exists"
+                }
+            logger.event(.planStale, level: .warning, "Saved change for \(user.userPrincipalName) not sent: \(why)", [
+                "user.id": .string(user.userId.description), "user.upn": .string(user.userPrincipalName), "reason": .string(user.reason.rawValue),
+            ])
+        }
+        return send
     }
 
     /// Writes the state file; a failure is logged (`state.save_failed`) and returned.

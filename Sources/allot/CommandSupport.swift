@@ -96,11 +96,14 @@ func tenantModel(snapshot path: String) throws -> TenantModel {
 }
 
 /// A planner for these policies over this tenant, or the tenant-fit problems and exit 1.
-func planner(_ loaded: LoadedConfiguration, tenant: TenantModel) throws -> Planner {
+///
+/// - Parameter role: which policies these are, named in the error (for `--compare-to`).
+func planner(_ loaded: LoadedConfiguration, tenant: TenantModel, role: String? = nil) throws -> Planner {
     do {
         let compiled = try CompiledPolicies(policies: loaded.policies.policies, settings: loaded.configuration.reconcile, tenant: tenant)
         return Planner(tenant: tenant, policies: compiled, settings: loaded.configuration.reconcile)
     } catch {
+        if let role { printError("error: \(role) do not fit the tenant:") }
         printError(error.diagnostics.map(\.description).joined(separator: "\n"))
         throw ExitCode.failure
     }

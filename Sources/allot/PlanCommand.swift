@@ -12,7 +12,11 @@ struct PlanCommand: AsyncParsableCommand {
         discussion: """
             Reads the tenant live (or from --snapshot), plans, and prints one block per changed user \
             (+ add, - remove, ~ plan change, @ usage location), then deferrals, the guard, totals and seats. \
-            --output json prints the documented plan format (docs/plan-format.md).
+            --output json prints the documented plan format (docs/plan-format.md); --output markdown a \
+            pull-request comment under GitHub's 65,536-character limit.
+            --compare-to DIR (or git:REF) plans the same tenant read with those base policies too and shows \
+            the effect of the change: the changes the proposed policies cause, the drift present either way, \
+            seats and the guard with both (docs/gitops.md).
             Exit status: 0 no changes, 2 changes pending (or removals held because a group shrank), 1 error.
             """)
 
@@ -21,12 +25,39 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Plan against a snapshot file instead of the live tenant.", valueName: "file"))
     var snapshot: String?
 
-    @Option(name: .long, help: "text (for people) or json (stable, for pipelines).")
-    var output: OutputFormat = .text
+    @Option(name: .long, help: "text (for people), json (stable, for pipelines) or markdown (a pull-request comment).")
+    var output: PlanOutputFormat = .text
+
+    @Option(
+        name: .customLong("compare-to"),
+        help: ArgumentHelp(
+            "The base policies to compare with: a directory, or git:REF for the policy directory at REF in its git repository.",
+            valueName: "dir|git:ref"),
+        completion: .directory)
+    var compareTo: String?
+
+    @Flag(name: .customLong("show-drift"), help: "With --compare-to: list the drift user by user, not only as totals.")
+    var showDrift = false
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Also save the plan to this file, for `allot apply FILE` to apply exactly (docs/gitops.md).", valueName: "file"),
+        completion: .file())
+    var out: String?
+
+    func validate() throws {
+        if out != nil && compareTo != nil {
+            throw ValidationError("--out saves the plan of the configured policies: run it without --compare-to")
+        }
+    }
 
     func run() async throws {
         let loaded = try loadConfiguration(options)
         let logger = bootstrapLogging(loaded.configuration.logging, toStandardError: true)
+        if let compareTo {
+            let base = try loadBasePolicies(compareTo, loaded: loaded)
+            return try await compare(base: base, loaded: loaded, logger: logger)
+        }
         let plan: Plan
         if let snapshot {
             let tenant = try tenantModel(snapshot: snapshot)
@@ -44,9 +75,11 @@ struct PlanCommand: AsyncParsableCommand {
             }
             plan = made
         }
+        if let out { try save(plan, to: out, loaded: loaded) }
         switch output {
         case .text: print(PlanRenderer(colors: isTerminal(1)).render(plan), terminator: "")
         case .json: try printJSON(plan)
+        case .markdown: print(MarkdownRenderer().render(plan), terminator: "")
         }
         // Removals held by the group shrink hold are pending too, even with nothing to send.
         if plan.hasChanges || plan.summary.heldRemovals > 0 { throw ExitCode(2) }

@@ -103,6 +103,15 @@ public struct UserChange: Sendable, Hashable, Codable {
     public var removals: [LicenseRemoval]
     /// Every policy that matched the user.
     public var policies: [String]
+    /// In a policy impact (`allot plan --compare-to`): `policy` when any part of the change is
+    /// caused by the proposed policies, `drift` when every part is planned with either policy set.
+    public var cause: ChangeCause? = nil
+}
+
+/// Why a change is in a policy impact: the proposed policies cause it, or it is drift already in
+/// the tenant that either policy set plans (`allot plan --compare-to`, docs/gitops.md).
+public enum ChangeCause: String, Sendable, Hashable, Codable {
+    case policy, drift
 }
 
 /// The body of `POST /users/{id}/assignLicense`. Both arrays are always sent, even empty:
@@ -131,6 +140,8 @@ public struct LicenseAdd: Sendable, Hashable, Codable {
     public var policies: [String]
     /// The highest priority among them: the order adds are sent in, and served when seats are short.
     public var priority: Int
+    /// In a policy impact: whether the proposed policies cause this add.
+    public var cause: ChangeCause? = nil
 }
 
 /// A held SKU re-added with other plans.
@@ -144,6 +155,8 @@ public struct PlanChange: Sendable, Hashable, Codable {
     /// The plans on after the change (names).
     public var enabledPlans: [String]
     public var policies: [String]
+    /// In a policy impact: whether the proposed policies cause this plan change.
+    public var cause: ChangeCause? = nil
 }
 
 /// A directly assigned SKU removed from a user.
@@ -156,6 +169,11 @@ public struct LicenseRemoval: Sendable, Hashable, Codable {
     public var replacedBy: [String]
     /// Whether the removal frees a seat (false when a group still grants the SKU to the user).
     public var freesSeat: Bool
+    /// In a policy impact: whether the proposed policies cause this removal.
+    public var cause: ChangeCause? = nil
+    /// In a policy impact, for a removal the proposed policies cause: the base policies that
+    /// granted the SKU to the user.
+    public var grantedBefore: [String]? = nil
 }
 
 /// An add that was not sent because seats ran out.

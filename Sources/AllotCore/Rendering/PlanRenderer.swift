@@ -142,5 +142,5 @@ public struct PlanRenderer: Sendable {
         text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
     }
 
-    private func plural(_ count: Int, _ word: String) -> String { count == 1 ? word : word + "s" }
+    func plural(_ count: Int, _ word: String) -> String { count == 1 ? word : word + "s" }
 }

@@ -28,6 +28,7 @@ public struct AllotEvent: Sendable, Hashable, CustomStringConvertible {
     public static let userGone = AllotEvent("user.gone")
     public static let policyConflict = AllotEvent("policy.conflict")
     public static let permissionDenied = AllotEvent("permission.denied")
+    public static let planStale = AllotEvent("plan.stale")
     public static let stateRecovered = AllotEvent("state.recovered")
     public static let stateSaveFailed = AllotEvent("state.save_failed")
     public static let daemonStarted = AllotEvent("daemon.started")
