@@ -59,15 +59,33 @@ public struct TenantBuilder: Sendable {
     /// Adds a user whose attribute values are given in ``attributePaths`` order (`nil`: missing).
     public mutating func addUser(id: GUID, principalName: String, values: [JSONValue?], holding: UInt32) {
         precondition(values.count == attributePaths.count, "one value per attribute path")
-        userIDs.append(id)
-        principalNames.append(principalName)
-        holdingOfUser.append(holding)
+        appendUser(id: id, principalName: principalName, holding: holding)
         for column in values.indices {
-            valueIndices.append(intern(values[column], inColumn: column))
+            valueIndices.append(internValue(values[column], inColumn: column))
         }
     }
 
-    private mutating func intern(_ value: JSONValue?, inColumn column: Int) -> UInt32 {
+    /// Adds a user whose attribute values were interned with ``internValue(_:inColumn:)``, one
+    /// index per path in ``attributePaths`` order. A reader that sees the same raw value again
+    /// can reuse its index without building and hashing the value.
+    public mutating func addUser(id: GUID, principalName: String, valueIndices indices: [UInt32], holding: UInt32) {
+        precondition(indices.count == attributePaths.count, "one value index per attribute path")
+        for column in indices.indices {
+            precondition(Int(indices[column]) < columnValues[column].count, "a value index interned for this column")
+        }
+        appendUser(id: id, principalName: principalName, holding: holding)
+        valueIndices.append(contentsOf: indices)
+    }
+
+    private mutating func appendUser(id: GUID, principalName: String, holding: UInt32) {
+        userIDs.append(id)
+        principalNames.append(principalName)
+        holdingOfUser.append(holding)
+    }
+
+    /// Interns a value of the attribute at `attributePaths[column]` (`nil`, null, empty:
+    /// missing, index 0); pass the results to ``addUser(id:principalName:valueIndices:holding:)``.
+    public mutating func internValue(_ value: JSONValue?, inColumn column: Int) -> UInt32 {
         guard let value, !value.isMissing else { return 0 }
         if let index = valueLookup[column][value] { return index }
         let index = UInt32(columnValues[column].count)
