@@ -13,7 +13,7 @@ struct PlanCommand: AsyncParsableCommand {
             Reads the tenant live (or from --snapshot), plans, and prints one block per changed user \
             (+ add, - remove, ~ plan change, @ usage location), then deferrals, the guard, totals and seats. \
             --output json prints the documented plan format (docs/plan-format.md).
-            Exit status: 0 no changes, 2 changes pending (or removals held because a group shrank), 1 error.
+            Exit status: 0 nothing pending, 2 changes pending (to send, or deferred, skipped, delayed or held by a guard), 1 error, 64 usage error.
             """)
 
     @OptionGroup var options: ConfigurationOption
@@ -48,7 +48,6 @@ struct PlanCommand: AsyncParsableCommand {
         case .text: print(PlanRenderer(colors: isTerminal(1)).render(plan), terminator: "")
         case .json: try printJSON(plan)
         }
-        // Removals held by the group shrink hold are pending too, even with nothing to send.
-        if plan.hasChanges || plan.summary.heldRemovals > 0 { throw ExitCode(2) }
+        if plan.isPending { throw ExitCode(2) }
     }
 }

@@ -65,6 +65,33 @@ struct OfflineCommandTests {
         #expect(result.status == 0, "\(result.output)\(result.error)")
     }
 
+    @Test("plan --snapshot: removals the mass-removal guard holds are listed with its reason, and exit 2")
+    func planHeldByGuard() async throws {
+        // Nobody is granted E3 any more: every E3 holder would lose it, far past the guard.
+        let directory = try Self.scratchDirectory(
+            policy: """
+                name: e3-for-nobody
+                match: { groups: [] }
+                licenses:
+                  - sku: SPE_E3
+                """, managedSkus: "[SPE_E3]")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let configuration = directory.appendingPathComponent("allot.yaml").path
+        let text = try await Self.allot(["plan", "--config", configuration, "--snapshot", Self.exampleSnapshot])
+        #expect(text.status == 2, "\(text.output)\(text.error)")
+        #expect(!text.output.contains("No changes"), "\(text.output)")
+        #expect(text.output.contains("Removals held: the mass-removal guard tripped"))
+
+        let json = try await Self.allot(["plan", "--config", configuration, "--snapshot", Self.exampleSnapshot, "--output", "json"])
+        #expect(json.status == 2)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        #expect((document["changes"] as? [Any])?.isEmpty == true)
+        let held = try #require(document["heldRemovals"] as? [[String: Any]])
+        #expect(!held.isEmpty && (document["summary"] as? [String: Any])?["heldRemovals"] as? Int == held.count)
+        #expect(held.allSatisfy { $0["heldBy"] as? String == "massRemovalGuard" && $0["sku"] as? String == "SPE_E3" })
+        #expect((held.first?["reason"] as? String)?.contains("maxRemoval") == true, "\(held.first ?? [:])")
+    }
+
     @Test("plan --snapshot: an unreadable snapshot is an error (exit 1) that names the file")
     func planMissingSnapshot() async throws {
         let result = try await Self.allot(["plan", "--config", Self.exampleConfig, "--snapshot", "/nonexistent/tenant.json"])
