@@ -59,9 +59,10 @@ struct StatusServer {
                 status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
         }
         router.get("metrics") { _, _ in
-            Response(
+            ProcessMetrics.shared.update()
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: DaemonMetrics.exposition(registry.emitToBuffer()))))
         }
         return router
     }
