@@ -18,7 +18,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigurationOption
 
-    @Option(name: .long, help: ArgumentHelp("Plan against a snapshot file instead of the live tenant.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Plan against a snapshot file instead of the live tenant.", valueName: "file"), completion: .file(extensions: ["json"]))
     var snapshot: String?
 
     @Option(name: .long, help: "text (for people) or json (stable, for pipelines).")
@@ -26,7 +26,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = try loadConfiguration(options)
-        let logger = bootstrapLogging(loaded.configuration.logging, toStandardError: true)
+        let logger = bootstrapLogging(options.logging(loaded.configuration.logging), toStandardError: true)
         let plan: Plan
         if let snapshot {
             let tenant = try tenantModel(snapshot: snapshot)
@@ -45,7 +45,7 @@ struct PlanCommand: AsyncParsableCommand {
             plan = made
         }
         switch output {
-        case .text: print(PlanRenderer(colors: isTerminal(1)).render(plan), terminator: "")
+        case .text: try writeResult(PlanRenderer(colors: options.colors(1)).render(plan))
         case .json: try printJSON(plan)
         }
         if plan.isPending { throw ExitCode(2) }

@@ -33,6 +33,7 @@ public struct AllotEvent: Sendable, Hashable, CustomStringConvertible {
     public static let daemonStarted = AllotEvent("daemon.started")
     public static let daemonReloading = AllotEvent("daemon.reloading")
     public static let daemonStopping = AllotEvent("daemon.stopping")
+    public static let daemonFailed = AllotEvent("daemon.failed")
 }
 
 extension Logger {
