@@ -7,7 +7,7 @@
 enum Keys {
     enum Configuration {
         static let root = ["tenant", "cloud", "graph", "auth", "policies", "reconcile", "status", "logging"]
-        static let graph = ["endpoint", "authority", "caFile", "writeQuota"]
+        static let graph = ["endpoint", "authority", "caFile", "writeQuota", "timeout"]
         static let writeQuota = ["writes", "window"]
         static let auth = ["clientId", "clientSecretFile", "certificate", "federatedTokenFile", "managedIdentity"]
         /// The keys of `auth` that each choose a credential; exactly one may be given.

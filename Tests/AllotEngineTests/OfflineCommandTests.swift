@@ -184,6 +184,31 @@ struct OfflineCommandTests {
         #expect(bash.contains("_filedir") || bash.contains("compgen -f") || bash.contains("-o filenames"), "bash completes files")
     }
 
+    @Test("an unreachable token endpoint fails the plan with the cause first, within graph.timeout")
+    func unreachableTokenEndpoint() async throws {
+        let directory = try Self.scratchDirectory(policy: """
+            name: e3-for-everyone
+            match: { all: true }
+            licenses:
+              - sku: SPE_E3
+            """)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Nobody listens on `closed`; graph.timeout 2s bounds the retries.
+        let closed = try freeLoopbackPort()
+        let configuration = directory.appendingPathComponent("allot.yaml")
+        let yaml = try String(contentsOf: configuration, encoding: .utf8)
+            .replacingOccurrences(of: "http://127.0.0.1:8080", with: "http://127.0.0.1:\(closed)")
+            .replacingOccurrences(of: "graph:\n", with: "graph:\n  timeout: 2s\n")
+        try yaml.write(to: configuration, atomically: true, encoding: .utf8)
+        try "secret\n".write(to: directory.appendingPathComponent("client-secret"), atomically: true, encoding: .utf8)
+
+        let result = try await Self.allot(["plan", "--config", configuration.path])
+        #expect(result.status == 1)
+        let error = try #require(result.error.split(separator: "\n").first { $0.hasPrefix("error: ") }, "\(result.error)")
+        #expect(error.hasPrefix("error: token request to http://127.0.0.1:\(closed)/8f3c2a10-5b7e-4d2c-9a61-3e0f4b8d7c21/oauth2/v2.0/token failed: connection refused"), "\(error)")
+        #expect(error.contains("graph.timeout is 2 s"), "\(error)")
+    }
+
     // MARK: - Helpers
 
     struct Result {
