@@ -110,8 +110,8 @@ extension GraphClient {
         public var read: Duration
         /// The longest a whole request may take, body included.
         public var request: Duration
-        /// How long a request may go without any response (refused, reset, timed out), retries
-        /// included: no retry starts after it, so an unreachable endpoint fails within it.
+        /// How long an endpoint that cannot be reached (refused, connect timed out) is retried:
+        /// no retry starts after it and the last ends by it, so an unreachable endpoint fails within it.
         public var unreachable: Duration
 
         public init(

@@ -80,8 +80,8 @@ extension AllotConfiguration {
         public var caFile: String?
         /// The identity write quota Allot paces itself inside: writes per window.
         public var writeQuota: WriteQuota
-        /// How long a Graph or token request may go without any response (connection refused
-        /// or reset, no answer), retries included, before it fails.
+        /// How long a Graph or token endpoint that cannot be reached (connection refused,
+        /// connect timed out) is retried before the request fails.
         public var timeout: Duration
 
         public init(

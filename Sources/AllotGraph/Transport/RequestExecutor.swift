@@ -69,9 +69,10 @@ struct RequestExecutor: Sendable {
         var rejectedToken: String?
         var refreshedAfterUnauthorized = false
         let client = transport.client(for: host)
-        let firstAttempt = ContinuousClock.now
         var attempts = 0
-        var answered = false
+        /// When the first attempt that could not reach the endpoint (refused, connect timed out)
+        /// started: graph.timeout runs from there, until a response arrives.
+        var unreachableSince: ContinuousClock.Instant?
         // What failed, for an error that puts the cause first (not the read that needed it).
         let target = GraphMetrics.label(operation) == "token" ? "token request to \(url)" : "\(operation) request to \(url)"
         while true {
@@ -96,9 +97,9 @@ struct RequestExecutor: Sendable {
             let started = ContinuousClock.now
             let response: GraphResponse
             do {
-                // A retry after attempts that got no response ends by graph.timeout from the first attempt.
-                let left = timeout.unreachable - (ContinuousClock.now - firstAttempt)
-                let limit = answered || attempts == 1 ? timeout.request : min(timeout.request, max(.seconds(1), left))
+                // A retry of an endpoint that could not be reached ends by graph.timeout.
+                let left = unreachableSince.map { timeout.unreachable - (started - $0) } ?? timeout.request
+                let limit = min(timeout.request, max(.seconds(1), left))
                 let answer = try await client.execute(request, timeout: .nanoseconds(limit.nanosecondsClamped))
                 let collected = try await answer.body.collect(upTo: maxResponseBytes)
                 response = GraphResponse(status: Int(answer.status.code), headers: answer.headers, body: collected, clientRequestId: requestId)
@@ -118,8 +119,10 @@ struct RequestExecutor: Sendable {
                         "event": "graph.request", "graph.operation": "\(operation)", "graph.client_request_id": "\(requestId)",
                         "error": "\(error)",
                     ])
-                let elapsed = ContinuousClock.now - firstAttempt
                 let cause = Self.describeTransportFailure(error)
+                if unreachableSince == nil, Self.isConnectFailure(error) { unreachableSince = started }
+                // A dropped connection reached the endpoint: only the retry count bounds those.
+                let elapsed = ContinuousClock.now - (unreachableSince ?? ContinuousClock.now)
                 switch schedule.record(.transport, random: Double.random(in: 0..<1)) {
                 case .retry(let delay) where elapsed + delay < timeout.unreachable:
                     logRetry(operation: operation, requestId: requestId, cause: cause, attempt: schedule.retries, delay: delay)
@@ -133,7 +136,7 @@ struct RequestExecutor: Sendable {
                         clientRequestId: requestId)
                 }
             }
-            answered = true
+            unreachableSince = nil
             GraphMetrics.request(operation: operation, status: response.status)
             logger.debug(
                 "graph request",
@@ -177,6 +180,15 @@ struct RequestExecutor: Sendable {
                 "event": "graph.retry", "graph.operation": "\(GraphMetrics.label(operation))", "graph.client_request_id": "\(requestId)",
                 "error": "\(cause)", "attempt": .stringConvertible(attempt), "delay_ms": .stringConvertible(Int64(delay.timeInterval * 1000)),
             ])
+    }
+
+    /// Whether a transport failure means the endpoint could not be reached at all (refused,
+    /// connect timed out, no route, no such host), as opposed to a connection that broke.
+    static func isConnectFailure(_ error: any Error) -> Bool {
+        if let client = error as? HTTPClientError, client == .connectTimeout { return true }
+        let text = String(describing: error)
+        return ["connection refused", "no route to host", "network is unreachable", "could not resolve", "name or service not known"]
+            .contains { text.localizedCaseInsensitiveContains($0) }
     }
 
     /// A transport failure in a few words: `connection refused`, `connect timed out`, ...
