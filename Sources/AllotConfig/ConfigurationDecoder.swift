@@ -88,6 +88,9 @@ struct ConfigurationDecoder {
         graph.endpoint = fields["endpoint"].flatMap { url($0, "graph.endpoint", example: "https://graph.microsoft.com/v1.0", reader) }
         graph.authority = fields["authority"].flatMap { url($0, "graph.authority", example: "https://login.microsoftonline.com", reader) }
         graph.caFile = fields["caFile"].flatMap { reader.text($0, "graph.caFile") }.map(resolve)
+        if let timeout = fields["timeout"], let value = reader.duration(timeout, "graph.timeout") {
+            if value > .zero { graph.timeout = value } else { reader.report("`graph.timeout` must be longer than zero (default 30s)", at: timeout) }
+        }
         if let node = fields["writeQuota"],
             let quota = reader.fields(of: node, "graph.writeQuota", known: Keys.Configuration.writeQuota, explain: explain(at: "graph.writeQuota"))
         {

@@ -7,7 +7,7 @@
 enum Keys {
     enum Configuration {
         static let root = ["tenant", "cloud", "graph", "auth", "policies", "reconcile", "status", "logging"]
-        static let graph = ["endpoint", "authority", "caFile", "writeQuota"]
+        static let graph = ["endpoint", "authority", "caFile", "writeQuota", "timeout"]
         static let writeQuota = ["writes", "window"]
         static let auth = ["clientId", "clientSecretFile", "certificate", "federatedTokenFile", "managedIdentity"]
         /// The keys of `auth` that each choose a credential; exactly one may be given.
@@ -41,6 +41,12 @@ enum Keys {
         static let exclude = ["groups", "users"]
         static let license = ["sku", "disabledPlans", "enabledPlans", "replaces"]
         static let operators = ["in", "notIn", "startsWith", "endsWith", "matches", "exists"]
+        /// The Graph user properties that are booleans: compared with `true`/`false` only.
+        static let booleanAttributes: Set<String> = [
+            "accountenabled", "isresourceaccount", "ismanagementrestricted", "onpremisessyncenabled", "showinaddresslist",
+        ]
+        /// YAML 1.1 spellings of booleans: text in YAML 1.2, so they never equal a boolean attribute.
+        static let yaml11Booleans: [String: Bool] = ["yes": true, "y": true, "on": true, "no": false, "n": false, "off": false]
 
         static let table: [String: [String]] = [
             "": root,

@@ -100,11 +100,30 @@ struct PolicyDecoder {
                     at: pair.key)
                 continue
             }
+            if Keys.Policy.booleanAttributes.contains(name.lowercased()) { refuseYAML11Booleans(pair.value, path) }
             if let operators = decodeCondition(pair.value, path) {
                 conditions.append(AttributeCondition(path: name, operators: operators, location: reader.location(of: pair.key)))
             }
         }
         return conditions
+    }
+
+    /// Reports every `yes`/`no`/`on`/`off`/`y`/`n` compared with a boolean attribute: text under
+    /// YAML 1.2, so the condition would silently never hold (or, under `notIn`, always hold).
+    private func refuseYAML11Booleans(_ node: YAMLNode, _ path: String) {
+        switch node.content {
+        case let .scalar(scalar):
+            guard let meant = Keys.Policy.yaml11Booleans[scalar.text.lowercased()] else { return }
+            reader.report(
+                "`\(path)` is a boolean attribute and `\(scalar.text)` is text (YAML 1.2), so it never equals it: write `\(meant)`", at: node)
+        case let .sequence(items):
+            for item in items { refuseYAML11Booleans(item, path) }
+        case let .mapping(pairs):
+            for pair in pairs {
+                guard case let .scalar(key) = pair.key.content, key.text == "in" || key.text == "notIn" else { continue }
+                refuseYAML11Booleans(pair.value, "\(path).\(key.text)")
+            }
+        }
     }
 
     /// A scalar (equals), a list (any of) or a mapping of operators.

@@ -19,10 +19,10 @@ import UnixSignals
 /// is invalid. `SIGTERM`/`SIGINT`: `STOPPING=1`, the cycle in flight stops after its batch in
 /// flight, the status server stops last, exit 0.
 public enum Daemon {
-    /// Runs until SIGTERM or SIGINT.
+    /// Runs until SIGTERM or SIGINT. `buildCommit` labels `allot_build_info`.
     public static func run(
         loaded: LoadedConfiguration, loader: ConfigurationLoader = ConfigurationLoader(), logger: Logger,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment, buildCommit: String = "unknown"
     ) async throws {
         MemoryTuning.limitArenas(environment: environment)
         let registry = PrometheusCollectorRegistry()
@@ -39,7 +39,9 @@ public enum Daemon {
         }
         let notifier = SystemdNotifier(environment: environment, logger: logger)
         let startedAt = Date()
-        DaemonMetrics.registerInitialSeries(startedAt: startedAt)
+        let stateStore = StateStore(directory: StateStore.defaultDirectory(environment: environment))
+        let lastSuccess = stateStore.load(setAside: false).state.lastSuccessAt.map { Date(timeIntervalSince1970: TimeInterval($0)) }
+        DaemonMetrics.registerInitialSeries(startedAt: startedAt, lastSuccess: lastSuccess, version: AllotVersion.current, commit: buildCommit)
         let status = DaemonStatus(
             startedAt: startedAt, interval: configuration.reconcile.interval, mode: configuration.reconcile.mode.rawValue,
             policies: ReconcileLoop.statusPolicies(loaded, at: startedAt))
@@ -50,7 +52,7 @@ public enum Daemon {
         try await GraphClient.withGraphClient(configuration: graphConfiguration, logger: logger) { graph in
             let loop = ReconcileLoop(
                 configurationPath: loaded.configurationPath, loaded: loaded, loader: loader, graph: graph,
-                stateStore: StateStore(directory: StateStore.defaultDirectory(environment: environment)), status: status, notifier: notifier,
+                stateStore: stateStore, status: status, notifier: notifier,
                 logger: logger)
             let server = StatusServer(host: address.host, port: address.port, status: status, registry: registry, logger: logger)
             let application = server.application { port in

@@ -183,7 +183,7 @@ public final class DaemonStatus: Sendable {
             return "last cycle \(cycle.result.rawValue): \(cycle.usersRead) users read, \(cycle.usersDrifted) drifted, \(applied) changes applied"
                 + (failed > 0 ? ", \(failed) failed" : "") + (cycle.deferredAdds > 0 ? ", \(cycle.deferredAdds) deferred" : "")
                 + ((cycle.guardrail?.tripped ?? false) ? ", guard tripped" : "")
-                + (cycle.heldRemovals > 0 ? ", \(cycle.heldRemovals) removals held (group shrank)" : "")
+                + (cycle.heldRemovals > 0 ? ", \(cycle.heldRemovals) removals held" : "")
         }
     }
 }

@@ -175,6 +175,7 @@ final class ReconcileLoop: Service, Sendable {
         [
             "policy.revision": .string(loaded.policies.revision), "policy.files": .array(loaded.policies.files.map { .string($0) }),
             "policy.count": .stringConvertible(loaded.policies.policies.count),
+            "policy.skipped": .array(loaded.policies.warnings.map { .string($0) }),
         ]
     }
 }

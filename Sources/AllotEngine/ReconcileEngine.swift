@@ -108,6 +108,8 @@ public final class ReconcileEngine: Sendable {
         if let saved = options.savedPlan { changes = savedChanges(saved, fresh: changes, tenant: tenant, report: &report) }
         state.removalHistory = plan.removalHistory
         state.groups = shrinks.remembered
+        // Read and planned: the cycle cannot fail any more (`allot_last_success_timestamp_seconds`).
+        state.lastSuccessAt = Int64(now().timeIntervalSince1970)
         // `allot plan` is read-only; `mode: report` keeps the removal clocks running. Without
         // the state file removal delays cannot be kept: then nothing is written.
         if !options.planOnly, let error = saveState(state), configuration.reconcile.removalDelay != .zero { throw error }

@@ -23,9 +23,10 @@ public struct GraphRequestError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        let statusText = status.map { "HTTP \($0)" } ?? "no response"
+        // No response: the message says which request to where, and why (connection refused).
+        guard let status else { return "\(message) (client-request-id \(clientRequestId))" }
         let codeText = code.map { " \($0)" } ?? ""
-        return "\(operation) failed: \(statusText)\(codeText): \(message) (client-request-id \(clientRequestId))"
+        return "\(operation) failed: HTTP \(status)\(codeText): \(message) (client-request-id \(clientRequestId))"
     }
 }
 
@@ -68,6 +69,8 @@ public struct GraphReadError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
+        // An endpoint that never answered is the cause, not the read that happened to need it.
+        if let request, request.status == nil { return "\(request); the tenant read stopped at \(read) and nothing read is used" }
         var text = "tenant read \(reason) at \(read): \(message)"
         if let request { text += " [\(request)]" }
         return text

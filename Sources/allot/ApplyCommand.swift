@@ -35,7 +35,7 @@ struct ApplyCommand: AsyncParsableCommand {
     func run() async throws {
         let loaded = try loadConfiguration(options)
         let saved = try planFile.map { try readSavedPlan($0, loaded: loaded) }
-        let logger = bootstrapLogging(loaded.configuration.logging)
+        let logger = bootstrapLogging(options.logging(loaded.configuration.logging))
         let store = stateStore(loaded)
         let outcome = try await withGraph(loaded, logger: logger) { graph in
             let engine = ReconcileEngine(

@@ -14,16 +14,27 @@ func loadConfiguration(_ option: ConfigurationOption) throws -> LoadedConfigurat
 /// Loads the configuration file at `path` and its policies, or prints every problem and exits 1.
 func loadConfiguration(at path: String) throws -> LoadedConfiguration {
     do {
-        return try ConfigurationLoader().load(configurationAt: path)
+        let loaded = try ConfigurationLoader().load(configurationAt: path)
+        for warning in loaded.policies.warnings { printError("warning: \(warning)") }
+        return loaded
     } catch {
         printError(error.diagnostics.map(\.description).joined(separator: "\n"))
         throw ExitCode.failure
     }
 }
 
-/// Writes a line to standard error.
+/// Writes a line to standard error (a failure to write it is ignored: there is nowhere left to say so).
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    _ = Array((text.hasSuffix("\n") ? text : text + "\n").utf8).withUnsafeBytes { writeAll(2, $0) }
+}
+
+/// Writes a command's result to standard output. A full disk or a closed pipe is an error
+/// message and exit status 1, never a crash (Foundation's `FileHandle.write` traps when a write
+/// fails; `main` ignores SIGPIPE so that a closed pipe is the error `EPIPE`).
+func writeResult(_ text: String) throws {
+    guard let failure = Array(text.utf8).withUnsafeBytes({ writeAll(1, $0) }) else { return }
+    printError("error: cannot write to standard output: \(String(cString: strerror(failure)))")
+    throw ExitCode.failure
 }
 
 /// Whether a file descriptor is a terminal (colours, progress lines, text logs).
@@ -132,5 +143,5 @@ func printJSON(_ value: some Encodable) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     encoder.dateEncodingStrategy = .iso8601
-    FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+    try writeResult(String(decoding: try encoder.encode(value), as: UTF8.self) + "\n")
 }

@@ -17,7 +17,7 @@ struct ExplainCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The user's userPrincipalName or object id.", valueName: "user"))
     var user: String
 
-    @Option(name: .long, help: ArgumentHelp("Explain against a snapshot file instead of the live tenant.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Explain against a snapshot file instead of the live tenant.", valueName: "file"), completion: .file(extensions: ["json"]))
     var snapshot: String?
 
     @Option(name: .long, help: "text or json.")
@@ -25,7 +25,7 @@ struct ExplainCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = try loadConfiguration(options)
-        let logger = bootstrapLogging(loaded.configuration.logging, toStandardError: true)
+        let logger = bootstrapLogging(options.logging(loaded.configuration.logging), toStandardError: true)
         let tenant: TenantModel
         if let snapshot {
             tenant = try tenantModel(snapshot: snapshot)
@@ -34,13 +34,13 @@ struct ExplainCommand: AsyncParsableCommand {
                 try await graph.readTenant(for: loaded.policies.policies, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
             }
         }
-        let options = planningOptionsFromState(loaded, tenant: tenant)
-        guard let explanation = try planner(loaded, tenant: tenant).explain(user: user, options: options) else {
+        let planning = planningOptionsFromState(loaded, tenant: tenant)
+        guard let explanation = try planner(loaded, tenant: tenant).explain(user: user, options: planning) else {
             printError("error: no user '\(user)' in the tenant (give a userPrincipalName or an object id)")
             throw ExitCode.failure
         }
         switch output {
-        case .text: print(ExplanationRenderer(colors: isTerminal(1)).render(explanation), terminator: "")
+        case .text: try writeResult(ExplanationRenderer(colors: options.colors(1)).render(explanation))
         case .json: try printJSON(explanation)
         }
     }

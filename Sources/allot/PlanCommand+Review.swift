@@ -30,11 +30,11 @@ extension PlanCommand {
         let proposedPlanner = try planner(loaded, tenant: tenant)
         let impact = PolicyImpact(base: basePlanner, proposed: proposedPlanner, options: planningOptionsFromState(loaded, tenant: tenant))
         switch output {
-        case .text: print(ImpactRenderer(colors: isTerminal(1), showDrift: showDrift).render(impact), terminator: "")
+        case .text: try writeResult(ImpactRenderer(colors: options.colors(1), showDrift: showDrift).render(impact))
         case .json: try printJSON(impact)
-        case .markdown: print(MarkdownRenderer().render(impact), terminator: "")
+        case .markdown: try writeResult(MarkdownRenderer().render(impact))
         }
-        if impact.proposed.hasChanges || impact.proposed.summary.heldRemovals > 0 { throw ExitCode(2) }
+        if impact.proposed.isPending { throw ExitCode(2) }
     }
 
     /// Writes `plan` as a saved plan (``SavedPlan``) with the revisions it was made from.

@@ -17,12 +17,12 @@ struct PlanCommand: AsyncParsableCommand {
             --compare-to DIR (or git:REF) plans the same tenant read with those base policies too and shows \
             the effect of the change: the changes the proposed policies cause, the drift present either way, \
             seats and the guard with both (docs/gitops.md).
-            Exit status: 0 no changes, 2 changes pending (or removals held because a group shrank), 1 error.
+            Exit status: 0 nothing pending, 2 changes pending (to send, or deferred, skipped, delayed or held by a guard), 1 error, 64 usage error.
             """)
 
     @OptionGroup var options: ConfigurationOption
 
-    @Option(name: .long, help: ArgumentHelp("Plan against a snapshot file instead of the live tenant.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Plan against a snapshot file instead of the live tenant.", valueName: "file"), completion: .file(extensions: ["json"]))
     var snapshot: String?
 
     @Option(name: .long, help: "text (for people), json (stable, for pipelines) or markdown (a pull-request comment).")
@@ -53,7 +53,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = try loadConfiguration(options)
-        let logger = bootstrapLogging(loaded.configuration.logging, toStandardError: true)
+        let logger = bootstrapLogging(options.logging(loaded.configuration.logging), toStandardError: true)
         if let compareTo {
             let base = try loadBasePolicies(compareTo, loaded: loaded)
             return try await compare(base: base, loaded: loaded, logger: logger)
@@ -77,11 +77,10 @@ struct PlanCommand: AsyncParsableCommand {
         }
         if let out { try save(plan, to: out, loaded: loaded) }
         switch output {
-        case .text: print(PlanRenderer(colors: isTerminal(1)).render(plan), terminator: "")
+        case .text: try writeResult(PlanRenderer(colors: options.colors(1)).render(plan))
         case .json: try printJSON(plan)
-        case .markdown: print(MarkdownRenderer().render(plan), terminator: "")
+        case .markdown: try writeResult(MarkdownRenderer().render(plan))
         }
-        // Removals held by the group shrink hold are pending too, even with nothing to send.
-        if plan.hasChanges || plan.summary.heldRemovals > 0 { throw ExitCode(2) }
+        if plan.isPending { throw ExitCode(2) }
     }
 }

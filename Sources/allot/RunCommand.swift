@@ -1,6 +1,7 @@
 import AllotConfig
 import AllotCore
 import AllotDaemon
+import AllotEngine
 import ArgumentParser
 import Foundation
 import Logging
@@ -18,12 +19,25 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var options: ConfigurationOption
 
     func run() async throws {
-        let loaded = try loadConfiguration(options)
-        let logger = bootstrapLogging(loaded.configuration.logging)
+        let loaded: LoadedConfiguration
         do {
-            try await Daemon.run(loaded: loaded, logger: logger, environment: hostEnvironment(loaded))
+            loaded = try ConfigurationLoader().load(configurationAt: options.path)
         } catch {
-            logger.critical("Allot stopped: \(error)")
+            // Under systemd this is a journal line like every other: a JSON event with a priority.
+            let problems = error.diagnostics.map(\.description)
+            if isTerminal(2) { printError(problems.joined(separator: "\n")) }
+            let logger = bootstrapLogging(options.logging(AllotConfiguration.LoggingSettings()))
+            logger.event(.daemonFailed, level: .critical, "Allot did not start: the configuration is invalid", [
+                "error": .string("the configuration \(options.path) or its policies are invalid (\(problems.count) problems)"),
+                "errors": .array(problems.map { .string($0) }),
+            ])
+            throw ExitCode.failure
+        }
+        let logger = bootstrapLogging(options.logging(loaded.configuration.logging))
+        do {
+            try await Daemon.run(loaded: loaded, logger: logger, environment: hostEnvironment(loaded), buildCommit: BuildInfo.commit)
+        } catch {
+            logger.event(.daemonFailed, level: .critical, "Allot stopped: \(error)", ["error": .string("\(error)")])
             throw ExitCode.failure
         }
     }

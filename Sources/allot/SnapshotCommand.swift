@@ -18,7 +18,7 @@ struct SnapshotCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigurationOption
 
-    @Option(name: .long, help: ArgumentHelp("The file to write (replaced atomically).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("The file to write (replaced atomically).", valueName: "file"), completion: .file(extensions: ["json"]))
     var out: String
 
     @Flag(name: .long, help: "Keep only what the policies need; replace user principal names with stable pseudonyms.")
@@ -26,7 +26,7 @@ struct SnapshotCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = try loadConfiguration(options)
-        let logger = bootstrapLogging(loaded.configuration.logging, toStandardError: true)
+        let logger = bootstrapLogging(options.logging(loaded.configuration.logging), toStandardError: true)
         let tenant = try await withGraph(loaded, logger: logger) { graph in
             try await graph.readTenant(for: loaded.policies.policies, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
         }

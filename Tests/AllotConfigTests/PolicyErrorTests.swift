@@ -415,3 +415,29 @@ struct PolicyErrorTests {
         ])
     }
 }
+
+extension PolicyErrorTests {
+    @Test("yes/no/on/off/y/n compared with a boolean attribute is an error with the fix; elsewhere it is text")
+    func yaml11BooleansOnBooleanAttributes() throws {
+        #expect(try policyProblems("""
+            name: a
+            match:
+              attributes:
+                accountEnabled: yes
+                showInAddressList: [Off, "N"]
+                onPremisesSyncEnabled: { notIn: [NO] }
+            licenses: [{ sku: SPE_E3 }]
+            """) == [
+                "policies/test.yaml:4:21: `match.attributes.accountEnabled` is a boolean attribute and `yes` is text (YAML 1.2), so it never equals it: write `true`",
+                "policies/test.yaml:5:25: `match.attributes.showInAddressList` is a boolean attribute and `Off` is text (YAML 1.2), so it never equals it: write `false`",
+                "policies/test.yaml:5:30: `match.attributes.showInAddressList` is a boolean attribute and `N` is text (YAML 1.2), so it never equals it: write `false`",
+                "policies/test.yaml:6:38: `match.attributes.onPremisesSyncEnabled.notIn` is a boolean attribute and `NO` is text (YAML 1.2), so it never equals it: write `false`",
+            ])
+        // Not a boolean attribute: Norway's country code stays text.
+        #expect(try policyProblems("""
+            name: a
+            match: { attributes: { country: NO, accountEnabled: true } }
+            licenses: [{ sku: SPE_E3 }]
+            """) == [])
+    }
+}

@@ -80,12 +80,19 @@ extension AllotConfiguration {
         public var caFile: String?
         /// The identity write quota Allot paces itself inside: writes per window.
         public var writeQuota: WriteQuota
+        /// How long a Graph or token endpoint that cannot be reached (connection refused,
+        /// connect timed out) is retried before the request fails.
+        public var timeout: Duration
 
-        public init(endpoint: String? = nil, authority: String? = nil, caFile: String? = nil, writeQuota: WriteQuota = WriteQuota()) {
+        public init(
+            endpoint: String? = nil, authority: String? = nil, caFile: String? = nil, writeQuota: WriteQuota = WriteQuota(),
+            timeout: Duration = .seconds(30)
+        ) {
             self.endpoint = endpoint
             self.authority = authority
             self.caFile = caFile
             self.writeQuota = writeQuota
+            self.timeout = timeout
         }
     }
 

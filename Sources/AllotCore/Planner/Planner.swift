@@ -161,7 +161,8 @@ private struct PlanningCycle {
         let tally = breakSeatCycles(&active, removalsBlocked: guardrail.holdsRemovals)
 
         var details = PlanDetails(
-            planner: planner, desired: desiredOfNode, held: heldOfHolding, freed: tally.freed, shrunkGroups: options.shrunkGroups)
+            planner: planner, desired: desiredOfNode, held: heldOfHolding, freed: tally.freed, shrunkGroups: options.shrunkGroups,
+            guardReason: guardrail.holdsRemovals ? guardrail.reason : nil)
         var counts = (adds: 0, removals: 0, planChanges: 0, usageLocations: 0)
         for index in active.indices {
             refresh(&active[index])
@@ -174,10 +175,14 @@ private struct PlanningCycle {
             let adds = diff.adds & ~candidate.deferred
             let shrinkHeld = diff.removals & candidate.shrinkHeld
             if !shrinkHeld.isEmpty {
-                details.shrinkHeldRecords.append(
-                    PlanDetails.ShrinkHeldRecord(user: Int32(candidate.user), skus: shrinkHeld, policies: shrinkPoliciesOfUser[candidate.user] ?? []))
+                details.heldRecords.append(
+                    PlanDetails.HeldRecord(user: Int32(candidate.user), skus: shrinkHeld, cause: .groupShrink(policies: shrinkPoliciesOfUser[candidate.user] ?? [])))
             }
-            let removals = guardrail.holdsRemovals ? SkuMask() : diff.removals & ~candidate.delayed & ~candidate.shrinkHeld
+            let wantedRemovals = diff.removals & ~candidate.delayed & ~candidate.shrinkHeld
+            if guardrail.holdsRemovals && !wantedRemovals.isEmpty {
+                details.heldRecords.append(PlanDetails.HeldRecord(user: Int32(candidate.user), skus: wantedRemovals, cause: .massRemovalGuard))
+            }
+            let removals = guardrail.holdsRemovals ? SkuMask() : wantedRemovals
             guard !(adds | diff.planChanges | removals).isEmpty else { continue }
             let setsUsageLocation = !(adds | diff.planChanges).isEmpty && !candidate.hasUsageLocation
             details.changeRecords.append(PlanDetails.ChangeRecord(
@@ -207,7 +212,7 @@ private struct PlanningCycle {
             usersChanged: details.changeRecords.count, adds: counts.adds, removals: counts.removals, planChanges: counts.planChanges,
             usageLocationUpdates: counts.usageLocations, deferredAdds: details.deferredRecords.count, skippedUsers: skipped.count,
             delayedRemovals: delay.delayed.count, heldThroughGroups: details.groupHeldRecords.reduce(0) { $0 + $1.skus.count },
-            heldRemovals: details.shrinkHeldRecords.reduce(0) { $0 + $1.skus.count })
+            heldRemovals: details.heldRecords.reduce(0) { $0 + $1.skus.count })
         return Plan(
             summary: summary, skipped: skipped, delayedRemovals: delay.delayed, guardrail: guardrail, seats: seats,
             removalHistory: delay.history, details: details)

@@ -23,6 +23,7 @@ public struct AllotEvent: Sendable, Hashable, CustomStringConvertible {
     public static let guardTripped = AllotEvent("guard.tripped")
     public static let groupShrunk = AllotEvent("group.shrunk")
     public static let graphThrottled = AllotEvent("graph.throttled")
+    public static let graphRetry = AllotEvent("graph.retry")
     public static let usageLocationSet = AllotEvent("usage_location.set")
     public static let usersSkipped = AllotEvent("users.skipped")
     public static let userGone = AllotEvent("user.gone")
@@ -34,6 +35,7 @@ public struct AllotEvent: Sendable, Hashable, CustomStringConvertible {
     public static let daemonStarted = AllotEvent("daemon.started")
     public static let daemonReloading = AllotEvent("daemon.reloading")
     public static let daemonStopping = AllotEvent("daemon.stopping")
+    public static let daemonFailed = AllotEvent("daemon.failed")
 }
 
 extension Logger {
