@@ -1,3 +1,4 @@
+import AllotEngine
 import Foundation
 import Metrics
 
@@ -20,6 +21,13 @@ enum DaemonMetrics {
         }
         Counter(label: "allot_changes_total", dimensions: [("action", "add"), ("result", "deferred")]).increment(by: 0)
         Counter(label: "allot_policy_load_errors_total").increment(by: 0)
+        for result in FastPassReport.Result.allCases {
+            Counter(label: "allot_fastpath_total", dimensions: [("result", result.metricLabel)]).increment(by: 0)
+        }
+        for kind in ["delta", "users", "skus"] {
+            Counter(label: "allot_fastpath_requests_total", dimensions: [("kind", kind)]).increment(by: 0)
+        }
+        Counter(label: "allot_fastpath_users_affected_total").increment(by: 0)
         Gauge(label: "allot_last_success_timestamp_seconds").record(startedAt.timeIntervalSince1970)
     }
 }
