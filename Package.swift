@@ -176,6 +176,20 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Release-built benchmark of the fast path (delta passes between cycles) against the
+        // in-process simulator; see docs/performance.md ("Fast path").
+        .executableTarget(
+            name: "AllotFastPathBenchmark",
+            dependencies: [
+                "AllotCore",
+                "AllotConfig",
+                "AllotEngine",
+                "AllotGraph",
+                "AllotSimulator",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Release-built benchmarks; see docs/performance.md.
         .executableTarget(
             name: "AllotBenchmarks",

@@ -170,6 +170,14 @@ struct ConfigurationDecoder {
         if let interval = fields["interval"], let value = reader.duration(interval, "reconcile.interval") {
             if value > .zero { settings.interval = value } else { reader.report("`reconcile.interval` must be longer than zero", at: interval) }
         }
+        if let fast = fields["fastInterval"] {
+            // `0` (a YAML integer) turns the fast path off, as `0s` does.
+            if case let .scalar(scalar) = fast.content, case .int(0) = scalar.value {
+                settings.fastInterval = .zero
+            } else if let value = reader.duration(fast, "reconcile.fastInterval") {
+                settings.fastInterval = value
+            }
+        }
         if let mode = fields["mode"], let value = reader.choice(mode, "reconcile.mode", of: ReconcileSettings.Mode.self) {
             settings.mode = value
         }

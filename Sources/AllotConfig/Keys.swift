@@ -14,7 +14,7 @@ enum Keys {
         static let authModes = ["clientSecretFile", "certificate", "federatedTokenFile", "managedIdentity"]
         static let certificate = ["certificateFile", "privateKeyFile"]
         static let managedIdentity = ["clientId"]
-        static let reconcile = ["interval", "mode", "managedSkus", "usageLocation", "guard", "removalDelay"]
+        static let reconcile = ["interval", "fastInterval", "mode", "managedSkus", "usageLocation", "guard", "removalDelay"]
         static let usageLocation = ["default"]
         static let removalGuard = ["maxRemovals", "maxRemovalPercent", "groupShrinkPercent"]
         static let status = ["listen"]

@@ -28,6 +28,8 @@ public enum Daemon {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600].map { .seconds($0) }
+        factory.durationHistogramBuckets["allot_fastpath_duration_seconds"] = [50, 100, 250, 500, 1000, 2500, 5000, 15000, 60000].map { .milliseconds($0) }
+        factory.durationHistogramBuckets["allot_fastpath_change_to_license_seconds"] = [5, 10, 20, 30, 45, 60, 90, 120, 300, 900].map { .seconds($0) }
         MetricsSystem.bootstrap(factory)
 
         let configuration = loaded.configuration

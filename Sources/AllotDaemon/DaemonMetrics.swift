@@ -1,3 +1,4 @@
+import AllotEngine
 import Foundation
 import Metrics
 import Synchronization
@@ -21,6 +22,11 @@ enum DaemonMetrics {
         "allot_reconcile_duration_seconds": "How long each reconcile cycle took, failed ones included.",
         "allot_last_success_timestamp_seconds": "When the last reconcile cycle that did not fail finished (Unix time), kept across restarts.",
         "allot_interval_seconds": "reconcile.interval in seconds.",
+        "allot_fastpath_total": "Fast passes run, by how they ended.",
+        "allot_fastpath_duration_seconds": "How long each fast pass took.",
+        "allot_fastpath_requests_total": "Requests fast passes made: delta pages, user read batches, SKU reads.",
+        "allot_fastpath_users_affected_total": "Users fast passes read and planned again.",
+        "allot_fastpath_change_to_license_seconds": "Per license a fast pass added: from the delta round before the change to the write's answer.",
         "allot_drifted_users": "Users whose licenses differed from the policies in the last cycle that did not fail.",
         "allot_changes_total": "License changes by kind (action) and outcome (result).",
         "allot_deferred_adds": "Adds the last cycle deferred for lack of seats, per managed SKU.",
@@ -50,6 +56,13 @@ enum DaemonMetrics {
         }
         Counter(label: "allot_changes_total", dimensions: [("action", "add"), ("result", "deferred")]).increment(by: 0)
         Counter(label: "allot_policy_load_errors_total").increment(by: 0)
+        for result in FastPassReport.Result.allCases {
+            Counter(label: "allot_fastpath_total", dimensions: [("result", result.metricLabel)]).increment(by: 0)
+        }
+        for kind in ["delta", "users", "skus"] {
+            Counter(label: "allot_fastpath_requests_total", dimensions: [("kind", kind)]).increment(by: 0)
+        }
+        Counter(label: "allot_fastpath_users_affected_total").increment(by: 0)
         Gauge(label: "allot_last_success_timestamp_seconds").record((lastSuccess ?? startedAt).timeIntervalSince1970)
         ProcessMetrics.shared.update()
     }

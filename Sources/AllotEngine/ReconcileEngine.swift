@@ -41,6 +41,8 @@ public final class ReconcileEngine: Sendable {
     public struct Outcome: Sendable {
         public var report: CycleReport
         public var plan: Plan?
+        /// The tenant model the plan was made from (the fast path keeps it and updates it in place).
+        public var tenant: TenantModel?
     }
 
     public let configuration: AllotConfiguration
@@ -72,8 +74,9 @@ public final class ReconcileEngine: Sendable {
         logger.event(.cycleStarted, "Cycle started", ["mode": .string(mode), "policy.revision": .string(policies.revision)])
         let clock = ContinuousClock.now
         var plan: Plan?
+        var tenant: TenantModel?
         do {
-            plan = try await cycle(policies: policies, options: options, writes: writes, report: &report)
+            (plan, tenant) = try await cycle(policies: policies, options: options, writes: writes, report: &report)
         } catch {
             report.result = .failed
             report.error = "\(error)"
@@ -82,11 +85,11 @@ public final class ReconcileEngine: Sendable {
         report.finishedAt = now()
         metrics.record(report, duration: ContinuousClock.now - clock)
         logger.event(.cycleFinished, level: report.result == .failed ? .error : .info, "Cycle finished: \(report.result.rawValue)", summary(report))
-        return Outcome(report: report, plan: plan)
+        return Outcome(report: report, plan: plan, tenant: tenant)
     }
 
     /// Read, plan, apply; throws only before the first write.
-    private func cycle(policies: PolicySet, options: Options, writes: Bool, report: inout CycleReport) async throws -> Plan {
+    private func cycle(policies: PolicySet, options: Options, writes: Bool, report: inout CycleReport) async throws -> (Plan, TenantModel) {
         let tenant = try await graph.readTenant(for: policies.policies, progress: progress)
         let compiled = try CompiledPolicies(policies: policies.policies, settings: configuration.reconcile, tenant: tenant)
         let planner = Planner(tenant: tenant, policies: compiled, settings: configuration.reconcile)
@@ -116,16 +119,13 @@ public final class ReconcileEngine: Sendable {
 
         guard writes else {
             report.result = plan.summary.usersDrifted == 0 ? .converged : .drifted
-            return plan
+            return (plan, tenant)
         }
         await apply(plan, changes: changes, tenant: tenant, state: &state, report: &report)
         // The removal clocks were saved before the writes: failing now loses only the per-user backoff.
         saveState(state)
-        let leftOver = report.failed.total + report.deferredAdds + report.skippedUsers + report.delayedRemovals + report.heldRemovals + report.notSent
-            + report.staleUsers
-            + report.policyConflicts.reduce(0) { $0 + $1.users }
-        report.result = leftOver == 0 && !plan.guardrail.holdsRemovals && report.writesRefused == nil ? .converged : .notConverged
-        return plan
+        report.result = report.isConverged(after: plan) ? .converged : .notConverged
+        return (plan, tenant)
     }
 
     /// The saved plan's changes that may be sent now; the others are logged (`plan.stale`) and counted.
@@ -148,7 +148,7 @@ public final class ReconcileEngine: Sendable {
 
     /// Writes the state file; a failure is logged (`state.save_failed`) and returned.
     @discardableResult
-    private func saveState(_ state: EngineState) -> (any Error)? {
+    func saveState(_ state: EngineState) -> (any Error)? {
         do {
             try stateStore.save(state)
             return nil
@@ -160,7 +160,7 @@ public final class ReconcileEngine: Sendable {
 
     /// Sends the plan's calls in seat waves (``ApplySchedule``), each wave in full batches,
     /// with progress after every batch, recording every outcome.
-    private func apply(_ plan: Plan, changes: [UserChange], tenant: TenantModel, state: inout EngineState, report: inout CycleReport) async {
+    func apply(_ plan: Plan, changes: [UserChange], tenant: TenantModel, state: inout EngineState, report: inout CycleReport) async {
         var schedule = ApplySchedule(changes: changes, seats: plan.seats)
         var conflicts = PolicyConflicts(skus: tenant.subscribedSkus)
         let users = Dictionary(changes.map { ($0.userId, $0) }) { first, _ in first }
@@ -415,6 +415,16 @@ extension CycleReport {
         heldRemovals = plan.summary.heldRemovals
         guardrail = plan.guardrail
         seats = plan.seats
+    }
+}
+
+extension CycleReport {
+    /// Whether the writes left nothing to do: no failure, deferral, skipped user, delayed or
+    /// held removal, unsent write or policy conflict, and a guard that did not hold removals.
+    func isConverged(after plan: Plan) -> Bool {
+        let leftOver = failed.total + deferredAdds + skippedUsers + delayedRemovals + heldRemovals + notSent + staleUsers
+            + policyConflicts.reduce(0) { $0 + $1.users }
+        return leftOver == 0 && !plan.guardrail.holdsRemovals && writesRefused == nil
     }
 }
 

@@ -35,7 +35,7 @@ public struct GraphRequestError: Error, Sendable, CustomStringConvertible {
 public struct GraphReadError: Error, Sendable, CustomStringConvertible {
     /// Why the read failed; open-ended so that new reasons do not break callers.
     public struct Reason: Sendable, Hashable, CustomStringConvertible {
-        private enum Value: String { case incomplete, groupNotFound, groupAmbiguous, malformedResponse, membershipHidden }
+        private enum Value: String { case incomplete, groupNotFound, groupAmbiguous, malformedResponse, membershipHidden, deltaExpired }
         private let value: Value
         private init(_ value: Value) { self.value = value }
 
@@ -50,6 +50,9 @@ public struct GraphReadError: Error, Sendable, CustomStringConvertible {
         /// A group with hidden membership, and an access token without `Member.Read.Hidden`:
         /// Graph would list the group without its members.
         public static let membershipHidden = Reason(.membershipHidden)
+        /// Graph refused a delta link (`410 Gone`, `syncStateNotFound`): the changes since it are
+        /// lost, so only a full read can say what the tenant is now.
+        public static let deltaExpired = Reason(.deltaExpired)
 
         public var description: String { value.rawValue }
     }

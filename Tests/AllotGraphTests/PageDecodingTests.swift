@@ -131,7 +131,7 @@ struct PageDecodingTests {
         }
     }
 
-    @Test("member pages yield the users' ids and the next link; groups, devices and contacts are skipped")
+    @Test("member pages yield the users' ids, the nested groups' ids and the next link; devices and contacts are skipped")
     func members() throws {
         let body = """
             {"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#directoryObjects(id)",
@@ -144,14 +144,17 @@ struct PageDecodingTests {
             {"id":"00000000-0000-4000-8000-000000000005"}]}
             """
         var ids: [GUID] = []
-        let next = try CollectionPage.userIds(ByteBuffer(string: body), into: &ids)
+        var groups: [GUID] = []
+        let next = try CollectionPage.userIds(ByteBuffer(string: body), into: &ids, groups: &groups)
         #expect(next == "https://graph.microsoft.com/v1.0/groups/x/transitiveMembers?$select=id&$top=999&$skiptoken=abc")
         #expect(ids.map(\.description) == [
             "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-00000000000a", "00000000-0000-4000-8000-000000000005",
         ], "an untyped entry is kept: only ids of users read from /users count")
+        #expect(groups.map(\.description) == ["00000000-0000-4000-8000-000000000002"])
         #expect(throws: (any Error).self) {
             var none: [GUID] = []
-            _ = try CollectionPage.userIds(ByteBuffer(string: ##"{"value":[{"@odata.type":"#microsoft.graph.user"}]}"##), into: &none)
+            var noGroups: [GUID] = []
+            _ = try CollectionPage.userIds(ByteBuffer(string: ##"{"value":[{"@odata.type":"#microsoft.graph.user"}]}"##), into: &none, groups: &noGroups)
         }
     }
 

@@ -179,6 +179,8 @@ public struct ReconcileSettings: Sendable, Hashable {
 
     /// Time between cycles.
     public var interval: Duration
+    /// Time between fast passes (Graph delta queries between full cycles); `.zero`: no fast path.
+    public var fastInterval: Duration
     public var mode: Mode
     /// The SKUs Allot owns, by `skuPartNumber` or `skuId`. No other SKU is ever touched.
     public var managedSkus: [SkuReference]
@@ -190,6 +192,7 @@ public struct ReconcileSettings: Sendable, Hashable {
 
     public init(
         interval: Duration = .seconds(15 * 60),
+        fastInterval: Duration = .seconds(30),
         mode: Mode = .enforce,
         managedSkus: [SkuReference] = [],
         defaultUsageLocation: String? = nil,
@@ -197,6 +200,7 @@ public struct ReconcileSettings: Sendable, Hashable {
         removalDelay: Duration = .zero
     ) {
         self.interval = interval
+        self.fastInterval = fastInterval
         self.mode = mode
         self.managedSkus = managedSkus
         self.defaultUsageLocation = defaultUsageLocation

@@ -13,16 +13,24 @@ public struct PlanningOptions: Sendable {
     /// Referenced groups (object ids) whose membership shrank suddenly and is not confirmed yet
     /// (the engine's group shrink hold): the removals their lost members would get are held.
     public var shrunkGroups: Set<GUID>
+    /// Plan only these users (user indices), as a fast pass does for the users a delta
+    /// affected; `nil`: every user. The removal history the plan returns then covers only them.
+    public var onlyUsers: [Int]?
+    /// Removals already sent since the last full cycle (by fast passes): the guard counts them
+    /// with this plan's, so that many small passes cannot remove more than one cycle may.
+    public var removalsAlreadySent: Int
 
     public init(
         allowMassRemoval: Bool = false, removalHistory: RemovalHistory = RemovalHistory(), now: Int64 = 0, usersInBackoff: Set<GUID> = [],
-        shrunkGroups: Set<GUID> = []
+        shrunkGroups: Set<GUID> = [], onlyUsers: [Int]? = nil, removalsAlreadySent: Int = 0
     ) {
         self.allowMassRemoval = allowMassRemoval
         self.removalHistory = removalHistory
         self.now = now
         self.usersInBackoff = usersInBackoff
         self.shrunkGroups = shrunkGroups
+        self.onlyUsers = onlyUsers.map { Array(Set($0)).sorted() }
+        self.removalsAlreadySent = removalsAlreadySent
     }
 }
 
@@ -138,7 +146,7 @@ private struct PlanningCycle {
     }
 
     mutating func run() -> Plan {
-        let match = planner.matcher.matchAll(tenant: tenant)
+        let match = planner.matcher.matchAll(tenant: tenant, only: options.onlyUsers)
         effectsOfNode = match.effectsOfNode
         desiredOfNode = Array(repeating: nil, count: effectsOfNode.count)
         heldOfHolding = Array(repeating: nil, count: tenant.holdings.count)
@@ -156,7 +164,8 @@ private struct PlanningCycle {
         holdShrinkRemovals(&active)
 
         // The guard counts the direct removals the cycle wants to send.
-        let guardrail = guardOutcome(removals: active.reduce(0) { $0 + ($1.diff.removals & ~$1.delayed & ~$1.shrinkHeld).count })
+        let guardrail = guardOutcome(
+            removals: options.removalsAlreadySent + active.reduce(0) { $0 + ($1.diff.removals & ~$1.delayed & ~$1.shrinkHeld).count })
         allocateSeats(&active, removalsBlocked: guardrail.holdsRemovals)
         let tally = breakSeatCycles(&active, removalsBlocked: guardrail.holdsRemovals)
 
@@ -227,7 +236,9 @@ private struct PlanningCycle {
         var inScope = 0
         nodeOfUser.withUnsafeBufferPointer { nodeOfUser in
             tenant.holdingOfUser.withUnsafeBufferPointer { holdingOfUser in
-                for user in 0..<nodeOfUser.count {
+                let subset = options.onlyUsers
+                for position in 0..<(subset?.count ?? nodeOfUser.count) {
+                    let user = subset?[position] ?? position
                     let node = Int(nodeOfUser[user])
                     if node != 0 { inScope &+= 1 }
                     let holding = Int(holdingOfUser[user])
@@ -443,7 +454,9 @@ private struct PlanningCycle {
             tripped: tripped, removals: removals, maxRemovals: limits.maxRemovals, maxRemovalPercent: limits.maxRemovalPercent,
             managedLicensesAssigned: assigned, overridden: tripped && options.allowMassRemoval,
             reason: tripped
-                ? "the cycle would remove \(removals) licenses, " + reasons.joined(separator: " and ")
+                ? "the cycle would remove \(removals) licenses"
+                    + (options.removalsAlreadySent > 0 ? " (\(options.removalsAlreadySent) of them sent by fast passes since the last full cycle)" : "")
+                    + ", " + reasons.joined(separator: " and ")
                     + (options.allowMassRemoval ? "; allowed once by --allow-mass-removal" : "; nothing is removed until the policies change or an operator runs `allot apply --allow-mass-removal`")
                 : nil)
     }

@@ -139,8 +139,9 @@ struct PolicyMatcher {
         }}}}}}
     }
 
-    /// The trie node of every user, and the matched effects of every node (node 0: none).
-    func matchAll(tenant: TenantModel) -> (nodeOfUser: [UInt32], effectsOfNode: [[Int]]) {
+    /// The trie node of every user (or of `only` these users, ascending; the others get node 0),
+    /// and the matched effects of every node (node 0: none).
+    func matchAll(tenant: TenantModel, only subset: [Int]? = nil) -> (nodeOfUser: [UInt32], effectsOfNode: [[Int]]) {
         let userCount = tenant.userCount
         var nodeOfUser = [UInt32](repeating: 0, count: userCount)
         // transitions[node * effectCount + effect]: the child node, or 0 when not made yet.
@@ -153,7 +154,9 @@ struct PolicyMatcher {
         withTables(tenant) { values, groupSets, attributeMasks, groupMasks, testedColumns, maskOffset in
         effectAt.withUnsafeBufferPointer { effectAt in
         scratch.withUnsafeMutableBufferPointer { words in
-            for user in 0..<userCount {
+            let count = subset?.count ?? userCount
+            for position in 0..<count {
+                let user = subset?[position] ?? position
                 mask(user: user, into: words, values: values, groupSets: groupSets, attributeMasks: attributeMasks, groupMasks: groupMasks,
                      testedColumns: testedColumns, maskOffset: maskOffset)
                 while nextExclusion < exclusions.count, exclusions[nextExclusion].user <= user {

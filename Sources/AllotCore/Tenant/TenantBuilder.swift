@@ -9,6 +9,7 @@ public struct TenantBuilder: Sendable {
     private var takenAt: String?
     private var skus: [SubscribedSku] = []
     private var groups: [DirectoryGroup] = []
+    private var nestedGroups: [GUID: Set<GUID>] = [:]
     private var userIDs: [GUID] = []
     private var principalNames = StringColumn()
     private var columnValues: [[JSONValue]]
@@ -39,7 +40,12 @@ public struct TenantBuilder: Sendable {
     }
 
     public mutating func add(_ sku: SubscribedSku) { skus.append(sku) }
-    public mutating func add(_ group: DirectoryGroup) { groups.append(group) }
+    /// Adds a referenced group with its transitive user members and, when the read saw them,
+    /// the groups nested inside it at any depth (``GroupInfo/nestedGroups``).
+    public mutating func add(_ group: DirectoryGroup, nestedGroups nested: Set<GUID> = []) {
+        groups.append(group)
+        if !nested.isEmpty { nestedGroups[group.id] = nested }
+    }
 
     public mutating func add(_ user: DirectoryUser) {
         let values = attributePaths.map { user.property(at: $0) }
@@ -127,7 +133,7 @@ public struct TenantBuilder: Sendable {
         let membership = Self.internGroupSets(groups: groups, userIDs: sortedIDs)
         return TenantModel(
             tenant: tenant, takenAt: takenAt, subscribedSkus: skus,
-            groups: groups.map { GroupInfo(id: $0.id, displayName: $0.displayName) },
+            groups: groups.map { GroupInfo(id: $0.id, displayName: $0.displayName, nestedGroups: nestedGroups[$0.id] ?? []) },
             groupSets: membership.sets, groupSetOfUser: membership.setOfUser,
             userIDs: sortedIDs, principalNames: names, columns: columns, holdings: holdings, holdingOfUser: holdingIndices)
     }

@@ -30,28 +30,30 @@ enum CollectionPage {
         }
     }
 
-    /// The `id` of every user in a page of directory objects (transitive members). Objects
-    /// typed as anything else (`#microsoft.graph.group`, `.device`, `.orgContact`, ...) are
-    /// skipped; an object without `@odata.type` is kept, since only the ids of users read from
-    /// `/users` ever count as members.
-    static func userIds(_ body: ByteBuffer, into ids: inout [GUID]) throws -> String? {
+    /// The `id` of every user in a page of directory objects (transitive members), and of every
+    /// group into `groups` (nested groups). Objects typed as anything else (`.device`,
+    /// `.orgContact`, ...) are skipped; an object without `@odata.type` counts as a user, since
+    /// only the ids of users read from `/users` ever count as members.
+    static func userIds(_ body: ByteBuffer, into ids: inout [GUID], groups: inout [GUID]) throws -> String? {
         try read(body) { scanner in
             try scanner.beginObject()
             var first = true
             var id: GUID?
             var isUser = true
+            var isGroup = false
             while let key = try scanner.nextKey(first: &first) {
                 if scanner.matches(key, "id") {
                     id = try scanner.guid()
                 } else if scanner.matches(key, "@odata.type") {
                     let type = try scanner.stringRange()
                     isUser = !type.escaped && scanner.matches(type.range, "#microsoft.graph.user")
+                    isGroup = !type.escaped && scanner.matches(type.range, "#microsoft.graph.group")
                 } else {
                     try scanner.skipValue()
                 }
             }
             guard let id else { throw JSONScanner.SyntaxError(offset: scanner.position, expected: "an object with an id") }
-            if isUser { ids.append(id) }
+            if isUser { ids.append(id) } else if isGroup { groups.append(id) }
         }
     }
 }
