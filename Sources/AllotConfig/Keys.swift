@@ -38,15 +38,18 @@ enum Keys {
     enum Policy {
         static let root = ["name", "description", "priority", "match", "licenses"]
         static let match = ["all", "groups", "attributes", "exclude"]
-        static let exclude = ["groups", "users"]
+        static let exclude = ["groups", "users", "attributes"]
         static let license = ["sku", "disabledPlans", "enabledPlans", "replaces"]
-        static let operators = ["in", "notIn", "startsWith", "endsWith", "matches", "exists"]
+        static let operators = ["in", "notIn", "startsWith", "endsWith", "matches", "exists", "before", "after", "olderThan", "withinLast"]
+        /// The operators that compare dates, and apply only to date attributes.
+        static let dateOperators = ["before", "after", "olderThan", "withinLast"]
 
         static let table: [String: [String]] = [
             "": root,
             "match": match,
             "match.exclude": exclude,
             "match.attributes.*": operators,
+            "match.exclude.attributes.*": operators,
             "licenses[]": license,
         ]
     }

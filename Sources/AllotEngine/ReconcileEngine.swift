@@ -24,11 +24,15 @@ public final class ReconcileEngine: Sendable {
         public var honourBackoff: Bool
         /// Write nothing, whatever the mode, not even the state file (`allot plan`).
         public var planOnly: Bool
+        /// `allot plan --at`: evaluate the policies' date conditions as of this moment instead of
+        /// the cycle's start (the removal delay and backoff still count real time).
+        public var evaluateAt: Date?
 
-        public init(allowMassRemoval: Bool = false, honourBackoff: Bool = true, planOnly: Bool = false) {
+        public init(allowMassRemoval: Bool = false, honourBackoff: Bool = true, planOnly: Bool = false, evaluateAt: Date? = nil) {
             self.allowMassRemoval = allowMassRemoval
             self.honourBackoff = honourBackoff
             self.planOnly = planOnly
+            self.evaluateAt = evaluateAt
         }
     }
 
@@ -83,7 +87,8 @@ public final class ReconcileEngine: Sendable {
     /// Read, plan, apply; throws only before the first write.
     private func cycle(policies: PolicySet, options: Options, writes: Bool, report: inout CycleReport) async throws -> Plan {
         let tenant = try await graph.readTenant(for: policies.policies, progress: progress)
-        let compiled = try CompiledPolicies(policies: policies.policies, settings: configuration.reconcile, tenant: tenant)
+        let evaluatedAt = Int64((options.evaluateAt ?? report.startedAt).timeIntervalSince1970.rounded(.down))
+        let compiled = try CompiledPolicies(policies: policies.policies, settings: configuration.reconcile, tenant: tenant, evaluatedAt: evaluatedAt)
         let planner = Planner(tenant: tenant, policies: compiled, settings: configuration.reconcile)
 
         let loaded = stateStore.load(now: now(), setAside: !options.planOnly)

@@ -23,6 +23,8 @@ struct ExplainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "text or json.")
     var output: OutputFormat = .text
 
+    @OptionGroup var time: EvaluationTimeOption
+
     func run() async throws {
         let loaded = try loadConfiguration(options)
         let logger = bootstrapLogging(loaded.configuration.logging, toStandardError: true)
@@ -35,7 +37,7 @@ struct ExplainCommand: AsyncParsableCommand {
             }
         }
         let options = planningOptionsFromState(loaded, tenant: tenant)
-        guard let explanation = try planner(loaded, tenant: tenant).explain(user: user, options: options) else {
+        guard let explanation = try planner(loaded, tenant: tenant, evaluatedAt: time.instant(for: tenant)).explain(user: user, options: options) else {
             printError("error: no user '\(user)' in the tenant (give a userPrincipalName or an object id)")
             throw ExitCode.failure
         }

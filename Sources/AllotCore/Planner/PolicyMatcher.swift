@@ -3,7 +3,9 @@
 /// Every clause is turned into tables of policy bitmasks at compile time, so that matching
 /// a user is a few loads and ANDs, with no branch per policy:
 /// - per attribute column that some policy tests, and per distinct value of that column, the
-///   policies whose tests on that column all hold for the value;
+///   policies whose tests on that column all hold for the value and whose `exclude.attributes`
+///   conditions on that column all fail (a user excluded by any one condition is excluded, so
+///   exclusions split by column like the tests);
 /// - per interned group set (the groups a user belongs to), the policies whose `groups`
 ///   clause holds and whose `exclude.groups` does not exclude the set;
 /// - the few users excluded by name are patched afterwards.
@@ -45,17 +47,33 @@ struct PolicyMatcher {
             masks[entry * words + position / 64] |= 1 << UInt64(position % 64)
         }
 
-        testedColumns = Array(Set(compiled.flatMap { $0.tests.map(\.column) })).sorted()
+        testedColumns = Array(Set(compiled.flatMap { ($0.tests + $0.excludeTests).map(\.column) })).sorted()
         var maskOffset: [Int] = []
         var attributeMasks: [UInt64] = []
         for column in testedColumns {
             let valueCount = tenant.columns.values[column].count
+            // Policies that test no condition on the column pass every value: one pattern, repeated.
+            var untested = [UInt64](repeating: 0, count: words)
             var masks = [UInt64](repeating: 0, count: valueCount * words)
             for (position, index) in order.enumerated() {
-                let tests = compiled[index].tests.filter { $0.column == column }
-                for value in 0..<valueCount where tests.allSatisfy({ $0.table[value] }) {
-                    setBit(position, in: &masks, entry: value)
+                let tests = compiled[index].tests.filter { $0.column == column }.map(\.table)
+                let excludeTests = compiled[index].excludeTests.filter { $0.column == column }.map(\.table)
+                guard !tests.isEmpty || !excludeTests.isEmpty else {
+                    setBit(position, in: &untested, entry: 0)
+                    continue
                 }
+                // Whether the policy passes each value: tests all hold, exclusions all fail.
+                var passes = tests.first ?? [Bool](repeating: true, count: valueCount)
+                for table in tests.dropFirst() {
+                    for value in 0..<valueCount { passes[value] = passes[value] && table[value] }
+                }
+                for table in excludeTests {
+                    for value in 0..<valueCount { passes[value] = passes[value] && !table[value] }
+                }
+                for value in 0..<valueCount where passes[value] { setBit(position, in: &masks, entry: value) }
+            }
+            for value in 0..<valueCount {
+                for word in 0..<words { masks[value &* words &+ word] |= untested[word] }
             }
             maskOffset.append(attributeMasks.count)
             attributeMasks += masks
