@@ -34,7 +34,7 @@ public struct GraphRequestError: Error, Sendable, CustomStringConvertible {
 public struct GraphReadError: Error, Sendable, CustomStringConvertible {
     /// Why the read failed; open-ended so that new reasons do not break callers.
     public struct Reason: Sendable, Hashable, CustomStringConvertible {
-        private enum Value: String { case incomplete, groupNotFound, groupAmbiguous, malformedResponse, membershipHidden }
+        private enum Value: String { case incomplete, groupNotFound, groupAmbiguous, malformedResponse, membershipHidden, signInActivityRefused }
         private let value: Value
         private init(_ value: Value) { self.value = value }
 
@@ -49,6 +49,9 @@ public struct GraphReadError: Error, Sendable, CustomStringConvertible {
         /// A group with hidden membership, and an access token without `Member.Read.Hidden`:
         /// Graph would list the group without its members.
         public static let membershipHidden = Reason(.membershipHidden)
+        /// A policy tests sign-in activity and Graph refused it: the application lacks
+        /// `AuditLog.Read.All`, or the tenant has no Microsoft Entra ID P1.
+        public static let signInActivityRefused = Reason(.signInActivityRefused)
 
         public var description: String { value.rawValue }
     }
