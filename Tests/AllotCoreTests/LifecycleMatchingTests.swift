@@ -92,6 +92,23 @@ struct LifecycleMatchingTests {
         #expect(try matched(salesButInactive, signIns: cast, departments: departments) == ["never"])
     }
 
+    @Test("a column with thousands of distinct dates (one per user) matches as a small one does")
+    func manyDistinctDates() throws {
+        // 5,000 users who last signed in 1 to 5,000 hours ago: more distinct values than the
+        // matcher keeps a mask per value for, so their classes are used.
+        let users = (1...5_000).map { hours in
+            Fixture.user(hours, "u\(hours)", ["signInActivity": ["lastSuccessfulSignInDateTime": .string(PolicyDates.text(Self.now - Int64(hours) * 3_600))]])
+        }
+        let tenant = try Fixture.tenant(skus: [Fixture.e3(prepaid: 10_000)], users: users, attributes: ["signInActivity.lastSuccessfulSignInDateTime"])
+        let path = "signInActivity.lastSuccessfulSignInDateTime"
+        let match = Policy.Match(
+            attributes: [AttributeCondition(path: path, operators: [.withinLast(150 * Self.day)])],
+            exclude: Policy.Exclusion(attributes: [AttributeCondition(path: path, operators: [.after(Self.now - 10 * Self.day)])]))
+        let plan = try Fixture.plan(tenant, [Fixture.policy("p", match: match, grants: [Fixture.grant("SPE_E3")])], options: PlanningOptions(now: Self.now))
+        // Signed in 10 days (240 hours, the exclusion is strict) to 150 days (3,600 hours) ago.
+        #expect(Set(plan.changes.map(\.userId)) == Set((240...3_600).map(Fixture.id)))
+    }
+
     @Test("explain names the deciding date and how far it lies from the evaluation time")
     func explanation() throws {
         let users = [Fixture.user(1, "idle", ["signInActivity": ["lastSuccessfulSignInDateTime": "2026-08-01T00:00:00Z"]])]
