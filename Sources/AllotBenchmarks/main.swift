@@ -4,10 +4,11 @@ import Foundation
 import Glibc
 #endif
 
-/// `AllotBenchmarks planner|impact [--users N] [--seed S] [--drift PERCENT] [--runs R]`
+/// `AllotBenchmarks planner|impact [--users N] [--seed S] [--drift PERCENT] [--runs R] [--date-rules]`
 ///
 /// Generates a tenant straight into the core model, then times compiling the policies plus
-/// planning (the per-user change list included), single-threaded; `impact` times
+/// planning (the per-user change list included), single-threaded. `--date-rules` gives users
+/// creation, hire and sign-in dates and makes five of the 50 policies date rules. `impact` times
 /// `allot plan --compare-to` (two policy sets over one tenant, the changes named and marked)
 /// against one plan with its changes named. Build it in release mode:
 /// `swift run -c release AllotBenchmarks planner --users 1000000`. See docs/performance.md.
@@ -16,10 +17,15 @@ struct Arguments {
     var seed: UInt64 = 42
     var drift = 5.0
     var runs = 5
+    var dateRules = false
 
     init(_ arguments: [String]) {
         var iterator = arguments.makeIterator()
         while let flag = iterator.next() {
+            if flag == "--date-rules" {
+                dateRules = true
+                continue
+            }
             guard let value = iterator.next() else { break }
             switch flag {
             case "--users": users = Int(value) ?? users
@@ -59,7 +65,7 @@ func threadCPUTime() -> Double {
 func megabytes(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1_048_576) }
 
 func runPlanner(_ arguments: Arguments) throws {
-    let synthetic = SyntheticTenant(userCount: arguments.users, seed: arguments.seed, driftPercent: arguments.drift)
+    let synthetic = SyntheticTenant(userCount: arguments.users, seed: arguments.seed, driftPercent: arguments.drift, dateRules: arguments.dateRules)
     let policies = synthetic.policies()
     let settings = synthetic.settings()
     print("generating \(arguments.users) users, \(policies.count) policies, \(settings.managedSkus.count) managed SKUs (seed \(arguments.seed))...")
@@ -80,7 +86,7 @@ func runPlanner(_ arguments: Arguments) throws {
     for _ in 0...arguments.runs {
         let cpuStart = threadCPUTime()
         let start = ContinuousClock.now
-        let compiled = try CompiledPolicies(policies: policies, settings: settings, tenant: tenant)
+        let compiled = try CompiledPolicies(policies: policies, settings: settings, tenant: tenant, evaluatedAt: SyntheticTenant.evaluatedAt)
         let compileTime = ContinuousClock.now - start
         plan = Planner(tenant: tenant, policies: compiled, settings: settings).plan()
         compileTimes.append(compileTime.timeInterval)
@@ -118,7 +124,7 @@ func runImpact(_ arguments: Arguments) throws {
     let tenant = try synthetic.build()
     releaseFreedMemory()
     func planner(_ policies: [Policy]) throws -> Planner {
-        Planner(tenant: tenant, policies: try CompiledPolicies(policies: policies, settings: settings, tenant: tenant), settings: settings)
+        Planner(tenant: tenant, policies: try CompiledPolicies(policies: policies, settings: settings, tenant: tenant, evaluatedAt: 0), settings: settings)
     }
     var single: [Double] = []
     var compared: [Double] = []
@@ -151,5 +157,5 @@ case "planner":
 case "impact":
     try runImpact(Arguments(Array(arguments.dropFirst())))
 default:
-    print("usage: AllotBenchmarks planner|impact [--users N] [--seed S] [--drift PERCENT] [--runs R]")
+    print("usage: AllotBenchmarks planner|impact [--users N] [--seed S] [--drift PERCENT] [--runs R] [--date-rules]")
 }

@@ -38,9 +38,11 @@ enum Keys {
     enum Policy {
         static let root = ["name", "description", "priority", "match", "licenses"]
         static let match = ["all", "groups", "attributes", "exclude"]
-        static let exclude = ["groups", "users"]
+        static let exclude = ["groups", "users", "attributes"]
         static let license = ["sku", "disabledPlans", "enabledPlans", "replaces"]
-        static let operators = ["in", "notIn", "startsWith", "endsWith", "matches", "exists"]
+        static let operators = ["in", "notIn", "startsWith", "endsWith", "matches", "exists", "before", "after", "olderThan", "withinLast"]
+        /// The operators that compare dates, and apply only to date attributes.
+        static let dateOperators = ["before", "after", "olderThan", "withinLast"]
         /// The Graph user properties that are booleans: compared with `true`/`false` only.
         static let booleanAttributes: Set<String> = [
             "accountenabled", "isresourceaccount", "ismanagementrestricted", "onpremisessyncenabled", "showinaddresslist",
@@ -53,6 +55,7 @@ enum Keys {
             "match": match,
             "match.exclude": exclude,
             "match.attributes.*": operators,
+            "match.exclude.attributes.*": operators,
             "licenses[]": license,
         ]
     }

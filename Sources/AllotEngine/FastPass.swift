@@ -157,7 +157,11 @@ extension ReconcileEngine {
 
         let compiled: CompiledPolicies
         do {
-            compiled = try CompiledPolicies(policies: policies.policies, settings: configuration.reconcile, tenant: tenant)
+            // Date conditions as of this pass; a user whose date rule turns true without a directory
+            // change is found by the next full cycle (delta reports no passing of time).
+            compiled = try CompiledPolicies(
+                policies: policies.policies, settings: configuration.reconcile, tenant: tenant,
+                evaluatedAt: Int64(startedAt.timeIntervalSince1970.rounded(.down)))
         } catch {
             report.result = .fullCycleNeeded
             report.reason = "the policies no longer fit the tenant: \(error)"

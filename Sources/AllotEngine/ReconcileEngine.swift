@@ -28,12 +28,19 @@ public final class ReconcileEngine: Sendable {
         /// state and plan are as saved (``SavedPlan/applicable(fresh:tenant:)``). The caller has
         /// checked the plan as a whole (``SavedPlan/refusal(digest:policyRevision:configurationRevision:now:maxAge:)``).
         public var savedPlan: SavedPlan?
+        /// `allot plan --at`: evaluate the policies' date conditions as of this moment instead of
+        /// the cycle's start (the removal delay and backoff still count real time).
+        public var evaluateAt: Date?
 
-        public init(allowMassRemoval: Bool = false, honourBackoff: Bool = true, planOnly: Bool = false, savedPlan: SavedPlan? = nil) {
+        public init(
+            allowMassRemoval: Bool = false, honourBackoff: Bool = true, planOnly: Bool = false, savedPlan: SavedPlan? = nil,
+            evaluateAt: Date? = nil
+        ) {
             self.allowMassRemoval = allowMassRemoval
             self.honourBackoff = honourBackoff
             self.planOnly = planOnly
             self.savedPlan = savedPlan
+            self.evaluateAt = evaluateAt
         }
     }
 
@@ -91,7 +98,8 @@ public final class ReconcileEngine: Sendable {
     /// Read, plan, apply; throws only before the first write.
     private func cycle(policies: PolicySet, options: Options, writes: Bool, report: inout CycleReport) async throws -> (Plan, TenantModel) {
         let tenant = try await graph.readTenant(for: policies.policies, progress: progress)
-        let compiled = try CompiledPolicies(policies: policies.policies, settings: configuration.reconcile, tenant: tenant)
+        let evaluatedAt = Int64((options.evaluateAt ?? report.startedAt).timeIntervalSince1970.rounded(.down))
+        let compiled = try CompiledPolicies(policies: policies.policies, settings: configuration.reconcile, tenant: tenant, evaluatedAt: evaluatedAt)
         let planner = Planner(tenant: tenant, policies: compiled, settings: configuration.reconcile)
 
         let loaded = stateStore.load(now: now(), setAside: !options.planOnly)

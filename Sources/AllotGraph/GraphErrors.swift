@@ -35,7 +35,7 @@ public struct GraphRequestError: Error, Sendable, CustomStringConvertible {
 public struct GraphReadError: Error, Sendable, CustomStringConvertible {
     /// Why the read failed; open-ended so that new reasons do not break callers.
     public struct Reason: Sendable, Hashable, CustomStringConvertible {
-        private enum Value: String { case incomplete, groupNotFound, groupAmbiguous, malformedResponse, membershipHidden, deltaExpired }
+        private enum Value: String { case incomplete, groupNotFound, groupAmbiguous, malformedResponse, membershipHidden, deltaExpired, signInActivityRefused }
         private let value: Value
         private init(_ value: Value) { self.value = value }
 
@@ -53,6 +53,9 @@ public struct GraphReadError: Error, Sendable, CustomStringConvertible {
         /// Graph refused a delta link (`410 Gone`, `syncStateNotFound`): the changes since it are
         /// lost, so only a full read can say what the tenant is now.
         public static let deltaExpired = Reason(.deltaExpired)
+        /// A policy tests sign-in activity and Graph refused it: the application lacks
+        /// `AuditLog.Read.All`, or the tenant has no Microsoft Entra ID P1.
+        public static let signInActivityRefused = Reason(.signInActivityRefused)
 
         public var description: String { value.rawValue }
     }

@@ -106,12 +106,48 @@ func tenantModel(snapshot path: String) throws -> TenantModel {
     }
 }
 
-/// A planner for these policies over this tenant, or the tenant-fit problems and exit 1.
+/// `--at DATE-TIME`: the moment the policies' date conditions are evaluated as of.
+struct EvaluationTimeOption: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Evaluate the policies' date conditions as of this moment: 2026-12-07 (midnight UTC) or 2026-12-07T09:00:00Z.",
+            discussion: "Default: when the snapshot was taken (--snapshot), else now.", valueName: "date-time"))
+    var at: EvaluationTime?
+
+    /// The evaluation time for planning against `tenant`: `--at`, else when a snapshot was
+    /// taken (`takenAt`), else now.
+    func instant(for tenant: TenantModel) -> Int64 {
+        if let at { return at.instant }
+        if let takenAt = tenant.takenAt {
+            if let instant = PolicyDates.instant(takenAt) { return instant }
+            printError("warning: the snapshot's takenAt '\(takenAt)' is not a date-time: date conditions are evaluated as of now (give --at)")
+        }
+        return Int64(Date().timeIntervalSince1970)
+    }
+}
+
+/// A date or RFC 3339 date-time given on the command line.
+struct EvaluationTime: ExpressibleByArgument {
+    let instant: Int64
+
+    init?(argument: String) {
+        guard let instant = PolicyDates.instant(argument) else { return nil }
+        self.instant = instant
+    }
+
+    /// The moment as a `Date`, for the engine.
+    var date: Date { Date(timeIntervalSince1970: TimeInterval(instant)) }
+}
+
+/// A planner for these policies over this tenant, with date conditions evaluated as of
+/// `evaluatedAt` (seconds since the epoch), or the tenant-fit problems and exit 1.
 ///
 /// - Parameter role: which policies these are, named in the error (for `--compare-to`).
-func planner(_ loaded: LoadedConfiguration, tenant: TenantModel, role: String? = nil) throws -> Planner {
+func planner(_ loaded: LoadedConfiguration, tenant: TenantModel, evaluatedAt: Int64, role: String? = nil) throws -> Planner {
     do {
-        let compiled = try CompiledPolicies(policies: loaded.policies.policies, settings: loaded.configuration.reconcile, tenant: tenant)
+        let compiled = try CompiledPolicies(
+            policies: loaded.policies.policies, settings: loaded.configuration.reconcile, tenant: tenant, evaluatedAt: evaluatedAt)
         return Planner(tenant: tenant, policies: compiled, settings: loaded.configuration.reconcile)
     } catch {
         if let role { printError("error: \(role) do not fit the tenant:") }

@@ -23,6 +23,8 @@ struct ExplainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "text or json.")
     var output: OutputFormat = .text
 
+    @OptionGroup var time: EvaluationTimeOption
+
     func run() async throws {
         let loaded = try loadConfiguration(options)
         let logger = bootstrapLogging(options.logging(loaded.configuration.logging), toStandardError: true)
@@ -34,8 +36,8 @@ struct ExplainCommand: AsyncParsableCommand {
                 try await graph.readTenant(for: loaded.policies.policies, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
             }
         }
-        let planning = planningOptionsFromState(loaded, tenant: tenant)
-        guard let explanation = try planner(loaded, tenant: tenant).explain(user: user, options: planning) else {
+        let options = planningOptionsFromState(loaded, tenant: tenant)
+        guard let explanation = try planner(loaded, tenant: tenant, evaluatedAt: time.instant(for: tenant)).explain(user: user, options: options) else {
             printError("error: no user '\(user)' in the tenant (give a userPrincipalName or an object id)")
             throw ExitCode.failure
         }

@@ -26,8 +26,9 @@ extension PlanCommand {
         }
         var baseLoaded = loaded
         baseLoaded.policies = base
-        let basePlanner = try planner(baseLoaded, tenant: tenant, role: "the base policies (--compare-to)")
-        let proposedPlanner = try planner(loaded, tenant: tenant)
+        let evaluatedAt = time.instant(for: tenant)
+        let basePlanner = try planner(baseLoaded, tenant: tenant, evaluatedAt: evaluatedAt, role: "the base policies (--compare-to)")
+        let proposedPlanner = try planner(loaded, tenant: tenant, evaluatedAt: evaluatedAt)
         let impact = PolicyImpact(base: basePlanner, proposed: proposedPlanner, options: planningOptionsFromState(loaded, tenant: tenant))
         switch output {
         case .text: try writeResult(ImpactRenderer(colors: options.colors(1), showDrift: showDrift).render(impact))

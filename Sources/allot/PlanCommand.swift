@@ -51,6 +51,8 @@ struct PlanCommand: AsyncParsableCommand {
         }
     }
 
+    @OptionGroup var time: EvaluationTimeOption
+
     func run() async throws {
         let loaded = try loadConfiguration(options)
         let logger = bootstrapLogging(options.logging(loaded.configuration.logging), toStandardError: true)
@@ -61,13 +63,14 @@ struct PlanCommand: AsyncParsableCommand {
         let plan: Plan
         if let snapshot {
             let tenant = try tenantModel(snapshot: snapshot)
-            plan = try planner(loaded, tenant: tenant).plan(options: planningOptionsFromState(loaded, tenant: tenant))
+            plan = try planner(loaded, tenant: tenant, evaluatedAt: time.instant(for: tenant))
+                .plan(options: planningOptionsFromState(loaded, tenant: tenant))
         } else {
             let outcome = try await withGraph(loaded, logger: logger) { graph in
                 let engine = ReconcileEngine(
                     configuration: loaded.configuration, graph: graph, stateStore: stateStore(loaded),
                     logger: logger, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
-                return await engine.run(policies: loaded.policies, options: ReconcileEngine.Options(honourBackoff: false, planOnly: true))
+                return await engine.run(policies: loaded.policies, options: ReconcileEngine.Options(honourBackoff: false, planOnly: true, evaluateAt: time.at?.date))
             }
             guard let made = outcome.plan else {
                 printError("error: \(outcome.report.error ?? "the cycle failed")")

@@ -23,7 +23,7 @@ struct ValidateCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try loadConfiguration(options)
-        if let snapshot { _ = try planner(loaded, tenant: try tenantModel(snapshot: snapshot)) }
+        if let snapshot { _ = try planner(loaded, tenant: try tenantModel(snapshot: snapshot), evaluatedAt: Int64(Date().timeIntervalSince1970)) }
         let files = loaded.policies.files.count
         let policies = loaded.policies.policies.count
         try writeResult("\(files) \(files == 1 ? "file" : "files"), \(policies) \(policies == 1 ? "policy" : "policies"): valid"

@@ -162,7 +162,7 @@ struct GroupShrinkHoldTests {
         #expect(text.contains("‖ ada@contoso.com  POWER_BI_PRO  pmo-bi"), "\(text)")
         #expect(text.contains("2 removals held"))
         let explanation = try #require(Planner(
-            tenant: tenant, policies: try CompiledPolicies(policies: policies, settings: Self.settings(tenant), tenant: tenant),
+            tenant: tenant, policies: try CompiledPolicies(policies: policies, settings: Self.settings(tenant), tenant: tenant, evaluatedAt: 0),
             settings: Self.settings(tenant)
         ).explain(user: "ada@contoso.com", options: PlanningOptions(shrunkGroups: [Self.pmo])))
         #expect(explanation.heldRemovals.map(\.sku) == ["POWER_BI_PRO"])

@@ -31,7 +31,7 @@ struct PolicyImpactTests {
         _ tenant: TenantModel, base: [Policy], proposed: [Policy], settings: ReconcileSettings = Fixture.settings()
     ) throws -> PolicyImpact {
         func planner(_ policies: [Policy]) throws -> Planner {
-            Planner(tenant: tenant, policies: try CompiledPolicies(policies: policies, settings: settings, tenant: tenant), settings: settings)
+            Planner(tenant: tenant, policies: try CompiledPolicies(policies: policies, settings: settings, tenant: tenant, evaluatedAt: 0), settings: settings)
         }
         return PolicyImpact(base: try planner(base), proposed: try planner(proposed))
     }

@@ -52,7 +52,7 @@ struct SavedPlanTests {
         let tenant = try TenantModel(snapshot: TestTenant.generate(users: 50, seed: 3, drift: 20))
         let policies = [Policy(name: "all", match: Policy.Match(all: true), licenses: [Policy.LicenseGrant(sku: Reference("SPE_E3"))])]
         let settings = ReconcileSettings(managedSkus: [Reference("SPE_E3")], defaultUsageLocation: "US")
-        let planner = Planner(tenant: tenant, policies: try CompiledPolicies(policies: policies, settings: settings, tenant: tenant), settings: settings)
+        let planner = Planner(tenant: tenant, policies: try CompiledPolicies(policies: policies, settings: settings, tenant: tenant, evaluatedAt: 0), settings: settings)
         var saved = SavedPlan(plan: planner.plan(), createdAt: 1_000_000, policyRevision: "p1", configurationRevision: "c1")
         saved.digest = "d1"
         #expect(saved.refusal(digest: "d1", policyRevision: "p1", configurationRevision: "c1", now: 1_000_060, maxAge: 86_400) == nil)

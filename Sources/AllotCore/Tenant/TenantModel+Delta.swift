@@ -128,6 +128,7 @@ extension TenantModel {
     private mutating func appendValue(_ value: JSONValue?, column: Int) -> UInt32 {
         guard let value, !value.isMissing else { return 0 }
         columns.values[column].append(value)
+        if columns.instants[column] != nil { columns.instants[column]!.append(value.instant ?? AttributeColumns.noInstant) }
         return UInt32(columns.values[column].count - 1)
     }
 

@@ -210,6 +210,24 @@ struct AttributeColumns: Sendable {
     /// Per column, the distinct values; `values[c][0]` is the missing placeholder.
     var values: [[JSONValue]]
     var indices: [UInt32]
+    /// Per date column (``PolicyDates/attributes``), the instant of each distinct value, parsed
+    /// once when the tenant is read: ``AttributeColumns/noInstant`` for a missing value or one
+    /// that is not a date. Date conditions compare these, every cycle, without parsing again.
+    var instants: [Int: [Int64]]
+
+    /// Stands for "no date" among ``instants``; no date condition's range holds it.
+    static let noInstant = Int64.min
+
+    init(paths: [String], values: [[JSONValue]], indices: [UInt32]) {
+        self.paths = paths
+        self.values = values
+        self.indices = indices
+        var instants: [Int: [Int64]] = [:]
+        for (column, path) in paths.enumerated() where PolicyDates.isDateAttribute(path) {
+            instants[column] = values[column].map { $0.instant ?? Self.noInstant }
+        }
+        self.instants = instants
+    }
 
     func valueIndex(ofUser user: Int, column: Int) -> Int { Int(indices[user * paths.count + column]) }
 

@@ -103,17 +103,30 @@ extension GraphClient {
         return fields
     }
 
+    /// Users a page: Graph's maximum, which is lower when `signInActivity` is selected.
+    public static func userPageSize(attributes: [String]) -> Int {
+        userSelect(attributes: attributes).contains(PolicyDates.signInActivity) ? signInActivityPageSize : 999
+    }
+
+    /// Graph's maximum page size of a users listing that selects `signInActivity` (user-list.md).
+    static let signInActivityPageSize = 500
+
     private func readUsers(attributes: [String], takenAt: String, counter: ProgressCounter) async throws -> TenantBuilder {
         var builder = TenantBuilder(tenant: configuration.tenant, takenAt: takenAt, attributes: attributes)
         var decoder = UserPageDecoder(attributePaths: builder.attributePaths)
         let select = Self.userSelect(attributes: attributes).map(FormEncoding.escape).joined(separator: ",")
-        var links = NextLinks(graph: graph, first: "\(graph.base)/users?$select=\(select)&$top=999")
+        var links = NextLinks(graph: graph, first: "\(graph.base)/users?$select=\(select)&$top=\(Self.userPageSize(attributes: attributes))")
         var url: String? = links.first
         var page = 0
         while let current = url {
             page += 1
             let read = "users page \(page)"
-            let response = try await getPage(current, read: read, operation: "GET /users")
+            let response: GraphResponse
+            do {
+                response = try await getPage(current, read: read, operation: "GET /users")
+            } catch let error as GraphReadError {
+                throw Self.signInActivityRefusal(error) ?? error
+            }
             let decoded: (users: Int, nextLink: String?)
             do {
                 decoded = try decoder.decode(response.body, into: &builder)
@@ -218,6 +231,31 @@ extension GraphClient {
                 + "so nothing is planned. Grant \(hiddenMembershipPermission) to the app registration (application permission, "
                 + "with admin consent; deploy/app-registration.md), or stop referencing the group")
     }
+
+    /// The error to report when Graph refused a users page for its `signInActivity`: the
+    /// permission or the tenant's license it lacks, and what to do; `nil` for other failures.
+    static func signInActivityRefusal(_ error: GraphReadError) -> GraphReadError? {
+        guard let request = error.request, request.status == 403 else { return nil }
+        let why: String
+        switch request.code {
+        case "Authentication_MSGraphPermissionMissing":
+            why = "the application lacks the \(signInActivityPermission) permission, which Graph requires for signInActivity. "
+                + "Grant \(signInActivityPermission) to the app registration (application permission, with admin consent; deploy/app-registration.md)"
+        case "Authentication_RequestFromNonPremiumTenantOrB2CTenant":
+            why = "the tenant has no Microsoft Entra ID P1 (or P2) license, without which Graph keeps no signInActivity. "
+                + "License the tenant for Entra ID P1"
+        default:
+            return nil
+        }
+        return GraphReadError(
+            .signInActivityRefused, read: error.read,
+            message: "Graph refused to read users' sign-in activity, which a policy tests: \(why), or stop testing signInActivity.* in the policies; "
+                + "nothing is planned",
+            request: request)
+    }
+
+    /// The application permission Graph requires to read users' `signInActivity`.
+    static let signInActivityPermission = "AuditLog.Read.All"
 
     /// The application permission Graph requires to list a hidden-membership group's members.
     static let hiddenMembershipPermission = "Member.Read.Hidden"
