@@ -36,8 +36,9 @@ struct ExplainCommand: AsyncParsableCommand {
                 try await graph.readTenant(for: loaded.policies.policies, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
             }
         }
-        let options = planningOptionsFromState(loaded, tenant: tenant)
-        guard let explanation = try planner(loaded, tenant: tenant, evaluatedAt: time.instant(for: tenant)).explain(user: user, options: options) else {
+        let planning = planningOptionsFromState(loaded, tenant: tenant)
+        let planner = try planner(loaded, tenant: tenant, evaluatedAt: time.instant(for: tenant))
+        guard let explanation = planner.explain(user: user, options: planning) else {
             printError("error: no user '\(user)' in the tenant (give a userPrincipalName or an object id)")
             throw ExitCode.failure
         }
