@@ -2,7 +2,7 @@
 import PackageDescription
 
 /// The tools around Allot, kept out of the product (as Hummingbird keeps its benchmarks): the
-/// planner, Graph-read and engine benchmarks, the daemon soak and the loader fuzzer. They build
+/// planner, Graph-read, engine and fast-path benchmarks, the daemon soak and the loader fuzzer. They build
 /// on the modules of the package one directory up, so `swift build` at the root builds only
 /// the product. Build them with `swift build --package-path Benchmarks -c release`; see
 /// docs/performance.md and docs/fuzzing.md.
@@ -56,6 +56,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The fast path (delta passes between cycles) against the in-process simulator: request
+        // counts, CPU, memory and joiner latency; see docs/performance.md ("Fast path").
+        .executableTarget(
+            name: "AllotFastPathBenchmark",
+            dependencies: [
+                .product(name: "AllotCore", package: "allot"),
+                .product(name: "AllotConfig", package: "allot"),
+                .product(name: "AllotEngine", package: "allot"),
+                .product(name: "AllotGraph", package: "allot"),
+                .product(name: "AllotSimulator", package: "allot"),
+                .product(name: "AllotTools", package: "allot"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

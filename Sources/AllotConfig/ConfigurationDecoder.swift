@@ -88,6 +88,9 @@ struct ConfigurationDecoder {
         graph.endpoint = fields["endpoint"].flatMap { url($0, "graph.endpoint", example: "https://graph.microsoft.com/v1.0", reader) }
         graph.authority = fields["authority"].flatMap { url($0, "graph.authority", example: "https://login.microsoftonline.com", reader) }
         graph.caFile = fields["caFile"].flatMap { reader.text($0, "graph.caFile") }.map(resolve)
+        if let timeout = fields["timeout"], let value = reader.duration(timeout, "graph.timeout") {
+            if value > .zero { graph.timeout = value } else { reader.report("`graph.timeout` must be longer than zero (default 30s)", at: timeout) }
+        }
         if let node = fields["writeQuota"],
             let quota = reader.fields(of: node, "graph.writeQuota", known: Keys.Configuration.writeQuota, explain: explain(at: "graph.writeQuota"))
         {
@@ -166,6 +169,14 @@ struct ConfigurationDecoder {
         }
         if let interval = fields["interval"], let value = reader.duration(interval, "reconcile.interval") {
             if value > .zero { settings.interval = value } else { reader.report("`reconcile.interval` must be longer than zero", at: interval) }
+        }
+        if let fast = fields["fastInterval"] {
+            // `0` (a YAML integer) turns the fast path off, as `0s` does.
+            if case let .scalar(scalar) = fast.content, case .int(0) = scalar.value {
+                settings.fastInterval = .zero
+            } else if let value = reader.duration(fast, "reconcile.fastInterval") {
+                settings.fastInterval = value
+            }
         }
         if let mode = fields["mode"], let value = reader.choice(mode, "reconcile.mode", of: ReconcileSettings.Mode.self) {
             settings.mode = value

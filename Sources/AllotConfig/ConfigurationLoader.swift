@@ -102,7 +102,9 @@ public struct ConfigurationLoader: Sendable {
         let names: [String]
         switch policyFileNames(in: directory) {
         case let .failure(problem): return (set, [problem])
-        case let .success(found): names = found
+        case let .success(found):
+            names = found.names
+            set.warnings = found.warnings
         }
 
         var diagnostics: [Diagnostic] = []
@@ -126,8 +128,10 @@ public struct ConfigurationLoader: Sendable {
         return (set, diagnostics)
     }
 
-    /// The policy files of a directory, by name: `*.yaml` and `*.yml`, hidden ones left out.
-    private func policyFileNames(in directory: String) -> Result<[String], Diagnostic> {
+    /// The policy files of a directory, by name: `*.yaml` and `*.yml`, hidden ones left out, and
+    /// a warning for each such name that is not a regular file (symbolic links followed): a FIFO,
+    /// a socket or a device is skipped, never opened (reading a FIFO would wait for a writer).
+    private func policyFileNames(in directory: String) -> Result<(names: [String], warnings: [String]), Diagnostic> {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
             return .failure(Diagnostic("policy directory \(directory) does not exist: create it, or set `policies` in allot.yaml", at: nil))
@@ -141,13 +145,38 @@ public struct ConfigurationLoader: Sendable {
         } catch {
             return .failure(Diagnostic("cannot list the policy directory \(directory): \(error.localizedDescription)", at: nil))
         }
-        let names = entries.filter { !$0.hasPrefix(".") && ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) }.sorted()
+        var names: [String] = []
+        var warnings: [String] = []
+        for name in entries.filter({ !$0.hasPrefix(".") && ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) }).sorted() {
+            var status = stat()
+            let path = directory + "/" + name
+            // A directory named *.yaml stays in, to be reported as an error when read.
+            if stat(path, &status) == 0, !Self.isRegularFileOrDirectory(status.st_mode) {
+                warnings.append("\(path) is \(Self.fileKind(status.st_mode)), not a regular file: skipped (policy files are regular files or symbolic links to them)")
+                continue
+            }
+            names.append(name)
+        }
         guard !names.isEmpty else {
             return .failure(Diagnostic(
                 "no policy files (*.yaml, *.yml) in \(directory): Allot does not run without policies, since none would remove every managed license",
                 at: nil))
         }
-        return .success(names)
+        return .success((names, warnings))
+    }
+
+    private static func isRegularFileOrDirectory(_ mode: mode_t) -> Bool {
+        mode & S_IFMT == S_IFREG || mode & S_IFMT == S_IFDIR
+    }
+
+    /// What a file that is neither a regular file nor a directory is, for a warning.
+    private static func fileKind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFIFO: "a FIFO (named pipe)"
+        case S_IFSOCK: "a socket"
+        case S_IFCHR, S_IFBLK: "a device"
+        default: "not a regular file"
+        }
     }
 
     private func decodePolicyFile(_ contents: [UInt8], file: String) -> ([Policy], [Diagnostic]) {

@@ -9,13 +9,13 @@ import AllotCore
 enum Keys {
     enum Configuration {
         static let root = ["tenant", "cloud", "graph", "auth", "policies", "reconcile", "status", "logging"]
-        static let graph = ["endpoint", "authority", "caFile", "writeQuota"]
+        static let graph = ["endpoint", "authority", "caFile", "writeQuota", "timeout"]
         static let writeQuota = ["writes", "window"]
         /// `clientId`, then the keys that each choose a credential (exactly one may be given).
         static let auth = ["clientId"] + AllotConfiguration.Credential.Kind.allCases.map(\.rawValue)
         static let certificate = ["certificateFile", "privateKeyFile"]
         static let managedIdentity = ["clientId"]
-        static let reconcile = ["interval", "mode", "managedSkus", "usageLocation", "guard", "removalDelay"]
+        static let reconcile = ["interval", "fastInterval", "mode", "managedSkus", "usageLocation", "guard", "removalDelay"]
         static let usageLocation = ["default"]
         static let removalGuard = ["maxRemovals", "maxRemovalPercent", "groupShrinkPercent"]
         static let status = ["listen"]
@@ -39,15 +39,24 @@ enum Keys {
     enum Policy {
         static let root = ["name", "description", "priority", "match", "licenses"]
         static let match = ["all", "groups", "attributes", "exclude"]
-        static let exclude = ["groups", "users"]
+        static let exclude = ["groups", "users", "attributes"]
         static let license = ["sku", "disabledPlans", "enabledPlans", "replaces"]
         static let operators = AttributeOperator.Keyword.allCases.map(\.rawValue)
+        /// The operators that compare dates, and apply only to date attributes.
+        static let dateOperators: Set<AttributeOperator.Keyword> = [.before, .after, .olderThan, .withinLast]
+        /// The Graph user properties that are booleans: compared with `true`/`false` only.
+        static let booleanAttributes: Set<String> = [
+            "accountenabled", "isresourceaccount", "ismanagementrestricted", "onpremisessyncenabled", "showinaddresslist",
+        ]
+        /// YAML 1.1 spellings of booleans: text in YAML 1.2, so they never equal a boolean attribute.
+        static let yaml11Booleans: [String: Bool] = ["yes": true, "y": true, "on": true, "no": false, "n": false, "off": false]
 
         static let table: [String: [String]] = [
             "": root,
             "match": match,
             "match.exclude": exclude,
             "match.attributes.*": operators,
+            "match.exclude.attributes.*": operators,
             "licenses[]": license,
         ]
     }

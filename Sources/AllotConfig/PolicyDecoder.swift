@@ -63,13 +63,14 @@ struct PolicyDecoder {
             match.groups = reader.references(groups, "match.groups", of: "group names or ids")
         }
         if let attributes = fields["attributes"] {
-            match.attributes = decodeAttributes(attributes)
+            match.attributes = decodeAttributes(attributes, "match.attributes")
         }
         if let exclude = fields["exclude"],
             let exclusion = reader.fields(of: exclude, "match.exclude", known: Keys.Policy.exclude, explain: placement(at: "match.exclude"))
         {
             match.exclude.groups = exclusion["groups"].flatMap { reader.references($0, "match.exclude.groups", of: "group names or ids") } ?? []
             match.exclude.users = exclusion["users"].flatMap { reader.references($0, "match.exclude.users", of: "user principal names or ids") } ?? []
+            match.exclude.attributes = exclusion["attributes"].map { decodeAttributes($0, "match.exclude.attributes") } ?? []
         }
         return reader.diagnostics.count > problemsBefore ? Self.standIn(for: match) : match
     }
@@ -84,15 +85,16 @@ struct PolicyDecoder {
         return standIn
     }
 
-    private func decodeAttributes(_ node: YAMLNode) -> [AttributeCondition] {
+    /// `match.attributes` or `match.exclude.attributes` (`clause`).
+    private func decodeAttributes(_ node: YAMLNode, _ clause: String) -> [AttributeCondition] {
         guard case let .mapping(pairs) = node.content else {
-            reader.report(reader.typeMismatch("match.attributes", expected: "a mapping of user properties to conditions", node), at: node)
+            reader.report(reader.typeMismatch(clause, expected: "a mapping of user properties to conditions", node), at: node)
             return []
         }
         var conditions: [AttributeCondition] = []
         for pair in pairs {
-            guard let name = reader.string(pair.key, "match.attributes key") else { continue }
-            let path = "match.attributes.\(name)"
+            guard let name = reader.string(pair.key, "\(clause) key") else { continue }
+            let path = "\(clause).\(name)"
             let segments = name.split(separator: ".", omittingEmptySubsequences: false)
             guard segments.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") } }) else {
                 reader.report(
@@ -100,15 +102,34 @@ struct PolicyDecoder {
                     at: pair.key)
                 continue
             }
-            if let operators = decodeCondition(pair.value, path) {
+            if Keys.Policy.booleanAttributes.contains(name.lowercased()) { refuseYAML11Booleans(pair.value, path) }
+            if let operators = decodeCondition(pair.value, path, attribute: name) {
                 conditions.append(AttributeCondition(path: name, operators: operators, location: reader.location(of: pair.key)))
             }
         }
         return conditions
     }
 
+    /// Reports every `yes`/`no`/`on`/`off`/`y`/`n` compared with a boolean attribute: text under
+    /// YAML 1.2, so the condition would silently never hold (or, under `notIn`, always hold).
+    private func refuseYAML11Booleans(_ node: YAMLNode, _ path: String) {
+        switch node.content {
+        case let .scalar(scalar):
+            guard let meant = Keys.Policy.yaml11Booleans[scalar.text.lowercased()] else { return }
+            reader.report(
+                "`\(path)` is a boolean attribute and `\(scalar.text)` is text (YAML 1.2), so it never equals it: write `\(meant)`", at: node)
+        case let .sequence(items):
+            for item in items { refuseYAML11Booleans(item, path) }
+        case let .mapping(pairs):
+            for pair in pairs {
+                guard case let .scalar(key) = pair.key.content, key.text == "in" || key.text == "notIn" else { continue }
+                refuseYAML11Booleans(pair.value, "\(path).\(key.text)")
+            }
+        }
+    }
+
     /// A scalar (equals), a list (any of) or a mapping of operators.
-    private func decodeCondition(_ node: YAMLNode, _ path: String) -> [AttributeOperator]? {
+    private func decodeCondition(_ node: YAMLNode, _ path: String, attribute: String) -> [AttributeOperator]? {
         switch node.content {
         case .scalar:
             if reader.isNull(node) {
@@ -128,15 +149,27 @@ struct PolicyDecoder {
                 return nil
             }
             let operators = present.compactMap { keyword -> AttributeOperator? in
-                let value = fields[keyword.rawValue]!
-                let operatorPath = "\(path).\(keyword.rawValue)"
+                let key = keyword.rawValue
+                let value = fields[key]!
+                let operatorPath = "\(path).\(key)"
+                if Keys.Policy.dateOperators.contains(keyword), !PolicyDates.isDateAttribute(attribute) {
+                    reader.report(
+                        "`\(key)` compares dates, and `\(attribute)` is not a date attribute: the date attributes are "
+                            + PolicyDates.attributes.joined(separator: ", "),
+                        at: fields.keyNode(key)!)
+                    return nil
+                }
                 switch keyword {
                 case .in: return scalarValues(value, operatorPath).map { .anyOf($0) }
                 case .notIn: return scalarValues(value, operatorPath).map { .noneOf($0) }
-                case .startsWith: return reader.text(value, operatorPath).map { .startsWith($0) }
-                case .endsWith: return reader.text(value, operatorPath).map { .endsWith($0) }
+                case .startsWith: return texts(value, operatorPath).map { .startsWith($0) }
+                case .endsWith: return texts(value, operatorPath).map { .endsWith($0) }
                 case .matches: return reader.text(value, operatorPath).map { .matches($0) }
                 case .exists: return reader.bool(value, operatorPath).map { .exists($0) }
+                case .before: return instant(value, operatorPath).map { .before($0) }
+                case .after: return instant(value, operatorPath).map { .after($0) }
+                case .olderThan: return reader.duration(value, operatorPath).map { .olderThan($0.components.seconds) }
+                case .withinLast: return reader.duration(value, operatorPath).map { .withinLast($0.components.seconds) }
                 }
             }
             return operators.count == present.count ? operators : nil
@@ -147,6 +180,26 @@ struct PolicyDecoder {
         guard ClosestMatch.suggestion(for: key, among: Keys.Policy.operators) == nil else { return nil }
         return "operators are \(Keys.Policy.operators.joined(separator: ", ")); "
             + "for a property of a nested object write one dotted name, such as `onPremisesExtensionAttributes.extensionAttribute1`"
+    }
+
+    /// One text, or a list of them (any of).
+    private func texts(_ node: YAMLNode, _ path: String) -> [String]? {
+        guard case .sequence = node.content else { return reader.text(node, path).map { [$0] } }
+        guard let items = reader.sequence(node, path), !items.isEmpty else {
+            reader.report("`\(path)` must list at least one text", at: node)
+            return nil
+        }
+        let texts = items.enumerated().compactMap { index, item in reader.text(item, "\(path)[\(index)]") }
+        return texts.count == items.count ? texts : nil
+    }
+
+    /// A date (`2026-12-01`, midnight UTC) or an RFC 3339 date-time (`2026-12-01T09:00:00Z`).
+    private func instant(_ node: YAMLNode, _ path: String) -> Int64? {
+        if case let .scalar(scalar) = node.content, case let .string(text) = scalar.value, let instant = PolicyDates.instant(text) {
+            return instant
+        }
+        reader.report(reader.typeMismatch(path, expected: "a date (2026-12-01) or a date-time with its zone (2026-12-01T09:00:00Z)", node), at: node)
+        return nil
     }
 
     private func scalarValues(_ node: YAMLNode, _ path: String) -> [ScalarValue]? {

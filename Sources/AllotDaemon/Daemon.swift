@@ -20,15 +20,17 @@ import UnixSignals
 /// is invalid. `SIGTERM`/`SIGINT`: `STOPPING=1`, the cycle in flight stops after its batch in
 /// flight, the status server stops last, exit 0.
 public enum Daemon {
-    /// Runs until SIGTERM or SIGINT.
+    /// Runs until SIGTERM or SIGINT. `buildCommit` labels `allot_build_info`.
     public static func run(
         loaded: LoadedConfiguration, loader: ConfigurationLoader = ConfigurationLoader(), logger: Logger,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment, buildCommit: String = "unknown"
     ) async throws {
         MemoryTuning.limitArenas(environment: environment)
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600].map { .seconds($0) }
+        factory.durationHistogramBuckets["allot_fastpath_duration_seconds"] = [50, 100, 250, 500, 1000, 2500, 5000, 15000, 60000].map { .milliseconds($0) }
+        factory.durationHistogramBuckets["allot_fastpath_change_to_license_seconds"] = [5, 10, 20, 30, 45, 60, 90, 120, 300, 900].map { .seconds($0) }
         MetricsSystem.bootstrap(factory)
 
         let configuration = loaded.configuration
@@ -42,7 +44,9 @@ public enum Daemon {
         }
         let notifier = SystemdNotifier(environment: environment, logger: logger)
         let startedAt = Date()
-        DaemonMetrics.registerInitialSeries(startedAt: startedAt)
+        let stateStore = StateStore(directory: StateStore.defaultDirectory(environment: environment))
+        let lastSuccess = stateStore.load(setAside: false).state.lastSuccessAt.map { Date(timeIntervalSince1970: TimeInterval($0)) }
+        DaemonMetrics.registerInitialSeries(startedAt: startedAt, lastSuccess: lastSuccess, version: AllotVersion.current, commit: buildCommit)
         let status = DaemonStatus(
             startedAt: startedAt, interval: configuration.reconcile.interval, mode: configuration.reconcile.mode.rawValue,
             policies: ReconcileLoop.statusPolicies(loaded, at: startedAt))
@@ -53,7 +57,7 @@ public enum Daemon {
         try await GraphClient.withGraphClient(configuration: graphConfiguration, logger: logger) { graph in
             let loop = ReconcileLoop(
                 configurationPath: loaded.configurationPath, loaded: loaded, loader: loader, graph: graph,
-                stateStore: StateStore(directory: StateStore.defaultDirectory(environment: environment)), status: status, notifier: notifier,
+                stateStore: stateStore, status: status, notifier: notifier,
                 logger: logger)
             let server = StatusServer(host: address.host, port: address.port, status: status, registry: registry, logger: logger)
             let application = server.application { port in
@@ -136,5 +140,15 @@ struct StoppingService: Service {
         try? await gracefulShutdown()
         notifier.send(.stopping)
         logger.event(.daemonStopping, "Stopping: the batch in flight finishes, then Allot exits")
+    }
+}
+
+extension Daemon {
+    /// Logs `daemon.failed` (critical): `allot run` could not start, or stopped on an error.
+    /// `errors` lists every problem of an invalid configuration or policy set.
+    public static func logFailure(_ logger: Logger, _ message: Logger.Message, error: String, errors: [String]? = nil) {
+        var metadata: Logger.Metadata = ["error": .string(error)]
+        if let errors { metadata["errors"] = .array(errors.map { .string($0) }) }
+        logger.event(.daemonFailed, level: .critical, message, metadata)
     }
 }

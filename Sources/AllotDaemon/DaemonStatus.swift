@@ -14,6 +14,8 @@ public final class DaemonStatus: Sendable {
         public var mode: String
         public var policies: Policies
         public var lastCycle: CycleReport?
+        /// The last fast pass (delta queries between cycles), or nil when none ran yet.
+        public var lastFastPass: FastPassReport?
         public var cycleInProgress: CycleInProgress?
         public var nextCycleAt: Date?
         public var lastTickAt: Date
@@ -59,6 +61,7 @@ public final class DaemonStatus: Sendable {
         var mode: String
         var policies: Policies
         var lastCycle: CycleReport?
+        var lastFastPass: FastPassReport?
         var cycleStartedAt: Date?
         var nextCycleAt: Date?
         var lastTickAt: Date
@@ -103,6 +106,15 @@ public final class DaemonStatus: Sendable {
         }
     }
 
+    /// The loop finished a fast pass.
+    func fastPassFinished(_ report: FastPassReport) {
+        state.withLock {
+            $0.lastFastPass = report
+            $0.lastTickAt = report.finishedAt
+            if report.result == .failed, let reason = report.reason { Self.remember("fast pass failed: \(reason)", at: report.finishedAt, in: &$0) }
+        }
+    }
+
     /// A new policy set (and settings) is in use.
     func policiesLoaded(_ policies: Policies, interval: Duration, mode: String) {
         state.withLock {
@@ -130,7 +142,7 @@ public final class DaemonStatus: Sendable {
         state.withLock { state in
             Snapshot(
                 version: AllotVersion.current, startedAt: state.startedAt, interval: Double(state.interval.components.seconds),
-                mode: state.mode, policies: state.policies, lastCycle: state.lastCycle,
+                mode: state.mode, policies: state.policies, lastCycle: state.lastCycle, lastFastPass: state.lastFastPass,
                 cycleInProgress: state.cycleStartedAt.map(CycleInProgress.init), nextCycleAt: state.nextCycleAt,
                 lastTickAt: state.lastTickAt, health: Self.health(state, now: now), readiness: Self.readiness(state),
                 seats: state.seats, recentErrors: state.recentErrors)
@@ -183,7 +195,7 @@ public final class DaemonStatus: Sendable {
             return "last cycle \(cycle.result.rawValue): \(cycle.usersRead) users read, \(cycle.usersDrifted) drifted, \(applied) changes applied"
                 + (failed > 0 ? ", \(failed) failed" : "") + (cycle.deferredAdds > 0 ? ", \(cycle.deferredAdds) deferred" : "")
                 + ((cycle.guardrail?.tripped ?? false) ? ", guard tripped" : "")
-                + (cycle.heldRemovals > 0 ? ", \(cycle.heldRemovals) removals held (group shrank)" : "")
+                + (cycle.heldRemovals > 0 ? ", \(cycle.heldRemovals) removals held" : "")
         }
     }
 }

@@ -30,6 +30,9 @@ final class ReconcileLoop: Service, Sendable {
     /// and whether they lie in `allot.yaml`: those stand until a reload accepts the file, whatever
     /// the policy directory does meanwhile.
     private let lastRejected = Mutex<Rejection?>(nil)
+    /// The fast path's model and delta links between passes. Held here, and taken out for a
+    /// pass, so that the pass owns the only copy and updates the model in place.
+    private let fastPath = Mutex<FastPathState?>(nil)
 
     private struct Rejection {
         var diagnostics: [Diagnostic]
@@ -56,13 +59,14 @@ final class ReconcileLoop: Service, Sendable {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             refreshPolicies()
             let loaded = current.withLock { $0 }
-            let engine = ReconcileEngine(
-                settings: loaded.configuration.reconcile, graph: graph, stateStore: stateStore, logger: logger,
-                progress: ProgressReporter(logger: logger, terminal: false, interval: .seconds(30)) { [status, now] in status.progressed(at: now()) },
-                now: now)
+            let engine = makeEngine(loaded)
             status.cycleStarted(at: now())
+            // The last cycle's model goes before this cycle reads a new one.
+            fastPath.withLock { $0 = nil }
             let report = await cancelWhenGracefulShutdown {
-                await engine.run(policies: loaded.policies).report
+                let run = await engine.runSeedingFastPath(policies: loaded.policies)
+                self.fastPath.withLock { $0 = run.fastPath }
+                return run.outcome.report
             }
             let wait = Self.jittered(loaded.configuration.reconcile.interval)
             let finished = Task.isShuttingDownGracefully || Task.isCancelled
@@ -71,10 +75,52 @@ final class ReconcileLoop: Service, Sendable {
             guard !finished else { return }
             MemoryTuning.returnFreedMemory()
             do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+                try await fastPasses(until: ContinuousClock.now + wait, revision: loaded.policies.revision)
             } catch {
                 return
             }
+        }
+    }
+
+    private func makeEngine(_ loaded: LoadedConfiguration) -> ReconcileEngine {
+        ReconcileEngine(
+            settings: loaded.configuration.reconcile, graph: graph, stateStore: stateStore, logger: logger,
+            progress: ProgressReporter(logger: logger, terminal: false, interval: .seconds(30)) { [status, now] in status.progressed(at: now()) },
+            now: now)
+    }
+
+    /// Waits for the next full cycle, running a fast pass every `reconcile.fastInterval` on the
+    /// way (when it is above zero and the cycle started delta tracking). Returns early, for a
+    /// full cycle at once, when a fast pass needs one or the policies changed (they may test
+    /// other attributes or groups).
+    /// - Throws: when the daemon shuts down.
+    private func fastPasses(until deadline: ContinuousClock.Instant, revision: String) async throws {
+        while true {
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { return }
+            let fastInterval = current.withLock { $0.configuration.reconcile.fastInterval }
+            guard fastPath.withLock({ $0 != nil }), fastInterval > .zero else {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: remaining) }
+                return
+            }
+            try await cancelWhenGracefulShutdown { try await Task.sleep(for: min(fastInterval, remaining)) }
+            guard ContinuousClock.now < deadline else { return }
+            refreshPolicies()
+            let loaded = current.withLock { $0 }
+            guard loaded.policies.revision == revision else { return }
+            let engine = makeEngine(loaded)
+            let report = await cancelWhenGracefulShutdown {
+                var state = self.fastPath.withLock { held in
+                    defer { held = nil }
+                    return held
+                }!
+                let report = await engine.runFastPass(policies: loaded.policies, state: &state)
+                if report.result != .fullCycleNeeded { self.fastPath.withLock { $0 = state } }
+                return report
+            }
+            status.fastPassFinished(report)
+            if Task.isShuttingDownGracefully || Task.isCancelled { throw CancellationError() }
+            if report.result == .fullCycleNeeded { return }
         }
     }
 
@@ -176,6 +222,7 @@ final class ReconcileLoop: Service, Sendable {
         [
             "policy.revision": .string(loaded.policies.revision), "policy.files": .array(loaded.policies.files.map { .string($0) }),
             "policy.count": .stringConvertible(loaded.policies.policies.count),
+            "policy.skipped": .array(loaded.policies.warnings.map { .string($0) }),
         ]
     }
 }

@@ -110,6 +110,9 @@ public struct CycleReport: Sendable, Codable, Equatable {
     public var notSent = 0
     /// Users deleted between the read and their write (Graph answered 404): left alone.
     public var usersGone = 0
+    /// Applying a saved plan: users whose saved change was not sent because their state or their
+    /// plan changed since (`plan.stale`).
+    public var staleUsers = 0
     /// Calls Graph refused because of what a policy asks for, per (policy, SKU).
     public var policyConflicts: [PolicyConflict] = []
     /// Why Graph refused writes (403: a missing permission), when it did; the cycle's writes stopped there.

@@ -47,7 +47,8 @@ extension ReconcileEngine {
     /// - Parameters:
     ///   - state: the state file (pending removals, remembered group counts, backoff); `nil`
     ///     for none, as `allot validate` only checks that the policies fit the tenant.
-    ///   - options: `planOnly` reads the state file without moving a corrupt one aside;
+    ///   - options: `evaluateAt` is the moment date conditions are evaluated at (`--at`; a
+    ///     cycle passes its start); `planOnly` reads the state file without moving a corrupt one aside;
     ///     `honourBackoff` leaves users in backoff alone; `allowMassRemoval` overrides the guards.
     ///   - now: the clock, read once, after the tenant is read and the policies compiled:
     ///     removal delays and backoff count from then (a test may change the tenant there,
@@ -59,7 +60,10 @@ extension ReconcileEngine {
         now clock: () -> Date
     ) async throws -> PreparedPlan {
         let tenant = try await source.tenant(for: policies)
-        let compiled = try CompiledPolicies(policies: policies, settings: settings, tenant: tenant)
+        // Date conditions as of `options.evaluateAt` (a cycle passes its start; `--at` another
+        // moment), else as of now.
+        let evaluatedAt = Int64((options.evaluateAt ?? Date()).timeIntervalSince1970.rounded(.down))
+        let compiled = try CompiledPolicies(policies: policies, settings: settings, tenant: tenant, evaluatedAt: evaluatedAt)
         let planner = Planner(tenant: tenant, policies: compiled, settings: settings)
         let now = clock()
         let state = store?.load(now: now, setAside: !options.planOnly) ?? StateStore.Loaded(state: EngineState())

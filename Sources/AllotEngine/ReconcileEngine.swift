@@ -24,11 +24,23 @@ public final class ReconcileEngine: Sendable {
         public var honourBackoff: Bool
         /// Write nothing, whatever the mode, not even the state file (`allot plan`).
         public var planOnly: Bool
+        /// `allot apply FILE`: send only this saved plan's changes, each only while its user's
+        /// state and plan are as saved (``SavedPlan/applicable(fresh:tenant:)``). The caller has
+        /// checked the plan as a whole (``SavedPlan/refusal(digest:policyRevision:configurationRevision:now:maxAge:)``).
+        public var savedPlan: SavedPlan?
+        /// `allot plan --at`: evaluate the policies' date conditions as of this moment instead of
+        /// the cycle's start (the removal delay and backoff still count real time).
+        public var evaluateAt: Date?
 
-        public init(allowMassRemoval: Bool = false, honourBackoff: Bool = true, planOnly: Bool = false) {
+        public init(
+            allowMassRemoval: Bool = false, honourBackoff: Bool = true, planOnly: Bool = false, savedPlan: SavedPlan? = nil,
+            evaluateAt: Date? = nil
+        ) {
             self.allowMassRemoval = allowMassRemoval
             self.honourBackoff = honourBackoff
             self.planOnly = planOnly
+            self.savedPlan = savedPlan
+            self.evaluateAt = evaluateAt
         }
     }
 
@@ -36,6 +48,8 @@ public final class ReconcileEngine: Sendable {
     public struct Outcome: Sendable {
         public var report: CycleReport
         public var plan: Plan?
+        /// The tenant model the plan was made from (the fast path keeps it and updates it in place).
+        public var tenant: TenantModel?
     }
 
     /// `reconcile:` of `allot.yaml`: the mode, managed SKUs, guard and removal delay.
@@ -68,8 +82,9 @@ public final class ReconcileEngine: Sendable {
         logger.event(.cycleStarted, "Cycle started", ["mode": .string(mode), "policy.revision": .string(policies.revision)])
         let clock = ContinuousClock.now
         var plan: Plan?
+        var tenant: TenantModel?
         do {
-            plan = try await cycle(policies: policies, options: options, writes: writes, report: &report)
+            (plan, tenant) = try await cycle(policies: policies, options: options, writes: writes, report: &report)
         } catch {
             report.result = .failed
             report.error = "\(error)"
@@ -78,13 +93,16 @@ public final class ReconcileEngine: Sendable {
         report.finishedAt = now()
         metrics.record(report, duration: ContinuousClock.now - clock)
         logger.event(.cycleFinished, level: report.result == .failed ? .error : .info, "Cycle finished: \(report.result.rawValue)", summary(report))
-        return Outcome(report: report, plan: plan)
+        return Outcome(report: report, plan: plan, tenant: tenant)
     }
 
     /// Read, plan, apply; throws only before the first write.
-    private func cycle(policies: PolicySet, options: Options, writes: Bool, report: inout CycleReport) async throws -> Plan {
+    private func cycle(policies: PolicySet, options: Options, writes: Bool, report: inout CycleReport) async throws -> (Plan, TenantModel) {
+        // Date conditions hold as of the cycle's start, or `--at`.
+        var planning = options
+        planning.evaluateAt = options.evaluateAt ?? report.startedAt
         let prepared = try await Self.plan(
-            policies: policies.policies, tenant: .live(graph, progress: progress), settings: settings, state: stateStore, options: options,
+            policies: policies.policies, tenant: .live(graph, progress: progress), settings: settings, state: stateStore, options: planning,
             now: now)
         let tenant = prepared.tenant
         if let recovery = prepared.state.recovery {
@@ -95,31 +113,50 @@ public final class ReconcileEngine: Sendable {
         report.shrunkGroups = shrinks.shrinks
         logShrinks(shrinks.shrinks)
         let plan = prepared.plan()
-        let changes = plan.changes
+        var changes = plan.changes
         report.record(plan)
         if !options.planOnly { logDrift(plan, changes: changes) }
+        if let saved = options.savedPlan { changes = savedChanges(saved, fresh: changes, tenant: tenant, report: &report) }
         state.removalHistory = plan.removalHistory
         state.groups = shrinks.remembered
+        // Read and planned: the cycle cannot fail any more (`allot_last_success_timestamp_seconds`).
+        state.lastSuccessAt = Int64(now().timeIntervalSince1970)
         // `allot plan` is read-only; `mode: report` keeps the removal clocks running. Without
         // the state file removal delays cannot be kept: then nothing is written.
         if !options.planOnly, let error = saveState(state), settings.removalDelay != .zero { throw error }
 
         guard writes else {
             report.result = plan.summary.usersDrifted == 0 ? .converged : .drifted
-            return plan
+            return (plan, tenant)
         }
         await apply(plan, changes: changes, tenant: tenant, state: &state, report: &report)
         // The removal clocks were saved before the writes: failing now loses only the per-user backoff.
         saveState(state)
-        let leftOver = report.failed.total + report.deferredAdds + report.skippedUsers + report.delayedRemovals + report.heldRemovals + report.notSent
-            + report.policyConflicts.reduce(0) { $0 + $1.users }
-        report.result = leftOver == 0 && !plan.guardrail.holdsRemovals && report.writesRefused == nil ? .converged : .notConverged
-        return plan
+        report.result = report.isConverged(after: plan) ? .converged : .notConverged
+        return (plan, tenant)
+    }
+
+    /// The saved plan's changes that may be sent now; the others are logged (`plan.stale`) and counted.
+    private func savedChanges(_ saved: SavedPlan, fresh: [UserChange], tenant: TenantModel, report: inout CycleReport) -> [UserChange] {
+        let (send, stale) = saved.applicable(fresh: fresh, tenant: tenant)
+        report.staleUsers = stale.count
+        for user in stale {
+            let why =
+                switch user.reason {
+                case .licensesChanged: "their licenses or usage location changed since the plan was made"
+                case .plannedDifferently: "the current plan for them differs from the saved one (seats, the guard or a removal delay)"
+                case .deleted: "the user no longer exists"
+                }
+            logger.event(.planStale, level: .warning, "Saved change for \(user.userPrincipalName) not sent: \(why)", [
+                "user.id": .string(user.userId.description), "user.upn": .string(user.userPrincipalName), "reason": .string(user.reason.rawValue),
+            ])
+        }
+        return send
     }
 
     /// Writes the state file; a failure is logged (`state.save_failed`) and returned.
     @discardableResult
-    private func saveState(_ state: EngineState) -> (any Error)? {
+    func saveState(_ state: EngineState) -> (any Error)? {
         do {
             try stateStore.save(state)
             return nil
@@ -131,7 +168,7 @@ public final class ReconcileEngine: Sendable {
 
     /// Sends the plan's calls in seat waves (``ApplySchedule``), each wave in full batches,
     /// with progress after every batch, recording every outcome.
-    private func apply(_ plan: Plan, changes: [UserChange], tenant: TenantModel, state: inout EngineState, report: inout CycleReport) async {
+    func apply(_ plan: Plan, changes: [UserChange], tenant: TenantModel, state: inout EngineState, report: inout CycleReport) async {
         var schedule = ApplySchedule(changes: changes, seats: plan.seats)
         var conflicts = PolicyConflicts(skus: tenant.subscribedSkus)
         let users = Dictionary(changes.map { ($0.userId, $0) }) { first, _ in first }
@@ -386,6 +423,16 @@ extension CycleReport {
         heldRemovals = plan.summary.heldRemovals
         guardrail = plan.guardrail
         seats = plan.seats
+    }
+}
+
+extension CycleReport {
+    /// Whether the writes left nothing to do: no failure, deferral, skipped user, delayed or
+    /// held removal, unsent write or policy conflict, and a guard that did not hold removals.
+    func isConverged(after plan: Plan) -> Bool {
+        let leftOver = failed.total + deferredAdds + skippedUsers + delayedRemovals + heldRemovals + notSent + staleUsers
+            + policyConflicts.reduce(0) { $0 + $1.users }
+        return leftOver == 0 && !plan.guardrail.holdsRemovals && writesRefused == nil
     }
 }
 

@@ -93,6 +93,7 @@ extension GraphClient {
                 credentialsDirectory: environment["CREDENTIALS_DIRECTORY"],
                 caFile: configuration.graph.caFile,
                 proxy: try ProxySettings.fromEnvironment(environment),
+                timeout: Timeout(unreachable: configuration.graph.timeout),
                 writeQuota: configuration.graph.writeQuota)
         }
 
@@ -100,18 +101,26 @@ extension GraphClient {
         var scope: String { resource.hasSuffix("/") ? "\(resource).default" : "\(resource)/.default" }
     }
 
-    /// Time limits of one HTTP request (AsyncHTTPClient's, plus a whole-request deadline).
+    /// Time limits of one HTTP request (AsyncHTTPClient's, plus a whole-request deadline), and
+    /// how long an unreachable endpoint is retried (`graph.timeout`).
     public struct Timeout: Sendable, Hashable {
+        /// At most `unreachable`.
         public var connect: Duration
         /// The longest silence while a response is awaited or read.
         public var read: Duration
         /// The longest a whole request may take, body included.
         public var request: Duration
+        /// How long an endpoint that cannot be reached (refused, connect timed out) is retried:
+        /// no retry starts after it and the last ends by it, so an unreachable endpoint fails within it.
+        public var unreachable: Duration
 
-        public init(connect: Duration = .seconds(10), read: Duration = .seconds(60), request: Duration = .seconds(120)) {
-            self.connect = connect
+        public init(
+            connect: Duration = .seconds(10), read: Duration = .seconds(60), request: Duration = .seconds(120), unreachable: Duration = .seconds(30)
+        ) {
+            self.connect = min(connect, unreachable)
             self.read = read
             self.request = request
+            self.unreachable = unreachable
         }
     }
 

@@ -23,9 +23,10 @@ public struct GraphRequestError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        let statusText = status.map { "HTTP \($0)" } ?? "no response"
+        // No response: the message says which request to where, and why (connection refused).
+        guard let status else { return "\(message) (client-request-id \(clientRequestId))" }
         let codeText = code.map { " \($0)" } ?? ""
-        return "\(operation) failed: \(statusText)\(codeText): \(message) (client-request-id \(clientRequestId))"
+        return "\(operation) failed: HTTP \(status)\(codeText): \(message) (client-request-id \(clientRequestId))"
     }
 }
 
@@ -34,7 +35,7 @@ public struct GraphRequestError: Error, Sendable, CustomStringConvertible {
 public struct GraphReadError: Error, Sendable, CustomStringConvertible {
     /// Why the read failed; open-ended so that new reasons do not break callers.
     public struct Reason: Sendable, Hashable, CustomStringConvertible {
-        private enum Value: String { case incomplete, groupNotFound, groupAmbiguous, malformedResponse, membershipHidden }
+        private enum Value: String { case incomplete, groupNotFound, groupAmbiguous, malformedResponse, membershipHidden, deltaExpired, signInActivityRefused }
         private let value: Value
         private init(_ value: Value) { self.value = value }
 
@@ -49,6 +50,12 @@ public struct GraphReadError: Error, Sendable, CustomStringConvertible {
         /// A group with hidden membership, and an access token without `Member.Read.Hidden`:
         /// Graph would list the group without its members.
         public static let membershipHidden = Reason(.membershipHidden)
+        /// Graph refused a delta link (`410 Gone`, `syncStateNotFound`): the changes since it are
+        /// lost, so only a full read can say what the tenant is now.
+        public static let deltaExpired = Reason(.deltaExpired)
+        /// A policy tests sign-in activity and Graph refused it: the application lacks
+        /// `AuditLog.Read.All`, or the tenant has no Microsoft Entra ID P1.
+        public static let signInActivityRefused = Reason(.signInActivityRefused)
 
         public var description: String { value.rawValue }
     }
@@ -68,6 +75,8 @@ public struct GraphReadError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
+        // An endpoint that never answered is the cause, not the read that happened to need it.
+        if let request, request.status == nil { return "\(request); the tenant read stopped at \(read) and nothing read is used" }
         var text = "tenant read \(reason) at \(read): \(message)"
         if let request { text += " [\(request)]" }
         return text

@@ -46,10 +46,22 @@ public struct AllotEvent: Sendable, Hashable, CustomStringConvertible {
     public static let applyProgress = AllotEvent("apply.progress", ["phase", "done", "total"])
     public static let stateRecovered = AllotEvent("state.recovered", ["reason"])
     public static let stateSaveFailed = AllotEvent("state.save_failed", ["error"])
+    /// `allot apply FILE`: a saved change not sent because its user changed since the plan.
+    public static let planStale = AllotEvent("plan.stale", user + ["reason"])
+
+    // The fast path, between cycles.
+    public static let fastPathChanges = AllotEvent("fastpath.changes", user + ["reasons"])
+    public static let fastPathFinished = AllotEvent(
+        "fastpath.finished",
+        ["result", "users.affected", "users.deleted", "requests.delta", "requests.users", "requests.skus", "applied.adds", "applied.removals",
+         "failed.adds", "failed.removals", "duration_seconds"])
+    public static let fastPathFallback = AllotEvent("fastpath.fallback", ["reason"])
+    public static let fastPathFailed = AllotEvent("fastpath.failed", ["error"])
 
     // The Graph client.
     public static let graphThrottled = AllotEvent(
         "graph.throttled", ["graph.operation", "graph.retry_after", "graph.client_request_id", "graph.throttle_scope", "graph.request_id", "user.id"])
+    public static let graphRetry = AllotEvent("graph.retry", ["graph.operation", "error", "attempt", "delay_ms", "graph.client_request_id"])
     /// Diagnostic (debug level), not part of the contract.
     public static let graphRequest = AllotEvent(
         "graph.request", ["graph.operation", "graph.status", "graph.duration_ms", "graph.client_request_id", "error"])
@@ -58,17 +70,18 @@ public struct AllotEvent: Sendable, Hashable, CustomStringConvertible {
 
     // The daemon.
     public static let daemonStarted = AllotEvent("daemon.started", ["listen", "interval_seconds", "mode"])
-    public static let policyLoaded = AllotEvent("policy.loaded", ["policy.revision", "policy.files", "policy.count"])
+    public static let policyLoaded = AllotEvent("policy.loaded", ["policy.revision", "policy.files", "policy.count", "policy.skipped"])
     public static let policyInvalid = AllotEvent("policy.invalid", ["errors", "error_count"])
     public static let daemonReloading = AllotEvent("daemon.reloading", [])
     public static let daemonStopping = AllotEvent("daemon.stopping", [])
+    public static let daemonFailed = AllotEvent("daemon.failed", ["error", "errors"])
 
     /// The whole catalogue.
     public static let all: [AllotEvent] = [
         cycleStarted, cycleFinished, cycleFailed, driftDetected, licenseApplied, usageLocationSet, licenseFailed, seatsShort,
         policyConflict, userGone, permissionDenied, guardTripped, groupShrunk, usersSkipped, readProgress, applyProgress,
-        stateRecovered, stateSaveFailed, graphThrottled, graphRequest, graphBatch, daemonStarted, policyLoaded, policyInvalid,
-        daemonReloading, daemonStopping,
+        stateRecovered, stateSaveFailed, planStale, fastPathChanges, fastPathFinished, fastPathFallback, fastPathFailed, graphThrottled,
+        graphRetry, graphRequest, graphBatch, daemonStarted, policyLoaded, policyInvalid, daemonReloading, daemonStopping, daemonFailed,
     ]
 }
 

@@ -25,12 +25,15 @@ public struct AllotMetric: Sendable, Hashable {
         self.help = help
     }
 
+    public static let buildInfo = AllotMetric(
+        "allot_build_info", .gauge, labels: ["version", "commit"],
+        help: "always 1; which Allot runs (commit is unknown for a plain swift build)")
     public static let reconcileTotal = AllotMetric("allot_reconcile_total", .counter, labels: ["result"], help: "cycles run, by how they ended")
     public static let reconcileDuration = AllotMetric(
         "allot_reconcile_duration_seconds", .histogram, help: "how long each cycle took, failed ones included")
     public static let lastSuccess = AllotMetric(
         "allot_last_success_timestamp_seconds", .gauge,
-        help: "when the last cycle that did not fail finished (Unix time); the daemon's start time until then")
+        help: "when the last cycle that did not fail finished (Unix time); kept across restarts in the state file")
     public static let interval = AllotMetric(
         "allot_interval_seconds", .gauge, help: #"reconcile.interval in seconds, so rules can say "three intervals""#)
     public static let driftedUsers = AllotMetric(
@@ -50,11 +53,44 @@ public struct AllotMetric: Sendable, Hashable {
     public static let policyLoadErrorsTotal = AllotMetric(
         "allot_policy_load_errors_total", .counter, help: "policy sets (or configurations) refused as invalid")
 
-    /// The whole catalogue, in the document's order.
+    // The fast path.
+    public static let fastPathTotal = AllotMetric(
+        "allot_fastpath_total", .counter, labels: ["result"], help: "fast passes run, by how they ended")
+    public static let fastPathDuration = AllotMetric("allot_fastpath_duration_seconds", .histogram, help: "how long each fast pass took")
+    public static let fastPathRequestsTotal = AllotMetric(
+        "allot_fastpath_requests_total", .counter, labels: ["kind"],
+        help: "requests fast passes made: delta (delta pages), users ($batches of user reads), skus")
+    public static let fastPathUsersAffectedTotal = AllotMetric(
+        "allot_fastpath_users_affected_total", .counter, help: "users fast passes read and planned again")
+    public static let fastPathChangeToLicense = AllotMetric(
+        "allot_fastpath_change_to_license_seconds", .histogram,
+        help: "per license a fast pass added: from the delta round before the change to the write's answer (an upper bound of the joiner's wait)")
+
+    // The standard `process_*` series of Prometheus client libraries (the daemon reads them
+    // from `/proc/self`); docs/metrics.md lists them apart from Allot's own.
+    public static let processCPUSeconds = AllotMetric(
+        "process_cpu_seconds_total", .counter, help: "Total user and system CPU time spent in seconds.")
+    public static let processResidentMemory = AllotMetric("process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.")
+    public static let processVirtualMemory = AllotMetric("process_virtual_memory_bytes", .gauge, help: "Virtual memory size in bytes.")
+    public static let processStartTime = AllotMetric(
+        "process_start_time_seconds", .gauge, help: "Start time of the process since unix epoch in seconds.")
+    public static let processOpenFDs = AllotMetric("process_open_fds", .gauge, help: "Number of open file descriptors.")
+    public static let processMaxFDs = AllotMetric("process_max_fds", .gauge, help: "Maximum number of open file descriptors.")
+
+    /// Allot's own metrics, in the document's order.
     public static let all: [AllotMetric] = [
-        reconcileTotal, reconcileDuration, lastSuccess, interval, driftedUsers, changesTotal, deferredAdds, seats, guardTripped,
-        graphRequestsTotal, graphThrottledTotal, policyLoadErrorsTotal,
+        buildInfo, reconcileTotal, reconcileDuration, lastSuccess, interval, driftedUsers, changesTotal, deferredAdds, seats,
+        guardTripped, graphRequestsTotal, graphThrottledTotal, policyLoadErrorsTotal, fastPathTotal, fastPathDuration,
+        fastPathRequestsTotal, fastPathUsersAffectedTotal, fastPathChangeToLicense,
     ]
+
+    /// The `process_*` series.
+    public static let process: [AllotMetric] = [
+        processCPUSeconds, processResidentMemory, processVirtualMemory, processStartTime, processOpenFDs, processMaxFDs,
+    ]
+
+    /// The `# HELP` text of every series the daemon serves, by name: the one place it is kept.
+    public static let helpByName: [String: String] = Dictionary(uniqueKeysWithValues: (all + process).map { ($0.name, $0.help) })
 
     /// This counter's series with these label values, in ``labels`` order.
     public func counter(_ values: String...) -> Counter {
@@ -66,6 +102,12 @@ public struct AllotMetric: Sendable, Hashable {
     public func gauge(_ values: String...) -> Gauge {
         precondition(kind == .gauge && values.count == labels.count, "\(name) takes the labels \(labels)")
         return Gauge(label: name, dimensions: Array(zip(labels, values)))
+    }
+
+    /// This counter's series for fractional increments (`process_cpu_seconds_total`).
+    public func floatingPointCounter(_ values: String...) -> FloatingPointCounter {
+        precondition(kind == .counter && values.count == labels.count, "\(name) takes the labels \(labels)")
+        return FloatingPointCounter(label: name, dimensions: Array(zip(labels, values)))
     }
 
     /// This histogram, recording durations in seconds.
@@ -102,6 +144,11 @@ extension AllotMetric {
     /// `result` of `allot_changes_total`.
     public enum ChangeResult: String, Sendable, CaseIterable {
         case applied, failed, deferred, skipped
+    }
+
+    /// `kind` of `allot_fastpath_requests_total`.
+    public enum FastPathRequestKind: String, Sendable, CaseIterable {
+        case delta, users, skus
     }
 
     /// `state` of `allot_seats`.

@@ -9,6 +9,8 @@ enum Main {
         // A SIGHUP arriving before the daemon traps it would kill the process (exit 129):
         // ignore it first thing; `allot run` then receives it through its signal sequence.
         signal(SIGHUP, SIG_IGN)
+        // A closed pipe (`allot plan | head`) is then the write error EPIPE, reported and exit 1.
+        signal(SIGPIPE, SIG_IGN)
         await Allot.main()
     }
 }

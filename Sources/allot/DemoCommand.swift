@@ -29,7 +29,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Share of users whose licenses differ from the policies.", valueName: "percent"))
     var drift: Double = 5
 
-    @Option(name: .long, help: ArgumentHelp("The policy directory.", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("The policy directory.", valueName: "dir"), completion: .directory)
     var policies: String = "policies"
 
     @Option(name: .long, help: ArgumentHelp("Where the status server listens.", valueName: "host:port"))

@@ -22,16 +22,20 @@ struct ExplainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "text or json.")
     var output: OutputFormat = .text
 
+    @OptionGroup var time: EvaluationTimeOption
+
     func run() async throws {
         let loaded = try loadConfiguration(options)
-        let logger = bootstrapLogging(loaded.configuration.logging, toStandardError: true)
+        let logger = bootstrapLogging(options.logging(loaded.configuration.logging), toStandardError: true)
         let prepared: PreparedPlan
         if let snapshot = tenantSource.snapshot {
-            prepared = try await preparePlan(loaded, tenant: .snapshot(tenantModel(snapshot: snapshot)), state: stateStore(loaded))
+            let tenant = try tenantModel(snapshot: snapshot)
+            prepared = try await preparePlan(loaded, tenant: .snapshot(tenant), state: stateStore(loaded), evaluatedAt: time.date(for: tenant))
         } else {
             prepared = try await withGraph(loaded, logger: logger) { graph in
                 try await preparePlan(
-                    loaded, tenant: .live(graph, progress: ProgressReporter(logger: logger, terminal: isTerminal(2))), state: stateStore(loaded))
+                    loaded, tenant: .live(graph, progress: ProgressReporter(logger: logger, terminal: isTerminal(2))), state: stateStore(loaded),
+                    evaluatedAt: time.at?.date)
             }
         }
         guard let explanation = prepared.explain(user: user) else {
@@ -39,7 +43,7 @@ struct ExplainCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         switch output {
-        case .text: print(ExplanationRenderer(colors: isTerminal(1)).render(explanation), terminator: "")
+        case .text: try writeResult(ExplanationRenderer(colors: options.colors(1)).render(explanation))
         case .json: try printJSON(explanation)
         }
     }

@@ -1,6 +1,7 @@
 import AllotConfig
 import AllotCore
 import AllotDaemon
+import AllotEngine
 import ArgumentParser
 import Foundation
 import Logging
@@ -18,12 +19,24 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var options: ConfigurationOption
 
     func run() async throws {
-        let loaded = try loadConfiguration(options)
-        let logger = bootstrapLogging(loaded.configuration.logging)
+        let loaded: LoadedConfiguration
         do {
-            try await Daemon.run(loaded: loaded, logger: logger, environment: hostEnvironment(loaded))
+            loaded = try ConfigurationLoader().load(configurationAt: options.path)
         } catch {
-            logger.critical("Allot stopped: \(error)")
+            // Under systemd this is a journal line like every other: a JSON event with a priority.
+            let problems = error.diagnostics.map(\.description)
+            if isTerminal(2) { printError(problems.joined(separator: "\n")) }
+            let logger = bootstrapLogging(options.logging(AllotConfiguration.LoggingSettings()))
+            Daemon.logFailure(
+                logger, "Allot did not start: the configuration is invalid",
+                error: "the configuration \(options.path) or its policies are invalid (\(problems.count) problems)", errors: problems)
+            throw ExitCode.failure
+        }
+        let logger = bootstrapLogging(options.logging(loaded.configuration.logging))
+        do {
+            try await Daemon.run(loaded: loaded, logger: logger, environment: hostEnvironment(loaded), buildCommit: BuildInfo.commit)
+        } catch {
+            Daemon.logFailure(logger, "Allot stopped: \(error)", error: "\(error)")
             throw ExitCode.failure
         }
     }

@@ -15,7 +15,7 @@ struct SimulateCommand: AsyncParsableCommand {
             a control API for faults, and a request log. See docs/simulator.md.
             """)
 
-    @Option(name: .long, help: ArgumentHelp("A snapshot document to serve.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("A snapshot document to serve.", valueName: "file"), completion: .file(extensions: ["json"]))
     var tenant: String?
 
     @Option(name: .long, help: "Generate a tenant with this many users (default 1000 when no --tenant).")
@@ -36,13 +36,13 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Serve HTTPS with a new self-signed certificate (or --tls-cert/--tls-key).")
     var tls = false
 
-    @Option(name: .long, help: ArgumentHelp("Where to write the self-signed certificate (PEM).", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("Where to write the self-signed certificate (PEM).", valueName: "path"), completion: .file())
     var tlsCertOut: String?
 
-    @Option(name: .long, help: ArgumentHelp("A PEM certificate chain to serve instead of a self-signed one.", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("A PEM certificate chain to serve instead of a self-signed one.", valueName: "path"), completion: .file())
     var tlsCert: String?
 
-    @Option(name: .long, help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "path"), completion: .file())
     var tlsKey: String?
 
     @Option(
@@ -64,10 +64,10 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Register one application with this client id (without it, any client id and secret is accepted).")
     var clientId: String?
 
-    @Option(name: .long, help: ArgumentHelp("A file holding the registered application's client secret.", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("A file holding the registered application's client secret.", valueName: "path"), completion: .file())
     var clientSecretFile: String?
 
-    @Option(name: .long, help: ArgumentHelp("A PEM certificate client assertions of the registered application must be signed with.", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("A PEM certificate client assertions of the registered application must be signed with.", valueName: "path"), completion: .file())
     var clientCertificate: String?
 
     @Option(

@@ -13,19 +13,31 @@ struct ClosedSetTests {
             case .in, .notIn: "[Sales]"
             case .startsWith, .endsWith, .matches: "Sales"
             case .exists: "true"
+            case .before, .after: "2026-01-01"
+            case .olderThan, .withinLast: "30d"
+            }
+        // The date operators apply only to date attributes.
+        let attribute =
+            switch keyword {
+            case .before, .after, .olderThan, .withinLast: "employeeHireDate"
+            default: "department"
             }
         let workspace = try Workspace(policies: [
-            "test.yaml": "name: a\nmatch: { attributes: { department: { \(keyword.rawValue): \(operand) } } }\nlicenses: [{ sku: SPE_E3 }]\n"
+            "test.yaml": "name: a\nmatch: { attributes: { \(attribute): { \(keyword.rawValue): \(operand) } } }\nlicenses: [{ sku: SPE_E3 }]\n"
         ])
         let operators = try #require(try workspace.load().policies.policies.first?.match.attributes.first?.operators)
         let expected: AttributeOperator =
             switch keyword {
             case .in: .anyOf(["Sales"])
             case .notIn: .noneOf(["Sales"])
-            case .startsWith: .startsWith("Sales")
-            case .endsWith: .endsWith("Sales")
+            case .startsWith: .startsWith(["Sales"])
+            case .endsWith: .endsWith(["Sales"])
             case .matches: .matches("Sales")
             case .exists: .exists(true)
+            case .before: .before(PolicyDates.instant("2026-01-01")!)
+            case .after: .after(PolicyDates.instant("2026-01-01")!)
+            case .olderThan: .olderThan(30 * 86_400)
+            case .withinLast: .withinLast(30 * 86_400)
             }
         #expect(operators == [expected])
     }

@@ -135,3 +135,24 @@ struct FileProblemTests {
         ])
     }
 }
+
+extension FileProblemTests {
+    @Test("a FIFO in the policy directory is skipped with a warning, never opened (it would wait for a writer)")
+    func fifoInPolicyDirectory() throws {
+        let workspace = try Workspace(policies: ["valid.yaml": validPolicy])
+        #expect(mkfifo(workspace.path("policies/pipe.yaml"), 0o600) == 0, "mkfifo: \(String(cString: strerror(errno)))")
+        let loaded = try workspace.load()
+        #expect(loaded.policies.files == [workspace.path("policies/valid.yaml")])
+        #expect(loaded.policies.warnings == [
+            workspace.path("policies/pipe.yaml") + " is a FIFO (named pipe), not a regular file: skipped (policy files are regular files or symbolic links to them)"
+        ])
+    }
+
+    @Test("a FIFO as the configuration file is refused, not waited on")
+    func fifoAsConfiguration() throws {
+        let workspace = try Workspace(configuration: nil, policies: ["valid.yaml": validPolicy])
+        #expect(mkfifo(workspace.configurationPath, 0o600) == 0)
+        let problems = workspace.problems()
+        #expect(problems == ["allot.yaml: is not a regular file, not a YAML file"], "\(problems)")
+    }
+}

@@ -142,7 +142,7 @@ struct LoadingTests {
             [.equals(.bool(true))],
             [.anyOf([.string("Engineering"), .string("R&D")])],
             [.noneOf([.string("CN"), .string("RU")]), .anyOf([.string("NO"), .string("US"), .number(1.5)])],
-            [.startsWith("Senior"), .endsWith("Engineer"), .matches(#"\bstaff\b"#)],
+            [.startsWith(["Senior"]), .endsWith(["Engineer"]), .matches(#"\bstaff\b"#)],
             [.equals(.string("007"))],
             [.exists(false)],
         ])
@@ -154,6 +154,38 @@ struct LoadingTests {
         #expect(policy.licenses[0].replaces == [Reference("SPE_E3")])
         #expect(policy.licenses[0].sku.location == SourceLocation(file: workspace.path("policies/all.yaml"), line: 17, column: 10))
         #expect(policy.licenses[1].plans == .disabled([]))
+    }
+
+    @Test("policies: date operators, lists for startsWith and endsWith, exclude.attributes")
+    func lifecycleValues() throws {
+        let workspace = try Workspace(policies: [
+            "lifecycle.yaml": """
+                name: lifecycle
+                match:
+                  attributes:
+                    employeeHireDate: { before: 2027-01-01, after: "2026-12-01T09:00:00+01:00" }
+                    jobTitle: { startsWith: [Senior, Staff], endsWith: [Engineer] }
+                  exclude:
+                    attributes:
+                      signInActivity.lastSuccessfulSignInDateTime: { olderThan: 90d }
+                      createdDateTime: { withinLast: 1d12h }
+                licenses: [{ sku: SPE_E3 }]
+                """
+        ])
+        let policy = try #require(try workspace.load().policies.policies.first)
+        #expect(policy.match.attributes.map(\.operators) == [
+            [.before(PolicyDates.instant("2027-01-01")!), .after(PolicyDates.instant("2026-12-01T08:00:00Z")!)],
+            [.startsWith(["Senior", "Staff"]), .endsWith(["Engineer"])],
+        ])
+        #expect(policy.match.exclude.attributes.map(\.path) == ["signInActivity.lastSuccessfulSignInDateTime", "createdDateTime"])
+        let ninetyDays: Int64 = 90 * 86_400
+        let dayAndAHalf: Int64 = 36 * 3_600
+        let expected: [[AttributeOperator]] = [[.olderThan(ninetyDays)], [.withinLast(dayAndAHalf)]]
+        #expect(policy.match.exclude.attributes.map(\.operators) == expected)
+        #expect(policy.match.exclude.attributes[0].location?.line == 8)
+        #expect(PolicyRequirements([policy]).attributes == [
+            "createdDateTime", "employeeHireDate", "jobTitle", "signInActivity.lastSuccessfulSignInDateTime",
+        ])
     }
 
     @Test("files: *.yaml and *.yml in name order, several documents each, hidden and other files left out")

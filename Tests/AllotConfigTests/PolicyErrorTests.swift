@@ -305,7 +305,47 @@ struct PolicyErrorTests {
             """)
         #expect(problems == [
             "policies/test.yaml:4:17: unknown key `startWith` in `match.attributes.jobTitle`; did you mean `startsWith`?",
-            "policies/test.yaml:5:38: unknown key `extensionAttribute1` in `match.attributes.onPremisesExtensionAttributes`: operators are in, notIn, startsWith, endsWith, matches, exists; for a property of a nested object write one dotted name, such as `onPremisesExtensionAttributes.extensionAttribute1`",
+            "policies/test.yaml:5:38: unknown key `extensionAttribute1` in `match.attributes.onPremisesExtensionAttributes`: operators are in, notIn, startsWith, endsWith, matches, exists, before, after, olderThan, withinLast; for a property of a nested object write one dotted name, such as `onPremisesExtensionAttributes.extensionAttribute1`",
+        ])
+    }
+
+    @Test("date operators: a bad date, a bad duration, a date operator on a non-date attribute")
+    func dateOperators() throws {
+        let problems = try policyProblems("""
+            name: a
+            match:
+              attributes:
+                employeeHireDate: { before: next monday }
+                createdDateTime: { after: "2026-12-07T09:00" }
+                signInActivity.lastSuccessfulSignInDateTime: { olderThan: 90 days }
+              exclude:
+                attributes:
+                  employeeLeaveDateTime: { withinLast: 30 }
+                  department: { olderThan: 90d }
+            licenses: [{ sku: SPE_E3 }]
+            """)
+        #expect(problems == [
+            #"policies/test.yaml:4:33: `match.attributes.employeeHireDate.before` must be a date (2026-12-01) or a date-time with its zone (2026-12-01T09:00:00Z), got string "next monday""#,
+            #"policies/test.yaml:5:31: `match.attributes.createdDateTime.after` must be a date (2026-12-01) or a date-time with its zone (2026-12-01T09:00:00Z), got string "2026-12-07T09:00""#,
+            #"policies/test.yaml:6:63: `match.attributes.signInActivity.lastSuccessfulSignInDateTime.olderThan` must be a duration such as 30s, 15m, 1h, 1h30m or 2d, got string "90 days""#,
+            "policies/test.yaml:9:44: `match.exclude.attributes.employeeLeaveDateTime.withinLast` must be a duration such as 30s, 15m, 1h, 1h30m or 2d, got integer 30",
+            "policies/test.yaml:10:21: `olderThan` compares dates, and `department` is not a date attribute: the date attributes are createdDateTime, employeeHireDate, employeeLeaveDateTime, signInActivity.lastSignInDateTime, signInActivity.lastNonInteractiveSignInDateTime, signInActivity.lastSuccessfulSignInDateTime",
+        ])
+    }
+
+    @Test("startsWith and endsWith take a text or a non-empty list of texts")
+    func prefixLists() throws {
+        let problems = try policyProblems("""
+            name: a
+            match:
+              attributes:
+                jobTitle: { startsWith: [] }
+                department: { endsWith: [Sales, 7] }
+            licenses: [{ sku: SPE_E3 }]
+            """)
+        #expect(problems == [
+            "policies/test.yaml:4:29: `match.attributes.jobTitle.startsWith` must list at least one text",
+            "policies/test.yaml:5:37: `match.attributes.department.endsWith[1]` must be a string, got integer 7",
         ])
     }
 
@@ -338,7 +378,7 @@ struct PolicyErrorTests {
             "policies/test.yaml:4:16: `match.attributes.department` has no value: to match users without it write `{ exists: false }`",
             "policies/test.yaml:5:5: `job title` is not a user property name: use letters and digits, with dots for nested objects (onPremisesExtensionAttributes.extensionAttribute1)",
             "policies/test.yaml:6:19: `match.attributes.country[1]` must be a value (text, a number, true or false), got a list",
-            "policies/test.yaml:7:11: `match.attributes.city` has no operator: use a value, a list, or one of in, notIn, startsWith, endsWith, matches, exists",
+            "policies/test.yaml:7:11: `match.attributes.city` has no operator: use a value, a list, or one of in, notIn, startsWith, endsWith, matches, exists, before, after, olderThan, withinLast",
             #"policies/test.yaml:8:21: `match.attributes.jobTitle.in` must be a list of values, got string "Engineer""#,
         ])
     }
@@ -413,5 +453,31 @@ struct PolicyErrorTests {
             "policies/b.yaml:3:46: `disabledPlans` and `enabledPlans` exclude each other: keep `disabledPlans` (a deny-list: plans Microsoft adds come on) or `enabledPlans` (an allow-list: plans Microsoft adds stay off)",
             "policies/c.yaml:2:6: invalid YAML: mapping values are not allowed in this context",
         ])
+    }
+}
+
+extension PolicyErrorTests {
+    @Test("yes/no/on/off/y/n compared with a boolean attribute is an error with the fix; elsewhere it is text")
+    func yaml11BooleansOnBooleanAttributes() throws {
+        #expect(try policyProblems("""
+            name: a
+            match:
+              attributes:
+                accountEnabled: yes
+                showInAddressList: [Off, "N"]
+                onPremisesSyncEnabled: { notIn: [NO] }
+            licenses: [{ sku: SPE_E3 }]
+            """) == [
+                "policies/test.yaml:4:21: `match.attributes.accountEnabled` is a boolean attribute and `yes` is text (YAML 1.2), so it never equals it: write `true`",
+                "policies/test.yaml:5:25: `match.attributes.showInAddressList` is a boolean attribute and `Off` is text (YAML 1.2), so it never equals it: write `false`",
+                "policies/test.yaml:5:30: `match.attributes.showInAddressList` is a boolean attribute and `N` is text (YAML 1.2), so it never equals it: write `false`",
+                "policies/test.yaml:6:38: `match.attributes.onPremisesSyncEnabled.notIn` is a boolean attribute and `NO` is text (YAML 1.2), so it never equals it: write `false`",
+            ])
+        // Not a boolean attribute: Norway's country code stays text.
+        #expect(try policyProblems("""
+            name: a
+            match: { attributes: { country: NO, accountEnabled: true } }
+            licenses: [{ sku: SPE_E3 }]
+            """) == [])
     }
 }

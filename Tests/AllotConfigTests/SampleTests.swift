@@ -69,6 +69,27 @@ struct SampleTests {
         #expect(status == 0, "\(output)")
     }
 
+    /// The CI templates of docs/gitops.md against GitHub's workflow schema and GitLab's CI schema,
+    /// as vendored by check-jsonschema (from SchemaStore and GitLab).
+    @Test("the CI templates validate against GitHub's workflow schema and GitLab's CI schema")
+    func ciTemplatesMatchSchemas() throws {
+        let script = """
+            import sys
+            try:
+                import check_jsonschema
+            except ImportError as error:
+                print(f"missing Python module ({error}): pip install check-jsonschema")
+                sys.exit(3)
+            from check_jsonschema import main
+            sys.argv = ["check-jsonschema", "--builtin-schema", sys.argv[1], sys.argv[2]]
+            main()
+            """
+        for (schema, file) in [("vendor.github-workflows", "deploy/ci/github-actions.yml"), ("vendor.gitlab-ci", "deploy/ci/gitlab-ci.yml")] {
+            let (status, output) = try runPython(script, arguments: [schema, repositoryRoot + "/" + file])
+            #expect(status == 0, "\(file): \(output)")
+        }
+    }
+
     @Test("the schemas' property names are exactly the loader's keys")
     func schemaKeysMatchLoader() throws {
         #expect(try schemaTable(repositoryRoot + "/docs/schema/allot.schema.json") == Keys.Configuration.table.mapValues { $0.sorted() })

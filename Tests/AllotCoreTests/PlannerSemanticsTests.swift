@@ -178,6 +178,7 @@ struct PlannerSemanticsTests {
         ])
         #expect(plan.changes.map(\.userId) == [Fixture.id(1), Fixture.id(2)])
         #expect(plan.deferred.map(\.userId) == [Fixture.id(3), Fixture.id(4)])
+        #expect(plan.isPending)
         #expect(plan.deferred.first?.priority == 1)
         let seats = try #require(plan.seats.first)
         #expect((seats.consumedBefore, seats.consumedAfter, seats.availableAfter, seats.deferredAdds) == (8, 10, 0, 2))
@@ -258,6 +259,8 @@ struct PlannerSemanticsTests {
         let overridden = try Fixture.plan(tenant, policies, Fixture.settings(maxRemovals: 5), options: PlanningOptions(allowMassRemoval: true))
         #expect(overridden.guardrail.overridden)
         #expect(overridden.summary.removals == 10)
+        #expect(plan.heldRemovals.count == 10 && plan.heldRemovals.allSatisfy { $0.heldBy == .massRemovalGuard && $0.sku == "SPE_E3" })
+        #expect(overridden.heldRemovals.isEmpty, "an overridden guard holds nothing")
     }
 
     @Test("10. the guard trips on the percentage of managed licenses assigned")
@@ -269,6 +272,16 @@ struct PlannerSemanticsTests {
         #expect(plan.guardrail.tripped)
         #expect(plan.guardrail.reason?.contains("maxRemovalPercent") == true)
         #expect(plan.summary.removals == 0)
+        // Nothing to send, yet nothing hidden: the held removals are listed with the guard's reason.
+        #expect(!plan.hasChanges && plan.isPending)
+        #expect(plan.heldRemovals.map(\.userPrincipalName) == ["u1@contoso.com", "u2@contoso.com", "u3@contoso.com"])
+        #expect(plan.heldRemovals.allSatisfy { $0.heldBy == .massRemovalGuard && $0.sku == "SPE_E3" && $0.groups.isEmpty })
+        #expect(plan.heldRemovals.first?.reason == "the mass-removal guard tripped: " + (plan.guardrail.reason ?? ""))
+        #expect(plan.summary.heldRemovals == 3)
+        let text = PlanRenderer().render(plan)
+        #expect(text.hasPrefix("No request to send this cycle; the changes below are pending.\n"), "\(text)")
+        #expect(text.contains("Removals held: the mass-removal guard tripped\n  ‖ u1@contoso.com  SPE_E3\n"), "\(text)")
+        #expect(text.contains("3 removals held"))
         let relaxed = try Fixture.plan(tenant, nobody, Fixture.settings(managed: ["SPE_E3"], maxRemovals: 50, maxRemovalPercent: 3))
         #expect(!relaxed.guardrail.tripped)
         #expect(relaxed.summary.removals == 3)
@@ -309,6 +322,8 @@ struct PlannerSemanticsTests {
         let settings = Fixture.settings(removalDelay: .seconds(3600))
         let first = try Fixture.plan(tenant, nobody, settings, options: PlanningOptions(now: 1_000))
         #expect(first.changes.isEmpty)
+        #expect(first.isPending, "a removal waiting out the delay is pending")
+        #expect(PlanRenderer().render(first).contains("ada@contoso.com  SPE_E3  removable from 1970-01-01T01:16:40Z"))
         #expect(first.delayedRemovals.map(\.removableFrom) == [4_600])
         let pair = PendingRemoval(user: Fixture.id(1), sku: e3.skuId)
         #expect(first.removalHistory.firstSeen == [pair: 1_000])
@@ -325,5 +340,6 @@ struct PlannerSemanticsTests {
                                     options: PlanningOptions(usersInBackoff: [Fixture.id(1)]))
         #expect(plan.changes.isEmpty)
         #expect(plan.skipped.map(\.reason) == [.backoff])
+        #expect(plan.isPending)
     }
 }

@@ -16,7 +16,7 @@ struct RenderingTests {
         ]
         var settings = Fixture.settings()
         settings.managedSkus = ["SPE_E3", "SPE_E5", "POWER_BI_PRO"].map { Reference($0) }
-        let planner = Planner(tenant: tenant, policies: try CompiledPolicies(policies: policies, settings: settings, tenant: tenant), settings: settings)
+        let planner = Planner(tenant: tenant, policies: try CompiledPolicies(policies: policies, settings: settings, tenant: tenant, evaluatedAt: 0), settings: settings)
         return (planner, planner.plan())
     }
 

@@ -69,11 +69,22 @@ extension DaemonProcessTests {
 
         let response = try await daemon.get("/metrics")
         #expect(response.status == 200)
+        let parser = try ExpositionParser.check(response.body)
+        #expect(parser.status == 0, "\(parser.tool): \(parser.output)")
         let exposition = try PrometheusExposition(response.body)
-        for (name, type) in DocumentedMetrics.types {
+        #expect(response.body.split(separator: "\n").filter { $0.hasPrefix("# HELP ") }.count == exposition.types.count, "a HELP line for every TYPE")
+        let buildInfo = try #require(exposition.samples.first { $0.name == "allot_build_info" })
+        #expect(buildInfo.value == 1 && buildInfo.labels["version"] == AllotVersion.current && buildInfo.labels["commit"]?.isEmpty == false, "\(buildInfo.line)")
+        #expect((exposition.value("process_cpu_seconds_total") ?? 0) > 0)
+        #expect((exposition.value("process_resident_memory_bytes") ?? 0) > 1_000_000)
+        #expect((exposition.value("process_open_fds") ?? 0) > 2)
+        #expect((exposition.value("process_start_time_seconds") ?? 0) > Date().timeIntervalSince1970 - 3600)
+        for (name, type) in DocumentedMetrics.types where exposition.types[name] != nil || !DocumentedMetrics.afterFastPass.contains(name) {
             #expect(exposition.types[name] == type, "\(name): TYPE \(exposition.types[name] ?? "missing"), documented \(type)")
         }
-        #expect(Set(exposition.types.keys) == Set(DocumentedMetrics.types.keys), "undocumented: \(Set(exposition.types.keys).subtracting(DocumentedMetrics.types.keys))")
+        #expect(
+            Set(exposition.types.keys).union(DocumentedMetrics.afterFastPass) == Set(DocumentedMetrics.types.keys),
+            "undocumented: \(Set(exposition.types.keys).subtracting(DocumentedMetrics.types.keys))")
         for sample in exposition.samples {
             let family = DocumentedMetrics.family(of: sample.name)
             #expect(Set(sample.labels.keys) == DocumentedMetrics.labels[family] ?? [], "\(sample.line)")
@@ -107,6 +118,45 @@ extension DaemonProcessTests {
     }
 }
 
+extension DaemonProcessTests {
+    @Test("allot_last_success_timestamp_seconds survives a restart: a daemon that cannot succeed shows the last success the state file remembers")
+    func lastSuccessSurvivesRestart() async throws {
+        let testbed = try await Testbed("restart-metrics", users: 50, seed: 21)
+        try testbed.configure(interval: "1h")
+        let first = try await testbed.startDaemon(name: "first")
+        _ = try await first.log.first("cycle.finished", timeout: .seconds(120))
+        first.child.signal(SIGTERM)
+        #expect(try await first.child.exitStatus(within: Self.stopTimeout) == 0)
+        let state = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: testbed.directory.appendingPathComponent("state/state.json"))) as? [String: Any])
+        let remembered = try #require(state["lastSuccessAt"] as? Int, "\(state.keys)")
+
+        // The token endpoint is down for good: the second daemon's cycles cannot succeed.
+        try await testbed.addFault(SimulatedFault(kind: .tokenOutage, count: -1))
+        let second = try await testbed.startDaemon(name: "second")
+        defer { second.child.stop() }
+        _ = try await second.log.first("daemon.started")
+        let exposition = try PrometheusExposition(try await second.get("/metrics").body)
+        #expect(exposition.value("allot_last_success_timestamp_seconds") == Double(remembered))
+        second.child.signal(SIGTERM)
+        #expect(try await second.child.exitStatus(within: Self.stopTimeout) == 0)
+    }
+}
+
+/// A real Prometheus exposition parser: `promtool check metrics` (Debian's `prometheus` package,
+/// which `.ci/run` installs), else the Prometheus Python client's parser.
+enum ExpositionParser {
+    static func check(_ exposition: String) throws -> (tool: String, status: Int32, output: String) {
+        if let promtool = ProcessRunner.findInPath("promtool") {
+            let result = try ProcessRunner.run(promtool, ["check", "metrics"], input: exposition)
+            return ("promtool", result.status, result.output)
+        }
+        let script = "import sys\nfrom prometheus_client.parser import text_string_to_metric_families\nlist(text_string_to_metric_families(sys.stdin.read()))"
+        let result = try ProcessRunner.run(ProcessRunner.findInPath("python3") ?? "/usr/bin/python3", ["-c", script], input: exposition)
+        return ("prometheus_client", result.status, result.output)
+    }
+}
+
 /// The metric families `docs/metrics.md` documents: their types, labels and label values.
 enum DocumentedMetrics {
     static let types: [String: String] = [
@@ -114,23 +164,33 @@ enum DocumentedMetrics {
         "allot_last_success_timestamp_seconds": "gauge", "allot_interval_seconds": "gauge", "allot_drifted_users": "gauge",
         "allot_changes_total": "counter", "allot_deferred_adds": "gauge", "allot_seats": "gauge", "allot_guard_tripped": "gauge",
         "allot_graph_requests_total": "counter", "allot_graph_throttled_total": "counter", "allot_policy_load_errors_total": "counter",
+        "allot_build_info": "gauge", "process_cpu_seconds_total": "counter", "process_resident_memory_bytes": "gauge",
+        "process_virtual_memory_bytes": "gauge", "process_start_time_seconds": "gauge", "process_open_fds": "gauge", "process_max_fds": "gauge",
+        "allot_fastpath_total": "counter", "allot_fastpath_requests_total": "counter", "allot_fastpath_users_affected_total": "counter",
+        "allot_fastpath_duration_seconds": "histogram", "allot_fastpath_change_to_license_seconds": "histogram",
     ]
+
+    /// Histograms that appear with the first fast pass (or the first license it applies), not at start.
+    static let afterFastPass: Set<String> = ["allot_fastpath_duration_seconds", "allot_fastpath_change_to_license_seconds"]
 
     static let labels: [String: Set<String>] = [
         "allot_reconcile_total": ["result"], "allot_reconcile_duration_seconds_bucket": ["le"], "allot_changes_total": ["action", "result"],
         "allot_deferred_adds": ["sku"], "allot_seats": ["sku", "state"], "allot_graph_requests_total": ["operation", "status"],
-        "allot_graph_throttled_total": ["operation"],
+        "allot_graph_throttled_total": ["operation"], "allot_build_info": ["version", "commit"],
+        "allot_graph_throttled_total": ["operation"], "allot_fastpath_total": ["result"], "allot_fastpath_requests_total": ["kind"],
+        "allot_fastpath_duration_seconds_bucket": ["le"], "allot_fastpath_change_to_license_seconds_bucket": ["le"],
     ]
 
     static let values: [String: Set<String>] = [
-        "result": ["converged", "not_converged", "failed", "report", "applied", "deferred", "skipped"],
+        "result": ["converged", "not_converged", "failed", "report", "applied", "deferred", "skipped", "nothing_changed", "full_cycle"],
+        "kind": ["delta", "users", "skus"],
         "action": ["add", "remove", "plan_change", "usage_location", "user"],
         "state": ["prepaid", "consumed", "available"],
     ]
 
     static let operations: Set<String> = [
         "token", "GET /users", "GET /groups?$filter", "GET /groups/{id}", "GET /groups/{id}/transitiveMembers", "GET /subscribedSkus",
-        "POST /$batch", "POST /users/{id}/assignLicense", "PATCH /users/{id}",
+        "POST /$batch", "POST /users/{id}/assignLicense", "PATCH /users/{id}", "GET /users/delta", "GET /groups/delta",
     ]
 
     /// The family a sample belongs to, for label checks (`_bucket` keeps its own: it alone has `le`).
@@ -147,7 +207,7 @@ enum DocumentedStatus {
     static let fields: Set<String> = [
         "version", "startedAt", "interval", "mode", "policies", "lastTickAt", "health", "readiness", "seats", "recentErrors",
     ]
-    static let optionalFields: Set<String> = ["lastCycle", "cycleInProgress", "nextCycleAt"]
+    static let optionalFields: Set<String> = ["lastCycle", "lastFastPass", "cycleInProgress", "nextCycleAt"]
 
     static let lastCycleFields: Set<String> = [
         "mode", "startedAt", "finishedAt", "result", "policyRevision", "usersRead", "usersInScope", "usersDrifted", "planned", "applied",

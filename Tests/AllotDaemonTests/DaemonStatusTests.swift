@@ -94,7 +94,7 @@ struct DaemonStatusTests {
         #expect(!probe.ok)
         let reason = try #require(probe.reason)
         #expect(reason.contains("'PMO' (\(pmo)) from 40 to 0 users") && reason.contains("allot apply --allow-mass-removal"), "\(reason)")
-        #expect(status.systemdStatusLine().hasSuffix(", 12 removals held (group shrank)"))
+        #expect(status.systemdStatusLine().hasSuffix(", 12 removals held"))
 
         var confirmed = Self.report(.converged, at: 20)
         confirmed.shrunkGroups = [CycleReport.GroupShrink(

@@ -109,7 +109,11 @@ struct FaultTests {
 
     @Test("the simulator stopped mid-cycle and restarted from the tenant it had: the tenant still converges")
     func simulatorRestart() async throws {
-        let scenario = try await Scenario("restart", users: 2_000, seed: 36)
+        // The restarted simulator may take longer than the default 30 s to listen on a loaded
+        // machine: the writes refused meanwhile are retried for up to 5 minutes.
+        var settings = Workspace.Settings()
+        settings.graphTimeout = "5m"
+        let scenario = try await Scenario("restart", users: 2_000, seed: 36, settings: settings)
         let apply = try await scenario.startSlowApply(batchLatency: 1_500, runUntilBatches: 1)
         defer { apply.stop() }
         // From now on every batch, once it has waited out its 1.5 s, is dropped unapplied (the

@@ -83,6 +83,33 @@ struct OfflineCommandTests {
         #expect(result.status == 0, "\(result.output)\(result.error)")
     }
 
+    @Test("plan --snapshot: removals the mass-removal guard holds are listed with its reason, and exit 2")
+    func planHeldByGuard() async throws {
+        // Nobody is granted E3 any more: every E3 holder would lose it, far past the guard.
+        let directory = try Self.scratchDirectory(
+            policy: """
+                name: e3-for-nobody
+                match: { groups: [] }
+                licenses:
+                  - sku: SPE_E3
+                """, managedSkus: "[SPE_E3]")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let configuration = directory.appendingPathComponent("allot.yaml").path
+        let text = try await Self.allot(["plan", "--config", configuration, "--snapshot", Self.exampleSnapshot])
+        #expect(text.status == 2, "\(text.output)\(text.error)")
+        #expect(!text.output.contains("No changes"), "\(text.output)")
+        #expect(text.output.contains("Removals held: the mass-removal guard tripped"))
+
+        let json = try await Self.allot(["plan", "--config", configuration, "--snapshot", Self.exampleSnapshot, "--output", "json"])
+        #expect(json.status == 2)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        #expect((document["changes"] as? [Any])?.isEmpty == true)
+        let held = try #require(document["heldRemovals"] as? [[String: Any]])
+        #expect(!held.isEmpty && (document["summary"] as? [String: Any])?["heldRemovals"] as? Int == held.count)
+        #expect(held.allSatisfy { $0["heldBy"] as? String == "massRemovalGuard" && $0["sku"] as? String == "SPE_E3" })
+        #expect((held.first?["reason"] as? String)?.contains("maxRemoval") == true, "\(held.first ?? [:])")
+    }
+
     @Test("plan --snapshot: an unreadable snapshot is an error (exit 1) that names the file")
     func planMissingSnapshot() async throws {
         let result = try await Self.allot(["plan", "--config", Self.exampleConfig, "--snapshot", "/nonexistent/tenant.json"])
@@ -102,6 +129,104 @@ struct OfflineCommandTests {
         #expect(unknown.error.contains("no user 'nobody@contoso.com'"))
     }
 
+    @Test("plan to a full disk (/dev/full) or a closed pipe: an error message and exit 1, never a crash", arguments: ["/dev/full", "closed pipe"])
+    func planToBrokenOutput(output: String) async throws {
+        for format in ["text", "json"] {
+            let process = Process()
+            process.executableURL = TestPaths.allot
+            process.arguments = ["plan", "--config", Self.exampleConfig, "--snapshot", Self.exampleSnapshot, "--output", format]
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardInput = FileHandle.nullDevice
+            let pipe = Pipe()
+            if output == "/dev/full" {
+                process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "/dev/full"))
+            } else {
+                // Nobody will ever read: the read end is closed before the child starts.
+                try pipe.fileHandleForReading.close()
+                process.standardOutput = pipe.fileHandleForWriting
+            }
+            try process.run()
+            try pipe.fileHandleForWriting.close()
+            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .exit && process.terminationStatus == 1, "\(output), \(format): \(process.terminationStatus) \(message)")
+            let cause = output == "/dev/full" ? "No space left on device" : "Broken pipe"
+            #expect(message.contains("error: cannot write to standard output: \(cause)"), "\(message)")
+            #expect(!message.contains("Fatal error") && !message.contains("Backtrace"), "\(message)")
+        }
+    }
+
+    @Test("usage errors exit 64 (EX_USAGE), as the README says")
+    func usageError() async throws {
+        let result = try await Self.allot(["plan", "--no-such-option"])
+        #expect(result.status == 64, "\(result.error)")
+        #expect(result.error.contains("--no-such-option"))
+    }
+
+    @Test("--log-format overrides allot.yaml's and the default format, even for a configuration that does not load")
+    func logFormatOption() async throws {
+        let directory = try Self.scratchDirectory(policy: "name: broken\n")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try await Self.allot(["run", "--config", directory.appendingPathComponent("allot.yaml").path, "--log-format", "logfmt"])
+        #expect(result.status == 1)
+        #expect(result.output.contains("level=critical event=daemon.failed"), "\(result.output)")
+    }
+
+    @Test("colour on a terminal only, and not with NO_COLOR, TERM=dumb or --no-color")
+    func colours() async throws {
+        // script(1) gives the plan a terminal; -e returns its exit status.
+        func plan(_ environment: String, _ extra: String = "") async throws -> String {
+            let command = "\(environment) '\(TestPaths.allot.path)' plan --config '\(Self.exampleConfig)' --snapshot '\(Self.exampleSnapshot)' \(extra)"
+            return try await Self.run("/usr/bin/script", ["-qec", command, "/dev/null"]).output
+        }
+        let escape = "\u{1B}["
+        #expect(try await plan("env -u NO_COLOR TERM=xterm").contains(escape), "a terminal gets colour")
+        #expect(try await !plan("NO_COLOR=1 TERM=xterm").contains(escape))
+        #expect(try await !plan("env -u NO_COLOR TERM=dumb").contains(escape))
+        #expect(try await !plan("env -u NO_COLOR TERM=xterm", "--no-color").contains(escape))
+        #expect(try await plan("NO_COLOR= TERM=xterm").contains(escape), "an empty NO_COLOR does not count")
+    }
+
+    @Test("shell completion completes file paths for the path options")
+    func completion() async throws {
+        let bash = try await Self.allot(["--generate-completion-script", "bash"]).output
+        let fish = try await Self.allot(["--generate-completion-script", "fish"]).output
+        // fish: -F (any file), or a listing of files with the option's extensions; directories for --policies.
+        let lines = fish.split(separator: "\n")
+        for option in ["config", "snapshot", "out", "tls-cert", "tls-key", "tls-cert-out", "client-secret-file", "client-certificate", "tenant"] {
+            let completions = lines.filter { $0.contains("-l '\(option)'") }
+            #expect(!completions.isEmpty && completions.allSatisfy { $0.contains("-rF") || $0.contains("__fish_complete_directories") }, "fish: --\(option)")
+        }
+        #expect(lines.contains { $0.contains("-l 'policies'") && $0.contains("__allot_complete_directories") }, "fish: --policies")
+        #expect(bash.contains("_filedir") || bash.contains("compgen -f") || bash.contains("-o filenames"), "bash completes files")
+    }
+
+    @Test("an unreachable token endpoint fails the plan with the cause first, within graph.timeout")
+    func unreachableTokenEndpoint() async throws {
+        let directory = try Self.scratchDirectory(policy: """
+            name: e3-for-everyone
+            match: { all: true }
+            licenses:
+              - sku: SPE_E3
+            """)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Nobody listens on `closed`; graph.timeout 2s bounds the retries.
+        let closed = try freeLoopbackPort()
+        let configuration = directory.appendingPathComponent("allot.yaml")
+        let yaml = try String(contentsOf: configuration, encoding: .utf8)
+            .replacingOccurrences(of: "http://127.0.0.1:8080", with: "http://127.0.0.1:\(closed)")
+            .replacingOccurrences(of: "graph:\n", with: "graph:\n  timeout: 2s\n")
+        try yaml.write(to: configuration, atomically: true, encoding: .utf8)
+        try "secret\n".write(to: directory.appendingPathComponent("client-secret"), atomically: true, encoding: .utf8)
+
+        let result = try await Self.allot(["plan", "--config", configuration.path])
+        #expect(result.status == 1)
+        let error = try #require(result.error.split(separator: "\n").first { $0.hasPrefix("error: ") }, "\(result.error)")
+        #expect(error.hasPrefix("error: token request to http://127.0.0.1:\(closed)/8f3c2a10-5b7e-4d2c-9a61-3e0f4b8d7c21/oauth2/v2.0/token failed: connection refused"), "\(error)")
+        #expect(error.contains("graph.timeout is 2 s"), "\(error)")
+    }
+
     // MARK: - Helpers
 
     struct Result {
@@ -112,10 +237,15 @@ struct OfflineCommandTests {
 
     /// Runs the built `allot` in the repository, at most 60 s.
     static func allot(_ arguments: [String]) async throws -> Result {
+        try await run(TestPaths.allot.path, arguments)
+    }
+
+    /// Runs `executable` in a scratch directory, at most 60 s.
+    static func run(_ executable: String, _ arguments: [String]) async throws -> Result {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("allot-offline-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let child = try ChildProcess("allot", arguments: arguments, directory: directory)
+        let child = try ChildProcess("allot", executable: URL(fileURLWithPath: executable), arguments: arguments, directory: directory)
         let status = try await child.exitStatus(within: .seconds(60))
         return Result(status: status, output: child.standardOutput, error: child.standardError)
     }

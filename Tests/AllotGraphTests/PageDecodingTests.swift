@@ -78,7 +78,60 @@ struct PageDecodingTests {
         #expect(scanned.users == reference.users)
     }
 
-    @Test("member pages yield the users' ids and the next link; groups, devices and contacts are skipped")
+    /// Values are looked up by their raw bytes before they are decoded: repeated bytes, the same
+    /// value written differently, nested paths through objects, `null` and non-objects must all
+    /// come out as the JSONDecoder reads them.
+    static let repeatingPage = """
+        {"value":[
+          {"id":"00000000-0000-4000-8000-000000000001","userPrincipalName":"a@contoso.com","usageLocation":"GB",
+           "department":"Sales","accountEnabled":true,"onPremisesExtensionAttributes":{"extensionAttribute1":"VISIO","extensionAttribute2":null}},
+          {"id":"00000000-0000-4000-8000-000000000002","userPrincipalName":"b@contoso.com","usageLocation":"G\\u0042",
+           "department":"Sal\\u0065s","accountEnabled":true,"onPremisesExtensionAttributes":{"extensionAttribute2":"VISIO"}},
+          {"id":"00000000-0000-4000-8000-000000000003","userPrincipalName":"c@contoso.com","usageLocation":null,
+           "department":"Sales","accountEnabled":false,"onPremisesExtensionAttributes":null},
+          {"id":"00000000-0000-4000-8000-000000000004","userPrincipalName":"d@contoso.com",
+           "department":"","accountEnabled":true,"onPremisesExtensionAttributes":"VISIO"},
+          {"id":"00000000-0000-4000-8000-000000000005","userPrincipalName":"e@contoso.com","usageLocation":"GB",
+           "department":["Sales"],"onPremisesExtensionAttributes":{"extensionAttribute3":"LEGACY","extensionAttribute1":"VISIO"}}
+        ]}
+        """
+
+    @Test("values interned by their raw bytes come out as JSONDecoder reads them, across pages")
+    func valuesByBytes() throws {
+        let attributes = ["department", "accountEnabled", "onPremisesExtensionAttributes.extensionAttribute1", "onPremisesExtensionAttributes"]
+        var builder = TenantBuilder(attributes: attributes)
+        var decoder = UserPageDecoder(attributePaths: builder.attributePaths)
+        _ = try decoder.decode(ByteBuffer(string: Self.repeatingPage), into: &builder)
+        // The same users again under other ids: every value is now found by its bytes.
+        let again = Self.repeatingPage.replacingOccurrences(of: "-8000-00000000000", with: "-8000-00000000010")
+            .replacingOccurrences(of: "@contoso.com", with: "@fabrikam.com")
+        _ = try decoder.decode(ByteBuffer(string: again), into: &builder)
+        let model = try builder.build()
+        let scanned = model.snapshot()
+
+        struct Page: Decodable { let value: [DirectoryUser] }
+        let users = try JSONDecoder().decode(Page.self, from: Data(Self.repeatingPage.utf8)).value
+            + JSONDecoder().decode(Page.self, from: Data(again.utf8)).value
+        let reference = try TenantModel(snapshot: Snapshot(attributes: attributes, users: users)).snapshot()
+        #expect(scanned.users == reference.users)
+
+        for domain in ["contoso.com", "fabrikam.com"] {
+            func user(_ name: String) throws -> Int { try #require(model.userIndex(forReference: "\(name)@\(domain)")) }
+            #expect(model.attribute("department", ofUser: try user("b")) == .string("Sales"))
+            #expect(model.usageLocation(at: try user("b")) == "GB")
+            #expect(model.usageLocation(at: try user("c")) == nil)
+            #expect(model.attribute("department", ofUser: try user("d")) == nil, "an empty string is missing")
+            #expect(model.attribute("department", ofUser: try user("e")) == .array([.string("Sales")]))
+            #expect(model.attribute("onPremisesExtensionAttributes.extensionAttribute1", ofUser: try user("a")) == .string("VISIO"))
+            #expect(model.attribute("onPremisesExtensionAttributes.extensionAttribute1", ofUser: try user("b")) == nil)
+            #expect(model.attribute("onPremisesExtensionAttributes.extensionAttribute1", ofUser: try user("c")) == nil)
+            #expect(model.attribute("onPremisesExtensionAttributes.extensionAttribute1", ofUser: try user("d")) == nil)
+            #expect(model.attribute("onPremisesExtensionAttributes.extensionAttribute1", ofUser: try user("e")) == .string("VISIO"))
+            #expect(model.attribute("onPremisesExtensionAttributes", ofUser: try user("d")) == .string("VISIO"))
+        }
+    }
+
+    @Test("member pages yield the users' ids, the nested groups' ids and the next link; devices and contacts are skipped")
     func members() throws {
         let body = """
             {"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#directoryObjects(id)",
@@ -91,14 +144,17 @@ struct PageDecodingTests {
             {"id":"00000000-0000-4000-8000-000000000005"}]}
             """
         var ids: [GUID] = []
-        let next = try CollectionPage.userIds(ByteBuffer(string: body), into: &ids)
+        var groups: [GUID] = []
+        let next = try CollectionPage.userIds(ByteBuffer(string: body), into: &ids, groups: &groups)
         #expect(next == "https://graph.microsoft.com/v1.0/groups/x/transitiveMembers?$select=id&$top=999&$skiptoken=abc")
         #expect(ids.map(\.description) == [
             "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-00000000000a", "00000000-0000-4000-8000-000000000005",
         ], "an untyped entry is kept: only ids of users read from /users count")
+        #expect(groups.map(\.description) == ["00000000-0000-4000-8000-000000000002"])
         #expect(throws: (any Error).self) {
             var none: [GUID] = []
-            _ = try CollectionPage.userIds(ByteBuffer(string: ##"{"value":[{"@odata.type":"#microsoft.graph.user"}]}"##), into: &none)
+            var noGroups: [GUID] = []
+            _ = try CollectionPage.userIds(ByteBuffer(string: ##"{"value":[{"@odata.type":"#microsoft.graph.user"}]}"##), into: &none, groups: &noGroups)
         }
     }
 

@@ -57,6 +57,49 @@ struct ReadTests {
         }
     }
 
+    @Test("sign-in activity is selected only when asked for, then read 500 users a page")
+    func signInActivityPages() async throws {
+        let attributes = ["signInActivity.lastSuccessfulSignInDateTime"]
+        try await Harness.withSimulator(configure: Self.grantAuditLogs) { simulator, endpoints in
+            let model = try await Harness.withSecretClient(endpoints) { client in
+                try await client.readTenant(attributes: attributes, groups: [])
+            }
+            let userPages = simulator.requestLog().filter { $0.path.hasPrefix("/v1.0/users") }
+            // The lower bound of requests: ceil(users / 500) pages.
+            #expect(userPages.count == (model.userCount + 499) / 500)
+            #expect(userPages.allSatisfy { $0.status == 200 })
+            #expect(userPages.first?.path.contains("$top=500") == true)
+            #expect(userPages.first?.path.contains("signInActivity") == true)
+        }
+    }
+
+    @Test("Graph refusing sign-in activity fails the read, naming AuditLog.Read.All or the missing P1")
+    func signInActivityRefused() async throws {
+        let attributes = ["signInActivity.lastSignInDateTime"]
+        try await Harness.withSimulator { _, endpoints in
+            await #expect {
+                try await Harness.withSecretClient(endpoints) { client in try await client.readTenant(attributes: attributes, groups: []) }
+            } throws: { error in
+                guard let error = error as? GraphReadError else { return false }
+                return error.reason == .signInActivityRefused && error.request?.status == 403
+                    && "\(error)".contains("lacks the AuditLog.Read.All permission") && "\(error)".contains("deploy/app-registration.md")
+            }
+        }
+        try await Harness.withSimulator(configure: { Self.grantAuditLogs(&$0); $0.entraIDPremium = false }) { _, endpoints in
+            await #expect {
+                try await Harness.withSecretClient(endpoints) { client in try await client.readTenant(attributes: attributes, groups: []) }
+            } throws: { error in
+                guard let error = error as? GraphReadError else { return false }
+                return error.reason == .signInActivityRefused && "\(error)".contains("no Microsoft Entra ID P1")
+            }
+        }
+    }
+
+    /// Grants Allot's application `AuditLog.Read.All`, which the simulator's default roles lack.
+    static func grantAuditLogs(_ configuration: inout SimulatorConfiguration) {
+        for index in configuration.applications.indices { configuration.applications[index].roles.insert("AuditLog.Read.All") }
+    }
+
     @Test("a page failing in the middle fails the read, naming the page")
     func failingPage() async throws {
         try await Harness.withSimulator { simulator, endpoints in

@@ -14,11 +14,20 @@ struct SyntheticTenant {
     let userCount: Int
     let seed: UInt64
     let driftPercent: Double
+    /// Users carry dates and five policies test them (`--date-rules`).
+    var dateRules = false
+
+    /// The moment the benchmark's policies are evaluated as of: 2026-12-07T00:00:00Z.
+    static let evaluatedAt: Int64 = 1_796_601_600
 
     static let attributes = [
         "department", "country", "jobTitle", "accountEnabled", "userType", "employeeType", "city",
         "onPremisesExtensionAttributes.extensionAttribute1",
     ]
+    static let dateAttributes = ["createdDateTime", "employeeHireDate", "signInActivity.lastSuccessfulSignInDateTime"]
+
+    /// The attribute paths the tenant holds.
+    var attributes: [String] { Self.attributes + (dateRules ? Self.dateAttributes : []) }
     static let managed = [
         "SPE_E3", "SPE_E5", "ENTERPRISEPACK", "STANDARDPACK", "EMS", "AAD_PREMIUM", "POWER_BI_PRO", "VISIOCLIENT",
         "PROJECTPROFESSIONAL", "TEAMS_EXPLORATORY",
@@ -76,8 +85,31 @@ struct SyntheticTenant {
             values: [
                 hasUsageLocation ? .string(country) : nil, .string(name), .string(country), .string(title), .bool(enabled),
                 .string(guest ? "Guest" : "Member"), .string(employeeType), .string(city), extensionAttribute,
-            ],
+            ] + (dateRules ? dates(index) : []),
             department: department, hasUsageLocation: hasUsageLocation)
+    }
+
+    /// A user's creation, hire and last successful sign-in dates (``dateAttributes``), to the
+    /// second as Graph writes them, from a random stream of their own: 1 % joiners (hired up to
+    /// 30 days ahead, never signed in), 3 % never signed in, 15 % inactive for 30 to 540 days.
+    func dates(_ index: Int) -> [JSONValue?] {
+        var random = SplitMix64(seed: (seed ^ 0xDA7E5) &* 0x1_0000_01B3 &+ UInt64(index))
+        let day: Int64 = 86_400
+        func secondsAgo(days: ClosedRange<Int>) -> Int64 { Self.evaluatedAt - Int64(days.lowerBound + random.below(days.count)) * day - Int64(random.below(86_400)) }
+        var created = secondsAgo(days: 30...2_920)
+        var hire: Int64? = (created / day + Int64(random.below(14))) * day
+        var signIn: Int64?
+        switch random.below(100) {
+        case 0:
+            created = secondsAgo(days: 0...14)
+            hire = (Self.evaluatedAt / day + 1 + Int64(random.below(30))) * day
+        case 1...3: signIn = nil
+        case 4...18: signIn = secondsAgo(days: 30...540)
+        default: signIn = secondsAgo(days: 0...14)
+        }
+        if let last = signIn { created = min(created, last - day) }
+        if random.chance(0.15) { hire = nil }
+        return [.string(PolicyDates.text(created)), hire.map { .string(PolicyDates.text($0)) }, signIn.map { .string(PolicyDates.text($0)) }]
     }
 
     /// 60 groups: a group per department, four divisions nesting them, 40 team groups (some
@@ -156,8 +188,8 @@ struct SyntheticTenant {
             ("eu-ems", [attribute("country", .anyOf(["DE", "FR", "NL", "ES", "IT", "SE", "PL", "IE"]))], grant("EMS")),
             ("apac-teams", [attribute("country", .anyOf(["JP", "IN", "AU", "SG"])), attribute("userType", .equals("Member"))], grant("TEAMS_EXPLORATORY")),
             ("interns", [attribute("employeeType", .equals("Intern"))], grant("TEAMS_EXPLORATORY")),
-            ("city-0", [attribute("city", .endsWith("-City-0"))], grant("AAD_PREMIUM")),
-            ("us-sales", [attribute("country", .equals("US")), attribute("department", .startsWith("Sales"))], grant("POWER_BI_PRO")),
+            ("city-0", [attribute("city", .endsWith(["-City-0"]))], grant("AAD_PREMIUM")),
+            ("us-sales", [attribute("country", .equals("US")), attribute("department", .startsWith(["Sales"]))], grant("POWER_BI_PRO")),
             ("gb-legal", [attribute("country", .equals("GB")), attribute("department", .equals("Legal"))], grant("ENTERPRISEPACK", disabled: ["SWAY"])),
             ("guests", [attribute("userType", .equals("Guest")), attribute("accountEnabled", .equals(.bool(true)))], grant("TEAMS_EXPLORATORY")),
         ]
@@ -166,8 +198,8 @@ struct SyntheticTenant {
         }
         let extensionPath = "onPremisesExtensionAttributes.extensionAttribute1"
         let extensions: [(AttributeOperator, String)] = [
-            (.startsWith("E5"), "SPE_E5"), (.startsWith("VISIO"), "VISIOCLIENT"), (.startsWith("PROJ"), "PROJECTPROFESSIONAL"),
-            (.matches(#"^E3-(1|2)$"#), "EMS"), (.endsWith("-11"), "AAD_PREMIUM"), (.exists(true), "TEAMS_EXPLORATORY"),
+            (.startsWith(["E5"]), "SPE_E5"), (.startsWith(["VISIO"]), "VISIOCLIENT"), (.startsWith(["PROJ"]), "PROJECTPROFESSIONAL"),
+            (.matches(#"^E3-(1|2)$"#), "EMS"), (.endsWith(["-11"]), "AAD_PREMIUM"), (.exists(true), "TEAMS_EXPLORATORY"),
             (.anyOf(["F1-0", "F1-1", "F1-2"]), "STANDARDPACK"),
         ]
         for (index, (op, sku)) in extensions.enumerated() {
@@ -175,7 +207,28 @@ struct SyntheticTenant {
                 name: "ext-\(index)", priority: 30, match: Policy.Match(attributes: [attribute(extensionPath, op)], exclude: exempt),
                 licenses: [grant(sku, replaces: sku == "SPE_E5" ? ["SPE_E3"] : [])]))
         }
-        return policies
+        return dateRules ? withDateRules(policies) : policies
+    }
+
+    /// Five of the policies as lifecycle rules: E3 and one E5 upgrade reclaimed from inactive
+    /// users, contractors licensed from their hire date, interns while their account is young,
+    /// guests while they sign in.
+    private func withDateRules(_ policies: [Policy]) -> [Policy] {
+        let day: Int64 = 86_400
+        let signIn = "signInActivity.lastSuccessfulSignInDateTime"
+        let rules: [String: (exclude: Bool, condition: AttributeCondition)] = [
+            "baseline-e3": (true, AttributeCondition(path: signIn, operators: [.olderThan(180 * day)])),
+            "e5-0": (true, AttributeCondition(path: signIn, operators: [.olderThan(90 * day)])),
+            "contractors-e1": (false, AttributeCondition(path: "employeeHireDate", operators: [.olderThan(0)])),
+            "interns": (false, AttributeCondition(path: "createdDateTime", operators: [.withinLast(365 * day)])),
+            "guests": (false, AttributeCondition(path: signIn, operators: [.withinLast(90 * day)])),
+        ]
+        return policies.map { policy in
+            guard let rule = rules[policy.name] else { return policy }
+            var policy = policy
+            if rule.exclude { policy.match.exclude.attributes.append(rule.condition) } else { policy.match.attributes.append(rule.condition) }
+            return policy
+        }
     }
 
     func settings() -> ReconcileSettings {
@@ -191,7 +244,7 @@ struct SyntheticTenant {
         let groups = groups(ids: ids)
         let catalog = Self.managed.map { SkuCatalog.entry($0)! }
         // Pass 1: who wants what.
-        var bare = TenantBuilder(attributes: Self.attributes)
+        var bare = TenantBuilder(attributes: attributes)
         bare.reserveCapacity(users: userCount)
         let none = bare.internHolding(LicenseHolding(assignedLicenses: [], states: []))
         for index in 0..<userCount {
@@ -204,14 +257,14 @@ struct SyntheticTenant {
         let entryOfGenerated: [UInt32]
         do {
             let tenant = try bare.build()
-            let planner = Planner(tenant: tenant, policies: try CompiledPolicies(policies: policies(), settings: settings(), tenant: tenant), settings: settings())
+            let planner = Planner(tenant: tenant, policies: try CompiledPolicies(policies: policies(), settings: settings(), tenant: tenant, evaluatedAt: Self.evaluatedAt), settings: settings())
             let assignments = planner.desiredAssignments()
             wanted = assignments.licensesOfEntry
             entryOfGenerated = ids.map { assignments.entryOfUser[tenant.userIndex(for: $0)!] }
         }
         // Pass 2: the tenant as it is, drift included.
         var random = SplitMix64(seed: seed ^ 0xD81F7)
-        var builder = TenantBuilder(attributes: Self.attributes)
+        var builder = TenantBuilder(attributes: attributes)
         builder.reserveCapacity(users: userCount)
         var consumed = [GUID: Int]()
         var holdingOfWanted: [UInt32: UInt32] = [:]

@@ -4,20 +4,28 @@ import Foundation
 import Glibc
 #endif
 
-/// `AllotBenchmarks planner [--users N] [--seed S] [--drift PERCENT] [--runs R]`
+/// `AllotBenchmarks planner|impact [--users N] [--seed S] [--drift PERCENT] [--runs R] [--date-rules]`
 ///
 /// Generates a tenant straight into the core model, then times compiling the policies plus
-/// planning (the per-user change list included), single-threaded. Build it in release mode:
+/// planning (the per-user change list included), single-threaded. `--date-rules` gives users
+/// creation, hire and sign-in dates and makes five of the 50 policies date rules. `impact` times
+/// `allot plan --compare-to` (two policy sets over one tenant, the changes named and marked)
+/// against one plan with its changes named. Build it in release mode:
 /// `swift run --package-path Benchmarks -c release AllotBenchmarks planner --users 1000000`. See docs/performance.md.
 struct Arguments {
     var users = 1_000_000
     var seed: UInt64 = 42
     var drift = 5.0
     var runs = 5
+    var dateRules = false
 
     init(_ arguments: [String]) {
         var iterator = arguments.makeIterator()
         while let flag = iterator.next() {
+            if flag == "--date-rules" {
+                dateRules = true
+                continue
+            }
             guard let value = iterator.next() else { break }
             switch flag {
             case "--users": users = Int(value) ?? users
@@ -57,7 +65,7 @@ func threadCPUTime() -> Double {
 func megabytes(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1_048_576) }
 
 func runPlanner(_ arguments: Arguments) throws {
-    let synthetic = SyntheticTenant(userCount: arguments.users, seed: arguments.seed, driftPercent: arguments.drift)
+    let synthetic = SyntheticTenant(userCount: arguments.users, seed: arguments.seed, driftPercent: arguments.drift, dateRules: arguments.dateRules)
     let policies = synthetic.policies()
     let settings = synthetic.settings()
     print("generating \(arguments.users) users, \(policies.count) policies, \(settings.managedSkus.count) managed SKUs (seed \(arguments.seed))...")
@@ -78,7 +86,7 @@ func runPlanner(_ arguments: Arguments) throws {
     for _ in 0...arguments.runs {
         let cpuStart = threadCPUTime()
         let start = ContinuousClock.now
-        let compiled = try CompiledPolicies(policies: policies, settings: settings, tenant: tenant)
+        let compiled = try CompiledPolicies(policies: policies, settings: settings, tenant: tenant, evaluatedAt: SyntheticTenant.evaluatedAt)
         let compileTime = ContinuousClock.now - start
         plan = Planner(tenant: tenant, policies: compiled, settings: settings).plan()
         compileTimes.append(compileTime.timeInterval)
@@ -105,10 +113,49 @@ func runPlanner(_ arguments: Arguments) throws {
     print("materializing the named change list (\(changes.count) changes, \(deferred.count) deferred adds), outside the budget: \(materialize)")
 }
 
+/// `allot plan --compare-to` against `allot plan`: the proposed policies drop the base set's last
+/// policy. Both sides name every change, as printing them does.
+func runImpact(_ arguments: Arguments) throws {
+    let synthetic = SyntheticTenant(userCount: arguments.users, seed: arguments.seed, driftPercent: arguments.drift)
+    let base = synthetic.policies()
+    let proposed = Array(base.dropLast())
+    let settings = synthetic.settings()
+    print("generating \(arguments.users) users; base \(base.count) policies, proposed without '\(base.last?.name ?? "")' (seed \(arguments.seed))...")
+    let tenant = try synthetic.build()
+    releaseFreedMemory()
+    func planner(_ policies: [Policy]) throws -> Planner {
+        Planner(tenant: tenant, policies: try CompiledPolicies(policies: policies, settings: settings, tenant: tenant, evaluatedAt: 0), settings: settings)
+    }
+    var single: [Double] = []
+    var compared: [Double] = []
+    var impact: PolicyImpact?
+    for _ in 0...arguments.runs {
+        var start = threadCPUTime()
+        let plan = try planner(proposed).plan()
+        _ = plan.changes
+        single.append(threadCPUTime() - start)
+        start = threadCPUTime()
+        impact = PolicyImpact(base: try planner(base), proposed: try planner(proposed))
+        compared.append(threadCPUTime() - start)
+    }
+    single.removeFirst()  // the first run warms caches
+    compared.removeFirst()
+    guard let impact else { return }
+    let summary = impact.summary
+    print("impact: \(summary.usersChangedByPolicy) users changed by the policy change (\(summary.addsByPolicy) adds, \(summary.removalsByPolicy) removals), \(summary.usersWithDrift) with drift, \(summary.usersWithdrawn) withdrawn")
+    let oneMedian = single.sorted()[single.count / 2]
+    let impactMedian = compared.sorted()[compared.count / 2]
+    print(String(format: "one plan, changes named: CPU median %.1f ms (min %.1f, max %.1f)", oneMedian * 1000, single.min()! * 1000, single.max()! * 1000))
+    print(String(format: "--compare-to: CPU median %.1f ms (min %.1f, max %.1f), %.2fx one plan (budget: under 2x)",
+                 impactMedian * 1000, compared.min()! * 1000, compared.max()! * 1000, impactMedian / oneMedian))
+}
+
 let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
 case "planner":
     try runPlanner(Arguments(Array(arguments.dropFirst())))
+case "impact":
+    try runImpact(Arguments(Array(arguments.dropFirst())))
 default:
-    print("usage: AllotBenchmarks planner [--users N] [--seed S] [--drift PERCENT] [--runs R]")
+    print("usage: AllotBenchmarks planner|impact [--users N] [--seed S] [--drift PERCENT] [--runs R] [--date-rules]")
 }

@@ -2,7 +2,10 @@
 // SKUs) against the built-in simulator on loopback, measuring requests, the client's CPU time
 // per user and its peak resident memory. See docs/performance.md ("Graph read").
 //
-//     swift run --package-path Benchmarks -c release AllotGraphBenchmark [--users 100000] [--seed 1] [--groups 20] [--in-process]
+//     swift run --package-path Benchmarks -c release AllotGraphBenchmark [--users 100000] [--seed 1] [--groups 20] [--sign-in-activity] [--in-process]
+//
+// `--sign-in-activity` reads users' `signInActivity` too, as a policy testing it makes Allot do:
+// Graph then serves at most 500 users a page.
 //
 // By default the simulator runs in a child process (this executable with `serve`), so that
 // the CPU the simulator spends is not counted as Allot's.
@@ -25,6 +28,7 @@ struct Options {
     var groups = 20
     var inProcess = false
     var serve = false
+    var signInActivity = false
 
     init(_ arguments: [String]) {
         var iterator = arguments.makeIterator()
@@ -35,6 +39,7 @@ struct Options {
             case "--seed": seed = UInt64(iterator.next() ?? "") ?? seed
             case "--groups": groups = Int(iterator.next() ?? "") ?? groups
             case "--in-process": inProcess = true
+            case "--sign-in-activity": signInActivity = true
             default:
                 FileHandle.standardError.write(Data("unknown argument \(argument)\n".utf8))
                 exit(64)
@@ -46,7 +51,7 @@ struct Options {
 /// The generated tenant with enough groups for the benchmark: the sample groups plus
 /// deterministic extra ones ("Benchmark group N", each every k-th user), up to `groups`.
 func benchmarkTenant(_ options: Options) -> Snapshot {
-    var tenant = TenantGenerator(users: options.users, seed: options.seed).generate()
+    var tenant = TenantGenerator(users: options.users, seed: options.seed, lifecycleDatesAsOf: options.signInActivity ? Date() : nil).generate()
     var index = 0
     while tenant.groups.count < options.groups {
         let stride = 3 + index
@@ -58,6 +63,17 @@ func benchmarkTenant(_ options: Options) -> Snapshot {
         index += 1
     }
     return tenant
+}
+
+/// The simulator's configuration: Allot's roles, with `AuditLog.Read.All` to read sign-in activity.
+func simulatorConfiguration(_ options: Options) -> SimulatorConfiguration {
+    SimulatorConfiguration(defaultRoles: SimulatedApplication.allotRoles.union(options.signInActivity ? ["AuditLog.Read.All"] : []))
+}
+
+/// The user properties the read selects, as policies would name them.
+func attributes(_ options: Options) -> [String] {
+    ["accountEnabled", "userType", "department", "jobTitle", "country", "onPremisesExtensionAttributes.extensionAttribute1"]
+        + (options.signInActivity ? ["signInActivity.lastSuccessfulSignInDateTime"] : [])
 }
 
 /// Which group names the read references: the first `count` groups of the tenant.
@@ -128,7 +144,7 @@ struct RequestCounts: Codable {
 func serve(_ options: Options) async throws {
     let tenant = benchmarkTenant(options)
     let groups = groupReferences(tenant, count: options.groups)
-    let simulator = GraphSimulator(tenant: tenant, configuration: SimulatorConfiguration())
+    let simulator = GraphSimulator(tenant: tenant, configuration: simulatorConfiguration(options))
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask {
             try await simulator.run { endpoints in
@@ -179,6 +195,7 @@ final class ChildSimulator {
     init(options: Options) throws {
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
         process.arguments = ["serve", "--users", "\(options.users)", "--seed", "\(options.seed)", "--groups", "\(options.groups)"]
+            + (options.signInActivity ? ["--sign-in-activity"] : [])
         process.standardInput = input
         process.standardOutput = output
         try process.run()
@@ -228,7 +245,7 @@ struct BenchmarkError: Error, CustomStringConvertible {
 }
 
 /// Reads the tenant once and prints the figures.
-func measure(graphEndpoint: String, authority: String, groups: [String], counts: () throws -> RequestCounts) async throws {
+func measure(graphEndpoint: String, authority: String, groups: [String], attributes: [String], counts: () throws -> RequestCounts) async throws {
     let directory = NSTemporaryDirectory() + "allot-graph-benchmark-\(getpid())"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -239,8 +256,6 @@ func measure(graphEndpoint: String, authority: String, groups: [String], counts:
         credential: .clientSecretFile(secretFile), graphEndpoint: graphEndpoint, authority: authority)
     var logger = Logger(label: "allot.graph.benchmark")
     logger.logLevel = .warning
-    let attributes = ["accountEnabled", "userType", "department", "jobTitle", "country",
-        "onPremisesExtensionAttributes.extensionAttribute1"]
 
     let wallStart = ContinuousClock.now
     let faultsStart = resourceUsage().ru_minflt
@@ -254,7 +269,9 @@ func measure(graphEndpoint: String, authority: String, groups: [String], counts:
     let peak = peakResidentMegabytes()
 
     let requestCounts = try counts()
-    var lowerBound = 1 + (model.userCount + 998) / 999 + 1 + groups.count
+    let pageSize = GraphClient.userPageSize(attributes: attributes)
+    let userPages = (model.userCount + pageSize - 1) / pageSize
+    var lowerBound = 1 + userPages + 1 + groups.count
     let members = model.groups.indices.map { model.memberCount(ofGroup: $0) }
     let memberPages = members.reduce(0) { $0 + max(1, ($1 + 998) / 999) }
     lowerBound += memberPages
@@ -265,7 +282,7 @@ func measure(graphEndpoint: String, authority: String, groups: [String], counts:
         groups read                 \(model.groups.count) (\(members.reduce(0, +)) memberships)
         SKUs read                   \(model.subscribedSkus.count)
         requests                    \(requestCounts.total) (token \(requestCounts.token), user pages \(requestCounts.userPages), group lookups \(requestCounts.groupLookups), member pages \(requestCounts.memberPages), SKU reads \(requestCounts.skuReads), other \(requestCounts.other), failed \(requestCounts.failed))
-        lower bound                 \(lowerBound) (1 token + \((model.userCount + 998) / 999) user pages + \(groups.count) group lookups + \(memberPages) member pages + 1 SKU read)
+        lower bound                 \(lowerBound) (1 token + \(userPages) user pages of \(pageSize) + \(groups.count) group lookups + \(memberPages) member pages + 1 SKU read)
         wall time                   \(String(format: "%.2f", wall.timeInterval)) s
         client CPU (user+sys)       \(String(format: "%.3f", cpu)) s
         client CPU per user         \(String(format: "%.2f", microsecondsPerUser)) µs   (budget 10 µs)
@@ -281,17 +298,17 @@ if options.serve {
     try await serve(options)
 } else if options.inProcess {
     let tenant = benchmarkTenant(options)
-    let simulator = GraphSimulator(tenant: tenant, configuration: SimulatorConfiguration())
+    let simulator = GraphSimulator(tenant: tenant, configuration: simulatorConfiguration(options))
     try await simulator.withRunning { simulator, endpoints in
         try await measure(
             graphEndpoint: endpoints.graphEndpoint, authority: endpoints.authority,
-            groups: groupReferences(tenant, count: options.groups)
+            groups: groupReferences(tenant, count: options.groups), attributes: attributes(options)
         ) { RequestCounts(simulator.requestLog()) }
     }
 } else {
     let child = try ChildSimulator(options: options)
     defer { child.stop() }
-    try await measure(graphEndpoint: child.graphEndpoint, authority: child.authority, groups: child.groups) {
+    try await measure(graphEndpoint: child.graphEndpoint, authority: child.authority, groups: child.groups, attributes: attributes(options)) {
         try JSONDecoder().decode(RequestCounts.self, from: Data(try child.command("log").utf8))
     }
 }

@@ -18,7 +18,8 @@ enum SourceFile {
     ///
     /// - Parameter missingHint: appended to the message when the file does not exist.
     static func contents(of path: String, missingHint: String = "") -> Result<[UInt8], Diagnostic> {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below); regular files ignore it.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
             let code = errno
             let hint = code == ENOENT ? missingHint : ""

@@ -80,12 +80,19 @@ extension AllotConfiguration {
         public var caFile: String?
         /// The identity write quota Allot paces itself inside: writes per window.
         public var writeQuota: WriteQuota
+        /// How long a Graph or token endpoint that cannot be reached (connection refused,
+        /// connect timed out) is retried before the request fails.
+        public var timeout: Duration
 
-        public init(endpoint: String? = nil, authority: String? = nil, caFile: String? = nil, writeQuota: WriteQuota = WriteQuota()) {
+        public init(
+            endpoint: String? = nil, authority: String? = nil, caFile: String? = nil, writeQuota: WriteQuota = WriteQuota(),
+            timeout: Duration = .seconds(30)
+        ) {
             self.endpoint = endpoint
             self.authority = authority
             self.caFile = caFile
             self.writeQuota = writeQuota
+            self.timeout = timeout
         }
     }
 
@@ -177,6 +184,8 @@ public struct ReconcileSettings: Sendable, Hashable {
 
     /// Time between cycles.
     public var interval: Duration
+    /// Time between fast passes (Graph delta queries between full cycles); `.zero`: no fast path.
+    public var fastInterval: Duration
     public var mode: Mode
     /// The SKUs Allot owns, by `skuPartNumber` or `skuId`. No other SKU is ever touched.
     public var managedSkus: [SkuReference]
@@ -188,6 +197,7 @@ public struct ReconcileSettings: Sendable, Hashable {
 
     public init(
         interval: Duration = .seconds(15 * 60),
+        fastInterval: Duration = .seconds(30),
         mode: Mode = .enforce,
         managedSkus: [SkuReference] = [],
         defaultUsageLocation: String? = nil,
@@ -195,6 +205,7 @@ public struct ReconcileSettings: Sendable, Hashable {
         removalDelay: Duration = .zero
     ) {
         self.interval = interval
+        self.fastInterval = fastInterval
         self.mode = mode
         self.managedSkus = managedSkus
         self.defaultUsageLocation = defaultUsageLocation

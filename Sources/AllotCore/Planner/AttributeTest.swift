@@ -1,8 +1,9 @@
 import Foundation
 import Synchronization
 
-/// An attribute condition ready to evaluate: operators with their operands lowercased and
-/// regular expressions compiled.
+/// An attribute condition ready to evaluate: operators with their operands lowercased,
+/// regular expressions compiled, and date operators turned into a range of instants as of the
+/// evaluation time.
 ///
 /// The planner never evaluates it per user: it evaluates it once per distinct value of the
 /// attribute (see ``CompiledPolicies``), which is what makes a million users cheap.
@@ -10,32 +11,62 @@ struct AttributeTest {
     enum Operation {
         case anyOf(Set<String>)
         case noneOf(Set<String>)
-        case startsWith(String)
-        case endsWith(String)
+        case startsWith([String])
+        case endsWith([String])
         case matches(NSRegularExpression)
         case exists(Bool)
+        /// The instant lies in the range (seconds since the epoch).
+        case during(ClosedRange<Int64>)
     }
 
     let operations: [Operation]
 
+    /// Per distinct value of `column`, whether the test holds. A test of dates alone (the
+    /// lifecycle rules) is one range check per value over the column's parsed instants, a tight
+    /// loop even for the million distinct sign-in times of a million users.
+    func table(for columns: AttributeColumns, column: Int) -> [Bool] {
+        let instants = columns.instants[column]
+        let ranges = operations.compactMap { operation -> ClosedRange<Int64>? in if case let .during(range) = operation { range } else { nil } }
+        if let instants, !operations.isEmpty, ranges.count == operations.count {
+            // Every range excludes `noInstant`, so a missing date holds for none.
+            let lower = ranges.map(\.lowerBound).max() ?? Int64.min + 1
+            let upper = ranges.map(\.upperBound).min() ?? Int64.max
+            return instants.map { $0 >= lower && $0 <= upper }
+        }
+        let values = columns.values[column]
+        return values.indices.map { index in
+            let instant = instants.flatMap { $0[index] == AttributeColumns.noInstant ? nil : $0[index] }
+            return holds(for: index == 0 ? nil : values[index], instant: instant)
+        }
+    }
+
+    /// - Parameter evaluatedAt: the instant `olderThan` and `withinLast` count back from.
     /// - Throws: the regular-expression compiler's error for an invalid `matches` pattern.
-    init(_ condition: AttributeCondition) throws {
+    init(_ condition: AttributeCondition, evaluatedAt: Int64) throws {
         operations = try condition.operators.map { op in
             switch op {
             case let .equals(value): .anyOf([value.comparisonKey])
             case let .anyOf(values): .anyOf(Set(values.map(\.comparisonKey)))
             case let .noneOf(values): .noneOf(Set(values.map(\.comparisonKey)))
-            case let .startsWith(prefix): .startsWith(prefix.lowercased())
-            case let .endsWith(suffix): .endsWith(suffix.lowercased())
+            case let .startsWith(prefixes): .startsWith(prefixes.map { $0.lowercased() })
+            case let .endsWith(suffixes): .endsWith(suffixes.map { $0.lowercased() })
             case let .matches(pattern): .matches(try PolicyPattern.compile(pattern))
             case let .exists(flag): .exists(flag)
+            case let .before(instant): .during((Int64.min + 1)...(instant - 1))
+            case let .after(instant): .during((instant + 1)...Int64.max)
+            case let .olderThan(seconds): .during((Int64.min + 1)...(evaluatedAt - seconds - 1))
+            case let .withinLast(seconds): .during((evaluatedAt - seconds)...evaluatedAt)
             }
         }
     }
 
-    /// Whether every operation holds for a value (`nil`: missing, null or empty).
-    func holds(for value: JSONValue?) -> Bool {
-        operations.allSatisfy { Self.holds($0, for: value) }
+    /// Whether every operation holds for a value (`nil`: missing, null or empty), whose
+    /// instant (`nil` when missing or not a date) date operations compare.
+    func holds(for value: JSONValue?, instant: Int64?) -> Bool {
+        operations.allSatisfy { operation in
+            if case let .during(range) = operation { return instant.map(range.contains) ?? false }
+            return Self.holds(operation, for: value)
+        }
     }
 
     private static func holds(_ operation: Operation, for value: JSONValue?) -> Bool {
@@ -44,7 +75,7 @@ struct AttributeTest {
             switch operation {
             case .noneOf: return true
             case let .exists(flag): return !flag
-            case .anyOf, .startsWith, .endsWith, .matches: return false
+            case .anyOf, .startsWith, .endsWith, .matches, .during: return false
             }
         }
         if case let .exists(flag) = operation { return flag }
@@ -60,15 +91,27 @@ struct AttributeTest {
         switch operation {
         case let .anyOf(keys): return keys.contains(text.lowercased())
         case let .noneOf(keys): return !keys.contains(text.lowercased())
-        case let .startsWith(prefix): return text.lowercased().hasPrefix(prefix)
-        case let .endsWith(suffix): return text.lowercased().hasSuffix(suffix)
+        case let .startsWith(prefixes):
+            let lowered = text.lowercased()
+            return prefixes.contains { lowered.hasPrefix($0) }
+        case let .endsWith(suffixes):
+            let lowered = text.lowercased()
+            return suffixes.contains { lowered.hasSuffix($0) }
         case let .matches(regex): return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
         case let .exists(flag): return flag
+        case .during: return false
         }
     }
 }
 
 extension JSONValue {
+    /// The instant a date value stands for (seconds since the epoch); `nil` for anything else,
+    /// and for Graph's placeholder of a sign-in that never happened (``PolicyDates/neverPlaceholder``).
+    var instant: Int64? {
+        guard case let .string(text) = self, let instant = PolicyDates.instant(text), instant != PolicyDates.neverPlaceholder else { return nil }
+        return instant
+    }
+
     /// The text a scalar compares by (before case folding); `nil` for lists and objects.
     var scalarText: String? {
         switch self {

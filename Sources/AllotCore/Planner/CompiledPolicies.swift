@@ -1,6 +1,10 @@
 /// Policies resolved against one tenant: group names to group indices, SKU and plan names to ids,
 /// allow-lists to `disabledPlans`, attribute conditions to a yes/no table per distinct value.
 ///
+/// Date conditions are resolved as of `evaluatedAt`, the cycle's start time (or the `--at` of
+/// `allot plan`): the planner reads no clock, so the same tenant, policies and time always
+/// give the same plan.
+///
 /// Compiling is where the tenant-fit problems surface: a group that does not exist or is
 /// ambiguous, a SKU or plan the tenant does not have, an attribute the snapshot lacks. They
 /// come back all at once as diagnostics pointing at the policy line, and a plan is never made
@@ -9,6 +13,8 @@ public struct CompiledPolicies: Sendable {
     public let policies: [Policy]
     /// The managed SKUs as the tenant knows them; a managed index is a position here.
     public let managedSkus: [SubscribedSku]
+    /// The instant (seconds since the epoch) that `olderThan` and `withinLast` count back from.
+    public let evaluatedAt: Int64
     /// Managed indices ordered so that a SKU comes before every SKU it replaces.
     let replacementOrder: [Int]
     let compiled: [CompiledPolicy]
@@ -22,10 +28,9 @@ public struct CompiledPolicies: Sendable {
     /// The service-plan ids of each managed SKU that apply to users (what `disabledPlans` may hold).
     let userPlans: [Set<GUID>]
 
-    /// The managed index of a SKU id, if the SKU is managed.
-
+    /// - Parameter evaluatedAt: the cycle's start time, seconds since the epoch: date conditions are evaluated as of it.
     /// - Throws: ``DiagnosticsError`` with every tenant-fit problem found.
-    public init(policies: [Policy], settings: ReconcileSettings, tenant: TenantModel) throws(DiagnosticsError) {
+    public init(policies: [Policy], settings: ReconcileSettings, tenant: TenantModel, evaluatedAt: Int64) throws(DiagnosticsError) {
         var problems: [Diagnostic] = []
         var managed: [SubscribedSku] = []
         for reference in settings.managedSkus {
@@ -48,7 +53,7 @@ public struct CompiledPolicies: Sendable {
         }
         let userPlans = managed.map { sku in Set(sku.servicePlans.filter { $0.appliesTo != "Company" }.map(\.servicePlanId)) }
 
-        var resolver = Resolver(tenant: tenant, managed: managed, userPlans: userPlans)
+        var resolver = Resolver(tenant: tenant, managed: managed, userPlans: userPlans, evaluatedAt: evaluatedAt)
         let compiled = policies.map { resolver.compile($0) }
         problems += resolver.problems
 
@@ -76,6 +81,7 @@ public struct CompiledPolicies: Sendable {
         guard problems.isEmpty else { throw DiagnosticsError(problems) }
         self.policies = policies
         self.managedSkus = managed
+        self.evaluatedAt = evaluatedAt
         self.replacementOrder = order
         self.compiled = compiled
         self.userPlans = userPlans
@@ -121,6 +127,8 @@ public struct CompiledPolicies: Sendable {
 struct CompiledPolicy: Sendable {
     /// Attribute tests: which column, and per distinct value of that column whether the test holds.
     var tests: [(column: Int, table: [Bool])]
+    /// `exclude.attributes`, compiled the same way: a user for whom any holds is excluded.
+    var excludeTests: [(column: Int, table: [Bool])]
     /// The groups (indices) of the `groups` clause: a member of any passes; `nil` when the
     /// policy has no group clause, empty when it matches nobody.
     var groupFilter: Set<Int>?
@@ -142,6 +150,7 @@ extension CompiledPolicy {
             !excludedUsers.contains(user)
         else { return false }
         return tests.allSatisfy { $0.table[tenant.columns.valueIndex(ofUser: user, column: $0.column)] }
+            && !excludeTests.contains { $0.table[tenant.columns.valueIndex(ofUser: user, column: $0.column)] }
     }
 }
 
@@ -165,27 +174,27 @@ private struct Resolver {
     let tenant: TenantModel
     let managed: [SubscribedSku]
     let userPlans: [Set<GUID>]
+    let evaluatedAt: Int64
     var problems: [Diagnostic] = []
     /// Tables already built, by attribute path and operators: policies often share conditions.
     var tables: [String: [[AttributeOperator]: [Bool]]] = [:]
 
-    init(tenant: TenantModel, managed: [SubscribedSku], userPlans: [Set<GUID>]) {
+    init(tenant: TenantModel, managed: [SubscribedSku], userPlans: [Set<GUID>], evaluatedAt: Int64) {
         self.tenant = tenant
         self.managed = managed
         self.userPlans = userPlans
+        self.evaluatedAt = evaluatedAt
     }
 
     mutating func compile(_ policy: Policy) -> CompiledPolicy {
-        var tests: [(column: Int, table: [Bool])] = []
-        for condition in policy.match.attributes {
-            if let test = compileTest(condition, policy: policy.name) { tests.append(test) }
-        }
+        let tests = policy.match.attributes.compactMap { compileTest($0, policy: policy.name) }
+        let excludeTests = policy.match.exclude.attributes.compactMap { compileTest($0, policy: policy.name) }
         let groupFilter = policy.match.groups.map { resolve($0, policy: policy.name) }
         let excludedGroups = resolve(policy.match.exclude.groups, policy: policy.name)
         let excludedUsers = policy.match.exclude.users.compactMap { tenant.userIndex(forReference: $0.value) }
         let grants = policy.licenses.compactMap { compileGrant($0, policy: policy.name) }
         return CompiledPolicy(
-            tests: tests, groupFilter: groupFilter, excludedGroups: excludedGroups, excludedUsers: excludedUsers, grants: grants,
+            tests: tests, excludeTests: excludeTests, groupFilter: groupFilter, excludedGroups: excludedGroups, excludedUsers: excludedUsers, grants: grants,
             priority: policy.priority)
     }
 
@@ -199,13 +208,12 @@ private struct Resolver {
         if let table = tables[condition.path]?[condition.operators] { return (column, table) }
         let test: AttributeTest
         do {
-            test = try AttributeTest(condition)
+            test = try AttributeTest(condition, evaluatedAt: evaluatedAt)
         } catch {
             problems.append(Diagnostic("policy '\(policy)': invalid regular expression for '\(condition.path)': \(error)", at: condition.location))
             return nil
         }
-        let values = tenant.columns.values[column]
-        let table = values.indices.map { $0 == 0 ? test.holds(for: nil) : test.holds(for: values[$0]) }
+        let table = test.table(for: tenant.columns, column: column)
         tables[condition.path, default: [:]][condition.operators] = table
         return (column, table)
     }

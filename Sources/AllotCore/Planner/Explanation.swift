@@ -28,7 +28,7 @@ public struct PolicyVerdict: Sendable, Hashable, Codable {
 
 /// One clause of a policy's `match`, evaluated for one user.
 public struct ClauseVerdict: Sendable, Hashable, Codable {
-    /// `all`, `groups`, `attributes.<path>`, `exclude.groups` or `exclude.users`.
+    /// `all`, `groups`, `attributes.<path>`, `exclude.groups`, `exclude.attributes.<path>` or `exclude.users`.
     public var clause: String
     /// Whether the clause lets the user through (for `exclude.*`: the user is not excluded).
     public var holds: Bool
@@ -103,17 +103,23 @@ extension Planner {
                     : member.isEmpty ? "not a member of any of: \(groups.map(\.value).joined(separator: ", "))" : "member of \(member.joined(separator: ", "))"))
         }
         for (condition, test) in zip(policy.match.attributes, compiled.tests) {
-            let value = tenant.columns.value(ofUser: user, column: test.column)
             let holds = test.table[tenant.columns.valueIndex(ofUser: user, column: test.column)]
             clauses.append(ClauseVerdict(
                 clause: "attributes.\(condition.path)", holds: holds,
-                detail: "\(condition.path) is \(value.map(Self.describe) ?? "missing"): \(holds ? "satisfies" : "does not satisfy") \(Self.describe(condition.operators))"))
+                detail: "\(describe(condition, user: user, column: test.column)): \(holds ? "satisfies" : "does not satisfy") \(Self.describe(condition.operators))"))
         }
         let excludedBy = policy.match.exclude.groups.filter { isMember(user, of: $0) }.map(\.value)
         if !policy.match.exclude.groups.isEmpty {
             clauses.append(ClauseVerdict(
                 clause: "exclude.groups", holds: excludedBy.isEmpty,
                 detail: excludedBy.isEmpty ? "not in an excluded group" : "excluded as a member of \(excludedBy.joined(separator: ", "))"))
+        }
+        for (condition, test) in zip(policy.match.exclude.attributes, compiled.excludeTests) {
+            let excluded = test.table[tenant.columns.valueIndex(ofUser: user, column: test.column)]
+            clauses.append(ClauseVerdict(
+                clause: "exclude.attributes.\(condition.path)", holds: !excluded,
+                detail: "\(describe(condition, user: user, column: test.column)): "
+                    + (excluded ? "excluded, as it satisfies " : "not excluded, as it does not satisfy ") + Self.describe(condition.operators)))
         }
         if !policy.match.exclude.users.isEmpty {
             let named = policy.match.exclude.users.contains { tenant.userIndex(forReference: $0.value) == user }
@@ -158,6 +164,16 @@ extension Planner {
         ids.map { id in sku.servicePlans.first { $0.servicePlanId == id }?.servicePlanName ?? id.description }
     }
 
+    /// `department is 'Sales'`, or for a date `last successful sign-in 2026-08-01T09:00:00Z, 128 days before 2026-12-07`.
+    private func describe(_ condition: AttributeCondition, user: Int, column: Int) -> String {
+        let value = tenant.columns.value(ofUser: user, column: column)
+        guard PolicyDates.isDateAttribute(condition.path) else { return "\(condition.path) is \(value.map(Self.describe) ?? "missing")" }
+        let label = PolicyDates.label(of: condition.path)
+        guard let value else { return "\(label) missing" }
+        guard let instant = value.instant else { return "\(label) \(Self.describe(value)), not a date" }
+        return "\(label) \(PolicyDates.shortText(instant)), \(PolicyDates.distance(of: instant, from: policies.evaluatedAt))"
+    }
+
     private static func describe(_ value: JSONValue) -> String {
         switch value {
         case let .array(items): "[" + items.map(describe).joined(separator: ", ") + "]"
@@ -172,11 +188,20 @@ extension Planner {
             case let .equals(value): "equals '\(value)'"
             case let .anyOf(values): "any of [\(values.map(\.description).joined(separator: ", "))]"
             case let .noneOf(values): "notIn [\(values.map(\.description).joined(separator: ", "))]"
-            case let .startsWith(prefix): "startsWith '\(prefix)'"
-            case let .endsWith(suffix): "endsWith '\(suffix)'"
+            case let .startsWith(prefixes): "startsWith " + Self.describe(texts: prefixes)
+            case let .endsWith(suffixes): "endsWith " + Self.describe(texts: suffixes)
             case let .matches(pattern): "matches /\(pattern)/"
             case let .exists(flag): "exists: \(flag)"
+            case let .before(instant): "before \(PolicyDates.shortText(instant))"
+            case let .after(instant): "after \(PolicyDates.shortText(instant))"
+            case let .olderThan(seconds): "olderThan \(PolicyDates.durationText(seconds))"
+            case let .withinLast(seconds): "withinLast \(PolicyDates.durationText(seconds))"
             }
         }.joined(separator: " and ")
+    }
+
+    /// `'Senior'`, or `any of ['Senior', 'Staff']`.
+    private static func describe(texts: [String]) -> String {
+        texts.count == 1 ? "'\(texts[0])'" : "any of [" + texts.map { "'\($0)'" }.joined(separator: ", ") + "]"
     }
 }

@@ -29,11 +29,19 @@ public struct Plan: Sendable, Equatable, Encodable {
     public var deferred: [DeferredAdd] { details.deferredRecords.map(details.deferredAdd) }
     /// Desired SKUs users hold only through group-based licensing (for planning a GBL migration).
     public var heldThroughGroups: [GroupHeldLicense] { details.groupHeldRecords.flatMap(details.groupHeldLicenses) }
-    /// Removals held because a group the granting policy names shrank suddenly (the group shrink hold).
-    public var heldRemovals: [HeldRemoval] { details.shrinkHeldRecords.flatMap(details.heldRemovals) }
+    /// Removals held back, each with its cause: a group the granting policy names shrank
+    /// suddenly (the group shrink hold), or the mass-removal guard tripped.
+    public var heldRemovals: [HeldRemoval] { details.heldRecords.flatMap(details.heldRemovals) }
 
     /// Whether applying the plan sends any request.
     public var hasChanges: Bool { !details.changeRecords.isEmpty }
+
+    /// Whether anything is pending: a request to send, or an add or removal the plan holds back
+    /// (deferred for seats, a skipped user, waiting out `removalDelay`, held by a guard).
+    /// `allot plan` exits 2 when this holds, so that CI never passes a plan that hides work.
+    public var isPending: Bool {
+        hasChanges || summary.deferredAdds > 0 || summary.skippedUsers > 0 || summary.delayedRemovals > 0 || summary.heldRemovals > 0
+    }
 
     /// One user's change, if the plan has one.
     public func change(for user: GUID) -> UserChange? {
@@ -85,7 +93,7 @@ public struct Plan: Sendable, Equatable, Encodable {
         public var skippedUsers: Int
         public var delayedRemovals: Int
         public var heldThroughGroups: Int
-        /// Removals held by the group shrink hold.
+        /// Removals held by the group shrink hold or the tripped mass-removal guard.
         public var heldRemovals: Int
     }
 }
@@ -103,6 +111,15 @@ public struct UserChange: Sendable, Hashable, Codable {
     public var removals: [LicenseRemoval]
     /// Every policy that matched the user.
     public var policies: [String]
+    /// In a policy impact (`allot plan --compare-to`): `policy` when any part of the change is
+    /// caused by the proposed policies, `drift` when every part is planned with either policy set.
+    public var cause: ChangeCause? = nil
+}
+
+/// Why a change is in a policy impact: the proposed policies cause it, or it is drift already in
+/// the tenant that either policy set plans (`allot plan --compare-to`, docs/gitops.md).
+public enum ChangeCause: String, Sendable, Hashable, Codable {
+    case policy, drift
 }
 
 /// The body of `POST /users/{id}/assignLicense`. Both arrays are always sent, even empty:
@@ -131,6 +148,8 @@ public struct LicenseAdd: Sendable, Hashable, Codable {
     public var policies: [String]
     /// The highest priority among them: the order adds are sent in, and served when seats are short.
     public var priority: Int
+    /// In a policy impact: whether the proposed policies cause this add.
+    public var cause: ChangeCause? = nil
 }
 
 /// A held SKU re-added with other plans.
@@ -144,6 +163,8 @@ public struct PlanChange: Sendable, Hashable, Codable {
     /// The plans on after the change (names).
     public var enabledPlans: [String]
     public var policies: [String]
+    /// In a policy impact: whether the proposed policies cause this plan change.
+    public var cause: ChangeCause? = nil
 }
 
 /// A directly assigned SKU removed from a user.
@@ -155,6 +176,11 @@ public struct LicenseRemoval: Sendable, Hashable, Codable {
     public var replacedBy: [String]
     /// Whether the removal frees a seat (false when a group still grants the SKU to the user).
     public var freesSeat: Bool
+    /// In a policy impact: whether the proposed policies cause this removal.
+    public var cause: ChangeCause? = nil
+    /// In a policy impact, for a removal the proposed policies cause: the base policies that
+    /// granted the SKU to the user.
+    public var grantedBefore: [String]? = nil
 }
 
 /// An add that was not sent because seats ran out.
@@ -205,17 +231,28 @@ public struct DelayedRemoval: Sendable, Hashable, Codable {
     public var removableFrom: Int64
 }
 
-/// A removal held because a group the granting policy names shrank suddenly: the group shrink
-/// hold keeps the license until the smaller membership is confirmed.
+/// A removal the plan holds back instead of sending: the group shrink hold keeps the license
+/// until a suddenly smaller membership is confirmed, and a tripped mass-removal guard holds
+/// every removal of the cycle.
 public struct HeldRemoval: Sendable, Hashable, Codable {
+    /// What holds a removal back.
+    public enum Cause: String, Sendable, Hashable, Codable {
+        /// A group a policy granting the SKU names shrank suddenly (`reconcile.guard.groupShrinkPercent`).
+        case groupShrink
+        /// The cycle would remove more than `reconcile.guard.maxRemovals` or `maxRemovalPercent` allow.
+        case massRemovalGuard
+    }
+
     public var userId: GUID
     public var userPrincipalName: String
     public var sku: String
     public var skuId: GUID
-    /// The shrunk groups (object ids) the user would keep the SKU through.
+    public var heldBy: Cause
+    /// For `groupShrink`: the shrunk groups (object ids) the user would keep the SKU through.
     public var groups: [GUID]
-    /// The policies naming those groups that grant the SKU.
+    /// For `groupShrink`: the policies naming those groups that grant the SKU.
     public var policies: [String]
+    /// Why it is held and what releases it: for people, and the guard's own reason for `massRemovalGuard`.
     public var reason: String
 }
 

@@ -30,12 +30,18 @@ struct PlanDetails: Sendable {
         var skus: SkuMask
     }
 
-    /// Removals held by the group shrink hold.
-    struct ShrinkHeldRecord: Sendable {
+    /// Removals held back: by the group shrink hold or by the tripped mass-removal guard.
+    struct HeldRecord: Sendable {
+        enum Cause: Sendable {
+            /// The policies naming a shrunk group that the user would match as a member of it.
+            case groupShrink(policies: [Int])
+            /// The mass-removal guard tripped: every removal of the cycle is held.
+            case massRemovalGuard
+        }
+
         var user: Int32
         var skus: SkuMask
-        /// The policies naming a shrunk group that the user would match as a member of it.
-        var policies: [Int]
+        var cause: Cause
     }
 
     let planner: Planner
@@ -46,10 +52,12 @@ struct PlanDetails: Sendable {
     let freed: [Int]
     /// The groups the engine reported shrunk (object ids).
     let shrunkGroups: Set<GUID>
+    /// Why the mass-removal guard tripped, when it holds this cycle's removals.
+    let guardReason: String?
     var changeRecords: [ChangeRecord] = []
     var deferredRecords: [DeferredRecord] = []
     var groupHeldRecords: [GroupHeldRecord] = []
-    var shrinkHeldRecords: [ShrinkHeldRecord] = []
+    var heldRecords: [HeldRecord] = []
 
     private var tenant: TenantModel { planner.tenant }
     private var managed: [SubscribedSku] { planner.policies.managedSkus }
@@ -126,19 +134,24 @@ struct PlanDetails: Sendable {
         }
     }
 
-    func heldRemovals(_ record: ShrinkHeldRecord) -> [HeldRemoval] {
+    func heldRemovals(_ record: HeldRecord) -> [HeldRemoval] {
         let user = Int(record.user)
         return record.skus.map { sku in
-            let granting = record.policies.filter { policy in planner.policies.compiled[policy].grants.contains { $0.sku == sku } }
+            var held = HeldRemoval(
+                userId: tenant.userID(at: user), userPrincipalName: tenant.userPrincipalName(at: user),
+                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, heldBy: .massRemovalGuard, groups: [], policies: [],
+                reason: "the mass-removal guard tripped: " + (guardReason ?? ""))
+            guard case .groupShrink(let policies) = record.cause else { return held }
+            let granting = policies.filter { policy in planner.policies.compiled[policy].grants.contains { $0.sku == sku } }
             let groups = Set(granting.flatMap { planner.policies.compiled[$0].groupFilter ?? [] })
                 .filter { shrunkGroups.contains(tenant.groups[$0].id) }.sorted()
             let names = groups.map { "'\(tenant.groups[$0].displayName)'" }.joined(separator: ", ")
-            return HeldRemoval(
-                userId: tenant.userID(at: user), userPrincipalName: tenant.userPrincipalName(at: user),
-                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, groups: groups.map { tenant.groups[$0].id },
-                policies: policyNames(granting),
-                reason: "group \(names) shrank suddenly and the user would keep \(managed[sku].skuPartNumber) as a member; "
-                    + "held until the smaller membership is read again next cycle, or an operator runs `allot apply --allow-mass-removal`")
+            held.heldBy = .groupShrink
+            held.groups = groups.map { tenant.groups[$0].id }
+            held.policies = policyNames(granting)
+            held.reason = "group \(names) shrank suddenly and the user would keep \(managed[sku].skuPartNumber) as a member; "
+                + "held until the smaller membership is read again next cycle, or an operator runs `allot apply --allow-mass-removal`"
+            return held
         }
     }
 }

@@ -13,16 +13,24 @@ public struct PlanningOptions: Sendable {
     /// Referenced groups (object ids) whose membership shrank suddenly and is not confirmed yet
     /// (the engine's group shrink hold): the removals their lost members would get are held.
     public var shrunkGroups: Set<GUID>
+    /// Plan only these users (user indices), as a fast pass does for the users a delta
+    /// affected; `nil`: every user. The removal history the plan returns then covers only them.
+    public var onlyUsers: [Int]?
+    /// Removals already sent since the last full cycle (by fast passes): the guard counts them
+    /// with this plan's, so that many small passes cannot remove more than one cycle may.
+    public var removalsAlreadySent: Int
 
     public init(
         allowMassRemoval: Bool = false, removalHistory: RemovalHistory = RemovalHistory(), now: Int64 = 0, usersInBackoff: Set<GUID> = [],
-        shrunkGroups: Set<GUID> = []
+        shrunkGroups: Set<GUID> = [], onlyUsers: [Int]? = nil, removalsAlreadySent: Int = 0
     ) {
         self.allowMassRemoval = allowMassRemoval
         self.removalHistory = removalHistory
         self.now = now
         self.usersInBackoff = usersInBackoff
         self.shrunkGroups = shrunkGroups
+        self.onlyUsers = onlyUsers.map { Array(Set($0)).sorted() }
+        self.removalsAlreadySent = removalsAlreadySent
     }
 }
 
@@ -138,7 +146,7 @@ private struct PlanningCycle {
     }
 
     mutating func run() -> Plan {
-        let match = planner.matcher.matchAll(tenant: tenant)
+        let match = planner.matcher.matchAll(tenant: tenant, only: options.onlyUsers)
         effectsOfNode = match.effectsOfNode
         desiredOfNode = Array(repeating: nil, count: effectsOfNode.count)
         heldOfHolding = Array(repeating: nil, count: tenant.holdings.count)
@@ -156,12 +164,14 @@ private struct PlanningCycle {
         holdShrinkRemovals(&active)
 
         // The guard counts the direct removals the cycle wants to send.
-        let guardrail = guardOutcome(removals: active.reduce(0) { $0 + ($1.diff.removals & ~$1.delayed & ~$1.shrinkHeld).count })
+        let guardrail = guardOutcome(
+            removals: options.removalsAlreadySent + active.reduce(0) { $0 + ($1.diff.removals & ~$1.delayed & ~$1.shrinkHeld).count })
         allocateSeats(&active, removalsBlocked: guardrail.holdsRemovals)
         let tally = breakSeatCycles(&active, removalsBlocked: guardrail.holdsRemovals)
 
         var details = PlanDetails(
-            planner: planner, desired: desiredOfNode, held: heldOfHolding, freed: tally.freed, shrunkGroups: options.shrunkGroups)
+            planner: planner, desired: desiredOfNode, held: heldOfHolding, freed: tally.freed, shrunkGroups: options.shrunkGroups,
+            guardReason: guardrail.holdsRemovals ? guardrail.reason : nil)
         var counts = (adds: 0, removals: 0, planChanges: 0, usageLocations: 0)
         for index in active.indices {
             refresh(&active[index])
@@ -174,10 +184,14 @@ private struct PlanningCycle {
             let adds = diff.adds & ~candidate.deferred
             let shrinkHeld = diff.removals & candidate.shrinkHeld
             if !shrinkHeld.isEmpty {
-                details.shrinkHeldRecords.append(
-                    PlanDetails.ShrinkHeldRecord(user: Int32(candidate.user), skus: shrinkHeld, policies: shrinkPoliciesOfUser[candidate.user] ?? []))
+                details.heldRecords.append(
+                    PlanDetails.HeldRecord(user: Int32(candidate.user), skus: shrinkHeld, cause: .groupShrink(policies: shrinkPoliciesOfUser[candidate.user] ?? [])))
             }
-            let removals = guardrail.holdsRemovals ? SkuMask() : diff.removals & ~candidate.delayed & ~candidate.shrinkHeld
+            let wantedRemovals = diff.removals & ~candidate.delayed & ~candidate.shrinkHeld
+            if guardrail.holdsRemovals && !wantedRemovals.isEmpty {
+                details.heldRecords.append(PlanDetails.HeldRecord(user: Int32(candidate.user), skus: wantedRemovals, cause: .massRemovalGuard))
+            }
+            let removals = guardrail.holdsRemovals ? SkuMask() : wantedRemovals
             guard !(adds | diff.planChanges | removals).isEmpty else { continue }
             let setsUsageLocation = !(adds | diff.planChanges).isEmpty && !candidate.hasUsageLocation
             details.changeRecords.append(PlanDetails.ChangeRecord(
@@ -207,7 +221,7 @@ private struct PlanningCycle {
             usersChanged: details.changeRecords.count, adds: counts.adds, removals: counts.removals, planChanges: counts.planChanges,
             usageLocationUpdates: counts.usageLocations, deferredAdds: details.deferredRecords.count, skippedUsers: skipped.count,
             delayedRemovals: delay.delayed.count, heldThroughGroups: details.groupHeldRecords.reduce(0) { $0 + $1.skus.count },
-            heldRemovals: details.shrinkHeldRecords.reduce(0) { $0 + $1.skus.count })
+            heldRemovals: details.heldRecords.reduce(0) { $0 + $1.skus.count })
         return Plan(
             summary: summary, skipped: skipped, delayedRemovals: delay.delayed, guardrail: guardrail, seats: seats,
             removalHistory: delay.history, details: details)
@@ -222,7 +236,9 @@ private struct PlanningCycle {
         var inScope = 0
         nodeOfUser.withUnsafeBufferPointer { nodeOfUser in
             tenant.holdingOfUser.withUnsafeBufferPointer { holdingOfUser in
-                for user in 0..<nodeOfUser.count {
+                let subset = options.onlyUsers
+                for position in 0..<(subset?.count ?? nodeOfUser.count) {
+                    let user = subset?[position] ?? position
                     let node = Int(nodeOfUser[user])
                     if node != 0 { inScope &+= 1 }
                     let holding = Int(holdingOfUser[user])
@@ -438,7 +454,9 @@ private struct PlanningCycle {
             tripped: tripped, removals: removals, maxRemovals: limits.maxRemovals, maxRemovalPercent: limits.maxRemovalPercent,
             managedLicensesAssigned: assigned, overridden: tripped && options.allowMassRemoval,
             reason: tripped
-                ? "the cycle would remove \(removals) licenses, " + reasons.joined(separator: " and ")
+                ? "the cycle would remove \(removals) licenses"
+                    + (options.removalsAlreadySent > 0 ? " (\(options.removalsAlreadySent) of them sent by fast passes since the last full cycle)" : "")
+                    + ", " + reasons.joined(separator: " and ")
                     + (options.allowMassRemoval ? "; allowed once by --allow-mass-removal" : "; nothing is removed until the policies change or an operator runs `allot apply --allow-mass-removal`")
                 : nil)
     }

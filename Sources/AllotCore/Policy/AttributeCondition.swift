@@ -3,7 +3,8 @@
 /// Semantics (the product brief's "Precise definitions"): string comparisons ignore case;
 /// a missing, null or empty attribute satisfies only `notIn` and `exists: false`; a
 /// list-valued attribute satisfies an operator when any element does; dotted paths walk
-/// nested objects (`onPremisesExtensionAttributes.extensionAttribute1`).
+/// nested objects (`onPremisesExtensionAttributes.extensionAttribute1`). Date operators
+/// compare instants; a missing date, or a value that is not a date, satisfies none of them.
 public struct AttributeCondition: Sendable, Hashable {
     /// The property, dotted for nested objects.
     public var path: String
@@ -26,16 +27,26 @@ public enum AttributeOperator: Sendable, Hashable {
     case anyOf([ScalarValue])
     /// `notIn:`: equals none of them (a missing value satisfies it).
     case noneOf([ScalarValue])
-    case startsWith(String)
-    case endsWith(String)
+    /// `startsWith:`: starts with any of them (a list in YAML, or one text).
+    case startsWith([String])
+    /// `endsWith:`: ends with any of them.
+    case endsWith([String])
     /// An unanchored, case-insensitive regular-expression search.
     case matches(String)
     /// `exists: true` holds for a present, non-null, non-empty value; `exists: false` for the rest.
     case exists(Bool)
+    /// `before:` a date or date-time (an instant, seconds since the epoch): the date attribute is earlier.
+    case before(Int64)
+    /// `after:` a date or date-time: the date attribute is later.
+    case after(Int64)
+    /// `olderThan:` a duration (seconds): the date attribute is further in the past than that, as of the evaluation time.
+    case olderThan(Int64)
+    /// `withinLast:` a duration (seconds): the date attribute lies in that span before the evaluation time (not after it).
+    case withinLast(Int64)
 
     /// The operator keys a policy writes under an attribute (`department: { in: [...] }`).
     public enum Keyword: String, Sendable, Hashable, Codable, CaseIterable {
-        case `in`, notIn, startsWith, endsWith, matches, exists
+        case `in`, notIn, startsWith, endsWith, matches, exists, before, after, olderThan, withinLast
     }
 }
 

@@ -145,14 +145,18 @@ extension Policy {
         public var hasClauses: Bool { all || groups != nil || !attributes.isEmpty }
     }
 
-    /// Users removed from a policy's match.
+    /// Users removed from a policy's match: a user is excluded by any one of these.
     public struct Exclusion: Sendable, Hashable {
         public var groups: [GroupReference]
         public var users: [UserReference]
+        /// `exclude.attributes`: a user for whom any one of these conditions holds is excluded
+        /// (each condition's own operators must all hold, as under `match.attributes`).
+        public var attributes: [AttributeCondition]
 
-        public init(groups: [GroupReference] = [], users: [UserReference] = []) {
+        public init(groups: [GroupReference] = [], users: [UserReference] = [], attributes: [AttributeCondition] = []) {
             self.groups = groups
             self.users = users
+            self.attributes = attributes
         }
     }
 

@@ -7,7 +7,7 @@ public struct PolicyRequirements: Sendable, Hashable {
     public let groups: [String]
 
     public init(_ policies: [Policy]) {
-        attributes = Set(policies.flatMap { $0.match.attributes.map(\.path) }).sorted()
+        attributes = Set(policies.flatMap { ($0.match.attributes + $0.match.exclude.attributes).map(\.path) }).sorted()
         groups = Set(policies.flatMap { ($0.match.groups ?? []) + $0.match.exclude.groups }.map(\.value)).sorted()
     }
 }

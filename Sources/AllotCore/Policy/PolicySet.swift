@@ -7,10 +7,13 @@ public struct PolicySet: Sendable, Hashable {
     /// SHA-256 (lowercase hex) over each file's name, length and contents in order: it
     /// changes exactly when a file is added, removed, renamed or edited. `/status` shows it.
     public var revision: String
+    /// Entries skipped with a warning: policy file names that are not regular files (a FIFO).
+    public var warnings: [String]
 
-    public init(policies: [Policy], files: [String], revision: String) {
+    public init(policies: [Policy], files: [String], revision: String, warnings: [String] = []) {
         self.policies = policies
         self.files = files
         self.revision = revision
+        self.warnings = warnings
     }
 }

@@ -54,10 +54,12 @@ public enum PolicyValidation {
                 "`match.all: true` already matches everyone: remove it, or remove `groups` and `attributes`",
                 at: match.location ?? policy.location))
         }
-        for condition in match.attributes {
-            for case let .matches(pattern) in condition.operators {
-                if let problem = PolicyPattern.problem(with: pattern) {
-                    diagnostics.append(Diagnostic("`match.attributes.\(condition.path).matches`: \(problem)", at: condition.location ?? policy.location))
+        for (clause, conditions) in [("match.attributes", match.attributes), ("match.exclude.attributes", match.exclude.attributes)] {
+            for condition in conditions {
+                for case let .matches(pattern) in condition.operators {
+                    if let problem = PolicyPattern.problem(with: pattern) {
+                        diagnostics.append(Diagnostic("`\(clause).\(condition.path).matches`: \(problem)", at: condition.location ?? policy.location))
+                    }
                 }
             }
         }

@@ -16,7 +16,7 @@ public struct PlanRenderer: Sendable {
         var out = ""
         let changes = plan.changes
         if changes.isEmpty {
-            out += "No changes. The tenant matches the policies.\n"
+            out += plan.isPending ? "No request to send this cycle; the changes below are pending.\n" : "No changes. The tenant matches the policies.\n"
         } else {
             out += "Allot will make these changes:\n\n"
             for change in changes { out += render(change) }
@@ -35,11 +35,16 @@ public struct PlanRenderer: Sendable {
             }
         }
         let held = plan.heldRemovals
-        if !held.isEmpty {
+        let shrinkHeld = held.filter { $0.heldBy == .groupShrink }
+        if !shrinkHeld.isEmpty {
             out += userLines(
-                "Removals held: a group shrank suddenly", mark: "‖", held.map { ($0.userPrincipalName, "\($0.sku)  \($0.policies.joined(separator: ", "))") })
+                "Removals held: a group shrank suddenly", mark: "‖",
+                shrinkHeld.map { ($0.userPrincipalName, "\($0.sku)  \($0.policies.joined(separator: ", "))") })
             out += "  Held until the smaller membership is read again next cycle, or an operator runs `allot apply --allow-mass-removal`.\n"
         }
+        out += userLines(
+            "Removals held: the mass-removal guard tripped", mark: "‖",
+            held.filter { $0.heldBy == .massRemovalGuard }.map { ($0.userPrincipalName, $0.sku) })
         if plan.guardrail.tripped, let reason = plan.guardrail.reason {
             out += "\n" + paint(plan.guardrail.overridden ? "Guard overridden: " : "Guard tripped: ", .red) + reason + "\n"
         }
@@ -109,7 +114,7 @@ public struct PlanRenderer: Sendable {
         if summary.deferredAdds > 0 { parts.append("\(summary.deferredAdds) \(plural(summary.deferredAdds, "add")) deferred") }
         if summary.skippedUsers > 0 { parts.append("\(summary.skippedUsers) \(plural(summary.skippedUsers, "user")) skipped") }
         if summary.delayedRemovals > 0 { parts.append("\(summary.delayedRemovals) \(plural(summary.delayedRemovals, "removal")) delayed") }
-        if summary.heldRemovals > 0 { parts.append("\(summary.heldRemovals) \(plural(summary.heldRemovals, "removal")) held (group shrank)") }
+        if summary.heldRemovals > 0 { parts.append("\(summary.heldRemovals) \(plural(summary.heldRemovals, "removal")) held") }
         return parts.joined(separator: ", ") + ". (\(summary.usersRead) users read, \(summary.usersInScope) in scope, \(summary.usersDrifted) drifted.)"
     }
 
@@ -146,5 +151,5 @@ public struct PlanRenderer: Sendable {
         text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
     }
 
-    private func plural(_ count: Int, _ word: String) -> String { count == 1 ? word : word + "s" }
+    func plural(_ count: Int, _ word: String) -> String { count == 1 ? word : word + "s" }
 }

@@ -9,6 +9,7 @@ public struct TenantBuilder: Sendable {
     private var takenAt: String?
     private var skus: [SubscribedSku] = []
     private var groups: [DirectoryGroup] = []
+    private var nestedGroups: [GUID: Set<GUID>] = [:]
     private var userIDs: [GUID] = []
     private var principalNames = StringColumn()
     private var columnValues: [[JSONValue]]
@@ -39,7 +40,12 @@ public struct TenantBuilder: Sendable {
     }
 
     public mutating func add(_ sku: SubscribedSku) { skus.append(sku) }
-    public mutating func add(_ group: DirectoryGroup) { groups.append(group) }
+    /// Adds a referenced group with its transitive user members and, when the read saw them,
+    /// the groups nested inside it at any depth (``GroupInfo/nestedGroups``).
+    public mutating func add(_ group: DirectoryGroup, nestedGroups nested: Set<GUID> = []) {
+        groups.append(group)
+        if !nested.isEmpty { nestedGroups[group.id] = nested }
+    }
 
     public mutating func add(_ user: DirectoryUser) {
         let values = attributePaths.map { user.property(at: $0) }
@@ -59,15 +65,33 @@ public struct TenantBuilder: Sendable {
     /// Adds a user whose attribute values are given in ``attributePaths`` order (`nil`: missing).
     public mutating func addUser(id: GUID, principalName: String, values: [JSONValue?], holding: UInt32) {
         precondition(values.count == attributePaths.count, "one value per attribute path")
-        userIDs.append(id)
-        principalNames.append(principalName)
-        holdingOfUser.append(holding)
+        appendUser(id: id, principalName: principalName, holding: holding)
         for column in values.indices {
-            valueIndices.append(intern(values[column], inColumn: column))
+            valueIndices.append(internValue(values[column], inColumn: column))
         }
     }
 
-    private mutating func intern(_ value: JSONValue?, inColumn column: Int) -> UInt32 {
+    /// Adds a user whose attribute values were interned with ``internValue(_:inColumn:)``, one
+    /// index per path in ``attributePaths`` order. A reader that sees the same raw value again
+    /// can reuse its index without building and hashing the value.
+    public mutating func addUser(id: GUID, principalName: String, valueIndices indices: [UInt32], holding: UInt32) {
+        precondition(indices.count == attributePaths.count, "one value index per attribute path")
+        for column in indices.indices {
+            precondition(Int(indices[column]) < columnValues[column].count, "a value index interned for this column")
+        }
+        appendUser(id: id, principalName: principalName, holding: holding)
+        valueIndices.append(contentsOf: indices)
+    }
+
+    private mutating func appendUser(id: GUID, principalName: String, holding: UInt32) {
+        userIDs.append(id)
+        principalNames.append(principalName)
+        holdingOfUser.append(holding)
+    }
+
+    /// Interns a value of the attribute at `attributePaths[column]` (`nil`, null, empty:
+    /// missing, index 0); pass the results to ``addUser(id:principalName:valueIndices:holding:)``.
+    public mutating func internValue(_ value: JSONValue?, inColumn column: Int) -> UInt32 {
         guard let value, !value.isMissing else { return 0 }
         if let index = valueLookup[column][value] { return index }
         let index = UInt32(columnValues[column].count)
@@ -109,7 +133,7 @@ public struct TenantBuilder: Sendable {
         let membership = Self.internGroupSets(groups: groups, userIDs: sortedIDs)
         return TenantModel(
             tenant: tenant, takenAt: takenAt, subscribedSkus: skus,
-            groups: groups.map { GroupInfo(id: $0.id, displayName: $0.displayName) },
+            groups: groups.map { GroupInfo(id: $0.id, displayName: $0.displayName, nestedGroups: nestedGroups[$0.id] ?? []) },
             groupSets: membership.sets, groupSetOfUser: membership.setOfUser,
             userIDs: sortedIDs, principalNames: names, columns: columns, holdings: holdings, holdingOfUser: holdingIndices)
     }
@@ -120,11 +144,12 @@ extension TenantBuilder {
     /// user (groups come in index order, so each user's list is sorted), then one lookup per user.
     /// Members that are not among the users (deleted since, or not users) are ignored.
     static func internGroupSets(groups: [DirectoryGroup], userIDs: [GUID]) -> (sets: [[Int32]], setOfUser: [UInt32]) {
+        let users = SortedIDIndex(sorted: userIDs)
         var memberIndices: [[Int]] = []
         var counts = [Int32](repeating: 0, count: userIDs.count + 1)
         for group in groups {
             // A member listed twice (Graph may repeat one across pages) counts once.
-            var indices = group.members.compactMap { userIDs.sortedIndex(of: $0) }
+            var indices = group.members.compactMap { users.index(of: $0) }
             indices.sort()
             var unique: [Int] = []
             unique.reserveCapacity(indices.count)
@@ -171,15 +196,44 @@ extension TenantModel {
 }
 
 extension Array where Element == GUID {
-    /// The index of an id in an array sorted ascending, by binary search.
-    func sortedIndex(of id: GUID) -> Int? {
-        var low = 0
-        var high = count
+    /// The index of an id in an array sorted ascending, by binary search (within `range`
+    /// when given: the id is known not to lie outside it).
+    func sortedIndex(of id: GUID, in range: Range<Int>? = nil) -> Int? {
+        let range = range ?? indices
+        var low = range.lowerBound
+        var high = range.upperBound
         while low < high {
             let middle = (low + high) / 2
             if self[middle] < id { low = middle + 1 } else { high = middle }
         }
-        return low < count && self[low] == id ? low : nil
+        return low < range.upperBound && self[low] == id ? low : nil
+    }
+}
+
+/// Sorted ids with a table of where each value of their first 16 bits starts, so that finding
+/// an id searches only the few ids that share those bits. Object ids are random, so at
+/// 100,000 users that is one or two ids, where a search of all of them is 17 steps that
+/// mostly miss the cache (resolving the memberships of 20 groups, 270,000 lookups, spent most
+/// of its time there). Ids that are not random only make the slices longer.
+struct SortedIDIndex {
+    private let ids: [GUID]
+    /// `starts[b]..<starts[b + 1]`: the ids whose first 16 bits are `b`.
+    private let starts: [UInt32]
+
+    init(sorted ids: [GUID]) {
+        var starts = [UInt32](repeating: 0, count: (1 << 16) + 1)
+        for id in ids { starts[Self.bucket(id) + 1] += 1 }
+        for bucket in 0..<(1 << 16) { starts[bucket + 1] += starts[bucket] }
+        self.ids = ids
+        self.starts = starts
+    }
+
+    private static func bucket(_ id: GUID) -> Int { Int(truncatingIfNeeded: id.high >> 48) }
+
+    /// The id's index in the sorted ids, or `nil` when it is not among them.
+    func index(of id: GUID) -> Int? {
+        let bucket = Self.bucket(id)
+        return ids.sortedIndex(of: id, in: Int(starts[bucket])..<Int(starts[bucket + 1]))
     }
 }
 

@@ -9,24 +9,25 @@
 public struct TenantModel: Sendable {
     public let tenant: String?
     public let takenAt: String?
-    public let subscribedSkus: [SubscribedSku]
+    /// The subscribed SKUs as last read (a fast pass refreshes them, ``replaceSubscribedSkus(_:)``).
+    public internal(set) var subscribedSkus: [SubscribedSku]
     /// The groups known (those the policies reference), without their members.
     public let groups: [GroupInfo]
     /// Group membership, interned like attribute values: each user has the index of its set of
     /// groups (sorted group indices; set 0 is "no group"). Users share a handful of sets, so a
     /// policy's group clauses are evaluated once per set, not once per user.
-    let groupSets: [[Int32]]
-    let groupSetOfUser: [UInt32]
-    public let userCount: Int
-    let userIDs: [GUID]
-    let principalNames: StringColumn
+    var groupSets: [[Int32]]
+    var groupSetOfUser: [UInt32]
+    public var userCount: Int { userIDs.count }
+    var userIDs: [GUID]
+    var principalNames: StringColumn
     /// Attribute columns; always holds `usageLocation`.
-    let columns: AttributeColumns
+    var columns: AttributeColumns
     let columnIndexByPath: [String: Int]
     let usageLocationColumn: Int
     /// Distinct license holdings, and which one each user has.
-    let holdings: [LicenseHolding]
-    let holdingOfUser: [UInt32]
+    var holdings: [LicenseHolding]
+    var holdingOfUser: [UInt32]
 
     init(
         tenant: String?, takenAt: String?, subscribedSkus: [SubscribedSku], groups: [GroupInfo], groupSets: [[Int32]], groupSetOfUser: [UInt32],
@@ -38,7 +39,6 @@ public struct TenantModel: Sendable {
         self.groups = groups
         self.groupSets = groupSets
         self.groupSetOfUser = groupSetOfUser
-        self.userCount = userIDs.count
         self.userIDs = userIDs
         self.principalNames = principalNames
         self.columns = columns
@@ -153,6 +153,16 @@ public struct TenantModel: Sendable {
 public struct GroupInfo: Sendable, Hashable {
     public var id: GUID
     public var displayName: String
+    /// The groups nested inside this one at any depth, as the read found them among its
+    /// transitive members (empty when none, or when not read: a snapshot). A fast pass
+    /// credits a user added to any of them with membership of this group.
+    public var nestedGroups: Set<GUID>
+
+    public init(id: GUID, displayName: String, nestedGroups: Set<GUID> = []) {
+        self.id = id
+        self.displayName = displayName
+        self.nestedGroups = nestedGroups
+    }
 }
 
 /// One user's licenses: what Graph reports in `assignedLicenses` and `licenseAssignmentStates`,
@@ -198,8 +208,26 @@ public struct LicenseHolding: Sendable, Hashable {
 struct AttributeColumns: Sendable {
     let paths: [String]
     /// Per column, the distinct values; `values[c][0]` is the missing placeholder.
-    let values: [[JSONValue]]
-    let indices: [UInt32]
+    var values: [[JSONValue]]
+    var indices: [UInt32]
+    /// Per date column (``PolicyDates/attributes``), the instant of each distinct value, parsed
+    /// once when the tenant is read: ``AttributeColumns/noInstant`` for a missing value or one
+    /// that is not a date. Date conditions compare these, every cycle, without parsing again.
+    var instants: [Int: [Int64]]
+
+    /// Stands for "no date" among ``instants``; no date condition's range holds it.
+    static let noInstant = Int64.min
+
+    init(paths: [String], values: [[JSONValue]], indices: [UInt32]) {
+        self.paths = paths
+        self.values = values
+        self.indices = indices
+        var instants: [Int: [Int64]] = [:]
+        for (column, path) in paths.enumerated() where PolicyDates.isDateAttribute(path) {
+            instants[column] = values[column].map { $0.instant ?? Self.noInstant }
+        }
+        self.instants = instants
+    }
 
     func valueIndex(ofUser user: Int, column: Int) -> Int { Int(indices[user * paths.count + column]) }
 
@@ -230,6 +258,29 @@ struct StringColumn: Sendable {
     subscript(index: Int) -> String {
         let start = index == 0 ? 0 : Int(ends[index - 1])
         return String(decoding: bytes[start..<Int(ends[index])], as: UTF8.self)
+    }
+
+    /// Bytes held.
+    var byteCount: Int { bytes.count }
+
+    /// The UTF-8 bytes of the string at `index`.
+    func bytes(at index: Int) -> ArraySlice<UInt8> {
+        bytes[(index == 0 ? 0 : Int(ends[index - 1]))..<Int(ends[index])]
+    }
+
+    mutating func append(_ utf8: ArraySlice<UInt8>) {
+        bytes.append(contentsOf: utf8)
+        ends.append(UInt32(bytes.count))
+    }
+
+    /// The same strings with some replaced (by index).
+    func replacing(_ replacements: [Int: String]) -> StringColumn {
+        var result = StringColumn()
+        result.reserveCapacity(strings: count, bytes: bytes.count)
+        for index in 0..<count {
+            if let replacement = replacements[index] { result.append(replacement) } else { result.append(bytes(at: index)) }
+        }
+        return result
     }
 
     /// The strings in a new order: `order[i]` is the old index of the new i-th string.

@@ -1,4 +1,5 @@
 import AllotCore
+import CoreFoundation
 import Foundation
 import Logging
 
@@ -7,7 +8,8 @@ import Logging
 ///
 /// Every record has `ts` (RFC 3339, milliseconds, UTC), `level`, `event` (from the `event`
 /// metadata key; see ``AllotEvent``) and `msg`, then the other metadata. Integers, decimals and
-/// booleans stay numbers and booleans in JSON, so alert rules can compare them.
+/// booleans stay numbers and booleans in JSON, so alert rules can compare them. When the sink
+/// is the journal's stream, each line starts with its syslog priority (``JournalStream``).
 public struct StructuredLogHandler: LogHandler {
     public typealias Format = AllotConfiguration.LoggingSettings.Format
 
@@ -34,7 +36,8 @@ public struct StructuredLogHandler: LogHandler {
         if let extra = event.metadata { merged.merge(extra) { $1 } }
         if let error = event.error, merged["error"] == nil { merged["error"] = "\(error)" }
         let name = merged.removeValue(forKey: "event").map { "\($0)" }
-        sink.write(Self.line(format: format, time: Date(), level: event.level, event: name, message: event.message.description, metadata: merged))
+        let line = Self.line(format: format, time: Date(), level: event.level, event: name, message: event.message.description, metadata: merged)
+        sink.write(sink.isJournal ? JournalStream.priorityPrefix(event.level) + line : line)
     }
 
     /// One formatted record, newline included.
@@ -113,19 +116,54 @@ public struct StructuredLogHandler: LogHandler {
 
 /// Where log lines go: a standard stream, or a closure (tests capture lines this way).
 public struct LogSink: Sendable {
+    /// Whether the lines go to the journal, which reads a `<N>` priority prefix off each line.
+    public let isJournal: Bool
     private let writeLine: @Sendable (String) -> Void
 
-    public init(_ writeLine: @escaping @Sendable (String) -> Void) {
+    public init(isJournal: Bool = false, _ writeLine: @escaping @Sendable (String) -> Void) {
+        self.isJournal = isJournal
         self.writeLine = writeLine
     }
 
     public func write(_ line: String) { writeLine(line) }
 
     /// Standard output, each line written whole (journald keeps it under systemd).
-    public static let standardOutput = LogSink { FileDescriptorWriter.standardOutput.write($0) }
+    public static let standardOutput = LogSink(isJournal: JournalStream.isJournal(descriptor: 1)) { FileDescriptorWriter.standardOutput.write($0) }
 
     /// Standard error, for commands whose standard output is their result (`plan --output json`).
-    public static let standardError = LogSink { FileDescriptorWriter.standardError.write($0) }
+    public static let standardError = LogSink(isJournal: JournalStream.isJournal(descriptor: 2)) { FileDescriptorWriter.standardError.write($0) }
+}
+
+/// systemd's journal as a log stream (sd-daemon(3), systemd.exec(5) `$JOURNAL_STREAM`).
+///
+/// systemd connects a service's standard output and error to the journal and sets
+/// `JOURNAL_STREAM=DEVICE:INODE` to that stream; a descriptor is the journal when its device and
+/// inode are those (a redirected stream is not, though the variable is inherited). The journal
+/// then takes a leading `<N>` on each line as the line's syslog priority, so that
+/// `journalctl -p err` finds errors; the rest of the line (the JSON) is stored as it is.
+public enum JournalStream {
+    /// Whether `descriptor` is the stream `JOURNAL_STREAM` names.
+    public static func isJournal(descriptor: Int32, environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        guard let value = environment["JOURNAL_STREAM"] else { return false }
+        let parts = value.split(separator: ":")
+        guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return false }
+        return UInt64(info.st_dev) == device && UInt64(info.st_ino) == inode
+    }
+
+    /// The sd-daemon(3) prefix of a level: `<7>` debug (and trace), `<6>` info, `<5>` notice,
+    /// `<4>` warning, `<3>` error, `<2>` critical.
+    public static func priorityPrefix(_ level: Logger.Level) -> String {
+        switch level {
+        case .trace, .debug: "<7>"
+        case .info: "<6>"
+        case .notice: "<5>"
+        case .warning: "<4>"
+        case .error: "<3>"
+        case .critical: "<2>"
+        }
+    }
 }
 
 /// Writes whole lines to a file descriptor, one writer at a time, so lines never interleave.
@@ -148,7 +186,7 @@ final class FileDescriptorWriter: Sendable {
 
 /// Writes all of `bytes` to `descriptor`, resuming after partial writes and `EINTR`.
 /// - Returns: `nil` when everything was written, else the `errno` that stopped it.
-func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
+public func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
     var offset = 0
     while offset < bytes.count {
         let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)

@@ -3,13 +3,15 @@ import AllotCore
 /// What Allot remembers between cycles, in `state.json` under the state directory:
 /// when each pending removal was first seen (for `reconcile.removalDelay`), the users whose
 /// calls failed, with a growing backoff so that one broken user does not cost a call every
-/// cycle, and each referenced group's user count (for the group shrink hold).
+/// cycle, each referenced group's user count (for the group shrink hold), and when a cycle last
+/// succeeded (so that `allot_last_success_timestamp_seconds` survives a restart).
 ///
 /// Losing it is always safe: removal clocks restart (removals are only delayed further),
 /// failed users are retried sooner, and a group without a remembered count is not held (its
 /// count of this cycle becomes the baseline).
 ///
-/// Version 2 added `groups`; a version 1 file loads with no group counts.
+/// Version 2 added `groups`; a version 1 file loads with no group counts. `lastSuccessAt` is
+/// optional: a file without it loads as "no success remembered".
 public struct EngineState: Sendable, Hashable, Codable {
     public static let currentVersion = 2
     /// The oldest version this Allot reads.
@@ -21,6 +23,8 @@ public struct EngineState: Sendable, Hashable, Codable {
     private var failuresByUser: [GUID: UserFailure]
     /// Per referenced group, in group order: its user count and any shrink being held.
     public var groups: [GroupCount]
+    /// When the last cycle that read and planned (did not fail) saved the state, in seconds since the epoch.
+    public var lastSuccessAt: Int64?
 
     /// The users whose last call failed, in user order (as `state.json` lists them).
     public var failures: [UserFailure] { failuresByUser.values.sorted { $0.user < $1.user } }
@@ -31,7 +35,7 @@ public struct EngineState: Sendable, Hashable, Codable {
         self.groups = groups
     }
 
-    private enum CodingKeys: String, CodingKey { case version, pendingRemovals, failures, groups }
+    private enum CodingKeys: String, CodingKey { case version, pendingRemovals, failures, groups, lastSuccessAt }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -40,6 +44,7 @@ public struct EngineState: Sendable, Hashable, Codable {
             failures: try container.decode([UserFailure].self, forKey: .failures),
             groups: try container.decodeIfPresent([GroupCount].self, forKey: .groups) ?? [])
         version = try container.decode(Int.self, forKey: .version)
+        lastSuccessAt = try container.decodeIfPresent(Int64.self, forKey: .lastSuccessAt)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -48,6 +53,7 @@ public struct EngineState: Sendable, Hashable, Codable {
         try container.encode(pendingRemovals, forKey: .pendingRemovals)
         try container.encode(failures, forKey: .failures)
         try container.encode(groups, forKey: .groups)
+        try container.encodeIfPresent(lastSuccessAt, forKey: .lastSuccessAt)
     }
 
     /// A referenced group's transitive user count as the last cycle read it, and the shrink

@@ -43,13 +43,13 @@ actor CachingTokenProvider: TokenProvider {
                 return current.token
             }
         }
-        if let pending { return try await pending.value.accessToken }
+        if let pending { return try await Self.value(of: pending).accessToken }
         let started = clock.now
         let source = self.source
         let task = Task { try await source.fetchToken() }
         pending = task
         do {
-            let issued = try await task.value
+            let issued = try await Self.value(of: task)
             pending = nil
             current = (issued.accessToken, started + Self.refreshDelay(lifetime: issued.lifetime))
             return issued.accessToken
@@ -57,6 +57,13 @@ actor CachingTokenProvider: TokenProvider {
             pending = nil
             throw error
         }
+    }
+
+    /// The fetch's result; cancelling the waiting task cancels the fetch (an unstructured task
+    /// would otherwise go on retrying an unreachable token endpoint after SIGTERM). The callers
+    /// waiting on one fetch are the reads of one cycle, cancelled together.
+    private static func value(of fetch: Task<IssuedToken, any Error>) async throws -> IssuedToken {
+        try await withTaskCancellationHandler { try await fetch.value } onCancel: { fetch.cancel() }
     }
 
     /// How long after issue a token of this lifetime is replaced.

@@ -41,7 +41,7 @@ extension GraphClient {
         let takenAt = Date().formatted(.iso8601)
         var builder: TenantBuilder?
         var skus: [SubscribedSku] = []
-        var resolvedGroups: [Int: DirectoryGroup] = [:]
+        var resolvedGroups: [Int: (group: DirectoryGroup, nested: Set<GUID>)] = [:]
         try await withThrowingTaskGroup(of: (Int, ReadOutput).self) { group in
             var next = 0
             func startNext() {
@@ -56,7 +56,8 @@ extension GraphClient {
                     case .subscribedSkus:
                         return (index, .subscribedSkus(try await self.readSubscribedSkus()))
                     case .group(let reference):
-                        return (index, .group(try await self.readGroup(reference, counter: counter)))
+                        let read = try await self.readGroup(reference, counter: counter)
+                        return (index, .group(read.group, nested: read.nested))
                     }
                 }
             }
@@ -65,7 +66,7 @@ extension GraphClient {
                 switch output {
                 case .users(let users): builder = users
                 case .subscribedSkus(let list): skus = list
-                case .group(let directoryGroup): resolvedGroups[index] = directoryGroup
+                case .group(let directoryGroup, let nested): resolvedGroups[index] = (directoryGroup, nested)
                 }
                 startNext()
             }
@@ -74,8 +75,8 @@ extension GraphClient {
         for sku in skus { builder.add(sku) }
         var addedGroups = Set<GUID>()
         for index in resolvedGroups.keys.sorted() {
-            let group = resolvedGroups[index]!
-            if addedGroups.insert(group.id).inserted { builder.add(group) }
+            let (group, nested) = resolvedGroups[index]!
+            if addedGroups.insert(group.id).inserted { builder.add(group, nestedGroups: nested) }
         }
         do {
             return try builder.build()
@@ -92,7 +93,7 @@ extension GraphClient {
     private enum ReadOutput: Sendable {
         case users(TenantBuilder)
         case subscribedSkus([SubscribedSku])
-        case group(DirectoryGroup)
+        case group(DirectoryGroup, nested: Set<GUID>)
     }
 
     /// The `$select` of the users listing: the license fields plus the first component of each attribute path.
@@ -102,17 +103,30 @@ extension GraphClient {
         return fields
     }
 
+    /// Users a page: Graph's maximum, which is lower when `signInActivity` is selected.
+    public static func userPageSize(attributes: [String]) -> Int {
+        userSelect(attributes: attributes).contains(PolicyDates.signInActivity) ? signInActivityPageSize : 999
+    }
+
+    /// Graph's maximum page size of a users listing that selects `signInActivity` (user-list.md).
+    static let signInActivityPageSize = 500
+
     private func readUsers(attributes: [String], takenAt: String, counter: ProgressCounter) async throws -> TenantBuilder {
         var builder = TenantBuilder(tenant: configuration.tenant, takenAt: takenAt, attributes: attributes)
         var decoder = UserPageDecoder(attributePaths: builder.attributePaths)
         let select = Self.userSelect(attributes: attributes).map(FormEncoding.escape).joined(separator: ",")
-        var links = NextLinks(graph: graph, first: "\(graph.base)/users?$select=\(select)&$top=999")
+        var links = NextLinks(graph: graph, first: "\(graph.base)/users?$select=\(select)&$top=\(Self.userPageSize(attributes: attributes))")
         var url: String? = links.first
         var page = 0
         while let current = url {
             page += 1
             let read = "users page \(page)"
-            let response = try await getPage(current, read: read, operation: "GET /users")
+            let response: GraphResponse
+            do {
+                response = try await getPage(current, read: read, operation: "GET /users")
+            } catch let error as GraphReadError {
+                throw Self.signInActivityRefusal(error) ?? error
+            }
             let decoded: (users: Int, nextLink: String?)
             do {
                 decoded = try decoder.decode(response.body, into: &builder)
@@ -137,7 +151,9 @@ extension GraphClient {
         }
     }
 
-    private func readSubscribedSkus() async throws -> [SubscribedSku] {
+    /// Reads `GET /subscribedSkus` (every page): the SKUs and their seat counts.
+    /// - Throws: ``GraphReadError`` naming the failed page.
+    public func readSubscribedSkus() async throws -> [SubscribedSku] {
         var skus: [SubscribedSku] = []
         var links = NextLinks(graph: graph, first: "\(graph.base)/subscribedSkus")
         var url: String? = links.first
@@ -159,17 +175,19 @@ extension GraphClient {
         return skus
     }
 
-    /// Resolves a group reference to exactly one group and reads its transitive user members.
+    /// Resolves a group reference to exactly one group and reads its transitive user members,
+    /// and the groups nested in it at any depth (the fast path credits their joiners to it).
     ///
     /// Members come from the standard listing `GET /groups/{id}/transitiveMembers`, which is
     /// strongly consistent, not from the `microsoft.graph.user` cast: a cast needs
     /// `ConsistencyLevel: eventual` and is served from an index that "might not be up-to-date
     /// with recent changes" (docs/graph-client.md). Entries typed as anything but a user (nested
     /// groups, devices, contacts) are skipped.
-    private func readGroup(_ reference: String, counter: ProgressCounter) async throws -> DirectoryGroup {
+    private func readGroup(_ reference: String, counter: ProgressCounter) async throws -> (group: DirectoryGroup, nested: Set<GUID>) {
         let info = try await resolveGroup(reference)
         if info.visibility?.lowercased() == "hiddenmembership" { try await requireHiddenMembershipPermission(info) }
         var members: [GUID] = []
+        var nested: [GUID] = []
         var links = NextLinks(graph: graph, first: "\(graph.base)/groups/\(info.id)/transitiveMembers?$select=id&$top=999")
         var url: String? = links.first
         var page = 0
@@ -179,14 +197,14 @@ extension GraphClient {
             let response = try await getPage(current, read: read, operation: "GET /groups/{id}/transitiveMembers")
             let nextLink: String?
             do {
-                nextLink = try CollectionPage.userIds(response.body, into: &members)
+                nextLink = try CollectionPage.userIds(response.body, into: &members, groups: &nested)
             } catch {
                 throw GraphReadError(.malformedResponse, read: read, message: "the page could not be decoded (\(error))")
             }
             counter.add(memberPages: 1)
             url = try links.follow(nextLink, read: read)
         }
-        return DirectoryGroup(id: info.id, displayName: info.displayName, members: members)
+        return (DirectoryGroup(id: info.id, displayName: info.displayName, members: members), Set(nested))
     }
 
     /// A group with hidden membership lists its members only to an application holding
@@ -213,6 +231,31 @@ extension GraphClient {
                 + "so nothing is planned. Grant \(hiddenMembershipPermission) to the app registration (application permission, "
                 + "with admin consent; deploy/app-registration.md), or stop referencing the group")
     }
+
+    /// The error to report when Graph refused a users page for its `signInActivity`: the
+    /// permission or the tenant's license it lacks, and what to do; `nil` for other failures.
+    static func signInActivityRefusal(_ error: GraphReadError) -> GraphReadError? {
+        guard let request = error.request, request.status == 403 else { return nil }
+        let why: String
+        switch request.code {
+        case "Authentication_MSGraphPermissionMissing":
+            why = "the application lacks the \(signInActivityPermission) permission, which Graph requires for signInActivity. "
+                + "Grant \(signInActivityPermission) to the app registration (application permission, with admin consent; deploy/app-registration.md)"
+        case "Authentication_RequestFromNonPremiumTenantOrB2CTenant":
+            why = "the tenant has no Microsoft Entra ID P1 (or P2) license, without which Graph keeps no signInActivity. "
+                + "License the tenant for Entra ID P1"
+        default:
+            return nil
+        }
+        return GraphReadError(
+            .signInActivityRefused, read: error.read,
+            message: "Graph refused to read users' sign-in activity, which a policy tests: \(why), or stop testing signInActivity.* in the policies; "
+                + "nothing is planned",
+            request: request)
+    }
+
+    /// The application permission Graph requires to read users' `signInActivity`.
+    static let signInActivityPermission = "AuditLog.Read.All"
 
     /// The application permission Graph requires to list a hidden-membership group's members.
     static let hiddenMembershipPermission = "Member.Read.Hidden"
@@ -286,7 +329,7 @@ extension GraphClient {
     static let groupSelect = "id,displayName,visibility"
 
     /// GETs one page; a failure (after retries) is a ``GraphReadError/Reason/incomplete`` read.
-    private func getPage(_ url: String, read: String, operation: String) async throws -> GraphResponse {
+    func getPage(_ url: String, read: String, operation: String) async throws -> GraphResponse {
         let response: GraphResponse
         do {
             response = try await executor.send(.GET, url, host: graph.host, operation: operation, authorizer: authorizer)

@@ -30,50 +30,57 @@ enum CollectionPage {
         }
     }
 
-    /// The `id` of every user in a page of directory objects (transitive members). Objects
-    /// typed as anything else (`#microsoft.graph.group`, `.device`, `.orgContact`, ...) are
-    /// skipped; an object without `@odata.type` is kept, since only the ids of users read from
-    /// `/users` ever count as members.
-    static func userIds(_ body: ByteBuffer, into ids: inout [GUID]) throws -> String? {
+    /// The `id` of every user in a page of directory objects (transitive members), and of every
+    /// group into `groups` (nested groups). Objects typed as anything else (`.device`,
+    /// `.orgContact`, ...) are skipped; an object without `@odata.type` counts as a user, since
+    /// only the ids of users read from `/users` ever count as members.
+    static func userIds(_ body: ByteBuffer, into ids: inout [GUID], groups: inout [GUID]) throws -> String? {
         try read(body) { scanner in
             try scanner.beginObject()
             var first = true
             var id: GUID?
             var isUser = true
+            var isGroup = false
             while let key = try scanner.nextKey(first: &first) {
                 if scanner.matches(key, "id") {
                     id = try scanner.guid()
                 } else if scanner.matches(key, "@odata.type") {
                     let type = try scanner.stringRange()
                     isUser = !type.escaped && scanner.matches(type.range, "#microsoft.graph.user")
+                    isGroup = !type.escaped && scanner.matches(type.range, "#microsoft.graph.group")
                 } else {
                     try scanner.skipValue()
                 }
             }
             guard let id else { throw JSONScanner.SyntaxError(offset: scanner.position, expected: "an object with an id") }
-            if isUser { ids.append(id) }
+            if isUser { ids.append(id) } else if isGroup { groups.append(id) }
         }
     }
 }
 
 /// Decodes pages of `GET /users` straight into a ``TenantBuilder``: only the selected fields,
-/// license holdings interned by their raw bytes (most users share a few holdings), nothing
-/// kept once the page is done.
+/// attribute values and license holdings interned by their raw bytes (most users share a few of
+/// each), nothing kept once the page is done.
 struct UserPageDecoder {
     /// How a kept attribute path is found in a user object.
     private enum Source {
         case id, userPrincipalName, usageLocation
-        /// A top-level property (`roots[index]`) and the path inside it.
-        case property(root: Int, rest: [Substring])
+        /// A top-level property (`rootNames[root]`) and the keys of the path inside it.
+        case property(root: Int, rest: [[UInt8]])
     }
 
     private let sources: [Source]
     /// The top-level property names the kept paths start with (beyond the modelled fields).
     private let rootNames: [[UInt8]]
-    private var roots: [JSONValue?]
-    private var values: [JSONValue?]
-    /// Interned holdings by a hash of their raw JSON bytes, with those bytes to confirm a hit.
-    private var holdingsByBytes: [Int: [(bytes: [UInt8], holding: UInt32)]] = [:]
+    /// Where each root's value lies in the page, for the user being decoded.
+    private var roots: [Range<Int>?]
+    /// The user's interned value per kept path, handed to the builder.
+    private var valueIndices: [UInt32]
+    /// Per kept path, interned values by their raw JSON bytes: a value seen before is neither
+    /// decoded into a `JSONValue` nor hashed as one again.
+    private var valuesByBytes: [RawBytesIndex]
+    /// Interned holdings by the raw bytes of `assignedLicenses` and `licenseAssignmentStates`.
+    private var holdingsByBytes = RawBytesIndex()
 
     /// - Parameter attributePaths: the builder's ``TenantBuilder/attributePaths``, in order.
     init(attributePaths: [String]) {
@@ -90,12 +97,13 @@ struct UserPageDecoder {
                     rootNames.append(root)
                     return rootNames.count - 1
                 }()
-                return .property(root: index, rest: Array(components.dropFirst()))
+                return .property(root: index, rest: components.dropFirst().map { Array($0.utf8) })
             }
         }
         self.rootNames = rootNames.map { Array($0.utf8) }
         roots = Array(repeating: nil, count: rootNames.count)
-        values = Array(repeating: nil, count: attributePaths.count)
+        valueIndices = Array(repeating: 0, count: attributePaths.count)
+        valuesByBytes = Array(repeating: RawBytesIndex(), count: attributePaths.count)
     }
 
     /// The top-level properties `$select` must name for the kept paths.
@@ -122,28 +130,29 @@ struct UserPageDecoder {
         for index in roots.indices { roots[index] = nil }
         var id: GUID?
         var principalName: String?
-        var usageLocation: String?
+        var usageLocation: Range<Int>?
         var licensesRange: Range<Int>?
         var statesRange: Range<Int>?
         try scanner.beginObject()
         var first = true
         while let key = try scanner.nextKey(first: &first) {
+            let start = scanner.position
             if scanner.matches(key, "id") {
                 id = try scanner.guid()
             } else if scanner.matches(key, "userPrincipalName") {
                 principalName = try scanner.string()
             } else if scanner.matches(key, "usageLocation") {
-                usageLocation = try scanner.optionalString()
+                if !(try scanner.consumeNull()) { _ = try scanner.stringRange() }
+                usageLocation = start..<scanner.position
             } else if scanner.matches(key, "assignedLicenses") {
-                let start = scanner.position
                 try scanner.skipValue()
                 licensesRange = start..<scanner.position
             } else if scanner.matches(key, "licenseAssignmentStates") {
-                let start = scanner.position
                 try scanner.skipValue()
                 statesRange = start..<scanner.position
             } else if let root = rootNames.firstIndex(where: { scanner.matches(key, $0) }) {
-                roots[root] = try scanner.value()
+                try scanner.skipValue()
+                roots[root] = start..<scanner.position
             } else {
                 try scanner.skipValue()
             }
@@ -151,29 +160,60 @@ struct UserPageDecoder {
         guard let id, let principalName else {
             throw JSONScanner.SyntaxError(offset: scanner.position, expected: "a user with id and userPrincipalName")
         }
-        for (index, source) in sources.enumerated() {
+        let bytes = scanner.bytes
+        for (column, source) in sources.enumerated() {
             switch source {
-            case .id: values[index] = .string(id.description)
-            case .userPrincipalName: values[index] = .string(principalName)
-            case .usageLocation: values[index] = usageLocation.map(JSONValue.string) ?? .null
-            case .property(let root, let rest): values[index] = roots[root]?.value(atPath: rest)
+            case .id: valueIndices[column] = builder.internValue(.string(id.description), inColumn: column)
+            case .userPrincipalName: valueIndices[column] = builder.internValue(.string(principalName), inColumn: column)
+            case .usageLocation: valueIndices[column] = try internValue(bytes, usageLocation, column: column, into: &builder)
+            case .property(let root, let rest):
+                let range = try Self.range(of: rest, in: roots[root], bytes)
+                valueIndices[column] = try internValue(bytes, range, column: column, into: &builder)
             }
         }
-        let holding = try internHolding(scanner, licenses: licensesRange, states: statesRange, into: &builder)
-        builder.addUser(id: id, principalName: principalName, values: values, holding: holding)
+        let holding = try internHolding(bytes, licenses: licensesRange, states: statesRange, into: &builder)
+        builder.addUser(id: id, principalName: principalName, valueIndices: valueIndices, holding: holding)
+    }
+
+    /// Where the value at `path` (object keys, outermost first) lies inside the value at
+    /// `range`, or `nil` when it is absent (or something on the way is not an object). A key
+    /// given twice counts with its last value, as in a decoded object.
+    private static func range(of path: [[UInt8]], in range: Range<Int>?, _ bytes: UnsafeRawBufferPointer) throws -> Range<Int>? {
+        guard var current = range else { return nil }
+        for key in path {
+            var scanner = JSONScanner(bytes, position: current.lowerBound)
+            guard try scanner.peek() == UInt8(ascii: "{") else { return nil }
+            try scanner.beginObject()
+            var found: Range<Int>?
+            var first = true
+            while let name = try scanner.nextKey(first: &first) {
+                let start = scanner.position
+                try scanner.skipValue()
+                if scanner.matches(name, key) { found = start..<scanner.position }
+            }
+            guard let found else { return nil }
+            current = found
+        }
+        return current
+    }
+
+    /// The builder's index for the JSON value in `range` of the attribute at `column` (`nil`:
+    /// absent), decoded only the first time these bytes are seen.
+    private mutating func internValue(
+        _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>?, column: Int, into builder: inout TenantBuilder
+    ) throws -> UInt32 {
+        guard let range else { return builder.internValue(nil, inColumn: column) }
+        if let known = valuesByBytes[column].index(bytes, range, nil) { return known }
+        var scanner = JSONScanner(bytes, position: range.lowerBound)
+        let index = builder.internValue(try scanner.value(), inColumn: column)
+        valuesByBytes[column].remember(index, bytes, range, nil)
+        return index
     }
 
     private mutating func internHolding(
-        _ scanner: JSONScanner, licenses: Range<Int>?, states: Range<Int>?, into builder: inout TenantBuilder
+        _ bytes: UnsafeRawBufferPointer, licenses: Range<Int>?, states: Range<Int>?, into builder: inout TenantBuilder
     ) throws -> UInt32 {
-        let bytes = scanner.bytes
-        let hash = Self.hash(bytes, licenses, states)
-        let licensesCount = licenses?.count ?? 0
-        if let candidates = holdingsByBytes[hash] {
-            for candidate in candidates where Self.same(candidate.bytes, bytes, licenses, states, licensesCount: licensesCount) {
-                return candidate.holding
-            }
-        }
+        if let known = holdingsByBytes.index(bytes, licenses, states) { return known }
         var assigned: [AssignedLicense] = []
         if let licenses {
             var sub = JSONScanner(bytes, position: licenses.lowerBound)
@@ -195,48 +235,8 @@ struct UserPageDecoder {
             }
         }
         let holding = builder.internHolding(LicenseHolding(assignedLicenses: assigned, states: stateList))
-        var key: [UInt8] = []
-        key.reserveCapacity(licensesCount + (states?.count ?? 0) + 1)
-        if let licenses { key.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[licenses])) }
-        key.append(states == nil ? 0xFE : 0xFF)
-        if let states { key.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[states])) }
-        holdingsByBytes[hash, default: []].append((key, holding))
+        holdingsByBytes.remember(holding, bytes, licenses, states)
         return holding
-    }
-
-    /// A quick hash of the license bytes (FNV-1a over 8-byte words); hits are confirmed byte for byte.
-    private static func hash(_ bytes: UnsafeRawBufferPointer, _ licenses: Range<Int>?, _ states: Range<Int>?) -> Int {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for range in [licenses ?? 0..<0, states ?? 0..<0] {
-            hash = (hash ^ UInt64(range.count)) &* 0x100_0000_01b3
-            var index = range.lowerBound
-            while index + 8 <= range.upperBound {
-                hash = (hash ^ bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) &* 0x100_0000_01b3
-                index += 8
-            }
-            while index < range.upperBound {
-                hash = (hash ^ UInt64(bytes[index])) &* 0x100_0000_01b3
-                index += 1
-            }
-        }
-        return Int(truncatingIfNeeded: hash ^ (hash >> 29))
-    }
-
-    /// Whether a remembered key equals these license bytes (same layout as the key built above).
-    private static func same(
-        _ key: [UInt8], _ bytes: UnsafeRawBufferPointer, _ licenses: Range<Int>?, _ states: Range<Int>?, licensesCount: Int
-    ) -> Bool {
-        let statesCount = states?.count ?? 0
-        guard key.count == licensesCount + 1 + statesCount, key[licensesCount] == (states == nil ? 0xFE : 0xFF) else { return false }
-        return key.withUnsafeBytes { keyBytes in
-            if let licenses, memcmp(keyBytes.baseAddress!, bytes.baseAddress! + licenses.lowerBound, licensesCount) != 0 {
-                return false
-            }
-            if let states, memcmp(keyBytes.baseAddress! + licensesCount + 1, bytes.baseAddress! + states.lowerBound, statesCount) != 0 {
-                return false
-            }
-            return true
-        }
     }
 
     /// An `assignedLicense` (`skuId`, `disabledPlans`): the same fields as an assignment state's.
@@ -271,5 +271,67 @@ struct UserPageDecoder {
         guard let skuId else { throw JSONScanner.SyntaxError(offset: scanner.position, expected: "a license with a skuId") }
         return LicenseAssignmentState(
             skuId: skuId, disabledPlans: disabledPlans, assignedByGroup: group, state: state, error: error == "None" ? nil : error)
+    }
+}
+
+/// Indices remembered by the raw JSON bytes they were decoded from (one or two values of a
+/// page), so that bytes seen before are found by a hash and a byte comparison, not decoded
+/// again. An absent value differs from every present one.
+struct RawBytesIndex {
+    private var entries: [Int: [(key: [UInt8], index: UInt32)]] = [:]
+
+    /// The index remembered for the values at `first` and `second` in `bytes`, if any.
+    func index(_ bytes: UnsafeRawBufferPointer, _ first: Range<Int>?, _ second: Range<Int>?) -> UInt32? {
+        guard let candidates = entries[Self.hash(bytes, first, second)] else { return nil }
+        for candidate in candidates where Self.same(candidate.key, bytes, first, second) { return candidate.index }
+        return nil
+    }
+
+    mutating func remember(_ index: UInt32, _ bytes: UnsafeRawBufferPointer, _ first: Range<Int>?, _ second: Range<Int>?) {
+        var key: [UInt8] = []
+        key.reserveCapacity(2 + (first?.count ?? 0) + (second?.count ?? 0))
+        for part in [first, second] {
+            key.append(part == nil ? Self.absent : Self.present)
+            if let part { key.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[part])) }
+        }
+        entries[Self.hash(bytes, first, second), default: []].append((key, index))
+    }
+
+    private static let absent: UInt8 = 0xFE
+    private static let present: UInt8 = 0xFF
+
+    /// A quick hash of the bytes (FNV-1a over 8-byte words); hits are confirmed byte for byte.
+    private static func hash(_ bytes: UnsafeRawBufferPointer, _ first: Range<Int>?, _ second: Range<Int>?) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for part in [first, second] {
+            let range = part ?? 0..<0
+            hash = (hash ^ UInt64(part == nil ? 0 : range.count + 1)) &* 0x100_0000_01b3
+            var index = range.lowerBound
+            while index + 8 <= range.upperBound {
+                hash = (hash ^ bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) &* 0x100_0000_01b3
+                index += 8
+            }
+            while index < range.upperBound {
+                hash = (hash ^ UInt64(bytes[index])) &* 0x100_0000_01b3
+                index += 1
+            }
+        }
+        return Int(truncatingIfNeeded: hash ^ (hash >> 29))
+    }
+
+    /// Whether a remembered key holds exactly these values (the layout ``remember`` writes).
+    private static func same(_ key: [UInt8], _ bytes: UnsafeRawBufferPointer, _ first: Range<Int>?, _ second: Range<Int>?) -> Bool {
+        let firstCount = first?.count ?? 0
+        let secondCount = second?.count ?? 0
+        guard key.count == 2 + firstCount + secondCount, key[0] == (first == nil ? absent : present),
+            key[1 + firstCount] == (second == nil ? absent : present)
+        else { return false }
+        return key.withUnsafeBytes { keyBytes in
+            if let first, memcmp(keyBytes.baseAddress! + 1, bytes.baseAddress! + first.lowerBound, firstCount) != 0 { return false }
+            if let second, memcmp(keyBytes.baseAddress! + 2 + firstCount, bytes.baseAddress! + second.lowerBound, secondCount) != 0 {
+                return false
+            }
+            return true
+        }
     }
 }

@@ -70,8 +70,15 @@ struct RequestExecutor: Sendable {
         var rejectedToken: String?
         var refreshedAfterUnauthorized = false
         let client = transport.client(for: host)
+        var attempts = 0
+        /// When the first attempt that could not reach the endpoint (refused, connect timed out)
+        /// started: graph.timeout runs from there, until a response arrives.
+        var unreachableSince: ContinuousClock.Instant?
+        // What failed, for an error that puts the cause first (not the read that needed it).
+        let target = GraphMetrics.label(operation) == "token" ? "token request to \(url)" : "\(operation) request to \(url)"
         while true {
             try Task.checkCancellation()
+            attempts += 1
             let requestId = UUID().uuidString.lowercased()
             var request = HTTPClientRequest(url: url)
             request.method = method
@@ -91,7 +98,10 @@ struct RequestExecutor: Sendable {
             let started = ContinuousClock.now
             let response: GraphResponse
             do {
-                let answer = try await client.execute(request, timeout: .nanoseconds(timeout.request.nanosecondsClamped))
+                // A retry of an endpoint that could not be reached ends by graph.timeout.
+                let left = unreachableSince.map { timeout.unreachable - (started - $0) } ?? timeout.request
+                let limit = min(timeout.request, max(.seconds(1), left))
+                let answer = try await client.execute(request, timeout: .nanoseconds(limit.nanosecondsClamped))
                 let collected = try await answer.body.collect(upTo: maxResponseBytes)
                 response = GraphResponse(status: Int(answer.status.code), headers: answer.headers, body: collected, clientRequestId: requestId)
             } catch {
@@ -100,7 +110,7 @@ struct RequestExecutor: Sendable {
                 if let tlsError = Self.tlsFailure(error) {
                     throw GraphRequestError(
                         operation: operation, status: nil, code: nil,
-                        message: "TLS verification of \(host) failed (\(tlsError)); if a proxy or a private CA signs its "
+                        message: "\(target) failed: TLS verification of \(host) failed (\(tlsError)); if a proxy or a private CA signs its "
                             + "certificate, add that CA to graph.caFile",
                         clientRequestId: requestId)
                 }
@@ -110,16 +120,24 @@ struct RequestExecutor: Sendable {
                         "graph.operation": "\(operation)", "graph.client_request_id": "\(requestId)",
                         "error": "\(error)",
                     ])
+                let cause = Self.describeTransportFailure(error)
+                if unreachableSince == nil, Self.isConnectFailure(error) { unreachableSince = started }
+                // A dropped connection reached the endpoint: only the retry count bounds those.
+                let elapsed = ContinuousClock.now - (unreachableSince ?? ContinuousClock.now)
                 switch schedule.record(.transport, random: Double.random(in: 0..<1)) {
-                case .retry(let delay):
+                case .retry(let delay) where elapsed + delay < timeout.unreachable:
+                    logRetry(operation: operation, requestId: requestId, cause: cause, attempt: schedule.retries, delay: delay)
                     try await Task.sleep(for: delay)
                     continue
-                case .fail:
+                case .retry, .fail:
                     throw GraphRequestError(
                         operation: operation, status: nil, code: nil,
-                        message: "no response after \(schedule.retries + 1) attempts: \(error)", clientRequestId: requestId)
+                        message: "\(target) failed: \(cause) (no response to \(attempts) \(attempts == 1 ? "attempt" : "attempts") in "
+                            + "\(Int(elapsed.timeInterval.rounded())) s; graph.timeout is \(Int(timeout.unreachable.timeInterval.rounded())) s)",
+                        clientRequestId: requestId)
                 }
             }
+            unreachableSince = nil
             GraphMetrics.request(operation: operation, status: response.status)
             logger.event(
                 .graphRequest, level: .debug, "graph request",
@@ -145,11 +163,50 @@ struct RequestExecutor: Sendable {
             }
             switch schedule.record(.status(response.status, retryAfter: response.retryAfter), random: Double.random(in: 0..<1)) {
             case .retry(let delay):
+                if response.status != 429 {
+                    logRetry(operation: operation, requestId: requestId, cause: "HTTP \(response.status)", attempt: schedule.retries, delay: delay)
+                }
                 try await Task.sleep(for: delay)
             case .fail:
                 return response
             }
         }
+    }
+
+    /// `graph.retry`: a request failed without a usable answer and is sent again after `delay`.
+    private func logRetry(operation: String, requestId: String, cause: String, attempt: Int, delay: Duration) {
+        logger.event(
+            .graphRetry, level: .warning, "Graph request failed (\(cause)); retrying",
+            [
+                "graph.operation": "\(GraphMetrics.label(operation))", "graph.client_request_id": "\(requestId)",
+                "error": "\(cause)", "attempt": .stringConvertible(attempt), "delay_ms": .stringConvertible(Int64(delay.timeInterval * 1000)),
+            ])
+    }
+
+    /// Whether a transport failure means the endpoint could not be reached at all (refused,
+    /// connect timed out, no route, no such host), as opposed to a connection that broke.
+    static func isConnectFailure(_ error: any Error) -> Bool {
+        if let client = error as? HTTPClientError, client == .connectTimeout { return true }
+        let text = String(describing: error)
+        return ["connection refused", "no route to host", "network is unreachable", "could not resolve", "name or service not known"]
+            .contains { text.localizedCaseInsensitiveContains($0) }
+    }
+
+    /// A transport failure in a few words: `connection refused`, `connect timed out`, ...
+    static func describeTransportFailure(_ error: any Error) -> String {
+        let text = String(describing: error)
+        if let client = error as? HTTPClientError {
+            switch client {
+            case .connectTimeout: return "connect timed out"
+            case .deadlineExceeded: return "no complete answer within the request deadline"
+            case .readTimeout: return "read timed out"
+            case .remoteConnectionClosed: return "the connection was closed without an answer"
+            default: break
+            }
+        }
+        if text.localizedCaseInsensitiveContains("connection refused") { return "connection refused" }
+        if text.localizedCaseInsensitiveContains("connection reset") { return "connection reset" }
+        return text
     }
 
     /// The TLS failure inside an error, if it is one (retrying cannot fix those).

@@ -87,7 +87,7 @@ enum Fixture {
         if settings.managedSkus.isEmpty {
             settings.managedSkus = tenant.subscribedSkus.map(\.skuPartNumber).filter { $0 != "EMS" }.map { Reference($0) }
         }
-        let compiled = try CompiledPolicies(policies: policies, settings: settings, tenant: tenant)
+        let compiled = try CompiledPolicies(policies: policies, settings: settings, tenant: tenant, evaluatedAt: options.now)
         return Planner(tenant: tenant, policies: compiled, settings: settings).plan(options: options)
     }
 }

@@ -54,7 +54,7 @@ struct RandomScenario: CustomStringConvertible {
             case 1: match.groups = groups.filter { _ in random.chance(0.5) }.map { Reference($0.displayName) }
             default:
                 let operators: [AttributeOperator] = [
-                    .equals("sales"), .anyOf(["Engineering", "r&d"]), .noneOf(["CN"]), .startsWith("E"), .exists(random.chance(0.5)),
+                    .equals("sales"), .anyOf(["Engineering", "r&d"]), .noneOf(["CN"]), .startsWith(["E"]), .exists(random.chance(0.5)),
                     .matches("^(us|de)$"),
                 ]
                 match.attributes = [AttributeCondition(path: random.chance(0.5) ? "department" : "country", operators: [random.element(operators)!])]
@@ -85,7 +85,7 @@ struct RandomScenario: CustomStringConvertible {
 
     func plan(_ snapshot: Snapshot, options: PlanningOptions? = nil) throws -> Plan {
         let tenant = try TenantModel(snapshot: snapshot)
-        let compiled = try CompiledPolicies(policies: policies, settings: settings, tenant: tenant)
+        let compiled = try CompiledPolicies(policies: policies, settings: settings, tenant: tenant, evaluatedAt: (options ?? self.options).now)
         return Planner(tenant: tenant, policies: compiled, settings: settings).plan(options: options ?? self.options)
     }
 }

@@ -57,22 +57,60 @@ struct InProcessEngine {
         now: @escaping @Sendable () -> Date = Date.init,
         adjustClient: (inout GraphClient.Configuration) -> Void = { _ in }
     ) async throws -> Cycle {
+        let (outcome, events) = try await withEngine(now: now, adjustClient: adjustClient) { engine in
+            await engine.run(policies: loaded.policies, options: options)
+        }
+        return Cycle(outcome: outcome, events: events)
+    }
+
+    /// A full cycle as the daemon runs it with `reconcile.fastInterval` above zero: delta
+    /// tracking started, then the cycle; the fast path's state when both succeeded.
+    func seedingCycle() async throws -> (cycle: Cycle, fastPath: FastPathState?) {
+        let (run, events) = try await withEngine { engine in await engine.runSeedingFastPath(policies: loaded.policies) }
+        return (Cycle(outcome: run.outcome, events: events), run.fastPath)
+    }
+
+    /// What one fast pass did and logged.
+    struct FastPass {
+        var report: FastPassReport
+        var events: [(name: String, metadata: Logger.Metadata)]
+
+        func events(_ name: String) -> [Logger.Metadata] { events.filter { $0.name == name }.map(\.metadata) }
+    }
+
+    /// One fast pass, as the daemon runs it between cycles.
+    func fastPass(_ state: inout FastPathState) async throws -> FastPass {
+        let current = state
+        let ((report, next), events) = try await withEngine { engine in
+            var next = current
+            let report = await engine.runFastPass(policies: loaded.policies, state: &next)
+            return (report, next)
+        }
+        state = next
+        return FastPass(report: report, events: events)
+    }
+
+    /// Runs `body` with an engine for this workspace, keeping every log event it made.
+    private func withEngine<T: Sendable>(
+        now: @escaping @Sendable () -> Date = Date.init, adjustClient: (inout GraphClient.Configuration) -> Void = { _ in },
+        _ body: (ReconcileEngine) async -> T
+    ) async throws -> (T, [(name: String, metadata: Logger.Metadata)]) {
         let handler = InMemoryLogHandler()
         var logger = Logger(label: "allot.engine.test") { _ in handler }
         logger.logLevel = .debug
         var client = try GraphClient.Configuration(loaded.configuration, environment: [:])
         client.retry = RetryPolicy(maxRetries: 4, maxThrottledRetries: 6, baseDelay: .milliseconds(20), maxDelay: .milliseconds(200))
         adjustClient(&client)
-        let outcome = try await GraphClient.withGraphClient(configuration: client, logger: logger) { graph in
+        let result = try await GraphClient.withGraphClient(configuration: client, logger: logger) { graph in
             let engine = ReconcileEngine(
                 settings: loaded.configuration.reconcile, graph: graph, stateStore: StateStore(directory: workspace.stateDirectory), logger: logger,
                 now: now)
-            return await engine.run(policies: loaded.policies, options: options)
+            return await body(engine)
         }
         let events = handler.entries.compactMap { entry -> (name: String, metadata: Logger.Metadata)? in
             guard case .string(let name)? = entry.metadata["event"] else { return nil }
             return (name, entry.metadata)
         }
-        return Cycle(outcome: outcome, events: events)
+        return (result, events)
     }
 }

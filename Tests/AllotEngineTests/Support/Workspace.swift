@@ -17,6 +17,8 @@ final class Workspace {
         /// make every run last minutes.
         var writeQuota = (writes: 1_000_000, window: "1s")
         var logLevel = "info"
+        /// `graph.timeout`: how long an unreachable simulator is retried.
+        var graphTimeout = "30s"
     }
 
     let directory: String
@@ -52,6 +54,7 @@ final class Workspace {
               endpoint: \(baseURL)/v1.0
               authority: \(baseURL)
               writeQuota: { writes: \(settings.writeQuota.writes), window: \(settings.writeQuota.window) }
+              timeout: \(settings.graphTimeout)
             auth:
               clientId: \(SimulatorProcess.clientId)
               clientSecretFile: ./client-secret
