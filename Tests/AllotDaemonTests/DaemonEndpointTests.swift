@@ -210,7 +210,7 @@ enum DocumentedStatus {
 
     static let lastCycleFields: Set<String> = [
         "mode", "startedAt", "finishedAt", "result", "policyRevision", "usersRead", "usersInScope", "usersDrifted", "planned", "applied",
-        "failed", "deferredAdds", "skippedUsers", "delayedRemovals", "heldRemovals", "notSent", "usersGone", "policyConflicts",
+        "failed", "deferredAdds", "skippedUsers", "delayedRemovals", "heldRemovals", "notSent", "usersGone", "staleUsers", "policyConflicts",
         "shrunkGroups", "seats", "failures",
     ]
     static let optionalLastCycleFields: Set<String> = ["error", "guardrail", "writesRefused"]
