@@ -176,8 +176,7 @@ enum DocumentedMetrics {
     static let labels: [String: Set<String>] = [
         "allot_reconcile_total": ["result"], "allot_reconcile_duration_seconds_bucket": ["le"], "allot_changes_total": ["action", "result"],
         "allot_deferred_adds": ["sku"], "allot_seats": ["sku", "state"], "allot_graph_requests_total": ["operation", "status"],
-        "allot_graph_throttled_total": ["operation"], "allot_build_info": ["version", "commit"],
-        "allot_graph_throttled_total": ["operation"], "allot_fastpath_total": ["result"], "allot_fastpath_requests_total": ["kind"],
+        "allot_graph_throttled_total": ["operation"], "allot_build_info": ["version", "commit"], "allot_fastpath_total": ["result"], "allot_fastpath_requests_total": ["kind"],
         "allot_fastpath_duration_seconds_bucket": ["le"], "allot_fastpath_change_to_license_seconds_bucket": ["le"],
     ]
 
@@ -211,7 +210,7 @@ enum DocumentedStatus {
 
     static let lastCycleFields: Set<String> = [
         "mode", "startedAt", "finishedAt", "result", "policyRevision", "usersRead", "usersInScope", "usersDrifted", "planned", "applied",
-        "failed", "deferredAdds", "skippedUsers", "delayedRemovals", "heldRemovals", "notSent", "usersGone", "policyConflicts",
+        "failed", "deferredAdds", "skippedUsers", "delayedRemovals", "heldRemovals", "notSent", "usersGone", "staleUsers", "policyConflicts",
         "shrunkGroups", "seats", "failures",
     ]
     static let optionalLastCycleFields: Set<String> = ["error", "guardrail", "writesRefused"]
