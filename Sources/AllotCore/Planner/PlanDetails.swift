@@ -111,6 +111,25 @@ struct PlanDetails: Sendable {
             assignLicense: body, adds: adds, planChanges: planChanges, removals: removals, policies: policyNames(attribution.policies))
     }
 
+    /// What a change record sends, by id and without names: what a policy impact compares the
+    /// base plan by, at a fraction of the cost of naming every change (``userChange(_:)``).
+    func changeKey(_ record: ChangeRecord) -> ChangeKey {
+        let desired = desired[Int(record.node)]!
+        var key = ChangeKey(setsUsageLocation: record.setsUsageLocation)
+        for sku in record.adds { key.adds[managed[sku].skuId] = desired.disabledPlans[sku] }
+        for sku in record.planChanges { key.planChanges[managed[sku].skuId] = desired.disabledPlans[sku] }
+        for sku in record.removals { key.removals.insert(managed[sku].skuId) }
+        return key
+    }
+
+    /// A change by ids: per SKU the disabled plans sent (adds and plan changes), the SKUs removed.
+    struct ChangeKey {
+        var adds: [GUID: [GUID]] = [:]
+        var planChanges: [GUID: [GUID]] = [:]
+        var removals: Set<GUID> = []
+        var setsUsageLocation: Bool
+    }
+
     func deferredAdd(_ record: DeferredRecord) -> DeferredAdd {
         let user = Int(record.user)
         let sku = record.sku

@@ -33,19 +33,27 @@ public struct PolicyImpact: Sendable, Encodable {
     }
 
     init(base: Planner, basePlan: Plan, proposedPlan: Plan) {
-        let baseChanges = Dictionary(uniqueKeysWithValues: basePlan.changes.map { ($0.userId, $0) })
+        // The base plan is compared by ids, not named: naming every change costs more than planning.
+        let details = basePlan.details
+        var baseRecords: [GUID: Int] = [:]
+        baseRecords.reserveCapacity(details.changeRecords.count)
+        for (index, record) in details.changeRecords.enumerated() { baseRecords[base.tenant.userID(at: Int(record.user))] = index }
         var marked: [UserChange] = []
         var withdrawn: [UserChange] = []
         var seen = Set<GUID>()
         for change in proposedPlan.changes {
             seen.insert(change.userId)
-            let before = baseChanges[change.userId]
-            marked.append(Self.mark(change, against: before, base: base))
-            if let before, let stopped = Self.withdrawnParts(of: before, keptIn: change) { withdrawn.append(stopped) }
+            let record = baseRecords[change.userId]
+            let key = record.map { details.changeKey(details.changeRecords[$0]) }
+            marked.append(Self.mark(change, against: key, base: base))
+            if let record, let key, Self.withdrawsParts(key, keptIn: change) {
+                if let stopped = Self.withdrawnParts(of: details.userChange(details.changeRecords[record]), keptIn: change) { withdrawn.append(stopped) }
+            }
         }
-        for change in basePlan.changes where !seen.contains(change.userId) {
-            if let stopped = Self.withdrawnParts(of: change, keptIn: nil) { withdrawn.append(stopped) }
+        for (userId, record) in baseRecords where !seen.contains(userId) {
+            if let stopped = Self.withdrawnParts(of: details.userChange(details.changeRecords[record]), keptIn: nil) { withdrawn.append(stopped) }
         }
+        withdrawn.sort { $0.userId < $1.userId }
         let baseDeferred = Set(basePlan.deferred.map { PendingRemoval(user: $0.userId, sku: $0.skuId) })
         let baseSeats = Dictionary(uniqueKeysWithValues: basePlan.seats.map { ($0.skuId, $0) })
         changes = marked
@@ -57,27 +65,32 @@ public struct PolicyImpact: Sendable, Encodable {
         summary = Summary(changes: marked, withdrawn: withdrawn, deferralsCaused: deferralsCaused.count, guardrail: guardrail)
     }
 
+    /// The disabled plans a change sends for a SKU (sorted), from its `assignLicense` body.
+    private static func sentPlans(_ change: UserChange, sku: GUID) -> [GUID]? {
+        change.assignLicense?.addLicenses.first { $0.skuId == sku }?.disabledPlans
+    }
+
     /// `change` with every part marked `policy` or `drift` by comparing it with the base plan's
     /// change for the same user.
-    private static func mark(_ change: UserChange, against before: UserChange?, base: Planner) -> UserChange {
+    private static func mark(_ change: UserChange, against before: PlanDetails.ChangeKey?, base: Planner) -> UserChange {
         var change = change
         for index in change.adds.indices {
-            let add = change.adds[index]
-            let same = before?.adds.contains { $0.skuId == add.skuId && $0.disabledPlans == add.disabledPlans } ?? false
+            let sku = change.adds[index].skuId
+            let same = before?.adds[sku].map { $0 == sentPlans(change, sku: sku) } ?? false
             change.adds[index].cause = same ? .drift : .policy
         }
         for index in change.planChanges.indices {
-            let planChange = change.planChanges[index]
-            let same = before?.planChanges.contains { $0.skuId == planChange.skuId && $0.enabledPlans == planChange.enabledPlans } ?? false
+            let sku = change.planChanges[index].skuId
+            let same = before?.planChanges[sku].map { $0 == sentPlans(change, sku: sku) } ?? false
             change.planChanges[index].cause = same ? .drift : .policy
         }
         for index in change.removals.indices {
-            let removal = change.removals[index]
-            let same = before?.removals.contains { $0.skuId == removal.skuId } ?? false
+            let sku = change.removals[index].skuId
+            let same = before?.removals.contains(sku) ?? false
             change.removals[index].cause = same ? .drift : .policy
-            if !same { change.removals[index].grantedBefore = base.grantingPolicies(user: change.userId, sku: removal.skuId) }
+            if !same { change.removals[index].grantedBefore = base.grantingPolicies(user: change.userId, sku: sku) }
         }
-        let locationIsPolicy = change.setUsageLocation != nil && before?.setUsageLocation != change.setUsageLocation
+        let locationIsPolicy = change.setUsageLocation != nil && before?.setsUsageLocation != true
         let anyPolicy =
             locationIsPolicy || change.adds.contains { $0.cause == .policy } || change.planChanges.contains { $0.cause == .policy }
             || change.removals.contains { $0.cause == .policy }
@@ -85,13 +98,23 @@ public struct PolicyImpact: Sendable, Encodable {
         return change
     }
 
+    /// Whether the base change makes a part that `after` does not (then it is named and listed).
+    private static func withdrawsParts(_ before: PlanDetails.ChangeKey, keptIn after: UserChange) -> Bool {
+        before.adds.contains { sku, plans in sentPlans(after, sku: sku) != plans || !after.adds.contains { $0.skuId == sku } }
+            || before.planChanges.contains { sku, plans in sentPlans(after, sku: sku) != plans || !after.planChanges.contains { $0.skuId == sku } }
+            || before.removals.contains { sku in !after.removals.contains { $0.skuId == sku } }
+            || (before.setsUsageLocation && after.setUsageLocation == nil)
+    }
+
     /// The parts of a base change that the proposed change for the same user no longer makes, or
     /// `nil` when it makes them all.
     private static func withdrawnParts(of before: UserChange, keptIn after: UserChange?) -> UserChange? {
         var stopped = before
-        stopped.adds = before.adds.filter { add in !(after?.adds.contains { $0.skuId == add.skuId && $0.disabledPlans == add.disabledPlans } ?? false) }
+        stopped.adds = before.adds.filter { add in
+            !(after.map { after in after.adds.contains { $0.skuId == add.skuId } && sentPlans(after, sku: add.skuId) == sentPlans(before, sku: add.skuId) } ?? false)
+        }
         stopped.planChanges = before.planChanges.filter { change in
-            !(after?.planChanges.contains { $0.skuId == change.skuId && $0.enabledPlans == change.enabledPlans } ?? false)
+            !(after.map { after in after.planChanges.contains { $0.skuId == change.skuId } && sentPlans(after, sku: change.skuId) == sentPlans(before, sku: change.skuId) } ?? false)
         }
         stopped.removals = before.removals.filter { removal in !(after?.removals.contains { $0.skuId == removal.skuId } ?? false) }
         if after?.setUsageLocation == before.setUsageLocation { stopped.setUsageLocation = nil }
