@@ -1,4 +1,5 @@
 import AllotCore
+import Foundation
 
 /// Maps the root of `allot.yaml` onto ``AllotConfiguration``, reporting every problem.
 ///
@@ -58,6 +59,9 @@ struct ConfigurationDecoder {
             (configuration.reconcile, decoded.managedSkus) = reconcile(node, key: key, reader)
         } else {
             reader.report("`reconcile` is required: at least `reconcile.managedSkus`, the SKUs Allot owns", at: root)
+        }
+        if let node = fields["prices"] {
+            configuration.reconcile.prices = prices(node, reader)
         }
         if let node = fields["status"], let status = reader.fields(of: node, "status", known: Keys.Configuration.status, explain: explain(at: "status")),
             let listen = status["listen"], let address = reader.text(listen, "status.listen")
@@ -241,6 +245,65 @@ struct ConfigurationDecoder {
             reader.report([Diagnostic("SKU `\(sku.value)` is listed twice in `reconcile.managedSkus`", at: sku.location)])
         }
         return skus
+    }
+
+    /// `prices`: per SKU (`skuPartNumber` or `skuId`), `monthly` (a number, not negative) and
+    /// `currency` (ISO 4217). Money is read from the number as written, never through a `Double`.
+    private func prices(_ node: YAMLNode, _ reader: NodeReader) -> PriceList {
+        guard case let .mapping(pairs) = node.content else {
+            reader.report(reader.typeMismatch("prices", expected: "a mapping of SKU to { monthly, currency }", node), at: node)
+            return PriceList()
+        }
+        var list: [SkuPrice] = []
+        var seen: Set<String> = []
+        for pair in pairs {
+            guard let sku = reader.text(pair.key, "prices") else { continue }
+            let path = "prices.\(sku)"
+            if !seen.insert(sku.lowercased()).inserted {
+                reader.report("SKU `\(sku)` is priced twice in `prices`", at: pair.key)
+                continue
+            }
+            guard let entry = reader.fields(of: pair.value, path, known: Keys.Configuration.price, explain: explain(at: "prices.*")) else { continue }
+            var monthly: Amount?
+            if let value = entry["monthly"] {
+                monthly = amount(value, "\(path).monthly", reader)
+            } else {
+                reader.report("`\(path).monthly` is required: the price of one seat for a month, such as 57.00", at: pair.key)
+            }
+            var currency: String?
+            if let value = entry["currency"], let text = reader.string(value, "\(path).currency") {
+                if text.count == 3, text.allSatisfy({ $0.isASCII && $0.isLetter }) {
+                    currency = text.uppercased()
+                } else {
+                    reader.report("`\(path).currency` must be a three-letter currency code (ISO 4217) such as EUR or USD, got \(NodeReader.describe(value))", at: value)
+                }
+            } else if entry["currency"] == nil {
+                reader.report("`\(path).currency` is required: the price's three-letter currency code (ISO 4217) such as EUR or USD", at: pair.key)
+            }
+            if let monthly, let currency {
+                list.append(SkuPrice(sku: SkuReference(sku, at: reader.location(of: pair.key)), price: Price(monthly: monthly, currency: currency)))
+            }
+        }
+        return PriceList(list)
+    }
+
+    /// A price: a YAML number that is not negative, read from its text as a `Decimal`.
+    private func amount(_ node: YAMLNode, _ path: String, _ reader: NodeReader) -> Amount? {
+        guard reader.number(node, path) != nil, case let .scalar(scalar) = node.content else { return nil }
+        let parsed: Decimal? =
+            switch scalar.value {
+            case let .int(integer): Decimal(integer)
+            default: Decimal(string: scalar.text, locale: Locale(identifier: "en_US_POSIX"))
+            }
+        guard let value = parsed else {
+            reader.report(reader.typeMismatch(path, expected: "a number", node), at: node)
+            return nil
+        }
+        guard value >= 0 else {
+            reader.report("`\(path)` must not be negative, got \(NodeReader.describe(node))", at: node)
+            return nil
+        }
+        return Amount(value)
     }
 
     // MARK: - Values

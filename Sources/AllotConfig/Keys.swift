@@ -8,7 +8,7 @@ import AllotCore
 /// (the operators of any attribute).
 enum Keys {
     enum Configuration {
-        static let root = ["tenant", "cloud", "graph", "auth", "policies", "reconcile", "status", "logging"]
+        static let root = ["tenant", "cloud", "graph", "auth", "policies", "reconcile", "prices", "status", "logging"]
         static let graph = ["endpoint", "authority", "caFile", "writeQuota", "timeout"]
         static let writeQuota = ["writes", "window"]
         /// `clientId`, then the keys that each choose a credential (exactly one may be given).
@@ -20,6 +20,8 @@ enum Keys {
         static let removalGuard = ["maxRemovals", "maxRemovalPercent", "groupShrinkPercent"]
         static let status = ["listen"]
         static let logging = ["format", "level"]
+        /// Each entry of `prices` (keyed by SKU).
+        static let price = ["monthly", "currency"]
 
         static let table: [String: [String]] = [
             "": root,
@@ -33,6 +35,7 @@ enum Keys {
             "reconcile.guard": removalGuard,
             "status": status,
             "logging": logging,
+            "prices.*": price,
         ]
     }
 
@@ -69,6 +72,7 @@ extension Keys {
         let homes = table.filter { $0.key != path && $0.value.contains(key) }.map(\.key)
         guard let home = homes.min(by: { ($0.count, $0) < ($1.count, $1) }) else { return nil }
         if home.isEmpty { return "`\(key)` belongs at the top level" }
+        if home == "prices.*" { return "`\(key)` belongs in each SKU's entry under `prices`, such as `prices: { SPE_E5: { monthly: 57.00, currency: EUR } }`" }
         if home.hasSuffix(".*") { return "`\(key)` is an operator: write it under an attribute of `\(home.dropLast(2))`" }
         if home.hasSuffix("[]") { return "`\(key)` belongs in each item of `\(home.dropLast(2))`" }
         return "`\(key)` belongs under `\(home)`"

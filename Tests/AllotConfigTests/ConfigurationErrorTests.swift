@@ -249,4 +249,36 @@ struct ConfigurationErrorTests {
             "policies/test.yaml:2:1: `match` of policy `a` has no clause: give `groups` or `attributes`, or write `match: { all: true }` to match everyone",
         ])
     }
+
+    @Test("prices: a negative or non-numeric price, a missing or invalid currency, unknown keys, a SKU priced twice")
+    func priceProblems() throws {
+        let problems = try configurationProblems("""
+            tenant: contoso.onmicrosoft.com
+            auth: { clientId: 00000000-0000-0000-0000-000000000000 }
+            reconcile: { managedSkus: [SPE_E3] }
+            prices:
+              SPE_E5: { monthly: -57.00, currency: EUR }
+              SPE_E3: { monthly: "36 euros", currency: EUR }
+              POWER_BI_PRO: { monthly: 10 }
+              EMS: { monthly: 9.5, currency: euro }
+              FLOW_FREE: { monthly: 0, currency: USD, yearly: 0 }
+              spe_e5: { monthly: 1, currency: EUR }
+            monthly: 3
+            """)
+        #expect(problems == [
+            "allot.yaml:5:22: `prices.SPE_E5.monthly` must not be negative, got number -57.00",
+            #"allot.yaml:6:22: `prices.SPE_E3.monthly` must be a number, got string "36 euros""#,
+            "allot.yaml:7:3: `prices.POWER_BI_PRO.currency` is required: the price's three-letter currency code (ISO 4217) such as EUR or USD",
+            #"allot.yaml:8:34: `prices.EMS.currency` must be a three-letter currency code (ISO 4217) such as EUR or USD, got string "euro""#,
+            "allot.yaml:9:43: unknown key `yearly` in `prices.FLOW_FREE`; expected one of: monthly, currency",
+            "allot.yaml:10:3: SKU `spe_e5` is priced twice in `prices`",
+            "allot.yaml:11:1: unknown key `monthly`: `monthly` belongs in each SKU's entry under `prices`, such as `prices: { SPE_E5: { monthly: 57.00, currency: EUR } }`",
+        ])
+        #expect(try configurationProblems("""
+            tenant: contoso.onmicrosoft.com
+            auth: { clientId: 00000000-0000-0000-0000-000000000000 }
+            reconcile: { managedSkus: [SPE_E3] }
+            prices: [SPE_E3]
+            """) == [#"allot.yaml:4:9: `prices` must be a mapping of SKU to { monthly, currency }, got a list"#])
+    }
 }

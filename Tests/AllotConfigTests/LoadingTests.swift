@@ -29,6 +29,25 @@ struct LoadingTests {
         #expect(configuration.logging.level == .info)
     }
 
+    @Test("prices keep the digits written, take any currency, and are optional")
+    func prices() throws {
+        let workspace = try Workspace(
+            configuration: Workspace.minimalConfiguration + """
+                prices:
+                  SPE_E5: { monthly: 57.10, currency: eur }
+                  SPE_E3: { monthly: 36, currency: EUR }
+                  POWER_BI_PRO: { monthly: 0.125, currency: USD }
+
+                """,
+            policies: ["valid.yaml": validPolicy])
+        let prices = try workspace.load().configuration.reconcile.prices
+        #expect(prices.prices.map(\.sku.value) == ["SPE_E5", "SPE_E3", "POWER_BI_PRO"])
+        #expect(prices.prices.map(\.price.monthly.description) == ["57.10", "36.00", "0.125"])
+        #expect(prices.prices.map(\.price.currency) == ["EUR", "EUR", "USD"])
+        #expect(prices.price(partNumber: "spe_e5", skuId: GUID(high: 0, low: 1))?.cost(of: 3).description == "171.30")
+        #expect(try Workspace(policies: ["valid.yaml": validPolicy]).load().configuration.reconcile.prices.isEmpty)
+    }
+
     @Test("every field, as the production example writes it")
     func everyField() throws {
         let configuration = try ConfigurationLoader(environment: [:]).loadConfiguration(at: repositoryRoot + "/deploy/allot.yaml")

@@ -194,6 +194,10 @@ public struct ReconcileSettings: Sendable, Hashable {
     public var guardrail: RemovalGuard
     /// A SKU is removed only after the user has been out of policy this long.
     public var removalDelay: Duration
+    /// The organisation's monthly prices (`prices:` at the top of `allot.yaml`): what plans,
+    /// `/status` and the metrics show cost with. They live here because every plan carries its
+    /// cost; nothing is decided by them.
+    public var prices: PriceList
 
     public init(
         interval: Duration = .seconds(15 * 60),
@@ -202,7 +206,8 @@ public struct ReconcileSettings: Sendable, Hashable {
         managedSkus: [SkuReference] = [],
         defaultUsageLocation: String? = nil,
         guardrail: RemovalGuard = RemovalGuard(),
-        removalDelay: Duration = .zero
+        removalDelay: Duration = .zero,
+        prices: PriceList = PriceList()
     ) {
         self.interval = interval
         self.fastInterval = fastInterval
@@ -211,6 +216,7 @@ public struct ReconcileSettings: Sendable, Hashable {
         self.defaultUsageLocation = defaultUsageLocation
         self.guardrail = guardrail
         self.removalDelay = removalDelay
+        self.prices = prices
     }
 }
 
