@@ -30,7 +30,7 @@ struct RenderingTests {
         #expect(text.contains("      - SPE_E3  replaced by SPE_E5\n"))
         #expect(text.contains("  ! bob@contoso.com  POWER_BI_PRO  priority 5  bi\n"))
         #expect(text.contains("Plan: 2 users to change, 2 to add, 1 to remove, 0 plan changes, 1 usage location to set, 2 adds deferred."))
-        #expect(text.contains("  SPE_E3            100         1         99      0      -1         0\n"))
+        #expect(text.contains("  SPE_E3            100         1         99      0      -1     0      1         0\n"))
         #expect(!text.contains("\u{1B}["), "no colour unless asked")
         #expect(PlanRenderer(colors: true).render(plan).contains("\u{1B}[32m+\u{1B}[0m"))
     }
@@ -42,7 +42,7 @@ struct RenderingTests {
         encoder.outputFormatting = [.sortedKeys]
         let object = try #require(JSONSerialization.jsonObject(with: encoder.encode(plan)) as? [String: Any])
         #expect(object["version"] as? Int == 1)
-        #expect(Set(object.keys) == ["version", "summary", "changes", "deferred", "skipped", "delayedRemovals", "heldThroughGroups", "heldRemovals", "guard", "seats"])
+        #expect(Set(object.keys) == ["version", "summary", "changes", "deferred", "skipped", "delayedRemovals", "heldThroughGroups", "heldRemovals", "guard", "seats", "cost"])
         let changes = try #require(object["changes"] as? [[String: Any]])
         let body = try #require(changes.first?["assignLicense"] as? [String: Any])
         #expect((body["removeLicenses"] as? [String]) == ["05e9a617-0261-4cee-bb44-138d3ef5d965"])

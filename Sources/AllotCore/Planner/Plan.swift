@@ -18,6 +18,8 @@ public struct Plan: Sendable, Equatable, Encodable {
     public var guardrail: GuardOutcome
     /// Seats per managed SKU before and after the plan.
     public var seats: [SeatCount]
+    /// The monthly cost of the priced managed SKUs before and after the plan (`prices:`).
+    public var cost: PlanCost
     /// When each (user, SKU) pair now pending removal was first seen pending: the state the
     /// engine keeps for `removalDelay`. Not part of the JSON output.
     public var removalHistory: RemovalHistory
@@ -51,7 +53,7 @@ public struct Plan: Sendable, Equatable, Encodable {
     private enum CodingKeys: String, CodingKey {
         case version, summary, changes, deferred, skipped, delayedRemovals, heldThroughGroups, heldRemovals
         case guardrail = "guard"
-        case seats
+        case seats, cost
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -66,12 +68,13 @@ public struct Plan: Sendable, Equatable, Encodable {
         try container.encode(heldRemovals, forKey: .heldRemovals)
         try container.encode(guardrail, forKey: .guardrail)
         try container.encode(seats, forKey: .seats)
+        try container.encode(cost, forKey: .cost)
     }
 
     /// Plans are equal when everything they say is equal (their compact forms may differ).
     public static func == (lhs: Plan, rhs: Plan) -> Bool {
         lhs.summary == rhs.summary && lhs.skipped == rhs.skipped && lhs.delayedRemovals == rhs.delayedRemovals
-            && lhs.guardrail == rhs.guardrail && lhs.seats == rhs.seats && lhs.removalHistory == rhs.removalHistory
+            && lhs.guardrail == rhs.guardrail && lhs.seats == rhs.seats && lhs.cost == rhs.cost && lhs.removalHistory == rhs.removalHistory
             && lhs.changes == rhs.changes && lhs.deferred == rhs.deferred && lhs.heldThroughGroups == rhs.heldThroughGroups
             && lhs.heldRemovals == rhs.heldRemovals
     }
@@ -293,6 +296,10 @@ public struct SeatCount: Sendable, Hashable, Codable {
     public var availableBefore: Int
     public var availableAfter: Int
     public var deferredAdds: Int
+    /// Seats the plan's adds take (adds sent; deferred adds take none).
+    public var seatsAdded = 0
+    /// Seats the plan's removals free (a removal of a SKU a group still grants frees none).
+    public var seatsFreed = 0
 }
 
 /// When each (user, SKU) pair was first seen pending removal, in seconds since the epoch.

@@ -214,7 +214,8 @@ private struct PlanningCycle {
                 sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, prepaid: managed[sku].prepaidUnits.enabled,
                 consumedBefore: managed[sku].consumedUnits, consumedAfter: consumedAfter,
                 availableBefore: managed[sku].availableUnits,
-                availableAfter: max(0, managed[sku].prepaidUnits.enabled - consumedAfter), deferredAdds: tally.deferred[sku])
+                availableAfter: max(0, managed[sku].prepaidUnits.enabled - consumedAfter), deferredAdds: tally.deferred[sku],
+                seatsAdded: tally.served[sku], seatsFreed: tally.freed[sku])
         }
         let summary = Plan.Summary(
             usersRead: tenant.userCount, usersInScope: differences.inScope, usersDrifted: candidates.count,
@@ -224,7 +225,7 @@ private struct PlanningCycle {
             heldRemovals: details.heldRecords.reduce(0) { $0 + $1.skus.count })
         return Plan(
             summary: summary, skipped: skipped, delayedRemovals: delay.delayed, guardrail: guardrail, seats: seats,
-            removalHistory: delay.history, details: details)
+            cost: PlanCost(seats: seats, prices: planner.settings.prices), removalHistory: delay.history, details: details)
     }
 
     /// Pass 1: the seat-free difference of every user, computed once per (matched effects,

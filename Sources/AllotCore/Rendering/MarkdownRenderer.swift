@@ -25,7 +25,7 @@ public struct MarkdownRenderer: Sendable {
             ? "**Allot plan:** no changes. The tenant matches the policies."
             : "**Allot plan:** \(PlanRenderer().summaryLine(plan.summary))"
         var document = Document(limit: limit)
-        document.append(title + "\n\n" + seatTable(plan.seats) + guardLine(plan.guardrail))
+        document.append(title + "\n\n" + seatTable(plan.seats) + costTable(plan.cost) + guardLine(plan.guardrail))
         document.appendGroups(Self.grouped(rows), reserve: 200)
         document.appendPending(plan)
         return document.text
@@ -48,7 +48,7 @@ public struct MarkdownRenderer: Sendable {
         if summary.deferralsCaused > 0 { title += " **\(summary.deferralsCaused) \(plural(summary.deferralsCaused, "add")) deferred for seats.**" }
         var head = title + "\n\n" + impactSeatTable(impact.seats)
         if summary.guardTrippedByChange, let reason = impact.guardrail.proposed.reason {
-            head += "\n> [!WARNING]\n> The mass-removal guard trips with this change: \(escape(reason))\n"
+            head += "\n> [!WARNING]\n> The mass-removal guard trips with this change: \(escapeMarkdown(reason))\n"
         } else {
             head += guardLine(impact.guardrail.proposed)
         }
@@ -120,9 +120,23 @@ public struct MarkdownRenderer: Sendable {
 
     private func seatTable(_ seats: [SeatCount]) -> String {
         guard !seats.isEmpty else { return "" }
-        var table = "| SKU | prepaid | available now | available after | deferred |\n|---|--:|--:|--:|--:|\n"
+        var table = "| SKU | prepaid | available now | available after | seats added | seats freed | deferred |\n|---|--:|--:|--:|--:|--:|--:|\n"
         for seat in seats {
-            table += "| \(escape(seat.sku)) | \(seat.prepaid) | \(seat.availableBefore) | \(seat.availableAfter) | \(seat.deferredAdds) |\n"
+            table += "| \(escapeMarkdown(seat.sku)) | \(seat.prepaid) | \(seat.availableBefore) | \(seat.availableAfter) | \(seat.seatsAdded) | "
+            table += "\(seat.seatsFreed) | \(seat.deferredAdds) |\n"
+        }
+        return table
+    }
+
+    /// The monthly cost of the priced SKUs before and after, a total per currency.
+    private func costTable(_ cost: PlanCost) -> String {
+        guard !cost.skus.isEmpty else { return "" }
+        var table = "\n| monthly cost | price | before | after |\n|---|--:|--:|--:|\n"
+        for sku in cost.skus {
+            table += "| \(escapeMarkdown(sku.sku)) | \(sku.monthlyPrice) \(sku.currency) | \(sku.monthlyBefore) | \(sku.monthlyAfter) |\n"
+        }
+        for total in cost.totals {
+            table += "| **total \(total.currency)** | | **\(total.monthlyBefore)** | **\(total.monthlyAfter)** |\n"
         }
         return table
     }
@@ -132,7 +146,7 @@ public struct MarkdownRenderer: Sendable {
         var table = "| SKU | prepaid | available now | after (base) | after (this change) | deferred (base → this change) |\n"
         table += "|---|--:|--:|--:|--:|--:|\n"
         for seat in seats {
-            table += "| \(escape(seat.sku)) | \(seat.prepaid) | \(seat.availableNow) | \(seat.availableAfterBase) | "
+            table += "| \(escapeMarkdown(seat.sku)) | \(seat.prepaid) | \(seat.availableNow) | \(seat.availableAfterBase) | "
             table += "\(seat.availableAfterProposed) | \(seat.deferredBase) → \(seat.deferredProposed) |\n"
         }
         return table
@@ -140,7 +154,7 @@ public struct MarkdownRenderer: Sendable {
 
     private func guardLine(_ outcome: GuardOutcome) -> String {
         guard outcome.tripped, let reason = outcome.reason else { return "" }
-        return "\n> [!WARNING]\n> The mass-removal guard trips: \(escape(reason))\n"
+        return "\n> [!WARNING]\n> The mass-removal guard trips: \(escapeMarkdown(reason))\n"
     }
 
     /// A Markdown document that never grows past its limit.
@@ -166,7 +180,7 @@ public struct MarkdownRenderer: Sendable {
             var omittedRows = 0
             var omittedGroups = 0
             for group in groups {
-                let open = "\n<details><summary>\(escape(group.title)): \(group.rows.count) \(plural(group.rows.count, "change"))</summary>\n\n"
+                let open = "\n<details><summary>\(escapeMarkdown(group.title)): \(group.rows.count) \(plural(group.rows.count, "change"))</summary>\n\n"
                     + "| User | Change | Detail |\n|---|---|---|\n"
                 let close = "</details>\n"
                 let cutNote = "\n_… and 9999999 more not shown (see `allot plan --output json`)._\n"
@@ -178,7 +192,7 @@ public struct MarkdownRenderer: Sendable {
                 var section = open
                 var shown = 0
                 for row in group.rows {
-                    let line = "| \(escape(row.user)) | \(escape(row.change)) | \(escape(row.detail)) |\n"
+                    let line = "| \(escapeMarkdown(row.user)) | \(escapeMarkdown(row.change)) | \(escapeMarkdown(row.detail)) |\n"
                     if size + section.utf8.count + line.utf8.count + close.utf8.count + cutNote.utf8.count > budget { break }
                     section += line
                     shown += 1
@@ -208,7 +222,7 @@ public struct MarkdownRenderer: Sendable {
 }
 
 /// Escapes text for a Markdown table cell or summary: pipes, angle brackets, and line breaks.
-private func escape(_ text: String) -> String {
+func escapeMarkdown(_ text: String) -> String {
     var escaped = ""
     for character in text {
         switch character {

@@ -53,6 +53,7 @@ public struct PlanRenderer: Sendable {
         }
         out += "\n" + paint("Plan: ", .bold) + summaryLine(plan.summary) + "\n"
         out += "\n" + seatTable(plan.seats)
+        out += costTable(plan.cost)
         return out
     }
 
@@ -119,21 +120,46 @@ public struct PlanRenderer: Sendable {
     }
 
     func seatTable(_ seats: [SeatCount]) -> String {
-        let header = ["SKU", "prepaid", "consumed", "available", "after", "change", "deferred"]
+        let header = ["SKU", "prepaid", "consumed", "available", "after", "change", "adds", "frees", "deferred"]
         let rows = seats.map { seat in
-            let delta = seat.consumedAfter - seat.consumedBefore
-            return [
+            [
                 seat.sku, "\(seat.prepaid)", "\(seat.consumedBefore)", "\(seat.availableBefore)", "\(seat.consumedAfter)",
-                delta == 0 ? "0" : (delta > 0 ? "+\(delta)" : "\(delta)"), "\(seat.deferredAdds)",
+                signed(seat.consumedAfter - seat.consumedBefore), "\(seat.seatsAdded)", "\(seat.seatsFreed)", "\(seat.deferredAdds)",
             ]
         }
+        return paint("Seats (consumed before and after the plan):", .bold) + "\n" + table(header, rows)
+    }
+
+    /// The monthly cost of the priced SKUs (`prices:`) before and after, with a total per
+    /// currency; nothing when no managed SKU is priced.
+    func costTable(_ cost: PlanCost) -> String {
+        guard !cost.skus.isEmpty else { return "" }
+        let header = ["SKU", "price", "before", "after", "change"]
+        var rows = cost.skus.map { sku in
+            [
+                sku.sku, "\(sku.monthlyPrice) \(sku.currency)", "\(sku.monthlyBefore)", "\(sku.monthlyAfter)",
+                signed(sku.monthlyAfter - sku.monthlyBefore),
+            ]
+        }
+        rows += cost.totals.map { total in
+            ["total", total.currency, "\(total.monthlyBefore)", "\(total.monthlyAfter)", signed(total.monthlyAfter - total.monthlyBefore)]
+        }
+        return "\n" + paint("Monthly cost of the seats in use (prices: in allot.yaml):", .bold) + "\n" + table(header, rows)
+    }
+
+    /// Rows under a header: the first column left-aligned, the others right-aligned.
+    private func table(_ header: [String], _ rows: [[String]]) -> String {
         let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
         func line(_ cells: [String]) -> String {
             "  " + cells.enumerated().map { column, cell in column == 0 ? pad(cell, widths[column]) : String(repeating: " ", count: widths[column] - cell.count) + cell }
                 .joined(separator: "  ") + "\n"
         }
-        return paint("Seats (consumed before and after the plan):", .bold) + "\n" + line(header) + rows.map(line).joined()
+        return line(header) + rows.map(line).joined()
     }
+
+    private func signed(_ delta: Int) -> String { delta > 0 ? "+\(delta)" : "\(delta)" }
+
+    private func signed(_ delta: Amount) -> String { delta.value > 0 ? "+\(delta)" : "\(delta)" }
 
     static func timestamp(_ seconds: Int64) -> String {
         Date(timeIntervalSince1970: TimeInterval(seconds)).formatted(.iso8601)
