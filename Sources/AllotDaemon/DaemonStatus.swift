@@ -23,6 +23,9 @@ public final class DaemonStatus: Sendable {
         public var readiness: Probe
         /// Seats per managed SKU as the last cycle that read them saw them (kept through failed reads).
         public var seats: [SeatCount]
+        /// The monthly cost of the priced managed SKUs (`prices:`) before and after the plan of the
+        /// last cycle that read the tenant (kept through failed reads, like `seats`).
+        public var cost: PlanCost
         public var recentErrors: [RecentError]
     }
 
@@ -67,6 +70,7 @@ public final class DaemonStatus: Sendable {
         var lastTickAt: Date
         /// The seats the last cycle that read them saw (a failed read reads none).
         var seats: [SeatCount] = []
+        var cost = PlanCost()
         var recentErrors: [RecentError] = []
     }
 
@@ -98,7 +102,10 @@ public final class DaemonStatus: Sendable {
             $0.cycleStartedAt = nil
             $0.nextCycleAt = nextAt
             $0.lastTickAt = report.finishedAt
-            if !report.seats.isEmpty { $0.seats = report.seats }
+            if !report.seats.isEmpty {
+                $0.seats = report.seats
+                $0.cost = report.cost
+            }
             if report.result == .failed, let error = report.error { Self.remember(error, at: report.finishedAt, in: &$0) }
             for failure in report.failures.prefix(5) {
                 Self.remember("\(failure.userPrincipalName): \(failure.code ?? failure.kind): \(failure.message)", at: report.finishedAt, in: &$0)
@@ -145,7 +152,7 @@ public final class DaemonStatus: Sendable {
                 mode: state.mode, policies: state.policies, lastCycle: state.lastCycle, lastFastPass: state.lastFastPass,
                 cycleInProgress: state.cycleStartedAt.map(CycleInProgress.init), nextCycleAt: state.nextCycleAt,
                 lastTickAt: state.lastTickAt, health: Self.health(state, now: now), readiness: Self.readiness(state),
-                seats: state.seats, recentErrors: state.recentErrors)
+                seats: state.seats, cost: state.cost, recentErrors: state.recentErrors)
         }
     }
 

@@ -119,6 +119,8 @@ public struct CycleReport: Sendable, Codable, Equatable {
     public var writesRefused: String?
     public var guardrail: GuardOutcome?
     public var seats: [SeatCount] = []
+    /// The monthly cost of the priced managed SKUs before and after the cycle's plan (`prices:`).
+    public var cost = PlanCost()
     /// The first failures (at most ``maximumFailuresKept``).
     public var failures: [Failure] = []
 

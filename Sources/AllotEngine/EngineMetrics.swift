@@ -31,6 +31,10 @@ struct EngineMetrics: Sendable {
             AllotMetric.seats(sku: seat.sku, .consumed).record(seat.consumedBefore)
             AllotMetric.seats(sku: seat.sku, .available).record(seat.availableBefore)
         }
+        for sku in report.cost.skus {
+            // A gauge holds a Double; the exact figure is in `/status` and `allot report`.
+            AllotMetric.licenseMonthlyCost.gauge(sku.sku, sku.currency).record(NSDecimalNumber(decimal: sku.monthlyBefore.value).doubleValue)
+        }
     }
 }
 

@@ -423,6 +423,7 @@ extension CycleReport {
         heldRemovals = plan.summary.heldRemovals
         guardrail = plan.guardrail
         seats = plan.seats
+        cost = plan.cost
     }
 }
 

@@ -44,6 +44,9 @@ public struct AllotMetric: Sendable, Hashable {
         "allot_deferred_adds", .gauge, labels: ["sku"], help: "adds the last cycle deferred for lack of seats, per managed SKU")
     public static let seats = AllotMetric(
         "allot_seats", .gauge, labels: ["sku", "state"], help: "seats per managed SKU as the last cycle read them")
+    public static let licenseMonthlyCost = AllotMetric(
+        "allot_license_monthly_cost", .gauge, labels: ["sku", "currency"],
+        help: "monthly cost of the seats in use per priced managed SKU (prices: in allot.yaml), as the last cycle read them")
     public static let guardTripped = AllotMetric(
         "allot_guard_tripped", .gauge, help: "1 while the last cycle's removal guard tripped (and was not overridden), else 0")
     public static let graphRequestsTotal = AllotMetric(
@@ -80,7 +83,7 @@ public struct AllotMetric: Sendable, Hashable {
     /// Allot's own metrics, in the document's order.
     public static let all: [AllotMetric] = [
         buildInfo, reconcileTotal, reconcileDuration, lastSuccess, interval, driftedUsers, changesTotal, deferredAdds, seats,
-        guardTripped, graphRequestsTotal, graphThrottledTotal, policyLoadErrorsTotal, fastPathTotal, fastPathDuration,
+        licenseMonthlyCost, guardTripped, graphRequestsTotal, graphThrottledTotal, policyLoadErrorsTotal, fastPathTotal, fastPathDuration,
         fastPathRequestsTotal, fastPathUsersAffectedTotal, fastPathChangeToLicense,
     ]
 

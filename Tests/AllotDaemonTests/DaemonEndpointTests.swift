@@ -104,6 +104,24 @@ extension DaemonProcessTests {
         #expect((exposition.value("allot_graph_requests_total", ["operation": "GET /users", "status": "200"]) ?? 0) >= 1)
 
         let status = try await daemon.status()
+        // The testbed prices SPE_E5 at 57.00 EUR: its series is the seats in use times the price.
+        guard case .array(let seats) = status["seats"],
+            case .object(let e5)? = seats.first(where: { if case .object(let seat) = $0 { seat["sku"] == .string("SPE_E5") } else { false } }),
+            case .number(let consumed)? = e5["consumedBefore"]
+        else {
+            Issue.record("no SPE_E5 seats in /status")
+            return
+        }
+        #expect(exposition.value("allot_license_monthly_cost", ["sku": "SPE_E5", "currency": "EUR"]) == consumed * 57)
+        #expect(exposition.samples.filter { $0.name == "allot_license_monthly_cost" }.map { $0.labels["sku"] ?? "" }.sorted() == ["SPE_E3", "SPE_E5"])
+        guard case .object(let cost) = status["cost"], case .array(let totals) = cost["totals"], case .object(let euro)? = totals.first else {
+            Issue.record("no cost in /status")
+            return
+        }
+        #expect(totals.count == 1 && euro["currency"] == .string("EUR"))
+        if case .string(let before)? = euro["monthlyBefore"] { #expect(before.hasSuffix(".00") && Decimal(string: before) != nil, "\(before)") } else {
+            Issue.record("monthlyBefore is not a decimal string: \(euro)")
+        }
         let statusProblems = DocumentedStatus.check(status.keys, required: DocumentedStatus.fields, optional: DocumentedStatus.optionalFields)
         #expect(statusProblems == nil, "/status: \(statusProblems ?? "")")
         guard case .object(let lastCycle) = status["lastCycle"] else {
@@ -163,6 +181,7 @@ enum DocumentedMetrics {
         "allot_reconcile_total": "counter", "allot_reconcile_duration_seconds": "histogram",
         "allot_last_success_timestamp_seconds": "gauge", "allot_interval_seconds": "gauge", "allot_drifted_users": "gauge",
         "allot_changes_total": "counter", "allot_deferred_adds": "gauge", "allot_seats": "gauge", "allot_guard_tripped": "gauge",
+        "allot_license_monthly_cost": "gauge",
         "allot_graph_requests_total": "counter", "allot_graph_throttled_total": "counter", "allot_policy_load_errors_total": "counter",
         "allot_build_info": "gauge", "process_cpu_seconds_total": "counter", "process_resident_memory_bytes": "gauge",
         "process_virtual_memory_bytes": "gauge", "process_start_time_seconds": "gauge", "process_open_fds": "gauge", "process_max_fds": "gauge",
@@ -175,7 +194,7 @@ enum DocumentedMetrics {
 
     static let labels: [String: Set<String>] = [
         "allot_reconcile_total": ["result"], "allot_reconcile_duration_seconds_bucket": ["le"], "allot_changes_total": ["action", "result"],
-        "allot_deferred_adds": ["sku"], "allot_seats": ["sku", "state"], "allot_graph_requests_total": ["operation", "status"],
+        "allot_deferred_adds": ["sku"], "allot_seats": ["sku", "state"], "allot_license_monthly_cost": ["sku", "currency"], "allot_graph_requests_total": ["operation", "status"],
         "allot_graph_throttled_total": ["operation"], "allot_build_info": ["version", "commit"], "allot_fastpath_total": ["result"], "allot_fastpath_requests_total": ["kind"],
         "allot_fastpath_duration_seconds_bucket": ["le"], "allot_fastpath_change_to_license_seconds_bucket": ["le"],
     ]
@@ -185,6 +204,7 @@ enum DocumentedMetrics {
         "kind": ["delta", "users", "skus"],
         "action": ["add", "remove", "plan_change", "usage_location", "user"],
         "state": ["prepaid", "consumed", "available"],
+        "currency": ["EUR"],
     ]
 
     static let operations: Set<String> = [
@@ -204,14 +224,14 @@ enum DocumentedMetrics {
 /// The `/status` fields `docs/status.md` documents: always there, and there when they apply.
 enum DocumentedStatus {
     static let fields: Set<String> = [
-        "version", "startedAt", "interval", "mode", "policies", "lastTickAt", "health", "readiness", "seats", "recentErrors",
+        "version", "startedAt", "interval", "mode", "policies", "lastTickAt", "health", "readiness", "seats", "cost", "recentErrors",
     ]
     static let optionalFields: Set<String> = ["lastCycle", "lastFastPass", "cycleInProgress", "nextCycleAt"]
 
     static let lastCycleFields: Set<String> = [
         "mode", "startedAt", "finishedAt", "result", "policyRevision", "usersRead", "usersInScope", "usersDrifted", "planned", "applied",
         "failed", "deferredAdds", "skippedUsers", "delayedRemovals", "heldRemovals", "notSent", "usersGone", "staleUsers", "policyConflicts",
-        "shrunkGroups", "seats", "failures",
+        "shrunkGroups", "seats", "cost", "failures",
     ]
     static let optionalLastCycleFields: Set<String> = ["error", "guardrail", "writesRefused"]
 

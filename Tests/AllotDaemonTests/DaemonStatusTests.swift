@@ -104,13 +104,21 @@ struct DaemonStatusTests {
         #expect(status.snapshot(now: Self.start.addingTimeInterval(21)).lastCycle?.shrunkGroups.map(\.cyclesSeen) == [2])
     }
 
-    @Test("/status keeps the last seats through a failed read, and the newest 20 errors")
-    func snapshot() {
+    @Test("/status keeps the last seats and their cost through a failed read, and the newest 20 errors")
+    func snapshot() throws {
         let status = Self.status()
-        status.cycleFinished(Self.report(.converged, at: 10, seats: Self.seats), nextAt: Self.start.addingTimeInterval(70))
+        var priced = Self.report(.converged, at: 10, seats: Self.seats)
+        let e3 = PriceList([SkuPrice(sku: Reference("SPE_E3"), price: Price(monthly: Amount(Decimal(string: "36.50")!), currency: "EUR"))])
+        priced.cost = PlanCost(seats: Self.seats, prices: e3)
+        status.cycleFinished(priced, nextAt: Self.start.addingTimeInterval(70))
         status.cycleFinished(Self.report(.failed, at: 80), nextAt: Self.start.addingTimeInterval(140))
         let snapshot = status.snapshot(now: Self.start.addingTimeInterval(90))
         #expect(snapshot.seats == Self.seats)
+        #expect(snapshot.cost.totals == [CostTotal(currency: "EUR", monthlyBefore: Amount(3285), monthlyAfter: Amount(Decimal(string: "3467.5")!))])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(snapshot.cost), as: UTF8.self)
+        #expect(json.contains(#""monthlyAfter":"3467.50""#), "\(json)")
         #expect(snapshot.lastCycle?.result == .failed)
         #expect(snapshot.nextCycleAt == Self.start.addingTimeInterval(140))
         #expect(snapshot.cycleInProgress == nil)

@@ -68,6 +68,9 @@ final class Testbed {
               managedSkus: [SPE_E3, SPE_E5, STANDARDPACK, PROJECTPROFESSIONAL, VISIOCLIENT]
               usageLocation: { default: US }
               guard: { maxRemovals: 100000, maxRemovalPercent: 100 }
+            prices:
+              SPE_E5: { monthly: 57.00, currency: EUR }
+              SPE_E3: { monthly: 36.00, currency: EUR }
             status:
               listen: 127.0.0.1:\(statusPort)
             logging:
