@@ -21,6 +21,9 @@ struct Allot: AsyncParsableCommand {
         commandName: "allot",
         abstract: "License assignment as code for Microsoft 365.",
         version: BuildInfo.versionLine,
-        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, ExplainCommand.self, SnapshotCommand.self, RunCommand.self, DemoCommand.self, SimulateCommand.self]
+        subcommands: [
+            ValidateCommand.self, PlanCommand.self, ApplyCommand.self, ExplainCommand.self, ReportCommand.self, SnapshotCommand.self,
+            RunCommand.self, DemoCommand.self, SimulateCommand.self,
+        ]
     )
 }

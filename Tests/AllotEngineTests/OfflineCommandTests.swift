@@ -117,6 +117,30 @@ struct OfflineCommandTests {
         #expect(result.error.contains("/nonexistent/tenant.json"))
     }
 
+    /// The one process test of `allot report`: its wiring (options, outputs, exit status); the
+    /// figures are checked in process (LicenseReportTests, ReportTests).
+    @Test("report --snapshot: every SKU of the saved tenant with its cost; sign-in activity the snapshot lacks is unknown, not zero")
+    func reportFromSnapshot() async throws {
+        let json = try await Self.allot(["report", "--config", Self.exampleConfig, "--snapshot", Self.exampleSnapshot, "--output", "json", "--at", "2026-12-07"])
+        #expect(json.status == 0, "\(json.error)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        #expect(document["version"] as? Int == 1)
+        #expect(document["evaluatedAt"] as? String == "2026-12-07T00:00:00Z")
+        #expect(document["signInActivityRead"] as? Bool == false && document["accountEnabledRead"] as? Bool == true)
+        let skus = try #require(document["skus"] as? [[String: Any]])
+        #expect(skus.count == 9 && skus.contains { $0["sku"] as? String == "EMS" && $0["managed"] as? Bool == false })
+        let e5 = try #require(skus.first { $0["sku"] as? String == "SPE_E5" })
+        #expect(e5["currency"] as? String == "USD" && e5["monthlyPrice"] as? String == "57.00")
+        #expect((e5["monthlyCost"] as? [String: Any])?["prepaid"] as? String == "1938.00")
+
+        let text = try await Self.allot(["report", "--config", Self.exampleConfig, "--snapshot", Self.exampleSnapshot, "--no-activity"])
+        #expect(text.status == 0, "\(text.error)")
+        #expect(text.output.contains("License report as of 2026-11-29T06:56:15Z"), "the snapshot's time by default: \(text.output.prefix(200))")
+        #expect(text.output.contains("the inactive columns are unknown, not zero"))
+        let markdown = try await Self.allot(["report", "--config", Self.exampleConfig, "--snapshot", Self.exampleSnapshot, "--output", "markdown"])
+        #expect(markdown.status == 0 && markdown.output.contains("**Allot license report**") && markdown.output.contains("| SPE_E5 | yes | 34 | 27 | 7 |"))
+    }
+
     @Test("explain: each policy with the clause that decided it; an unknown user exits 1")
     func explain() async throws {
         let known = try await Self.allot(["explain", "megan.smith@contoso.com", "--config", Self.exampleConfig, "--snapshot", Self.exampleSnapshot])

@@ -15,6 +15,14 @@ public struct ReadProgress: Sendable, Hashable {
     public var memberPages: Int
 }
 
+/// Who reads users' `signInActivity`: the message when Graph refuses it says what to change.
+public enum SignInActivityReader: Sendable {
+    /// A loaded policy tests `signInActivity.*`.
+    case policies
+    /// `allot report` measures inactivity with it.
+    case report
+}
+
 extension GraphClient {
     /// Reads everything a plan needs: all users (the license fields plus `attributes`), the
     /// referenced groups with their transitive user members, and the subscribed SKUs.
@@ -28,9 +36,12 @@ extension GraphClient {
     ///     (`onPremisesExtensionAttributes.extensionAttribute1`).
     ///   - groups: group references: an object id (GUID), or a display name that must match
     ///     exactly one group.
+    ///   - reader: who needs `signInActivity`, when `attributes` name it: what the message says
+    ///     to do when Graph refuses it.
     ///   - progress: called after every page (from any task; keep it cheap).
     public func readTenant(
-        attributes: [String], groups: [String], progress: (@Sendable (ReadProgress) -> Void)? = nil
+        attributes: [String], groups: [String], signInActivityFor reader: SignInActivityReader = .policies,
+        progress: (@Sendable (ReadProgress) -> Void)? = nil
     ) async throws -> TenantModel {
         let counter = ProgressCounter(report: progress)
         var jobs: [ReadJob] = [.users, .subscribedSkus]
@@ -52,7 +63,7 @@ extension GraphClient {
                 group.addTask {
                     switch job {
                     case .users:
-                        return (index, .users(try await self.readUsers(attributes: attributes, takenAt: takenAt, counter: counter)))
+                        return (index, .users(try await self.readUsers(attributes: attributes, takenAt: takenAt, reader: reader, counter: counter)))
                     case .subscribedSkus:
                         return (index, .subscribedSkus(try await self.readSubscribedSkus()))
                     case .group(let reference):
@@ -111,7 +122,7 @@ extension GraphClient {
     /// Graph's maximum page size of a users listing that selects `signInActivity` (user-list.md).
     static let signInActivityPageSize = 500
 
-    private func readUsers(attributes: [String], takenAt: String, counter: ProgressCounter) async throws -> TenantBuilder {
+    private func readUsers(attributes: [String], takenAt: String, reader: SignInActivityReader, counter: ProgressCounter) async throws -> TenantBuilder {
         var builder = TenantBuilder(tenant: configuration.tenant, takenAt: takenAt, attributes: attributes)
         var decoder = UserPageDecoder(attributePaths: builder.attributePaths)
         let select = Self.userSelect(attributes: attributes).map(FormEncoding.escape).joined(separator: ",")
@@ -125,7 +136,7 @@ extension GraphClient {
             do {
                 response = try await getPage(current, read: read, operation: "GET /users")
             } catch let error as GraphReadError {
-                throw Self.signInActivityRefusal(error) ?? error
+                throw Self.signInActivityRefusal(error, reader: reader) ?? error
             }
             let decoded: (users: Int, nextLink: String?)
             do {
@@ -234,7 +245,7 @@ extension GraphClient {
 
     /// The error to report when Graph refused a users page for its `signInActivity`: the
     /// permission or the tenant's license it lacks, and what to do; `nil` for other failures.
-    static func signInActivityRefusal(_ error: GraphReadError) -> GraphReadError? {
+    static func signInActivityRefusal(_ error: GraphReadError, reader: SignInActivityReader) -> GraphReadError? {
         guard let request = error.request, request.status == 403 else { return nil }
         let why: String
         switch request.code {
@@ -247,11 +258,16 @@ extension GraphClient {
         default:
             return nil
         }
-        return GraphReadError(
-            .signInActivityRefused, read: error.read,
-            message: "Graph refused to read users' sign-in activity, which a policy tests: \(why), or stop testing signInActivity.* in the policies; "
-                + "nothing is planned",
-            request: request)
+        let message =
+            switch reader {
+            case .policies:
+                "Graph refused to read users' sign-in activity, which a policy tests: \(why), or stop testing signInActivity.* in the policies; "
+                    + "nothing is planned"
+            case .report:
+                "Graph refused to read users' sign-in activity, which `allot report` reads for its inactive columns: \(why), "
+                    + "or run `allot report --no-activity`; nothing is reported"
+            }
+        return GraphReadError(.signInActivityRefused, read: error.read, message: message, request: request)
     }
 
     /// The application permission Graph requires to read users' `signInActivity`.

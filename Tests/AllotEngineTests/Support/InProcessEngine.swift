@@ -90,6 +90,17 @@ struct InProcessEngine {
         return FastPass(report: report, events: events)
     }
 
+    /// `allot report` as the command makes it, from a live read of this simulator.
+    func report(withActivity: Bool, evaluatedAt: Int64) async throws -> LicenseReport {
+        let client = try GraphClient.Configuration(loaded.configuration, environment: [:])
+        let logger = Logger(label: "allot.report.test")
+        return try await GraphClient.withGraphClient(configuration: client, logger: logger) { graph in
+            try await ReconcileEngine.report(
+                tenant: .live(graph, progress: ProgressReporter(logger: logger, terminal: false)), settings: loaded.configuration.reconcile,
+                withActivity: withActivity, evaluatedAt: { _ in evaluatedAt })
+        }
+    }
+
     /// Runs `body` with an engine for this workspace, keeping every log event it made.
     private func withEngine<T: Sendable>(
         now: @escaping @Sendable () -> Date = Date.init, adjustClient: (inout GraphClient.Configuration) -> Void = { _ in },
