@@ -60,7 +60,7 @@ struct ConfigurationDecoder {
         } else {
             reader.report("`reconcile` is required: at least `reconcile.managedSkus`, the SKUs Allot owns", at: root)
         }
-        if let node = fields["prices"] {
+        if let node = fields["prices"], !reader.isNull(node) {
             configuration.reconcile.prices = prices(node, reader)
         }
         if let node = fields["status"], let status = reader.fields(of: node, "status", known: Keys.Configuration.status, explain: explain(at: "status")),

@@ -45,7 +45,9 @@ struct LoadingTests {
         #expect(prices.prices.map(\.price.monthly.description) == ["57.10", "36.00", "0.125"])
         #expect(prices.prices.map(\.price.currency) == ["EUR", "EUR", "USD"])
         #expect(prices.price(partNumber: "spe_e5", skuId: GUID(high: 0, low: 1))?.cost(of: 3).description == "171.30")
-        #expect(try Workspace(policies: ["valid.yaml": validPolicy]).load().configuration.reconcile.prices.isEmpty)
+        #expect(try Workspace(policies: ["valid.yaml": validPolicy]).load().configuration.reconcile.prices == PriceList())
+        let empty = try Workspace(configuration: Workspace.minimalConfiguration + "prices:\n", policies: ["valid.yaml": validPolicy])
+        #expect(try empty.load().configuration.reconcile.prices == PriceList(), "an empty prices: prices nothing")
     }
 
     @Test("every field, as the production example writes it")

@@ -11,8 +11,6 @@ public struct PriceList: Sendable, Hashable {
         self.prices = prices
     }
 
-    public var isEmpty: Bool { prices.isEmpty }
-
     /// The price of a SKU: the entry naming its `skuPartNumber` (case-insensitive, as
     /// policies name SKUs) or its `skuId`, else `nil`.
     public func price(partNumber: String, skuId: GUID) -> Price? {
