@@ -43,8 +43,9 @@ public struct ReportRenderer: Sendable {
     }
 
     private func costRows(_ report: LicenseReport) -> [[String]] {
-        let skus = report.skus.compactMap { sku in
-            sku.monthlyCost.map { [sku.sku, "\(sku.monthlyPrice!) \(sku.currency!)"] + cells($0) { "\($0)" } }
+        let skus = report.skus.compactMap { sku -> [String]? in
+            guard let cost = sku.monthlyCost, let price = sku.monthlyPrice, let currency = sku.currency else { return nil }
+            return [sku.sku, "\(price) \(currency)"] + cells(cost) { "\($0)" }
         }
         return skus + report.totals.map { ["total", $0.currency] + cells($0.monthlyCost) { "\($0)" } }
     }

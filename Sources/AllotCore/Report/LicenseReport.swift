@@ -44,13 +44,18 @@ public struct LicenseReport: Sendable, Hashable, Encodable {
         let skuIndex = Dictionary(subscribed.enumerated().map { ($1.skuId, $0) }, uniquingKeysWith: { first, _ in first })
         // Per distinct holding, the SKUs it assigns (each once); per distinct value, what it says.
         let skusOfHolding = tenant.holdings.map { holding in Set(holding.assignedLicenses.compactMap { skuIndex[$0.skuId] }).sorted() }
-        let disabledValue = enabledColumn.map { column in tenant.columns.values[column].indices.map { tenant.columns.values[column][$0] == .bool(false) && $0 != 0 } }
+        let disabledOfValue = enabledColumn.map { column in
+            (column: column, values: tenant.columns.values[column].enumerated().map { index, value in index != 0 && value == .bool(false) })
+        }
         // Per distinct sign-in value, how many of the inactivity columns it falls in (they nest:
         // inactive for 90 days is inactive for 30). A missing date is "never signed in": all.
-        let inactiveColumnsOfValue = signInColumn.map { column in
-            (tenant.columns.instants[column] ?? []).map { instant in
-                Self.inactivityDays.filter { days in instant == AttributeColumns.noInstant || instant < evaluatedAt - Int64(days) * 86_400 }.count
-            }
+        let inactiveOfValue = signInColumn.map { column in
+            (
+                column: column,
+                values: (tenant.columns.instants[column] ?? []).map { instant in
+                    Self.inactivityDays.filter { days in instant == AttributeColumns.noInstant || instant < evaluatedAt - Int64(days) * 86_400 }.count
+                }
+            )
         }
 
         var disabled = [Int](repeating: 0, count: subscribed.count)
@@ -58,8 +63,8 @@ public struct LicenseReport: Sendable, Hashable, Encodable {
         for user in 0..<tenant.userCount {
             let skus = skusOfHolding[Int(tenant.holdingOfUser[user])]
             guard !skus.isEmpty else { continue }
-            let isDisabled = enabledColumn.map { disabledValue![tenant.columns.valueIndex(ofUser: user, column: $0)] } ?? false
-            let inactiveColumns = signInColumn.map { inactiveColumnsOfValue![tenant.columns.valueIndex(ofUser: user, column: $0)] } ?? 0
+            let isDisabled = disabledOfValue.map { $0.values[tenant.columns.valueIndex(ofUser: user, column: $0.column)] } ?? false
+            let inactiveColumns = inactiveOfValue.map { $0.values[tenant.columns.valueIndex(ofUser: user, column: $0.column)] } ?? 0
             for sku in skus {
                 if isDisabled { disabled[sku] += 1 }
                 for column in 0..<inactiveColumns { inactive[sku][column] += 1 }
@@ -81,8 +86,9 @@ public struct LicenseReport: Sendable, Hashable, Encodable {
                 sku: sku.skuPartNumber, skuId: sku.skuId, managed: managed.contains(index), seats: seats, currency: price?.currency,
                 monthlyPrice: price?.monthly, monthlyCost: price.map { price in seats.map { price.cost(of: $0) } })
         }
-        totals = Dictionary(grouping: skus.filter { $0.monthlyCost != nil }, by: { $0.currency! }).sorted { $0.key < $1.key }.map { currency, skus in
-            UsageTotal(currency: currency, monthlyCost: skus.dropFirst().reduce(skus[0].monthlyCost!) { $0.adding($1.monthlyCost!) })
+        let priced = skus.compactMap { sku in sku.currency.flatMap { currency in sku.monthlyCost.map { (currency: currency, cost: $0) } } }
+        totals = Dictionary(grouping: priced, by: \.currency).sorted { $0.key < $1.key }.map { currency, entries in
+            UsageTotal(currency: currency, monthlyCost: entries.dropFirst().reduce(entries[0].cost) { $0.adding($1.cost) })
         }
     }
 
