@@ -57,6 +57,31 @@ struct PolicyImpactTests {
         #expect(seats.availableNow == 8 && seats.availableAfterBase == 8 && seats.availableAfterProposed == 10)
     }
 
+    @Test("the cost of a change: each priced SKU now and after either policy set, totals per currency, in text and Markdown")
+    func costOfAChange() throws {
+        var settings = Self.settings
+        settings.prices = PriceList([
+            SkuPrice(sku: Reference("SPE_E3"), price: Price(monthly: Amount(36), currency: "EUR")),
+            SkuPrice(sku: Reference("POWER_BI_PRO"), price: Price(monthly: Amount(10), currency: "EUR")),
+        ])
+        let impact = try impact(tenant(), base: [Self.staff, Self.salesBI], proposed: [Self.staff], settings: settings)
+        // dee's E3 is added either way (drift); the change removes ada's and bob's BI.
+        #expect(impact.cost.skus.map(\.sku) == ["SPE_E3", "POWER_BI_PRO"])
+        #expect(impact.cost.skus.map { [$0.monthlyNow, $0.monthlyAfterBase, $0.monthlyAfterProposed].map(\.description) } == [
+            ["108.00", "144.00", "144.00"], ["20.00", "20.00", "0.00"],
+        ])
+        let total = try #require(impact.cost.totals.first)
+        #expect(impact.cost.totals.count == 1 && total.sku == nil && total.currency == "EUR")
+        #expect([total.monthlyNow, total.monthlyAfterBase, total.monthlyAfterProposed].map(\.description) == ["128.00", "164.00", "144.00"])
+        #expect(ImpactRenderer().render(impact).contains("  total              EUR  128.00      164.00          144.00            -20.00\n"))
+        #expect(MarkdownRenderer().render(impact).contains("| **total** EUR | 128.00 | 164.00 | 144.00 | -20.00 |\n"))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let object = try #require(JSONSerialization.jsonObject(with: encoder.encode(impact)) as? [String: Any])
+        let totals = try #require((object["cost"] as? [String: Any])?["totals"] as? [[String: Any]])
+        #expect(totals.first?["monthlyAfterProposed"] as? String == "144.00" && totals.first?["sku"] == nil)
+    }
+
     @Test("narrowing a group: only the members left out lose the license")
     func narrowingAGroup() throws {
         let eng = Fixture.policy("eng-bi", match: Policy.Match(groups: [Reference("Eng")]), grants: [Fixture.grant("POWER_BI_PRO")])
@@ -106,7 +131,7 @@ struct PolicyImpactTests {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let object = try #require(JSONSerialization.jsonObject(with: encoder.encode(impact)) as? [String: Any])
-        #expect(Set(object.keys) == ["version", "summary", "changes", "withdrawn", "deferralsCaused", "seats", "guard", "proposed"])
+        #expect(Set(object.keys) == ["version", "summary", "changes", "withdrawn", "deferralsCaused", "seats", "cost", "guard", "proposed"])
         let changes = try #require(object["changes"] as? [[String: Any]])
         #expect(changes.map { $0["cause"] as? String } == ["policy", "policy", "drift"])
         let removal = try #require((changes.first?["removals"] as? [[String: Any]])?.first)

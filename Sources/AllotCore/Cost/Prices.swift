@@ -92,3 +92,8 @@ public struct Amount: Sendable, Hashable, Codable, CustomStringConvertible {
         try container.encode(description)
     }
 }
+
+extension Amount {
+    /// `+6.00`, `-108.00`, `0.00`: a change of cost.
+    var signed: String { value > 0 ? "+\(self)" : "\(self)" }
+}

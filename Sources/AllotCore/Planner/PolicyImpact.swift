@@ -19,6 +19,8 @@ public struct PolicyImpact: Sendable, Encodable {
     public var deferralsCaused: [DeferredAdd]
     /// Seats per managed SKU: now, after the base plan, after the proposed plan.
     public var seats: [SeatImpact]
+    /// The monthly cost of the priced managed SKUs (`prices:`): now, after either plan.
+    public var cost: CostImpact
     public var guardrail: GuardImpact
     /// The proposed plan in full (for held and delayed removals, skipped users, the totals).
     public var proposed: Plan
@@ -60,6 +62,7 @@ public struct PolicyImpact: Sendable, Encodable {
         self.withdrawn = withdrawn
         deferralsCaused = proposedPlan.deferred.filter { !baseDeferred.contains(PendingRemoval(user: $0.userId, sku: $0.skuId)) }
         seats = proposedPlan.seats.map { SeatImpact(base: baseSeats[$0.skuId] ?? $0, proposed: $0) }
+        cost = CostImpact(base: basePlan.cost, proposed: proposedPlan.cost)
         guardrail = GuardImpact(base: basePlan.guardrail, proposed: proposedPlan.guardrail)
         proposed = proposedPlan
         summary = Summary(changes: marked, withdrawn: withdrawn, deferralsCaused: deferralsCaused.count, guardrail: guardrail)
@@ -130,7 +133,7 @@ public struct PolicyImpact: Sendable, Encodable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case version, summary, changes, withdrawn, deferralsCaused, seats, proposed
+        case version, summary, changes, withdrawn, deferralsCaused, seats, cost, proposed
         case guardrail = "guard"
     }
 
@@ -142,6 +145,7 @@ public struct PolicyImpact: Sendable, Encodable {
         try container.encode(withdrawn, forKey: .withdrawn)
         try container.encode(deferralsCaused, forKey: .deferralsCaused)
         try container.encode(seats, forKey: .seats)
+        try container.encode(cost, forKey: .cost)
         try container.encode(guardrail, forKey: .guardrail)
         try container.encode(proposed.summary, forKey: .proposed)
     }
@@ -217,6 +221,40 @@ public struct SeatImpact: Sendable, Hashable, Codable {
         availableAfterProposed = proposed.availableAfter
         deferredBase = base.deferredAdds
         deferredProposed = proposed.deferredAdds
+    }
+}
+
+/// The monthly cost of the priced managed SKUs with either policy set: what a policy change
+/// costs or saves, for review (both plans price the same tenant read with the same prices).
+public struct CostImpact: Sendable, Hashable, Codable {
+    /// Per priced managed SKU.
+    public var skus: [Entry]
+    /// Per currency (sorted): the sums over ``skus``.
+    public var totals: [Entry]
+
+    /// One SKU's, or one currency's, monthly cost now and after either plan.
+    public struct Entry: Sendable, Hashable, Codable {
+        /// The SKU's part number; absent in `totals`.
+        public var sku: String?
+        public var currency: String
+        public var monthlyNow: Amount
+        public var monthlyAfterBase: Amount
+        public var monthlyAfterProposed: Amount
+    }
+
+    init(base: PlanCost, proposed: PlanCost) {
+        let baseBySku = Dictionary(base.skus.map { ($0.skuId, $0) }, uniquingKeysWith: { first, _ in first })
+        skus = proposed.skus.map { sku in
+            Entry(
+                sku: sku.sku, currency: sku.currency, monthlyNow: sku.monthlyBefore,
+                monthlyAfterBase: baseBySku[sku.skuId]?.monthlyAfter ?? sku.monthlyBefore, monthlyAfterProposed: sku.monthlyAfter)
+        }
+        totals = Dictionary(grouping: skus, by: \.currency).sorted { $0.key < $1.key }.map { currency, entries in
+            Entry(
+                sku: nil, currency: currency, monthlyNow: entries.reduce(.zero) { $0 + $1.monthlyNow },
+                monthlyAfterBase: entries.reduce(.zero) { $0 + $1.monthlyAfterBase },
+                monthlyAfterProposed: entries.reduce(.zero) { $0 + $1.monthlyAfterProposed })
+        }
     }
 }
 

@@ -55,7 +55,22 @@ public struct ImpactRenderer: Sendable {
         out += "\(plan.plural(summary.planChangesByPolicy, "change"))), \(summary.usersWithdrawn) withdrawn, "
         out += "\(summary.deferralsCaused) \(plan.plural(summary.deferralsCaused, "deferral")) caused.\n"
         out += "\n" + seatTable(impact.seats, plan: plan)
+        out += costTable(impact.cost, plan: plan)
         return out
+    }
+
+    /// The monthly cost of the priced SKUs now and with either policy set; nothing when none is priced.
+    private func costTable(_ cost: CostImpact, plan: PlanRenderer) -> String {
+        guard !cost.skus.isEmpty else { return "" }
+        let header = ["SKU", "currency", "now", "after base", "after proposed", "change by policy"]
+        let rows = (cost.skus + cost.totals).map { entry in
+            [
+                entry.sku ?? "total", entry.currency, "\(entry.monthlyNow)", "\(entry.monthlyAfterBase)", "\(entry.monthlyAfterProposed)",
+                (entry.monthlyAfterProposed - entry.monthlyAfterBase).signed,
+            ]
+        }
+        return "\n" + plan.paint("Monthly cost of the seats in use with either policy set (prices: in allot.yaml):", .bold) + "\n"
+            + TextTable.render(header, rows)
     }
 
     private func seatTable(_ seats: [SeatImpact], plan: PlanRenderer) -> String {
@@ -66,15 +81,7 @@ public struct ImpactRenderer: Sendable {
                 "\(seat.deferredBase)", "\(seat.deferredProposed)",
             ]
         }
-        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-        func line(_ cells: [String]) -> String {
-            "  "
-                + cells.enumerated().map { column, cell in
-                    let padding = String(repeating: " ", count: widths[column] - cell.count)
-                    return column == 0 ? cell + padding : padding + cell
-                }.joined(separator: "  ") + "\n"
-        }
-        return plan.paint("Seats with either policy set:", .bold) + "\n" + line(header) + rows.map(line).joined()
+        return plan.paint("Seats with either policy set:", .bold) + "\n" + TextTable.render(header, rows)
     }
 }
 

@@ -46,7 +46,7 @@ public struct MarkdownRenderer: Sendable {
                 + "."
         title += " Drift present either way: \(summary.usersWithDrift) \(plural(summary.usersWithDrift, "user"))."
         if summary.deferralsCaused > 0 { title += " **\(summary.deferralsCaused) \(plural(summary.deferralsCaused, "add")) deferred for seats.**" }
-        var head = title + "\n\n" + impactSeatTable(impact.seats)
+        var head = title + "\n\n" + impactSeatTable(impact.seats) + impactCostTable(impact.cost)
         if summary.guardTrippedByChange, let reason = impact.guardrail.proposed.reason {
             head += "\n> [!WARNING]\n> The mass-removal guard trips with this change: \(escapeMarkdown(reason))\n"
         } else {
@@ -148,6 +148,18 @@ public struct MarkdownRenderer: Sendable {
         for seat in seats {
             table += "| \(escapeMarkdown(seat.sku)) | \(seat.prepaid) | \(seat.availableNow) | \(seat.availableAfterBase) | "
             table += "\(seat.availableAfterProposed) | \(seat.deferredBase) → \(seat.deferredProposed) |\n"
+        }
+        return table
+    }
+
+    /// What the seats in use cost a month with either policy set, and what the change adds or saves.
+    private func impactCostTable(_ cost: CostImpact) -> String {
+        guard !cost.skus.isEmpty else { return "" }
+        var table = "\n| monthly cost | now | after (base) | after (this change) | change |\n|---|--:|--:|--:|--:|\n"
+        for entry in cost.skus + cost.totals {
+            let name = entry.sku.map(escapeMarkdown) ?? "**total**"
+            table += "| \(name) \(entry.currency) | \(entry.monthlyNow) | \(entry.monthlyAfterBase) | \(entry.monthlyAfterProposed) | "
+            table += "\((entry.monthlyAfterProposed - entry.monthlyAfterBase).signed) |\n"
         }
         return table
     }

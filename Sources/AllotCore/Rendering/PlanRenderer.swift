@@ -127,7 +127,7 @@ public struct PlanRenderer: Sendable {
                 signed(seat.consumedAfter - seat.consumedBefore), "\(seat.seatsAdded)", "\(seat.seatsFreed)", "\(seat.deferredAdds)",
             ]
         }
-        return paint("Seats (consumed before and after the plan):", .bold) + "\n" + table(header, rows)
+        return paint("Seats (consumed before and after the plan):", .bold) + "\n" + TextTable.render(header, rows)
     }
 
     /// The monthly cost of the priced SKUs (`prices:`) before and after, with a total per
@@ -138,28 +138,16 @@ public struct PlanRenderer: Sendable {
         var rows = cost.skus.map { sku in
             [
                 sku.sku, "\(sku.monthlyPrice) \(sku.currency)", "\(sku.monthlyBefore)", "\(sku.monthlyAfter)",
-                signed(sku.monthlyAfter - sku.monthlyBefore),
+                (sku.monthlyAfter - sku.monthlyBefore).signed,
             ]
         }
         rows += cost.totals.map { total in
-            ["total", total.currency, "\(total.monthlyBefore)", "\(total.monthlyAfter)", signed(total.monthlyAfter - total.monthlyBefore)]
+            ["total", total.currency, "\(total.monthlyBefore)", "\(total.monthlyAfter)", (total.monthlyAfter - total.monthlyBefore).signed]
         }
-        return "\n" + paint("Monthly cost of the seats in use (prices: in allot.yaml):", .bold) + "\n" + table(header, rows)
-    }
-
-    /// Rows under a header: the first column left-aligned, the others right-aligned.
-    private func table(_ header: [String], _ rows: [[String]]) -> String {
-        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-        func line(_ cells: [String]) -> String {
-            "  " + cells.enumerated().map { column, cell in column == 0 ? pad(cell, widths[column]) : String(repeating: " ", count: widths[column] - cell.count) + cell }
-                .joined(separator: "  ") + "\n"
-        }
-        return line(header) + rows.map(line).joined()
+        return "\n" + paint("Monthly cost of the seats in use (prices: in allot.yaml):", .bold) + "\n" + TextTable.render(header, rows)
     }
 
     private func signed(_ delta: Int) -> String { delta > 0 ? "+\(delta)" : "\(delta)" }
-
-    private func signed(_ delta: Amount) -> String { delta.value > 0 ? "+\(delta)" : "\(delta)" }
 
     static func timestamp(_ seconds: Int64) -> String {
         Date(timeIntervalSince1970: TimeInterval(seconds)).formatted(.iso8601)

@@ -7,10 +7,10 @@ public struct ReportRenderer: Sendable {
 
     public func text(_ report: LicenseReport) -> String {
         var out = "License report as of \(PolicyDates.text(report.evaluatedAt)): every subscribed SKU, nothing changed.\n\n"
-        out += "Seats:\n" + Self.table(seatHeader, seatRows(report), indent: "  ")
+        out += "Seats:\n" + TextTable.render(seatHeader, seatRows(report))
         let cost = costRows(report)
         if !cost.isEmpty {
-            out += "\nMonthly cost (prices: in allot.yaml):\n" + Self.table(costHeader, cost, indent: "  ")
+            out += "\nMonthly cost (prices: in allot.yaml):\n" + TextTable.render(costHeader, cost)
         }
         for note in notes(report) { out += "\n" + note + "\n" }
         return out
@@ -71,19 +71,6 @@ public struct ReportRenderer: Sendable {
                     + "(disabled accounts included).")
         }
         return notes
-    }
-
-    /// Rows under a header: the first column left-aligned, the others right-aligned.
-    static func table(_ header: [String], _ rows: [[String]], indent: String) -> String {
-        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-        func line(_ cells: [String]) -> String {
-            indent
-                + cells.enumerated().map { column, cell in
-                    let padding = String(repeating: " ", count: widths[column] - cell.count)
-                    return column == 0 ? cell + padding : padding + cell
-                }.joined(separator: "  ") + "\n"
-        }
-        return line(header) + rows.map(line).joined()
     }
 
     static func markdownTable(_ header: [String], _ rows: [[String]]) -> String {
