@@ -84,6 +84,14 @@ struct LicenseReportTests {
         #expect([euro.prepaid, euro.assigned, euro.unassigned, euro.assignedToDisabled!].map(\.description) == ["750.00", "450.00", "300.00", "57.00"])
         #expect(euro.inactive?.mapValues(\.description) == [30: "243.00", 60: "186.00", 90: "129.00"])
         #expect(report.totals[1].monthlyCost.unassigned.description == "19.98")
+        #expect(report.unmatchedPrices.isEmpty)
+
+        var typo = Self.prices
+        typo.prices.append(SkuPrice(sku: Reference("SPE_E55"), price: Price(monthly: Amount(1), currency: "EUR")))
+        let withTypo = LicenseReport(tenant: try Self.tenant(), managedSkus: [], prices: typo, evaluatedAt: Self.evaluatedAt)
+        #expect(withTypo.unmatchedPrices == ["SPE_E55"])
+        #expect(withTypo.skus.allSatisfy { !$0.managed })
+        #expect(ReportRenderer().text(withTypo).contains("prices: names SPE_E55, which the tenant does not subscribe to."))
     }
 
     @Test("without sign-in activity the inactive columns are unknown, not zero")

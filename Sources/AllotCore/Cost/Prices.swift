@@ -14,11 +14,7 @@ public struct PriceList: Sendable, Hashable {
     /// The price of a SKU: the entry naming its `skuPartNumber` (case-insensitive, as
     /// policies name SKUs) or its `skuId`, else `nil`.
     public func price(partNumber: String, skuId: GUID) -> Price? {
-        let name = partNumber.lowercased()
-        return prices.first { entry in
-            if let id = GUID(entry.sku.value) { return id == skuId }
-            return entry.sku.value.lowercased() == name
-        }?.price
+        prices.first { $0.names(partNumber: partNumber, skuId: skuId) }?.price
     }
 }
 
@@ -31,6 +27,12 @@ public struct SkuPrice: Sendable, Hashable {
     public init(sku: SkuReference, price: Price) {
         self.sku = sku
         self.price = price
+    }
+
+    /// Whether this entry names the SKU: its `skuId`, or its `skuPartNumber` ignoring case.
+    func names(partNumber: String, skuId: GUID) -> Bool {
+        if let id = GUID(sku.value) { return id == skuId }
+        return sku.value.lowercased() == partNumber.lowercased()
     }
 }
 

@@ -65,6 +65,9 @@ public struct ReportRenderer: Sendable {
             let (them, their) = unpriced.count == 1 ? ("it", "its") : ("them", "their")
             notes.append("No price for \(unpriced.joined(separator: ", ")): add \(them) under prices: in allot.yaml to see \(their) cost.")
         }
+        if !report.unmatchedPrices.isEmpty {
+            notes.append("prices: names \(report.unmatchedPrices.joined(separator: ", ")), which the tenant does not subscribe to.")
+        }
         if report.signInActivityRead {
             notes.append(
                 "Inactive: assigned to users whose last successful sign-in is older than that, or who never signed in "

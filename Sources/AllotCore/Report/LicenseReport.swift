@@ -30,6 +30,9 @@ public struct LicenseReport: Sendable, Hashable, Encodable {
     public var skus: [SkuUsage]
     /// Per currency (sorted), the cost columns summed over the priced SKUs.
     public var totals: [UsageTotal]
+    /// The SKUs `prices:` names that the tenant does not subscribe to (a typo, or a subscription
+    /// ended), as written.
+    public var unmatchedPrices: [String]
 
     /// - Parameter signInActivity: `false` leaves sign-in activity out even when the tenant holds
     ///   it (`--no-activity` over a snapshot).
@@ -86,6 +89,8 @@ public struct LicenseReport: Sendable, Hashable, Encodable {
                 sku: sku.skuPartNumber, skuId: sku.skuId, managed: managed.contains(index), seats: seats, currency: price?.currency,
                 monthlyPrice: price?.monthly, monthlyCost: price.map { price in seats.map { price.cost(of: $0) } })
         }
+        unmatchedPrices = prices.prices.filter { entry in !subscribed.contains { entry.names(partNumber: $0.skuPartNumber, skuId: $0.skuId) } }
+            .map(\.sku.value)
         let priced = skus.compactMap { sku in sku.currency.flatMap { currency in sku.monthlyCost.map { (currency: currency, cost: $0) } } }
         totals = Dictionary(grouping: priced, by: \.currency).sorted { $0.key < $1.key }.map { currency, entries in
             UsageTotal(currency: currency, monthlyCost: entries.dropFirst().reduce(entries[0].cost) { $0.adding($1.cost) })
@@ -93,7 +98,7 @@ public struct LicenseReport: Sendable, Hashable, Encodable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case version, evaluatedAt, accountEnabledRead, signInActivityRead, inactivityDays, skus, totals
+        case version, evaluatedAt, accountEnabledRead, signInActivityRead, inactivityDays, skus, totals, unmatchedPrices
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -105,6 +110,7 @@ public struct LicenseReport: Sendable, Hashable, Encodable {
         try container.encode(Self.inactivityDays, forKey: .inactivityDays)
         try container.encode(skus, forKey: .skus)
         try container.encode(totals, forKey: .totals)
+        try container.encode(unmatchedPrices, forKey: .unmatchedPrices)
     }
 }
 
