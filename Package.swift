@@ -13,7 +13,8 @@ import PackageDescription
 /// Beside them: AllotTools (SKU catalogue, seeded random generator) for the simulator, the
 /// tests and the benchmarks; AllotObservability (every log event and metric, declared once)
 /// for the Graph client, the engine and the daemon. The benchmarks, the soak and the fuzzer are the nested
-/// package Benchmarks/, so `swift build` here builds only the product.
+/// package Benchmarks/, so `swift build` here builds only the product. The tests: one in-process target
+/// per module, AllotEndToEndTests for what only a process shows, AllotTestSupport shared by both.
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
