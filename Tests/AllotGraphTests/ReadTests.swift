@@ -154,16 +154,16 @@ struct ReadTests {
 
     @Test("a short-lived token is replaced before it expires, without a 401")
     func proactiveRefresh() async throws {
-        // The token cache's clock is moved on instead of waited for: a 10 s token is due at 8 s
-        // (80 %); the simulator's tokens still expire by the real time, long after this test.
+        // The token cache's clock is moved on instead of waited for: a 10-minute token is due at
+        // 8 minutes (80 %); the simulator's tokens expire by the real time, long after this test.
         let clock = ManualSimulatorClock()
-        try await Harness.withSimulator(configure: { $0.tokenLifetime = .seconds(10) }) { simulator, endpoints in
+        try await Harness.withSimulator(configure: { $0.tokenLifetime = .seconds(600) }) { simulator, endpoints in
             try await Harness.withSecretClient(endpoints, adjust: { $0.tokenClock = { clock.now } }) { client in
                 _ = try await client.readTenant(attributes: [], groups: [])
-                clock.advance(by: .milliseconds(7_900))
+                clock.advance(by: .seconds(479))
                 _ = try await client.readTenant(attributes: [], groups: [])
                 #expect(simulator.requestLog().filter { $0.path.contains("/oauth2/v2.0/token") }.count == 1, "not due before 80 %")
-                clock.advance(by: .milliseconds(200))
+                clock.advance(by: .seconds(2))
                 _ = try await client.readTenant(attributes: [], groups: [])
             }
             let log = simulator.requestLog()
