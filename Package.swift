@@ -13,7 +13,8 @@ import PackageDescription
 /// Beside them: AllotTools (SKU catalogue, seeded random generator) for the simulator, the
 /// tests and the benchmarks; AllotObservability (every log event and metric, declared once)
 /// for the Graph client, the engine and the daemon. The benchmarks, the soak and the fuzzer are the nested
-/// package Benchmarks/, so `swift build` here builds only the product.
+/// package Benchmarks/, so `swift build` here builds only the product. The tests: one in-process target
+/// per module, AllotEndToEndTests for what only a process shows, AllotTestSupport shared by both.
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
@@ -31,7 +32,7 @@ let package = Package(
         .library(name: "AllotGraph", targets: ["AllotGraph"]),
         .library(name: "AllotSimulator", targets: ["AllotSimulator"]),
         .library(name: "AllotEngine", targets: ["AllotEngine"]),
-        .library(name: "AllotProcessTesting", targets: ["AllotProcessTesting"]),
+        .library(name: "AllotTestSupport", targets: ["AllotTestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -207,18 +208,23 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // What the process tests share: the built `allot`, child processes with bounded waits,
-        // loopback ports.
+        // What the tests share: workspaces and the test tenant, the built `allot` and child
+        // processes with bounded waits, the simulator as a process, loopback ports.
         .target(
-            name: "AllotProcessTesting",
-            dependencies: ["AllotSimulator"],
-            path: "Tests/AllotProcessTesting",
+            name: "AllotTestSupport",
+            dependencies: [
+                "AllotSimulator", "AllotCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/AllotTestSupport",
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "AllotEngineTests",
             dependencies: [
-                "AllotEngine", "AllotCore", "AllotConfig", "AllotGraph", "AllotObservability", "AllotSimulator", "AllotProcessTesting", "allot",
+                "AllotEngine", "AllotCore", "AllotConfig", "AllotGraph", "AllotObservability", "AllotSimulator", "AllotTestSupport",
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -234,15 +240,27 @@ let package = Package(
                 "AllotCore",
                 "AllotEngine",
                 "AllotSimulator",
-                "AllotProcessTesting",
-                // The process tests start the built executable.
-                "allot",
+                "AllotTestSupport",
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The tests that need a process: `allot` and the simulator as executables, signals,
+        // NOTIFY_SOCKET, the journal, exit statuses, the install script.
+        .testTarget(
+            name: "AllotEndToEndTests",
+            dependencies: [
+                "AllotCore", "AllotConfig", "AllotSimulator", "AllotTestSupport",
+                // The tests start the built executable.
+                "allot",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

@@ -81,7 +81,7 @@ let package = Package(
                 .product(name: "AllotCore", package: "allot"),
                 .product(name: "AllotTools", package: "allot"),
                 .product(name: "AllotSimulator", package: "allot"),
-                .product(name: "AllotProcessTesting", package: "allot"),
+                .product(name: "AllotTestSupport", package: "allot"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -101,13 +101,20 @@ struct WatchdogService: Service {
             return
         }
         while !Task.isShuttingDownGracefully {
-            if status.health(now: Date()).ok { notifier.send(.watchdog) }
+            pingIfHealthy(now: Date())
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             } catch {
                 return
             }
         }
+    }
+
+    /// One beat of the loop: `WATCHDOG=1` if `/healthz` would answer 200 at `now`. Returns
+    /// whether it was sent.
+    @discardableResult
+    func pingIfHealthy(now: Date) -> Bool {
+        status.health(now: now).ok && notifier.send(.watchdog)
     }
 }
 

@@ -26,18 +26,11 @@ final class ReconcileLoop: Service, Sendable {
     private let notifier: SystemdNotifier
     private let logger: Logger
     private let current: Mutex<LoadedConfiguration>
-    /// The problems last reported as `policy.invalid` (an unchanged broken set is reported once),
-    /// and whether they lie in `allot.yaml`: those stand until a reload accepts the file, whatever
-    /// the policy directory does meanwhile.
-    private let lastRejected = Mutex<Rejection?>(nil)
+    /// The problems last reported as `policy.invalid`, and where they lie.
+    private let reloadState = Mutex(ReloadState())
     /// The fast path's model and delta links between passes. Held here, and taken out for a
     /// pass, so that the pass owns the only copy and updates the model in place.
     private let fastPath = Mutex<FastPathState?>(nil)
-
-    private struct Rejection {
-        var diagnostics: [Diagnostic]
-        var inConfiguration: Bool
-    }
     private let now: @Sendable () -> Date
 
     init(
@@ -134,18 +127,17 @@ final class ReconcileLoop: Service, Sendable {
         let loaded = current.withLock { $0 }
         do {
             let policies = try loader.loadPolicies(in: loaded.configuration.policiesPath, reconcile: loaded.configuration.reconcile)
-            let standing = lastRejected.withLock { rejected in
-                defer { if rejected?.inConfiguration != true { rejected = nil } }
-                return rejected
-            }
-            if policies.revision != loaded.policies.revision {
+            switch reloadState.withLock({ $0.policiesRead(revision: policies.revision, running: loaded.policies.revision) }) {
+            case .install(let standingProblems):
                 var updated = loaded
                 updated.policies = policies
                 install(updated, reason: "the policy directory changed")
                 // The new policies are in use, but allot.yaml on disk is still broken.
-                if let standing, standing.inConfiguration { status.policiesRejected(standing.diagnostics.map(\.description), at: now()) }
-            } else if let standing, !standing.inConfiguration {
-                markLoaded(loaded)  // the rejected change to the policy directory was undone
+                if let standingProblems { status.policiesRejected(standingProblems.map(\.description), at: now()) }
+            case .restored:
+                markLoaded(loaded)
+            case .unchanged:
+                break
             }
         } catch {
             reject(error.diagnostics, reason: "the policy directory changed")
@@ -156,7 +148,7 @@ final class ReconcileLoop: Service, Sendable {
     /// An operator asked, so the outcome is always logged, even when the same problems were
     /// already reported by the check before a cycle.
     func reload() {
-        lastRejected.withLock { $0 = nil }
+        reloadState.withLock { $0.reloadRequested() }
         do {
             let loaded = try loader.load(configurationAt: configurationPath)
             // Policies and reconcile settings take effect now; the rest of allot.yaml on restart.
@@ -205,11 +197,7 @@ final class ReconcileLoop: Service, Sendable {
     }
 
     private func reject(_ diagnostics: [Diagnostic], reason: String, inConfiguration: Bool = false) {
-        let isNew = lastRejected.withLock { last in
-            defer { last = Rejection(diagnostics: diagnostics, inConfiguration: inConfiguration) }
-            return last?.diagnostics != diagnostics
-        }
-        guard isNew else { return }
+        guard reloadState.withLock({ $0.rejected(diagnostics, inConfiguration: inConfiguration) }) else { return }
         AllotMetric.policyLoadErrorsTotal.counter().increment()
         status.policiesRejected(diagnostics.map(\.description), at: now())
         logger.event(.policyInvalid, level: .error, "Policies invalid (\(reason)); the last good set stays in use", [

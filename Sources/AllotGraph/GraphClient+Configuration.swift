@@ -40,6 +40,9 @@ extension GraphClient {
         /// usage location that Allot's own PATCH set moments before (the directory had not
         /// replicated the PATCH yet).
         public var replicationDelay: Duration
+        /// The clock the token cache reads to decide when a token is due for replacement: the
+        /// monotonic time, which a test replaces to move a token's age on without waiting.
+        public var tokenClock: @Sendable () -> ContinuousClock.Instant = { .now }
 
         public init(
             tenant: String,

@@ -71,7 +71,7 @@ public final class GraphClient: Sendable {
                 case .clientSecretFile, .certificate, .federatedTokenFile:
                     source = try ClientCredentialsSource(configuration: configuration, authority: authority, executor: executor)
                 }
-                tokens = CachingTokenProvider(source: source)
+                tokens = CachingTokenProvider(source: source, now: configuration.tokenClock)
             } catch {
                 transport.shutdownBeforeUse()
                 throw error

@@ -181,4 +181,25 @@ struct GroupShrinkHoldTests {
         let plan = try Fixture.plan(tenant, policies, options: PlanningOptions(shrunkGroups: [Fixture.id(4242)]))
         #expect(plan == (try Fixture.plan(tenant, policies)))
     }
+
+    /// Found by the property test (seed 7761424321084580716): a policy naming a shrunk group in
+    /// `groups` and another in `exclude.groups` was taken as joining both, so never matched.
+    @Test("a policy that names one shrunk group and excludes another matches through the first: its SKU is held, what it replaces is not")
+    func excludedShrunkGroupIsNotJoined() throws {
+        let holds = [Fixture.direct(Fixture.powerBIPro()), Fixture.direct(e3), Fixture.direct(e5)]
+        let tenant = try Fixture.tenant(
+            skus: [Fixture.powerBIPro(consumed: 1), Fixture.e3(consumed: 1), Fixture.e5(consumed: 1)],
+            groups: [Fixture.group(1, "G1", members: []), Fixture.group(2, "G2", members: [])],
+            users: [Fixture.user(1, "ada", licenses: holds)], attributes: [])
+        let policies = [
+            Fixture.policy("g1", match: Policy.Match(groups: [Reference("G1")]), grants: [Fixture.grant("POWER_BI_PRO"), Fixture.grant("SPE_E3")]),
+            Fixture.policy(
+                "g1-not-g2", match: Policy.Match(groups: [Reference("G1"), Reference("G2")], exclude: Policy.Exclusion(groups: [Reference("G2")])),
+                grants: [Fixture.grant("SPE_E5", replaces: ["POWER_BI_PRO"])]),
+        ]
+        let plan = try Fixture.plan(tenant, policies, options: PlanningOptions(shrunkGroups: [Fixture.id(1001), Fixture.id(1002)]))
+        #expect(Set(plan.heldRemovals.map(\.sku)) == ["SPE_E3", "SPE_E5"], "as a member of G1 ada keeps E3 and E5")
+        // As a member of G1, E5 replaces Power BI: that removal is not the shrink's doing.
+        #expect(plan.change(forUser: 1)?.removals.map(\.sku) == ["POWER_BI_PRO"])
+    }
 }

@@ -1,4 +1,4 @@
-import AllotProcessTesting
+import AllotTestSupport
 import AllotDaemon
 import Foundation
 import InMemoryLogging

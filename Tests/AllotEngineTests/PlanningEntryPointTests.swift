@@ -1,7 +1,7 @@
 import AllotConfig
 import AllotCore
 import AllotEngine
-import AllotProcessTesting
+import AllotTestSupport
 import Foundation
 import Testing
 

@@ -154,19 +154,24 @@ struct ReadTests {
 
     @Test("a short-lived token is replaced before it expires, without a 401")
     func proactiveRefresh() async throws {
-        // 10 s: the 2 s between the refresh (at 80 %) and expiry cover a request's way to the
-        // simulator even on a loaded CI machine (with 4 s, 0.8 s did not, once).
-        try await Harness.withSimulator(configure: { $0.tokenLifetime = .seconds(10) }) { simulator, endpoints in
-            try await Harness.withSecretClient(endpoints) { client in
+        // The token cache's clock is moved on instead of waited for: a 10-minute token is due at
+        // 8 minutes (80 %); the simulator's tokens expire by the real time, long after this test.
+        let clock = ManualSimulatorClock()
+        try await Harness.withSimulator(configure: { $0.tokenLifetime = .seconds(600) }) { simulator, endpoints in
+            try await Harness.withSecretClient(endpoints, adjust: { $0.tokenClock = { clock.now } }) { client in
                 _ = try await client.readTenant(attributes: [], groups: [])
-                // 80 % of the lifetime has passed: the next request gets a new token first
-                // (a slow machine may refresh more often; never later than 8 s after issue).
-                try await Task.sleep(for: .milliseconds(8300))
+                clock.advance(by: .seconds(479))
+                _ = try await client.readTenant(attributes: [], groups: [])
+                #expect(simulator.requestLog().filter { $0.path.contains("/oauth2/v2.0/token") }.count == 1, "not due before 80 %")
+                clock.advance(by: .seconds(2))
                 _ = try await client.readTenant(attributes: [], groups: [])
             }
             let log = simulator.requestLog()
-            #expect(log.filter { $0.path.contains("/oauth2/v2.0/token") }.count >= 2)
+            let tokenRequests = log.indices.filter { log[$0].path.contains("/oauth2/v2.0/token") }
+            #expect(tokenRequests.count == 2, "replaced once, at 80 % of its lifetime")
             #expect(log.allSatisfy { $0.status != 401 })
+            let lastRead = try #require(log.lastIndex { $0.path.hasPrefix("/v1.0/users") })
+            #expect(tokenRequests.last! < lastRead, "the third read went out with the new token")
         }
     }
 

@@ -1,6 +1,6 @@
 import AllotCore
 import AllotTools
-import AllotProcessTesting
+import AllotTestSupport
 import AllotSimulator
 import AsyncHTTPClient
 import Foundation

@@ -143,9 +143,11 @@ struct CompiledPolicy: Sendable {
 extension CompiledPolicy {
     /// Whether the user would match this policy as a member of `groups` as well as of the
     /// groups they are in: the group shrink hold's question. Attribute tests and exclusions
-    /// (by group and by name) still apply.
+    /// (by group and by name) still apply. A group the policy excludes is not joined: the user
+    /// who left it would match through the others (a policy may name a group in `groups` and
+    /// in `exclude.groups`, and another shrunk group beside it).
     func wouldMatch(user: Int, joining groups: Set<Int>, tenant: TenantModel) -> Bool {
-        let memberOf = groups.union(tenant.groupSets[Int(tenant.groupSetOfUser[user])].map(Int.init))
+        let memberOf = groups.subtracting(excludedGroups).union(tenant.groupSets[Int(tenant.groupSetOfUser[user])].map(Int.init))
         guard groupFilter.map({ !$0.isDisjoint(with: memberOf) }) ?? true, excludedGroups.isDisjoint(with: memberOf),
             !excludedUsers.contains(user)
         else { return false }

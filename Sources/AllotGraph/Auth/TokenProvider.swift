@@ -27,24 +27,26 @@ protocol TokenSource: Sendable {
 /// fetch.
 actor CachingTokenProvider: TokenProvider {
     private let source: any TokenSource
-    private let clock = ContinuousClock()
+    /// The monotonic time, unless a test moves it on.
+    private let now: @Sendable () -> ContinuousClock.Instant
     private var current: (token: String, refreshAt: ContinuousClock.Instant)?
     private var pending: Task<IssuedToken, any Error>?
 
-    init(source: any TokenSource) {
+    init(source: any TokenSource, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.source = source
+        self.now = now
     }
 
     func token(rejecting rejected: String?) async throws -> String {
         if let current {
             if current.token == rejected {
                 self.current = nil
-            } else if clock.now < current.refreshAt {
+            } else if now() < current.refreshAt {
                 return current.token
             }
         }
         if let pending { return try await Self.value(of: pending).accessToken }
-        let started = clock.now
+        let started = now()
         let source = self.source
         let task = Task { try await source.fetchToken() }
         pending = task

@@ -1,3 +1,4 @@
+import AllotTestSupport
 import AllotConfig
 import AllotCore
 import AllotEngine

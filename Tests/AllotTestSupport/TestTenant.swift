@@ -3,8 +3,8 @@ import AllotSimulator
 import Foundation
 
 /// Generated tenants for the end-to-end tests, with the seats and special cases a test needs.
-enum TestTenant {
-    static let skuIds: [String: GUID] = [
+public enum TestTenant {
+    public static let skuIds: [String: GUID] = [
         "SPE_E3": GUID("05e9a617-0261-4cee-bb44-138d3ef5d965")!,
         "SPE_E5": GUID("06ebc4ee-1bb5-47dd-8120-11324bc54e06")!,
         "STANDARDPACK": GUID("18181a46-0d4e-45cd-891e-60aabd171b4e")!,
@@ -14,33 +14,33 @@ enum TestTenant {
         "TEAMS_EXPLORATORY": GUID("710779e8-3d4a-4c88-adb9-386c958d1fdf")!,
     ]
 
-    static func sku(_ partNumber: String) -> GUID { skuIds[partNumber]! }
+    public static func sku(_ partNumber: String) -> GUID { skuIds[partNumber]! }
 
     /// A generated Contoso tenant (the sample policies' tenant) with `drift` percent of users
     /// drifted. `POWER_BI_PRO` stays a few seats short, as the generator makes it.
-    static func generate(users: Int, seed: UInt64, drift: Double) -> Snapshot {
+    public static func generate(users: Int, seed: UInt64, drift: Double) -> Snapshot {
         TenantGenerator(users: users, seed: seed, driftPercent: drift).generate()
     }
 
     /// Adds `extra` seats to a SKU.
-    static func addSeats(_ extra: Int, to partNumber: String, in snapshot: inout Snapshot) {
+    public static func addSeats(_ extra: Int, to partNumber: String, in snapshot: inout Snapshot) {
         let index = snapshot.subscribedSkus.firstIndex { $0.skuPartNumber == partNumber }!
         snapshot.subscribedSkus[index].prepaidUnits.enabled += extra
     }
 
     /// Whether a user holds a SKU directly.
-    static func holdsDirectly(_ user: DirectoryUser, _ partNumber: String) -> Bool {
+    public static func holdsDirectly(_ user: DirectoryUser, _ partNumber: String) -> Bool {
         (user.licenseAssignmentStates ?? []).contains { $0.isDirect && $0.skuId == sku(partNumber) }
     }
 
     /// Whether a user holds a SKU through a group.
-    static func holdsThroughGroup(_ user: DirectoryUser, _ partNumber: String) -> Bool {
+    public static func holdsThroughGroup(_ user: DirectoryUser, _ partNumber: String) -> Bool {
         (user.licenseAssignmentStates ?? []).contains { !$0.isDirect && $0.skuId == sku(partNumber) }
     }
 
     /// Sets every SKU's `consumedUnits` to the users holding it, as Graph reports it (after a
     /// test changed who holds what).
-    static func recountConsumedUnits(_ snapshot: inout Snapshot) {
+    public static func recountConsumedUnits(_ snapshot: inout Snapshot) {
         var holders: [GUID: Int] = [:]
         for user in snapshot.users {
             for sku in Set((user.licenseAssignmentStates ?? []).filter(\.holds).map(\.skuId)) { holders[sku, default: 0] += 1 }
@@ -51,7 +51,7 @@ enum TestTenant {
     }
 
     /// Replaces a user's direct assignments (keeping `assignedLicenses` in step).
-    static func setDirect(_ states: [LicenseAssignmentState], of index: Int, in snapshot: inout Snapshot) {
+    public static func setDirect(_ states: [LicenseAssignmentState], of index: Int, in snapshot: inout Snapshot) {
         let group = (snapshot.users[index].licenseAssignmentStates ?? []).filter { !$0.isDirect }
         let all = states + group
         snapshot.users[index].licenseAssignmentStates = all

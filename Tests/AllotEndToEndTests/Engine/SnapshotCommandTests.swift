@@ -1,5 +1,5 @@
 import AllotCore
-import AllotProcessTesting
+import AllotTestSupport
 import AllotSimulator
 import Foundation
 import Testing

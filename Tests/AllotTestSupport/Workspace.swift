@@ -1,36 +1,37 @@
-import AllotProcessTesting
 import AllotCore
 import Foundation
 import Testing
 
 /// A temporary directory holding what one `allot` run needs: `allot.yaml` pointing at a
 /// simulator, a copy of the sample policies, the client secret and a state directory.
-final class Workspace {
+public final class Workspace {
     /// What `allot.yaml` says besides the endpoints.
-    struct Settings {
-        var mode = "enforce"
-        var removalDelay = "0h"
-        var maxRemovals = 100_000
-        var maxRemovalPercent = 100.0
-        var usageLocationDefault: String? = "US"
+    public struct Settings: Sendable {
+        public var mode = "enforce"
+        public var removalDelay = "0h"
+        public var maxRemovals = 100_000
+        public var maxRemovalPercent = 100.0
+        public var usageLocationDefault: String? = "US"
         /// Tests run the simulator without its write quota; pacing at Graph's real quota would
         /// make every run last minutes.
-        var writeQuota = (writes: 1_000_000, window: "1s")
-        var logLevel = "info"
+        public var writeQuota = (writes: 1_000_000, window: "1s")
+        public var logLevel = "info"
         /// `graph.timeout`: how long an unreachable simulator is retried.
-        var graphTimeout = "30s"
+        public var graphTimeout = "30s"
+
+        public init() {}
     }
 
-    let directory: String
-    var configPath: String { "\(directory)/allot.yaml" }
-    var policiesPath: String { "\(directory)/policies" }
+    public let directory: String
+    public var configPath: String { "\(directory)/allot.yaml" }
+    public var policiesPath: String { "\(directory)/policies" }
     /// `$STATE_DIRECTORY` for every run (a test may point it somewhere unusable).
-    lazy var stateDirectory = "\(directory)/state"
-    var statePath: String { "\(stateDirectory)/state.json" }
-    var tenantPath: String { "\(directory)/tenant.json" }
+    public lazy var stateDirectory = "\(directory)/state"
+    public var statePath: String { "\(stateDirectory)/state.json" }
+    public var tenantPath: String { "\(directory)/tenant.json" }
     private var runs = 0
 
-    init(_ label: String) throws {
+    public init(_ label: String) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("allot-e2e-\(label)-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: TestPaths.samplePolicies.path, toPath: policiesPath)
@@ -40,14 +41,14 @@ final class Workspace {
     deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     /// Writes the tenant a simulator will serve.
-    func writeTenant(_ snapshot: Snapshot) throws {
+    public func writeTenant(_ snapshot: Snapshot) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         try encoder.encode(snapshot).write(to: URL(fileURLWithPath: tenantPath))
     }
 
     /// Writes `allot.yaml` for a simulator at `baseURL`.
-    func configure(simulator baseURL: String, _ settings: Settings = Settings()) throws {
+    public func configure(simulator baseURL: String, _ settings: Settings = Settings()) throws {
         var yaml = """
             tenant: \(SampleTenantIds.tenantId)
             graph:
@@ -78,12 +79,12 @@ final class Workspace {
     }
 
     /// Writes (or replaces) a policy file.
-    func writePolicy(_ file: String, _ text: String) throws {
+    public func writePolicy(_ file: String, _ text: String) throws {
         try text.write(toFile: "\(policiesPath)/\(file)", atomically: true, encoding: .utf8)
     }
 
     /// Starts `allot ARGUMENTS --config allot.yaml` with this workspace's state directory.
-    func start(_ arguments: [String]) throws -> ChildProcess {
+    public func start(_ arguments: [String]) throws -> ChildProcess {
         runs += 1
         return try ChildProcess(
             "allot-\(runs)-\(arguments[0])", executable: TestPaths.allot, arguments: arguments + ["--config", configPath],
@@ -91,21 +92,21 @@ final class Workspace {
     }
 
     /// Runs `allot ARGUMENTS` to the end (at most `timeout`).
-    func run(_ arguments: [String], timeout: Duration = .seconds(120)) async throws -> RunResult {
+    public func run(_ arguments: [String], timeout: Duration = .seconds(120)) async throws -> RunResult {
         let child = try start(arguments)
         let status = try await child.exitStatus(within: timeout)
         return RunResult(status: status, standardOutput: child.standardOutput, standardError: child.standardError)
     }
 
     /// `allot apply`, checking the log contract on every line it printed.
-    func apply(_ extra: [String] = [], timeout: Duration = .seconds(120), sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws -> RunResult {
+    public func apply(_ extra: [String] = [], timeout: Duration = .seconds(120), sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws -> RunResult {
         let result = try await run(["apply"] + extra, timeout: timeout)
         result.expectLogContract(sourceLocation: sourceLocation)
         return result
     }
 
     /// `allot plan --output json`, decoded.
-    func plan() async throws -> PlanDocument {
+    public func plan() async throws -> PlanDocument {
         let result = try await run(["plan", "--output", "json"])
         guard result.status == 0 || result.status == 2 else {
             throw HarnessError("allot plan exited \(result.status): \(result.standardError.suffix(3000))")
@@ -114,7 +115,7 @@ final class Workspace {
     }
 
     /// The state file, decoded as JSON.
-    func stateDocument() throws -> [String: JSONValue] {
+    public func stateDocument() throws -> [String: JSONValue] {
         let data = try Data(contentsOf: URL(fileURLWithPath: statePath))
         guard case let .object(members) = try JSONDecoder().decode(JSONValue.self, from: data) else { throw HarnessError("state.json is not an object") }
         return members
@@ -122,18 +123,24 @@ final class Workspace {
 }
 
 /// The generated tenant's ids, spelled out so that `allot.yaml` does not depend on the generator.
-enum SampleTenantIds {
-    static let tenantId = "8f3c2a10-5b7e-4d2c-9a61-3e0f4b8d7c21"
+public enum SampleTenantIds {
+    public static let tenantId = "8f3c2a10-5b7e-4d2c-9a61-3e0f4b8d7c21"
 }
 
 /// What one `allot` run printed and how it exited.
-struct RunResult {
-    var status: Int32
-    var standardOutput: String
-    var standardError: String
+public struct RunResult {
+    public var status: Int32
+    public var standardOutput: String
+    public var standardError: String
+
+    public init(status: Int32, standardOutput: String, standardError: String) {
+        self.status = status
+        self.standardOutput = standardOutput
+        self.standardError = standardError
+    }
 
     /// Every line of standard output, as a JSON object.
-    var lines: [[String: JSONValue]] {
+    public var lines: [[String: JSONValue]] {
         standardOutput.split(separator: "\n").compactMap { line in
             guard case let .object(members)? = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)) else { return nil }
             return members
@@ -141,27 +148,27 @@ struct RunResult {
     }
 
     /// The lines of one event.
-    func events(_ name: String) -> [[String: JSONValue]] {
+    public func events(_ name: String) -> [[String: JSONValue]] {
         lines.filter { $0["event"] == .string(name) }
     }
 
     /// `cycle.finished`'s fields.
-    var finished: [String: JSONValue] { events("cycle.finished").last ?? [:] }
+    public var finished: [String: JSONValue] { events("cycle.finished").last ?? [:] }
 
     /// An integer field of `cycle.finished`.
-    func count(_ field: String) -> Int? {
+    public func count(_ field: String) -> Int? {
         guard case let .number(value)? = finished[field] else { return nil }
         return Int(value)
     }
 
     /// For failure messages.
-    var summary: String {
+    public var summary: String {
         "exit \(status); stderr: \(standardError.suffix(1500)); last lines: \(standardOutput.split(separator: "\n").suffix(6).joined(separator: "\n"))"
     }
 
     /// The log contract alerting relies on: every line of standard output is one JSON object
     /// with `ts`, `level`, `event` and `msg`; no line carries the client secret or a token.
-    func expectLogContract(sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+    public func expectLogContract(sourceLocation: Testing.SourceLocation = #_sourceLocation) {
         let rawLines = standardOutput.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         #expect(!rawLines.isEmpty, "apply printed nothing", sourceLocation: sourceLocation)
         for line in rawLines {

@@ -1,4 +1,4 @@
-import AllotProcessTesting
+import AllotTestSupport
 import AllotCore
 import AllotSimulator
 import AsyncHTTPClient

@@ -1,4 +1,3 @@
-import AllotProcessTesting
 import AllotCore
 import AllotSimulator
 import Foundation
@@ -6,15 +5,15 @@ import Testing
 
 /// One end-to-end setup: a generated tenant served by `allot simulate`, a workspace whose
 /// `allot.yaml` points at it, and the plan `allot plan --output json` made before anything ran.
-final class Scenario {
-    let workspace: Workspace
-    let initial: Snapshot
-    var simulator: SimulatorProcess
-    private(set) var plan: PlanDocument
+public final class Scenario {
+    public let workspace: Workspace
+    public let initial: Snapshot
+    public var simulator: SimulatorProcess
+    public private(set) var plan: PlanDocument
 
     /// - Parameter adjust: changes the generated tenant before it is served (seat counts are
     ///   made to match the holders afterwards).
-    init(
+    public init(
         _ label: String, users: Int = 1_000, seed: UInt64, drift: Double = 20, settings: Workspace.Settings = Workspace.Settings(),
         adjust: (inout Snapshot) -> Void = { _ in }
     ) async throws {
@@ -32,17 +31,17 @@ final class Scenario {
     deinit { simulator.stop() }
 
     /// Takes the plan again (after a policy or state change).
-    func replan() async throws -> PlanDocument {
+    public func replan() async throws -> PlanDocument {
         plan = try await workspace.plan()
         return plan
     }
 
     /// The exit status an apply that did everything the plan asked ends with: 3 when adds are
     /// deferred for lack of seats, else 0.
-    var convergedStatus: Int32 { plan.deferred.isEmpty && plan.skipped.isEmpty ? 0 : 3 }
+    public var convergedStatus: Int32 { plan.deferred.isEmpty && plan.skipped.isEmpty ? 0 : 3 }
 
     /// Checks that an apply did all the plan asked: nothing failed, nothing left unsent.
-    func expectComplete(_ result: RunResult, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+    public func expectComplete(_ result: RunResult, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
         #expect(result.status == convergedStatus, "\(result.summary)", sourceLocation: sourceLocation)
         for field in ["failed.adds", "failed.removals", "failed.plan_changes", "failed.usage_locations", "not_sent"] {
             #expect(result.count(field) == 0, "\(field) in cycle.finished: \(result.finished)", sourceLocation: sourceLocation)
@@ -51,7 +50,7 @@ final class Scenario {
 
     /// Checks the tenant is what the plan wanted, and that no request ever removed a license
     /// the plan keeps (over every request log given: one per simulator run).
-    func expectConverged(logs: [[LoggedRequest]], sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
+    public func expectConverged(logs: [[LoggedRequest]], sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
         var removed: Set<PendingRemoval> = []
         for log in logs { removed.formUnion(TenantExpectations.expectOnlyPlannedRemovals(log, plan: plan, sourceLocation: sourceLocation)) }
         #expect(removed.count == plan.summary.removals, "every planned removal was made", sourceLocation: sourceLocation)
@@ -59,7 +58,7 @@ final class Scenario {
     }
 
     /// Runs one more apply and checks that it sends no write.
-    func expectIdempotent(sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
+    public func expectIdempotent(sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
         try await simulator.clearRequests()
         let again = try await workspace.apply(sourceLocation: sourceLocation)
         #expect(again.status == convergedStatus, "\(again.summary)", sourceLocation: sourceLocation)
@@ -69,7 +68,7 @@ final class Scenario {
 
     /// Starts `allot apply` with every `$batch` delayed by `latency` milliseconds, and returns once
     /// the simulator has answered `batches` of them: the apply is then mid-cycle.
-    func startSlowApply(batchLatency latency: Int, runUntilBatches batches: Int) async throws -> ChildProcess {
+    public func startSlowApply(batchLatency latency: Int, runUntilBatches batches: Int) async throws -> ChildProcess {
         try await simulator.addFault(SimulatedFault(kind: .latency, path: "$batch", count: -1, delayMilliseconds: latency))
         try await simulator.clearRequests()
         let apply = try workspace.start(["apply"])

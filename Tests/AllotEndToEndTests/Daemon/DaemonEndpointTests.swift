@@ -1,4 +1,4 @@
-import AllotProcessTesting
+import AllotTestSupport
 import AllotCore
 import AllotSimulator
 import Foundation
@@ -6,8 +6,10 @@ import Glibc
 import Testing
 
 extension DaemonProcessTests {
-    /// The loose bound on one status request while a cycle runs (budgets are the soak's).
-    static let endpointBound = Duration.seconds(5)
+    /// Only stops a hung request: how fast the endpoints answer is the soak's budget
+    /// (docs/performance.md), not this test's. This test shows they answer *while* a cycle
+    /// runs: every answer arrives before `cycle.finished`, and `/status` shows the cycle.
+    static let hungRequest = Duration.seconds(120)
 
     @Test("/healthz, /readyz, /status and /metrics answer while a cycle reads, plans and applies 100,000 users")
     func endpointsDuringLargeCycle() async throws {
@@ -21,16 +23,11 @@ extension DaemonProcessTests {
         // (until the first drift.detected), then a few rounds into the apply.
         var roundsWhileReading = 0
         var roundsWhileApplying = 0
-        var slowest = Duration.zero
         while roundsWhileApplying < 5 {
             let applying = !daemon.log.events("drift.detected").isEmpty
             guard daemon.log.events("cycle.finished").isEmpty else { break }
             for path in ["/healthz", "/readyz", "/status", "/metrics"] {
-                let started = ContinuousClock.now
-                let response = try await daemon.get(path, timeout: Self.endpointBound)
-                let elapsed = ContinuousClock.now - started
-                slowest = max(slowest, elapsed)
-                #expect(elapsed < Self.endpointBound, "\(path) took \(elapsed)")
+                let response = try await daemon.get(path, timeout: Self.hungRequest)
                 #expect(response.status == (path == "/readyz" ? 503 : 200), "\(path) answered \(response.status): \(response.body.prefix(300))")
                 if path == "/readyz" { #expect(response.body.contains("first cycle"), "\(response.body)") }
                 if path == "/metrics" { #expect(response.body.contains("allot_interval_seconds 3600")) }

@@ -1,5 +1,5 @@
 import AllotConfig
-import AllotProcessTesting
+import AllotTestSupport
 import Foundation
 import Testing
 

@@ -1,15 +1,15 @@
 import Foundation
 
 /// Runs a command line tool to completion and captures what it printed.
-enum ProcessRunner {
-    struct Result {
-        var status: Int32
+public enum ProcessRunner {
+    public struct Result {
+        public var status: Int32
         /// Standard output and standard error, interleaved.
-        var output: String
+        public var output: String
     }
 
     /// Runs `executable` with `arguments`, feeding `input` (or nothing) to its standard input.
-    static func run(
+    public static func run(
         _ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String] = [:]
     ) throws -> Result {
         let process = Process()
@@ -30,7 +30,7 @@ enum ProcessRunner {
     }
 
     /// The first executable called `name` on `PATH`.
-    static func findInPath(_ name: String) -> String? {
+    public static func findInPath(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
         return (path.split(separator: ":").map(String.init) + ["/usr/bin", "/bin"])
             .map { "\($0)/\(name)" }

@@ -1,4 +1,3 @@
-import AllotProcessTesting
 import AllotCore
 import AllotSimulator
 import AsyncHTTPClient
@@ -8,17 +7,17 @@ import NIOHTTP1
 
 /// `allot simulate` in a child process on a loopback port, steered through its control API
 /// (`/_simulator`): faults, the request log, the tenant's current state.
-final class SimulatorProcess {
+public final class SimulatorProcess {
     /// The application the simulator registers; `allot` authenticates as it with a client secret.
-    static let clientId = "3f6e2a51-7c1d-4b8e-9f20-6a5d4c3b2e10"
-    static let clientSecret = "e2e-Client~Secret.7Qx9vN2pL4mK8rT1"
+    public static let clientId = "3f6e2a51-7c1d-4b8e-9f20-6a5d4c3b2e10"
+    public static let clientSecret = "e2e-Client~Secret.7Qx9vN2pL4mK8rT1"
 
-    let child: ChildProcess
-    let port: Int
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    public let child: ChildProcess
+    public let port: Int
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// Starts the simulator serving `tenantFile` on `port` (0: any free port) and waits until it listens.
-    init(tenantFile: String, port: Int = 0, workspace: String, name: String = "simulator", extraArguments: [String] = []) async throws {
+    public init(tenantFile: String, port: Int = 0, workspace: String, name: String = "simulator", extraArguments: [String] = []) async throws {
         let secretFile = "\(workspace)/simulator-secret"
         try Self.clientSecret.write(toFile: secretFile, atomically: true, encoding: .utf8)
         child = try ChildProcess(
@@ -34,32 +33,32 @@ final class SimulatorProcess {
     }
 
     /// Stops the simulator (SIGKILL).
-    func stop() { child.stop() }
+    public func stop() { child.stop() }
 
     // MARK: Control API
 
-    func addFault(_ fault: SimulatedFault) async throws {
+    public func addFault(_ fault: SimulatedFault) async throws {
         _ = try await control(.POST, "/faults", body: try JSONEncoder().encode(fault), expect: 201)
     }
 
-    func clearFaults() async throws {
+    public func clearFaults() async throws {
         _ = try await control(.DELETE, "/faults", expect: 204)
     }
 
-    func requests() async throws -> [LoggedRequest] {
+    public func requests() async throws -> [LoggedRequest] {
         try JSONDecoder().decode([LoggedRequest].self, from: try await control(.GET, "/requests"))
     }
 
-    func clearRequests() async throws {
+    public func clearRequests() async throws {
         _ = try await control(.DELETE, "/requests", expect: 204)
     }
 
     /// The tenant as the simulator holds it now, as the snapshot document it serves.
-    func tenantDocument() async throws -> Data {
+    public func tenantDocument() async throws -> Data {
         try await control(.GET, "/tenant")
     }
 
-    func tenant() async throws -> Snapshot {
+    public func tenant() async throws -> Snapshot {
         try JSONDecoder().decode(Snapshot.self, from: try await tenantDocument())
     }
 
@@ -83,12 +82,12 @@ final class SimulatorProcess {
 extension [LoggedRequest] {
     /// Requests that change the tenant: `$batch`, and POST/PATCH/DELETE under `/v1.0`
     /// (the token endpoint's POST is not a write).
-    var writes: [LoggedRequest] {
+    public var writes: [LoggedRequest] {
         filter { request in
             request.path.contains("$batch") || (request.path.hasPrefix("/v1.0/") && ["POST", "PATCH", "DELETE", "PUT"].contains(request.method))
         }
     }
 
     /// Every `$batch` item, with its batch.
-    var batchItems: [LoggedBatchItem] { flatMap { $0.batchItems ?? [] } }
+    public var batchItems: [LoggedBatchItem] { flatMap { $0.batchItems ?? [] } }
 }

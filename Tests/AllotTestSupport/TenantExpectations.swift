@@ -4,17 +4,17 @@ import Foundation
 import Testing
 
 /// `allot plan --output json` (docs/plan-format.md), read back.
-struct PlanDocument: Decodable {
-    var version: Int
-    var summary: Plan.Summary
-    var changes: [UserChange]
-    var deferred: [DeferredAdd]
-    var skipped: [SkippedUser]
-    var delayedRemovals: [DelayedRemoval]
-    var heldThroughGroups: [GroupHeldLicense]
-    var heldRemovals: [HeldRemoval]
-    var guardrail: GuardOutcome
-    var seats: [SeatCount]
+public struct PlanDocument: Decodable {
+    public var version: Int
+    public var summary: Plan.Summary
+    public var changes: [UserChange]
+    public var deferred: [DeferredAdd]
+    public var skipped: [SkippedUser]
+    public var delayedRemovals: [DelayedRemoval]
+    public var heldThroughGroups: [GroupHeldLicense]
+    public var heldRemovals: [HeldRemoval]
+    public var guardrail: GuardOutcome
+    public var seats: [SeatCount]
 
     private enum CodingKeys: String, CodingKey {
         case version, summary, changes, deferred, skipped, delayedRemovals, heldThroughGroups, heldRemovals, seats
@@ -22,29 +22,29 @@ struct PlanDocument: Decodable {
     }
 
     /// Every user the plan says differs from the policies (changed, deferred, skipped or with a delayed removal).
-    var driftedUsers: Set<GUID> {
+    public var driftedUsers: Set<GUID> {
         Set(changes.map(\.userId)).union(deferred.map(\.userId)).union(skipped.map(\.userId)).union(delayedRemovals.map(\.userId))
     }
 
     /// The SKUs the plan removes from each user.
-    var removals: [GUID: Set<GUID>] {
+    public var removals: [GUID: Set<GUID>] {
         Dictionary(changes.map { ($0.userId, Set($0.assignLicense?.removeLicenses ?? [])) }) { $0.union($1) }
     }
 }
 
 /// What Allot may change about a user: direct assignments (SKU -> disabled plans) and the usage location.
-struct DirectState: Equatable, CustomStringConvertible {
-    var licenses: [GUID: Set<GUID>]
-    var usageLocation: String?
+public struct DirectState: Equatable, CustomStringConvertible {
+    public var licenses: [GUID: Set<GUID>]
+    public var usageLocation: String?
 
-    var description: String {
+    public var description: String {
         "usageLocation \(usageLocation ?? "none"), licenses " + licenses.keys.sorted().map { "\($0)\(licenses[$0]!.isEmpty ? "" : "-\(licenses[$0]!.count) plans")" }.joined(separator: ", ")
     }
 }
 
-enum TenantExpectations {
+public enum TenantExpectations {
     /// Each user's direct assignments and usage location.
-    static func directState(_ snapshot: Snapshot) -> [GUID: DirectState] {
+    public static func directState(_ snapshot: Snapshot) -> [GUID: DirectState] {
         Dictionary(uniqueKeysWithValues: snapshot.users.map { user in
             let states = user.licenseAssignmentStates ?? user.assignedLicenses.map { LicenseAssignmentState(skuId: $0.skuId, disabledPlans: $0.disabledPlans) }
             let direct = states.filter(\.isDirect).map { ($0.skuId, Set($0.disabledPlans)) }
@@ -53,14 +53,14 @@ enum TenantExpectations {
     }
 
     /// Group-based assignments, which Allot never touches.
-    static func groupStates(_ snapshot: Snapshot) -> [GUID: [LicenseAssignmentState]] {
+    public static func groupStates(_ snapshot: Snapshot) -> [GUID: [LicenseAssignmentState]] {
         Dictionary(uniqueKeysWithValues: snapshot.users.map { user in
             (user.id, (user.licenseAssignmentStates ?? []).filter { !$0.isDirect }.sorted { ($0.skuId, $0.assignedByGroup ?? $0.skuId) < ($1.skuId, $1.assignedByGroup ?? $1.skuId) })
         })
     }
 
     /// The state `initial` reaches when every call of `plan` succeeds and nothing else changes.
-    static func expectedState(initial: Snapshot, plan: PlanDocument) -> [GUID: DirectState] {
+    public static func expectedState(initial: Snapshot, plan: PlanDocument) -> [GUID: DirectState] {
         var state = directState(initial)
         for change in plan.changes {
             var user = state[change.userId]!
@@ -76,7 +76,7 @@ enum TenantExpectations {
 
     /// Checks that the tenant is exactly what `plan` wanted from `initial`: every user's direct
     /// licenses and usage location, and every group-based assignment unchanged.
-    static func expectConverged(
+    public static func expectConverged(
         _ final: Snapshot, initial: Snapshot, plan: PlanDocument, sourceLocation: Testing.SourceLocation = #_sourceLocation
     ) {
         let expected = expectedState(initial: initial, plan: plan)
@@ -96,7 +96,7 @@ enum TenantExpectations {
     ///
     /// - Returns: the (user, SKU) removals the simulator accepted.
     @discardableResult
-    static func expectOnlyPlannedRemovals(
+    public static func expectOnlyPlannedRemovals(
         _ log: [LoggedRequest], plan: PlanDocument, sourceLocation: Testing.SourceLocation = #_sourceLocation
     ) -> Set<PendingRemoval> {
         #expect(!log.contains { $0.path.hasSuffix("/assignLicense") }, "a license call outside $batch", sourceLocation: sourceLocation)
@@ -114,19 +114,19 @@ enum TenantExpectations {
     }
 
     /// The SKUs an `assignLicense` batch item asked to remove.
-    static func removedSkus(_ item: LoggedBatchItem) -> Set<GUID> {
+    public static func removedSkus(_ item: LoggedBatchItem) -> Set<GUID> {
         guard case let .object(body)? = item.body, case let .array(ids)? = body["removeLicenses"] else { return [] }
         return Set(ids.compactMap { $0.stringValue.flatMap(GUID.init) })
     }
 
     /// The user a batch item is for (`/users/{id}/...`).
-    static func user(of item: LoggedBatchItem) -> GUID? {
+    public static func user(of item: LoggedBatchItem) -> GUID? {
         item.url.split(separator: "/").dropFirst().first.flatMap { GUID(String($0)) }
     }
 }
 
 extension JSONValue {
-    var stringValue: String? {
+    public var stringValue: String? {
         if case let .string(text) = self { return text }
         return nil
     }

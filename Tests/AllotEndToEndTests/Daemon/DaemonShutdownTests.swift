@@ -1,4 +1,4 @@
-import AllotProcessTesting
+import AllotTestSupport
 import AllotSimulator
 import Foundation
 import Glibc

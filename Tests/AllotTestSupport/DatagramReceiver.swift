@@ -1,3 +1,4 @@
+import CoreFoundation
 import Foundation
 
 import Glibc
@@ -9,22 +10,22 @@ private let datagramSocketType = Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC
 /// Bound to a file system path (removed again on ``close()``) or to an abstract name. Every
 /// receive waits at most `timeout`, so a message that never comes fails the test instead of
 /// hanging it.
-final class DatagramReceiver: Sendable {
+public final class DatagramReceiver: Sendable {
     /// The value to put in `NOTIFY_SOCKET`.
-    let notifySocket: String
+    public let notifySocket: String
     private let descriptor: Int32
     private let boundPath: String?
     private let timeout: Duration
 
     /// Binds a socket at a fresh path in the temporary directory.
-    static func atTemporaryPath(timeout: Duration = .seconds(5)) throws -> DatagramReceiver {
+    public static func atTemporaryPath(timeout: Duration = .seconds(5)) throws -> DatagramReceiver {
         let path = FileManager.default.temporaryDirectory
             .appendingPathComponent("allot-notify-\(UUID().uuidString.prefix(8)).sock").path
         return try DatagramReceiver(notifySocket: path, timeout: timeout)
     }
 
     /// Binds a socket to a fresh abstract name.
-    static func atAbstractName() throws -> DatagramReceiver {
+    public static func atAbstractName() throws -> DatagramReceiver {
         try DatagramReceiver(notifySocket: "@allot-notify-test-\(UUID().uuidString)")
     }
 
@@ -63,7 +64,7 @@ final class DatagramReceiver: Sendable {
 
     /// The next datagram as text, or `nil` when none arrived within the timeout. A signal
     /// (SIGCHLD from the test's child processes) does not cut the wait short.
-    func receive() -> String? {
+    public func receive() -> String? {
         let deadline = ContinuousClock.now + timeout
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
@@ -73,7 +74,7 @@ final class DatagramReceiver: Sendable {
         }
     }
 
-    func close() {
+    public func close() {
         Glibc.close(descriptor)
         if let boundPath { unlink(boundPath) }
     }

@@ -1,4 +1,4 @@
-import AllotProcessTesting
+import AllotTestSupport
 import Foundation
 import Glibc
 import Testing
