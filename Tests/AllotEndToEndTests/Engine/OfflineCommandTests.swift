@@ -1,4 +1,6 @@
 import AllotTestSupport
+import AllotCore
+import AllotSimulator
 import Foundation
 import Testing
 
@@ -251,7 +253,53 @@ struct OfflineCommandTests {
         #expect(error.contains("graph.timeout is 2 s"), "\(error)")
     }
 
+    @Test("plan --at and explain --at evaluate a snapshot's dates as of that moment: a joiner gets nothing before the start date")
+    func evaluationTime() async throws {
+        let asOf = try #require(PolicyDates.instant("2026-12-07T06:00:00Z"))
+        var tenant = TenantGenerator(users: 300, seed: 61, driftPercent: 0, lifecycleDatesAsOf: Date(timeIntervalSince1970: TimeInterval(asOf))).generate()
+        if !tenant.attributes.contains("employeeHireDate") { tenant.attributes.append("employeeHireDate") }
+        TestTenant.addSeats(300, to: "VISIOCLIENT", in: &tenant)  // a seat for everyone hired
+        let joiner = try #require(tenant.users.first { user in
+            guard case let .string(text)? = user.properties["employeeHireDate"], let hire = PolicyDates.instant(text) else { return false }
+            return hire > asOf && !TestTenant.holdsDirectly(user, "VISIOCLIENT")
+        })
+        guard case let .string(hireText)? = joiner.properties["employeeHireDate"], let hire = PolicyDates.instant(hireText) else { return }
+        let directory = try Self.scratchDirectory(policy: """
+            name: starters-visio
+            match:
+              attributes:
+                employeeHireDate: { olderThan: 0s }
+            licenses:
+              - sku: VISIOCLIENT
+            """, managedSkus: "[VISIOCLIENT]")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let snapshot = directory.appendingPathComponent("tenant.json").path
+        try JSONEncoder().encode(tenant).write(to: URL(fileURLWithPath: snapshot))
+        let configuration = directory.appendingPathComponent("allot.yaml").path
+
+        func visioAdds(at moment: Int64) async throws -> Int {
+            let at = Self.dateTime(moment)
+            let result = try await Self.allot(["plan", "--config", configuration, "--snapshot", snapshot, "--output", "json", "--at", at])
+            #expect(result.status == 0 || result.status == 2, "\(result.error)")
+            let plan = try JSONDecoder().decode(PlanDocument.self, from: Data(result.output.utf8))
+            return plan.changes.filter { $0.userId == joiner.id && $0.adds.contains { $0.sku == "VISIOCLIENT" } }.count
+        }
+        #expect(try await visioAdds(at: hire - 86_400) == 0, "a day before the start date")
+        #expect(try await visioAdds(at: hire + 1) == 1, "just after it")
+
+        let explained = try await Self.allot([
+            "explain", joiner.userPrincipalName, "--config", configuration, "--snapshot", snapshot, "--at", Self.dateTime(hire - 86_400),
+        ])
+        #expect(explained.status == 0, "\(explained.error)")
+        #expect(explained.output.contains("employeeHireDate"), "explain names the date that decided: \(explained.output)")
+    }
+
     // MARK: - Helpers
+
+    /// `2026-12-07T06:00:00Z` for seconds since 1970, as `--at` takes it.
+    static func dateTime(_ seconds: Int64) -> String {
+        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    }
 
     struct Result {
         var status: Int32
