@@ -32,8 +32,9 @@ struct Options {
     var latencyUsers = 40_000
     var joiners = 100
     var fastInterval = 30
+    /// The repository's sample policies: this file is Benchmarks/Sources/<target>/main.swift.
     var policies = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("policies").path
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("policies").path
 
     init(_ arguments: [String]) {
         var iterator = arguments.makeIterator()
