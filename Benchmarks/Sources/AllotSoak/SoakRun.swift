@@ -65,16 +65,6 @@ struct SoakRun {
         let admin = TenantAdmin(http: http, baseURL: simulatorURL)
         try await admin.prepare()
         var membership: MembershipChanges?
-        if settings.fastInterval != nil {
-            let groups = try await admin.membershipGroups()
-            // Every joiner takes a seat for good, and a cycle's hand-made drift may hold some until
-            // the daemon removes them: a joiner short of a seat would count as not licensed.
-            let needed = settings.joiners * settings.cycles + settings.maxDriftUsers
-            guard groups.spareSeats >= needed else {
-                throw SoakError("SPE_E5 has \(groups.spareSeats) spare seats for \(needed) (joiners and drift): lower --joiners or --cycles")
-            }
-            membership = MembershipChanges(joinersPerCycle: settings.joiners, leaversPerCycle: settings.leavers, groups: groups)
-        }
         let prober = HealthProber(client: probeClient, url: "http://127.0.0.1:\(statusPort)/healthz", interval: settings.probeInterval)
         let probing = Task { await prober.run() }
 
@@ -99,6 +89,10 @@ struct SoakRun {
             }
             try await admin.clearFaults()
             faultArmed = false
+            if index == 0, settings.fastInterval != nil {
+                // Set up once the first cycle has converged the generated tenant (which takes seats).
+                membership = try await startMembershipChanges(admin: admin)
+            }
             try await membership?.check(after: index + 1, result: cycle.result, admin: admin)
             guard index + 1 < settings.cycles else { break }
             let drift = try await admin.drift(users: random.below(settings.maxDriftUsers + 1), random: &random)
@@ -122,6 +116,19 @@ struct SoakRun {
         result.exitStatus = try await daemon.exitStatus(within: .seconds(60))
         log("done: allot run exited \(result.exitStatus); logs in \(directory.path)")
         return result
+    }
+
+    /// The joiners and leavers, once the seats of the joiners' SKU are known to suffice.
+    private func startMembershipChanges(admin: TenantAdmin) async throws -> MembershipChanges {
+        let groups = try await admin.membershipGroups()
+        // Every joiner takes a seat for good, and a cycle's hand-made drift may hold some until the
+        // daemon removes them: a joiner short of a seat would count as not licensed.
+        let needed = settings.joiners * (settings.cycles - 1) + settings.maxDriftUsers
+        guard groups.spareSeats >= needed else {
+            throw SoakError("SPE_E5 has \(groups.spareSeats) spare seats for \(needed) (joiners and drift): lower --joiners or --cycles")
+        }
+        log("joiners and leavers: \(settings.joiners) and \(settings.leavers) a cycle; SPE_E5 has \(groups.spareSeats) spare seats")
+        return MembershipChanges(joinersPerCycle: settings.joiners, leaversPerCycle: settings.leavers, groups: groups)
     }
 
     private static func clientConfiguration(maximumUsesPerConnection: Int?) -> HTTPClient.Configuration {
