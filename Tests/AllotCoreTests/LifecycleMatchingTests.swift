@@ -73,6 +73,28 @@ struct LifecycleMatchingTests {
         #expect(try matched(Self.signedIn([.after(cutoff), .before(Self.now)]), signIns: cast) == ["recent"])
     }
 
+    @Test("text operators on a date compare the text Graph wrote, whether it is kept as an instant or not")
+    func textOperatorsOnDates() throws {
+        let cast = self.cast + [("offset", "2026-12-01T11:00:00+01:00"), ("fraction", "2026-08-01T09:30:00.5Z")]
+        #expect(try matched(Self.signedIn([.startsWith(["2026-08"])]), signIns: cast) == ["idle", "fraction"])
+        #expect(try matched(Self.signedIn([.endsWith(["00z"])]), signIns: cast) == ["recent", "idle", "placeholder"])
+        #expect(try matched(Self.signedIn([.startsWith(["2026-"]), .withinLast(30 * Self.day)]), signIns: cast) == ["recent", "offset"])
+        #expect(try matched(Self.signedIn([.exists(true), .olderThan(90 * Self.day)]), signIns: cast) == ["idle", "fraction"])
+    }
+
+    @Test("a date kept as an instant reads back as Graph wrote it; other values are kept as they were")
+    func datesReadBack() throws {
+        let texts = ["2026-12-01T10:00:00Z", "2026-12-01T11:00:00+01:00", "2026-08-01T09:30:00.5Z", "0001-01-01T00:00:00Z", "last Tuesday", "2026-12-01t10:00:00z"]
+        let users = texts.enumerated().map { index, text in
+            Fixture.user(index + 1, "u\(index + 1)", ["signInActivity": ["lastSuccessfulSignInDateTime": .string(text)]])
+        }
+        let path = "signInActivity.lastSuccessfulSignInDateTime"
+        let tenant = try Fixture.tenant(skus: [Fixture.e3()], users: users, attributes: [path])
+        #expect(tenant.userIDs.indices.map { tenant.attribute(path, ofUser: tenant.userIndex(for: Fixture.id($0 + 1))!) } == texts.map { .string($0) })
+        // Only the first is written as Graph writes dates: the others are interned values.
+        #expect(tenant.columns.values[tenant.columnIndexByPath[path]!].count == 2 + texts.count - 1)
+    }
+
     @Test("exists: false says never signed in")
     func neverSignedIn() throws {
         #expect(try matched(Self.signedIn([.exists(false)]), signIns: cast) == ["never"])
@@ -94,8 +116,8 @@ struct LifecycleMatchingTests {
 
     @Test("a column with thousands of distinct dates (one per user) matches as a small one does")
     func manyDistinctDates() throws {
-        // 5,000 users who last signed in 1 to 5,000 hours ago: more distinct values than the
-        // matcher keeps a mask per value for, so their classes are used.
+        // 5,000 users who last signed in 1 to 5,000 hours ago, each date kept as an instant and
+        // matched by its segment among the policy's boundaries.
         let users = (1...5_000).map { hours in
             Fixture.user(hours, "u\(hours)", ["signInActivity": ["lastSuccessfulSignInDateTime": .string(PolicyDates.text(Self.now - Int64(hours) * 3_600))]])
         }

@@ -3,7 +3,7 @@ import Testing
 @testable import AllotCore
 import AllotTools
 
-@Suite("Member lookup among sorted user ids")
+@Suite("User and member lookups")
 struct SortedIDIndexTests {
     /// Random ids (as Entra's are), ids that all share their first 16 bits, and ids at the ends
     /// of the range: each must be found at its index, and ids not among them not at all.
@@ -22,6 +22,24 @@ struct SortedIDIndexTests {
         let absent = [GUID(high: 0xbe9c_0000_0000_0001, low: 5), GUID(high: 1, low: 0), GUID(high: .max - 1, low: .max)]
             + (0..<200).map { _ in GUID(high: random.next(), low: random.next()) }
         for id in absent where !ids.contains(id) { #expect(index.index(of: id) == nil, "\(id)") }
+    }
+
+    @Test("a user principal name is found ignoring case, ASCII or not, as lowercased() compares")
+    func principalNames() throws {
+        // Fixture users are NAME@contoso.com.
+        let names = ["Ann", "bob", "ann.b", "Zoë"]
+        let tenant = try Fixture.tenant(skus: [], users: names.enumerated().map { Fixture.user($0 + 1, $1) })
+        func found(_ reference: String, in tenant: TenantModel) -> String? {
+            tenant.userIndex(forReference: reference).map(tenant.userPrincipalName(at:))
+        }
+        #expect(found("ANN@contoso.COM", in: tenant) == "Ann@contoso.com")
+        #expect(found("ann.B@contoso.com", in: tenant) == "ann.b@contoso.com")
+        #expect(found("ZOË@CONTOSO.COM", in: tenant) == "Zoë@contoso.com")
+        #expect(found("ann@contoso.comm", in: tenant) == nil)
+        let ascii = try Fixture.tenant(skus: [], users: names.dropLast().enumerated().map { Fixture.user($0 + 1, $1) })
+        #expect(found("BOB@CONTOSO.COM", in: ascii) == "bob@contoso.com")
+        #expect(found("an@contoso.com", in: ascii) == nil)
+        #expect(found("böb@contoso.com", in: ascii) == nil)
     }
 
     @Test("group sets ignore members that are not users and count a member listed twice once")

@@ -30,8 +30,9 @@ struct Options {
     var drift = 5.0
     var quotaWrites = 3_000
     var quotaWindowSeconds = 150
+    /// The repository's sample policies: this file is Benchmarks/Sources/<target>/main.swift.
     var policies = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("policies").path
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("policies").path
     var allot = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("allot").path
 
     init(_ arguments: [String]) {

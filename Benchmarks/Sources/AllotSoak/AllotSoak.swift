@@ -6,6 +6,10 @@
 //
 //     swift build -c release --product allot && swift build --package-path Benchmarks -c release --product AllotSoak
 //     Benchmarks/.build/release/AllotSoak --allot .build/release/allot          # --cycles 200 --users 20000 --interval 2s are the defaults
+//
+// With `--fast-interval` the daemon runs fast passes between cycles, and the soak also makes
+// joiners and leavers through Graph's membership writes and checks that every joiner is
+// licensed and nobody loses a license wrongly (MembershipChanges).
 
 import ArgumentParser
 import Foundation
@@ -31,6 +35,17 @@ struct AllotSoak: AsyncParsableCommand {
 
     @Option(help: "The daemon's reconcile.interval.")
     var interval = "2s"
+
+    @Option(help: ArgumentHelp(
+        "The daemon's reconcile.fastInterval (shorter than --interval for fast passes to run); with it, joiners and leavers are made between cycles.",
+        valueName: "duration"))
+    var fastInterval: String?
+
+    @Option(help: "Joiners added to a referenced group between two cycles (with --fast-interval).")
+    var joiners = 5
+
+    @Option(help: "Leavers removed from a referenced group between two cycles (with --fast-interval).")
+    var leavers = 5
 
     @Option(help: "At most this many users drifted by hand between two cycles.")
     var maxDriftUsers = 25
@@ -59,7 +74,8 @@ struct AllotSoak: AsyncParsableCommand {
         }
         guard warmup + 10 <= cycles else { throw ValidationError("--cycles must be at least --warmup + 10") }
         let settings = SoakSettings(
-            cycles: cycles, warmup: warmup, users: users, seed: seed, interval: interval, maxDriftUsers: maxDriftUsers, faultChance: faultChance,
+            cycles: cycles, warmup: warmup, users: users, seed: seed, interval: interval, fastInterval: fastInterval, joiners: joiners, leavers: leavers,
+            maxDriftUsers: maxDriftUsers, faultChance: faultChance,
             probeInterval: .milliseconds(probeIntervalMilliseconds), allot: executable,
             policies: URL(fileURLWithPath: policies).standardizedFileURL.path)
         let result = try await SoakRun(settings).run()
@@ -76,6 +92,10 @@ struct SoakSettings: Sendable {
     var users: Int
     var seed: UInt64
     var interval: String
+    /// `nil`: the daemon's default, and no joiners or leavers.
+    var fastInterval: String?
+    var joiners: Int
+    var leavers: Int
     var maxDriftUsers: Int
     var faultChance: Double
     var probeInterval: Duration

@@ -19,9 +19,11 @@ final class DaemonCycles {
 
     deinit { try? handle?.close() }
 
-    /// The next `cycle.finished`, waiting at most `timeout`.
-    func next(timeout: Duration) async throws -> Finished {
+    /// The next `cycle.finished`, waiting at most `timeout`, and calling `idle` every quarter
+    /// of a second meanwhile.
+    func next(timeout: Duration, whileWaiting idle: () async throws -> Void = {}) async throws -> Finished {
         let deadline = ContinuousClock.now + timeout
+        var nextIdle = ContinuousClock.now
         while true {
             while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = pending[pending.startIndex..<newline]
@@ -37,6 +39,10 @@ final class DaemonCycles {
                 continue
             }
             guard ContinuousClock.now < deadline else { throw SoakError("no cycle.finished within \(timeout); see \(path)") }
+            if ContinuousClock.now >= nextIdle {
+                try await idle()
+                nextIdle = ContinuousClock.now + .milliseconds(250)
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
     }

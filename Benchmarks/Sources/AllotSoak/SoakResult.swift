@@ -36,6 +36,8 @@ struct SoakResult {
     var faults: [String: Int] = [:]
     var elapsed = Duration.zero
     var exitStatus: Int32 = -1
+    /// Joiners, leavers and their checks, with the fast path on.
+    var membership: MembershipChanges?
 
     func growth(_ value: (Cycle) -> Int, warmup: Int, window: Int) -> Growth {
         let after = cycles.dropFirst(warmup).map(value)
@@ -65,7 +67,7 @@ struct SoakResult {
         growth(\.residentKiB, warmup: warmup, window: budgets.window).growth < budgets.maxGrowth
             && growth(\.descriptors, warmup: warmup, window: budgets.window).growth < budgets.maxGrowth
             && Self.percentile(0.99, of: probes) < budgets.healthP99 && windows(of: budgets.window).allSatisfy { $0.p99 < budgets.healthP99 }
-            && failedProbes == 0 && exitStatus == 0
+            && failedProbes == 0 && exitStatus == 0 && (membership?.problems.isEmpty ?? true)
     }
 
     /// The Markdown report (the figures docs/performance.md records).
@@ -91,6 +93,7 @@ struct SoakResult {
             "| `/healthz` p99, worst window of \(budgets.window) cycles | < \(Self.format(budgets.healthP99)) | \(Self.format(windows(of: budgets.window).map(\.p99).max() ?? .zero)) | \(windows(of: budgets.window).allSatisfy { $0.p99 < budgets.healthP99 } ? "ok" : "**missed**") |",
             "| `/healthz` answers other than 200 | 0 | \(failedProbes) | \(failedProbes == 0 ? "ok" : "**missed**") |",
             "| exit status after SIGTERM | 0 | \(exitStatus) | \(exitStatus == 0 ? "ok" : "**missed**") |",
+        ] + membershipRows() + [
             "",
             "Growth: the highest median over a window of \(budgets.window) cycles after warm-up, against the first such window's median.",
             "",
@@ -101,6 +104,19 @@ struct SoakResult {
             lines.append("| \(window.cycles.lowerBound + 1)-\(window.cycles.upperBound + 1) | \(window.probes) | \(Self.format(window.p99)) | \(Self.format(window.max)) |")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The fast path's rows: joiners licensed and their wait, wrongful removals.
+    private func membershipRows() -> [String] {
+        guard let membership else { return [] }
+        let waits = membership.latencies
+        let unlicensed = membership.problems.filter { $0.contains("joiner") }.count
+        let removals = membership.problems.count - unlicensed
+        let wait = waits.isEmpty ? "" : "; wait from the membership write, \(waits.count) polled with no fault armed: median \(Self.format(waits[waits.count / 2])), max \(Self.format(waits.last!))"
+        return [
+            "| joiners licensed (\(membership.joiners.count) made, Platform Engineering) | all | \(membership.licensed)\(wait); \(unlicensed) not licensed in time | \(unlicensed == 0 ? "ok" : "**missed**") |",
+            "| wrongful removals (\(membership.leavers) leavers of PMO, \(membership.checks) checks of every user's licenses) | 0 | \(removals) | \(removals == 0 ? "ok" : "**missed**") |",
+        ] + membership.problems.prefix(20).map { "| | | \($0) | |" }
     }
 
     private func row(_ name: String, _ limit: String, _ growth: Growth, unit: String, scale: Int, _ budgets: SoakBudgets) -> String {

@@ -42,9 +42,13 @@ struct SoakRun {
     private func soak(http: HTTPClient, probeClient: HTTPClient) async throws -> SoakResult {
         log("starting the simulator (\(settings.users) users, seed \(settings.seed))")
         let allot = URL(fileURLWithPath: settings.allot)
+        // The joiners and leavers are membership writes, as an administrator's tool with
+        // GroupMember.ReadWrite.All makes them; the simulator gives every token the same roles, so
+        // the daemon's carries it too (it never writes memberships).
+        let roles = settings.fastInterval == nil ? [] : ["--app-roles", (SimulatedApplication.allotRoles.sorted() + ["GroupMember.ReadWrite.All"]).joined(separator: ",")]
         let simulator = try ChildProcess(
             "simulator", executable: allot,
-            arguments: ["simulate", "--users", "\(settings.users)", "--seed", "\(settings.seed)", "--listen", "127.0.0.1:0", "--token-lifetime", "5m"],
+            arguments: ["simulate", "--users", "\(settings.users)", "--seed", "\(settings.seed)", "--listen", "127.0.0.1:0", "--token-lifetime", "5m"] + roles,
             directory: directory)
         defer { simulator.stop() }
         let simulatorURL = try await simulatorBaseURL(simulator, timeout: .seconds(300))
@@ -60,14 +64,20 @@ struct SoakRun {
 
         let admin = TenantAdmin(http: http, baseURL: simulatorURL)
         try await admin.prepare()
+        var membership: MembershipChanges?
         let prober = HealthProber(client: probeClient, url: "http://127.0.0.1:\(statusPort)/healthz", interval: settings.probeInterval)
         let probing = Task { await prober.run() }
 
         var result = SoakResult(command: CommandLine.arguments.joined(separator: " "), started: Date())
         var random = SplitMix64(seed: settings.seed)
         let started = ContinuousClock.now
+        // The soak's own reads would meet the armed fault (and use it up): joiners are polled
+        // only while none is armed, and checked once the faults are cleared.
+        var faultArmed = false
         for index in 0..<settings.cycles {
-            let cycle = try await cycles.next(timeout: .seconds(600))
+            let cycle = try await cycles.next(timeout: .seconds(600)) {
+                if !faultArmed { try await membership?.pollJoiners(admin: admin) }
+            }
             prober.cycle.store(index + 1, ordering: .relaxed)
             let memory = try ProcessSample.read(pid: daemon.processIdentifier)
             result.cycles.append(
@@ -77,17 +87,27 @@ struct SoakRun {
             if (index + 1) % 10 == 0 || index == 0 {
                 log("cycle \(index + 1)/\(settings.cycles): \(cycle.result), \(memory.residentKiB / 1024) MiB resident, \(memory.descriptors) descriptors")
             }
-            guard index + 1 < settings.cycles else { break }
             try await admin.clearFaults()
-            let drifted = random.below(settings.maxDriftUsers + 1)
-            result.driftActions += try await admin.drift(users: drifted, random: &random)
+            faultArmed = false
+            if index == 0, settings.fastInterval != nil {
+                // Set up once the first cycle has converged the generated tenant (which takes seats).
+                membership = try await startMembershipChanges(admin: admin)
+            }
+            try await membership?.check(after: index + 1, result: cycle.result, admin: admin)
+            guard index + 1 < settings.cycles else { break }
+            let drift = try await admin.drift(users: random.below(settings.maxDriftUsers + 1), random: &random)
+            result.driftActions += drift.accepted
+            membership?.drifted(drift.users)
+            try await membership?.make(admin: admin, random: &random)
             if random.chance(settings.faultChance) {
                 let fault = admin.randomFault(random: &random)
                 try await admin.arm(fault)
+                faultArmed = true
                 result.faults[fault.kind.rawValue, default: 0] += 1
             }
         }
         result.elapsed = ContinuousClock.now - started
+        result.membership = membership
         probing.cancel()
         await probing.value
         result.probes = prober.samples()
@@ -96,6 +116,19 @@ struct SoakRun {
         result.exitStatus = try await daemon.exitStatus(within: .seconds(60))
         log("done: allot run exited \(result.exitStatus); logs in \(directory.path)")
         return result
+    }
+
+    /// The joiners and leavers, once the seats of the joiners' SKU are known to suffice.
+    private func startMembershipChanges(admin: TenantAdmin) async throws -> MembershipChanges {
+        let groups = try await admin.membershipGroups()
+        // Every joiner takes a seat for good, and a cycle's hand-made drift may hold some until the
+        // daemon removes them: a joiner short of a seat would count as not licensed.
+        let needed = settings.joiners * (settings.cycles - 1) + settings.maxDriftUsers
+        guard groups.spareSeats >= needed else {
+            throw SoakError("SPE_E5 has \(groups.spareSeats) spare seats for \(needed) (joiners and drift): lower --joiners or --cycles")
+        }
+        log("joiners and leavers: \(settings.joiners) and \(settings.leavers) a cycle; SPE_E5 has \(groups.spareSeats) spare seats")
+        return MembershipChanges(joinersPerCycle: settings.joiners, leaversPerCycle: settings.leavers, groups: groups)
     }
 
     private static func clientConfiguration(maximumUsesPerConnection: Int?) -> HTTPClient.Configuration {
@@ -120,7 +153,7 @@ struct SoakRun {
               clientSecretFile: ./client-secret
             policies: ./policies
             reconcile:
-              interval: \(settings.interval)
+              interval: \(settings.interval)\(settings.fastInterval.map { "\n  fastInterval: \($0)" } ?? "")
               managedSkus: [SPE_E3, SPE_E5, STANDARDPACK, POWER_BI_PRO, PROJECTPROFESSIONAL, VISIOCLIENT]
               usageLocation: { default: US }
               guard: { maxRemovals: 100000, maxRemovalPercent: 100 }

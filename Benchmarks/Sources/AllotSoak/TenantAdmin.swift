@@ -7,15 +7,18 @@ import NIOCore
 import NIOHTTP1
 
 /// Changes the simulated tenant between cycles as an administrator would, through the
-/// simulator's Graph API (`assignLicense`, `PATCH /users/{id}`), and arms faults through its
-/// control API.
+/// simulator's Graph API (`assignLicense`, `PATCH /users/{id}`, membership `$ref`s), reads
+/// licenses for the soak's checks, and arms faults through its control API.
 final class TenantAdmin {
     private let http: HTTPClient
     private let baseURL: String
     private var token = ""
     private var userIds: [String] = []
+    private var enabledUserIds: [String] = []
     /// The managed SKUs' ids.
     private var skus: [String] = []
+    /// Every subscribed SKU's id by part number.
+    private var skuIds: [String: String] = [:]
     static let tenant = "8f3c2a10-5b7e-4d2c-9a61-3e0f4b8d7c21"
     static let managed: Set<String> = ["SPE_E3", "SPE_E5", "STANDARDPACK", "POWER_BI_PRO", "PROJECTPROFESSIONAL", "VISIOCLIENT"]
     static let countries = ["US", "GB", "DE", "FR", "NL", "IN", "JP", "CA", "AU", "BR"]
@@ -28,27 +31,30 @@ final class TenantAdmin {
     /// Gets a token, the user ids and the managed SKU ids.
     func prepare() async throws {
         try await refreshToken()
-        var next: String? = "\(baseURL)/v1.0/users?$select=id&$top=999"
-        while let url = next {
-            let page = try await json(.GET, url)
-            userIds += (page["value"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
-            next = page["@odata.nextLink"] as? String
+        for user in try await list("\(baseURL)/v1.0/users?$select=id,accountEnabled&$top=999") {
+            guard let id = user["id"] as? String else { continue }
+            userIds.append(id)
+            if user["accountEnabled"] as? Bool == true { enabledUserIds.append(id) }
         }
         let subscribed = try await json(.GET, "\(baseURL)/v1.0/subscribedSkus")
-        skus = (subscribed["value"] as? [[String: Any]] ?? []).compactMap { sku in
-            guard let name = sku["skuPartNumber"] as? String, Self.managed.contains(name) else { return nil }
-            return sku["skuId"] as? String
+        for sku in subscribed["value"] as? [[String: Any]] ?? [] {
+            guard let name = sku["skuPartNumber"] as? String, let id = sku["skuId"] as? String else { continue }
+            skuIds[name] = id
+            if Self.managed.contains(name) { skus.append(id) }
         }
         guard !userIds.isEmpty, !skus.isEmpty else { throw SoakError("the simulator returned no users or no managed SKUs") }
     }
 
     /// Drifts `count` random users: removes a managed SKU they hold, adds one they do not,
     /// re-enables every plan of one they hold, or moves their usage location. Returns how many
-    /// changes Graph accepted (an add may fail for lack of seats, as it would in a tenant).
-    func drift(users count: Int, random: inout SplitMix64) async throws -> Int {
+    /// changes Graph accepted (an add may fail for lack of seats, as it would in a tenant), and
+    /// the users drifted.
+    func drift(users count: Int, random: inout SplitMix64) async throws -> (accepted: Int, users: [String]) {
         var accepted = 0
+        var drifted: [String] = []
         for _ in 0..<count {
             guard let user = random.element(userIds) else { break }
+            drifted.append(user)
             let details = try await json(.GET, "\(baseURL)/v1.0/users/\(user)?$select=id,assignedLicenses")
             let held = (details["assignedLicenses"] as? [[String: Any]] ?? []).compactMap { $0["skuId"] as? String }.filter(skus.contains)
             let body: [String: Any]
@@ -67,7 +73,93 @@ final class TenantAdmin {
             }
             if try await send(.POST, "\(baseURL)/v1.0/users/\(user)/assignLicense", body) < 300 { accepted += 1 }
         }
-        return accepted
+        return (accepted, drifted)
+    }
+
+    /// The groups and SKUs of ``MembershipChanges``, and who may join or leave: joiners are
+    /// enabled users outside Engineering and License Exempt, leavers direct members of PMO.
+    struct MembershipGroups {
+        var joinGroup: String
+        var leaveGroup: String
+        var grantedSku: String
+        var replacedSku: String
+        var leaverSku: String
+        var joinerCandidates: [String]
+        var leaverCandidates: [String]
+        /// Seats of the granted SKU not assigned.
+        var spareSeats: Int
+    }
+
+    func membershipGroups() async throws -> MembershipGroups {
+        func group(_ name: String) async throws -> String {
+            let filter = "displayName eq '\(name)'".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            guard let id = try await list("\(baseURL)/v1.0/groups?$filter=\(filter)&$select=id").first?["id"] as? String else {
+                throw SoakError("the simulated tenant has no group \(name)")
+            }
+            return id
+        }
+        func users(_ url: String) async throws -> Set<String> {
+            Set(try await list(url).filter { $0["@odata.type"] as? String ?? "#microsoft.graph.user" == "#microsoft.graph.user" }.compactMap { $0["id"] as? String })
+        }
+        func sku(_ name: String) throws -> String {
+            guard let id = skuIds[name] else { throw SoakError("the simulated tenant has no SKU \(name)") }
+            return id
+        }
+        let engineering = try await users("\(baseURL)/v1.0/groups/\(try await group("Engineering"))/transitiveMembers?$select=id&$top=999")
+        let exempt = try await users("\(baseURL)/v1.0/groups/\(try await group("License Exempt"))/transitiveMembers?$select=id&$top=999")
+        let pmo = try await group("PMO")
+        let subscribed = try await json(.GET, "\(baseURL)/v1.0/subscribedSkus")["value"] as? [[String: Any]] ?? []
+        let granted = try sku("SPE_E5")
+        let seats = subscribed.first { $0["skuId"] as? String == granted }
+        let prepaid = (seats?["prepaidUnits"] as? [String: Any])?["enabled"] as? Int ?? 0
+        return MembershipGroups(
+            joinGroup: try await group("Platform Engineering"), leaveGroup: pmo, grantedSku: granted, replacedSku: try sku("SPE_E3"),
+            leaverSku: try sku("PROJECTPROFESSIONAL"),
+            joinerCandidates: enabledUserIds.filter { !engineering.contains($0) && !exempt.contains($0) },
+            leaverCandidates: try await users("\(baseURL)/v1.0/groups/\(pmo)/members?$select=id&$top=999").sorted(),
+            spareSeats: prepaid - (seats?["consumedUnits"] as? Int ?? 0))
+    }
+
+    /// `POST /groups/{id}/members/$ref`, as an administrator adds a member.
+    func addMember(_ user: String, to group: String) async throws {
+        let status = try await send(.POST, "\(baseURL)/v1.0/groups/\(group)/members/$ref", ["@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/\(user)"])
+        guard status == 204 else { throw SoakError("adding \(user) to group \(group) answered \(status)") }
+    }
+
+    /// `DELETE /groups/{id}/members/{id}/$ref`.
+    func removeMember(_ user: String, from group: String) async throws {
+        let status = try await send(.DELETE, "\(baseURL)/v1.0/groups/\(group)/members/\(user)/$ref", data: nil)
+        guard status == 204 else { throw SoakError("removing \(user) from group \(group) answered \(status)") }
+    }
+
+    /// The SKU ids a user holds.
+    func licenses(of user: String) async throws -> Set<String> {
+        Self.skuIds(of: try await json(.GET, "\(baseURL)/v1.0/users/\(user)?$select=id,assignedLicenses"))
+    }
+
+    /// Every user's SKU ids.
+    func allLicenses() async throws -> [String: Set<String>] {
+        var licenses: [String: Set<String>] = [:]
+        for user in try await list("\(baseURL)/v1.0/users?$select=id,assignedLicenses&$top=999") {
+            if let id = user["id"] as? String { licenses[id] = Self.skuIds(of: user) }
+        }
+        return licenses
+    }
+
+    private static func skuIds(of user: [String: Any]) -> Set<String> {
+        Set((user["assignedLicenses"] as? [[String: Any]] ?? []).compactMap { $0["skuId"] as? String })
+    }
+
+    /// Every entry of a paged listing.
+    private func list(_ url: String) async throws -> [[String: Any]] {
+        var entries: [[String: Any]] = []
+        var next: String? = url
+        while let url = next {
+            let page = try await json(.GET, url)
+            entries += page["value"] as? [[String: Any]] ?? []
+            next = page["@odata.nextLink"] as? String
+        }
+        return entries
     }
 
     /// One fault for the next cycle: throttled or failing writes, a slow or failing read, a

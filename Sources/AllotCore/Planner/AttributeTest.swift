@@ -6,7 +6,8 @@ import Synchronization
 /// evaluation time.
 ///
 /// The planner never evaluates it per user: it evaluates it once per distinct value of the
-/// attribute (see ``CompiledPolicies``), which is what makes a million users cheap.
+/// attribute, and a date test becomes ranges of instants (see ``CompiledPolicies`` and
+/// ``ColumnTest``), which is what makes a million users cheap.
 struct AttributeTest {
     enum Operation {
         case anyOf(Set<String>)
@@ -21,23 +22,59 @@ struct AttributeTest {
 
     let operations: [Operation]
 
-    /// Per distinct value of `column`, whether the test holds. A test of dates alone (the
-    /// lifecycle rules) is one range check per value over the column's parsed instants, a tight
-    /// loop even for the million distinct sign-in times of a million users.
-    func table(for columns: AttributeColumns, column: Int) -> [Bool] {
-        let instants = columns.instants[column]
-        let ranges = operations.compactMap { operation -> ClosedRange<Int64>? in if case let .during(range) = operation { range } else { nil } }
-        if let instants, !operations.isEmpty, ranges.count == operations.count {
-            // Every range excludes `noInstant`, so a missing date holds for none.
-            let lower = ranges.map(\.lowerBound).max() ?? Int64.min + 1
-            let upper = ranges.map(\.upperBound).min() ?? Int64.max
-            return instants.map { $0 >= lower && $0 <= upper }
-        }
+    /// The test compiled for a column: whether it holds for each distinct value and, in a date
+    /// column, for which of the instants its dates are kept as. A test of dates alone (the
+    /// lifecycle rules) is one range of instants, whatever the number of distinct dates.
+    func compiled(for columns: AttributeColumns, column: Int) -> ColumnTest {
         let values = columns.values[column]
-        return values.indices.map { index in
-            let instant = instants.flatMap { $0[index] == AttributeColumns.noInstant ? nil : $0[index] }
-            return holds(for: index == 0 ? nil : values[index], instant: instant)
+        guard let slot = columns.dateSlot[column] else {
+            // Not a date column: date operations hold for none of its values.
+            let table = values.indices.map { index in holds(for: index == 0 ? nil : values[index], instant: nil) }
+            return ColumnTest(column: column, table: table, dates: nil)
         }
+        let table = values.indices.map { index in
+            index == 0 ? holds(for: nil, instant: nil) : holds(for: values[index], instant: values[index].instant)
+        }
+        return ColumnTest(column: column, table: table, dates: dateRanges(in: columns, slot: slot))
+    }
+
+    /// The instants (sorted, disjoint ranges) the test holds for, for the dates kept as instants.
+    private func dateRanges(in columns: AttributeColumns, slot: Int) -> [ClosedRange<Int64>] {
+        var lower = AttributeColumns.noInstant + 1
+        var upper = Int64.max
+        var textOperations = false
+        for operation in operations {
+            switch operation {
+            case let .during(range):
+                lower = max(lower, range.lowerBound)
+                upper = min(upper, range.upperBound)
+            case let .exists(flag):
+                if !flag { return [] }
+            case .anyOf, .noneOf, .startsWith, .endsWith, .matches:
+                textOperations = true
+            }
+        }
+        guard textOperations else { return lower <= upper ? [lower...upper] : [] }
+        // A text operation on a date (rare: `startsWith: "2026-"`): evaluated on each distinct
+        // date of the column, written out, and the dates it holds for joined into ranges.
+        let width = columns.dateColumns.count
+        var present = Set<Int64>()
+        for user in 0..<(columns.instants.count / width) {
+            let instant = columns.instants[user * width + slot]
+            if instant != AttributeColumns.noInstant { present.insert(instant) }
+        }
+        var ranges: [ClosedRange<Int64>] = []
+        var run: ClosedRange<Int64>?
+        for instant in present.sorted() {
+            if holds(for: .string(PolicyDates.text(instant)), instant: instant) {
+                run = run.map { $0.lowerBound...instant } ?? instant...instant
+            } else if let finished = run {
+                ranges.append(finished)
+                run = nil
+            }
+        }
+        if let run { ranges.append(run) }
+        return ranges
     }
 
     /// - Parameter evaluatedAt: the instant `olderThan` and `withinLast` count back from.
@@ -101,6 +138,25 @@ struct AttributeTest {
         case let .exists(flag): return flag
         case .during: return false
         }
+    }
+}
+
+/// An attribute condition compiled for one column of a tenant.
+struct ColumnTest: Sendable {
+    let column: Int
+    /// Per value index of the column, whether the condition holds (in a date column, the entry
+    /// at ``AttributeColumns/dateIndex`` is not used: ``dates`` says).
+    let table: [Bool]
+    /// In a date column, the instants it holds for (sorted, disjoint ranges), for the users
+    /// whose date is kept as an instant; `nil` in other columns.
+    let dates: [ClosedRange<Int64>]?
+
+    /// Whether the condition holds for a user (the matcher evaluates it for all users at once).
+    func holds(forUser user: Int, in columns: AttributeColumns) -> Bool {
+        let index = columns.valueIndex(ofUser: user, column: column)
+        guard let dates, index == AttributeColumns.dateIndex, let slot = columns.dateSlot[column] else { return table[index] }
+        let instant = columns.instant(ofUser: user, dateSlot: slot)
+        return dates.contains { $0.contains(instant) }
     }
 }
 

@@ -125,10 +125,10 @@ public struct CompiledPolicies: Sendable {
 
 /// One policy, compiled.
 struct CompiledPolicy: Sendable {
-    /// Attribute tests: which column, and per distinct value of that column whether the test holds.
-    var tests: [(column: Int, table: [Bool])]
+    /// Attribute tests, each on one column.
+    var tests: [ColumnTest]
     /// `exclude.attributes`, compiled the same way: a user for whom any holds is excluded.
-    var excludeTests: [(column: Int, table: [Bool])]
+    var excludeTests: [ColumnTest]
     /// The groups (indices) of the `groups` clause: a member of any passes; `nil` when the
     /// policy has no group clause, empty when it matches nobody.
     var groupFilter: Set<Int>?
@@ -151,8 +151,8 @@ extension CompiledPolicy {
         guard groupFilter.map({ !$0.isDisjoint(with: memberOf) }) ?? true, excludedGroups.isDisjoint(with: memberOf),
             !excludedUsers.contains(user)
         else { return false }
-        return tests.allSatisfy { $0.table[tenant.columns.valueIndex(ofUser: user, column: $0.column)] }
-            && !excludeTests.contains { $0.table[tenant.columns.valueIndex(ofUser: user, column: $0.column)] }
+        return tests.allSatisfy { $0.holds(forUser: user, in: tenant.columns) }
+            && !excludeTests.contains { $0.holds(forUser: user, in: tenant.columns) }
     }
 }
 
@@ -178,8 +178,8 @@ private struct Resolver {
     let userPlans: [Set<GUID>]
     let evaluatedAt: Int64
     var problems: [Diagnostic] = []
-    /// Tables already built, by attribute path and operators: policies often share conditions.
-    var tables: [String: [[AttributeOperator]: [Bool]]] = [:]
+    /// Tests already compiled, by attribute path and operators: policies often share conditions.
+    var tables: [String: [[AttributeOperator]: ColumnTest]] = [:]
 
     init(tenant: TenantModel, managed: [SubscribedSku], userPlans: [Set<GUID>], evaluatedAt: Int64) {
         self.tenant = tenant
@@ -200,14 +200,14 @@ private struct Resolver {
             priority: policy.priority)
     }
 
-    private mutating func compileTest(_ condition: AttributeCondition, policy: String) -> (column: Int, table: [Bool])? {
+    private mutating func compileTest(_ condition: AttributeCondition, policy: String) -> ColumnTest? {
         guard let column = tenant.columnIndexByPath[condition.path] else {
             problems.append(Diagnostic(
                 "policy '\(policy)': the tenant data does not hold attribute '\(condition.path)'; read the tenant (or take the snapshot) again with these policies",
                 at: condition.location))
             return nil
         }
-        if let table = tables[condition.path]?[condition.operators] { return (column, table) }
+        if let known = tables[condition.path]?[condition.operators] { return known }
         let test: AttributeTest
         do {
             test = try AttributeTest(condition, evaluatedAt: evaluatedAt)
@@ -215,9 +215,9 @@ private struct Resolver {
             problems.append(Diagnostic("policy '\(policy)': invalid regular expression for '\(condition.path)': \(error)", at: condition.location))
             return nil
         }
-        let table = test.table(for: tenant.columns, column: column)
-        tables[condition.path, default: [:]][condition.operators] = table
-        return (column, table)
+        let compiled = test.compiled(for: tenant.columns, column: column)
+        tables[condition.path, default: [:]][condition.operators] = compiled
+        return compiled
     }
 
     /// The groups the references name, reporting each that names none or several.

@@ -103,7 +103,7 @@ extension Planner {
                     : member.isEmpty ? "not a member of any of: \(groups.map(\.value).joined(separator: ", "))" : "member of \(member.joined(separator: ", "))"))
         }
         for (condition, test) in zip(policy.match.attributes, compiled.tests) {
-            let holds = test.table[tenant.columns.valueIndex(ofUser: user, column: test.column)]
+            let holds = test.holds(forUser: user, in: tenant.columns)
             clauses.append(ClauseVerdict(
                 clause: "attributes.\(condition.path)", holds: holds,
                 detail: "\(describe(condition, user: user, column: test.column)): \(holds ? "satisfies" : "does not satisfy") \(Self.describe(condition.operators))"))
@@ -115,7 +115,7 @@ extension Planner {
                 detail: excludedBy.isEmpty ? "not in an excluded group" : "excluded as a member of \(excludedBy.joined(separator: ", "))"))
         }
         for (condition, test) in zip(policy.match.exclude.attributes, compiled.excludeTests) {
-            let excluded = test.table[tenant.columns.valueIndex(ofUser: user, column: test.column)]
+            let excluded = test.holds(forUser: user, in: tenant.columns)
             clauses.append(ClauseVerdict(
                 clause: "exclude.attributes.\(condition.path)", holds: !excluded,
                 detail: "\(describe(condition, user: user, column: test.column)): "

@@ -6,6 +6,10 @@
 ///   policies whose tests on that column all hold for the value and whose `exclude.attributes`
 ///   conditions on that column all fail (a user excluded by any one condition is excluded, so
 ///   exclusions split by column like the tests);
+/// - per date column, the instants where some policy's date test starts or stops holding cut
+///   time into a few segments, with a mask each: a user whose date is kept as an instant
+///   (``AttributeColumns/instants``, read in user order) finds its segment among a handful of
+///   boundaries, and no table of a million dates is read at random;
 /// - per interned group set (the groups a user belongs to), the policies whose `groups`
 ///   clause holds and whose `exclude.groups` does not exclude the set;
 /// - the few users excluded by name are patched afterwards.
@@ -29,15 +33,25 @@ struct PolicyMatcher {
     /// `attributeMasks[maskOffset[k] + value * wordCount + word]`; for a classed column,
     /// `attributeMasks[classMaskOffset[k] + class * wordCount + word]`.
     private let attributeMasks: [UInt64]
-    /// Tested columns with many distinct values (sign-in times: up to one per user) but few
-    /// distinct masks: each value maps to a one-byte class, and the class to its mask. A
-    /// million-entry mask table is 8 MB a column that every user reads at random; the classes
-    /// are 1 MB, which the cache holds.
+    /// Tested columns with many distinct values (an attribute unique per user, such as an
+    /// employee id) but few distinct masks: each value maps to a one-byte class, and the class to
+    /// its mask. A million-entry mask table is 8 MB a column that every user reads at random; the
+    /// classes are 1 MB, which the cache holds. (Dates are not interned: see the segments below.)
     private let classedColumns: [Int]
     /// `valueClasses[classOffset[k] + value]`.
     private let classOffset: [Int]
     private let classMaskOffset: [Int]
     private let valueClasses: [UInt8]
+    /// Tested date columns: each one's slot among the tenant's date columns, where its segment
+    /// boundaries start in `boundaries` and how many there are (the first is always
+    /// `noInstant + 1`, so segment 0 holds only `noInstant`), and where its segment masks start
+    /// in `attributeMasks` (`segmentMaskOffset[k] + segment * wordCount + word`).
+    private let dateSlots: [Int]
+    private let boundaryStart: [Int]
+    private let boundaryCount: [Int]
+    private let segmentMaskOffset: [Int]
+    private let boundaries: [Int64]
+    private let dateWidth: Int
     /// `groupMasks[set * wordCount + word]`.
     private let groupMasks: [UInt64]
     /// (user, bit position) pairs to clear, sorted by user.
@@ -64,6 +78,11 @@ struct PolicyMatcher {
         var classOffset: [Int] = []
         var classMaskOffset: [Int] = []
         var valueClasses: [UInt8] = []
+        var dateSlots: [Int] = []
+        var boundaryStart: [Int] = []
+        var boundaryCount: [Int] = []
+        var segmentMaskOffset: [Int] = []
+        var boundaries: [Int64] = []
         for column in Set(compiled.flatMap { ($0.tests + $0.excludeTests).map(\.column) }).sorted() {
             let valueCount = tenant.columns.values[column].count
             // Policies that test no condition on the column pass every value: one pattern, repeated.
@@ -89,6 +108,18 @@ struct PolicyMatcher {
             for value in 0..<valueCount {
                 for word in 0..<words { masks[value &* words &+ word] |= untested[word] }
             }
+            if let slot = tenant.columns.dateSlot[column] {
+                // Dates kept as instants pass here and are tested by their segment.
+                let row = Int(AttributeColumns.dateIndex) * words
+                for word in 0..<words { masks[row + word] = ~0 }
+                let segments = Self.segments(column: column, order: order, compiled: compiled, words: words, untested: untested)
+                dateSlots.append(slot)
+                boundaryStart.append(boundaries.count)
+                boundaryCount.append(segments.boundaries.count)
+                boundaries += segments.boundaries
+                segmentMaskOffset.append(attributeMasks.count)
+                attributeMasks += segments.masks
+            }
             if valueCount > Self.classingThreshold, let classes = Self.classes(of: masks, words: words) {
                 classedColumns.append(column)
                 classOffset.append(valueClasses.count)
@@ -108,6 +139,12 @@ struct PolicyMatcher {
         self.classOffset = classOffset
         self.classMaskOffset = classMaskOffset
         self.valueClasses = valueClasses
+        self.dateSlots = dateSlots
+        self.boundaryStart = boundaryStart
+        self.boundaryCount = boundaryCount
+        self.segmentMaskOffset = segmentMaskOffset
+        self.boundaries = boundaries
+        dateWidth = tenant.columns.dateColumns.count
 
         var groupMasks = [UInt64](repeating: 0, count: tenant.groupSets.count * words)
         for (set, groups) in tenant.groupSets.enumerated() {
@@ -122,6 +159,41 @@ struct PolicyMatcher {
         exclusions = order.enumerated()
             .flatMap { position, index in compiled[index].excludedUsers.map { (user: $0, position: position) } }
             .sorted { $0.user < $1.user }
+    }
+
+    /// A date column's segments: the sorted instants where some policy's date test on it starts
+    /// or stops holding (with `noInstant + 1` first), and per segment the policies that pass;
+    /// segment 0 (`noInstant`: the value is not kept as an instant) passes all, its value's mask
+    /// decides.
+    private static func segments(
+        column: Int, order: [Int], compiled: [CompiledPolicy], words: Int, untested: [UInt64]
+    ) -> (boundaries: [Int64], masks: [UInt64]) {
+        var cuts: Set<Int64> = [AttributeColumns.noInstant + 1]
+        for policy in compiled {
+            for test in policy.tests + policy.excludeTests where test.column == column {
+                for range in test.dates ?? [] {
+                    cuts.insert(range.lowerBound)
+                    if range.upperBound < Int64.max { cuts.insert(range.upperBound + 1) }
+                }
+            }
+        }
+        let boundaries = cuts.sorted()
+        var masks = [UInt64](repeating: 0, count: (boundaries.count + 1) * words)
+        for word in 0..<words { masks[word] = ~0 }
+        for segment in 1...boundaries.count {
+            // Every range starts at a boundary and ends before one, so its first instant decides.
+            let instant = boundaries[segment - 1]
+            for word in 0..<words { masks[segment * words + word] = untested[word] }
+            for (position, index) in order.enumerated() {
+                let tests = compiled[index].tests.filter { $0.column == column }
+                let excludeTests = compiled[index].excludeTests.filter { $0.column == column }
+                guard !tests.isEmpty || !excludeTests.isEmpty else { continue }
+                let passes = tests.allSatisfy { test in test.dates!.contains { $0.contains(instant) } }
+                    && !excludeTests.contains { test in test.dates!.contains { $0.contains(instant) } }
+                if passes { masks[segment * words + position / 64] |= 1 << UInt64(position % 64) }
+            }
+        }
+        return (boundaries, masks)
     }
 
     /// Columns with more distinct values than this are classed when their masks allow.
@@ -160,10 +232,11 @@ struct PolicyMatcher {
     private func mask(
         user: Int, into mask: UnsafeMutableBufferPointer<UInt64>, values: UnsafeBufferPointer<UInt32>,
         groupSets: UnsafeBufferPointer<UInt32>, attributeMasks: UnsafeBufferPointer<UInt64>, groupMasks: UnsafeBufferPointer<UInt64>,
-        testedColumns: UnsafeBufferPointer<Int>, maskOffset: UnsafeBufferPointer<Int>, classes: ClassTables
+        testedColumns: UnsafeBufferPointer<Int>, maskOffset: UnsafeBufferPointer<Int>, classes: ClassTables, dates: DateTables
     ) {
         let row = user &* width
         let groupBase = Int(groupSets[user]) &* wordCount
+        let dateRow = user &* dateWidth
         if wordCount == 1 {
             // Up to 64 policies, the common case: one word, no inner loop.
             var word = groupMasks[groupBase]
@@ -173,6 +246,10 @@ struct PolicyMatcher {
             for column in 0..<classes.columns.count {
                 let value = Int(values[row &+ classes.columns[column]])
                 word &= attributeMasks[classes.maskOffset[column] &+ Int(classes.ofValue[classes.offset[column] &+ value])]
+            }
+            for column in 0..<dates.slots.count {
+                let segment = dates.segment(of: dates.instants[dateRow &+ dates.slots[column]], column: column)
+                word &= attributeMasks[dates.maskOffset[column] &+ segment]
             }
             mask[0] = word
             return
@@ -187,6 +264,11 @@ struct PolicyMatcher {
             let base = classes.maskOffset[column] &+ Int(classes.ofValue[classes.offset[column] &+ value]) &* wordCount
             for word in 0..<wordCount { mask[word] &= attributeMasks[base &+ word] }
         }
+        for column in 0..<dates.slots.count {
+            let segment = dates.segment(of: dates.instants[dateRow &+ dates.slots[column]], column: column)
+            let base = dates.maskOffset[column] &+ segment &* wordCount
+            for word in 0..<wordCount { mask[word] &= attributeMasks[base &+ word] }
+        }
     }
 
     /// The classed columns' tables, as buffers for the hot loop.
@@ -197,13 +279,44 @@ struct PolicyMatcher {
         let ofValue: UnsafeBufferPointer<UInt8>
     }
 
+    /// The tested date columns' tables and the users' instants, as buffers for the hot loop.
+    private struct DateTables {
+        let instants: UnsafeBufferPointer<Int64>
+        let slots: UnsafeBufferPointer<Int>
+        let boundaryStart: UnsafeBufferPointer<Int>
+        let boundaryCount: UnsafeBufferPointer<Int>
+        let maskOffset: UnsafeBufferPointer<Int>
+        let boundaries: UnsafeBufferPointer<Int64>
+
+        /// The segment of an instant in a tested date column: how many of its boundaries lie at or
+        /// below it. A count of comparisons, without branches, for the few boundaries of real
+        /// policies; a binary search when a text test on dates made many.
+        @inline(__always)
+        func segment(of instant: Int64, column: Int) -> Int {
+            let start = boundaryStart[column]
+            let count = boundaryCount[column]
+            if count <= 16 {
+                var segment = 0
+                for index in start..<(start &+ count) { segment &+= instant >= boundaries[index] ? 1 : 0 }
+                return segment
+            }
+            var low = start
+            var high = start &+ count
+            while low < high {
+                let middle = (low &+ high) >> 1
+                if boundaries[middle] <= instant { low = middle &+ 1 } else { high = middle }
+            }
+            return low &- start
+        }
+    }
+
     /// Every policy (index, ascending) that matches the user.
     func matchedPolicies(user: Int, tenant: TenantModel) -> [Int] {
         var words = [UInt64](repeating: 0, count: wordCount)
         words.withUnsafeMutableBufferPointer { words in
-            withTables(tenant) { values, groupSets, attributeMasks, groupMasks, testedColumns, maskOffset, classes in
+            withTables(tenant) { values, groupSets, attributeMasks, groupMasks, testedColumns, maskOffset, classes, dates in
                 mask(user: user, into: words, values: values, groupSets: groupSets, attributeMasks: attributeMasks, groupMasks: groupMasks,
-                     testedColumns: testedColumns, maskOffset: maskOffset, classes: classes)
+                     testedColumns: testedColumns, maskOffset: maskOffset, classes: classes, dates: dates)
             }
         }
         for exclusion in exclusions where exclusion.user == user { words[exclusion.position / 64] &= ~(1 << UInt64(exclusion.position % 64)) }
@@ -221,7 +334,7 @@ struct PolicyMatcher {
     private func withTables<Result>(
         _ tenant: TenantModel,
         _ body: (UnsafeBufferPointer<UInt32>, UnsafeBufferPointer<UInt32>, UnsafeBufferPointer<UInt64>, UnsafeBufferPointer<UInt64>,
-            UnsafeBufferPointer<Int>, UnsafeBufferPointer<Int>, ClassTables) -> Result
+            UnsafeBufferPointer<Int>, UnsafeBufferPointer<Int>, ClassTables, DateTables) -> Result
     ) -> Result {
         tenant.columns.indices.withUnsafeBufferPointer { values in
         tenant.groupSetOfUser.withUnsafeBufferPointer { groupSets in
@@ -233,9 +346,17 @@ struct PolicyMatcher {
         classOffset.withUnsafeBufferPointer { classOffset in
         classMaskOffset.withUnsafeBufferPointer { classMaskOffset in
         valueClasses.withUnsafeBufferPointer { valueClasses in
+        tenant.columns.instants.withUnsafeBufferPointer { instants in
+        dateSlots.withUnsafeBufferPointer { dateSlots in
+        boundaryStart.withUnsafeBufferPointer { boundaryStart in
+        boundaryCount.withUnsafeBufferPointer { boundaryCount in
+        segmentMaskOffset.withUnsafeBufferPointer { segmentMaskOffset in
+        boundaries.withUnsafeBufferPointer { boundaries in
             body(values, groupSets, attributeMasks, groupMasks, testedColumns, maskOffset,
-                 ClassTables(columns: classedColumns, offset: classOffset, maskOffset: classMaskOffset, ofValue: valueClasses))
-        }}}}}}}}}}
+                 ClassTables(columns: classedColumns, offset: classOffset, maskOffset: classMaskOffset, ofValue: valueClasses),
+                 DateTables(instants: instants, slots: dateSlots, boundaryStart: boundaryStart, boundaryCount: boundaryCount,
+                     maskOffset: segmentMaskOffset, boundaries: boundaries))
+        }}}}}}}}}}}}}}}}
     }
 
     /// The trie node of every user (or of `only` these users, ascending; the others get node 0),
@@ -250,14 +371,14 @@ struct PolicyMatcher {
         var nextExclusion = 0
         let effectCount = self.effectCount
         let wordCount = self.wordCount
-        withTables(tenant) { values, groupSets, attributeMasks, groupMasks, testedColumns, maskOffset, classes in
+        withTables(tenant) { values, groupSets, attributeMasks, groupMasks, testedColumns, maskOffset, classes, dates in
         effectAt.withUnsafeBufferPointer { effectAt in
         scratch.withUnsafeMutableBufferPointer { words in
             let count = subset?.count ?? userCount
             for position in 0..<count {
                 let user = subset?[position] ?? position
                 mask(user: user, into: words, values: values, groupSets: groupSets, attributeMasks: attributeMasks, groupMasks: groupMasks,
-                     testedColumns: testedColumns, maskOffset: maskOffset, classes: classes)
+                     testedColumns: testedColumns, maskOffset: maskOffset, classes: classes, dates: dates)
                 while nextExclusion < exclusions.count, exclusions[nextExclusion].user <= user {
                     let exclusion = exclusions[nextExclusion]
                     if exclusion.user == user { words[exclusion.position / 64] &= ~(1 << UInt64(exclusion.position % 64)) }

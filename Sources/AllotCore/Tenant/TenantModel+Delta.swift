@@ -81,12 +81,14 @@ extension TenantModel {
     public mutating func update(_ users: some Sequence<DirectoryUser>, licenses: Bool = true) {
         var renamed: [Int: String] = [:]
         let width = columns.paths.count
+        let dateWidth = columns.dateColumns.count
         for user in users {
             guard let index = userIndex(for: user.id) else { continue }
             if principalNames[index] != user.userPrincipalName { renamed[index] = user.userPrincipalName }
             for (column, path) in columns.paths.enumerated() {
-                let value = appendValue(user.property(at: path), column: column)
-                columns.indices[index * width + column] = value
+                let value = columns.append(user.property(at: path), column: column)
+                columns.indices[index * width + column] = value.index
+                if let slot = columns.dateSlot[column] { columns.instants[index * dateWidth + slot] = value.instant }
             }
             if licenses {
                 holdingOfUser[index] = internHolding(LicenseHolding(assignedLicenses: user.assignedLicenses, states: user.licenseAssignmentStates))
@@ -122,16 +124,6 @@ extension TenantModel {
         return false
     }
 
-    /// The index of a value in a column. A value the column lacks is appended: the column's
-    /// distinct values are not looked up (a high-cardinality column has no index kept), so a
-    /// value may repeat until the next full read, which costs a table entry, never a wrong match.
-    private mutating func appendValue(_ value: JSONValue?, column: Int) -> UInt32 {
-        guard let value, !value.isMissing else { return 0 }
-        columns.values[column].append(value)
-        if columns.instants[column] != nil { columns.instants[column]!.append(value.instant ?? AttributeColumns.noInstant) }
-        return UInt32(columns.values[column].count - 1)
-    }
-
     private mutating func internHolding(_ holding: LicenseHolding) -> UInt32 {
         if let index = holdings.firstIndex(of: holding) { return UInt32(index) }
         holdings.append(holding)
@@ -154,18 +146,27 @@ extension TenantModel {
         var ids: [GUID] = []
         var names = StringColumn()
         var indices: [UInt32] = []
+        let dateWidth = columns.dateColumns.count
+        var instants: [Int64] = []
         var holdingIndices: [UInt32] = []
         var setIndices: [UInt32] = []
         ids.reserveCapacity(count)
         names.reserveCapacity(strings: count, bytes: principalNames.byteCount + inserted.count * 32)
         indices.reserveCapacity(count * width)
+        instants.reserveCapacity(count * dateWidth)
         holdingIndices.reserveCapacity(count)
         setIndices.reserveCapacity(count)
         var next = 0
         func takeNew(_ user: DirectoryUser) {
             ids.append(user.id)
             names.append(user.userPrincipalName)
-            for (column, path) in columns.paths.enumerated() { indices.append(appendValue(user.property(at: path), column: column)) }
+            var dates = [Int64](repeating: AttributeColumns.noInstant, count: dateWidth)
+            for (column, path) in columns.paths.enumerated() {
+                let value = columns.append(user.property(at: path), column: column)
+                indices.append(value.index)
+                if let slot = columns.dateSlot[column] { dates[slot] = value.instant }
+            }
+            instants.append(contentsOf: dates)
             holdingIndices.append(noLicenses)
             setIndices.append(0)
         }
@@ -178,6 +179,7 @@ extension TenantModel {
             ids.append(userIDs[old])
             names.append(principalNames.bytes(at: old))
             indices.append(contentsOf: columns.indices[old * width..<(old + 1) * width])
+            instants.append(contentsOf: columns.instants[old * dateWidth..<(old + 1) * dateWidth])
             holdingIndices.append(holdingOfUser[old])
             setIndices.append(groupSetOfUser[old])
         }
@@ -188,6 +190,7 @@ extension TenantModel {
         userIDs = ids
         principalNames = names
         columns.indices = indices
+        columns.instants = instants
         holdingOfUser = holdingIndices
         groupSetOfUser = setIndices
     }

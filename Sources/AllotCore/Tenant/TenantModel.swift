@@ -55,7 +55,7 @@ public struct TenantModel: Sendable {
     public var storageBytes: Int {
         let users = userIDs.capacity * MemoryLayout<GUID>.stride + holdingOfUser.capacity * 4
         let names = principalNames.storageBytes
-        let attributes = columns.indices.capacity * 4
+        let attributes = columns.indices.capacity * 4 + columns.instants.capacity * 8
             + columns.values.reduce(0) { $0 + $1.reduce(0) { $0 + 16 + ($1.scalarText?.utf8.count ?? 0) } }
         let groups = groupSetOfUser.capacity * 4 + groupSets.reduce(0) { $0 + 32 + $1.count * 4 }
         let licenses = holdings.reduce(0) { $0 + 64 + 48 * ($1.assignedLicenses.count + ($1.states?.count ?? 0)) }
@@ -95,8 +95,7 @@ public struct TenantModel: Sendable {
     /// The user with this object id or user principal name (case-insensitive).
     public func userIndex(forReference reference: String) -> Int? {
         if let id = GUID(reference) { return userIndex(for: id) }
-        let wanted = reference.lowercased()
-        return (0..<userCount).first { principalNames[$0].lowercased() == wanted }
+        return principalNames.firstIndex(caseInsensitivelyEqualTo: reference)
     }
 
     /// The index of the user with this id: a binary search over the sorted ids.
@@ -205,35 +204,99 @@ public struct LicenseHolding: Sendable, Hashable {
 /// Interned attribute values, row-major: user `u`'s value of column `c` is
 /// `values[c][indices[u * paths.count + c]]`, and index 0 stands for missing (absent, null,
 /// empty string, empty list). One flat array keeps a user's attributes in one cache line.
+///
+/// A date column (``PolicyDates/attributes``) holds up to one distinct value per user (sign-in
+/// times to the second), so it is not interned: a date written as Graph writes it
+/// (`2026-08-01T09:12:44Z`, ``PolicyDates/text(_:)``) is kept as its instant, eight bytes in
+/// ``instants``, and its value index is ``AttributeColumns/dateIndex``; only other values
+/// (a fraction, an offset, the never-signed-in placeholder, not a date) are interned.
 struct AttributeColumns: Sendable {
     let paths: [String]
-    /// Per column, the distinct values; `values[c][0]` is the missing placeholder.
+    /// Per column, the distinct values; `values[c][0]` is the missing placeholder, and in a date
+    /// column `values[c][dateIndex]` stands for "the user's instant" (``value(ofUser:column:)``
+    /// writes it out).
     var values: [[JSONValue]]
     var indices: [UInt32]
-    /// Per date column (``PolicyDates/attributes``), the instant of each distinct value, parsed
-    /// once when the tenant is read: ``AttributeColumns/noInstant`` for a missing value or one
-    /// that is not a date. Date conditions compare these, every cycle, without parsing again.
-    var instants: [Int: [Int64]]
+    /// The date columns, in column order; `dateSlot[c]` is column `c`'s position among them.
+    let dateColumns: [Int]
+    let dateSlot: [Int?]
+    /// Row-major like ``indices``: user `u`'s instant in date column `dateColumns[k]` is
+    /// `instants[u * dateColumns.count + k]`, seconds since the epoch, or ``noInstant`` when its
+    /// value index is not ``dateIndex``. Date conditions read these, in user order, with no table.
+    var instants: [Int64]
 
+    /// The value index of a date kept as an instant.
+    static let dateIndex: UInt32 = 1
     /// Stands for "no date" among ``instants``; no date condition's range holds it.
     static let noInstant = Int64.min
 
+    /// - Parameter indices: row-major value indices into `values`, as interned (every distinct
+    ///   value of a date column included; they are replaced by instants here).
     init(paths: [String], values: [[JSONValue]], indices: [UInt32]) {
         self.paths = paths
+        let dateColumns = paths.indices.filter { PolicyDates.isDateAttribute(paths[$0]) }
+        var dateSlot = [Int?](repeating: nil, count: paths.count)
+        for (slot, column) in dateColumns.enumerated() { dateSlot[column] = slot }
+        self.dateColumns = dateColumns
+        self.dateSlot = dateSlot
+        var values = values
+        var indices = indices
+        let width = paths.count
+        let userCount = width == 0 ? 0 : indices.count / width
+        var instants = [Int64](repeating: Self.noInstant, count: userCount * dateColumns.count)
+        for (slot, column) in dateColumns.enumerated() {
+            // Each interned value becomes the date index with its instant, or stays a value.
+            var kept: [JSONValue] = [.null, .null]
+            var renumbered = [(index: UInt32, instant: Int64)](repeating: (0, Self.noInstant), count: values[column].count)
+            for (index, value) in values[column].enumerated().dropFirst() {
+                if let instant = Self.dateInstant(of: value) {
+                    renumbered[index] = (Self.dateIndex, instant)
+                } else {
+                    renumbered[index] = (UInt32(kept.count), Self.noInstant)
+                    kept.append(value)
+                }
+            }
+            values[column] = kept
+            for user in 0..<userCount {
+                let entry = renumbered[Int(indices[user * width + column])]
+                indices[user * width + column] = entry.index
+                instants[user * dateColumns.count + slot] = entry.instant
+            }
+        }
         self.values = values
         self.indices = indices
-        var instants: [Int: [Int64]] = [:]
-        for (column, path) in paths.enumerated() where PolicyDates.isDateAttribute(path) {
-            instants[column] = values[column].map { $0.instant ?? Self.noInstant }
-        }
         self.instants = instants
+    }
+
+    /// The instant of a value written exactly as ``PolicyDates/text(_:)`` writes it (so that the
+    /// text can be written out again from the instant), else `nil`.
+    static func dateInstant(of value: JSONValue) -> Int64? {
+        guard case var .string(text) = value, text.utf8.count == 20, let instant = value.instant else { return nil }
+        // 20 bytes that parse, with an upper-case `T` and `Z`: `YYYY-MM-DDThh:mm:ssZ`.
+        return text.withUTF8 { $0[10] == UInt8(ascii: "T") && $0[19] == UInt8(ascii: "Z") } ? instant : nil
     }
 
     func valueIndex(ofUser user: Int, column: Int) -> Int { Int(indices[user * paths.count + column]) }
 
+    /// The user's instant in a date column (``noInstant`` unless the value index is ``dateIndex``).
+    func instant(ofUser user: Int, dateSlot slot: Int) -> Int64 { instants[user * dateColumns.count + slot] }
+
     func value(ofUser user: Int, column: Int) -> JSONValue? {
         let index = valueIndex(ofUser: user, column: column)
-        return index == 0 ? nil : values[column][index]
+        if index == 0 { return nil }
+        if index == Self.dateIndex, let slot = dateSlot[column] { return .string(PolicyDates.text(instant(ofUser: user, dateSlot: slot))) }
+        return values[column][index]
+    }
+
+    /// The value index and instant to store for a value of a column (a fast pass's update): a
+    /// date as its instant, anything else appended to the column's values. The column's distinct
+    /// values are not looked up (a high-cardinality column has no index kept), so a value may
+    /// repeat until the next full read, which costs a table entry, never a wrong match.
+    mutating func append(_ value: JSONValue?, column: Int) -> (index: UInt32, instant: Int64) {
+        guard let value, !value.isMissing else { return (0, Self.noInstant) }
+        if dateSlot[column] != nil, let instant = Self.dateInstant(of: value) { return (Self.dateIndex, instant) }
+        values[column].append(value)
+        return (UInt32(values[column].count - 1), Self.noInstant)
     }
 }
 
@@ -262,6 +325,51 @@ struct StringColumn: Sendable {
 
     /// Bytes held.
     var byteCount: Int { bytes.count }
+
+    /// The first string equal to `wanted` ignoring case (as `lowercased()` compares), or `nil`.
+    /// Compiling `exclude.users` looks user principal names up here, once per name, among a
+    /// million users: when the name and the column are ASCII (user principal names are), strings
+    /// compare by length and then byte by byte, without building a `String` each (that cost a
+    /// fast pass about 30 ms at a million users); otherwise each is lowercased and compared.
+    func firstIndex(caseInsensitivelyEqualTo wanted: String) -> Int? {
+        let lowered = Array(wanted.lowercased().utf8)
+        return bytes.withUnsafeBufferPointer { bytes in
+            let ascii = lowered.allSatisfy { $0 < 0x80 } && Self.isASCII(bytes)
+            var start = 0
+            for index in 0..<ends.count {
+                let end = Int(ends[index])
+                defer { start = end }
+                let candidate = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                if ascii {
+                    if candidate.count == lowered.count, zip(candidate, lowered).allSatisfy({ Self.asciiLowercased($0) == $1 }) { return index }
+                } else if String(decoding: candidate, as: UTF8.self).lowercased().utf8.elementsEqual(lowered) {
+                    return index
+                }
+            }
+            return nil
+        }
+    }
+
+    /// Whether every byte is ASCII, eight bytes at a time.
+    private static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var index = 0
+        var high: UInt64 = 0
+        if let base = bytes.baseAddress {
+            while index + 8 <= bytes.count {
+                high |= UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+                index += 8
+            }
+        }
+        while index < bytes.count {
+            high |= UInt64(bytes[index])
+            index += 1
+        }
+        return high & 0x8080_8080_8080_8080 == 0
+    }
+
+    private static func asciiLowercased(_ byte: UInt8) -> UInt8 {
+        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte + 32 : byte
+    }
 
     /// The UTF-8 bytes of the string at `index`.
     func bytes(at index: Int) -> ArraySlice<UInt8> {
