@@ -36,7 +36,13 @@ public struct LicenseReport: Sendable, Hashable, Encodable {
 
     /// - Parameter signInActivity: `false` leaves sign-in activity out even when the tenant holds
     ///   it (`--no-activity` over a snapshot).
-    public init(tenant: TenantModel, managedSkus: [SkuReference], prices: PriceList, evaluatedAt: Int64, signInActivity: Bool = true) {
+    public init(
+        tenant: TenantModel,
+        managedSkus: [SkuReference],
+        prices: PriceList,
+        evaluatedAt: Int64,
+        signInActivity: Bool = true
+    ) {
         self.evaluatedAt = evaluatedAt
         let enabledColumn = tenant.columnIndexByPath[Self.accountEnabled]
         let signInColumn = signInActivity ? tenant.columnIndexByPath[Self.lastSuccessfulSignIn] : nil
@@ -44,56 +50,106 @@ public struct LicenseReport: Sendable, Hashable, Encodable {
         signInActivityRead = signInColumn != nil
 
         let subscribed = tenant.subscribedSkus.sorted { ($0.skuPartNumber, $0.skuId) < ($1.skuPartNumber, $1.skuId) }
-        let skuIndex = Dictionary(subscribed.enumerated().map { ($1.skuId, $0) }, uniquingKeysWith: { first, _ in first })
+        let skuIndex = Dictionary(
+            subscribed.enumerated().map { ($1.skuId, $0) },
+            uniquingKeysWith: { first, _ in first }
+        )
         // Per distinct holding, the SKUs it assigns (each once); per distinct value, what it says.
-        let skusOfHolding = tenant.holdings.map { holding in Set(holding.assignedLicenses.compactMap { skuIndex[$0.skuId] }).sorted() }
-        let disabledOfValue = enabledColumn.map { column in
-            (column: column, values: tenant.columns.values[column].enumerated().map { index, value in index != 0 && value == .bool(false) })
+        let skusOfHolding = tenant.holdings.map { holding in
+            Set(holding.assignedLicenses.compactMap { skuIndex[$0.skuId] }).sorted()
         }
-        // Per distinct sign-in value, how many of the inactivity columns it falls in (they nest:
-        // inactive for 90 days is inactive for 30). A missing date is "never signed in": all.
-        let inactiveOfValue = signInColumn.map { column in
+        let disabledOfValue = enabledColumn.map { column in
             (
                 column: column,
-                values: (tenant.columns.instants[column] ?? []).map { instant in
-                    Self.inactivityDays.filter { days in instant == AttributeColumns.noInstant || instant < evaluatedAt - Int64(days) * 86_400 }.count
+                values: tenant.columns.values[column].enumerated().map { index, value in
+                    index != 0 && value == .bool(false)
                 }
             )
         }
+        // How many of the inactivity columns a last sign-in falls in (they nest: inactive for 90
+        // days is inactive for 30). A missing date is "never signed in": all of them.
+        func inactivityColumns(_ instant: Int64) -> Int {
+            Self.inactivityDays.filter { days in
+                instant == AttributeColumns.noInstant || instant < evaluatedAt - Int64(days) * 86_400
+            }.count
+        }
+        // A date as Graph writes it is the user's own instant; any other value (the never-signed-in
+        // placeholder, a fraction of a second) is counted once per distinct value.
+        let inactiveOfValue = signInColumn.map { column in
+            (
+                column: column,
+                dateSlot: tenant.columns.dateSlot[column],
+                values: tenant.columns.values[column].map {
+                    inactivityColumns($0.instant ?? AttributeColumns.noInstant)
+                }
+            )
+        }
+        func inactiveColumns(ofUser user: Int) -> Int {
+            guard let inactiveOfValue else { return 0 }
+            let index = tenant.columns.valueIndex(ofUser: user, column: inactiveOfValue.column)
+            if index == AttributeColumns.dateIndex, let slot = inactiveOfValue.dateSlot {
+                return inactivityColumns(tenant.columns.instant(ofUser: user, dateSlot: slot))
+            }
+            return inactiveOfValue.values[Int(index)]
+        }
 
         var disabled = [Int](repeating: 0, count: subscribed.count)
-        var inactive = [[Int]](repeating: [Int](repeating: 0, count: Self.inactivityDays.count), count: subscribed.count)
+        var inactive = [[Int]](
+            repeating: [Int](repeating: 0, count: Self.inactivityDays.count),
+            count: subscribed.count
+        )
         for user in 0..<tenant.userCount {
             let skus = skusOfHolding[Int(tenant.holdingOfUser[user])]
             guard !skus.isEmpty else { continue }
-            let isDisabled = disabledOfValue.map { $0.values[tenant.columns.valueIndex(ofUser: user, column: $0.column)] } ?? false
-            let inactiveColumns = inactiveOfValue.map { $0.values[tenant.columns.valueIndex(ofUser: user, column: $0.column)] } ?? 0
+            let isDisabled =
+                disabledOfValue.map { $0.values[tenant.columns.valueIndex(ofUser: user, column: $0.column)] } ?? false
+            let inactiveColumns = inactiveColumns(ofUser: user)
             for sku in skus {
                 if isDisabled { disabled[sku] += 1 }
                 for column in 0..<inactiveColumns { inactive[sku][column] += 1 }
             }
         }
 
-        let managed = Set(subscribed.indices.filter { index in
-            managedSkus.contains { reference in
-                GUID(reference.value).map { $0 == subscribed[index].skuId } ?? (reference.value.lowercased() == subscribed[index].skuPartNumber.lowercased())
+        let managed = Set(
+            subscribed.indices.filter { index in
+                managedSkus.contains { reference in
+                    GUID(reference.value).map { $0 == subscribed[index].skuId }
+                        ?? (reference.value.lowercased() == subscribed[index].skuPartNumber.lowercased())
+                }
             }
-        })
+        )
         skus = subscribed.enumerated().map { index, sku in
             let seats = UsageColumns(
-                prepaid: sku.prepaidUnits.enabled, assigned: sku.consumedUnits, unassigned: max(0, sku.prepaidUnits.enabled - sku.consumedUnits),
+                prepaid: sku.prepaidUnits.enabled,
+                assigned: sku.consumedUnits,
+                unassigned: max(0, sku.prepaidUnits.enabled - sku.consumedUnits),
                 assignedToDisabled: enabledColumn == nil ? nil : disabled[index],
-                inactive: signInColumn == nil ? nil : Dictionary(uniqueKeysWithValues: zip(Self.inactivityDays, inactive[index])))
+                inactive: signInColumn == nil
+                    ? nil : Dictionary(uniqueKeysWithValues: zip(Self.inactivityDays, inactive[index]))
+            )
             let price = prices.price(partNumber: sku.skuPartNumber, skuId: sku.skuId)
             return SkuUsage(
-                sku: sku.skuPartNumber, skuId: sku.skuId, managed: managed.contains(index), seats: seats, currency: price?.currency,
-                monthlyPrice: price?.monthly, monthlyCost: price.map { price in seats.map { price.cost(of: $0) } })
+                sku: sku.skuPartNumber,
+                skuId: sku.skuId,
+                managed: managed.contains(index),
+                seats: seats,
+                currency: price?.currency,
+                monthlyPrice: price?.monthly,
+                monthlyCost: price.map { price in seats.map { price.cost(of: $0) } }
+            )
         }
-        unmatchedPrices = prices.prices.filter { entry in !subscribed.contains { entry.names(partNumber: $0.skuPartNumber, skuId: $0.skuId) } }
-            .map(\.sku.value)
-        let priced = skus.compactMap { sku in sku.currency.flatMap { currency in sku.monthlyCost.map { (currency: currency, cost: $0) } } }
+        unmatchedPrices = prices.prices.filter { entry in
+            !subscribed.contains { entry.names(partNumber: $0.skuPartNumber, skuId: $0.skuId) }
+        }
+        .map(\.sku.value)
+        let priced = skus.compactMap { sku in
+            sku.currency.flatMap { currency in sku.monthlyCost.map { (currency: currency, cost: $0) } }
+        }
         totals = Dictionary(grouping: priced, by: \.currency).sorted { $0.key < $1.key }.map { currency, entries in
-            UsageTotal(currency: currency, monthlyCost: entries.dropFirst().reduce(entries[0].cost) { $0.adding($1.cost) })
+            UsageTotal(
+                currency: currency,
+                monthlyCost: entries.dropFirst().reduce(entries[0].cost) { $0.adding($1.cost) }
+            )
         }
     }
 
@@ -131,8 +187,12 @@ public struct UsageColumns<Value: Sendable & Hashable & Encodable>: Sendable, Ha
     /// The same columns, each transformed (seats to their cost).
     public func map<Other>(_ transform: (Value) -> Other) -> UsageColumns<Other> {
         UsageColumns<Other>(
-            prepaid: transform(prepaid), assigned: transform(assigned), unassigned: transform(unassigned),
-            assignedToDisabled: assignedToDisabled.map(transform), inactive: inactive?.mapValues(transform))
+            prepaid: transform(prepaid),
+            assigned: transform(assigned),
+            unassigned: transform(unassigned),
+            assignedToDisabled: assignedToDisabled.map(transform),
+            inactive: inactive?.mapValues(transform)
+        )
     }
 
     private enum CodingKeys: String, CodingKey {
@@ -146,7 +206,10 @@ public struct UsageColumns<Value: Sendable & Hashable & Encodable>: Sendable, Ha
         try container.encode(assigned, forKey: .assigned)
         try container.encode(unassigned, forKey: .unassigned)
         try container.encodeIfPresent(assignedToDisabled, forKey: .assignedToDisabled)
-        try container.encodeIfPresent(inactive.map { Dictionary(uniqueKeysWithValues: $0.map { ("\($0.key)", $0.value) }) }, forKey: .inactive)
+        try container.encodeIfPresent(
+            inactive.map { Dictionary(uniqueKeysWithValues: $0.map { ("\($0.key)", $0.value) }) },
+            forKey: .inactive
+        )
     }
 }
 
@@ -154,9 +217,14 @@ extension UsageColumns<Amount> {
     /// Column by column sums (for totals in one currency).
     func adding(_ other: UsageColumns<Amount>) -> UsageColumns<Amount> {
         UsageColumns(
-            prepaid: prepaid + other.prepaid, assigned: assigned + other.assigned, unassigned: unassigned + other.unassigned,
+            prepaid: prepaid + other.prepaid,
+            assigned: assigned + other.assigned,
+            unassigned: unassigned + other.unassigned,
             assignedToDisabled: assignedToDisabled.flatMap { left in other.assignedToDisabled.map { left + $0 } },
-            inactive: inactive.flatMap { left in other.inactive.map { right in left.merging(right, uniquingKeysWith: +) } })
+            inactive: inactive.flatMap { left in
+                other.inactive.map { right in left.merging(right, uniquingKeysWith: +) }
+            }
+        )
     }
 }
 
