@@ -224,7 +224,8 @@ let package = Package(
         .testTarget(
             name: "AllotEngineTests",
             dependencies: [
-                "AllotEngine", "AllotCore", "AllotConfig", "AllotGraph", "AllotObservability", "AllotSimulator", "AllotTestSupport",
+                "AllotEngine", "AllotCore", "AllotConfig", "AllotGraph", "AllotObservability", "AllotSimulator",
+                "AllotTestSupport",
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

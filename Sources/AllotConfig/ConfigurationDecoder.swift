@@ -35,10 +35,14 @@ struct ConfigurationDecoder {
             } else {
                 reader.report(
                     "`tenant` must be the tenant id (a GUID) or a verified domain such as contoso.onmicrosoft.com, got \(NodeReader.describe(node))",
-                    at: node)
+                    at: node
+                )
             }
         } else if fields["tenant"] == nil {
-            reader.report("`tenant` is required: the tenant id (a GUID) or a verified domain such as contoso.onmicrosoft.com", at: root)
+            reader.report(
+                "`tenant` is required: the tenant id (a GUID) or a verified domain such as contoso.onmicrosoft.com",
+                at: root
+            )
         }
         if let node = fields["cloud"], let cloud = reader.choice(node, "cloud", of: AllotConfiguration.Cloud.self) {
             configuration.cloud = cloud
@@ -49,7 +53,10 @@ struct ConfigurationDecoder {
         if let node = fields["auth"], let key = fields.keyNode("auth") {
             configuration.auth = authentication(node, key: key, reader)
         } else {
-            reader.report("`auth` is required: at least `auth.clientId`, the application (client) id of the app registration", at: root)
+            reader.report(
+                "`auth` is required: at least `auth.clientId`, the application (client) id of the app registration",
+                at: root
+            )
         }
         if let node = fields["policies"] {
             decoded.policiesPath = reader.text(node, "policies").map(resolve)
@@ -63,20 +70,38 @@ struct ConfigurationDecoder {
         if let node = fields["prices"], !reader.isNull(node) {
             configuration.reconcile.prices = prices(node, reader)
         }
-        if let node = fields["status"], let status = reader.fields(of: node, "status", known: Keys.Configuration.status, explain: explain(at: "status")),
+        if let node = fields["status"],
+            let status = reader.fields(
+                of: node,
+                "status",
+                known: Keys.Configuration.status,
+                explain: explain(at: "status")
+            ),
             let listen = status["listen"], let address = reader.text(listen, "status.listen")
         {
             if HostPort(parsing: address) != nil {
                 configuration.status.listen = address
             } else {
-                reader.report("`status.listen` must be host:port such as 127.0.0.1:9464 or [::1]:9464, got \(NodeReader.describe(listen))", at: listen)
+                reader.report(
+                    "`status.listen` must be host:port such as 127.0.0.1:9464 or [::1]:9464, got \(NodeReader.describe(listen))",
+                    at: listen
+                )
             }
         }
-        if let node = fields["logging"], let logging = reader.fields(of: node, "logging", known: Keys.Configuration.logging, explain: explain(at: "logging")) {
+        if let node = fields["logging"],
+            let logging = reader.fields(
+                of: node,
+                "logging",
+                known: Keys.Configuration.logging,
+                explain: explain(at: "logging")
+            )
+        {
             if let format = logging["format"] {
                 configuration.logging.format = reader.choice(format, "logging.format")
             }
-            if let level = logging["level"], let value = reader.choice(level, "logging.level", of: AllotConfiguration.LoggingSettings.Level.self) {
+            if let level = logging["level"],
+                let value = reader.choice(level, "logging.level", of: AllotConfiguration.LoggingSettings.Level.self)
+            {
                 configuration.logging.level = value
             }
         }
@@ -88,46 +113,99 @@ struct ConfigurationDecoder {
 
     private func graph(_ node: YAMLNode, _ reader: NodeReader) -> AllotConfiguration.GraphEndpoints {
         var graph = AllotConfiguration.GraphEndpoints()
-        guard let fields = reader.fields(of: node, "graph", known: Keys.Configuration.graph, explain: explain(at: "graph")) else { return graph }
-        graph.endpoint = fields["endpoint"].flatMap { url($0, "graph.endpoint", example: "https://graph.microsoft.com/v1.0", reader) }
-        graph.authority = fields["authority"].flatMap { url($0, "graph.authority", example: "https://login.microsoftonline.com", reader) }
+        guard
+            let fields = reader.fields(
+                of: node,
+                "graph",
+                known: Keys.Configuration.graph,
+                explain: explain(at: "graph")
+            )
+        else { return graph }
+        graph.endpoint = fields["endpoint"].flatMap {
+            url($0, "graph.endpoint", example: "https://graph.microsoft.com/v1.0", reader)
+        }
+        graph.authority = fields["authority"].flatMap {
+            url($0, "graph.authority", example: "https://login.microsoftonline.com", reader)
+        }
         graph.caFile = fields["caFile"].flatMap { reader.text($0, "graph.caFile") }.map(resolve)
         if let timeout = fields["timeout"], let value = reader.duration(timeout, "graph.timeout") {
-            if value > .zero { graph.timeout = value } else { reader.report("`graph.timeout` must be longer than zero (default 30s)", at: timeout) }
+            if value > .zero {
+                graph.timeout = value
+            } else {
+                reader.report("`graph.timeout` must be longer than zero (default 30s)", at: timeout)
+            }
         }
         if let node = fields["writeQuota"],
-            let quota = reader.fields(of: node, "graph.writeQuota", known: Keys.Configuration.writeQuota, explain: explain(at: "graph.writeQuota"))
+            let quota = reader.fields(
+                of: node,
+                "graph.writeQuota",
+                known: Keys.Configuration.writeQuota,
+                explain: explain(at: "graph.writeQuota")
+            )
         {
             if let writes = quota["writes"], let value = reader.integer(writes, "graph.writeQuota.writes") {
-                if value > 0 { graph.writeQuota.writes = value } else { reader.report("`graph.writeQuota.writes` must be at least 1, got \(value)", at: writes) }
+                if value > 0 {
+                    graph.writeQuota.writes = value
+                } else {
+                    reader.report("`graph.writeQuota.writes` must be at least 1, got \(value)", at: writes)
+                }
             }
             if let window = quota["window"], let value = reader.duration(window, "graph.writeQuota.window") {
-                if value > .zero { graph.writeQuota.window = value } else { reader.report("`graph.writeQuota.window` must be longer than zero", at: window) }
+                if value > .zero {
+                    graph.writeQuota.window = value
+                } else {
+                    reader.report("`graph.writeQuota.window` must be longer than zero", at: window)
+                }
             }
         }
         return graph
     }
 
     /// `key` is where `auth:` is written, for what is missing from it.
-    private func authentication(_ node: YAMLNode, key: YAMLNode, _ reader: NodeReader) -> AllotConfiguration.Authentication {
+    private func authentication(
+        _ node: YAMLNode,
+        key: YAMLNode,
+        _ reader: NodeReader
+    ) -> AllotConfiguration.Authentication {
         var auth = AllotConfiguration.Authentication()
-        guard let fields = reader.fields(of: node, "auth", known: Keys.Configuration.auth, explain: explain(at: "auth")) else { return auth }
+        guard let fields = reader.fields(of: node, "auth", known: Keys.Configuration.auth, explain: explain(at: "auth"))
+        else { return auth }
 
         let modes = fields.presentKeys.compactMap(AllotConfiguration.Credential.Kind.init(rawValue:))
         if modes.count > 1, let second = fields.keyNode(modes[1].rawValue) {
             reader.report(
-                "`auth` gives more than one credential (\(modes.map(\.rawValue).joined(separator: ", "))): keep exactly one", at: second)
+                "`auth` gives more than one credential (\(modes.map(\.rawValue).joined(separator: ", "))): keep exactly one",
+                at: second
+            )
         }
         switch modes.first {
         case .clientSecretFile:
             let value = fields["clientSecretFile"]!
-            auth.credential = .clientSecretFile(reader.isNull(value) ? nil : reader.text(value, "auth.clientSecretFile").map(resolve))
+            auth.credential = .clientSecretFile(
+                reader.isNull(value) ? nil : reader.text(value, "auth.clientSecretFile").map(resolve)
+            )
         case .certificate:
-            if let certificate = reader.fields(of: fields["certificate"]!, "auth.certificate", known: Keys.Configuration.certificate),
+            if let certificate = reader.fields(
+                of: fields["certificate"]!,
+                "auth.certificate",
+                known: Keys.Configuration.certificate
+            ),
                 let key = fields.keyNode("certificate")
             {
-                let certificateFile = requiredPath(certificate, "certificateFile", in: "auth.certificate", at: key, reader)
-                let privateKeyFile = requiredPath(certificate, "privateKeyFile", in: "auth.certificate", at: key, reader)
+                let certificateFile = requiredPath(
+                    certificate,
+                    "certificateFile",
+                    in: "auth.certificate",
+                    at: key,
+                    reader
+                )
+                let privateKeyFile = requiredPath(
+                    certificate,
+                    "privateKeyFile",
+                    in: "auth.certificate",
+                    at: key,
+                    reader
+                )
                 if let certificateFile, let privateKeyFile {
                     auth.credential = .certificate(certificateFile: certificateFile, privateKeyFile: privateKeyFile)
                 }
@@ -135,17 +213,26 @@ struct ConfigurationDecoder {
         case .federatedTokenFile:
             let value = fields["federatedTokenFile"]!
             if !reader.isNull(value) {
-                if let path = reader.text(value, "auth.federatedTokenFile").map(resolve) { auth.credential = .federatedTokenFile(path) }
+                if let path = reader.text(value, "auth.federatedTokenFile").map(resolve) {
+                    auth.credential = .federatedTokenFile(path)
+                }
             } else if let path = environment["AZURE_FEDERATED_TOKEN_FILE"], !path.isEmpty {
                 auth.credential = .federatedTokenFile(path)
             } else {
-                reader.report("`auth.federatedTokenFile` has no value and AZURE_FEDERATED_TOKEN_FILE is not set: give the token file's path", at: value)
+                reader.report(
+                    "`auth.federatedTokenFile` has no value and AZURE_FEDERATED_TOKEN_FILE is not set: give the token file's path",
+                    at: value
+                )
             }
         case .managedIdentity:
             let value = fields["managedIdentity"]!
             var identity: String?
             if !reader.isNull(value),
-                let managed = reader.fields(of: value, "auth.managedIdentity", known: Keys.Configuration.managedIdentity),
+                let managed = reader.fields(
+                    of: value,
+                    "auth.managedIdentity",
+                    known: Keys.Configuration.managedIdentity
+                ),
                 let clientId = managed["clientId"]
             {
                 identity = guid(clientId, "auth.managedIdentity.clientId", reader)
@@ -166,13 +253,28 @@ struct ConfigurationDecoder {
     }
 
     /// `key` is where `reconcile:` is written, for what is missing from it.
-    private func reconcile(_ node: YAMLNode, key: YAMLNode, _ reader: NodeReader) -> (ReconcileSettings, [SkuReference]?) {
+    private func reconcile(
+        _ node: YAMLNode,
+        key: YAMLNode,
+        _ reader: NodeReader
+    ) -> (ReconcileSettings, [SkuReference]?) {
         var settings = ReconcileSettings()
-        guard let fields = reader.fields(of: node, "reconcile", known: Keys.Configuration.reconcile, explain: explain(at: "reconcile")) else {
+        guard
+            let fields = reader.fields(
+                of: node,
+                "reconcile",
+                known: Keys.Configuration.reconcile,
+                explain: explain(at: "reconcile")
+            )
+        else {
             return (settings, nil)
         }
         if let interval = fields["interval"], let value = reader.duration(interval, "reconcile.interval") {
-            if value > .zero { settings.interval = value } else { reader.report("`reconcile.interval` must be longer than zero", at: interval) }
+            if value > .zero {
+                settings.interval = value
+            } else {
+                reader.report("`reconcile.interval` must be longer than zero", at: interval)
+            }
         }
         if let fast = fields["fastInterval"] {
             // `0` (a YAML integer) turns the fast path off, as `0s` does.
@@ -182,7 +284,8 @@ struct ConfigurationDecoder {
                 settings.fastInterval = value
             }
         }
-        if let mode = fields["mode"], let value = reader.choice(mode, "reconcile.mode", of: ReconcileSettings.Mode.self) {
+        if let mode = fields["mode"], let value = reader.choice(mode, "reconcile.mode", of: ReconcileSettings.Mode.self)
+        {
             settings.mode = value
         }
 
@@ -191,7 +294,10 @@ struct ConfigurationDecoder {
             managedSkus = managed(skus, reader)
             settings.managedSkus = managedSkus ?? []
         } else {
-            reader.report("`reconcile.managedSkus` is required: list the SKUs Allot owns, such as [SPE_E3, SPE_E5]; no other SKU is ever touched", at: key)
+            reader.report(
+                "`reconcile.managedSkus` is required: list the SKUs Allot owns, such as [SPE_E3, SPE_E5]; no other SKU is ever touched",
+                at: key
+            )
         }
 
         if let usage = fields["usageLocation"], !reader.isNull(usage),
@@ -203,19 +309,34 @@ struct ConfigurationDecoder {
             } else {
                 reader.report(
                     "`reconcile.usageLocation.default` must be a two-letter country code (ISO 3166-1 alpha-2) such as US, got \(NodeReader.describe(code))",
-                    at: code)
+                    at: code
+                )
             }
         }
         if let guardNode = fields["guard"],
-            let guardFields = reader.fields(of: guardNode, "reconcile.guard", known: Keys.Configuration.removalGuard, explain: explain(at: "reconcile.guard"))
+            let guardFields = reader.fields(
+                of: guardNode,
+                "reconcile.guard",
+                known: Keys.Configuration.removalGuard,
+                explain: explain(at: "reconcile.guard")
+            )
         {
             if let node = guardFields["maxRemovals"], let value = reader.integer(node, "reconcile.guard.maxRemovals") {
-                if value >= 0 { settings.guardrail.maxRemovals = value } else { reader.report("`reconcile.guard.maxRemovals` must not be negative, got \(value)", at: node) }
+                if value >= 0 {
+                    settings.guardrail.maxRemovals = value
+                } else {
+                    reader.report("`reconcile.guard.maxRemovals` must not be negative, got \(value)", at: node)
+                }
             }
             func percentage(_ key: String) -> Double? {
-                guard let node = guardFields[key], let value = reader.number(node, "reconcile.guard.\(key)") else { return nil }
+                guard let node = guardFields[key], let value = reader.number(node, "reconcile.guard.\(key)") else {
+                    return nil
+                }
                 guard (0...100).contains(value) else {
-                    reader.report("`reconcile.guard.\(key)` must be a percentage from 0 to 100, got \(NodeReader.describe(node))", at: node)
+                    reader.report(
+                        "`reconcile.guard.\(key)` must be a percentage from 0 to 100, got \(NodeReader.describe(node))",
+                        at: node
+                    )
                     return nil
                 }
                 return value
@@ -233,16 +354,23 @@ struct ConfigurationDecoder {
     private func managed(_ node: YAMLNode, _ reader: NodeReader) -> [SkuReference]? {
         guard let skus = reader.references(node, "reconcile.managedSkus", of: "SKUs") else { return nil }
         guard !skus.isEmpty else {
-            reader.report("`reconcile.managedSkus` must list at least one SKU: Allot changes only the SKUs listed here", at: node)
+            reader.report(
+                "`reconcile.managedSkus` must list at least one SKU: Allot changes only the SKUs listed here",
+                at: node
+            )
             return nil
         }
         if skus.count > SkuMask.capacity {
             reader.report(
-                "`reconcile.managedSkus` lists \(skus.count) SKUs: Allot manages at most \(SkuMask.capacity); list only the SKUs policies assign", at: node)
+                "`reconcile.managedSkus` lists \(skus.count) SKUs: Allot manages at most \(SkuMask.capacity); list only the SKUs policies assign",
+                at: node
+            )
         }
         var seen: Set<String> = []
         for sku in skus where !seen.insert(sku.value.lowercased()).inserted {
-            reader.report([Diagnostic("SKU `\(sku.value)` is listed twice in `reconcile.managedSkus`", at: sku.location)])
+            reader.report([
+                Diagnostic("SKU `\(sku.value)` is listed twice in `reconcile.managedSkus`", at: sku.location)
+            ])
         }
         return skus
     }
@@ -251,7 +379,10 @@ struct ConfigurationDecoder {
     /// `currency` (ISO 4217). Money is read from the number as written, never through a `Double`.
     private func prices(_ node: YAMLNode, _ reader: NodeReader) -> PriceList {
         guard case let .mapping(pairs) = node.content else {
-            reader.report(reader.typeMismatch("prices", expected: "a mapping of SKU to { monthly, currency }", node), at: node)
+            reader.report(
+                reader.typeMismatch("prices", expected: "a mapping of SKU to { monthly, currency }", node),
+                at: node
+            )
             return PriceList()
         }
         var list: [SkuPrice] = []
@@ -263,25 +394,46 @@ struct ConfigurationDecoder {
                 reader.report("SKU `\(sku)` is priced twice in `prices`", at: pair.key)
                 continue
             }
-            guard let entry = reader.fields(of: pair.value, path, known: Keys.Configuration.price, explain: explain(at: "prices.*")) else { continue }
+            guard
+                let entry = reader.fields(
+                    of: pair.value,
+                    path,
+                    known: Keys.Configuration.price,
+                    explain: explain(at: "prices.*")
+                )
+            else { continue }
             var monthly: Amount?
             if let value = entry["monthly"] {
                 monthly = amount(value, "\(path).monthly", reader)
             } else {
-                reader.report("`\(path).monthly` is required: the price of one seat for a month, such as 57.00", at: pair.key)
+                reader.report(
+                    "`\(path).monthly` is required: the price of one seat for a month, such as 57.00",
+                    at: pair.key
+                )
             }
             var currency: String?
             if let value = entry["currency"], let text = reader.string(value, "\(path).currency") {
                 if text.count == 3, text.allSatisfy({ $0.isASCII && $0.isLetter }) {
                     currency = text.uppercased()
                 } else {
-                    reader.report("`\(path).currency` must be a three-letter currency code (ISO 4217) such as EUR or USD, got \(NodeReader.describe(value))", at: value)
+                    reader.report(
+                        "`\(path).currency` must be a three-letter currency code (ISO 4217) such as EUR or USD, got \(NodeReader.describe(value))",
+                        at: value
+                    )
                 }
             } else if entry["currency"] == nil {
-                reader.report("`\(path).currency` is required: the price's three-letter currency code (ISO 4217) such as EUR or USD", at: pair.key)
+                reader.report(
+                    "`\(path).currency` is required: the price's three-letter currency code (ISO 4217) such as EUR or USD",
+                    at: pair.key
+                )
             }
             if let monthly, let currency {
-                list.append(SkuPrice(sku: SkuReference(sku, at: reader.location(of: pair.key)), price: Price(monthly: monthly, currency: currency)))
+                list.append(
+                    SkuPrice(
+                        sku: SkuReference(sku, at: reader.location(of: pair.key)),
+                        price: Price(monthly: monthly, currency: currency)
+                    )
+                )
             }
         }
         return PriceList(list)
@@ -308,7 +460,13 @@ struct ConfigurationDecoder {
 
     // MARK: - Values
 
-    private func requiredPath(_ fields: Fields, _ key: String, in path: String, at parent: YAMLNode, _ reader: NodeReader) -> String? {
+    private func requiredPath(
+        _ fields: Fields,
+        _ key: String,
+        in path: String,
+        at parent: YAMLNode,
+        _ reader: NodeReader
+    ) -> String? {
         guard let node = fields[key] else {
             reader.report("`\(path).\(key)` is required", at: parent)
             return nil
@@ -319,7 +477,10 @@ struct ConfigurationDecoder {
     private func guid(_ node: YAMLNode, _ path: String, _ reader: NodeReader) -> String? {
         guard let text = reader.text(node, path) else { return nil }
         guard GUID(text) != nil else {
-            reader.report("`\(path)` must be a GUID such as 00000000-0000-0000-0000-000000000000, got \(NodeReader.describe(node))", at: node)
+            reader.report(
+                "`\(path)` must be a GUID such as 00000000-0000-0000-0000-000000000000, got \(NodeReader.describe(node))",
+                at: node
+            )
             return nil
         }
         return text
@@ -344,7 +505,8 @@ struct ConfigurationDecoder {
         { key in
             let folded = key.lowercased()
             if (folded.contains("secret") || folded.contains("password")) && !folded.hasSuffix("file") {
-                return "secrets never go into allot.yaml: put the secret in a file (systemd `LoadCredential=`) and set `auth.clientSecretFile` to it"
+                return
+                    "secrets never go into allot.yaml: put the secret in a file (systemd `LoadCredential=`) and set `auth.clientSecretFile` to it"
             }
             return Keys.placement(of: key, in: Keys.Configuration.table, unknownAt: path)
         }

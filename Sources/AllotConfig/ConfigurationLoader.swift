@@ -62,7 +62,11 @@ public struct ConfigurationLoader: Sendable {
 
     /// One policy file's contents, its documents checked together as a set against
     /// `managedSkus`. For tools and the fuzz target; directories go through ``loadPolicies(in:reconcile:)``.
-    public func decodePolicies(_ contents: [UInt8], file: String, managedSkus: [SkuReference]) throws(DiagnosticsError) -> [Policy] {
+    public func decodePolicies(
+        _ contents: [UInt8],
+        file: String,
+        managedSkus: [SkuReference]
+    ) throws(DiagnosticsError) -> [Policy] {
         var (policies, diagnostics) = decodePolicyFile(contents, file: file)
         diagnostics += PolicyValidation.validate(policies, managedSkus: managedSkus)
         guard diagnostics.isEmpty else { throw DiagnosticsError(diagnostics) }
@@ -78,16 +82,25 @@ public struct ConfigurationLoader: Sendable {
         }
     }
 
-    private func decodeConfiguration(_ contents: [UInt8], at path: String) -> (ConfigurationDecoder.Decoded?, [Diagnostic]) {
+    private func decodeConfiguration(
+        _ contents: [UInt8],
+        at path: String
+    ) -> (ConfigurationDecoder.Decoded?, [Diagnostic]) {
         let (reader, documents) = read(
-            contents, file: path,
-            emptyMessage: "the configuration file is empty: it needs at least `tenant`, `auth.clientId` and `reconcile.managedSkus`")
+            contents,
+            file: path,
+            emptyMessage:
+                "the configuration file is empty: it needs at least `tenant`, `auth.clientId` and `reconcile.managedSkus`"
+        )
         guard let root = documents.first else { return (nil, reader.diagnostics) }
         for extra in documents.dropFirst() {
             reader.report("allot.yaml holds one document; remove this second one (or its `---`)", at: extra)
         }
         guard case .mapping = root.content else {
-            reader.report("allot.yaml must be a mapping of settings (`tenant`, `auth`, `reconcile`, ...), got \(NodeReader.describe(root))", at: root)
+            reader.report(
+                "allot.yaml must be a mapping of settings (`tenant`, `auth`, `reconcile`, ...), got \(NodeReader.describe(root))",
+                at: root
+            )
             return (nil, reader.diagnostics)
         }
         let decoder = ConfigurationDecoder(environment: environment, directory: Paths.directory(of: path))
@@ -134,16 +147,28 @@ public struct ConfigurationLoader: Sendable {
     private func policyFileNames(in directory: String) -> Result<(names: [String], warnings: [String]), Diagnostic> {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
-            return .failure(Diagnostic("policy directory \(directory) does not exist: create it, or set `policies` in allot.yaml", at: nil))
+            return .failure(
+                Diagnostic(
+                    "policy directory \(directory) does not exist: create it, or set `policies` in allot.yaml",
+                    at: nil
+                )
+            )
         }
         guard isDirectory.boolValue else {
-            return .failure(Diagnostic("policy directory \(directory) is a file, not a directory: set `policies` in allot.yaml to a directory", at: nil))
+            return .failure(
+                Diagnostic(
+                    "policy directory \(directory) is a file, not a directory: set `policies` in allot.yaml to a directory",
+                    at: nil
+                )
+            )
         }
         let entries: [String]
         do {
             entries = try FileManager.default.contentsOfDirectory(atPath: directory)
         } catch {
-            return .failure(Diagnostic("cannot list the policy directory \(directory): \(error.localizedDescription)", at: nil))
+            return .failure(
+                Diagnostic("cannot list the policy directory \(directory): \(error.localizedDescription)", at: nil)
+            )
         }
         var names: [String] = []
         var warnings: [String] = []
@@ -152,15 +177,20 @@ public struct ConfigurationLoader: Sendable {
             let path = directory + "/" + name
             // A directory named *.yaml stays in, to be reported as an error when read.
             if stat(path, &status) == 0, !Self.isRegularFileOrDirectory(status.st_mode) {
-                warnings.append("\(path) is \(Self.fileKind(status.st_mode)), not a regular file: skipped (policy files are regular files or symbolic links to them)")
+                warnings.append(
+                    "\(path) is \(Self.fileKind(status.st_mode)), not a regular file: skipped (policy files are regular files or symbolic links to them)"
+                )
                 continue
             }
             names.append(name)
         }
         guard !names.isEmpty else {
-            return .failure(Diagnostic(
-                "no policy files (*.yaml, *.yml) in \(directory): Allot does not run without policies, since none would remove every managed license",
-                at: nil))
+            return .failure(
+                Diagnostic(
+                    "no policy files (*.yaml, *.yml) in \(directory): Allot does not run without policies, since none would remove every managed license",
+                    at: nil
+                )
+            )
         }
         return .success((names, warnings))
     }
@@ -180,7 +210,11 @@ public struct ConfigurationLoader: Sendable {
     }
 
     private func decodePolicyFile(_ contents: [UInt8], file: String) -> ([Policy], [Diagnostic]) {
-        let (reader, documents) = read(contents, file: file, emptyMessage: "the policy file is empty: it holds one or more policies, separated by `---`")
+        let (reader, documents) = read(
+            contents,
+            file: file,
+            emptyMessage: "the policy file is empty: it holds one or more policies, separated by `---`"
+        )
         let decoder = PolicyDecoder(reader: reader)
         let policies = documents.compactMap(decoder.decode)
         return (policies, reader.diagnostics)

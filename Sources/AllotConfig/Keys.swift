@@ -15,7 +15,9 @@ enum Keys {
         static let auth = ["clientId"] + AllotConfiguration.Credential.Kind.allCases.map(\.rawValue)
         static let certificate = ["certificateFile", "privateKeyFile"]
         static let managedIdentity = ["clientId"]
-        static let reconcile = ["interval", "fastInterval", "mode", "managedSkus", "usageLocation", "guard", "removalDelay"]
+        static let reconcile = [
+            "interval", "fastInterval", "mode", "managedSkus", "usageLocation", "guard", "removalDelay",
+        ]
         static let usageLocation = ["default"]
         static let removalGuard = ["maxRemovals", "maxRemovalPercent", "groupShrinkPercent"]
         static let status = ["listen"]
@@ -49,10 +51,13 @@ enum Keys {
         static let dateOperators: Set<AttributeOperator.Keyword> = [.before, .after, .olderThan, .withinLast]
         /// The Graph user properties that are booleans: compared with `true`/`false` only.
         static let booleanAttributes: Set<String> = [
-            "accountenabled", "isresourceaccount", "ismanagementrestricted", "onpremisessyncenabled", "showinaddresslist",
+            "accountenabled", "isresourceaccount", "ismanagementrestricted", "onpremisessyncenabled",
+            "showinaddresslist",
         ]
         /// YAML 1.1 spellings of booleans: text in YAML 1.2, so they never equal a boolean attribute.
-        static let yaml11Booleans: [String: Bool] = ["yes": true, "y": true, "on": true, "no": false, "n": false, "off": false]
+        static let yaml11Booleans: [String: Bool] = [
+            "yes": true, "y": true, "on": true, "no": false, "n": false, "off": false,
+        ]
 
         static let table: [String: [String]] = [
             "": root,
@@ -72,8 +77,13 @@ extension Keys {
         let homes = table.filter { $0.key != path && $0.value.contains(key) }.map(\.key)
         guard let home = homes.min(by: { ($0.count, $0) < ($1.count, $1) }) else { return nil }
         if home.isEmpty { return "`\(key)` belongs at the top level" }
-        if home == "prices.*" { return "`\(key)` belongs in each SKU's entry under `prices`, such as `prices: { SPE_E5: { monthly: 57.00, currency: EUR } }`" }
-        if home.hasSuffix(".*") { return "`\(key)` is an operator: write it under an attribute of `\(home.dropLast(2))`" }
+        if home == "prices.*" {
+            return
+                "`\(key)` belongs in each SKU's entry under `prices`, such as `prices: { SPE_E5: { monthly: 57.00, currency: EUR } }`"
+        }
+        if home.hasSuffix(".*") {
+            return "`\(key)` is an operator: write it under an attribute of `\(home.dropLast(2))`"
+        }
         if home.hasSuffix("[]") { return "`\(key)` belongs in each item of `\(home.dropLast(2))`" }
         return "`\(key)` belongs under `\(home)`"
     }

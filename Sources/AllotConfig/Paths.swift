@@ -66,12 +66,18 @@ public enum HostLayout {
     /// - Parameters:
     ///   - configurationPath: the absolute path of the configuration file in use.
     ///   - isRoot: whether the process runs as root (only root gets the units' state directories).
-    public static func environment(configurationPath: String, environment: [String: String], isRoot: Bool) -> [String: String] {
+    public static func environment(
+        configurationPath: String,
+        environment: [String: String],
+        isRoot: Bool
+    ) -> [String: String] {
         var result = environment
         if result["CREDENTIALS_DIRECTORY"]?.isEmpty ?? true {
             result["CREDENTIALS_DIRECTORY"] = credentialsDirectory(configurationPath: configurationPath)
         }
-        if result["STATE_DIRECTORY"]?.isEmpty ?? true, isRoot, let state = stateDirectory(configurationPath: configurationPath) {
+        if result["STATE_DIRECTORY"]?.isEmpty ?? true, isRoot,
+            let state = stateDirectory(configurationPath: configurationPath)
+        {
             result["STATE_DIRECTORY"] = state
         }
         return result
@@ -97,8 +103,11 @@ public enum HostLayout {
     /// Whether `name` can name an `allot@NAME.service` instance: 1 to 25 letters, digits, `-` and
     /// `_`, so that the instance's user `allot-NAME` is a valid user name (at most 31 characters).
     public static func isInstanceName(_ name: some StringProtocol) -> Bool {
-        (1...25).contains(name.count) && name.unicodeScalars.allSatisfy { scalar in
-            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "-" || scalar == "_")
-        }
+        (1...25).contains(name.count)
+            && name.unicodeScalars.allSatisfy { scalar in
+                scalar.isASCII
+                    && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "-"
+                        || scalar == "_")
+            }
     }
 }

@@ -11,10 +11,15 @@ struct PolicyDecoder {
     /// The policy, or nil when the document lacks a usable `name`, `match` or `licenses`.
     func decode(_ root: YAMLNode) -> Policy? {
         guard case .mapping = root.content else {
-            reader.report("a policy must be a mapping with `name`, `match` and `licenses`, got \(NodeReader.describe(root))", at: root)
+            reader.report(
+                "a policy must be a mapping with `name`, `match` and `licenses`, got \(NodeReader.describe(root))",
+                at: root
+            )
             return nil
         }
-        guard let fields = reader.fields(of: root, "", known: Keys.Policy.root, explain: placement(at: "")) else { return nil }
+        guard let fields = reader.fields(of: root, "", known: Keys.Policy.root, explain: placement(at: "")) else {
+            return nil
+        }
 
         var name: String?
         if let node = fields["name"], let text = reader.text(node, "name") {
@@ -33,7 +38,10 @@ struct PolicyDecoder {
         if let node = fields["match"], let key = fields.keyNode("match") {
             match = decodeMatch(node, at: reader.location(of: key))
         } else {
-            reader.report("`match` is required: who the policy applies to (`groups`, `attributes`, or `all: true`)", at: root)
+            reader.report(
+                "`match` is required: who the policy applies to (`groups`, `attributes`, or `all: true`)",
+                at: root
+            )
         }
 
         var licenses: [Policy.LicenseGrant]?
@@ -44,7 +52,14 @@ struct PolicyDecoder {
         }
 
         guard let name, let match, let licenses else { return nil }
-        return Policy(name: name, description: description, priority: priority, match: match, licenses: licenses, location: reader.location(of: root))
+        return Policy(
+            name: name,
+            description: description,
+            priority: priority,
+            match: match,
+            licenses: licenses,
+            location: reader.location(of: root)
+        )
     }
 
     // MARK: - match
@@ -53,7 +68,8 @@ struct PolicyDecoder {
         var match = Policy.Match(location: location)
         guard !reader.isNull(node) else { return match }
         let problemsBefore = reader.diagnostics.count
-        guard let fields = reader.fields(of: node, "match", known: Keys.Policy.match, explain: placement(at: "match")) else {
+        guard let fields = reader.fields(of: node, "match", known: Keys.Policy.match, explain: placement(at: "match"))
+        else {
             return Self.standIn(for: match)
         }
         if let all = fields["all"] {
@@ -66,11 +82,22 @@ struct PolicyDecoder {
             match.attributes = decodeAttributes(attributes, "match.attributes")
         }
         if let exclude = fields["exclude"],
-            let exclusion = reader.fields(of: exclude, "match.exclude", known: Keys.Policy.exclude, explain: placement(at: "match.exclude"))
+            let exclusion = reader.fields(
+                of: exclude,
+                "match.exclude",
+                known: Keys.Policy.exclude,
+                explain: placement(at: "match.exclude")
+            )
         {
-            match.exclude.groups = exclusion["groups"].flatMap { reader.references($0, "match.exclude.groups", of: "group names or ids") } ?? []
-            match.exclude.users = exclusion["users"].flatMap { reader.references($0, "match.exclude.users", of: "user principal names or ids") } ?? []
-            match.exclude.attributes = exclusion["attributes"].map { decodeAttributes($0, "match.exclude.attributes") } ?? []
+            match.exclude.groups =
+                exclusion["groups"].flatMap { reader.references($0, "match.exclude.groups", of: "group names or ids") }
+                ?? []
+            match.exclude.users =
+                exclusion["users"].flatMap {
+                    reader.references($0, "match.exclude.users", of: "user principal names or ids")
+                } ?? []
+            match.exclude.attributes =
+                exclusion["attributes"].map { decodeAttributes($0, "match.exclude.attributes") } ?? []
         }
         return reader.diagnostics.count > problemsBefore ? Self.standIn(for: match) : match
     }
@@ -88,7 +115,10 @@ struct PolicyDecoder {
     /// `match.attributes` or `match.exclude.attributes` (`clause`).
     private func decodeAttributes(_ node: YAMLNode, _ clause: String) -> [AttributeCondition] {
         guard case let .mapping(pairs) = node.content else {
-            reader.report(reader.typeMismatch(clause, expected: "a mapping of user properties to conditions", node), at: node)
+            reader.report(
+                reader.typeMismatch(clause, expected: "a mapping of user properties to conditions", node),
+                at: node
+            )
             return []
         }
         var conditions: [AttributeCondition] = []
@@ -96,15 +126,22 @@ struct PolicyDecoder {
             guard let name = reader.string(pair.key, "\(clause) key") else { continue }
             let path = "\(clause).\(name)"
             let segments = name.split(separator: ".", omittingEmptySubsequences: false)
-            guard segments.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") } }) else {
+            guard
+                segments.allSatisfy({
+                    !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+                })
+            else {
                 reader.report(
                     "`\(name)` is not a user property name: use letters and digits, with dots for nested objects (onPremisesExtensionAttributes.extensionAttribute1)",
-                    at: pair.key)
+                    at: pair.key
+                )
                 continue
             }
             if Keys.Policy.booleanAttributes.contains(name.lowercased()) { refuseYAML11Booleans(pair.value, path) }
             if let operators = decodeCondition(pair.value, path, attribute: name) {
-                conditions.append(AttributeCondition(path: name, operators: operators, location: reader.location(of: pair.key)))
+                conditions.append(
+                    AttributeCondition(path: name, operators: operators, location: reader.location(of: pair.key))
+                )
             }
         }
         return conditions
@@ -117,12 +154,16 @@ struct PolicyDecoder {
         case let .scalar(scalar):
             guard let meant = Keys.Policy.yaml11Booleans[scalar.text.lowercased()] else { return }
             reader.report(
-                "`\(path)` is a boolean attribute and `\(scalar.text)` is text (YAML 1.2), so it never equals it: write `\(meant)`", at: node)
+                "`\(path)` is a boolean attribute and `\(scalar.text)` is text (YAML 1.2), so it never equals it: write `\(meant)`",
+                at: node
+            )
         case let .sequence(items):
             for item in items { refuseYAML11Booleans(item, path) }
         case let .mapping(pairs):
             for pair in pairs {
-                guard case let .scalar(key) = pair.key.content, key.text == "in" || key.text == "notIn" else { continue }
+                guard case let .scalar(key) = pair.key.content, key.text == "in" || key.text == "notIn" else {
+                    continue
+                }
                 refuseYAML11Booleans(pair.value, "\(path).\(key.text)")
             }
         }
@@ -140,12 +181,16 @@ struct PolicyDecoder {
         case .sequence:
             return scalarValues(node, path).map { [.anyOf($0)] }
         case .mapping:
-            guard let fields = reader.fields(of: node, path, known: Keys.Policy.operators, explain: operatorExplanation) else { return nil }
+            guard let fields = reader.fields(of: node, path, known: Keys.Policy.operators, explain: operatorExplanation)
+            else { return nil }
             // Only known keys are present (`fields` reported any other), so every one is a keyword.
             let present = fields.presentKeys.compactMap(AttributeOperator.Keyword.init(rawValue:))
             guard !present.isEmpty else {
                 guard case let .mapping(pairs) = node.content, pairs.isEmpty else { return nil }
-                reader.report("`\(path)` has no operator: use a value, a list, or one of \(Keys.Policy.operators.joined(separator: ", "))", at: node)
+                reader.report(
+                    "`\(path)` has no operator: use a value, a list, or one of \(Keys.Policy.operators.joined(separator: ", "))",
+                    at: node
+                )
                 return nil
             }
             let operators = present.compactMap { keyword -> AttributeOperator? in
@@ -156,7 +201,8 @@ struct PolicyDecoder {
                     reader.report(
                         "`\(key)` compares dates, and `\(attribute)` is not a date attribute: the date attributes are "
                             + PolicyDates.attributes.joined(separator: ", "),
-                        at: fields.keyNode(key)!)
+                        at: fields.keyNode(key)!
+                    )
                     return nil
                 }
                 switch keyword {
@@ -195,10 +241,19 @@ struct PolicyDecoder {
 
     /// A date (`2026-12-01`, midnight UTC) or an RFC 3339 date-time (`2026-12-01T09:00:00Z`).
     private func instant(_ node: YAMLNode, _ path: String) -> Int64? {
-        if case let .scalar(scalar) = node.content, case let .string(text) = scalar.value, let instant = PolicyDates.instant(text) {
+        if case let .scalar(scalar) = node.content, case let .string(text) = scalar.value,
+            let instant = PolicyDates.instant(text)
+        {
             return instant
         }
-        reader.report(reader.typeMismatch(path, expected: "a date (2026-12-01) or a date-time with its zone (2026-12-01T09:00:00Z)", node), at: node)
+        reader.report(
+            reader.typeMismatch(
+                path,
+                expected: "a date (2026-12-01) or a date-time with its zone (2026-12-01T09:00:00Z)",
+                node
+            ),
+            at: node
+        )
         return nil
     }
 
@@ -239,7 +294,9 @@ struct PolicyDecoder {
     }
 
     private func decodeLicense(_ node: YAMLNode, _ path: String) -> Policy.LicenseGrant? {
-        guard let fields = reader.fields(of: node, path, known: Keys.Policy.license, explain: placement(at: "licenses[]")) else { return nil }
+        guard
+            let fields = reader.fields(of: node, path, known: Keys.Policy.license, explain: placement(at: "licenses[]"))
+        else { return nil }
         var sku: SkuReference?
         if let skuNode = fields["sku"] {
             sku = reader.text(skuNode, "\(path).sku").map { Reference($0, at: reader.location(of: skuNode)) }
@@ -247,15 +304,23 @@ struct PolicyDecoder {
             reader.report("`\(path).sku` is required: the SKU's skuPartNumber (SPE_E5) or skuId", at: node)
         }
         var plans = Policy.PlanSelection.all
-        if fields["disabledPlans"] != nil, fields["enabledPlans"] != nil, let later = fields.presentKeys.last(where: { $0.hasSuffix("Plans") }) {
+        if fields["disabledPlans"] != nil, fields["enabledPlans"] != nil,
+            let later = fields.presentKeys.last(where: { $0.hasSuffix("Plans") })
+        {
             reader.report(
                 "`disabledPlans` and `enabledPlans` exclude each other: keep `disabledPlans` (a deny-list: plans Microsoft adds come on) "
                     + "or `enabledPlans` (an allow-list: plans Microsoft adds stay off)",
-                at: fields.keyNode(later)!)
+                at: fields.keyNode(later)!
+            )
         } else if let disabled = fields["disabledPlans"] {
-            plans = reader.references(disabled, "\(path).disabledPlans", of: "service plan names or ids").map { .disabled($0) } ?? .all
+            plans =
+                reader.references(disabled, "\(path).disabledPlans", of: "service plan names or ids").map {
+                    .disabled($0)
+                } ?? .all
         } else if let enabled = fields["enabledPlans"] {
-            plans = reader.references(enabled, "\(path).enabledPlans", of: "service plan names or ids").map { .enabled($0) } ?? .all
+            plans =
+                reader.references(enabled, "\(path).enabledPlans", of: "service plan names or ids").map { .enabled($0) }
+                ?? .all
         }
         let replaces = fields["replaces"].flatMap { reader.references($0, "\(path).replaces", of: "SKUs") } ?? []
         guard let sku else { return nil }

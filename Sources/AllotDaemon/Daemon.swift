@@ -22,50 +22,91 @@ import UnixSignals
 public enum Daemon {
     /// Runs until SIGTERM or SIGINT. `buildCommit` labels `allot_build_info`.
     public static func run(
-        loaded: LoadedConfiguration, loader: ConfigurationLoader = ConfigurationLoader(), logger: Logger,
-        environment: [String: String] = ProcessInfo.processInfo.environment, buildCommit: String = "unknown"
+        loaded: LoadedConfiguration,
+        loader: ConfigurationLoader = ConfigurationLoader(),
+        logger: Logger,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        buildCommit: String = "unknown"
     ) async throws {
         MemoryTuning.limitArenas(environment: environment)
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600].map { .seconds($0) }
-        factory.durationHistogramBuckets["allot_fastpath_duration_seconds"] = [50, 100, 250, 500, 1000, 2500, 5000, 15000, 60000].map { .milliseconds($0) }
-        factory.durationHistogramBuckets["allot_fastpath_change_to_license_seconds"] = [5, 10, 20, 30, 45, 60, 90, 120, 300, 900].map { .seconds($0) }
+        factory.defaultDurationHistogramBuckets = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600].map {
+            .seconds($0)
+        }
+        factory.durationHistogramBuckets["allot_fastpath_duration_seconds"] = [
+            50, 100, 250, 500, 1000, 2500, 5000, 15000, 60000,
+        ].map { .milliseconds($0) }
+        factory.durationHistogramBuckets["allot_fastpath_change_to_license_seconds"] = [
+            5, 10, 20, 30, 45, 60, 90, 120, 300, 900,
+        ].map { .seconds($0) }
         MetricsSystem.bootstrap(factory)
 
         let configuration = loaded.configuration
         guard let address = HostPort(parsing: configuration.status.listen) else {
-            throw DaemonError("status.listen '\(configuration.status.listen)' is not host:port (for example 127.0.0.1:9464)")
+            throw DaemonError(
+                "status.listen '\(configuration.status.listen)' is not host:port (for example 127.0.0.1:9464)"
+            )
         }
         if !isLoopbackHost(address.host) {
-            logger.warning("status.listen is not a loopback address: the status endpoints are reachable from the network", metadata: [
-                "listen": .string(configuration.status.listen),
-            ])
+            logger.warning(
+                "status.listen is not a loopback address: the status endpoints are reachable from the network",
+                metadata: [
+                    "listen": .string(configuration.status.listen)
+                ]
+            )
         }
         let notifier = SystemdNotifier(environment: environment, logger: logger)
         let startedAt = Date()
         let stateStore = StateStore(directory: StateStore.defaultDirectory(environment: environment))
-        let lastSuccess = stateStore.load(setAside: false).state.lastSuccessAt.map { Date(timeIntervalSince1970: TimeInterval($0)) }
-        DaemonMetrics.registerInitialSeries(startedAt: startedAt, lastSuccess: lastSuccess, version: AllotVersion.current, commit: buildCommit)
+        let lastSuccess = stateStore.load(setAside: false).state.lastSuccessAt.map {
+            Date(timeIntervalSince1970: TimeInterval($0))
+        }
+        DaemonMetrics.registerInitialSeries(
+            startedAt: startedAt,
+            lastSuccess: lastSuccess,
+            version: AllotVersion.current,
+            commit: buildCommit
+        )
         let status = DaemonStatus(
-            startedAt: startedAt, interval: configuration.reconcile.interval, mode: configuration.reconcile.mode.rawValue,
-            policies: ReconcileLoop.statusPolicies(loaded, at: startedAt))
+            startedAt: startedAt,
+            interval: configuration.reconcile.interval,
+            mode: configuration.reconcile.mode.rawValue,
+            policies: ReconcileLoop.statusPolicies(loaded, at: startedAt)
+        )
         ReconcileLoop.recordInterval(loaded)
         logger.event(.policyLoaded, "Policies loaded", ReconcileLoop.metadata(loaded))
 
         let graphConfiguration = try GraphClient.Configuration(configuration, environment: environment)
         try await GraphClient.withGraphClient(configuration: graphConfiguration, logger: logger) { graph in
             let loop = ReconcileLoop(
-                configurationPath: loaded.configurationPath, loaded: loaded, loader: loader, graph: graph,
-                stateStore: stateStore, status: status, notifier: notifier,
-                logger: logger)
-            let server = StatusServer(host: address.host, port: address.port, status: status, registry: registry, logger: logger)
+                configurationPath: loaded.configurationPath,
+                loaded: loaded,
+                loader: loader,
+                graph: graph,
+                stateStore: stateStore,
+                status: status,
+                notifier: notifier,
+                logger: logger
+            )
+            let server = StatusServer(
+                host: address.host,
+                port: address.port,
+                status: status,
+                registry: registry,
+                logger: logger
+            )
             let application = server.application { port in
                 notifier.send(.ready, .status("started; waiting for the first cycle"))
-                logger.event(.daemonStarted, "Allot \(AllotVersion.current) started", [
-                    "listen": .string("\(address.host):\(port)"), "interval_seconds": .stringConvertible(configuration.reconcile.interval.components.seconds),
-                    "mode": .string(configuration.reconcile.mode.rawValue),
-                ])
+                logger.event(
+                    .daemonStarted,
+                    "Allot \(AllotVersion.current) started",
+                    [
+                        "listen": .string("\(address.host):\(port)"),
+                        "interval_seconds": .stringConvertible(configuration.reconcile.interval.components.seconds),
+                        "mode": .string(configuration.reconcile.mode.rawValue),
+                    ]
+                )
             }
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
@@ -73,10 +114,16 @@ public enum Daemon {
                         .init(service: application, serviceName: "status server"),
                         .init(service: WatchdogService(notifier: notifier, status: status), serviceName: "watchdog"),
                         .init(service: loop, serviceName: "reconcile loop"),
-                        .init(service: ReloadService(loop: loop, notifier: notifier, logger: logger), serviceName: "reload"),
+                        .init(
+                            service: ReloadService(loop: loop, notifier: notifier, logger: logger),
+                            serviceName: "reload"
+                        ),
                         .init(service: StoppingService(notifier: notifier, logger: logger), serviceName: "stopping"),
                     ],
-                    gracefulShutdownSignals: [.sigterm, .sigint], logger: Self.quiet(logger)))
+                    gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: Self.quiet(logger)
+                )
+            )
             try await group.run()
         }
     }

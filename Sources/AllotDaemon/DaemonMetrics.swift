@@ -91,7 +91,9 @@ final class ProcessMetrics: Sendable {
             AllotMetric.processOpenFDs.gauge().record(descriptors.count)
         }
         var limit = rlimit()
-        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 { AllotMetric.processMaxFDs.gauge().record(Double(limit.rlim_cur)) }
+        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            AllotMetric.processMaxFDs.gauge().record(Double(limit.rlim_cur))
+        }
     }
 
     /// The `btime` line of `/proc/stat`: when the system booted, in seconds since the epoch.

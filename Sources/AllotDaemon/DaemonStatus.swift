@@ -77,7 +77,9 @@ public final class DaemonStatus: Sendable {
     private let state: Mutex<State>
 
     public init(startedAt: Date, interval: Duration, mode: String, policies: Policies) {
-        state = Mutex(State(startedAt: startedAt, interval: interval, mode: mode, policies: policies, lastTickAt: startedAt))
+        state = Mutex(
+            State(startedAt: startedAt, interval: interval, mode: mode, policies: policies, lastTickAt: startedAt)
+        )
     }
 
     /// The loop is about to start a cycle.
@@ -106,9 +108,15 @@ public final class DaemonStatus: Sendable {
                 $0.seats = report.seats
                 $0.cost = report.cost
             }
-            if report.result == .failed, let error = report.error { Self.remember(error, at: report.finishedAt, in: &$0) }
+            if report.result == .failed, let error = report.error {
+                Self.remember(error, at: report.finishedAt, in: &$0)
+            }
             for failure in report.failures.prefix(5) {
-                Self.remember("\(failure.userPrincipalName): \(failure.code ?? failure.kind): \(failure.message)", at: report.finishedAt, in: &$0)
+                Self.remember(
+                    "\(failure.userPrincipalName): \(failure.code ?? failure.kind): \(failure.message)",
+                    at: report.finishedAt,
+                    in: &$0
+                )
             }
         }
     }
@@ -118,7 +126,9 @@ public final class DaemonStatus: Sendable {
         state.withLock {
             $0.lastFastPass = report
             $0.lastTickAt = report.finishedAt
-            if report.result == .failed, let reason = report.reason { Self.remember("fast pass failed: \(reason)", at: report.finishedAt, in: &$0) }
+            if report.result == .failed, let reason = report.reason {
+                Self.remember("fast pass failed: \(reason)", at: report.finishedAt, in: &$0)
+            }
         }
     }
 
@@ -135,24 +145,42 @@ public final class DaemonStatus: Sendable {
     func policiesRejected(_ problems: [String], at time: Date) {
         state.withLock {
             $0.policies.lastError = problems
-            Self.remember("policies invalid: " + (problems.first ?? "unknown problem") + (problems.count > 1 ? " (and \(problems.count - 1) more)" : ""), at: time, in: &$0)
+            Self.remember(
+                "policies invalid: " + (problems.first ?? "unknown problem")
+                    + (problems.count > 1 ? " (and \(problems.count - 1) more)" : ""),
+                at: time,
+                in: &$0
+            )
         }
     }
 
     private static func remember(_ message: String, at time: Date, in state: inout State) {
         state.recentErrors.append(RecentError(at: time, message: message))
-        if state.recentErrors.count > recentErrorsKept { state.recentErrors.removeFirst(state.recentErrors.count - recentErrorsKept) }
+        if state.recentErrors.count > recentErrorsKept {
+            state.recentErrors.removeFirst(state.recentErrors.count - recentErrorsKept)
+        }
     }
 
     /// Everything, as `/status` shows it, judged at `now`.
     public func snapshot(now: Date) -> Snapshot {
         state.withLock { state in
             Snapshot(
-                version: AllotVersion.current, startedAt: state.startedAt, interval: Double(state.interval.components.seconds),
-                mode: state.mode, policies: state.policies, lastCycle: state.lastCycle, lastFastPass: state.lastFastPass,
-                cycleInProgress: state.cycleStartedAt.map(CycleInProgress.init), nextCycleAt: state.nextCycleAt,
-                lastTickAt: state.lastTickAt, health: Self.health(state, now: now), readiness: Self.readiness(state),
-                seats: state.seats, cost: state.cost, recentErrors: state.recentErrors)
+                version: AllotVersion.current,
+                startedAt: state.startedAt,
+                interval: Double(state.interval.components.seconds),
+                mode: state.mode,
+                policies: state.policies,
+                lastCycle: state.lastCycle,
+                lastFastPass: state.lastFastPass,
+                cycleInProgress: state.cycleStartedAt.map(CycleInProgress.init),
+                nextCycleAt: state.nextCycleAt,
+                lastTickAt: state.lastTickAt,
+                health: Self.health(state, now: now),
+                readiness: Self.readiness(state),
+                seats: state.seats,
+                cost: state.cost,
+                recentErrors: state.recentErrors
+            )
         }
     }
 
@@ -169,26 +197,40 @@ public final class DaemonStatus: Sendable {
         let silence = now.timeIntervalSince(state.lastTickAt)
         return silence <= max(limit, 60)
             ? Probe(ok: true, reason: nil)
-            : Probe(ok: false, reason: "the reconcile loop has not ticked for \(Int(silence)) s (more than 3 intervals, and 60 s)")
+            : Probe(
+                ok: false,
+                reason: "the reconcile loop has not ticked for \(Int(silence)) s (more than 3 intervals, and 60 s)"
+            )
     }
 
     private static func readiness(_ state: State) -> Probe {
         if let problems = state.policies.lastError {
-            return Probe(ok: false, reason: "policies invalid (the last good set is still in use): " + (problems.first ?? ""))
+            return Probe(
+                ok: false,
+                reason: "policies invalid (the last good set is still in use): " + (problems.first ?? "")
+            )
         }
-        guard let cycle = state.lastCycle else { return Probe(ok: false, reason: "the first cycle has not finished yet") }
-        if cycle.result == .failed { return Probe(ok: false, reason: "the last cycle failed: \(cycle.error ?? "unknown error")") }
+        guard let cycle = state.lastCycle else {
+            return Probe(ok: false, reason: "the first cycle has not finished yet")
+        }
+        if cycle.result == .failed {
+            return Probe(ok: false, reason: "the last cycle failed: \(cycle.error ?? "unknown error")")
+        }
         if let refused = cycle.writesRefused { return Probe(ok: false, reason: refused) }
         if let guardrail = cycle.guardrail, guardrail.holdsRemovals {
             return Probe(ok: false, reason: "removal guard tripped: \(guardrail.reason ?? "")")
         }
         let held = cycle.shrunkGroups.filter(\.held)
         if !held.isEmpty {
-            let groups = held.map { "'\($0.displayName)' (\($0.groupId)) from \($0.usersBefore) to \($0.usersNow) users" }
+            let groups = held.map {
+                "'\($0.displayName)' (\($0.groupId)) from \($0.usersBefore) to \($0.usersNow) users"
+            }
             return Probe(
                 ok: false,
-                reason: "group shrunk suddenly: \(groups.joined(separator: ", ")); the removals it causes are held until the smaller "
-                    + "count is read again next cycle, or an operator runs `allot apply --allow-mass-removal`")
+                reason:
+                    "group shrunk suddenly: \(groups.joined(separator: ", ")); the removals it causes are held until the smaller "
+                    + "count is read again next cycle, or an operator runs `allot apply --allow-mass-removal`"
+            )
         }
         return Probe(ok: true, reason: nil)
     }
@@ -199,8 +241,10 @@ public final class DaemonStatus: Sendable {
             guard let cycle = state.lastCycle else { return "waiting for the first cycle" }
             let applied = cycle.applied.total
             let failed = cycle.failed.total
-            return "last cycle \(cycle.result.rawValue): \(cycle.usersRead) users read, \(cycle.usersDrifted) drifted, \(applied) changes applied"
-                + (failed > 0 ? ", \(failed) failed" : "") + (cycle.deferredAdds > 0 ? ", \(cycle.deferredAdds) deferred" : "")
+            return
+                "last cycle \(cycle.result.rawValue): \(cycle.usersRead) users read, \(cycle.usersDrifted) drifted, \(applied) changes applied"
+                + (failed > 0 ? ", \(failed) failed" : "")
+                + (cycle.deferredAdds > 0 ? ", \(cycle.deferredAdds) deferred" : "")
                 + ((cycle.guardrail?.tripped ?? false) ? ", guard tripped" : "")
                 + (cycle.heldRemovals > 0 ? ", \(cycle.heldRemovals) removals held" : "")
         }

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// Keeps the daemon's resident memory flat over thousands of cycles on glibc.
@@ -35,10 +35,10 @@ enum MemoryTuning {
 
     private static func symbol<Function>(_ name: String) -> Function? {
         #if canImport(Glibc)
-            guard let address = dlsym(dlopen(nil, RTLD_NOW), name) else { return nil }
-            return unsafeBitCast(address, to: Function.self)
+        guard let address = dlsym(dlopen(nil, RTLD_NOW), name) else { return nil }
+        return unsafeBitCast(address, to: Function.self)
         #else
-            return nil
+        return nil
         #endif
     }
 }

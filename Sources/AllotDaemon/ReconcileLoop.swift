@@ -34,8 +34,15 @@ final class ReconcileLoop: Service, Sendable {
     private let now: @Sendable () -> Date
 
     init(
-        configurationPath: String, loaded: LoadedConfiguration, loader: ConfigurationLoader, graph: GraphClient, stateStore: StateStore,
-        status: DaemonStatus, notifier: SystemdNotifier, logger: Logger, now: @escaping @Sendable () -> Date = Date.init
+        configurationPath: String,
+        loaded: LoadedConfiguration,
+        loader: ConfigurationLoader,
+        graph: GraphClient,
+        stateStore: StateStore,
+        status: DaemonStatus,
+        notifier: SystemdNotifier,
+        logger: Logger,
+        now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.configurationPath = configurationPath
         self.loader = loader
@@ -77,9 +84,15 @@ final class ReconcileLoop: Service, Sendable {
 
     private func makeEngine(_ loaded: LoadedConfiguration) -> ReconcileEngine {
         ReconcileEngine(
-            settings: loaded.configuration.reconcile, graph: graph, stateStore: stateStore, logger: logger,
-            progress: ProgressReporter(logger: logger, terminal: false, interval: .seconds(30)) { [status, now] in status.progressed(at: now()) },
-            now: now)
+            settings: loaded.configuration.reconcile,
+            graph: graph,
+            stateStore: stateStore,
+            logger: logger,
+            progress: ProgressReporter(logger: logger, terminal: false, interval: .seconds(30)) { [status, now] in
+                status.progressed(at: now())
+            },
+            now: now
+        )
     }
 
     /// Waits for the next full cycle, running a fast pass every `reconcile.fastInterval` on the
@@ -126,8 +139,13 @@ final class ReconcileLoop: Service, Sendable {
     func refreshPolicies() {
         let loaded = current.withLock { $0 }
         do {
-            let policies = try loader.loadPolicies(in: loaded.configuration.policiesPath, reconcile: loaded.configuration.reconcile)
-            switch reloadState.withLock({ $0.policiesRead(revision: policies.revision, running: loaded.policies.revision) }) {
+            let policies = try loader.loadPolicies(
+                in: loaded.configuration.policiesPath,
+                reconcile: loaded.configuration.reconcile
+            )
+            switch reloadState.withLock({
+                $0.policiesRead(revision: policies.revision, running: loaded.policies.revision)
+            }) {
             case .install(let standingProblems):
                 var updated = loaded
                 updated.policies = policies
@@ -158,15 +176,21 @@ final class ReconcileLoop: Service, Sendable {
             updated.configuration.reconcile = loaded.configuration.reconcile
             if updated.configuration != loaded.configuration {
                 logger.event(
-                    .daemonReloading, level: .warning,
-                    "tenant, cloud, graph, auth, status and logging settings take effect on restart; policies and reconcile settings are reloaded")
+                    .daemonReloading,
+                    level: .warning,
+                    "tenant, cloud, graph, auth, status and logging settings take effect on restart; policies and reconcile settings are reloaded"
+                )
             }
             install(updated, reason: "reload (SIGHUP)")
         } catch {
             // Whether the running configuration still accepts the policy directory: if it does,
             // the problems lie in allot.yaml.
             let previous = current.withLock { $0 }
-            let policiesAccepted = (try? loader.loadPolicies(in: previous.configuration.policiesPath, reconcile: previous.configuration.reconcile)) != nil
+            let policiesAccepted =
+                (try? loader.loadPolicies(
+                    in: previous.configuration.policiesPath,
+                    reconcile: previous.configuration.reconcile
+                )) != nil
             reject(error.diagnostics, reason: "reload (SIGHUP)", inConfiguration: policiesAccepted)
         }
     }
@@ -179,16 +203,22 @@ final class ReconcileLoop: Service, Sendable {
 
     private func markLoaded(_ loaded: LoadedConfiguration) {
         status.policiesLoaded(
-            Self.statusPolicies(loaded, at: now()), interval: loaded.configuration.reconcile.interval,
-            mode: loaded.configuration.reconcile.mode.rawValue)
+            Self.statusPolicies(loaded, at: now()),
+            interval: loaded.configuration.reconcile.interval,
+            mode: loaded.configuration.reconcile.mode.rawValue
+        )
         Self.recordInterval(loaded)
     }
 
     /// The `/status` view of a policy set in use, loaded at `time`.
     static func statusPolicies(_ loaded: LoadedConfiguration, at time: Date) -> DaemonStatus.Policies {
         DaemonStatus.Policies(
-            revision: loaded.policies.revision, files: loaded.policies.files, count: loaded.policies.policies.count, loadedAt: time,
-            lastError: nil)
+            revision: loaded.policies.revision,
+            files: loaded.policies.files,
+            count: loaded.policies.policies.count,
+            loadedAt: time,
+            lastError: nil
+        )
     }
 
     /// `allot_interval_seconds`, from the settings in use.
@@ -200,15 +230,22 @@ final class ReconcileLoop: Service, Sendable {
         guard reloadState.withLock({ $0.rejected(diagnostics, inConfiguration: inConfiguration) }) else { return }
         AllotMetric.policyLoadErrorsTotal.counter().increment()
         status.policiesRejected(diagnostics.map(\.description), at: now())
-        logger.event(.policyInvalid, level: .error, "Policies invalid (\(reason)); the last good set stays in use", [
-            "errors": .array(diagnostics.map { .string($0.description) }), "error_count": .stringConvertible(diagnostics.count),
-        ])
+        logger.event(
+            .policyInvalid,
+            level: .error,
+            "Policies invalid (\(reason)); the last good set stays in use",
+            [
+                "errors": .array(diagnostics.map { .string($0.description) }),
+                "error_count": .stringConvertible(diagnostics.count),
+            ]
+        )
     }
 
     /// The `policy.loaded` fields.
     static func metadata(_ loaded: LoadedConfiguration) -> Logger.Metadata {
         [
-            "policy.revision": .string(loaded.policies.revision), "policy.files": .array(loaded.policies.files.map { .string($0) }),
+            "policy.revision": .string(loaded.policies.revision),
+            "policy.files": .array(loaded.policies.files.map { .string($0) }),
             "policy.count": .stringConvertible(loaded.policies.policies.count),
             "policy.skipped": .array(loaded.policies.warnings.map { .string($0) }),
         ]

@@ -25,7 +25,8 @@ struct StatusServer {
             router: router(),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "allot"),
             onServerRunning: { channel in await onBound(channel.localAddress?.port ?? 0) },
-            logger: serverLogger)
+            logger: serverLogger
+        )
     }
 
     /// The endpoints' router (tested in process with HummingbirdTesting).
@@ -46,13 +47,18 @@ struct StatusServer {
             encoder.dateEncodingStrategy = .iso8601
             let body = (try? encoder.encode(status.snapshot(now: Date()))) ?? Data("{}".utf8)
             return Response(
-                status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: body))
+            )
         }
         router.get("metrics") { _, _ in
             ProcessMetrics.shared.update()
             return Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: DaemonMetrics.exposition(registry.emitToBuffer()))))
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: DaemonMetrics.exposition(registry.emitToBuffer())))
+            )
         }
         return router
     }
@@ -60,8 +66,10 @@ struct StatusServer {
     private static func probe(_ probe: DaemonStatus.Probe) -> Response {
         let text = probe.ok ? "ok\n" : (probe.reason ?? "not ok") + "\n"
         return Response(
-            status: probe.ok ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+            status: probe.ok ? .ok : .serviceUnavailable,
+            headers: [.contentType: "text/plain; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text))
+        )
     }
 }
 
@@ -70,11 +78,23 @@ struct StatusServer {
 struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
     let paths: Set<String>
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard paths.contains(request.uri.path), request.method != .get, request.method != .head else { return try await next(request, context) }
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        guard paths.contains(request.uri.path), request.method != .get, request.method != .head else {
+            return try await next(request, context)
+        }
         return Response(
-            status: .methodNotAllowed, headers: [.allow: "GET, HEAD", .contentType: "text/plain; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: "\(request.method) is not allowed on \(request.uri.path): use GET or HEAD\n")))
+            status: .methodNotAllowed,
+            headers: [.allow: "GET, HEAD", .contentType: "text/plain; charset=utf-8"],
+            body: ResponseBody(
+                byteBuffer: ByteBuffer(
+                    string: "\(request.method) is not allowed on \(request.uri.path): use GET or HEAD\n"
+                )
+            )
+        )
     }
 }
 

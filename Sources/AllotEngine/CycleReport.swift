@@ -75,7 +75,15 @@ public struct CycleReport: Sendable, Codable, Equatable {
         /// Whether `--allow-mass-removal` released an unconfirmed shrink.
         public var overridden: Bool
 
-        public init(groupId: GUID, displayName: String, usersBefore: Int, usersNow: Int, cyclesSeen: Int, held: Bool, overridden: Bool) {
+        public init(
+            groupId: GUID,
+            displayName: String,
+            usersBefore: Int,
+            usersNow: Int,
+            cyclesSeen: Int,
+            held: Bool,
+            overridden: Bool
+        ) {
             self.groupId = groupId
             self.displayName = displayName
             self.usersBefore = usersBefore

@@ -33,7 +33,9 @@ struct EngineMetrics: Sendable {
         }
         for sku in report.cost.skus {
             // A gauge holds a Double; the exact figure is in `/status` and `allot report`.
-            AllotMetric.licenseMonthlyCost.gauge(sku.sku, sku.currency).record(NSDecimalNumber(decimal: sku.monthlyBefore.value).doubleValue)
+            AllotMetric.licenseMonthlyCost.gauge(sku.sku, sku.currency).record(
+                NSDecimalNumber(decimal: sku.monthlyBefore.value).doubleValue
+            )
         }
     }
 }

@@ -64,9 +64,14 @@ extension ReconcileEngine {
             do {
                 links = try await graph.startDelta(attributes: attributes)
             } catch {
-                logger.event(.fastPathFallback, level: .warning, "Delta tracking could not start; the fast path waits for the next full cycle", [
-                    "reason": .string("\(error)"),
-                ])
+                logger.event(
+                    .fastPathFallback,
+                    level: .warning,
+                    "Delta tracking could not start; the fast path waits for the next full cycle",
+                    [
+                        "reason": .string("\(error)")
+                    ]
+                )
             }
         }
         let outcome = await run(policies: policies)
@@ -86,8 +91,18 @@ extension ReconcileEngine {
         let started = now()
         let clock = ContinuousClock.now
         var report = FastPassReport(
-            startedAt: started, finishedAt: started, result: .nothingChanged, usersAffected: 0, usersDeleted: 0, deltaRequests: 0,
-            userReadRequests: 0, skuRequests: 0, planned: .init(), applied: .init(), failed: .init())
+            startedAt: started,
+            finishedAt: started,
+            result: .nothingChanged,
+            usersAffected: 0,
+            usersDeleted: 0,
+            deltaRequests: 0,
+            userReadRequests: 0,
+            skuRequests: 0,
+            planned: .init(),
+            applied: .init(),
+            failed: .init()
+        )
         do {
             try await fastPass(policies: policies, state: &state, startedAt: started, report: &report)
         } catch let error as GraphReadError where error.reason == .deltaExpired {
@@ -101,9 +116,19 @@ extension ReconcileEngine {
         metrics.record(report, duration: ContinuousClock.now - clock)
         switch report.result {
         case .fullCycleNeeded:
-            logger.event(.fastPathFallback, level: .notice, "Fast pass needs a full cycle; one starts now", ["reason": .string(report.reason ?? "")])
+            logger.event(
+                .fastPathFallback,
+                level: .notice,
+                "Fast pass needs a full cycle; one starts now",
+                ["reason": .string(report.reason ?? "")]
+            )
         case .failed:
-            logger.event(.fastPathFailed, level: .warning, "Fast pass failed; nothing was changed", ["error": .string(report.reason ?? "")])
+            logger.event(
+                .fastPathFailed,
+                level: .warning,
+                "Fast pass failed; nothing was changed",
+                ["error": .string(report.reason ?? "")]
+            )
         case .nothingChanged:
             logger.event(.fastPathFinished, level: .debug, "Fast pass: nothing changed", fastPassSummary(report))
         case .converged, .notConverged, .drifted:
@@ -112,7 +137,12 @@ extension ReconcileEngine {
         return report
     }
 
-    private func fastPass(policies: PolicySet, state: inout FastPathState, startedAt: Date, report: inout FastPassReport) async throws {
+    private func fastPass(
+        policies: PolicySet,
+        state: inout FastPathState,
+        startedAt: Date,
+        report: inout FastPassReport
+    ) async throws {
         let round = try await graph.followDelta(state.links)
         report.deltaRequests = round.requests
         let effect = state.tenant.effect(of: round.delta)
@@ -148,10 +178,14 @@ extension ReconcileEngine {
         let tenant = state.tenant
         for id in ids {
             let upn = tenant.userIndex(for: id).map(tenant.userPrincipalName(at:)) ?? ""
-            logger.event(.fastPathChanges, "User changed since the last fast pass", [
-                "user.id": .string(id.description), "user.upn": .string(upn),
-                "reasons": .array(effect.affected[id]!.map { .string($0.description) }),
-            ])
+            logger.event(
+                .fastPathChanges,
+                "User changed since the last fast pass",
+                [
+                    "user.id": .string(id.description), "user.upn": .string(upn),
+                    "reasons": .array(effect.affected[id]!.map { .string($0.description) }),
+                ]
+            )
         }
         logDeleted(effect.deleted)
 
@@ -160,8 +194,11 @@ extension ReconcileEngine {
             // Date conditions as of this pass; a user whose date rule turns true without a directory
             // change is found by the next full cycle (delta reports no passing of time).
             compiled = try CompiledPolicies(
-                policies: policies.policies, settings: settings, tenant: tenant,
-                evaluatedAt: Int64(startedAt.timeIntervalSince1970.rounded(.down)))
+                policies: policies.policies,
+                settings: settings,
+                tenant: tenant,
+                evaluatedAt: Int64(startedAt.timeIntervalSince1970.rounded(.down))
+            )
         } catch {
             report.result = .fullCycleNeeded
             report.reason = "the policies no longer fit the tenant: \(error)"
@@ -174,17 +211,26 @@ extension ReconcileEngine {
             .evaluate(groups: tenant.groups, counts: tenant.memberCounts, remembered: engineState.groups)
         let seconds = Int64(now().timeIntervalSince1970)
         let users = ids.compactMap { tenant.userIndex(for: $0) }
-        let plan = planner.plan(options: PlanningOptions(
-            removalHistory: engineState.removalHistory, now: seconds, usersInBackoff: engineState.usersInBackoff(at: seconds),
-            shrunkGroups: shrinks.heldGroups, onlyUsers: users, removalsAlreadySent: state.removalsSinceFullCycle))
+        let plan = planner.plan(
+            options: PlanningOptions(
+                removalHistory: engineState.removalHistory,
+                now: seconds,
+                usersInBackoff: engineState.usersInBackoff(at: seconds),
+                shrunkGroups: shrinks.heldGroups,
+                onlyUsers: users,
+                removalsAlreadySent: state.removalsSinceFullCycle
+            )
+        )
         let changes = plan.changes
         var cycle = CycleReport(mode: settings.mode.rawValue, startedAt: startedAt, policyRevision: policies.revision)
         cycle.record(plan)
         report.planned = cycle.planned
         // The plan's history covers the planned users only: everyone else's clocks stay as they were.
         let planned = Set(ids)
-        engineState.removalHistory.firstSeen = engineState.removalHistory.firstSeen.filter { !planned.contains($0.key.user) }
-            .merging(plan.removalHistory.firstSeen) { $1 }
+        engineState.removalHistory.firstSeen = engineState.removalHistory.firstSeen.filter {
+            !planned.contains($0.key.user)
+        }
+        .merging(plan.removalHistory.firstSeen) { $1 }
         if let error = saveState(engineState), settings.removalDelay != .zero { throw error }
         guard settings.mode == .enforce else {
             report.result = plan.summary.usersDrifted == 0 ? .converged : .drifted
@@ -205,17 +251,24 @@ extension ReconcileEngine {
     /// `fastpath.changes` for the users a delta reported deleted.
     private func logDeleted(_ deleted: Set<GUID>) {
         for id in deleted.sorted() {
-            logger.event(.fastPathChanges, "User deleted since the last fast pass", [
-                "user.id": .string(id.description), "user.upn": "", "reasons": .array([.string(ChangeReason.deleted.description)]),
-            ])
+            logger.event(
+                .fastPathChanges,
+                "User deleted since the last fast pass",
+                [
+                    "user.id": .string(id.description), "user.upn": "",
+                    "reasons": .array([.string(ChangeReason.deleted.description)]),
+                ]
+            )
         }
     }
 
     private func fastPassSummary(_ report: FastPassReport) -> Logger.Metadata {
         var metadata: Logger.Metadata = [
             "result": .string(report.result.rawValue), "users.affected": .stringConvertible(report.usersAffected),
-            "users.deleted": .stringConvertible(report.usersDeleted), "requests.delta": .stringConvertible(report.deltaRequests),
-            "requests.users": .stringConvertible(report.userReadRequests), "requests.skus": .stringConvertible(report.skuRequests),
+            "users.deleted": .stringConvertible(report.usersDeleted),
+            "requests.delta": .stringConvertible(report.deltaRequests),
+            "requests.users": .stringConvertible(report.userReadRequests),
+            "requests.skus": .stringConvertible(report.skuRequests),
             "duration_seconds": .stringConvertible(report.finishedAt.timeIntervalSince(report.startedAt)),
         ]
         for (name, counts) in [("applied", report.applied), ("failed", report.failed)] {
@@ -245,7 +298,9 @@ extension EngineMetrics {
         for (kind, count) in requests where count > 0 {
             AllotMetric.fastPathRequestsTotal.counter(kind.rawValue).increment(by: count)
         }
-        if report.usersAffected > 0 { AllotMetric.fastPathUsersAffectedTotal.counter().increment(by: report.usersAffected) }
+        if report.usersAffected > 0 {
+            AllotMetric.fastPathUsersAffectedTotal.counter().increment(by: report.usersAffected)
+        }
         for (action, count) in report.applied.byAction where count > 0 {
             AllotMetric.changes(action, .applied).increment(by: count)
         }

@@ -56,14 +56,23 @@ extension ReconcileEngine {
     /// - Throws: the read's error for a live tenant; `DiagnosticsError` when the policies do not
     ///   fit the tenant (unknown or ambiguous group, unknown SKU or plan, a missing attribute).
     public static func plan(
-        policies: [Policy], tenant source: TenantSource, settings: ReconcileSettings, state store: StateStore?, options: Options,
+        policies: [Policy],
+        tenant source: TenantSource,
+        settings: ReconcileSettings,
+        state store: StateStore?,
+        options: Options,
         now clock: () -> Date
     ) async throws -> PreparedPlan {
         let tenant = try await source.tenant(for: policies)
         // Date conditions as of `options.evaluateAt` (a cycle passes its start; `--at` another
         // moment), else as of now.
         let evaluatedAt = Int64((options.evaluateAt ?? Date()).timeIntervalSince1970.rounded(.down))
-        let compiled = try CompiledPolicies(policies: policies, settings: settings, tenant: tenant, evaluatedAt: evaluatedAt)
+        let compiled = try CompiledPolicies(
+            policies: policies,
+            settings: settings,
+            tenant: tenant,
+            evaluatedAt: evaluatedAt
+        )
         let planner = Planner(tenant: tenant, policies: compiled, settings: settings)
         let now = clock()
         let state = store?.load(now: now, setAside: !options.planOnly) ?? StateStore.Loaded(state: EngineState())
@@ -71,8 +80,12 @@ extension ReconcileEngine {
             .evaluate(groups: tenant.groups, counts: tenant.memberCounts, remembered: state.state.groups)
         let seconds = Int64(now.timeIntervalSince1970)
         let planning = PlanningOptions(
-            allowMassRemoval: options.allowMassRemoval, removalHistory: state.state.removalHistory, now: seconds,
-            usersInBackoff: options.honourBackoff ? state.state.usersInBackoff(at: seconds) : [], shrunkGroups: shrinks.heldGroups)
+            allowMassRemoval: options.allowMassRemoval,
+            removalHistory: state.state.removalHistory,
+            now: seconds,
+            usersInBackoff: options.honourBackoff ? state.state.usersInBackoff(at: seconds) : [],
+            shrunkGroups: shrinks.heldGroups
+        )
         return PreparedPlan(tenant: tenant, planner: planner, options: planning, state: state, shrinks: shrinks)
     }
 }

@@ -19,7 +19,12 @@ public final class ProgressReporter: Sendable {
     ///   - interval: the least time between two progress events.
     ///   - onProgress: called on every step (a page read, a chunk of writes answered), however
     ///     few events are logged; the daemon's liveness (`/healthz`, the watchdog) rests on it.
-    public init(logger: Logger, terminal: Bool, interval: Duration = .seconds(5), onProgress: (@Sendable () -> Void)? = nil) {
+    public init(
+        logger: Logger,
+        terminal: Bool,
+        interval: Duration = .seconds(5),
+        onProgress: (@Sendable () -> Void)? = nil
+    ) {
         self.logger = logger
         self.style = terminal ? .terminal : .events
         self.interval = interval
@@ -39,18 +44,27 @@ public final class ProgressReporter: Sendable {
     /// Progress reading the tenant.
     public func reading(users: Int, userPages: Int, memberPages: Int) {
         report(line: "reading the tenant: \(users) users (\(userPages) pages), \(memberPages) group member pages") {
-            logger.event(.readProgress, "Reading the tenant", [
-                "users": .stringConvertible(users), "user_pages": .stringConvertible(userPages), "member_pages": .stringConvertible(memberPages),
-            ])
+            logger.event(
+                .readProgress,
+                "Reading the tenant",
+                [
+                    "users": .stringConvertible(users), "user_pages": .stringConvertible(userPages),
+                    "member_pages": .stringConvertible(memberPages),
+                ]
+            )
         }
     }
 
     /// Progress applying a phase.
     public func applying(phase: String, done: Int, total: Int) {
         report(line: "applying \(phase): \(done)/\(total) writes") {
-            logger.event(.applyProgress, "Applying changes", [
-                "phase": .string(phase), "done": .stringConvertible(done), "total": .stringConvertible(total),
-            ])
+            logger.event(
+                .applyProgress,
+                "Applying changes",
+                [
+                    "phase": .string(phase), "done": .stringConvertible(done), "total": .stringConvertible(total),
+                ]
+            )
         }
     }
 

@@ -15,14 +15,19 @@ extension ReconcileEngine {
     ///     `takenAt` is the default of `--at`).
     /// - Throws: the read's error for a live tenant.
     public static func report(
-        tenant source: TenantSource, settings: ReconcileSettings, withActivity: Bool, evaluatedAt: (TenantModel) -> Int64
+        tenant source: TenantSource,
+        settings: ReconcileSettings,
+        withActivity: Bool,
+        evaluatedAt: (TenantModel) -> Int64
     ) async throws -> LicenseReport {
         let tenant: TenantModel
         switch source {
         case .live(let graph, let progress):
             defer { progress.finish() }
             tenant = try await graph.readTenant(
-                attributes: LicenseReport.attributes(withActivity: withActivity), groups: [], signInActivityFor: .report
+                attributes: LicenseReport.attributes(withActivity: withActivity),
+                groups: [],
+                signInActivityFor: .report
             ) { read in
                 progress.reading(users: read.users, userPages: read.userPages, memberPages: read.memberPages)
             }
@@ -30,7 +35,11 @@ extension ReconcileEngine {
             tenant = model
         }
         return LicenseReport(
-            tenant: tenant, managedSkus: settings.managedSkus, prices: settings.prices, evaluatedAt: evaluatedAt(tenant),
-            signInActivity: withActivity)
+            tenant: tenant,
+            managedSkus: settings.managedSkus,
+            prices: settings.prices,
+            evaluatedAt: evaluatedAt(tenant),
+            signInActivity: withActivity
+        )
     }
 }

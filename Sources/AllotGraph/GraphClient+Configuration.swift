@@ -85,7 +85,10 @@ extension GraphClient {
         /// The client configuration `allot.yaml` describes, with the proxy and credentials
         /// directory taken from `environment`.
         /// - Throws: ``GraphConfigurationError`` when `HTTPS_PROXY` is malformed.
-        public init(_ configuration: AllotConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        public init(
+            _ configuration: AllotConfiguration,
+            environment: [String: String] = ProcessInfo.processInfo.environment
+        ) throws {
             self.init(
                 tenant: configuration.tenant,
                 clientId: configuration.auth.clientId,
@@ -97,7 +100,8 @@ extension GraphClient {
                 caFile: configuration.graph.caFile,
                 proxy: try ProxySettings.fromEnvironment(environment),
                 timeout: Timeout(unreachable: configuration.graph.timeout),
-                writeQuota: configuration.graph.writeQuota)
+                writeQuota: configuration.graph.writeQuota
+            )
         }
 
         /// The client-credentials scope: the resource's `.default`.
@@ -118,7 +122,10 @@ extension GraphClient {
         public var unreachable: Duration
 
         public init(
-            connect: Duration = .seconds(10), read: Duration = .seconds(60), request: Duration = .seconds(120), unreachable: Duration = .seconds(30)
+            connect: Duration = .seconds(10),
+            read: Duration = .seconds(60),
+            request: Duration = .seconds(120),
+            unreachable: Duration = .seconds(30)
         ) {
             self.connect = min(connect, unreachable)
             self.read = read

@@ -40,23 +40,33 @@ public final class GraphClient: Sendable {
         userAgent = "allot/\(AllotVersion.current)"
         writePacing = WritePacing(
             budget: WriteBudget(
-                writes: configuration.writeQuota.writes, window: configuration.writeQuota.window,
-                headroom: configuration.writeHeadroom))
+                writes: configuration.writeQuota.writes,
+                window: configuration.writeQuota.window,
+                headroom: configuration.writeHeadroom
+            )
+        )
         graph = try Endpoint(configuration.graphEndpoint, setting: "graph.endpoint")
         authority = try Endpoint(configuration.authority, setting: "graph.authority")
         var hosts = [graph.host, authority.host]
         var identityEndpoint: Endpoint?
         if case .managedIdentity = configuration.credential {
             let endpoint = try Endpoint(
-                configuration.managedIdentityEndpoint, setting: "the managed identity endpoint",
-                plainHTTPAllowed: [ManagedIdentitySource.imdsHost])
+                configuration.managedIdentityEndpoint,
+                setting: "the managed identity endpoint",
+                plainHTTPAllowed: [ManagedIdentitySource.imdsHost]
+            )
             identityEndpoint = endpoint
             hosts.append(endpoint.host)
         }
         let transport = try Transport(configuration: configuration, hosts: hosts)
         let executor = RequestExecutor(
-            transport: transport, userAgent: userAgent, retry: configuration.retry, timeout: configuration.timeout,
-            maxResponseBytes: configuration.maxResponseBytes, logger: logger)
+            transport: transport,
+            userAgent: userAgent,
+            retry: configuration.retry,
+            timeout: configuration.timeout,
+            maxResponseBytes: configuration.maxResponseBytes,
+            logger: logger
+        )
         self.transport = transport
         self.executor = executor
         if let tokenProvider {
@@ -67,9 +77,17 @@ public final class GraphClient: Sendable {
                 switch configuration.credential {
                 case .managedIdentity(let clientId):
                     source = ManagedIdentitySource(
-                        endpoint: identityEndpoint!, clientId: clientId, resource: configuration.resource, executor: executor)
+                        endpoint: identityEndpoint!,
+                        clientId: clientId,
+                        resource: configuration.resource,
+                        executor: executor
+                    )
                 case .clientSecretFile, .certificate, .federatedTokenFile:
-                    source = try ClientCredentialsSource(configuration: configuration, authority: authority, executor: executor)
+                    source = try ClientCredentialsSource(
+                        configuration: configuration,
+                        authority: authority,
+                        executor: executor
+                    )
                 }
                 tokens = CachingTokenProvider(source: source, now: configuration.tokenClock)
             } catch {
@@ -91,7 +109,9 @@ public final class GraphClient: Sendable {
 
     /// Runs `body` with a new client and shuts it down afterwards, whether `body` throws or not.
     public static func withGraphClient<Result: Sendable>(
-        configuration: Configuration, logger: Logger, tokenProvider: (any TokenProvider)? = nil,
+        configuration: Configuration,
+        logger: Logger,
+        tokenProvider: (any TokenProvider)? = nil,
         _ body: (GraphClient) async throws -> Result
     ) async throws -> Result {
         let client = try GraphClient(configuration: configuration, logger: logger, tokenProvider: tokenProvider)
@@ -129,7 +149,8 @@ struct Transport: Sendable {
             } catch {
                 throw GraphConfigurationError(
                     "graph.caFile '\(caFile)' could not be read as PEM certificates (\(error)); "
-                        + "point it at a readable file of -----BEGIN CERTIFICATE----- blocks")
+                        + "point it at a readable file of -----BEGIN CERTIFICATE----- blocks"
+                )
             }
         }
         proxy = configuration.proxy
@@ -140,20 +161,29 @@ struct Transport: Sendable {
                 redirectConfiguration: .disallow,
                 timeout: HTTPClient.Configuration.Timeout(
                     connect: .nanoseconds(configuration.timeout.connect.nanosecondsClamped),
-                    read: .nanoseconds(configuration.timeout.read.nanosecondsClamped)),
+                    read: .nanoseconds(configuration.timeout.read.nanosecondsClamped)
+                ),
                 proxy: proxy.map { proxy in
                     .server(
-                        host: proxy.host, port: proxy.port,
+                        host: proxy.host,
+                        port: proxy.port,
                         authorization: proxy.credentials.map { credentials in
                             let parts = credentials.split(separator: ":", maxSplits: 1)
                             return .basic(username: String(parts[0]), password: parts.count > 1 ? String(parts[1]) : "")
-                        })
+                        }
+                    )
                 },
                 ignoreUncleanSSLShutdown: false,
-                decompression: .disabled)
+                decompression: .disabled
+            )
             settings.connectionPool = HTTPClient.Configuration.ConnectionPool(
                 idleTimeout: .seconds(60),
-                concurrentHTTP1ConnectionsPerHostSoftLimit: max(configuration.concurrency.reads, configuration.concurrency.writeBatches, 2))
+                concurrentHTTP1ConnectionsPerHostSoftLimit: max(
+                    configuration.concurrency.reads,
+                    configuration.concurrency.writeBatches,
+                    2
+                )
+            )
             return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: settings)
         }
         proxied = proxiedHosts.isEmpty ? nil : makeClient(proxy: configuration.proxy)

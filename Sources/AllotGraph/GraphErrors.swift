@@ -35,7 +35,10 @@ public struct GraphRequestError: Error, Sendable, CustomStringConvertible {
 public struct GraphReadError: Error, Sendable, CustomStringConvertible {
     /// Why the read failed; open-ended so that new reasons do not break callers.
     public struct Reason: Sendable, Hashable, CustomStringConvertible {
-        private enum Value: String { case incomplete, groupNotFound, groupAmbiguous, malformedResponse, membershipHidden, deltaExpired, signInActivityRefused }
+        private enum Value: String {
+            case incomplete, groupNotFound, groupAmbiguous, malformedResponse, membershipHidden, deltaExpired,
+                signInActivityRefused
+        }
         private let value: Value
         private init(_ value: Value) { self.value = value }
 
@@ -76,7 +79,9 @@ public struct GraphReadError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         // An endpoint that never answered is the cause, not the read that happened to need it.
-        if let request, request.status == nil { return "\(request); the tenant read stopped at \(read) and nothing read is used" }
+        if let request, request.status == nil {
+            return "\(request); the tenant read stopped at \(read) and nothing read is used"
+        }
         var text = "tenant read \(reason) at \(read): \(message)"
         if let request { text += " [\(request)]" }
         return text
@@ -93,7 +98,12 @@ public struct AuthenticationError: Error, Sendable, CustomStringConvertible {
     public let entraErrorDescription: String?
     public let clientRequestId: String?
 
-    init(_ message: String, entraError: String? = nil, entraErrorDescription: String? = nil, clientRequestId: String? = nil) {
+    init(
+        _ message: String,
+        entraError: String? = nil,
+        entraErrorDescription: String? = nil,
+        clientRequestId: String? = nil
+    ) {
         self.message = message
         self.entraError = entraError
         self.entraErrorDescription = entraErrorDescription

@@ -27,20 +27,31 @@ public struct AllotEvent: Sendable, Hashable, CustomStringConvertible {
     public static let cycleFinished = AllotEvent(
         "cycle.finished",
         ["result", "duration_seconds", "users.read", "users.in_scope", "users.drifted"] + counts
-            + ["deferred", "skipped", "not_sent", "guard.tripped", "error"])
+            + ["deferred", "skipped", "not_sent", "guard.tripped", "error"]
+    )
     public static let cycleFailed = AllotEvent("cycle.failed", ["error"])
-    public static let driftDetected = AllotEvent("drift.detected", user + ["adds", "removals", "plan_changes", "policies", "usage_location"])
+    public static let driftDetected = AllotEvent(
+        "drift.detected",
+        user + ["adds", "removals", "plan_changes", "policies", "usage_location"]
+    )
     public static let licenseApplied = AllotEvent("license.applied", user + ["adds", "removals", "plan_changes"])
     public static let usageLocationSet = AllotEvent("usage_location.set", user + ["usage_location"])
     public static let licenseFailed = AllotEvent("license.failed", user + ["operation", "kind"] + graphFailure)
-    public static let seatsShort = AllotEvent("seats.short", ["sku", "deferred", "available"] + user + ["waited_for", "graph.message"])
+    public static let seatsShort = AllotEvent(
+        "seats.short",
+        ["sku", "deferred", "available"] + user + ["waited_for", "graph.message"]
+    )
     public static let policyConflict = AllotEvent(
-        "policy.conflict", ["policy", "sku", "conflicting_sku", "kind", "plans", "users", "example_user", "graph.message"])
+        "policy.conflict",
+        ["policy", "sku", "conflicting_sku", "kind", "plans", "users", "example_user", "graph.message"]
+    )
     public static let userGone = AllotEvent("user.gone", user + ["operation"])
     public static let permissionDenied = AllotEvent("permission.denied", ["operation", "permission"] + graphFailure)
     public static let guardTripped = AllotEvent("guard.tripped", ["removals", "overridden", "reason"])
     public static let groupShrunk = AllotEvent(
-        "group.shrunk", ["group.id", "group.name", "users_before", "users_now", "cycles_seen", "held", "overridden"])
+        "group.shrunk",
+        ["group.id", "group.name", "users_before", "users_now", "cycles_seen", "held", "overridden"]
+    )
     public static let usersSkipped = AllotEvent("users.skipped", user + ["reason"])
     public static let readProgress = AllotEvent("read.progress", ["users", "user_pages", "member_pages"])
     public static let applyProgress = AllotEvent("apply.progress", ["phase", "done", "total"])
@@ -53,24 +64,44 @@ public struct AllotEvent: Sendable, Hashable, CustomStringConvertible {
     public static let fastPathChanges = AllotEvent("fastpath.changes", user + ["reasons"])
     public static let fastPathFinished = AllotEvent(
         "fastpath.finished",
-        ["result", "users.affected", "users.deleted", "requests.delta", "requests.users", "requests.skus", "applied.adds", "applied.removals",
-         "failed.adds", "failed.removals", "duration_seconds"])
+        [
+            "result", "users.affected", "users.deleted", "requests.delta", "requests.users", "requests.skus",
+            "applied.adds", "applied.removals",
+            "failed.adds", "failed.removals", "duration_seconds",
+        ]
+    )
     public static let fastPathFallback = AllotEvent("fastpath.fallback", ["reason"])
     public static let fastPathFailed = AllotEvent("fastpath.failed", ["error"])
 
     // The Graph client.
     public static let graphThrottled = AllotEvent(
-        "graph.throttled", ["graph.operation", "graph.retry_after", "graph.client_request_id", "graph.throttle_scope", "graph.request_id", "user.id"])
-    public static let graphRetry = AllotEvent("graph.retry", ["graph.operation", "error", "attempt", "delay_ms", "graph.client_request_id"])
+        "graph.throttled",
+        [
+            "graph.operation", "graph.retry_after", "graph.client_request_id", "graph.throttle_scope",
+            "graph.request_id", "user.id",
+        ]
+    )
+    public static let graphRetry = AllotEvent(
+        "graph.retry",
+        ["graph.operation", "error", "attempt", "delay_ms", "graph.client_request_id"]
+    )
     /// Diagnostic (debug level), not part of the contract.
     public static let graphRequest = AllotEvent(
-        "graph.request", ["graph.operation", "graph.status", "graph.duration_ms", "graph.client_request_id", "error"])
+        "graph.request",
+        ["graph.operation", "graph.status", "graph.duration_ms", "graph.client_request_id", "error"]
+    )
     /// Diagnostic (debug level), not part of the contract.
-    public static let graphBatch = AllotEvent("graph.batch", ["graph.items", "graph.status", "graph.retrying", "graph.client_request_id"])
+    public static let graphBatch = AllotEvent(
+        "graph.batch",
+        ["graph.items", "graph.status", "graph.retrying", "graph.client_request_id"]
+    )
 
     // The daemon.
     public static let daemonStarted = AllotEvent("daemon.started", ["listen", "interval_seconds", "mode"])
-    public static let policyLoaded = AllotEvent("policy.loaded", ["policy.revision", "policy.files", "policy.count", "policy.skipped"])
+    public static let policyLoaded = AllotEvent(
+        "policy.loaded",
+        ["policy.revision", "policy.files", "policy.count", "policy.skipped"]
+    )
     public static let policyInvalid = AllotEvent("policy.invalid", ["errors", "error_count"])
     public static let daemonReloading = AllotEvent("daemon.reloading", [])
     public static let daemonStopping = AllotEvent("daemon.stopping", [])
@@ -78,19 +109,35 @@ public struct AllotEvent: Sendable, Hashable, CustomStringConvertible {
 
     /// The whole catalogue.
     public static let all: [AllotEvent] = [
-        cycleStarted, cycleFinished, cycleFailed, driftDetected, licenseApplied, usageLocationSet, licenseFailed, seatsShort,
-        policyConflict, userGone, permissionDenied, guardTripped, groupShrunk, usersSkipped, readProgress, applyProgress,
-        stateRecovered, stateSaveFailed, planStale, fastPathChanges, fastPathFinished, fastPathFallback, fastPathFailed, graphThrottled,
-        graphRetry, graphRequest, graphBatch, daemonStarted, policyLoaded, policyInvalid, daemonReloading, daemonStopping, daemonFailed,
+        cycleStarted, cycleFinished, cycleFailed, driftDetected, licenseApplied, usageLocationSet, licenseFailed,
+        seatsShort,
+        policyConflict, userGone, permissionDenied, guardTripped, groupShrunk, usersSkipped, readProgress,
+        applyProgress,
+        stateRecovered, stateSaveFailed, planStale, fastPathChanges, fastPathFinished, fastPathFallback, fastPathFailed,
+        graphThrottled,
+        graphRetry, graphRequest, graphBatch, daemonStarted, policyLoaded, policyInvalid, daemonReloading,
+        daemonStopping, daemonFailed,
     ]
 }
 
 extension Logger {
     /// Logs a catalogue event: the name goes in the `event` field.
     public func event(
-        _ event: AllotEvent, level: Logger.Level = .info, _ message: @autoclosure () -> Logger.Message,
-        _ metadata: @autoclosure () -> Logger.Metadata = [:], file: String = #fileID, function: String = #function, line: UInt = #line
+        _ event: AllotEvent,
+        level: Logger.Level = .info,
+        _ message: @autoclosure () -> Logger.Message,
+        _ metadata: @autoclosure () -> Logger.Metadata = [:],
+        file: String = #fileID,
+        function: String = #function,
+        line: UInt = #line
     ) {
-        log(level: level, message(), metadata: metadata().merging(["event": .string(event.name)]) { $1 }, file: file, function: function, line: line)
+        log(
+            level: level,
+            message(),
+            metadata: metadata().merging(["event": .string(event.name)]) { $1 },
+            file: file,
+            function: function,
+            line: line
+        )
     }
 }

@@ -26,64 +26,150 @@ public struct AllotMetric: Sendable, Hashable {
     }
 
     public static let buildInfo = AllotMetric(
-        "allot_build_info", .gauge, labels: ["version", "commit"],
-        help: "always 1; which Allot runs (commit is unknown for a plain swift build)")
-    public static let reconcileTotal = AllotMetric("allot_reconcile_total", .counter, labels: ["result"], help: "cycles run, by how they ended")
+        "allot_build_info",
+        .gauge,
+        labels: ["version", "commit"],
+        help: "always 1; which Allot runs (commit is unknown for a plain swift build)"
+    )
+    public static let reconcileTotal = AllotMetric(
+        "allot_reconcile_total",
+        .counter,
+        labels: ["result"],
+        help: "cycles run, by how they ended"
+    )
     public static let reconcileDuration = AllotMetric(
-        "allot_reconcile_duration_seconds", .histogram, help: "how long each cycle took, failed ones included")
+        "allot_reconcile_duration_seconds",
+        .histogram,
+        help: "how long each cycle took, failed ones included"
+    )
     public static let lastSuccess = AllotMetric(
-        "allot_last_success_timestamp_seconds", .gauge,
-        help: "when the last cycle that did not fail finished (Unix time); kept across restarts in the state file")
+        "allot_last_success_timestamp_seconds",
+        .gauge,
+        help: "when the last cycle that did not fail finished (Unix time); kept across restarts in the state file"
+    )
     public static let interval = AllotMetric(
-        "allot_interval_seconds", .gauge, help: #"reconcile.interval in seconds, so rules can say "three intervals""#)
+        "allot_interval_seconds",
+        .gauge,
+        help: #"reconcile.interval in seconds, so rules can say "three intervals""#
+    )
     public static let driftedUsers = AllotMetric(
-        "allot_drifted_users", .gauge, help: "users whose licenses differed from the policies in the last cycle that did not fail")
+        "allot_drifted_users",
+        .gauge,
+        help: "users whose licenses differed from the policies in the last cycle that did not fail"
+    )
     public static let changesTotal = AllotMetric(
-        "allot_changes_total", .counter, labels: ["action", "result"], help: "license changes by kind and outcome")
+        "allot_changes_total",
+        .counter,
+        labels: ["action", "result"],
+        help: "license changes by kind and outcome"
+    )
     public static let deferredAdds = AllotMetric(
-        "allot_deferred_adds", .gauge, labels: ["sku"], help: "adds the last cycle deferred for lack of seats, per managed SKU")
+        "allot_deferred_adds",
+        .gauge,
+        labels: ["sku"],
+        help: "adds the last cycle deferred for lack of seats, per managed SKU"
+    )
     public static let seats = AllotMetric(
-        "allot_seats", .gauge, labels: ["sku", "state"], help: "seats per managed SKU as the last cycle read them")
+        "allot_seats",
+        .gauge,
+        labels: ["sku", "state"],
+        help: "seats per managed SKU as the last cycle read them"
+    )
     public static let licenseMonthlyCost = AllotMetric(
-        "allot_license_monthly_cost", .gauge, labels: ["sku", "currency"],
-        help: "monthly cost of the seats in use per priced managed SKU (prices: in allot.yaml), as the last cycle read them")
+        "allot_license_monthly_cost",
+        .gauge,
+        labels: ["sku", "currency"],
+        help:
+            "monthly cost of the seats in use per priced managed SKU (prices: in allot.yaml), as the last cycle read them"
+    )
     public static let guardTripped = AllotMetric(
-        "allot_guard_tripped", .gauge, help: "1 while the last cycle's removal guard tripped (and was not overridden), else 0")
+        "allot_guard_tripped",
+        .gauge,
+        help: "1 while the last cycle's removal guard tripped (and was not overridden), else 0"
+    )
     public static let graphRequestsTotal = AllotMetric(
-        "allot_graph_requests_total", .counter, labels: ["operation", "status"], help: "requests to Microsoft Graph and Entra ID")
+        "allot_graph_requests_total",
+        .counter,
+        labels: ["operation", "status"],
+        help: "requests to Microsoft Graph and Entra ID"
+    )
     public static let graphThrottledTotal = AllotMetric(
-        "allot_graph_throttled_total", .counter, labels: ["operation"], help: "429 answers from Graph")
+        "allot_graph_throttled_total",
+        .counter,
+        labels: ["operation"],
+        help: "429 answers from Graph"
+    )
     public static let policyLoadErrorsTotal = AllotMetric(
-        "allot_policy_load_errors_total", .counter, help: "policy sets (or configurations) refused as invalid")
+        "allot_policy_load_errors_total",
+        .counter,
+        help: "policy sets (or configurations) refused as invalid"
+    )
 
     // The fast path.
     public static let fastPathTotal = AllotMetric(
-        "allot_fastpath_total", .counter, labels: ["result"], help: "fast passes run, by how they ended")
-    public static let fastPathDuration = AllotMetric("allot_fastpath_duration_seconds", .histogram, help: "how long each fast pass took")
+        "allot_fastpath_total",
+        .counter,
+        labels: ["result"],
+        help: "fast passes run, by how they ended"
+    )
+    public static let fastPathDuration = AllotMetric(
+        "allot_fastpath_duration_seconds",
+        .histogram,
+        help: "how long each fast pass took"
+    )
     public static let fastPathRequestsTotal = AllotMetric(
-        "allot_fastpath_requests_total", .counter, labels: ["kind"],
-        help: "requests fast passes made: delta (delta pages), users ($batches of user reads), skus")
+        "allot_fastpath_requests_total",
+        .counter,
+        labels: ["kind"],
+        help: "requests fast passes made: delta (delta pages), users ($batches of user reads), skus"
+    )
     public static let fastPathUsersAffectedTotal = AllotMetric(
-        "allot_fastpath_users_affected_total", .counter, help: "users fast passes read and planned again")
+        "allot_fastpath_users_affected_total",
+        .counter,
+        help: "users fast passes read and planned again"
+    )
     public static let fastPathChangeToLicense = AllotMetric(
-        "allot_fastpath_change_to_license_seconds", .histogram,
-        help: "per license a fast pass added: from the delta round before the change to the write's answer (an upper bound of the joiner's wait)")
+        "allot_fastpath_change_to_license_seconds",
+        .histogram,
+        help:
+            "per license a fast pass added: from the delta round before the change to the write's answer (an upper bound of the joiner's wait)"
+    )
 
     // The standard `process_*` series of Prometheus client libraries (the daemon reads them
     // from `/proc/self`); docs/metrics.md lists them apart from Allot's own.
     public static let processCPUSeconds = AllotMetric(
-        "process_cpu_seconds_total", .counter, help: "Total user and system CPU time spent in seconds.")
-    public static let processResidentMemory = AllotMetric("process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.")
-    public static let processVirtualMemory = AllotMetric("process_virtual_memory_bytes", .gauge, help: "Virtual memory size in bytes.")
+        "process_cpu_seconds_total",
+        .counter,
+        help: "Total user and system CPU time spent in seconds."
+    )
+    public static let processResidentMemory = AllotMetric(
+        "process_resident_memory_bytes",
+        .gauge,
+        help: "Resident memory size in bytes."
+    )
+    public static let processVirtualMemory = AllotMetric(
+        "process_virtual_memory_bytes",
+        .gauge,
+        help: "Virtual memory size in bytes."
+    )
     public static let processStartTime = AllotMetric(
-        "process_start_time_seconds", .gauge, help: "Start time of the process since unix epoch in seconds.")
+        "process_start_time_seconds",
+        .gauge,
+        help: "Start time of the process since unix epoch in seconds."
+    )
     public static let processOpenFDs = AllotMetric("process_open_fds", .gauge, help: "Number of open file descriptors.")
-    public static let processMaxFDs = AllotMetric("process_max_fds", .gauge, help: "Maximum number of open file descriptors.")
+    public static let processMaxFDs = AllotMetric(
+        "process_max_fds",
+        .gauge,
+        help: "Maximum number of open file descriptors."
+    )
 
     /// Allot's own metrics, in the document's order.
     public static let all: [AllotMetric] = [
-        buildInfo, reconcileTotal, reconcileDuration, lastSuccess, interval, driftedUsers, changesTotal, deferredAdds, seats,
-        licenseMonthlyCost, guardTripped, graphRequestsTotal, graphThrottledTotal, policyLoadErrorsTotal, fastPathTotal, fastPathDuration,
+        buildInfo, reconcileTotal, reconcileDuration, lastSuccess, interval, driftedUsers, changesTotal, deferredAdds,
+        seats,
+        licenseMonthlyCost, guardTripped, graphRequestsTotal, graphThrottledTotal, policyLoadErrorsTotal, fastPathTotal,
+        fastPathDuration,
         fastPathRequestsTotal, fastPathUsersAffectedTotal, fastPathChangeToLicense,
     ]
 
@@ -93,7 +179,9 @@ public struct AllotMetric: Sendable, Hashable {
     ]
 
     /// The `# HELP` text of every series the daemon serves, by name: the one place it is kept.
-    public static let helpByName: [String: String] = Dictionary(uniqueKeysWithValues: (all + process).map { ($0.name, $0.help) })
+    public static let helpByName: [String: String] = Dictionary(
+        uniqueKeysWithValues: (all + process).map { ($0.name, $0.help) }
+    )
 
     /// This counter's series with these label values, in ``labels`` order.
     public func counter(_ values: String...) -> Counter {

@@ -36,12 +36,18 @@ public final class GraphSimulator: Sendable {
     /// ``DirectoryLoadError`` or ``SimulatorSetupError``.
     public convenience init(tenant: Snapshot, configuration: SimulatorConfiguration) {
         do {
-            let directory = try Directory(snapshot: tenant, tenantId: configuration.tenantId, tenantDomain: configuration.tenantDomain)
+            let directory = try Directory(
+                snapshot: tenant,
+                tenantId: configuration.tenantId,
+                tenantDomain: configuration.tenantDomain
+            )
             self.init(directory: directory, configuration: configuration)
         } catch {
             self.init(
                 directory: Directory(tenantId: configuration.tenantId, tenantDomain: configuration.tenantDomain),
-                configuration: configuration, setupError: error)
+                configuration: configuration,
+                setupError: error
+            )
         }
     }
 
@@ -74,7 +80,8 @@ public final class GraphSimulator: Sendable {
 
     /// Starts serving, runs `body` with the bound endpoints, then shuts the server down.
     public static func withRunning<T: Sendable>(
-        tenant: Snapshot, configuration: SimulatorConfiguration,
+        tenant: Snapshot,
+        configuration: SimulatorConfiguration,
         _ body: @Sendable (GraphSimulator, SimulatorEndpoints) async throws -> T
     ) async throws -> T {
         let simulator = GraphSimulator(tenant: tenant, configuration: configuration)
@@ -83,7 +90,9 @@ public final class GraphSimulator: Sendable {
 
     /// Starts serving this simulator, runs `body`, then shuts the server down gracefully
     /// (requests in flight finish first).
-    public func withRunning<T: Sendable>(_ body: @Sendable (GraphSimulator, SimulatorEndpoints) async throws -> T) async throws -> T {
+    public func withRunning<T: Sendable>(
+        _ body: @Sendable (GraphSimulator, SimulatorEndpoints) async throws -> T
+    ) async throws -> T {
         let (started, continuation) = AsyncStream.makeStream(of: SimulatorEndpoints.self)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
@@ -112,7 +121,9 @@ public final class GraphSimulator: Sendable {
     public func run(onStarted: @escaping @Sendable (SimulatorEndpoints) async -> Void) async throws {
         if let setupError { throw setupError }
         let application = try makeApplication(onStarted: onStarted)
-        let services = ServiceGroup(configuration: ServiceGroupConfiguration(services: [application], logger: Self.logger))
+        let services = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: [application], logger: Self.logger)
+        )
         // Unstructured, so that cancelling the caller becomes a graceful shutdown rather than
         // cancelling the server mid-request; task-locals (an enclosing ServiceGroup's graceful
         // shutdown) still reach it.
@@ -130,7 +141,9 @@ public final class GraphSimulator: Sendable {
         try await makeApplication(onStarted: onStarted).runService()
     }
 
-    private func makeApplication(onStarted: @escaping @Sendable (SimulatorEndpoints) async -> Void) throws -> some ApplicationProtocol {
+    private func makeApplication(
+        onStarted: @escaping @Sendable (SimulatorEndpoints) async -> Void
+    ) throws -> some ApplicationProtocol {
         let responder = SimulatorResponder(simulator: self)
         let server: HTTPServerBuilder
         if let tlsMaterial {
@@ -152,10 +165,16 @@ public final class GraphSimulator: Sendable {
                 let port = channel.localAddress?.port ?? 0
                 await onStarted(
                     SimulatorEndpoints(
-                        scheme: scheme, host: host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host, port: port,
-                        certificatePath: tlsMaterial?.certificatePath, certificatePEM: tlsMaterial?.certificatePEM))
+                        scheme: scheme,
+                        host: host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host,
+                        port: port,
+                        certificatePath: tlsMaterial?.certificatePath,
+                        certificatePEM: tlsMaterial?.certificatePEM
+                    )
+                )
             },
-            logger: Self.logger)
+            logger: Self.logger
+        )
     }
 
     /// Hummingbird's own messages: warnings and errors only.
@@ -287,14 +306,17 @@ public final class GraphSimulator: Sendable {
 
     /// Finds the user and group (Graph's 404 or 400 otherwise) and makes a membership change.
     private func changeMembership(
-        of user: GUID, in group: GUID,
+        of user: GUID,
+        in group: GUID,
         _ change: (inout Directory, Int, Int, ContinuousClock.Instant) throws(GraphError) -> Void
     ) throws(DirectoryChangeError) {
         let now = configuration.clock.now
         do {
             try state.directory.withLock { directory throws(GraphError) in
                 let groupIndex = try GraphService.groupIndex(group.description, in: directory)
-                guard let userIndex = directory.users.index(ofId: user) else { throw GraphError.notFound(user.description) }
+                guard let userIndex = directory.users.index(ofId: user) else {
+                    throw GraphError.notFound(user.description)
+                }
                 try change(&directory, userIndex, groupIndex, now)
             }
         } catch {
@@ -390,7 +412,9 @@ private struct TLSMaterial: Sendable {
             privateKeyPEM = generated.privateKeyPEM
             if let path {
                 do { try Data(certificatePEM.utf8).write(to: URL(fileURLWithPath: path)) } catch {
-                    throw SimulatorSetupError("cannot write the TLS certificate to \(path): \(error.localizedDescription); choose a writable path")
+                    throw SimulatorSetupError(
+                        "cannot write the TLS certificate to \(path): \(error.localizedDescription); choose a writable path"
+                    )
                 }
             }
             certificatePath = path
@@ -399,7 +423,9 @@ private struct TLSMaterial: Sendable {
                 certificatePEM = try String(contentsOfFile: certificate, encoding: .utf8)
                 privateKeyPEM = try String(contentsOfFile: privateKey, encoding: .utf8)
             } catch {
-                throw SimulatorSetupError("cannot read the TLS certificate \(certificate) or key \(privateKey): \(error.localizedDescription)")
+                throw SimulatorSetupError(
+                    "cannot read the TLS certificate \(certificate) or key \(privateKey): \(error.localizedDescription)"
+                )
             }
             certificatePath = certificate
         }
@@ -407,7 +433,9 @@ private struct TLSMaterial: Sendable {
 
     func serverConfiguration() throws -> TLSConfiguration {
         do {
-            let chain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map { NIOSSLCertificateSource.certificate($0) }
+            let chain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map {
+                NIOSSLCertificateSource.certificate($0)
+            }
             let key = try NIOSSLPrivateKey(bytes: Array(privateKeyPEM.utf8), format: .pem)
             return TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
         } catch {

@@ -17,7 +17,12 @@ public struct LoggedRequest: Sendable, Hashable, Codable {
     public var batchItems: [LoggedBatchItem]?
 
     public init(
-        sequence: Int, method: String, path: String, status: Int, clientRequestId: String?, userAgent: String?,
+        sequence: Int,
+        method: String,
+        path: String,
+        status: Int,
+        clientRequestId: String?,
+        userAgent: String?,
         batchItems: [LoggedBatchItem]?
     ) {
         self.sequence = sequence
@@ -72,13 +77,25 @@ struct RequestLog: Sendable {
     private var nextSequence = 1
 
     mutating func append(
-        method: String, path: String, status: Int, clientRequestId: String?, userAgent: String?, batchItems: [LoggedBatchItem]?
+        method: String,
+        path: String,
+        status: Int,
+        clientRequestId: String?,
+        userAgent: String?,
+        batchItems: [LoggedBatchItem]?
     ) {
         if entries.count >= Self.capacity { entries.removeFirst(entries.count / 10) }
         entries.append(
             LoggedRequest(
-                sequence: nextSequence, method: method, path: path, status: status, clientRequestId: clientRequestId,
-                userAgent: userAgent, batchItems: batchItems))
+                sequence: nextSequence,
+                method: method,
+                path: path,
+                status: status,
+                clientRequestId: clientRequestId,
+                userAgent: userAgent,
+                batchItems: batchItems
+            )
+        )
         nextSequence += 1
     }
 

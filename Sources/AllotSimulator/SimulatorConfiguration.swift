@@ -149,7 +149,8 @@ public struct SimulatedApplication: Sendable, Hashable {
     /// The application permissions Allot asks for (`deploy/app-registration.md`): reading users,
     /// group members and SKUs, assigning licenses, and setting usage locations.
     public static let allotRoles: Set<String> = [
-        "User.Read.All", "GroupMember.Read.All", "Organization.Read.All", "LicenseAssignment.ReadWrite.All", "User.ReadWrite.All",
+        "User.Read.All", "GroupMember.Read.All", "Organization.Read.All", "LicenseAssignment.ReadWrite.All",
+        "User.ReadWrite.All",
     ]
 }
 
@@ -164,7 +165,8 @@ public struct SimulatedFederatedCredential: Sendable, Hashable {
     /// The public key (or a certificate) that verifies the external token (RS256, PS256 or ES256).
     public var signingKeyPEM: String
 
-    public init(issuer: String, subject: String, audience: String = "api://AzureADTokenExchange", signingKeyPEM: String) {
+    public init(issuer: String, subject: String, audience: String = "api://AzureADTokenExchange", signingKeyPEM: String)
+    {
         self.issuer = issuer
         self.subject = subject
         self.audience = audience

@@ -21,9 +21,13 @@ public enum SkuCatalog {
         /// is `{tenantId}_{skuId}`.
         public func subscribedSku(tenantId: String? = nil, prepaid: Int, consumed: Int = 0) -> SubscribedSku {
             SubscribedSku(
-                id: tenantId.map { "\($0)_\(skuId)" }, skuId: skuId, skuPartNumber: skuPartNumber,
-                consumedUnits: consumed, prepaidUnits: LicenseUnits(enabled: prepaid),
-                servicePlans: servicePlans.map { ServicePlan(servicePlanId: $0.id, servicePlanName: $0.name) })
+                id: tenantId.map { "\($0)_\(skuId)" },
+                skuId: skuId,
+                skuPartNumber: skuPartNumber,
+                consumedUnits: consumed,
+                prepaidUnits: LicenseUnits(enabled: prepaid),
+                servicePlans: servicePlans.map { ServicePlan(servicePlanId: $0.id, servicePlanName: $0.name) }
+            )
         }
     }
 
@@ -32,7 +36,9 @@ public enum SkuCatalog {
 
     public static let entries: [Entry] = [
         Entry(
-            skuPartNumber: "SPE_E3", skuId: GUID("05e9a617-0261-4cee-bb44-138d3ef5d965")!, productName: "Microsoft 365 E3",
+            skuPartNumber: "SPE_E3",
+            skuId: GUID("05e9a617-0261-4cee-bb44-138d3ef5d965")!,
+            productName: "Microsoft 365 E3",
             servicePlans: [
                 ("MESH_AVATARS_FOR_TEAMS", GUID("dcf9d2f4-772e-4434-b757-77a453cfbc02")!),
                 ("MESH_AVATARS_ADDITIONAL_FOR_TEAMS", GUID("3efbd4ed-8958-4824-8389-1321f8730af8")!),
@@ -84,9 +90,12 @@ public enum SkuCatalog {
                 ("POWERAPPS_O365_P2", GUID("c68f8d98-5534-41c8-bf36-22fa496fa792")!),
                 ("FLOW_O365_P2", GUID("76846ad7-7776-4c40-a281-a386362dd1b9")!),
                 ("POWER_VIRTUAL_AGENTS_O365_P2", GUID("041fe683-03e4-45b6-b1af-c0cdc516daee")!),
-            ]),
+            ]
+        ),
         Entry(
-            skuPartNumber: "SPE_E5", skuId: GUID("06ebc4ee-1bb5-47dd-8120-11324bc54e06")!, productName: "Microsoft 365 E5",
+            skuPartNumber: "SPE_E5",
+            skuId: GUID("06ebc4ee-1bb5-47dd-8120-11324bc54e06")!,
+            productName: "Microsoft 365 E5",
             servicePlans: [
                 ("MESH_AVATARS_FOR_TEAMS", GUID("dcf9d2f4-772e-4434-b757-77a453cfbc02")!),
                 ("MESH_AVATARS_ADDITIONAL_FOR_TEAMS", GUID("3efbd4ed-8958-4824-8389-1321f8730af8")!),
@@ -174,9 +183,12 @@ public enum SkuCatalog {
                 ("INTUNE_A", GUID("c1ec4a95-1f05-45b3-a911-aa3fa01094f5")!),
                 ("FLOW_O365_P3", GUID("07699545-9485-468e-95b6-2fca3738be01")!),
                 ("POWER_VIRTUAL_AGENTS_O365_P3", GUID("ded3d325-1bdc-453e-8432-5bac26d7a014")!),
-            ]),
+            ]
+        ),
         Entry(
-            skuPartNumber: "ENTERPRISEPACK", skuId: GUID("6fd2c87f-b296-42f0-b197-1e91e994b900")!, productName: "Office 365 E3",
+            skuPartNumber: "ENTERPRISEPACK",
+            skuId: GUID("6fd2c87f-b296-42f0-b197-1e91e994b900")!,
+            productName: "Office 365 E3",
             servicePlans: [
                 ("MESH_AVATARS_FOR_TEAMS", GUID("dcf9d2f4-772e-4434-b757-77a453cfbc02")!),
                 ("MESH_AVATARS_ADDITIONAL_FOR_TEAMS", GUID("3efbd4ed-8958-4824-8389-1321f8730af8")!),
@@ -214,9 +226,12 @@ public enum SkuCatalog {
                 ("POWERAPPS_O365_P2", GUID("c68f8d98-5534-41c8-bf36-22fa496fa792")!),
                 ("FLOW_O365_P2", GUID("76846ad7-7776-4c40-a281-a386362dd1b9")!),
                 ("POWER_VIRTUAL_AGENTS_O365_P2", GUID("041fe683-03e4-45b6-b1af-c0cdc516daee")!),
-            ]),
+            ]
+        ),
         Entry(
-            skuPartNumber: "STANDARDPACK", skuId: GUID("18181a46-0d4e-45cd-891e-60aabd171b4e")!, productName: "Office 365 E1",
+            skuPartNumber: "STANDARDPACK",
+            skuId: GUID("18181a46-0d4e-45cd-891e-60aabd171b4e")!,
+            productName: "Office 365 E1",
             servicePlans: [
                 ("MESH_AVATARS_FOR_TEAMS", GUID("dcf9d2f4-772e-4434-b757-77a453cfbc02")!),
                 ("MESH_AVATARS_ADDITIONAL_FOR_TEAMS", GUID("3efbd4ed-8958-4824-8389-1321f8730af8")!),
@@ -252,9 +267,12 @@ public enum SkuCatalog {
                 ("POWERAPPS_O365_P1", GUID("92f7a6f3-b89b-4bbd-8c30-809e6da5ad1c")!),
                 ("FLOW_O365_P1", GUID("0f9b09cb-62d1-4ff4-9129-43f4996f83f4")!),
                 ("POWER_VIRTUAL_AGENTS_O365_P1", GUID("0683001c-0492-4d59-9515-d9a6426b5813")!),
-            ]),
+            ]
+        ),
         Entry(
-            skuPartNumber: "TEAMS_EXPLORATORY", skuId: GUID("710779e8-3d4a-4c88-adb9-386c958d1fdf")!, productName: "Microsoft Teams Exploratory",
+            skuPartNumber: "TEAMS_EXPLORATORY",
+            skuId: GUID("710779e8-3d4a-4c88-adb9-386c958d1fdf")!,
+            productName: "Microsoft Teams Exploratory",
             servicePlans: [
                 ("CDS_O365_P1", GUID("bed136c6-b799-4462-824d-fc045d3a9d25")!),
                 ("EXCHANGE_S_STANDARD", GUID("9aaf7827-d63c-4b61-89c3-182f06f82e5c")!),
@@ -277,9 +295,12 @@ public enum SkuCatalog {
                 ("BPOS_S_TODO_1", GUID("5e62787c-c316-451f-b873-1d05acd4d12c")!),
                 ("WHITEBOARD_PLAN1", GUID("b8afc642-032e-4de5-8c0a-507a7bba7e5d")!),
                 ("YAMMER_ENTERPRISE", GUID("7547a3fe-08ee-4ccb-b430-5077c5041653")!),
-            ]),
+            ]
+        ),
         Entry(
-            skuPartNumber: "EMS", skuId: GUID("efccb6f7-5641-4e0e-bd10-b4976e1bf68e")!, productName: "Enterprise Mobility + Security E3",
+            skuPartNumber: "EMS",
+            skuId: GUID("efccb6f7-5641-4e0e-bd10-b4976e1bf68e")!,
+            productName: "Enterprise Mobility + Security E3",
             servicePlans: [
                 ("AAD_PREMIUM", GUID("41781fb2-bc02-4b7c-bd55-b576c07bb09d")!),
                 ("RMS_S_PREMIUM", GUID("6c57d4b6-3b23-47a5-9bc9-69f17b4947b3")!),
@@ -288,38 +309,53 @@ public enum SkuCatalog {
                 ("RMS_S_ENTERPRISE", GUID("bea4c11e-220a-4e6d-8eb8-8ea15d019f90")!),
                 ("MFA_PREMIUM", GUID("8a256a2b-b617-496d-b51b-e76466e88db0")!),
                 ("INTUNE_A", GUID("c1ec4a95-1f05-45b3-a911-aa3fa01094f5")!),
-            ]),
+            ]
+        ),
         Entry(
-            skuPartNumber: "AAD_PREMIUM", skuId: GUID("078d2b04-f1bd-4111-bbd4-b4b1b354cef4")!, productName: "Microsoft Entra ID P1",
+            skuPartNumber: "AAD_PREMIUM",
+            skuId: GUID("078d2b04-f1bd-4111-bbd4-b4b1b354cef4")!,
+            productName: "Microsoft Entra ID P1",
             servicePlans: [
                 ("AAD_PREMIUM", GUID("41781fb2-bc02-4b7c-bd55-b576c07bb09d")!),
                 ("ADALLOM_S_DISCOVERY", GUID("932ad362-64a8-4783-9106-97849a1a30b9")!),
                 ("EXCHANGE_S_FOUNDATION", GUID("113feb6c-3fe4-4440-bddc-54d774bf0318")!),
                 ("MFA_PREMIUM", GUID("8a256a2b-b617-496d-b51b-e76466e88db0")!),
-            ]),
+            ]
+        ),
         Entry(
-            skuPartNumber: "POWER_BI_PRO", skuId: GUID("f8a1db68-be16-40ed-86d5-cb42ce701560")!, productName: "Power BI Pro",
+            skuPartNumber: "POWER_BI_PRO",
+            skuId: GUID("f8a1db68-be16-40ed-86d5-cb42ce701560")!,
+            productName: "Power BI Pro",
             servicePlans: [
                 ("EXCHANGE_S_FOUNDATION", GUID("113feb6c-3fe4-4440-bddc-54d774bf0318")!),
                 ("BI_AZURE_P2", GUID("70d33638-9c74-4d01-bfd3-562de28bd4ba")!),
-            ]),
+            ]
+        ),
         Entry(
-            skuPartNumber: "FLOW_FREE", skuId: GUID("f30db892-07e9-47e9-837c-80727f46fd3d")!, productName: "Microsoft Power Automate Free",
+            skuPartNumber: "FLOW_FREE",
+            skuId: GUID("f30db892-07e9-47e9-837c-80727f46fd3d")!,
+            productName: "Microsoft Power Automate Free",
             servicePlans: [
                 ("DYN365_CDS_VIRAL", GUID("17ab22cd-a0b3-4536-910a-cb6eb12696c0")!),
                 ("EXCHANGE_S_FOUNDATION", GUID("113feb6c-3fe4-4440-bddc-54d774bf0318")!),
                 ("FLOW_P2_VIRAL", GUID("50e68c76-46c6-4674-81f9-75456511b170")!),
-            ]),
+            ]
+        ),
         Entry(
-            skuPartNumber: "VISIOCLIENT", skuId: GUID("c5928f49-12ba-48f7-ada3-0d743a3601d5")!, productName: "Visio Plan 2",
+            skuPartNumber: "VISIOCLIENT",
+            skuId: GUID("c5928f49-12ba-48f7-ada3-0d743a3601d5")!,
+            productName: "Visio Plan 2",
             servicePlans: [
                 ("EXCHANGE_S_FOUNDATION", GUID("113feb6c-3fe4-4440-bddc-54d774bf0318")!),
                 ("ONEDRIVE_BASIC", GUID("da792a53-cbc0-4184-a10d-e544dd34b3c1")!),
                 ("VISIO_CLIENT_SUBSCRIPTION", GUID("663a804f-1c30-4ff0-9915-9db84f0d1cea")!),
                 ("VISIOONLINE", GUID("2bdbaf8f-738f-4ac7-9234-3c3ee2ce7d0f")!),
-            ]),
+            ]
+        ),
         Entry(
-            skuPartNumber: "PROJECTPROFESSIONAL", skuId: GUID("53818b1b-4a27-454b-8896-0dba576410e6")!, productName: "Planner and Project Plan 3",
+            skuPartNumber: "PROJECTPROFESSIONAL",
+            skuId: GUID("53818b1b-4a27-454b-8896-0dba576410e6")!,
+            productName: "Planner and Project Plan 3",
             servicePlans: [
                 ("DYN365_CDS_PROJECT", GUID("50554c47-71d9-49fd-bc54-42a2765c555c")!),
                 ("EXCHANGE_S_FOUNDATION", GUID("113feb6c-3fe4-4440-bddc-54d774bf0318")!),
@@ -329,6 +365,7 @@ public enum SkuCatalog {
                 ("SHAREPOINT_PROJECT", GUID("fe71d6c3-a2ea-4499-9778-da042bf08063")!),
                 ("PROJECT_PROFESSIONAL", GUID("818523f5-016b-4355-9be8-ed6944946ea7")!),
                 ("SHAREPOINTENTERPRISE", GUID("5dbe027f-2339-4123-9542-606e4d348a72")!),
-            ]),
+            ]
+        ),
     ]
 }

@@ -20,5 +20,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     public mutating func below(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(next() % UInt64(bound)) }
 
     /// A random element, or `nil` for an empty collection.
-    public mutating func element<Element>(_ items: [Element]) -> Element? { items.isEmpty ? nil : items[below(items.count)] }
+    public mutating func element<Element>(_ items: [Element]) -> Element? {
+        items.isEmpty ? nil : items[below(items.count)]
+    }
 }

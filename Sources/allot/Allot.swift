@@ -22,7 +22,8 @@ struct Allot: AsyncParsableCommand {
         abstract: "License assignment as code for Microsoft 365.",
         version: BuildInfo.versionLine,
         subcommands: [
-            ValidateCommand.self, PlanCommand.self, ApplyCommand.self, ExplainCommand.self, ReportCommand.self, SnapshotCommand.self,
+            ValidateCommand.self, PlanCommand.self, ApplyCommand.self, ExplainCommand.self, ReportCommand.self,
+            SnapshotCommand.self,
             RunCommand.self, DemoCommand.self, SimulateCommand.self,
         ]
     )

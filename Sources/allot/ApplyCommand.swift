@@ -19,17 +19,24 @@ struct ApplyCommand: AsyncParsableCommand {
             when it was edited, or when it is older than --max-age.
             Exit status: 0 converged, 1 error (nothing written), 3 applied but not converged \
             (per-user failures, deferred adds, skipped users, delayed removals, stale saved changes, or the guard tripped).
-            """)
+            """
+    )
 
     @OptionGroup var options: ConfigurationOption
 
     @Flag(name: .long, help: "Let this cycle remove licenses even when the removal guard trips.")
     var allowMassRemoval = false
 
-    @Argument(help: ArgumentHelp("A plan saved by `allot plan --out FILE`: apply exactly it.", valueName: "plan-file"), completion: .file())
+    @Argument(
+        help: ArgumentHelp("A plan saved by `allot plan --out FILE`: apply exactly it.", valueName: "plan-file"),
+        completion: .file()
+    )
     var planFile: String?
 
-    @Option(name: .customLong("max-age"), help: ArgumentHelp("With a saved plan: the oldest plan to apply (30m, 4h, 1d).", valueName: "duration"))
+    @Option(
+        name: .customLong("max-age"),
+        help: ArgumentHelp("With a saved plan: the oldest plan to apply (30m, 4h, 1d).", valueName: "duration")
+    )
     var maxAge: String = "24h"
 
     func run() async throws {
@@ -39,9 +46,20 @@ struct ApplyCommand: AsyncParsableCommand {
         let store = stateStore(loaded)
         let outcome = try await withGraph(loaded, logger: logger) { graph in
             let engine = ReconcileEngine(
-                settings: loaded.configuration.reconcile, graph: graph, stateStore: store,
-                logger: logger, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
-            return await engine.run(policies: loaded.policies, options: ReconcileEngine.Options(allowMassRemoval: allowMassRemoval, honourBackoff: false, savedPlan: saved))
+                settings: loaded.configuration.reconcile,
+                graph: graph,
+                stateStore: store,
+                logger: logger,
+                progress: ProgressReporter(logger: logger, terminal: isTerminal(2))
+            )
+            return await engine.run(
+                policies: loaded.policies,
+                options: ReconcileEngine.Options(
+                    allowMassRemoval: allowMassRemoval,
+                    honourBackoff: false,
+                    savedPlan: saved
+                )
+            )
         }
         handStateToDirectoryOwner(store)
         switch outcome.report.result {
@@ -74,9 +92,12 @@ struct ApplyCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         if let refusal = saved.refusal(
-            digest: try savedPlanDigest(saved), policyRevision: loaded.policies.revision, configurationRevision: configurationRevision,
-            now: Int64(Date().timeIntervalSince1970), maxAge: maxAgeDuration.components.seconds)
-        {
+            digest: try savedPlanDigest(saved),
+            policyRevision: loaded.policies.revision,
+            configurationRevision: configurationRevision,
+            now: Int64(Date().timeIntervalSince1970),
+            maxAge: maxAgeDuration.components.seconds
+        ) {
             printError("error: refusing the saved plan \(path): \(refusal). Nothing was written.")
             throw ExitCode.failure
         }

@@ -57,7 +57,9 @@ func bootstrapLogging(_ settings: AllotConfiguration.LoggingSettings, toStandard
 /// systemd's `$CREDENTIALS_DIRECTORY`, the client secret's default is `credentials/client-secret`
 /// beside the configuration file (``hostEnvironment(_:)``).
 func withGraph<Result: Sendable>(
-    _ loaded: LoadedConfiguration, logger: Logger, _ body: (GraphClient) async throws -> Result
+    _ loaded: LoadedConfiguration,
+    logger: Logger,
+    _ body: (GraphClient) async throws -> Result
 ) async throws -> Result {
     let graphConfiguration: GraphClient.Configuration
     do {
@@ -81,7 +83,9 @@ func readSnapshot(_ path: String) throws -> Snapshot {
     do {
         return try JSONDecoder().decode(Snapshot.self, from: data)
     } catch let DecodingError.dataCorrupted(context) {
-        printError("error: \(path) is not a snapshot document: \(context.debugDescription) at \(codingPath(context.codingPath))")
+        printError(
+            "error: \(path) is not a snapshot document: \(context.debugDescription) at \(codingPath(context.codingPath))"
+        )
     } catch let DecodingError.keyNotFound(key, context) {
         printError("error: \(path): \(codingPath(context.codingPath + [key])) is missing")
     } catch let DecodingError.typeMismatch(_, context) {
@@ -93,7 +97,9 @@ func readSnapshot(_ path: String) throws -> Snapshot {
 }
 
 private func codingPath(_ path: [any CodingKey]) -> String {
-    path.isEmpty ? "the top level" : path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: ["."])
+    path.isEmpty
+        ? "the top level"
+        : path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: ["."])
 }
 
 /// The tenant of a snapshot, holding the attributes the snapshot lists.
@@ -110,8 +116,10 @@ func tenantModel(snapshot path: String) throws -> TenantModel {
 /// (`allot plan`, `allot explain`).
 struct TenantSourceOption: ParsableArguments {
     @Option(
-        name: .long, help: ArgumentHelp("Use this tenant snapshot file instead of reading the live tenant.", valueName: "file"),
-        completion: .file(extensions: ["json"]))
+        name: .long,
+        help: ArgumentHelp("Use this tenant snapshot file instead of reading the live tenant.", valueName: "file"),
+        completion: .file(extensions: ["json"])
+    )
     var snapshot: String?
 }
 
@@ -121,7 +129,10 @@ struct EvaluationTimeOption: ParsableArguments {
         name: .long,
         help: ArgumentHelp(
             "Evaluate the policies' date conditions as of this moment: 2026-12-07 (midnight UTC) or 2026-12-07T09:00:00Z.",
-            discussion: "Default: when the snapshot was taken (--snapshot), else now.", valueName: "date-time"))
+            discussion: "Default: when the snapshot was taken (--snapshot), else now.",
+            valueName: "date-time"
+        )
+    )
     var at: EvaluationTime?
 
     /// The evaluation time for planning against `tenant`: `--at`, else when a snapshot was
@@ -130,7 +141,9 @@ struct EvaluationTimeOption: ParsableArguments {
         if let at { return at.instant }
         if let takenAt = tenant.takenAt {
             if let instant = PolicyDates.instant(takenAt) { return instant }
-            printError("warning: the snapshot's takenAt '\(takenAt)' is not a date-time: date conditions are evaluated as of now (give --at)")
+            printError(
+                "warning: the snapshot's takenAt '\(takenAt)' is not a date-time: date conditions are evaluated as of now (give --at)"
+            )
         }
         return Int64(Date().timeIntervalSince1970)
     }
@@ -160,13 +173,22 @@ struct EvaluationTime: ExpressibleByArgument {
 ///
 /// - Parameter role: which policies these are, named in the error (for `--compare-to`).
 func preparePlan(
-    _ loaded: LoadedConfiguration, tenant: TenantSource, state: StateStore?, evaluatedAt: Date? = nil, role: String? = nil
+    _ loaded: LoadedConfiguration,
+    tenant: TenantSource,
+    state: StateStore?,
+    evaluatedAt: Date? = nil,
+    role: String? = nil
 ) async throws -> PreparedPlan {
     let prepared: PreparedPlan
     do {
         prepared = try await ReconcileEngine.plan(
-            policies: loaded.policies.policies, tenant: tenant, settings: loaded.configuration.reconcile, state: state,
-            options: ReconcileEngine.Options(honourBackoff: false, planOnly: true, evaluateAt: evaluatedAt), now: Date.init)
+            policies: loaded.policies.policies,
+            tenant: tenant,
+            settings: loaded.configuration.reconcile,
+            state: state,
+            options: ReconcileEngine.Options(honourBackoff: false, planOnly: true, evaluateAt: evaluatedAt),
+            now: Date.init
+        )
     } catch let error as DiagnosticsError {
         if let role { printError("error: \(role) do not fit the tenant:") }
         printError(error.diagnostics.map(\.description).joined(separator: "\n"))

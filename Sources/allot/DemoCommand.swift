@@ -18,7 +18,8 @@ struct DemoCommand: AsyncParsableCommand {
             group-based licenses, a SKU short of seats, E3 -> E5 swaps), serves it on loopback, and runs `allot run` \
             against it with the policies in ./policies. Watch the cycles converge here, and look at /status and \
             /metrics. Runs until Ctrl-C. Nothing leaves this machine.
-            """)
+            """
+    )
 
     @Option(name: .long, help: "Users in the generated tenant.")
     var users: Int = 5000
@@ -26,7 +27,10 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The generator's seed.")
     var seed: UInt64 = 42
 
-    @Option(name: .long, help: ArgumentHelp("Share of users whose licenses differ from the policies.", valueName: "percent"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Share of users whose licenses differ from the policies.", valueName: "percent")
+    )
     var drift: Double = 5
 
     @Option(name: .long, help: ArgumentHelp("The policy directory.", valueName: "dir"), completion: .directory)
@@ -46,7 +50,8 @@ struct DemoCommand: AsyncParsableCommand {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: policies, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError(
-                "no policy directory at '\(policies)': run `allot demo` from the repository root (it uses ./policies), or pass --policies DIR")
+                "no policy directory at '\(policies)': run `allot demo` from the repository root (it uses ./policies), or pass --policies DIR"
+            )
         }
     }
 
@@ -56,7 +61,9 @@ struct DemoCommand: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: workspace) }
 
         let simulator = GraphSimulator(
-            generator: TenantGenerator(users: users, seed: seed, driftPercent: drift), configuration: SimulatorConfiguration())
+            generator: TenantGenerator(users: users, seed: seed, driftPercent: drift),
+            configuration: SimulatorConfiguration()
+        )
         let (started, startedContinuation) = AsyncStream.makeStream(of: SimulatorEndpoints.self)
         let serving = Task {
             try await simulator.run { endpoints in startedContinuation.yield(endpoints) }
@@ -66,28 +73,39 @@ struct DemoCommand: AsyncParsableCommand {
 
         let configurationPath = workspace + "/allot.yaml"
         try Data("demo-secret\n".utf8).write(to: URL(fileURLWithPath: workspace + "/client-secret"))
-        try Data(demoConfiguration(endpoints: endpoints, workspace: workspace).utf8).write(to: URL(fileURLWithPath: configurationPath))
+        try Data(demoConfiguration(endpoints: endpoints, workspace: workspace).utf8).write(
+            to: URL(fileURLWithPath: configurationPath)
+        )
         let loaded = try loadConfiguration(at: configurationPath)
-        let hidden: Set<String> = verbose ? [] : ["drift.detected", "license.applied", "usage_location.set", "read.progress", "apply.progress"]
+        let hidden: Set<String> =
+            verbose
+            ? [] : ["drift.detected", "license.applied", "usage_location.set", "read.progress", "apply.progress"]
         LoggingSystem.bootstrap { _ in
-            EventFilter(hidden: hidden, base: StructuredLogHandler(format: isTerminal(1) ? .text : .json, level: .info, sink: .standardOutput))
+            EventFilter(
+                hidden: hidden,
+                base: StructuredLogHandler(format: isTerminal(1) ? .text : .json, level: .info, sink: .standardOutput)
+            )
         }
         let logger = Logger(label: "allot")
-        FileHandle.standardOutput.write(Data("""
-            Allot demo: a generated tenant of \(users) users (seed \(seed), \(drift)% drift) on the built-in Graph simulator,
-            reconciled every \(interval) with the policies in \(policies)/ (managed: SPE_E3, SPE_E5, STANDARDPACK, POWER_BI_PRO,
-            PROJECTPROFESSIONAL, VISIOCLIENT; POWER_BI_PRO is a few seats short, so some adds stay deferred).
+        FileHandle.standardOutput.write(
+            Data(
+                """
+                Allot demo: a generated tenant of \(users) users (seed \(seed), \(drift)% drift) on the built-in Graph simulator,
+                reconciled every \(interval) with the policies in \(policies)/ (managed: SPE_E3, SPE_E5, STANDARDPACK, POWER_BI_PRO,
+                PROJECTPROFESSIONAL, VISIOCLIENT; POWER_BI_PRO is a few seats short, so some adds stay deferred).
 
-              status:    http://\(listen)/status     (JSON: the last cycle, seats, policies)
-              health:    http://\(listen)/healthz  and  /readyz
-              metrics:   http://\(listen)/metrics    (Prometheus)
-              simulator: \(endpoints.graphEndpoint)   (control API: \(endpoints.controlEndpoint))
+                  status:    http://\(listen)/status     (JSON: the last cycle, seats, policies)
+                  health:    http://\(listen)/healthz  and  /readyz
+                  metrics:   http://\(listen)/metrics    (Prometheus)
+                  simulator: \(endpoints.graphEndpoint)   (control API: \(endpoints.controlEndpoint))
 
-            Try, in another terminal:  curl -s http://\(listen)/status | head -40
-            Stop with Ctrl-C.
+                Try, in another terminal:  curl -s http://\(listen)/status | head -40
+                Stop with Ctrl-C.
 
 
-            """.utf8))
+                """.utf8
+            )
+        )
         do {
             try await Daemon.run(loaded: loaded, logger: logger, environment: ["STATE_DIRECTORY": workspace + "/state"])
         } catch {

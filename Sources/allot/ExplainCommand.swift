@@ -9,8 +9,10 @@ import Foundation
 struct ExplainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain",
-        abstract: "For one user (UPN or object id): each policy and the clause that decided it, wanted and held licenses, the change.",
-        discussion: "Exit status: 0 explained, 1 error or no such user.")
+        abstract:
+            "For one user (UPN or object id): each policy and the clause that decided it, wanted and held licenses, the change.",
+        discussion: "Exit status: 0 explained, 1 error or no such user."
+    )
 
     @OptionGroup var options: ConfigurationOption
 
@@ -30,12 +32,20 @@ struct ExplainCommand: AsyncParsableCommand {
         let prepared: PreparedPlan
         if let snapshot = tenantSource.snapshot {
             let tenant = try tenantModel(snapshot: snapshot)
-            prepared = try await preparePlan(loaded, tenant: .snapshot(tenant), state: stateStore(loaded), evaluatedAt: time.date(for: tenant))
+            prepared = try await preparePlan(
+                loaded,
+                tenant: .snapshot(tenant),
+                state: stateStore(loaded),
+                evaluatedAt: time.date(for: tenant)
+            )
         } else {
             prepared = try await withGraph(loaded, logger: logger) { graph in
                 try await preparePlan(
-                    loaded, tenant: .live(graph, progress: ProgressReporter(logger: logger, terminal: isTerminal(2))), state: stateStore(loaded),
-                    evaluatedAt: time.at?.date)
+                    loaded,
+                    tenant: .live(graph, progress: ProgressReporter(logger: logger, terminal: isTerminal(2))),
+                    state: stateStore(loaded),
+                    evaluatedAt: time.at?.date
+                )
             }
         }
         guard let explanation = prepared.explain(user: user) else {

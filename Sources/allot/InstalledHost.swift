@@ -7,7 +7,10 @@ import Foundation
 /// plan` and `sudo allot apply` use the same secret and state file as `allot.service`.
 func hostEnvironment(_ loaded: LoadedConfiguration) -> [String: String] {
     HostLayout.environment(
-        configurationPath: loaded.configurationPath, environment: ProcessInfo.processInfo.environment, isRoot: geteuid() == 0)
+        configurationPath: loaded.configurationPath,
+        environment: ProcessInfo.processInfo.environment,
+        isRoot: geteuid() == 0
+    )
 }
 
 /// The state file of this configuration: the daemon's on an installed host (root), else the
@@ -33,11 +36,14 @@ func handStateToDirectoryOwner(_ store: StateStore) {
     else { return }
     do {
         try files.setAttributes(
-            [.ownerAccountID: NSNumber(value: owner.user), .groupOwnerAccountID: NSNumber(value: owner.group)], ofItemAtPath: store.path)
+            [.ownerAccountID: NSNumber(value: owner.user), .groupOwnerAccountID: NSNumber(value: owner.group)],
+            ofItemAtPath: store.path
+        )
     } catch {
         printError(
             "warning: could not give \(store.path) to the state directory's owner (uid \(owner.user)): \(error.localizedDescription); "
-                + "the daemon may not read it until: chown --reference=\(directory) \(store.path)")
+                + "the daemon may not read it until: chown --reference=\(directory) \(store.path)"
+        )
     }
 }
 

@@ -21,7 +21,9 @@ extension PlanCommand {
         } else {
             tenant = try await withGraph(loaded, logger: logger) { graph in
                 try await graph.readTenant(
-                    for: base.policies + loaded.policies.policies, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
+                    for: base.policies + loaded.policies.policies,
+                    progress: ProgressReporter(logger: logger, terminal: isTerminal(2))
+                )
             }
         }
         // One read, planned twice through the one planning entry point: the base policies and
@@ -30,8 +32,18 @@ extension PlanCommand {
         baseLoaded.policies = base
         let evaluatedAt = time.date(for: tenant)
         let basePlan = try await preparePlan(
-            baseLoaded, tenant: .snapshot(tenant), state: stateStore(loaded), evaluatedAt: evaluatedAt, role: "the base policies (--compare-to)")
-        let proposedPlan = try await preparePlan(loaded, tenant: .snapshot(tenant), state: stateStore(loaded), evaluatedAt: evaluatedAt)
+            baseLoaded,
+            tenant: .snapshot(tenant),
+            state: stateStore(loaded),
+            evaluatedAt: evaluatedAt,
+            role: "the base policies (--compare-to)"
+        )
+        let proposedPlan = try await preparePlan(
+            loaded,
+            tenant: .snapshot(tenant),
+            state: stateStore(loaded),
+            evaluatedAt: evaluatedAt
+        )
         let impact = PolicyImpact(base: basePlan.planner, proposed: proposedPlan.planner, options: proposedPlan.options)
         switch output {
         case .text: try writeResult(ImpactRenderer(colors: options.colors(1), showDrift: showDrift).render(impact))
@@ -45,8 +57,11 @@ extension PlanCommand {
     func save(_ plan: Plan, to path: String, loaded: LoadedConfiguration) throws {
         do {
             var saved = SavedPlan(
-                plan: plan, createdAt: Int64(Date().timeIntervalSince1970), policyRevision: loaded.policies.revision,
-                configurationRevision: try Revision.sha256(fileAt: loaded.configurationPath))
+                plan: plan,
+                createdAt: Int64(Date().timeIntervalSince1970),
+                policyRevision: loaded.policies.revision,
+                configurationRevision: try Revision.sha256(fileAt: loaded.configurationPath)
+            )
             saved.digest = try savedPlanDigest(saved)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -68,7 +83,10 @@ extension PlanCommand {
             do {
                 return try loader.loadPolicies(in: reference, reconcile: reconcile)
             } catch {
-                printError("error: the base policies (--compare-to \(reference)) do not load:\n" + error.diagnostics.map(\.description).joined(separator: "\n"))
+                printError(
+                    "error: the base policies (--compare-to \(reference)) do not load:\n"
+                        + error.diagnostics.map(\.description).joined(separator: "\n")
+                )
                 throw ExitCode.failure
             }
         }
@@ -78,7 +96,10 @@ extension PlanCommand {
         do {
             return try loader.loadPolicies(in: directory, reconcile: reconcile)
         } catch {
-            printError("error: the base policies at \(ref) do not load:\n" + error.diagnostics.map(\.description).joined(separator: "\n"))
+            printError(
+                "error: the base policies at \(ref) do not load:\n"
+                    + error.diagnostics.map(\.description).joined(separator: "\n")
+            )
             throw ExitCode.failure
         }
     }
@@ -92,11 +113,18 @@ struct GitPolicyExport {
 
     func export() throws -> String {
         let absolute = URL(fileURLWithPath: policyDirectory).standardizedFileURL.path
-        let top = try git(["rev-parse", "--show-toplevel"], in: absolute).trimmingCharacters(in: .whitespacesAndNewlines)
-        let prefix = try git(["rev-parse", "--show-prefix"], in: absolute).trimmingCharacters(in: .whitespacesAndNewlines)
+        let top = try git(["rev-parse", "--show-toplevel"], in: absolute).trimmingCharacters(
+            in: .whitespacesAndNewlines
+        )
+        let prefix = try git(["rev-parse", "--show-prefix"], in: absolute).trimmingCharacters(
+            in: .whitespacesAndNewlines
+        )
         let listing = try git(["ls-tree", "--name-only", "\(ref):\(prefix)"], in: top)
-        let names = listing.split(separator: "\n").map(String.init).filter { ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasPrefix(".") }
-        let target = FileManager.default.temporaryDirectory.appendingPathComponent("allot-base-\(UUID().uuidString)").path
+        let names = listing.split(separator: "\n").map(String.init).filter {
+            ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasPrefix(".")
+        }
+        let target = FileManager.default.temporaryDirectory.appendingPathComponent("allot-base-\(UUID().uuidString)")
+            .path
         do {
             try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
             for name in names {
@@ -132,7 +160,9 @@ struct GitPolicyExport {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             let detail = String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            printError("error: --compare-to git:\(ref): git \(arguments.joined(separator: " ")) failed in \(directory): \(detail)")
+            printError(
+                "error: --compare-to git:\(ref): git \(arguments.joined(separator: " ")) failed in \(directory): \(detail)"
+            )
             throw ExitCode.failure
         }
         return String(decoding: data, as: UTF8.self)

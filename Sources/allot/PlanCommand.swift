@@ -18,7 +18,8 @@ struct PlanCommand: AsyncParsableCommand {
             the effect of the change: the changes the proposed policies cause, the drift present either way, \
             seats and the guard with both (docs/gitops.md).
             Exit status: 0 nothing pending, 2 changes pending (to send, or deferred, skipped, delayed or held by a guard), 1 error, 64 usage error.
-            """)
+            """
+    )
 
     @OptionGroup var options: ConfigurationOption
 
@@ -31,8 +32,10 @@ struct PlanCommand: AsyncParsableCommand {
         name: .customLong("compare-to"),
         help: ArgumentHelp(
             "The base policies to compare with: a directory, or git:REF for the policy directory at REF in its git repository.",
-            valueName: "dir|git:ref"),
-        completion: .directory)
+            valueName: "dir|git:ref"
+        ),
+        completion: .directory
+    )
     var compareTo: String?
 
     @Flag(name: .customLong("show-drift"), help: "With --compare-to: list the drift user by user, not only as totals.")
@@ -40,8 +43,12 @@ struct PlanCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Also save the plan to this file, for `allot apply FILE` to apply exactly (docs/gitops.md).", valueName: "file"),
-        completion: .file())
+        help: ArgumentHelp(
+            "Also save the plan to this file, for `allot apply FILE` to apply exactly (docs/gitops.md).",
+            valueName: "file"
+        ),
+        completion: .file()
+    )
     var out: String?
 
     func validate() throws {
@@ -62,14 +69,26 @@ struct PlanCommand: AsyncParsableCommand {
         let plan: Plan
         if let snapshot = tenantSource.snapshot {
             let tenant = try tenantModel(snapshot: snapshot)
-            plan = try await preparePlan(loaded, tenant: .snapshot(tenant), state: stateStore(loaded), evaluatedAt: time.date(for: tenant)).plan()
+            plan = try await preparePlan(
+                loaded,
+                tenant: .snapshot(tenant),
+                state: stateStore(loaded),
+                evaluatedAt: time.date(for: tenant)
+            ).plan()
         } else {
             // A cycle that writes nothing: it prepares its plan through the same entry point.
             let outcome = try await withGraph(loaded, logger: logger) { graph in
                 let engine = ReconcileEngine(
-                    settings: loaded.configuration.reconcile, graph: graph, stateStore: stateStore(loaded),
-                    logger: logger, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
-                return await engine.run(policies: loaded.policies, options: ReconcileEngine.Options(honourBackoff: false, planOnly: true, evaluateAt: time.at?.date))
+                    settings: loaded.configuration.reconcile,
+                    graph: graph,
+                    stateStore: stateStore(loaded),
+                    logger: logger,
+                    progress: ProgressReporter(logger: logger, terminal: isTerminal(2))
+                )
+                return await engine.run(
+                    policies: loaded.policies,
+                    options: ReconcileEngine.Options(honourBackoff: false, planOnly: true, evaluateAt: time.at?.date)
+                )
             }
             guard let made = outcome.plan else {
                 printError("error: \(outcome.report.error ?? "the cycle failed")")

@@ -10,14 +10,16 @@ import Foundation
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "List per SKU the seats prepaid, assigned, unassigned, on disabled accounts and on inactive users, with their monthly cost.",
+        abstract:
+            "List per SKU the seats prepaid, assigned, unassigned, on disabled accounts and on inactive users, with their monthly cost.",
         discussion: """
             Every subscribed SKU, managed or not; nothing is changed. Inactive: the last successful sign-in \
             (signInActivity.lastSuccessfulSignInDateTime) is older than 30, 60 or 90 days, or the user never signed in. \
             Reading sign-in activity needs AuditLog.Read.All and Entra ID P1; --no-activity reads without it \
             (the inactive columns are then shown as unknown). Cost: prices: in allot.yaml (docs/report.md).
             Exit status: 0 reported, 1 error.
-            """)
+            """
+    )
 
     @OptionGroup var options: ConfigurationOption
 
@@ -26,7 +28,10 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(name: .long, help: "text (for people), json (stable, for pipelines) or markdown.")
     var output: PlanOutputFormat = .text
 
-    @Flag(name: .customLong("no-activity"), help: "Do not read sign-in activity (no AuditLog.Read.All or Entra ID P1): no inactive columns.")
+    @Flag(
+        name: .customLong("no-activity"),
+        help: "Do not read sign-in activity (no AuditLog.Read.All or Entra ID P1): no inactive columns."
+    )
     var noActivity = false
 
     @OptionGroup var time: EvaluationTimeOption
@@ -39,13 +44,20 @@ struct ReportCommand: AsyncParsableCommand {
         if let snapshot = tenantSource.snapshot {
             let tenant = try tenantModel(snapshot: snapshot)
             report = try await ReconcileEngine.report(
-                tenant: .snapshot(tenant), settings: settings, withActivity: !noActivity, evaluatedAt: time.instant(for:))
+                tenant: .snapshot(tenant),
+                settings: settings,
+                withActivity: !noActivity,
+                evaluatedAt: time.instant(for:)
+            )
         } else {
             do {
                 report = try await withGraph(loaded, logger: logger) { graph in
                     try await ReconcileEngine.report(
-                        tenant: .live(graph, progress: ProgressReporter(logger: logger, terminal: isTerminal(2))), settings: settings,
-                        withActivity: !noActivity, evaluatedAt: time.instant(for:))
+                        tenant: .live(graph, progress: ProgressReporter(logger: logger, terminal: isTerminal(2))),
+                        settings: settings,
+                        withActivity: !noActivity,
+                        evaluatedAt: time.instant(for:)
+                    )
                 }
             } catch let exit as ExitCode {
                 throw exit

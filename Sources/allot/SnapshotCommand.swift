@@ -14,11 +14,16 @@ struct SnapshotCommand: AsyncParsableCommand {
             The format is docs/snapshot-format.md. --redact keeps only what the policies need and replaces user \
             principal names with stable pseudonyms, so the snapshot can live in a repository (docs/gitops.md). \
             Exit status: 0 written, 1 error (nothing written).
-            """)
+            """
+    )
 
     @OptionGroup var options: ConfigurationOption
 
-    @Option(name: .long, help: ArgumentHelp("The file to write (replaced atomically).", valueName: "file"), completion: .file(extensions: ["json"]))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The file to write (replaced atomically).", valueName: "file"),
+        completion: .file(extensions: ["json"])
+    )
     var out: String
 
     @Flag(name: .long, help: "Keep only what the policies need; replace user principal names with stable pseudonyms.")
@@ -28,7 +33,10 @@ struct SnapshotCommand: AsyncParsableCommand {
         let loaded = try loadConfiguration(options)
         let logger = bootstrapLogging(options.logging(loaded.configuration.logging), toStandardError: true)
         let tenant = try await withGraph(loaded, logger: logger) { graph in
-            try await graph.readTenant(for: loaded.policies.policies, progress: ProgressReporter(logger: logger, terminal: isTerminal(2)))
+            try await graph.readTenant(
+                for: loaded.policies.policies,
+                progress: ProgressReporter(logger: logger, terminal: isTerminal(2))
+            )
         }
         var snapshot = tenant.snapshot()
         snapshot.tenant = snapshot.tenant ?? loaded.configuration.tenant
@@ -41,6 +49,8 @@ struct SnapshotCommand: AsyncParsableCommand {
             printError("error: cannot write the snapshot to \(out): \(error.localizedDescription)")
             throw ExitCode.failure
         }
-        printError("wrote \(out)\(redact ? " (redacted)" : ""): \(tenant.userCount) users, \(tenant.groups.count) groups, \(tenant.subscribedSkus.count) SKUs")
+        printError(
+            "wrote \(out)\(redact ? " (redacted)" : ""): \(tenant.userCount) users, \(tenant.groups.count) groups, \(tenant.subscribedSkus.count) SKUs"
+        )
     }
 }

@@ -19,34 +19,54 @@ struct ValidateCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigurationOption
 
-    @Option(name: .long, help: ArgumentHelp("Also check the policies against this tenant snapshot.", valueName: "file"), completion: .file(extensions: ["json"]))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Also check the policies against this tenant snapshot.", valueName: "file"),
+        completion: .file(extensions: ["json"])
+    )
     var snapshot: String?
 
     func run() async throws {
         let loaded = try loadConfiguration(options)
         // Through the planning entry point, without the state file: whether the policies fit.
-        if let snapshot { _ = try await preparePlan(loaded, tenant: .snapshot(tenantModel(snapshot: snapshot)), state: nil) }
+        if let snapshot {
+            _ = try await preparePlan(loaded, tenant: .snapshot(tenantModel(snapshot: snapshot)), state: nil)
+        }
         let files = loaded.policies.files.count
         let policies = loaded.policies.policies.count
-        try writeResult("\(files) \(files == 1 ? "file" : "files"), \(policies) \(policies == 1 ? "policy" : "policies"): valid"
-            + (snapshot.map { " (and they fit the tenant in \($0))" } ?? "") + "\n")
+        try writeResult(
+            "\(files) \(files == 1 ? "file" : "files"), \(policies) \(policies == 1 ? "policy" : "policies"): valid"
+                + (snapshot.map { " (and they fit the tenant in \($0))" } ?? "") + "\n"
+        )
     }
 }
 
 /// `--config PATH` and the output options, shared by every command that reads the configuration.
 struct ConfigurationOption: ParsableArguments {
     @Option(
-        name: .long, help: ArgumentHelp("The configuration file.", discussion: "Default: ./allot.yaml when present, else /etc/allot/allot.yaml.", valueName: "path"),
-        completion: .file(extensions: ["yaml", "yml"]))
+        name: .long,
+        help: ArgumentHelp(
+            "The configuration file.",
+            discussion: "Default: ./allot.yaml when present, else /etc/allot/allot.yaml.",
+            valueName: "path"
+        ),
+        completion: .file(extensions: ["yaml", "yml"])
+    )
     var config: String?
 
-    @Option(name: .long, help: ArgumentHelp("The least severe log level written, instead of logging.level.", valueName: "level"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The least severe log level written, instead of logging.level.", valueName: "level")
+    )
     var logLevel: AllotConfiguration.LoggingSettings.Level?
 
     @Option(name: .long, help: ArgumentHelp("json, logfmt or text, instead of logging.format.", valueName: "format"))
     var logFormat: AllotConfiguration.LoggingSettings.Format?
 
-    @Flag(name: .long, help: "No ANSI colours (also off when NO_COLOR is set, TERM=dumb, or the output is not a terminal).")
+    @Flag(
+        name: .long,
+        help: "No ANSI colours (also off when NO_COLOR is set, TERM=dumb, or the output is not a terminal)."
+    )
     var noColor = false
 
     /// The configuration's logging settings with `--log-level` and `--log-format` applied.
@@ -62,7 +82,8 @@ struct ConfigurationOption: ParsableArguments {
 
     /// The file to read: `--config`, else the default.
     var path: String {
-        config ?? ConfigurationLoader.defaultConfigurationPath(currentDirectory: FileManager.default.currentDirectoryPath)
+        config
+            ?? ConfigurationLoader.defaultConfigurationPath(currentDirectory: FileManager.default.currentDirectoryPath)
     }
 }
 

@@ -23,7 +23,8 @@ struct ClosedSetTests {
             default: "department"
             }
         let workspace = try Workspace(policies: [
-            "test.yaml": "name: a\nmatch: { attributes: { \(attribute): { \(keyword.rawValue): \(operand) } } }\nlicenses: [{ sku: SPE_E3 }]\n"
+            "test.yaml":
+                "name: a\nmatch: { attributes: { \(attribute): { \(keyword.rawValue): \(operand) } } }\nlicenses: [{ sku: SPE_E3 }]\n"
         ])
         let operators = try #require(try workspace.load().policies.policies.first?.match.attributes.first?.operators)
         let expected: AttributeOperator =
@@ -44,14 +45,21 @@ struct ClosedSetTests {
 
     @Test("each credential kind is an auth key; a key that is none is refused at load")
     func credentialKinds() throws {
-        #expect(AllotConfiguration.Credential.Kind.allCases.map(\.rawValue) == [
-            "clientSecretFile", "certificate", "federatedTokenFile", "managedIdentity",
-        ])
-        let problems = try configurationProblems("""
+        #expect(
+            AllotConfiguration.Credential.Kind.allCases.map(\.rawValue) == [
+                "clientSecretFile", "certificate", "federatedTokenFile", "managedIdentity",
+            ]
+        )
+        let problems = try configurationProblems(
+            """
             tenant: contoso.onmicrosoft.com
             auth: { clientId: 11111111-2222-3333-4444-555555555555, password: /etc/secret }
             reconcile: { managedSkus: [SPE_E3] }
-            """)
-        #expect(problems.contains { $0.hasPrefix("allot.yaml:2:") && $0.contains("unknown key `password` in `auth`") }, "\(problems)")
+            """
+        )
+        #expect(
+            problems.contains { $0.hasPrefix("allot.yaml:2:") && $0.contains("unknown key `password` in `auth`") },
+            "\(problems)"
+        )
     }
 }

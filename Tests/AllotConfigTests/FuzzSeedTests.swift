@@ -24,21 +24,31 @@ struct FuzzSeedTests {
     func seed(name: String) throws {
         let contents = Array(try Data(contentsOf: URL(fileURLWithPath: Self.seedDirectory + "/" + name)))
         let loader = ConfigurationLoader(environment: [:])
-        let managed = ["SPE_E3", "SPE_E5", "STANDARDPACK", "POWER_BI_PRO", "PROJECTPROFESSIONAL", "VISIOCLIENT"].map { Reference($0) }
+        let managed = ["SPE_E3", "SPE_E5", "STANDARDPACK", "POWER_BI_PRO", "PROJECTPROFESSIONAL", "VISIOCLIENT"].map {
+            Reference($0)
+        }
         var outcomes: [Bool] = []
         do {
             _ = try loader.decodeConfiguration(contents, path: "/seeds/allot.yaml")
             outcomes.append(true)
         } catch {
             outcomes.append(false)
-            expectInside(error, file: "/seeds/allot.yaml", lines: contents.count(where: { $0 == UInt8(ascii: "\n") }) + 1)
+            expectInside(
+                error,
+                file: "/seeds/allot.yaml",
+                lines: contents.count(where: { $0 == UInt8(ascii: "\n") }) + 1
+            )
         }
         do {
             _ = try loader.decodePolicies(contents, file: "/seeds/policy.yaml", managedSkus: managed)
             outcomes.append(true)
         } catch {
             outcomes.append(false)
-            expectInside(error, file: "/seeds/policy.yaml", lines: contents.count(where: { $0 == UInt8(ascii: "\n") }) + 1)
+            expectInside(
+                error,
+                file: "/seeds/policy.yaml",
+                lines: contents.count(where: { $0 == UInt8(ascii: "\n") }) + 1
+            )
         }
         if name.hasPrefix("policy-") || name.hasPrefix("finding-") { #expect(outcomes == [false, true]) }
         if name.hasPrefix("config-deploy") || name.hasPrefix("config-example") || name.hasPrefix("config-credentials") {

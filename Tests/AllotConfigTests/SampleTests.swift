@@ -8,24 +8,38 @@ import Testing
 struct SampleTests {
     @Test("the example configuration and the sample policies load clean")
     func samplesLoad() throws {
-        let loaded = try ConfigurationLoader(environment: [:]).load(configurationAt: repositoryRoot + "/docs/examples/allot.yaml")
+        let loaded = try ConfigurationLoader(environment: [:]).load(
+            configurationAt: repositoryRoot + "/docs/examples/allot.yaml"
+        )
         #expect(loaded.configuration.tenant == "8f3c2a10-5b7e-4d2c-9a61-3e0f4b8d7c21")
         #expect(loaded.configuration.effectiveGraphEndpoint == "http://127.0.0.1:8080/v1.0")
         #expect(loaded.configuration.effectiveAuthority == "http://127.0.0.1:8080")
         #expect(loaded.configuration.reconcile.defaultUsageLocation == "US")
-        #expect(loaded.configuration.reconcile.managedSkus.map(\.value)
-            == ["SPE_E3", "SPE_E5", "STANDARDPACK", "POWER_BI_PRO", "PROJECTPROFESSIONAL", "VISIOCLIENT"])
+        #expect(
+            loaded.configuration.reconcile.managedSkus.map(\.value)
+                == ["SPE_E3", "SPE_E5", "STANDARDPACK", "POWER_BI_PRO", "PROJECTPROFESSIONAL", "VISIOCLIENT"]
+        )
         #expect(loaded.configuration.policiesPath == repositoryRoot + "/policies")
-        #expect(loaded.policies.files.map { ($0 as NSString).lastPathComponent }
-            == ["analytics.yaml", "baseline.yaml", "engineering.yaml", "frontline.yaml", "specialists.yaml"])
+        #expect(
+            loaded.policies.files.map { ($0 as NSString).lastPathComponent }
+                == ["analytics.yaml", "baseline.yaml", "engineering.yaml", "frontline.yaml", "specialists.yaml"]
+        )
         let byName = Dictionary(uniqueKeysWithValues: loaded.policies.policies.map { ($0.name, $0) })
-        #expect(byName.mapValues(\.priority) == [
-            "staff-e3": 10, "engineering-e5": 100, "frontline-e1": 20, "finance-power-bi": 50,
-            "analysts-power-bi": 40, "pmo-project": 30, "architects-visio": 30,
-        ])
+        #expect(
+            byName.mapValues(\.priority) == [
+                "staff-e3": 10, "engineering-e5": 100, "frontline-e1": 20, "finance-power-bi": 50,
+                "analysts-power-bi": 40, "pmo-project": 30, "architects-visio": 30,
+            ]
+        )
         #expect(byName["engineering-e5"]?.licenses.first?.replaces == [Reference("SPE_E3")])
-        #expect(byName["frontline-e1"]?.licenses.first?.plans == .enabled(
-            ["EXCHANGE_S_STANDARD", "TEAMS1", "SHAREPOINTSTANDARD", "SHAREPOINTWAC", "FORMS_PLAN_E1"].map { Reference($0) }))
+        #expect(
+            byName["frontline-e1"]?.licenses.first?.plans
+                == .enabled(
+                    ["EXCHANGE_S_STANDARD", "TEAMS1", "SHAREPOINTSTANDARD", "SHAREPOINTWAC", "FORMS_PLAN_E1"].map {
+                        Reference($0)
+                    }
+                )
+        )
         #expect(byName["analysts-power-bi"]?.match.attributes.first?.operators == [.matches(#"\banalyst\b"#)])
     }
 
@@ -35,7 +49,8 @@ struct SampleTests {
             let text = try String(contentsOfFile: file, encoding: .utf8)
             #expect(text.hasPrefix("# yaml-language-server: $schema="), "\(file)")
             let modeline = text.prefix { $0 != "\n" }.dropFirst("# yaml-language-server: $schema=".count)
-            let target = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(String(modeline)).standardized.path
+            let target = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(String(modeline))
+                .standardized.path
             #expect(target == schema, "\(file)")
         }
     }
@@ -84,7 +99,10 @@ struct SampleTests {
             sys.argv = ["check-jsonschema", "--builtin-schema", sys.argv[1], sys.argv[2]]
             main()
             """
-        for (schema, file) in [("vendor.github-workflows", "deploy/ci/github-actions.yml"), ("vendor.gitlab-ci", "deploy/ci/gitlab-ci.yml")] {
+        for (schema, file) in [
+            ("vendor.github-workflows", "deploy/ci/github-actions.yml"),
+            ("vendor.gitlab-ci", "deploy/ci/gitlab-ci.yml"),
+        ] {
             let (status, output) = try runPython(script, arguments: [schema, repositoryRoot + "/" + file])
             #expect(status == 0, "\(file): \(output)")
         }
@@ -92,8 +110,14 @@ struct SampleTests {
 
     @Test("the schemas' property names are exactly the loader's keys")
     func schemaKeysMatchLoader() throws {
-        #expect(try schemaTable(repositoryRoot + "/docs/schema/allot.schema.json") == Keys.Configuration.table.mapValues { $0.sorted() })
-        #expect(try schemaTable(repositoryRoot + "/docs/schema/policy.schema.json") == Keys.Policy.table.mapValues { $0.sorted() })
+        #expect(
+            try schemaTable(repositoryRoot + "/docs/schema/allot.schema.json")
+                == Keys.Configuration.table.mapValues { $0.sorted() }
+        )
+        #expect(
+            try schemaTable(repositoryRoot + "/docs/schema/policy.schema.json")
+                == Keys.Policy.table.mapValues { $0.sorted() }
+        )
     }
 
     // MARK: - Helpers
@@ -102,16 +126,19 @@ struct SampleTests {
         let policies = (try? FileManager.default.contentsOfDirectory(atPath: repositoryRoot + "/policies")) ?? []
         return policies.filter { $0.hasSuffix(".yaml") }.sorted().map {
             (repositoryRoot + "/policies/" + $0, repositoryRoot + "/docs/schema/policy.schema.json")
-        } + ["deploy/allot.yaml", "docs/examples/allot.yaml"].map {
-            (repositoryRoot + "/" + $0, repositoryRoot + "/docs/schema/allot.schema.json")
         }
+            + ["deploy/allot.yaml", "docs/examples/allot.yaml"].map {
+                (repositoryRoot + "/" + $0, repositoryRoot + "/docs/schema/allot.schema.json")
+            }
     }
 
     /// Every object schema's property names by path (`graph.writeQuota`, `licenses[]`,
     /// `match.attributes.*`), following `$ref`, `allOf`/`anyOf`/`oneOf`, `items` and
     /// `additionalProperties`.
     private func schemaTable(_ path: String) throws -> [String: [String]] {
-        let root = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        let root = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any]
+        )
         var table: [String: Set<String>] = [:]
         func walk(_ schema: [String: Any], _ path: String) {
             if let reference = schema["$ref"] as? String, reference.hasPrefix("#/definitions/"),
@@ -140,7 +167,8 @@ struct SampleTests {
         let search = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
         let python = try #require(
             search.map { "\($0)/python3" }.first { FileManager.default.isExecutableFile(atPath: $0) },
-            "python3 is not on PATH: install Python 3, then pip install jsonschema pyyaml")
+            "python3 is not on PATH: install Python 3, then pip install jsonschema pyyaml"
+        )
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = ["-c", script] + arguments

@@ -19,7 +19,9 @@ final class Workspace {
         """
 
     init(configuration: String? = Workspace.minimalConfiguration, policies: [String: String] = [:]) throws {
-        let template = FileManager.default.temporaryDirectory.appendingPathComponent("allot-config-tests-\(UUID().uuidString)").path
+        let template = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "allot-config-tests-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: template + "/policies", withIntermediateDirectories: true)
         directory = template
         if let configuration { try write("allot.yaml", configuration) }
@@ -40,7 +42,10 @@ final class Workspace {
 
     func write(_ relative: String, bytes: [UInt8]) throws {
         let target = path(relative)
-        try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (target as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true
+        )
         try Data(bytes).write(to: URL(fileURLWithPath: target))
     }
 

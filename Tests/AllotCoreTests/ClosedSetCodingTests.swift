@@ -19,8 +19,14 @@ struct ClosedSetCodingTests {
 
     @Test("a string outside the set is an error, not a default")
     func unknownValues() {
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode([RemovalReason].self, from: Data(#"["expired"]"#.utf8)) }
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode([SkipReason].self, from: Data(#"["later"]"#.utf8)) }
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode([LicenseSource].self, from: Data(#"["inherited"]"#.utf8)) }
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode([RemovalReason].self, from: Data(#"["expired"]"#.utf8))
+        }
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode([SkipReason].self, from: Data(#"["later"]"#.utf8))
+        }
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode([LicenseSource].self, from: Data(#"["inherited"]"#.utf8))
+        }
     }
 }

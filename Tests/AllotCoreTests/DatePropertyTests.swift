@@ -20,7 +20,8 @@ struct DatePropertyTests {
         /// Per user and date path, seconds relative to the evaluation time, or a marker for missing/garbled.
         let offsets: [[Int64?]]
         let garbled: Set<[Int]>
-        let policies: [(match: [(path: Int, op: RelativeOperator)], exclude: [(path: Int, op: RelativeOperator)], sku: String)]
+        let policies:
+            [(match: [(path: Int, op: RelativeOperator)], exclude: [(path: Int, op: RelativeOperator)], sku: String)]
         let evaluatedAt: Int64
 
         enum RelativeOperator {
@@ -42,7 +43,9 @@ struct DatePropertyTests {
         init(seed: UInt64) {
             self.seed = seed
             var random = SplitMix64(seed: seed)
-            evaluatedAt = DatePropertyTests.base + Int64(random.below(40 * 365)) * DatePropertyTests.day + Int64(random.below(86_400))
+            evaluatedAt =
+                DatePropertyTests.base + Int64(random.below(40 * 365)) * DatePropertyTests.day
+                + Int64(random.below(86_400))
             let userCount = 1 + random.below(30)
             func offset() -> Int64 { Int64(random.below(400 * 86_400)) - 300 * 86_400 }
             var garbled: Set<[Int]> = []
@@ -89,23 +92,36 @@ struct DatePropertyTests {
                 var properties: [String: JSONValue] = [:]
                 for (path, offset) in dates.enumerated() {
                     let value: JSONValue? =
-                        garbled.contains([user, path]) ? "not a date" : offset.map { .string(PolicyDates.text(time + $0)) }
+                        garbled.contains([user, path])
+                        ? "not a date" : offset.map { .string(PolicyDates.text(time + $0)) }
                     guard let value else { continue }
                     properties.setValue(value, atPath: DatePropertyTests.paths[path].split(separator: ".")[...])
                 }
                 return Fixture.user(user + 1, "user\(user + 1)", properties)
             }
-            let tenant = try Fixture.tenant(skus: [Fixture.e3(), Fixture.e5()], users: users, attributes: DatePropertyTests.paths)
+            let tenant = try Fixture.tenant(
+                skus: [Fixture.e3(), Fixture.e5()],
+                users: users,
+                attributes: DatePropertyTests.paths
+            )
             func conditions(_ list: [(path: Int, op: RelativeOperator)]) -> [AttributeCondition] {
                 // One condition per path, as YAML's mapping keys are unique: operators on one path merge.
                 Dictionary(grouping: list, by: \.path).sorted { $0.key < $1.key }.map { path, entries in
-                    AttributeCondition(path: DatePropertyTests.paths[path], operators: entries.map { $0.op.resolved(at: time) })
+                    AttributeCondition(
+                        path: DatePropertyTests.paths[path],
+                        operators: entries.map { $0.op.resolved(at: time) }
+                    )
                 }
             }
             let policies = self.policies.enumerated().map { index, policy in
                 Fixture.policy(
-                    "p\(index)", match: Policy.Match(attributes: conditions(policy.match), exclude: Policy.Exclusion(attributes: conditions(policy.exclude))),
-                    grants: [Fixture.grant(policy.sku)])
+                    "p\(index)",
+                    match: Policy.Match(
+                        attributes: conditions(policy.match),
+                        exclude: Policy.Exclusion(attributes: conditions(policy.exclude))
+                    ),
+                    grants: [Fixture.grant(policy.sku)]
+                )
             }
             return try Fixture.plan(tenant, policies, options: PlanningOptions(allowMassRemoval: true, now: time))
         }
@@ -124,7 +140,10 @@ struct DatePropertyTests {
             let original = try scenario.plan(shift: 0)
             let shifted = try scenario.plan(shift: shift)
             #expect(original.changes.map(\.userId) == shifted.changes.map(\.userId), "\(scenario), shift \(shift)")
-            #expect(original.changes.map(\.assignLicense) == shifted.changes.map(\.assignLicense), "\(scenario), shift \(shift)")
+            #expect(
+                original.changes.map(\.assignLicense) == shifted.changes.map(\.assignLicense),
+                "\(scenario), shift \(shift)"
+            )
         }
     }
 
@@ -135,7 +154,9 @@ struct DatePropertyTests {
             let plan = try scenario.plan(shift: 0)
             for change in plan.changes {
                 let user = scenario.offsets.indices.first { Fixture.id($0 + 1) == change.userId }!
-                let granting = scenario.policies.indices.filter { !scenario.dependsOnMissingDate(user: user, policy: $0) }
+                let granting = scenario.policies.indices.filter {
+                    !scenario.dependsOnMissingDate(user: user, policy: $0)
+                }
                 let skus = Set(granting.map { scenario.policies[$0].sku })
                 for added in change.assignLicense?.addLicenses ?? [] {
                     let name = added.skuId == Fixture.e3().skuId ? "SPE_E3" : "SPE_E5"

@@ -23,10 +23,17 @@ struct GroupShrinkHoldTests {
         ]
         let tenant = try Fixture.tenant(
             skus: [Fixture.e3(consumed: 2), Fixture.powerBIPro(prepaid: biPrepaid, consumed: 3)],
-            groups: [Fixture.group(1, "PMO", members: [])], users: users, attributes: ["accountEnabled"])
+            groups: [Fixture.group(1, "PMO", members: [])],
+            users: users,
+            attributes: ["accountEnabled"]
+        )
         let enabled = AttributeCondition(path: "accountEnabled", operators: [.equals(.bool(true))])
         let policies = [
-            Fixture.policy("pmo-bi", match: Policy.Match(groups: [Reference("PMO")], attributes: [enabled]), grants: [Fixture.grant("POWER_BI_PRO")]),
+            Fixture.policy(
+                "pmo-bi",
+                match: Policy.Match(groups: [Reference("PMO")], attributes: [enabled]),
+                grants: [Fixture.grant("POWER_BI_PRO")]
+            ),
             Fixture.policy("staff", match: Policy.Match(attributes: [enabled]), grants: [Fixture.grant("SPE_E3")]),
         ]
         return (tenant, policies)
@@ -48,7 +55,9 @@ struct GroupShrinkHoldTests {
         #expect(held.reason.contains("'PMO'") && held.reason.contains("--allow-mass-removal"), "\(held.reason)")
         // ada still gets E3, with no removal in the same call.
         let ada = try #require(plan.change(forUser: 1))
-        #expect(ada.assignLicense == AssignLicenseBody(addLicenses: [AssignedLicense(skuId: e3.skuId)], removeLicenses: []))
+        #expect(
+            ada.assignLicense == AssignLicenseBody(addLicenses: [AssignedLicense(skuId: e3.skuId)], removeLicenses: [])
+        )
         #expect(plan.change(forUser: 2) == nil, "bob's only change is held")
         // cy would not match the policy as a member (disabled): the removal is not the shrink's doing.
         #expect(plan.change(forUser: 3)?.removals.map(\.sku) == ["POWER_BI_PRO"])
@@ -65,14 +74,26 @@ struct GroupShrinkHoldTests {
         let tenant = try Fixture.tenant(
             skus: [Fixture.e5(consumed: 1), Fixture.powerBIPro(consumed: 1)],
             groups: [Fixture.group(1, "PMO", members: []), Fixture.group(2, "Engineering", members: [])],
-            users: [Fixture.user(1, "ada", licenses: holdsBoth)])
+            users: [Fixture.user(1, "ada", licenses: holdsBoth)]
+        )
         let policies = [
-            Fixture.policy("pmo-bi", match: Policy.Match(groups: [Reference("PMO")]), grants: [Fixture.grant("POWER_BI_PRO")]),
-            Fixture.policy("eng-e5", match: Policy.Match(groups: [Reference("Engineering")]), grants: [Fixture.grant("SPE_E5")]),
+            Fixture.policy(
+                "pmo-bi",
+                match: Policy.Match(groups: [Reference("PMO")]),
+                grants: [Fixture.grant("POWER_BI_PRO")]
+            ),
+            Fixture.policy(
+                "eng-e5",
+                match: Policy.Match(groups: [Reference("Engineering")]),
+                grants: [Fixture.grant("SPE_E5")]
+            ),
         ]
         let plan = try Fixture.plan(tenant, policies, options: PlanningOptions(shrunkGroups: [Self.pmo]))
         #expect(plan.heldRemovals.map(\.sku) == ["POWER_BI_PRO"])
-        #expect(plan.change(forUser: 1)?.assignLicense?.removeLicenses == [e5.skuId], "Engineering did not shrink: its removal goes")
+        #expect(
+            plan.change(forUser: 1)?.assignLicense?.removeLicenses == [e5.skuId],
+            "Engineering did not shrink: its removal goes"
+        )
     }
 
     @Test("users a policy excludes are not held: by name, or by an excluded group they are in")
@@ -81,33 +102,53 @@ struct GroupShrinkHoldTests {
         let tenant = try Fixture.tenant(
             skus: [Fixture.powerBIPro(consumed: 3)],
             groups: [Fixture.group(1, "PMO", members: []), Fixture.group(2, "License Exempt", members: [2])],
-            users: [Fixture.user(1, "ada", licenses: holdsBI), Fixture.user(2, "bob", licenses: holdsBI), Fixture.user(3, "cy", licenses: holdsBI)])
+            users: [
+                Fixture.user(1, "ada", licenses: holdsBI), Fixture.user(2, "bob", licenses: holdsBI),
+                Fixture.user(3, "cy", licenses: holdsBI),
+            ]
+        )
         let match = Policy.Match(
-            groups: [Reference("PMO")], exclude: Policy.Exclusion(groups: [Reference("License Exempt")], users: [Reference("cy@contoso.com")]))
-        let plan = try Fixture.plan(tenant, [Fixture.policy("pmo-bi", match: match, grants: [Fixture.grant("POWER_BI_PRO")])],
-            options: PlanningOptions(shrunkGroups: [Self.pmo]))
+            groups: [Reference("PMO")],
+            exclude: Policy.Exclusion(groups: [Reference("License Exempt")], users: [Reference("cy@contoso.com")])
+        )
+        let plan = try Fixture.plan(
+            tenant,
+            [Fixture.policy("pmo-bi", match: match, grants: [Fixture.grant("POWER_BI_PRO")])],
+            options: PlanningOptions(shrunkGroups: [Self.pmo])
+        )
         #expect(plan.heldRemovals.map(\.userPrincipalName) == ["ada@contoso.com"])
         #expect(Set(plan.changes.map(\.userPrincipalName)) == ["bob@contoso.com", "cy@contoso.com"])
     }
 
-    @Test("a removal the user would get anyway (a granted SKU replaces it) is not held; the swap's add goes, the held SKU stays")
+    @Test(
+        "a removal the user would get anyway (a granted SKU replaces it) is not held; the swap's add goes, the held SKU stays"
+    )
     func replacedNotHeld() throws {
         // ada left Engineering (E5, replacing E3): staff wants E3 for her. The shrink holds the
         // E5 removal and lets the E3 add go: she holds both until the hold ends.
         // bob, still an engineer, holds E3 directly: replaced by E5, removed as always.
         let tenant = try Fixture.tenant(
-            skus: [Fixture.e3(consumed: 1), Fixture.e5(consumed: 2)], groups: [Fixture.group(2, "Engineering", members: [2])],
+            skus: [Fixture.e3(consumed: 1), Fixture.e5(consumed: 2)],
+            groups: [Fixture.group(2, "Engineering", members: [2])],
             users: [
                 Fixture.user(1, "ada", licenses: [Fixture.direct(e5)]),
                 Fixture.user(2, "bob", licenses: [Fixture.direct(e5), Fixture.direct(e3)]),
-            ])
+            ]
+        )
         let policies = [
             Fixture.policy("staff", grants: [Fixture.grant("SPE_E3")]),
-            Fixture.policy("eng", match: Policy.Match(groups: [Reference("Engineering")]), grants: [Fixture.grant("SPE_E5", replaces: ["SPE_E3"])]),
+            Fixture.policy(
+                "eng",
+                match: Policy.Match(groups: [Reference("Engineering")]),
+                grants: [Fixture.grant("SPE_E5", replaces: ["SPE_E3"])]
+            ),
         ]
         let plan = try Fixture.plan(tenant, policies, options: PlanningOptions(shrunkGroups: [Fixture.id(1002)]))
         #expect(plan.heldRemovals.map(\.sku) == ["SPE_E5"])
-        #expect(plan.change(forUser: 1)?.assignLicense == AssignLicenseBody(addLicenses: [AssignedLicense(skuId: e3.skuId)], removeLicenses: []))
+        #expect(
+            plan.change(forUser: 1)?.assignLicense
+                == AssignLicenseBody(addLicenses: [AssignedLicense(skuId: e3.skuId)], removeLicenses: [])
+        )
         #expect(plan.change(forUser: 2)?.assignLicense?.removeLicenses == [e3.skuId])
     }
 
@@ -115,12 +156,23 @@ struct GroupShrinkHoldTests {
     func heldRemovalsAreNotSent() throws {
         // No Power BI seat is free: dee's add would need one freed by a removal that is held.
         let (tenant, basePolicies) = try pmoTenant(biPrepaid: 3)
-        let policies = basePolicies + [
-            Fixture.policy("dee-bi", match: Policy.Match(all: true, exclude: Policy.Exclusion(users: ["ada", "bob", "cy"].map { Reference("\($0)@contoso.com") })),
-                grants: [Fixture.grant("POWER_BI_PRO")])
-        ]
+        let policies =
+            basePolicies + [
+                Fixture.policy(
+                    "dee-bi",
+                    match: Policy.Match(
+                        all: true,
+                        exclude: Policy.Exclusion(users: ["ada", "bob", "cy"].map { Reference("\($0)@contoso.com") })
+                    ),
+                    grants: [Fixture.grant("POWER_BI_PRO")]
+                )
+            ]
         let plan = try Fixture.plan(
-            tenant, policies, Fixture.settings(maxRemovals: 1), options: PlanningOptions(shrunkGroups: [Self.pmo]))
+            tenant,
+            policies,
+            Fixture.settings(maxRemovals: 1),
+            options: PlanningOptions(shrunkGroups: [Self.pmo])
+        )
         #expect(!plan.guardrail.tripped, "only cy's removal counts: \(plan.guardrail)")
         #expect(plan.guardrail.removals == 1)
         #expect(plan.deferred.map(\.userPrincipalName) == [], "cy's removal frees the seat dee needs")
@@ -129,7 +181,11 @@ struct GroupShrinkHoldTests {
 
         // Without cy's removal (cy enabled), no seat comes free: dee's add waits.
         let strict = try Fixture.plan(
-            tenant, policies, Fixture.settings(maxRemovals: 0), options: PlanningOptions(shrunkGroups: [Self.pmo]))
+            tenant,
+            policies,
+            Fixture.settings(maxRemovals: 0),
+            options: PlanningOptions(shrunkGroups: [Self.pmo])
+        )
         #expect(strict.guardrail.tripped)
         #expect(strict.deferred.map(\.userPrincipalName) == ["dee@contoso.com"])
         #expect(strict.summary.heldRemovals == 3, "ada's and bob's by the shrink hold, cy's by the guard")
@@ -140,7 +196,11 @@ struct GroupShrinkHoldTests {
     func delayFirst() throws {
         let (tenant, policies) = try pmoTenant()
         let plan = try Fixture.plan(
-            tenant, policies, Fixture.settings(removalDelay: .seconds(3600)), options: PlanningOptions(now: 1_000, shrunkGroups: [Self.pmo]))
+            tenant,
+            policies,
+            Fixture.settings(removalDelay: .seconds(3600)),
+            options: PlanningOptions(now: 1_000, shrunkGroups: [Self.pmo])
+        )
         #expect(plan.summary.heldRemovals == 0)
         #expect(plan.summary.delayedRemovals == 3)
     }
@@ -161,12 +221,24 @@ struct GroupShrinkHoldTests {
         #expect(text.contains("Removals held: a group shrank suddenly"))
         #expect(text.contains("‖ ada@contoso.com  POWER_BI_PRO  pmo-bi"), "\(text)")
         #expect(text.contains("2 removals held"))
-        let explanation = try #require(Planner(
-            tenant: tenant, policies: try CompiledPolicies(policies: policies, settings: Self.settings(tenant), tenant: tenant, evaluatedAt: 0),
-            settings: Self.settings(tenant)
-        ).explain(user: "ada@contoso.com", options: PlanningOptions(shrunkGroups: [Self.pmo])))
+        let explanation = try #require(
+            Planner(
+                tenant: tenant,
+                policies: try CompiledPolicies(
+                    policies: policies,
+                    settings: Self.settings(tenant),
+                    tenant: tenant,
+                    evaluatedAt: 0
+                ),
+                settings: Self.settings(tenant)
+            ).explain(user: "ada@contoso.com", options: PlanningOptions(shrunkGroups: [Self.pmo]))
+        )
         #expect(explanation.heldRemovals.map(\.sku) == ["POWER_BI_PRO"])
-        #expect(ExplanationRenderer().render(explanation).contains("‖ POWER_BI_PRO removal held: group 'PMO' shrank suddenly"))
+        #expect(
+            ExplanationRenderer().render(explanation).contains(
+                "‖ POWER_BI_PRO removal held: group 'PMO' shrank suddenly"
+            )
+        )
     }
 
     static func settings(_ tenant: TenantModel) -> ReconcileSettings {
@@ -184,20 +256,37 @@ struct GroupShrinkHoldTests {
 
     /// Found by the property test (seed 7761424321084580716): a policy naming a shrunk group in
     /// `groups` and another in `exclude.groups` was taken as joining both, so never matched.
-    @Test("a policy that names one shrunk group and excludes another matches through the first: its SKU is held, what it replaces is not")
+    @Test(
+        "a policy that names one shrunk group and excludes another matches through the first: its SKU is held, what it replaces is not"
+    )
     func excludedShrunkGroupIsNotJoined() throws {
         let holds = [Fixture.direct(Fixture.powerBIPro()), Fixture.direct(e3), Fixture.direct(e5)]
         let tenant = try Fixture.tenant(
             skus: [Fixture.powerBIPro(consumed: 1), Fixture.e3(consumed: 1), Fixture.e5(consumed: 1)],
             groups: [Fixture.group(1, "G1", members: []), Fixture.group(2, "G2", members: [])],
-            users: [Fixture.user(1, "ada", licenses: holds)], attributes: [])
+            users: [Fixture.user(1, "ada", licenses: holds)],
+            attributes: []
+        )
         let policies = [
-            Fixture.policy("g1", match: Policy.Match(groups: [Reference("G1")]), grants: [Fixture.grant("POWER_BI_PRO"), Fixture.grant("SPE_E3")]),
             Fixture.policy(
-                "g1-not-g2", match: Policy.Match(groups: [Reference("G1"), Reference("G2")], exclude: Policy.Exclusion(groups: [Reference("G2")])),
-                grants: [Fixture.grant("SPE_E5", replaces: ["POWER_BI_PRO"])]),
+                "g1",
+                match: Policy.Match(groups: [Reference("G1")]),
+                grants: [Fixture.grant("POWER_BI_PRO"), Fixture.grant("SPE_E3")]
+            ),
+            Fixture.policy(
+                "g1-not-g2",
+                match: Policy.Match(
+                    groups: [Reference("G1"), Reference("G2")],
+                    exclude: Policy.Exclusion(groups: [Reference("G2")])
+                ),
+                grants: [Fixture.grant("SPE_E5", replaces: ["POWER_BI_PRO"])]
+            ),
         ]
-        let plan = try Fixture.plan(tenant, policies, options: PlanningOptions(shrunkGroups: [Fixture.id(1001), Fixture.id(1002)]))
+        let plan = try Fixture.plan(
+            tenant,
+            policies,
+            options: PlanningOptions(shrunkGroups: [Fixture.id(1001), Fixture.id(1002)])
+        )
         #expect(Set(plan.heldRemovals.map(\.sku)) == ["SPE_E3", "SPE_E5"], "as a member of G1 ada keeps E3 and E5")
         // As a member of G1, E5 replaces Power BI: that removal is not the shrink's doing.
         #expect(plan.change(forUser: 1)?.removals.map(\.sku) == ["POWER_BI_PRO"])

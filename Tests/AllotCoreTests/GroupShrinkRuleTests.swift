@@ -11,7 +11,8 @@ struct GroupShrinkRuleTests {
             (10, 4, 50.0, true), (10, 5, 50.0, false), (100, 49, 50.0, true), (100, 50, 50.0, false),
             (9, 1, 50.0, false), (6, 2, 50.0, false), (100, 120, 50.0, false),
             (100, 99, 0.0, true), (100, 100, 0.0, false), (100, 1, 100.0, false), (100, 0, 100.0, true),
-        ])
+        ]
+    )
     func rule(before: Int, now: Int, percent: Double, shrunk: Bool) {
         #expect(RemovalGuard(groupShrinkPercent: percent).isShrink(from: before, to: now) == shrunk)
     }

@@ -14,15 +14,21 @@ struct PlanCostTests {
         let tenant = try Fixture.tenant(
             skus: [e3, e5, bi],
             users: [
-                Fixture.user(1, "ada", licenses: [Fixture.direct(e3)]), Fixture.user(2, "bob", licenses: [Fixture.direct(e3)]),
+                Fixture.user(1, "ada", licenses: [Fixture.direct(e3)]),
+                Fixture.user(2, "bob", licenses: [Fixture.direct(e3)]),
                 Fixture.user(3, "cy", licenses: [Fixture.direct(e3), Fixture.direct(e5)]),
-            ])
+            ]
+        )
         var settings = Fixture.settings()
         settings.prices = PriceList([
             SkuPrice(sku: Reference("SPE_E5"), price: Price(monthly: Amount(57), currency: "EUR")),
             SkuPrice(sku: Reference("spe_e3"), price: Price(monthly: Amount(36), currency: "EUR")),
         ])
-        let plan = try Fixture.plan(tenant, [Fixture.policy("e5", grants: [Fixture.grant("SPE_E5", replaces: ["SPE_E3"])])], settings)
+        let plan = try Fixture.plan(
+            tenant,
+            [Fixture.policy("e5", grants: [Fixture.grant("SPE_E5", replaces: ["SPE_E3"])])],
+            settings
+        )
         #expect(plan.seats.map(\.seatsAdded) == [0, 2, 0])
         #expect(plan.seats.map(\.seatsFreed) == [3, 0, 0])
         // Power BI Pro is managed but unpriced: no cost row.
@@ -48,7 +54,10 @@ struct PlanCostTests {
         #expect((cost["totals"] as? [[String: Any]])?.first?["monthlyAfter"] as? String == "171.00")
 
         // Without prices, a plan carries no cost and says none.
-        let unpriced = try Fixture.plan(tenant, [Fixture.policy("e5", grants: [Fixture.grant("SPE_E5", replaces: ["SPE_E3"])])])
+        let unpriced = try Fixture.plan(
+            tenant,
+            [Fixture.policy("e5", grants: [Fixture.grant("SPE_E5", replaces: ["SPE_E3"])])]
+        )
         #expect(unpriced.cost == PlanCost())
         #expect(!PlanRenderer().render(unpriced).contains("Monthly cost"))
     }

@@ -16,7 +16,9 @@ struct PlannerPropertyTests {
     /// planning again ends in a plan that sends nothing, and every plan after the first changes
     /// only users whose adds the plan before deferred. (Seed 6325145893746303776, 5 users, found
     /// the cycle: user2 swaps E5 for E3 while user5 swaps E3 for E5, no seat of either free.)
-    @Test("applying plans and planning again ends sending nothing; after the first, only deferred users change (convergence)")
+    @Test(
+        "applying plans and planning again ends sending nothing; after the first, only deferred users change (convergence)"
+    )
     func convergence() async {
         await propertyCheck(count: 300, input: Self.users, Self.seeds) { users, seed in
             let scenario = RandomScenario(users: users, seed: seed)
@@ -28,13 +30,21 @@ struct PlannerPropertyTests {
                 tenant = GraphModel.apply(plan, to: tenant)
                 plan = try scenario.plan(tenant, options: options)
                 let changed = plan.changes.filter { !deferred.contains($0.userId) }
-                #expect(changed.isEmpty, "\(scenario): plan \(round) changes users the plan before did not defer: \(changed.map(\.userPrincipalName))")
+                #expect(
+                    changed.isEmpty,
+                    "\(scenario): plan \(round) changes users the plan before did not defer: \(changed.map(\.userPrincipalName))"
+                )
             }
-            #expect(plan.changes.isEmpty, "\(scenario): still changes \(plan.changes.map(\.userPrincipalName)) after \(users + 2) plans")
+            #expect(
+                plan.changes.isEmpty,
+                "\(scenario): still changes \(plan.changes.map(\.userPrincipalName)) after \(users + 2) plans"
+            )
         }
     }
 
-    @Test("the seat cycle seed 6325145893746303776 found: both adds on it wait one plan, the next plan serves them, the one after sends nothing")
+    @Test(
+        "the seat cycle seed 6325145893746303776 found: both adds on it wait one plan, the next plan serves them, the one after sends nothing"
+    )
     func seatCycleServedNextPlan() throws {
         let scenario = RandomScenario(users: 5, seed: 6325145893746303776)
         let options = PlanningOptions(allowMassRemoval: true)
@@ -43,7 +53,10 @@ struct PlannerPropertyTests {
         #expect(first.deferred.allSatisfy { $0.reason.hasPrefix("seat cycle") })
         let afterFirst = GraphModel.apply(first, to: scenario.snapshot)
         let second = try scenario.plan(afterFirst, options: options)
-        #expect(second.changes.map(\.userPrincipalName).sorted() == ["user2@contoso.com", "user5@contoso.com"] && second.deferred.isEmpty)
+        #expect(
+            second.changes.map(\.userPrincipalName).sorted() == ["user2@contoso.com", "user5@contoso.com"]
+                && second.deferred.isEmpty
+        )
         #expect(try scenario.plan(GraphModel.apply(second, to: afterFirst), options: options).changes.isEmpty)
     }
 
@@ -52,7 +65,11 @@ struct PlannerPropertyTests {
         await propertyCheck(count: 300, input: Self.users, Self.seeds) { users, seed in
             let scenario = RandomScenario(users: users, seed: seed)
             let plan = try scenario.plan(scenario.snapshot)
-            let managed = Set(scenario.snapshot.subscribedSkus.filter { RandomScenario.managedNames.contains($0.skuPartNumber) }.map(\.skuId))
+            let managed = Set(
+                scenario.snapshot.subscribedSkus.filter { RandomScenario.managedNames.contains($0.skuPartNumber) }.map(
+                    \.skuId
+                )
+            )
             let usersById = Dictionary(uniqueKeysWithValues: scenario.snapshot.users.map { ($0.id, $0) })
             #expect(Set(plan.changes.map(\.userId)).count == plan.changes.count, "\(scenario)")
             for change in plan.changes {
@@ -60,8 +77,14 @@ struct PlannerPropertyTests {
                 #expect(body.addLicenses.allSatisfy { managed.contains($0.skuId) }, "\(scenario)")
                 for removed in body.removeLicenses {
                     #expect(managed.contains(removed), "\(scenario)")
-                    let direct = usersById[change.userId]?.licenseAssignmentStates?.contains { $0.skuId == removed && $0.isDirect } ?? false
-                    #expect(direct, "\(scenario): \(change.userPrincipalName) loses \(removed), which it does not hold directly")
+                    let direct =
+                        usersById[change.userId]?.licenseAssignmentStates?.contains {
+                            $0.skuId == removed && $0.isDirect
+                        } ?? false
+                    #expect(
+                        direct,
+                        "\(scenario): \(change.userPrincipalName) loses \(removed), which it does not hold directly"
+                    )
                 }
             }
         }
@@ -74,7 +97,10 @@ struct PlannerPropertyTests {
             let plan = try scenario.plan(scenario.snapshot)
             let after = GraphModel.apply(plan, to: scenario.snapshot)
             for (before, now) in zip(scenario.snapshot.subscribedSkus, after.subscribedSkus) {
-                #expect(now.consumedUnits <= max(before.prepaidUnits.enabled, before.consumedUnits), "\(scenario): \(now.skuPartNumber)")
+                #expect(
+                    now.consumedUnits <= max(before.prepaidUnits.enabled, before.consumedUnits),
+                    "\(scenario): \(now.skuPartNumber)"
+                )
             }
             for seats in plan.seats {
                 let actual = after.subscribedSkus.first { $0.skuId == seats.skuId }?.consumedUnits
@@ -120,15 +146,23 @@ struct PlannerPropertyTests {
             let plan = try scenario.plan(scenario.snapshot)
             let after = GraphModel.apply(plan, to: scenario.snapshot)
             var replaces: [String: Set<String>] = [:]
-            for grant in scenario.policies.flatMap(\.licenses) { replaces[grant.sku.value, default: []].formUnion(grant.replaces.map(\.value)) }
+            for grant in scenario.policies.flatMap(\.licenses) {
+                replaces[grant.sku.value, default: []].formUnion(grant.replaces.map(\.value))
+            }
             func supersedes(_ sku: String, _ replaced: String) -> Bool {
                 replaces[sku, default: []].contains { $0 == replaced || supersedes($0, replaced) }
             }
-            let names = Dictionary(uniqueKeysWithValues: scenario.snapshot.subscribedSkus.map { ($0.skuId, $0.skuPartNumber) })
+            let names = Dictionary(
+                uniqueKeysWithValues: scenario.snapshot.subscribedSkus.map { ($0.skuId, $0.skuPartNumber) }
+            )
             for change in plan.changes {
-                let holds = after.users.first { $0.id == change.userId }?.assignedLicenses.compactMap { names[$0.skuId] } ?? []
+                let holds =
+                    after.users.first { $0.id == change.userId }?.assignedLicenses.compactMap { names[$0.skuId] } ?? []
                 for removal in change.removals where removal.reason == .replaced {
-                    #expect(holds.contains { supersedes($0, removal.sku) }, "\(scenario): \(change.userPrincipalName) lost \(removal.sku)")
+                    #expect(
+                        holds.contains { supersedes($0, removal.sku) },
+                        "\(scenario): \(change.userPrincipalName) lost \(removal.sku)"
+                    )
                 }
             }
         }
@@ -150,7 +184,9 @@ extension PlannerPropertyTests {
 }
 
 extension PlannerPropertyTests {
-    @Test("the group shrink hold only ever withholds removals, each one a removal that membership in a shrunk group would have prevented")
+    @Test(
+        "the group shrink hold only ever withholds removals, each one a removal that membership in a shrunk group would have prevented"
+    )
     func shrinkHoldWithholdsOnlyCausedRemovals() async {
         await propertyCheck(count: 300, input: Self.users, Self.seeds) { users, seed in
             let scenario = RandomScenario(users: users, seed: seed)
@@ -158,15 +194,30 @@ extension PlannerPropertyTests {
             let shrunk = scenario.snapshot.groups.filter { _ in random.chance(0.5) }
             // Past the guard: it would otherwise trip in one plan and not the other.
             let plain = try scenario.plan(scenario.snapshot, options: PlanningOptions(allowMassRemoval: true))
-            let held = try scenario.plan(scenario.snapshot, options: PlanningOptions(allowMassRemoval: true, shrunkGroups: Set(shrunk.map(\.id))))
+            let held = try scenario.plan(
+                scenario.snapshot,
+                options: PlanningOptions(allowMassRemoval: true, shrunkGroups: Set(shrunk.map(\.id)))
+            )
             let plainRemovals = plain.removals
             for (user, removed) in held.removals {
-                #expect(removed.isSubset(of: plainRemovals[user] ?? []), "\(scenario): the hold added a removal for \(user)")
+                #expect(
+                    removed.isSubset(of: plainRemovals[user] ?? []),
+                    "\(scenario): the hold added a removal for \(user)"
+                )
             }
             for removal in held.heldRemovals {
-                #expect(!(held.removals[removal.userId] ?? []).contains(removal.skuId), "\(scenario): a held removal was sent")
-                #expect((plainRemovals[removal.userId] ?? []).contains(removal.skuId), "\(scenario): held a removal the plan would not make")
-                #expect(!removal.groups.isEmpty && removal.groups.allSatisfy { id in shrunk.contains { $0.id == id } }, "\(scenario)")
+                #expect(
+                    !(held.removals[removal.userId] ?? []).contains(removal.skuId),
+                    "\(scenario): a held removal was sent"
+                )
+                #expect(
+                    (plainRemovals[removal.userId] ?? []).contains(removal.skuId),
+                    "\(scenario): held a removal the plan would not make"
+                )
+                #expect(
+                    !removal.groups.isEmpty && removal.groups.allSatisfy { id in shrunk.contains { $0.id == id } },
+                    "\(scenario)"
+                )
                 // Justified: as a member of one of the groups named, the user would keep the SKU.
                 let kept = try removal.groups.contains { group in
                     var joined = scenario.snapshot

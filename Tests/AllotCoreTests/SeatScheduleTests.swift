@@ -24,7 +24,8 @@ struct SeatScheduleTests {
                 .init(needs: SkuMask(), frees: Self.mask(Self.visio)),
                 .init(needs: Self.mask(Self.e3), frees: SkuMask()),
             ],
-            available: [0, 0])
+            available: [0, 0]
+        )
         #expect(schedule.nextWave() == [1])
         #expect(schedule.nextWave().isEmpty, "nothing more until B is answered")
         schedule.succeeded(1)
@@ -43,7 +44,8 @@ struct SeatScheduleTests {
                 .init(needs: Self.mask(Self.e3), frees: Self.mask(Self.visio)),
                 .init(needs: Self.mask(Self.e3), frees: SkuMask()),
             ],
-            available: [2, 0])
+            available: [2, 0]
+        )
         #expect(schedule.nextWave() == [2, 0])
         #expect(schedule.waiting == [1, 3])
         #expect(schedule.missingSeats(of: 3) == Self.mask(Self.e3))
@@ -57,7 +59,8 @@ struct SeatScheduleTests {
                 .init(needs: Self.mask(Self.visio), frees: SkuMask()),
                 .init(needs: Self.mask(Self.e3), frees: SkuMask()),
             ],
-            available: [1, 0])
+            available: [1, 0]
+        )
         #expect(schedule.nextWave() == [0])
         schedule.failed(0)
         #expect(schedule.available == [1, 0], "the E3 seat is back, no Visio seat was freed")
@@ -77,7 +80,8 @@ struct SeatScheduleTests {
                 .init(needs: Self.mask(Self.e3), frees: Self.mask(Self.visio)),
                 .init(needs: Self.mask(Self.e3), frees: SkuMask()),
             ],
-            available: [0, 0])
+            available: [0, 0]
+        )
         #expect(schedule.waitingOnCycles() == [0, 1])
         let noCycle = SeatSchedule(calls: [.init(needs: Self.mask(Self.e3), frees: SkuMask())], available: [0, 0])
         #expect(noCycle.waitingOnCycles().isEmpty)
@@ -85,7 +89,13 @@ struct SeatScheduleTests {
 
     // MARK: The planner
 
-    static let visioSku = Fixture.sku("VISIOCLIENT", "c5928f49-12ba-48f7-ada3-0d743a3601d5", prepaid: 1, consumed: 1, plans: [])
+    static let visioSku = Fixture.sku(
+        "VISIOCLIENT",
+        "c5928f49-12ba-48f7-ada3-0d743a3601d5",
+        prepaid: 1,
+        consumed: 1,
+        plans: []
+    )
 
     @Test("the issue's case: A swaps E3 for Visio, B gives Visio up, C waits for E3: all three go, in three waves")
     func swapsAcrossSkus() throws {
@@ -97,11 +107,15 @@ struct SeatScheduleTests {
                 Fixture.user(2, "b", licenses: [Fixture.direct(Self.visioSku)], ["role": "leaver"]),
                 Fixture.user(3, "c", ["role": "staff"]),
             ],
-            attributes: ["role"])
-        let plan = try Fixture.plan(tenant, [
-            Fixture.policy("architects", match: Self.role("architect"), grants: [Fixture.grant("VISIOCLIENT")]),
-            Fixture.policy("staff", match: Self.role("staff"), grants: [Fixture.grant("SPE_E3")]),
-        ])
+            attributes: ["role"]
+        )
+        let plan = try Fixture.plan(
+            tenant,
+            [
+                Fixture.policy("architects", match: Self.role("architect"), grants: [Fixture.grant("VISIOCLIENT")]),
+                Fixture.policy("staff", match: Self.role("staff"), grants: [Fixture.grant("SPE_E3")]),
+            ]
+        )
         #expect(plan.deferred.isEmpty)
         var schedule = SeatSchedule(changes: plan.changes, seats: plan.seats)
         var waves: [[String]] = []
@@ -121,11 +135,20 @@ struct SeatScheduleTests {
                 Fixture.user(1, "a", licenses: [Fixture.direct(e3)], ["role": "architect"]),
                 Fixture.user(2, "b", licenses: [Fixture.direct(Self.visioSku)], ["role": "staff"]),
             ],
-            attributes: ["role"])
-        let plan = try Fixture.plan(tenant, [
-            Fixture.policy("architects", priority: 10, match: Self.role("architect"), grants: [Fixture.grant("VISIOCLIENT")]),
-            Fixture.policy("staff", match: Self.role("staff"), grants: [Fixture.grant("SPE_E3")]),
-        ])
+            attributes: ["role"]
+        )
+        let plan = try Fixture.plan(
+            tenant,
+            [
+                Fixture.policy(
+                    "architects",
+                    priority: 10,
+                    match: Self.role("architect"),
+                    grants: [Fixture.grant("VISIOCLIENT")]
+                ),
+                Fixture.policy("staff", match: Self.role("staff"), grants: [Fixture.grant("SPE_E3")]),
+            ]
+        )
         #expect(plan.deferred.map(\.userPrincipalName) == ["b@contoso.com"])
         #expect(plan.deferred.first?.reason.hasPrefix("seat cycle") == true)
         // B's call now only gives Visio up; A's swap goes after it.
@@ -135,7 +158,9 @@ struct SeatScheduleTests {
         #expect(plan.seats.map(\.consumedAfter) == [0, 1])
     }
 
-    @Test("when the deferred add on a cycle was a swap, the user keeps the old SKU; the add that waited on it is deferred too")
+    @Test(
+        "when the deferred add on a cycle was a swap, the user keeps the old SKU; the add that waited on it is deferred too"
+    )
     func swapOnCycle() throws {
         let e3 = Fixture.e3(prepaid: 1, consumed: 1)
         let e5 = Fixture.e5(prepaid: 1, consumed: 1)
@@ -145,11 +170,15 @@ struct SeatScheduleTests {
                 Fixture.user(1, "up", licenses: [Fixture.direct(e3)], ["role": "up"]),
                 Fixture.user(2, "down", licenses: [Fixture.direct(e5)], ["role": "down"]),
             ],
-            attributes: ["role"])
-        let plan = try Fixture.plan(tenant, [
-            Fixture.policy("up", match: Self.role("up"), grants: [Fixture.grant("SPE_E5", replaces: ["SPE_E3"])]),
-            Fixture.policy("down", priority: 5, match: Self.role("down"), grants: [Fixture.grant("SPE_E3")]),
-        ])
+            attributes: ["role"]
+        )
+        let plan = try Fixture.plan(
+            tenant,
+            [
+                Fixture.policy("up", match: Self.role("up"), grants: [Fixture.grant("SPE_E5", replaces: ["SPE_E3"])]),
+                Fixture.policy("down", priority: 5, match: Self.role("down"), grants: [Fixture.grant("SPE_E3")]),
+            ]
+        )
         #expect(plan.change(forUser: 1) == nil, "up keeps E3 while its E5 waits")
         #expect(plan.change(forUser: 2)?.assignLicense == AssignLicenseBody(removeLicenses: [e5.skuId]))
         #expect(plan.deferred.map(\.userPrincipalName) == ["up@contoso.com", "down@contoso.com"])

@@ -17,10 +17,21 @@ struct TenantDeltaTests {
     func tenant(nesting: [GUID: Set<GUID>] = [engineering: [platform]]) throws -> TenantModel {
         var builder = TenantBuilder(attributes: ["department", "accountEnabled"])
         builder.add(Fixture.e3(consumed: 1))
-        builder.add(DirectoryGroup(id: Self.engineering, displayName: "Engineering", members: [Fixture.id(1), Fixture.id(2)]), nestedGroups: nesting[Self.engineering] ?? [])
-        builder.add(DirectoryGroup(id: Self.sales, displayName: "Sales", members: [Fixture.id(3)]), nestedGroups: nesting[Self.sales] ?? [])
+        builder.add(
+            DirectoryGroup(id: Self.engineering, displayName: "Engineering", members: [Fixture.id(1), Fixture.id(2)]),
+            nestedGroups: nesting[Self.engineering] ?? []
+        )
+        builder.add(
+            DirectoryGroup(id: Self.sales, displayName: "Sales", members: [Fixture.id(3)]),
+            nestedGroups: nesting[Self.sales] ?? []
+        )
         for user in [
-            Fixture.user(1, "ada", licenses: [Fixture.direct(Fixture.e3())], ["department": "R&D", "accountEnabled": true]),
+            Fixture.user(
+                1,
+                "ada",
+                licenses: [Fixture.direct(Fixture.e3())],
+                ["department": "R&D", "accountEnabled": true]
+            ),
             Fixture.user(2, "bob", ["department": "R&D", "accountEnabled": true]),
             Fixture.user(3, "cy", ["department": "Sales", "accountEnabled": true]),
             Fixture.user(4, "dee", ["department": "Sales", "accountEnabled": false]),
@@ -57,7 +68,10 @@ struct TenantDeltaTests {
         #expect(tenant.effect(of: delta).affected == [Fixture.id(4): [.joined(group: "Engineering")]])
         tenant.apply(delta)
         #expect(member(tenant, 4, of: "Engineering"))
-        #expect(member(tenant, 1, of: "Engineering") && member(tenant, 2, of: "Engineering"), "the others are untouched")
+        #expect(
+            member(tenant, 1, of: "Engineering") && member(tenant, 2, of: "Engineering"),
+            "the others are untouched"
+        )
     }
 
     @Test("a user removed from a group without nested groups leaves it")
@@ -84,20 +98,32 @@ struct TenantDeltaTests {
     func nestingChanged() throws {
         let tenant = try tenant()
         var delta = TenantDelta()
-        delta.membership(MembershipChange(group: Self.platform, member: Self.unrelated, memberKind: .group, added: true))
+        delta.membership(
+            MembershipChange(group: Self.platform, member: Self.unrelated, memberKind: .group, added: true)
+        )
         #expect(tenant.effect(of: delta).fullReadNeeded?.contains("Engineering") == true)
         var elsewhere = TenantDelta()
-        elsewhere.membership(MembershipChange(group: Self.unrelated, member: Self.platform, memberKind: .group, added: true))
-        elsewhere.membership(MembershipChange(group: Self.unrelated, member: Fixture.id(4), memberKind: .user, added: true))
+        elsewhere.membership(
+            MembershipChange(group: Self.unrelated, member: Self.platform, memberKind: .group, added: true)
+        )
+        elsewhere.membership(
+            MembershipChange(group: Self.unrelated, member: Fixture.id(4), memberKind: .user, added: true)
+        )
         let effect = tenant.effect(of: elsewhere)
         #expect(effect.fullReadNeeded == nil && effect.affected.isEmpty)
     }
 
     @Test("groups nested in each other (a cycle) are credited once each, and the pass ends")
     func nestingCycle() throws {
-        var tenant = try tenant(nesting: [Self.engineering: [Self.sales, Self.engineering], Self.sales: [Self.engineering]])
+        var tenant = try tenant(nesting: [
+            Self.engineering: [Self.sales, Self.engineering], Self.sales: [Self.engineering],
+        ])
         let delta = userJoins(4, Self.sales)
-        #expect(tenant.effect(of: delta).affected == [Fixture.id(4): [.joined(group: "Engineering"), .joined(group: "Sales")]])
+        #expect(
+            tenant.effect(of: delta).affected == [
+                Fixture.id(4): [.joined(group: "Engineering"), .joined(group: "Sales")]
+            ]
+        )
         tenant.apply(delta)
         #expect(member(tenant, 4, of: "Engineering") && member(tenant, 4, of: "Sales"))
     }
@@ -126,9 +152,15 @@ struct TenantDeltaTests {
     func createdUser() throws {
         var tenant = try tenant()
         var delta = TenantDelta()
-        delta.userChanged(DirectoryUser(
-            id: Fixture.id(0), userPrincipalName: "new@contoso.com", usageLocation: "GB", licenseAssignmentStates: nil,
-            properties: ["department": "R&D", "accountEnabled": true]))
+        delta.userChanged(
+            DirectoryUser(
+                id: Fixture.id(0),
+                userPrincipalName: "new@contoso.com",
+                usageLocation: "GB",
+                licenseAssignmentStates: nil,
+                properties: ["department": "R&D", "accountEnabled": true]
+            )
+        )
         delta.membership(MembershipChange(group: Self.platform, member: Fixture.id(0), memberKind: .user, added: true))
         #expect(tenant.effect(of: delta).affected == [Fixture.id(0): [.joined(group: "Engineering"), .created]])
         tenant.apply(delta)
@@ -145,12 +177,24 @@ struct TenantDeltaTests {
     func attributeChanges() throws {
         var tenant = try tenant()
         var delta = TenantDelta()
-        delta.userChanged(DirectoryUser(
-            id: Fixture.id(3), userPrincipalName: "cy@contoso.com", usageLocation: "US", licenseAssignmentStates: nil,
-            properties: ["department": "R&D", "accountEnabled": true]))
-        delta.userChanged(DirectoryUser(
-            id: Fixture.id(4), userPrincipalName: "dee@contoso.com", usageLocation: "US", licenseAssignmentStates: nil,
-            properties: ["department": "Sales", "accountEnabled": false]))
+        delta.userChanged(
+            DirectoryUser(
+                id: Fixture.id(3),
+                userPrincipalName: "cy@contoso.com",
+                usageLocation: "US",
+                licenseAssignmentStates: nil,
+                properties: ["department": "R&D", "accountEnabled": true]
+            )
+        )
+        delta.userChanged(
+            DirectoryUser(
+                id: Fixture.id(4),
+                userPrincipalName: "dee@contoso.com",
+                usageLocation: "US",
+                licenseAssignmentStates: nil,
+                properties: ["department": "Sales", "accountEnabled": false]
+            )
+        )
         #expect(tenant.effect(of: delta).affected == [Fixture.id(3): [.attributesChanged]])
         tenant.apply(delta)
         let cy = try #require(tenant.userIndex(for: Fixture.id(3)))
@@ -162,7 +206,12 @@ struct TenantDeltaTests {
     func licensesRead() throws {
         var tenant = try tenant()
         tenant.update([
-            Fixture.user(2, "robert", licenses: [Fixture.direct(Fixture.e3())], ["department": "R&D", "accountEnabled": true]),
+            Fixture.user(
+                2,
+                "robert",
+                licenses: [Fixture.direct(Fixture.e3())],
+                ["department": "R&D", "accountEnabled": true]
+            ),
             Fixture.user(99, "nobody"),
         ])
         let bob = try #require(tenant.userIndex(for: Fixture.id(2)))
@@ -178,11 +227,18 @@ struct TenantDeltaTests {
         let delta = userJoins(4, Self.platform)
         tenant.apply(delta)
         let policies = [
-            Fixture.policy("engineering", match: Policy.Match(groups: [Reference("Engineering")]), grants: [Fixture.grant("SPE_E3")])
+            Fixture.policy(
+                "engineering",
+                match: Policy.Match(groups: [Reference("Engineering")]),
+                grants: [Fixture.grant("SPE_E3")]
+            )
         ]
         let dee = try #require(tenant.userIndex(for: Fixture.id(4)))
         let plan = try Fixture.plan(tenant, policies, options: PlanningOptions(onlyUsers: [dee]))
-        #expect(plan.changes.map(\.userPrincipalName) == ["dee@contoso.com"], "bob (drifted, not asked for) is left to the full cycle")
+        #expect(
+            plan.changes.map(\.userPrincipalName) == ["dee@contoso.com"],
+            "bob (drifted, not asked for) is left to the full cycle"
+        )
         let everyone = try Fixture.plan(tenant, policies)
         #expect(everyone.changes.map(\.userPrincipalName) == ["bob@contoso.com", "dee@contoso.com"])
     }
@@ -191,13 +247,27 @@ struct TenantDeltaTests {
     func guardCountsEarlierRemovals() throws {
         var tenant = try tenant(nesting: [:])
         tenant.apply(userJoins(1, Self.engineering, added: false))
-        let policies = [Fixture.policy("engineering", match: Policy.Match(groups: [Reference("Engineering")]), grants: [Fixture.grant("SPE_E3")])]
+        let policies = [
+            Fixture.policy(
+                "engineering",
+                match: Policy.Match(groups: [Reference("Engineering")]),
+                grants: [Fixture.grant("SPE_E3")]
+            )
+        ]
         let ada = try #require(tenant.userIndex(for: Fixture.id(1)))
         let settings = Fixture.settings(maxRemovals: 3)
         let alone = try Fixture.plan(tenant, policies, settings, options: PlanningOptions(onlyUsers: [ada]))
         #expect(alone.summary.removals == 1 && !alone.guardrail.tripped)
-        let after = try Fixture.plan(tenant, policies, settings, options: PlanningOptions(onlyUsers: [ada], removalsAlreadySent: 3))
+        let after = try Fixture.plan(
+            tenant,
+            policies,
+            settings,
+            options: PlanningOptions(onlyUsers: [ada], removalsAlreadySent: 3)
+        )
         #expect(after.guardrail.tripped && after.summary.removals == 0)
-        #expect(after.guardrail.reason?.contains("3 of them sent by fast passes") == true, "\(after.guardrail.reason ?? "")")
+        #expect(
+            after.guardrail.reason?.contains("3 of them sent by fast passes") == true,
+            "\(after.guardrail.reason ?? "")"
+        )
     }
 }

@@ -12,11 +12,32 @@ import Testing
 struct StatusServerTests {
     static func application() -> some ApplicationProtocol {
         let status = DaemonStatus(
-            startedAt: Date(), interval: .seconds(60), mode: "report",
-            policies: DaemonStatus.Policies(revision: "r1", files: ["a.yaml"], count: 1, loadedAt: Date(), lastError: nil))
+            startedAt: Date(),
+            interval: .seconds(60),
+            mode: "report",
+            policies: DaemonStatus.Policies(
+                revision: "r1",
+                files: ["a.yaml"],
+                count: 1,
+                loadedAt: Date(),
+                lastError: nil
+            )
+        )
         let registry = PrometheusCollectorRegistry()
-        registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "allot_interval", unitName: "seconds", helpText: "Seconds between cycles.")).set(to: 60.0)
-        let server = StatusServer(host: "127.0.0.1", port: 0, status: status, registry: registry, logger: Logger(label: "test"))
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "allot_interval",
+                unitName: "seconds",
+                helpText: "Seconds between cycles."
+            )
+        ).set(to: 60.0)
+        let server = StatusServer(
+            host: "127.0.0.1",
+            port: 0,
+            status: status,
+            registry: registry,
+            logger: Logger(label: "test")
+        )
         return Application(router: server.router())
     }
 

@@ -81,12 +81,15 @@ struct SystemdNotifierTests {
         #expect(logs.entries.isEmpty)
     }
 
-    @Test("an unusable NOTIFY_SOCKET turns notifications off with a warning", arguments: [
-        "run/systemd/notify",
-        "vsock:2:1234",
-        "/" + String(repeating: "a", count: 120),
-        "@" + String(repeating: "b", count: 120),
-    ])
+    @Test(
+        "an unusable NOTIFY_SOCKET turns notifications off with a warning",
+        arguments: [
+            "run/systemd/notify",
+            "vsock:2:1234",
+            "/" + String(repeating: "a", count: 120),
+            "@" + String(repeating: "b", count: 120),
+        ]
+    )
     func unusableSocketIsReported(value: String) {
         let (logger, logs) = Self.makeLogger()
         let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": value], logger: logger)
@@ -101,7 +104,9 @@ struct SystemdNotifierTests {
     @Test("a socket nobody listens on fails the send with a warning, not a crash")
     func failedSendIsLogged() {
         let (logger, logs) = Self.makeLogger()
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("allot-absent-\(UUID().uuidString).sock").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "allot-absent-\(UUID().uuidString).sock"
+        ).path
         let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": path], logger: logger)
 
         #expect(notifier.isEnabled)
@@ -115,33 +120,44 @@ struct SystemdNotifierTests {
     func watchdogInterval() {
         let (logger, logs) = Self.makeLogger()
         let notifier = SystemdNotifier(
-            environment: ["NOTIFY_SOCKET": "@allot-unused", "WATCHDOG_USEC": "120000000"], logger: logger
+            environment: ["NOTIFY_SOCKET": "@allot-unused", "WATCHDOG_USEC": "120000000"],
+            logger: logger
         )
         #expect(notifier.watchdogTimeout == .seconds(120))
         #expect(notifier.watchdogInterval == .seconds(60))
         #expect(logs.entries.isEmpty)
     }
 
-    @Test("WATCHDOG_PID keeps the watchdog only when it names this process", arguments: [
-        ("4242", Duration?.some(.milliseconds(2500))),
-        ("1", nil),
-        ("not-a-pid", nil),
-    ])
+    @Test(
+        "WATCHDOG_PID keeps the watchdog only when it names this process",
+        arguments: [
+            ("4242", Duration?.some(.milliseconds(2500))),
+            ("1", nil),
+            ("not-a-pid", nil),
+        ]
+    )
     func watchdogPID(pid: String, expectedInterval: Duration?) {
         let (logger, logs) = Self.makeLogger()
         let notifier = SystemdNotifier(
             environment: ["NOTIFY_SOCKET": "@allot-unused", "WATCHDOG_USEC": "5000000", "WATCHDOG_PID": pid],
-            processID: 4242, logger: logger
+            processID: 4242,
+            logger: logger
         )
         #expect(notifier.isEnabled)
         #expect(notifier.watchdogInterval == expectedInterval)
         #expect(!logs.entries.contains { $0.level >= .warning })
     }
 
-    @Test("an unreadable WATCHDOG_USEC disables the watchdog with a warning", arguments: ["0", "-5", "soon", "", "18446744073709551615"])
+    @Test(
+        "an unreadable WATCHDOG_USEC disables the watchdog with a warning",
+        arguments: ["0", "-5", "soon", "", "18446744073709551615"]
+    )
     func invalidWatchdogTimeout(value: String) {
         let (logger, logs) = Self.makeLogger()
-        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": "@allot-unused", "WATCHDOG_USEC": value], logger: logger)
+        let notifier = SystemdNotifier(
+            environment: ["NOTIFY_SOCKET": "@allot-unused", "WATCHDOG_USEC": value],
+            logger: logger
+        )
 
         #expect(notifier.watchdogInterval == nil)
         let warning = logs.entries.first { $0.level == .warning }

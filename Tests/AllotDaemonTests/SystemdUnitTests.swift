@@ -18,7 +18,10 @@ struct SystemdUnitTests {
         "\(unit): Command /usr/bin/allot is not executable: No such file or directory"
     }
 
-    @Test("systemd-analyze verify finds nothing but the missing binary", arguments: ["allot.service", "allot@contoso.service"])
+    @Test(
+        "systemd-analyze verify finds nothing but the missing binary",
+        arguments: ["allot.service", "allot@contoso.service"]
+    )
     func verifyIsClean(unit: String) throws {
         try Self.withUnit(unit) { path in
             let result = try Self.runAnalyzer(["verify", "--man=no", path])
@@ -26,15 +29,20 @@ struct SystemdUnitTests {
             let unexpected = findings.filter { $0 != Self.acceptedVerifyFinding(unit) }
 
             #expect(unexpected.isEmpty, "systemd-analyze verify reported:\n\(unexpected.joined(separator: "\n"))")
-            #expect(result.status == 0 || findings.contains(Self.acceptedVerifyFinding(unit)),
-                    "systemd-analyze verify exited \(result.status) with no finding to explain it")
+            #expect(
+                result.status == 0 || findings.contains(Self.acceptedVerifyFinding(unit)),
+                "systemd-analyze verify exited \(result.status) with no finding to explain it"
+            )
         }
     }
 
     @Test("systemd-analyze security rates the unit 1.5 or lower")
     func securityExposureIsWithinBudget() throws {
         let (exposure, findings) = try Self.exposure(of: "allot.service")
-        #expect(exposure <= Self.exposureBudget, "exposure \(exposure) is above \(Self.exposureBudget); open findings:\n\(findings)")
+        #expect(
+            exposure <= Self.exposureBudget,
+            "exposure \(exposure) is above \(Self.exposureBudget); open findings:\n\(findings)"
+        )
     }
 
     @Test("a tenant instance of allot@.service scores exactly as allot.service")
@@ -49,7 +57,9 @@ struct SystemdUnitTests {
     func templateIsHardenedAsTheMainUnit() throws {
         let unit = try String(contentsOfFile: Self.unitPath, encoding: .utf8)
         let template = try String(contentsOfFile: Self.templatePath, encoding: .utf8)
-        func sandbox(_ text: String) -> Substring? { text.range(of: "# --- Sandbox ---").map { text[$0.lowerBound...] } }
+        func sandbox(_ text: String) -> Substring? {
+            text.range(of: "# --- Sandbox ---").map { text[$0.lowerBound...] }
+        }
         let unitSandbox = try #require(sandbox(unit))
         #expect(sandbox(template) == unitSandbox, "the [Service] sandbox sections differ")
 
@@ -82,13 +92,24 @@ struct SystemdUnitTests {
     /// instance of the template (`allot@NAME.service`, a link to `allot@.service`, which is how
     /// systemd-analyze instantiates a template offline).
     static func withUnit<Result>(_ unit: String, _ body: (String) throws -> Result) throws -> Result {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("allot-units-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "allot-units-\(UUID().uuidString)"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        try FileManager.default.copyItem(atPath: unitPath, toPath: directory.appendingPathComponent("allot.service").path)
-        try FileManager.default.copyItem(atPath: templatePath, toPath: directory.appendingPathComponent("allot@.service").path)
+        try FileManager.default.copyItem(
+            atPath: unitPath,
+            toPath: directory.appendingPathComponent("allot.service").path
+        )
+        try FileManager.default.copyItem(
+            atPath: templatePath,
+            toPath: directory.appendingPathComponent("allot@.service").path
+        )
         if unit != "allot.service" {
-            try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent(unit).path, withDestinationPath: "allot@.service")
+            try FileManager.default.createSymbolicLink(
+                atPath: directory.appendingPathComponent(unit).path,
+                withDestinationPath: "allot@.service"
+            )
         }
         return try body(directory.appendingPathComponent(unit).path)
     }

@@ -13,8 +13,15 @@ struct WatchdogServiceTests {
     func beatFollowsHealth() throws {
         let receiver = try DatagramReceiver.atTemporaryPath(timeout: .milliseconds(50))
         defer { receiver.close() }
-        let service = WatchdogService(notifier: Self.notifier(receiver), status: DaemonStatus(
-            startedAt: Date(), interval: .seconds(60), mode: "enforce", policies: Self.policies))
+        let service = WatchdogService(
+            notifier: Self.notifier(receiver),
+            status: DaemonStatus(
+                startedAt: Date(),
+                interval: .seconds(60),
+                mode: "enforce",
+                policies: Self.policies
+            )
+        )
 
         // The send is synchronous: when the beat returns, the datagram is in the socket.
         #expect(service.pingIfHealthy(now: Date()))
@@ -52,6 +59,9 @@ struct WatchdogServiceTests {
     }
 
     static func notifier(_ receiver: DatagramReceiver) -> SystemdNotifier {
-        SystemdNotifier(environment: ["NOTIFY_SOCKET": receiver.notifySocket, "WATCHDOG_USEC": "200000"], logger: Logger(label: "test"))
+        SystemdNotifier(
+            environment: ["NOTIFY_SOCKET": receiver.notifySocket, "WATCHDOG_USEC": "200000"],
+            logger: Logger(label: "test")
+        )
     }
 }

@@ -15,7 +15,9 @@ struct FastPathTests {
     /// A small converged-ish tenant with seats to spare.
     static var tenant: Snapshot {
         var snapshot = TestTenant.generate(users: 300, seed: 12, drift: 0)
-        for sku in ["SPE_E3", "SPE_E5", "POWER_BI_PRO", "PROJECTPROFESSIONAL"] { TestTenant.addSeats(50, to: sku, in: &snapshot) }
+        for sku in ["SPE_E3", "SPE_E5", "POWER_BI_PRO", "PROJECTPROFESSIONAL"] {
+            TestTenant.addSeats(50, to: sku, in: &snapshot)
+        }
         return snapshot
     }
 
@@ -28,12 +30,19 @@ struct FastPathTests {
     }
 
     /// An enabled member who is in none of `groups` and holds none of `skus` directly.
-    static func outsider(_ groups: [DirectoryGroup], holding skus: [String] = [], _ simulator: GraphSimulator) throws -> DirectoryUser {
+    static func outsider(
+        _ groups: [DirectoryGroup],
+        holding skus: [String] = [],
+        _ simulator: GraphSimulator
+    ) throws -> DirectoryUser {
         let members = Set(groups.flatMap(\.members))
-        return try #require(simulator.currentTenant().users.first { user in
-            !members.contains(user.id) && user.properties["accountEnabled"] == .bool(true) && user.properties["userType"] == .string("Member")
-                && user.usageLocation != nil && !skus.contains { TestTenant.holdsDirectly(user, $0) }
-        })
+        return try #require(
+            simulator.currentTenant().users.first { user in
+                !members.contains(user.id) && user.properties["accountEnabled"] == .bool(true)
+                    && user.properties["userType"] == .string("Member")
+                    && user.usageLocation != nil && !skus.contains { TestTenant.holdsDirectly(user, $0) }
+            }
+        )
     }
 
     /// A cycle that converges the tenant, a full cycle that seeds the fast path (and writes
@@ -60,7 +69,9 @@ struct FastPathTests {
         }
     }
 
-    @Test("a joiner of a referenced group is licensed by the next fast pass: delta pages + 1 user batch + 1 SKU read + the write")
+    @Test(
+        "a joiner of a referenced group is licensed by the next fast pass: delta pages + 1 user batch + 1 SKU read + the write"
+    )
     func directJoiner() async throws {
         try await InProcessEngine.with("fast-joiner", tenant: Self.tenant) { engine in
             var state = try await Self.seeded(engine)
@@ -78,7 +89,10 @@ struct FastPathTests {
             let log = engine.simulator.requestLog().filter { $0.path.hasPrefix("/v1.0/") }  // not the token request
             let paths = log.map(\.path)
             #expect(paths.filter { $0.contains("/delta") }.count == 2, "\(paths)")
-            #expect(paths.filter { $0.hasSuffix("/$batch") }.count == 2, "one batch of user reads, one of writes: \(paths)")
+            #expect(
+                paths.filter { $0.hasSuffix("/$batch") }.count == 2,
+                "one batch of user reads, one of writes: \(paths)"
+            )
             #expect(paths.filter { $0.hasSuffix("/subscribedSkus") }.count == 1)
             #expect(log.count == 5, "\(paths)")
             #expect(pass.report.applied.adds == 1)
@@ -91,9 +105,14 @@ struct FastPathTests {
             var state = try await Self.seeded(engine)
             let platform = try Self.group("Platform Engineering", engine.simulator)
             let newcomer = GUID(high: 0x12, low: 1)
-            try engine.simulator.createUser(DirectoryUser(
-                id: newcomer, userPrincipalName: "newcomer@contoso.com", usageLocation: "GB",
-                properties: ["accountEnabled": true, "userType": "Member", "department": "Engineering"]))
+            try engine.simulator.createUser(
+                DirectoryUser(
+                    id: newcomer,
+                    userPrincipalName: "newcomer@contoso.com",
+                    usageLocation: "GB",
+                    properties: ["accountEnabled": true, "userType": "Member", "department": "Engineering"]
+                )
+            )
             try engine.simulator.addMember(newcomer, toGroup: platform.id)
             let pass = try await engine.fastPass(&state)
             #expect(pass.report.result == .converged, "\(pass.report)")
@@ -101,7 +120,10 @@ struct FastPathTests {
             #expect(TestTenant.holdsDirectly(user, "SPE_E5"))
             #expect(!TestTenant.holdsDirectly(user, "SPE_E3"), "E5 replaces E3")
             let reasons = pass.events("fastpath.changes").first?["reasons"]
-            #expect(reasons == .array([.string("joined Engineering"), .string("created")]), "\(String(describing: reasons))")
+            #expect(
+                reasons == .array([.string("joined Engineering"), .string("created")]),
+                "\(String(describing: reasons))"
+            )
         }
     }
 
@@ -110,9 +132,12 @@ struct FastPathTests {
         try await InProcessEngine.with("fast-leaver", tenant: Self.tenant) { engine in
             var state = try await Self.seeded(engine)
             let pmo = try Self.group("PMO", engine.simulator)
-            let leaver = try #require(pmo.members.first { id in
-                (try? Self.user(id, engine.simulator)).map { TestTenant.holdsDirectly($0, "PROJECTPROFESSIONAL") } == true
-            })
+            let leaver = try #require(
+                pmo.members.first { id in
+                    (try? Self.user(id, engine.simulator)).map { TestTenant.holdsDirectly($0, "PROJECTPROFESSIONAL") }
+                        == true
+                }
+            )
             try engine.simulator.removeMember(leaver, fromGroup: pmo.id)
             let pass = try await engine.fastPass(&state)
             #expect(pass.report.result == .converged, "\(pass.report)")
@@ -141,10 +166,13 @@ struct FastPathTests {
     func mover() async throws {
         try await InProcessEngine.with("fast-mover", tenant: Self.tenant) { engine in
             var state = try await Self.seeded(engine)
-            let mover = try #require(engine.simulator.currentTenant().users.first { user in
-                user.properties["accountEnabled"] == .bool(true) && user.properties["department"] == .string("Marketing")
-                    && !TestTenant.holdsDirectly(user, "POWER_BI_PRO") && user.usageLocation != nil
-            })
+            let mover = try #require(
+                engine.simulator.currentTenant().users.first { user in
+                    user.properties["accountEnabled"] == .bool(true)
+                        && user.properties["department"] == .string("Marketing")
+                        && !TestTenant.holdsDirectly(user, "POWER_BI_PRO") && user.usageLocation != nil
+                }
+            )
             try engine.simulator.updateUser(mover.id, ["department": .string("Finance")])
             let pass = try await engine.fastPass(&state)
             #expect(pass.report.result == .converged, "\(pass.report)")

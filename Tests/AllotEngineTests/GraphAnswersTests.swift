@@ -52,7 +52,11 @@ struct GraphAnswersTests {
             let reads = Mutex(0)
             let simulator = engine.simulator
             let cycle = try await engine.cycle(now: {
-                if reads.withLock({ $0 += 1; return $0 }) == 2 { simulator.deleteUser(victim.userId) }
+                if reads.withLock({
+                    $0 += 1; return $0
+                }) == 2 {
+                    simulator.deleteUser(victim.userId)
+                }
                 return Date()
             })
             let gone = cycle.events("user.gone")
@@ -66,9 +70,12 @@ struct GraphAnswersTests {
         }
     }
 
-    @Test("403 on a write stops the cycle's writes with one permission.denied naming the permission", arguments: [
-        "LicenseAssignment.ReadWrite.All", "User.ReadWrite.All",
-    ])
+    @Test(
+        "403 on a write stops the cycle's writes with one permission.denied naming the permission",
+        arguments: [
+            "LicenseAssignment.ReadWrite.All", "User.ReadWrite.All",
+        ]
+    )
     func permissionDenied(permission: String) async throws {
         var settings = Workspace.Settings()
         var roles: Set<String> = ["User.Read.All", "GroupMember.Read.All", "Organization.Read.All"]
@@ -97,16 +104,25 @@ struct GraphAnswersTests {
         }
     }
 
-    @Test("a usage location Graph has not replicated yet: the license call is retried once after the PATCH, and applied")
+    @Test(
+        "a usage location Graph has not replicated yet: the license call is retried once after the PATCH, and applied"
+    )
     func replicationLag() async throws {
         // The simulator's clock stands still until the first license call is refused for the
         // usage location, then moves past the lag: the retry (5 s later) finds it replicated.
         let clock = ManualSimulatorClock()
-        try await InProcessEngine.with("replication", tenant: Self.tenant(), configure: { $0.consistencyLag = .seconds(1); $0.clock = clock }) { engine in
+        try await InProcessEngine.with(
+            "replication",
+            tenant: Self.tenant(),
+            configure: {
+                $0.consistencyLag = .seconds(1); $0.clock = clock
+            }
+        ) { engine in
             let simulator = engine.simulator
             let watcher = Task {
                 while !Task.isCancelled {
-                    if simulator.requestLog().contains(where: { $0.batchItems?.contains { $0.status == 400 } == true }) {
+                    if simulator.requestLog().contains(where: { $0.batchItems?.contains { $0.status == 400 } == true })
+                    {
                         clock.advance(by: .seconds(2))
                         return
                     }
@@ -128,13 +144,18 @@ struct GraphAnswersTests {
 
     @Test("a usage location still not replicated after the one retry is reported as the user's failure")
     func replicationTooSlow() async throws {
-        try await InProcessEngine.with("replication-slow", tenant: Self.tenant(), configure: { $0.consistencyLag = .seconds(60) }) { engine in
+        try await InProcessEngine.with(
+            "replication-slow",
+            tenant: Self.tenant(),
+            configure: { $0.consistencyLag = .seconds(60) }
+        ) { engine in
             let cycle = try await engine.cycle(adjustClient: { $0.replicationDelay = .milliseconds(50) })
             let plan = try #require(cycle.outcome.plan)
             let failed = cycle.events("license.failed")
             #expect(failed.count == plan.summary.usageLocationUpdates)
             #expect(failed.allSatisfy { $0["kind"] == "usageLocation" })
-            let attempts = engine.simulator.requestLog().flatMap { $0.batchItems ?? [] }.filter { $0.status == 400 }.count
+            let attempts = engine.simulator.requestLog().flatMap { $0.batchItems ?? [] }.filter { $0.status == 400 }
+                .count
             #expect(attempts == 2 * plan.summary.usageLocationUpdates, "one retry each")
         }
     }
@@ -143,7 +164,9 @@ struct GraphAnswersTests {
     func dependency() async throws {
         try await InProcessEngine.with("dependency", tenant: Self.tenant()) { engine in
             // E5's Teams Phone needs Teams: disabling Teams makes Graph refuse every E5 call.
-            try engine.workspace.writePolicy("engineering.yaml", """
+            try engine.workspace.writePolicy(
+                "engineering.yaml",
+                """
                 name: engineering-e5
                 priority: 100
                 match:
@@ -155,7 +178,8 @@ struct GraphAnswersTests {
                     disabledPlans: [YAMMER_ENTERPRISE, TEAMS1]
                     replaces: [SPE_E3]
 
-                """)
+                """
+            )
             let reloaded = try engine.reloaded()
             let cycle = try await reloaded.cycle()
             let plan = try #require(cycle.outcome.plan)
@@ -169,27 +193,43 @@ struct GraphAnswersTests {
             #expect(conflicts.first?["sku"] == "SPE_E5")
             #expect(conflicts.first?["kind"] == "dependency")
             #expect(conflicts.first?["users"] == .stringConvertible(e5Calls.count))
-            #expect(cycle.report.policyConflicts.first?.plans.contains("TEAMS1") == true, "\(cycle.report.policyConflicts)")
+            #expect(
+                cycle.report.policyConflicts.first?.plans.contains("TEAMS1") == true,
+                "\(cycle.report.policyConflicts)"
+            )
             #expect(cycle.events("license.failed").isEmpty)
             #expect(try Self.failures(engine).isEmpty)
             #expect(cycle.report.result == .notConverged)
         }
     }
 
-    @Test("plans that exclude those of another SKU the user holds: one policy.conflict per SKU pair; nobody is backed off")
+    @Test(
+        "plans that exclude those of another SKU the user holds: one policy.conflict per SKU pair; nobody is backed off"
+    )
     func mutuallyExclusive() async throws {
         var tenant = Self.tenant()
         let index = tenant.users.firstIndex { user in
-            TestTenant.holdsDirectly(user, "SPE_E3") && !TestTenant.holdsThroughGroup(user, "SPE_E3") && !TestTenant.holdsDirectly(user, "POWER_BI_PRO")
+            TestTenant.holdsDirectly(user, "SPE_E3") && !TestTenant.holdsThroughGroup(user, "SPE_E3")
+                && !TestTenant.holdsDirectly(user, "POWER_BI_PRO")
         }!
-        let states = (tenant.users[index].licenseAssignmentStates ?? []).filter { $0.isDirect && $0.skuId != TestTenant.sku("SPE_E3") }
-        TestTenant.setDirect(states + [LicenseAssignmentState(skuId: TestTenant.sku("TEAMS_EXPLORATORY"))], of: index, in: &tenant)
+        let states = (tenant.users[index].licenseAssignmentStates ?? []).filter {
+            $0.isDirect && $0.skuId != TestTenant.sku("SPE_E3")
+        }
+        TestTenant.setDirect(
+            states + [LicenseAssignmentState(skuId: TestTenant.sku("TEAMS_EXPLORATORY"))],
+            of: index,
+            in: &tenant
+        )
         TestTenant.addSeats(1, to: "TEAMS_EXPLORATORY", in: &tenant)
         TestTenant.recountConsumedUnits(&tenant)
         let user = tenant.users[index]
         // Graph lifted Exchange Online's exclusions; this simulator keeps one for the test.
         let exchange = [GUID("9aaf7827-d63c-4b61-89c3-182f06f82e5c")!, GUID("efb87545-963c-4e0d-99df-69c6916d9eb0")!]
-        try await InProcessEngine.with("exclusive", tenant: tenant, configure: { $0.licensingRules.mutuallyExclusive = [Set(exchange)] }) { engine in
+        try await InProcessEngine.with(
+            "exclusive",
+            tenant: tenant,
+            configure: { $0.licensingRules.mutuallyExclusive = [Set(exchange)] }
+        ) { engine in
             let cycle = try await engine.cycle()
             let conflicts = cycle.events("policy.conflict")
             #expect(conflicts.count == 1)
@@ -199,13 +239,17 @@ struct GraphAnswersTests {
             #expect(conflict["kind"] == "mutuallyExclusive")
             #expect(conflict["users"] == .stringConvertible(1))
             #expect(conflict["example_user"] == .string(user.userPrincipalName))
-            #expect(cycle.report.policyConflicts.first?.plans.sorted() == ["EXCHANGE_S_ENTERPRISE", "EXCHANGE_S_STANDARD"])
+            #expect(
+                cycle.report.policyConflicts.first?.plans.sorted() == ["EXCHANGE_S_ENTERPRISE", "EXCHANGE_S_STANDARD"]
+            )
             #expect(cycle.events("license.failed").isEmpty)
             #expect(try Self.failures(engine).isEmpty)
         }
     }
 
-    @Test("a $batch answered 429 as a whole waits and is resent; graph.throttled names the throttle scope and request id")
+    @Test(
+        "a $batch answered 429 as a whole waits and is resent; graph.throttled names the throttle scope and request id"
+    )
     func batchThrottled() async throws {
         try await InProcessEngine.with("throttled", tenant: Self.tenant()) { engine in
             engine.simulator.addFault(SimulatedFault(kind: .throttle, path: "$batch", count: 1, retryAfterSeconds: 1))
@@ -213,11 +257,17 @@ struct GraphAnswersTests {
             #expect(cycle.report.failed.total == 0)
             let throttled = cycle.events("graph.throttled")
             #expect(!throttled.isEmpty)
-            #expect(throttled.allSatisfy { $0["graph.throttle_scope"] != "none" && $0["graph.request_id"] != "none" }, "\(throttled)")
+            #expect(
+                throttled.allSatisfy { $0["graph.throttle_scope"] != "none" && $0["graph.request_id"] != "none" },
+                "\(throttled)"
+            )
         }
     }
 
-    @Test("a $batch answered non-2xx with per-request responses is read item by item, not resent", arguments: [429, 503])
+    @Test(
+        "a $batch answered non-2xx with per-request responses is read item by item, not resent",
+        arguments: [429, 503]
+    )
     func batchStatusWithResponses(status: Int) async throws {
         try await InProcessEngine.with("batch-status", tenant: Self.tenant()) { engine in
             engine.simulator.addFault(SimulatedFault(kind: .batchStatus, path: "$batch", count: 1, status: status))
@@ -226,7 +276,10 @@ struct GraphAnswersTests {
             #expect(cycle.report.failed.total == 0)
             #expect(cycle.report.applied.adds == plan.summary.adds)
             let items = engine.simulator.requestLog().flatMap { $0.batchItems ?? [] }
-            #expect(items.allSatisfy { $0.status < 400 }, "no item was sent twice: \(items.filter { $0.status >= 400 }.prefix(3))")
+            #expect(
+                items.allSatisfy { $0.status < 400 },
+                "no item was sent twice: \(items.filter { $0.status >= 400 }.prefix(3))"
+            )
         }
     }
 }

@@ -13,7 +13,11 @@ struct GroupShrinkHoldTests {
     let hold = GroupShrinkHold(rule: RemovalGuard(), allowMassRemoval: false)
 
     /// Runs the hold over successive counts of PMO, carrying the remembered state.
-    func cycles(_ counts: [Int], hold: GroupShrinkHold? = nil, from remembered: [EngineState.GroupCount] = []) -> [GroupShrinkHold.Outcome] {
+    func cycles(
+        _ counts: [Int],
+        hold: GroupShrinkHold? = nil,
+        from remembered: [EngineState.GroupCount] = []
+    ) -> [GroupShrinkHold.Outcome] {
         var remembered = remembered
         return counts.map { count in
             let outcome = (hold ?? self.hold).evaluate(groups: [Self.pmo], counts: [count], remembered: remembered)
@@ -26,7 +30,12 @@ struct GroupShrinkHoldTests {
     func baseline() {
         let outcome = hold.evaluate(groups: [Self.pmo, Self.sales], counts: [0, 40], remembered: [])
         #expect(outcome.shrinks.isEmpty && outcome.heldGroups.isEmpty)
-        #expect(outcome.remembered == [EngineState.GroupCount(group: Self.pmo.id, users: 0), EngineState.GroupCount(group: Self.sales.id, users: 40)])
+        #expect(
+            outcome.remembered == [
+                EngineState.GroupCount(group: Self.pmo.id, users: 0),
+                EngineState.GroupCount(group: Self.sales.id, users: 40),
+            ]
+        )
     }
 
     @Test("emptied: held for one cycle, released when the next cycle reads the same count")
@@ -35,14 +44,36 @@ struct GroupShrinkHoldTests {
         #expect(outcomes[0].shrinks.isEmpty)
         let first = outcomes[1]
         #expect(first.heldGroups == [Self.pmo.id])
-        #expect(first.shrinks == [CycleReport.GroupShrink(
-            groupId: Self.pmo.id, displayName: "PMO", usersBefore: 40, usersNow: 0, cyclesSeen: 1, held: true, overridden: false)])
-        #expect(first.remembered == [EngineState.GroupCount(group: Self.pmo.id, users: 0, shrink: EngineState.HeldShrink(usersBefore: 40, cyclesSeen: 1))])
+        #expect(
+            first.shrinks == [
+                CycleReport.GroupShrink(
+                    groupId: Self.pmo.id,
+                    displayName: "PMO",
+                    usersBefore: 40,
+                    usersNow: 0,
+                    cyclesSeen: 1,
+                    held: true,
+                    overridden: false
+                )
+            ]
+        )
+        #expect(
+            first.remembered == [
+                EngineState.GroupCount(
+                    group: Self.pmo.id,
+                    users: 0,
+                    shrink: EngineState.HeldShrink(usersBefore: 40, cyclesSeen: 1)
+                )
+            ]
+        )
         let second = outcomes[2]
         #expect(second.heldGroups.isEmpty)
         #expect(second.shrinks.map(\.cyclesSeen) == [2])
         #expect(second.shrinks.map(\.held) == [false])
-        #expect(second.remembered == [EngineState.GroupCount(group: Self.pmo.id, users: 0)], "the smaller count is the new baseline")
+        #expect(
+            second.remembered == [EngineState.GroupCount(group: Self.pmo.id, users: 0)],
+            "the smaller count is the new baseline"
+        )
         #expect(outcomes[3].shrinks.isEmpty, "quiet afterwards")
     }
 
@@ -83,10 +114,25 @@ struct GroupShrinkHoldTests {
     @Test("--allow-mass-removal releases a shrink at once and takes the smaller count as the baseline")
     func override() {
         let overriding = GroupShrinkHold(rule: RemovalGuard(), allowMassRemoval: true)
-        let fresh = overriding.evaluate(groups: [Self.pmo], counts: [0], remembered: [EngineState.GroupCount(group: Self.pmo.id, users: 40)])
+        let fresh = overriding.evaluate(
+            groups: [Self.pmo],
+            counts: [0],
+            remembered: [EngineState.GroupCount(group: Self.pmo.id, users: 40)]
+        )
         #expect(fresh.heldGroups.isEmpty)
-        #expect(fresh.shrinks == [CycleReport.GroupShrink(
-            groupId: Self.pmo.id, displayName: "PMO", usersBefore: 40, usersNow: 0, cyclesSeen: 1, held: false, overridden: true)])
+        #expect(
+            fresh.shrinks == [
+                CycleReport.GroupShrink(
+                    groupId: Self.pmo.id,
+                    displayName: "PMO",
+                    usersBefore: 40,
+                    usersNow: 0,
+                    cyclesSeen: 1,
+                    held: false,
+                    overridden: true
+                )
+            ]
+        )
         #expect(fresh.remembered == [EngineState.GroupCount(group: Self.pmo.id, users: 0)])
         // A held shrink that shrinks again is released as well.
         let held = cycles([40, 15]).last!
@@ -99,8 +145,13 @@ struct GroupShrinkHoldTests {
     @Test("groups no longer referenced are forgotten")
     func forgotten() {
         let outcome = hold.evaluate(
-            groups: [Self.sales], counts: [40],
-            remembered: [EngineState.GroupCount(group: Self.pmo.id, users: 40), EngineState.GroupCount(group: Self.sales.id, users: 41)])
+            groups: [Self.sales],
+            counts: [40],
+            remembered: [
+                EngineState.GroupCount(group: Self.pmo.id, users: 40),
+                EngineState.GroupCount(group: Self.sales.id, users: 41),
+            ]
+        )
         #expect(outcome.remembered == [EngineState.GroupCount(group: Self.sales.id, users: 40)])
     }
 }

@@ -37,31 +37,46 @@ struct LifecycleTests {
         """
 
     static func grantAuditLogs(_ configuration: inout SimulatorConfiguration) {
-        for index in configuration.applications.indices { configuration.applications[index].roles.insert("AuditLog.Read.All") }
+        for index in configuration.applications.indices {
+            configuration.applications[index].roles.insert("AuditLog.Read.All")
+        }
     }
 
     /// The last successful sign-in of a user of the simulator's tenant, if any.
     static func lastSuccessfulSignIn(_ user: DirectoryUser) -> Int64? {
-        guard case let .object(activity)? = user.properties["signInActivity"], case let .string(text)? = activity["lastSuccessfulSignInDateTime"]
+        guard case let .object(activity)? = user.properties["signInActivity"],
+            case let .string(text)? = activity["lastSuccessfulSignInDateTime"]
         else { return nil }
         return PolicyDates.instant(text)
     }
 
-    @Test("a reclaim policy takes E5 from inactive users only, after the removal delay, and the guard stops a mass reclaim")
+    @Test(
+        "a reclaim policy takes E5 from inactive users only, after the removal delay, and the guard stops a mass reclaim"
+    )
     func reclaimInactive() async throws {
         var settings = Workspace.Settings()
         settings.removalDelay = "72h"
-        try await InProcessEngine.with("reclaim", tenant: Self.tenant(), settings: settings, configure: Self.grantAuditLogs) { engine in
+        try await InProcessEngine.with(
+            "reclaim",
+            tenant: Self.tenant(),
+            settings: settings,
+            configure: Self.grantAuditLogs
+        ) { engine in
             let converged = try await engine.cycle(now: { Self.start })
             #expect(converged.report.failed.total == 0 && converged.report.planned.removals == 0, "\(converged.report)")
-            let holders = Set(engine.simulator.currentTenant().users.filter { TestTenant.holdsDirectly($0, "SPE_E5") }.map(\.id))
+            let holders = Set(
+                engine.simulator.currentTenant().users.filter { TestTenant.holdsDirectly($0, "SPE_E5") }.map(\.id)
+            )
 
             try engine.workspace.writePolicy("engineering.yaml", Self.reclaim)
             let reclaiming = try engine.reloaded()
             // First sight: the removals wait for `removalDelay`; nothing is taken yet.
             let first = try await reclaiming.cycle(now: { Self.start })
             #expect(first.report.delayedRemovals > 0, "\(first.report)")
-            #expect(Set(engine.simulator.currentTenant().users.filter { TestTenant.holdsDirectly($0, "SPE_E5") }.map(\.id)) == holders)
+            #expect(
+                Set(engine.simulator.currentTenant().users.filter { TestTenant.holdsDirectly($0, "SPE_E5") }.map(\.id))
+                    == holders
+            )
 
             // Four days on, the delay has passed for the users seen then: their E5 goes.
             let later = Self.start.addingTimeInterval(4 * Self.day)
@@ -72,28 +87,49 @@ struct LifecycleTests {
             #expect(!lost.isEmpty)
             let cutoff = Int64(Self.start.timeIntervalSince1970) - 90 * 86_400
             for user in lost {
-                let signIn = try #require(Self.lastSuccessfulSignIn(user), "\(user.userPrincipalName) lost E5 without a sign-in date")
-                #expect(signIn < cutoff, "\(user.userPrincipalName) lost E5, last signed in \(PolicyDates.text(signIn))")
-                #expect(TestTenant.holdsDirectly(user, "SPE_E3"), "\(user.userPrincipalName) is back on E3 from the baseline policy")
+                let signIn = try #require(
+                    Self.lastSuccessfulSignIn(user),
+                    "\(user.userPrincipalName) lost E5 without a sign-in date"
+                )
+                #expect(
+                    signIn < cutoff,
+                    "\(user.userPrincipalName) lost E5, last signed in \(PolicyDates.text(signIn))"
+                )
+                #expect(
+                    TestTenant.holdsDirectly(user, "SPE_E3"),
+                    "\(user.userPrincipalName) is back on E3 from the baseline policy"
+                )
             }
             // Nobody active, and nobody who never signed in, lost E5 (those inactive for 90 days
             // only since the first cycle wait for their own delay).
             for user in tenant.users where holders.contains(user.id) && TestTenant.holdsDirectly(user, "SPE_E5") {
-                if let signIn = Self.lastSuccessfulSignIn(user) { #expect(signIn >= cutoff, "\(user.userPrincipalName) kept E5, last signed in \(PolicyDates.text(signIn))") }
+                if let signIn = Self.lastSuccessfulSignIn(user) {
+                    #expect(
+                        signIn >= cutoff,
+                        "\(user.userPrincipalName) kept E5, last signed in \(PolicyDates.text(signIn))"
+                    )
+                }
             }
         }
 
         // The same reclaim in a tenant whose guard allows fewer removals: nothing is removed.
         var guarded = Workspace.Settings()
         guarded.maxRemovals = 5
-        try await InProcessEngine.with("reclaim-guard", tenant: Self.tenant(), settings: guarded, configure: Self.grantAuditLogs) { engine in
+        try await InProcessEngine.with(
+            "reclaim-guard",
+            tenant: Self.tenant(),
+            settings: guarded,
+            configure: Self.grantAuditLogs
+        ) { engine in
             _ = try await engine.cycle(now: { Self.start })
             try engine.workspace.writePolicy("engineering.yaml", Self.reclaim)
             let before = engine.simulator.currentTenant().users.filter { TestTenant.holdsDirectly($0, "SPE_E5") }.count
             let cycle = try await engine.reloaded().cycle(now: { Self.start })
             let plan = try #require(cycle.outcome.plan)
             #expect(plan.guardrail.tripped && plan.guardrail.removals > 5)
-            #expect(engine.simulator.currentTenant().users.filter { TestTenant.holdsDirectly($0, "SPE_E5") }.count == before)
+            #expect(
+                engine.simulator.currentTenant().users.filter { TestTenant.holdsDirectly($0, "SPE_E5") }.count == before
+            )
         }
     }
 
@@ -101,18 +137,26 @@ struct LifecycleTests {
     func joinerOnStartDate() async throws {
         let tenant = Self.tenant()
         let now = Int64(Self.start.timeIntervalSince1970)
-        let joiner = try #require(tenant.users.first { user in
-            guard case let .string(text)? = user.properties["employeeHireDate"], let hire = PolicyDates.instant(text) else { return false }
-            return hire > now && !TestTenant.holdsDirectly(user, "VISIOCLIENT")
-        })
-        guard case let .string(hireText)? = joiner.properties["employeeHireDate"], let hire = PolicyDates.instant(hireText) else {
+        let joiner = try #require(
+            tenant.users.first { user in
+                guard case let .string(text)? = user.properties["employeeHireDate"],
+                    let hire = PolicyDates.instant(text)
+                else { return false }
+                return hire > now && !TestTenant.holdsDirectly(user, "VISIOCLIENT")
+            }
+        )
+        guard case let .string(hireText)? = joiner.properties["employeeHireDate"],
+            let hire = PolicyDates.instant(hireText)
+        else {
             Issue.record("the joiner has no hire date")
             return
         }
         var seated = tenant
         TestTenant.addSeats(10, to: "VISIOCLIENT", in: &seated)
         try await InProcessEngine.with("joiner", tenant: seated) { engine in
-            try engine.workspace.writePolicy("starters.yaml", """
+            try engine.workspace.writePolicy(
+                "starters.yaml",
+                """
                 name: starters-visio
                 match:
                   attributes:
@@ -120,10 +164,15 @@ struct LifecycleTests {
                     employeeHireDate: { olderThan: 0s }
                 licenses:
                   - sku: VISIOCLIENT
-                """)
+                """
+            )
             let starters = try engine.reloaded()
             func visioAdds(at moment: Int64) async throws -> [UserChange] {
-                let options = ReconcileEngine.Options(honourBackoff: false, planOnly: true, evaluateAt: Date(timeIntervalSince1970: TimeInterval(moment)))
+                let options = ReconcileEngine.Options(
+                    honourBackoff: false,
+                    planOnly: true,
+                    evaluateAt: Date(timeIntervalSince1970: TimeInterval(moment))
+                )
                 let plan = try #require(try await starters.cycle(options, now: { Self.start }).outcome.plan)
                 return plan.changes.filter { $0.userId == joiner.id && $0.adds.contains { $0.sku == "VISIOCLIENT" } }
             }

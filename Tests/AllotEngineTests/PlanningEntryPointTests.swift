@@ -23,8 +23,13 @@ struct PlanningEntryPointTests {
         let loaded = try ConfigurationLoader().load(configurationAt: Self.exampleConfig)
         let now = Date(timeIntervalSince1970: 1_796_601_600)
         let prepared = try await ReconcileEngine.plan(
-            policies: loaded.policies.policies, tenant: .snapshot(Self.exampleTenant()), settings: loaded.configuration.reconcile, state: nil,
-            options: Self.readOnly, now: { now })
+            policies: loaded.policies.policies,
+            tenant: .snapshot(Self.exampleTenant()),
+            settings: loaded.configuration.reconcile,
+            state: nil,
+            options: Self.readOnly,
+            now: { now }
+        )
         #expect(prepared.options.now == 1_796_601_600)
         #expect(prepared.options.usersInBackoff.isEmpty)
         #expect(!prepared.options.allowMassRemoval)
@@ -38,11 +43,18 @@ struct PlanningEntryPointTests {
     func unfitPolicies() async throws {
         let loaded = try ConfigurationLoader().load(configurationAt: Self.exampleConfig)
         var policies = loaded.policies.policies
-        policies[0].match.groups = [GroupReference("No Such Team", at: SourceLocation(file: "policy.yaml", line: 3, column: 5))]
+        policies[0].match.groups = [
+            GroupReference("No Such Team", at: SourceLocation(file: "policy.yaml", line: 3, column: 5))
+        ]
         await #expect(throws: DiagnosticsError.self) {
             _ = try await ReconcileEngine.plan(
-                policies: policies, tenant: .snapshot(Self.exampleTenant()), settings: loaded.configuration.reconcile, state: nil,
-                options: Self.readOnly, now: Date.init)
+                policies: policies,
+                tenant: .snapshot(Self.exampleTenant()),
+                settings: loaded.configuration.reconcile,
+                state: nil,
+                options: Self.readOnly,
+                now: Date.init
+            )
         }
     }
 }

@@ -14,7 +14,9 @@ struct ProgressReporterTests {
     func everyStep() {
         let steps = Steps()
         let reporter = ProgressReporter(
-            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }, terminal: false, interval: .seconds(3600)
+            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() },
+            terminal: false,
+            interval: .seconds(3600)
         ) { steps.count.withLock { $0 += 1 } }
         for page in 1...3 { reporter.reading(users: page * 999, userPages: page, memberPages: 0) }
         reporter.applying(phase: "adds", done: 400, total: 800)

@@ -23,7 +23,8 @@ struct SeatWaveTests {
                 user.properties["department"] != "Engineering"
             else { continue }
             let states = (user.licenseAssignmentStates ?? []).filter(\.isDirect).map { state in
-                state.skuId == TestTenant.sku("SPE_E3") ? LicenseAssignmentState(skuId: TestTenant.sku("SPE_E5")) : state
+                state.skuId == TestTenant.sku("SPE_E3")
+                    ? LicenseAssignmentState(skuId: TestTenant.sku("SPE_E5")) : state
             }
             TestTenant.setDirect(states, of: index, in: &tenant)
             swapped += 1
@@ -42,16 +43,26 @@ struct SeatWaveTests {
         return tenant
     }
 
-    @Test("scarce seats and cross-SKU swaps converge in one apply, no write refused for seats; the second apply sends nothing", arguments: 1...20)
+    @Test(
+        "scarce seats and cross-SKU swaps converge in one apply, no write refused for seats; the second apply sends nothing",
+        arguments: 1...20
+    )
     func scarceSeats(seed: UInt64) async throws {
         let tenant = try await Self.scarceTenant(seed: 7_000 + seed)
         // The simulator runs each parallel batch's requests in a random order of its own, drawn per seed.
-        try await InProcessEngine.with("seats", tenant: tenant, configure: { $0.batchOrder = .random; $0.batchSeed = seed }) { engine in
+        try await InProcessEngine.with(
+            "seats",
+            tenant: tenant,
+            configure: {
+                $0.batchOrder = .random; $0.batchSeed = seed
+            }
+        ) { engine in
             let first = try await engine.cycle()
             let plan = try #require(first.outcome.plan)
             let changes = plan.changes
             let waiting = plan.seats.filter { seats in
-                changes.filter { $0.adds.contains { $0.skuId == seats.skuId } }.count > seats.prepaid - seats.consumedBefore
+                changes.filter { $0.adds.contains { $0.skuId == seats.skuId } }.count > seats.prepaid
+                    - seats.consumedBefore
             }
             #expect(waiting.count >= 2, "adds of several SKUs must wait for the seats other calls free")
             let report = first.report
@@ -59,7 +70,10 @@ struct SeatWaveTests {
             #expect(report.notSent == 0)
             #expect(report.applied.adds == plan.summary.adds && report.applied.removals == plan.summary.removals)
             #expect(report.deferredAdds == plan.summary.deferredAdds)
-            #expect(first.events("seats.short").allSatisfy { $0["deferred"] != nil }, "only the plan's own deferrals: \(first.events("seats.short"))")
+            #expect(
+                first.events("seats.short").allSatisfy { $0["deferred"] != nil },
+                "only the plan's own deferrals: \(first.events("seats.short"))"
+            )
             let refused = engine.simulator.requestLog().flatMap { $0.batchItems ?? [] }.filter { $0.status >= 400 }
             #expect(refused.isEmpty, "Graph refused: \(refused.prefix(3))")
 

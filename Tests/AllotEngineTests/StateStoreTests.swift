@@ -7,7 +7,8 @@ import Testing
 @Suite("State file")
 struct StateStoreTests {
     func temporaryDirectory() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("allot-state-\(UUID().uuidString)").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("allot-state-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
@@ -16,10 +17,16 @@ struct StateStoreTests {
     func roundTrip() throws {
         let store = StateStore(directory: try temporaryDirectory() + "/nested")
         var state = EngineState()
-        state.removalHistory = RemovalHistory(firstSeen: [PendingRemoval(user: GUID(high: 1, low: 2), sku: GUID(high: 3, low: 4)): 1_000])
+        state.removalHistory = RemovalHistory(firstSeen: [
+            PendingRemoval(user: GUID(high: 1, low: 2), sku: GUID(high: 3, low: 4)): 1_000
+        ])
         state.record(user: GUID(high: 9, low: 9), failedWith: "Request_BadRequest", at: 100)
         state.groups = [
-            EngineState.GroupCount(group: GUID(high: 5, low: 1), users: 0, shrink: EngineState.HeldShrink(usersBefore: 40, cyclesSeen: 1)),
+            EngineState.GroupCount(
+                group: GUID(high: 5, low: 1),
+                users: 0,
+                shrink: EngineState.HeldShrink(usersBefore: 40, cyclesSeen: 1)
+            ),
             EngineState.GroupCount(group: GUID(high: 5, low: 2), users: 12),
         ]
         try store.save(state)
@@ -29,24 +36,34 @@ struct StateStoreTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: store.directory) == ["state.json"])
     }
 
-    @Test("a version 1 file (before group counts) loads: removal clocks and backoffs kept, no group counts, saved as version 2")
+    @Test(
+        "a version 1 file (before group counts) loads: removal clocks and backoffs kept, no group counts, saved as version 2"
+    )
     func versionOne() throws {
         let store = StateStore(directory: try temporaryDirectory())
-        try Data("""
+        try Data(
+            """
             {
               "failures" : [ { "count" : 1, "lastError" : "Request_BadRequest", "retryAfter" : 700, "user" : "00000000-0000-0009-0000-000000000009" } ],
               "pendingRemovals" : [ { "since" : 1000, "sku" : "00000000-0000-0003-0000-000000000004", "user" : "00000000-0000-0001-0000-000000000002" } ],
               "version" : 1
             }
-            """.utf8).write(to: URL(fileURLWithPath: store.path))
+            """.utf8
+        ).write(to: URL(fileURLWithPath: store.path))
         let loaded = store.load()
         #expect(loaded.recovery == nil)
         #expect(loaded.state.version == EngineState.currentVersion)
         #expect(loaded.state.groups.isEmpty)
-        #expect(loaded.state.removalHistory.firstSeen == [PendingRemoval(user: GUID(high: 1, low: 2), sku: GUID(high: 3, low: 4)): 1000])
+        #expect(
+            loaded.state.removalHistory.firstSeen == [
+                PendingRemoval(user: GUID(high: 1, low: 2), sku: GUID(high: 3, low: 4)): 1000
+            ]
+        )
         #expect(loaded.state.failures.map(\.lastError) == ["Request_BadRequest"])
         try store.save(loaded.state)
-        let saved = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: store.path))) as? [String: Any])
+        let saved = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: store.path))) as? [String: Any]
+        )
         #expect(saved["version"] as? Int == 2)
         #expect((saved["groups"] as? [Any])?.isEmpty == true)
     }
@@ -54,7 +71,9 @@ struct StateStoreTests {
     @Test("a file from a newer Allot is set aside, like a corrupt one")
     func newerVersion() throws {
         let store = StateStore(directory: try temporaryDirectory())
-        try Data(#"{"version": 99, "pendingRemovals": [], "failures": []}"#.utf8).write(to: URL(fileURLWithPath: store.path))
+        try Data(#"{"version": 99, "pendingRemovals": [], "failures": []}"#.utf8).write(
+            to: URL(fileURLWithPath: store.path)
+        )
         let loaded = store.load(now: Date(timeIntervalSince1970: 7))
         #expect(loaded.state == EngineState())
         #expect(loaded.recovery?.contains("state version 99") == true, "\(loaded.recovery ?? "")")
@@ -98,7 +117,10 @@ struct StateStoreTests {
 
     @Test("the state directory follows systemd, then XDG, then the home directory")
     func directories() {
-        #expect(StateStore.defaultDirectory(environment: ["STATE_DIRECTORY": "/var/lib/allot:/var/lib/other"]) == "/var/lib/allot")
+        #expect(
+            StateStore.defaultDirectory(environment: ["STATE_DIRECTORY": "/var/lib/allot:/var/lib/other"])
+                == "/var/lib/allot"
+        )
         #expect(StateStore.defaultDirectory(environment: ["XDG_STATE_HOME": "/x", "HOME": "/h"]) == "/x/allot")
         #expect(StateStore.defaultDirectory(environment: ["HOME": "/h"]) == "/h/.local/state/allot")
     }

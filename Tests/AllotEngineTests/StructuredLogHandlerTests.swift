@@ -22,10 +22,16 @@ struct StructuredLogHandlerTests {
     @Test("JSON: one object per line with ts, level, event, msg and typed fields")
     func json() throws {
         let capture = LineCapture()
-        capture.logger().event(.licenseFailed, level: .error, "assignLicense failed for ada@contoso.com", [
-            "user.id": "2d7f", "graph.code": "Request_BadRequest", "attempts": .stringConvertible(2), "retry": .stringConvertible(false),
-            "skus": .array(["SPE_E5"]), "note": "a \"quoted\"\nline",
-        ])
+        capture.logger().event(
+            .licenseFailed,
+            level: .error,
+            "assignLicense failed for ada@contoso.com",
+            [
+                "user.id": "2d7f", "graph.code": "Request_BadRequest", "attempts": .stringConvertible(2),
+                "retry": .stringConvertible(false),
+                "skus": .array(["SPE_E5"]), "note": "a \"quoted\"\nline",
+            ]
+        )
         let line = try #require(capture.lines.first)
         #expect(line.hasSuffix("}\n") && line.filter { $0 == "\n" }.count == 1)
         let object = try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])

@@ -31,10 +31,18 @@ struct AuthenticationTests {
             _ = try directory.write("client-secret", Harness.secret + "\n")
             let allot = AllotConfiguration(
                 tenant: SampleTenant.tenantDomain,
-                graph: AllotConfiguration.GraphEndpoints(endpoint: endpoints.graphEndpoint, authority: endpoints.authority),
-                auth: AllotConfiguration.Authentication(clientId: Harness.clientId, credential: .clientSecretFile(nil)))
-            let configuration = try GraphClient.Configuration(allot, environment: ["CREDENTIALS_DIRECTORY": directory.path])
-            let model = try await GraphClient.withGraphClient(configuration: configuration, logger: Logger(label: "t")) {
+                graph: AllotConfiguration.GraphEndpoints(
+                    endpoint: endpoints.graphEndpoint,
+                    authority: endpoints.authority
+                ),
+                auth: AllotConfiguration.Authentication(clientId: Harness.clientId, credential: .clientSecretFile(nil))
+            )
+            let configuration = try GraphClient.Configuration(
+                allot,
+                environment: ["CREDENTIALS_DIRECTORY": directory.path]
+            )
+            let model = try await GraphClient.withGraphClient(configuration: configuration, logger: Logger(label: "t"))
+            {
                 try await $0.readTenant(attributes: [], groups: [])
             }
             #expect(model.userCount == Harness.tenant.users.count)
@@ -76,7 +84,9 @@ struct AuthenticationTests {
                 } throws: { "\($0)".contains(file) && "\($0)".contains(reason) }
             }
             let noDirectory = Harness.configuration(endpoints, credential: .clientSecretFile(nil))
-            #expect(throws: AuthenticationError.self) { _ = try GraphClient(configuration: noDirectory, logger: Logger(label: "t")) }
+            #expect(throws: AuthenticationError.self) {
+                _ = try GraphClient(configuration: noDirectory, logger: Logger(label: "t"))
+            }
         }
     }
 
@@ -92,8 +102,10 @@ struct AuthenticationTests {
                 endpoints,
                 credential: .certificate(
                     certificateFile: try directory.write("cert.pem", certificate.certificatePEM),
-                    privateKeyFile: try directory.write("key.pem", certificate.privateKeyPEM)),
-                clientId: clientId)
+                    privateKeyFile: try directory.write("key.pem", certificate.privateKeyPEM)
+                ),
+                clientId: clientId
+            )
             let (logger, handler) = Harness.capturingLogger()
             let model = try await GraphClient.withGraphClient(configuration: configuration, logger: logger) {
                 try await $0.readTenant(attributes: [], groups: [])
@@ -117,8 +129,10 @@ struct AuthenticationTests {
                 endpoints,
                 credential: .certificate(
                     certificateFile: try directory.write("cert.pem", other.certificatePEM),
-                    privateKeyFile: try directory.write("key.pem", other.privateKeyPEM)),
-                clientId: clientId)
+                    privateKeyFile: try directory.write("key.pem", other.privateKeyPEM)
+                ),
+                clientId: clientId
+            )
             await #expect {
                 try await GraphClient.withGraphClient(configuration: configuration, logger: Logger(label: "t")) {
                     try await $0.readTenant(attributes: [], groups: [])
@@ -136,19 +150,36 @@ struct AuthenticationTests {
             $0.applications.append(
                 SimulatedApplication(
                     clientId: clientId,
-                    federatedCredentials: [SimulatedFederatedCredential(issuer: issuer.issuer, subject: subject, signingKeyPEM: issuer.publicKeyPEM)]))
+                    federatedCredentials: [
+                        SimulatedFederatedCredential(
+                            issuer: issuer.issuer,
+                            subject: subject,
+                            signingKeyPEM: issuer.publicKeyPEM
+                        )
+                    ]
+                )
+            )
         }) { simulator, endpoints in
             let directory = try TestDirectory()
             let tokenFile = try directory.write("azure-identity-token", try issuer.token(subject: subject))
-            let configuration = Harness.configuration(endpoints, credential: .federatedTokenFile(tokenFile), clientId: clientId)
+            let configuration = Harness.configuration(
+                endpoints,
+                credential: .federatedTokenFile(tokenFile),
+                clientId: clientId
+            )
             try await GraphClient.withGraphClient(configuration: configuration, logger: Logger(label: "t")) { client in
                 let first = try await client.readTenant(attributes: [], groups: [])
                 #expect(first.userCount == Harness.tenant.users.count)
 
                 // The file rotates to a token for another subject: the next token request sends it and is refused.
-                _ = try directory.write("azure-identity-token", try issuer.token(subject: "system:serviceaccount:other:intruder"))
+                _ = try directory.write(
+                    "azure-identity-token",
+                    try issuer.token(subject: "system:serviceaccount:other:intruder")
+                )
                 simulator.revokeTokens()
-                await #expect(throws: AuthenticationError.self) { try await client.readTenant(attributes: [], groups: []) }
+                await #expect(throws: AuthenticationError.self) {
+                    try await client.readTenant(attributes: [], groups: [])
+                }
 
                 // Rotated back to a valid token: the next request works again.
                 _ = try directory.write("azure-identity-token", try issuer.token(subject: subject))
@@ -157,20 +188,28 @@ struct AuthenticationTests {
             }
             let statuses = simulator.requestLog().filter { $0.path.contains("/oauth2/v2.0/token") }.map(\.status)
             #expect(statuses.first == 200 && statuses.last == 200 && statuses.count >= 3)
-            #expect(statuses.dropFirst().dropLast().allSatisfy { (400..<500).contains($0) }, "the rotated assertion was sent and refused")
+            #expect(
+                statuses.dropFirst().dropLast().allSatisfy { (400..<500).contains($0) },
+                "the rotated assertion was sent and refused"
+            )
         }
     }
 
     @Test("managed identity through IMDS, user-assigned")
     func managedIdentity() async throws {
         let identity = "0c1d2e3f-0000-4000-8000-0000000000a1"
-        try await Harness.withSimulator(configure: { $0.managedIdentityClientIds = [identity] }) { simulator, endpoints in
+        try await Harness.withSimulator(configure: { $0.managedIdentityClientIds = [identity] }) {
+            simulator,
+            endpoints in
             let configuration = Harness.configuration(endpoints, credential: .managedIdentity(clientId: identity))
-            let model = try await GraphClient.withGraphClient(configuration: configuration, logger: Logger(label: "t")) {
+            let model = try await GraphClient.withGraphClient(configuration: configuration, logger: Logger(label: "t"))
+            {
                 try await $0.readTenant(attributes: [], groups: [])
             }
             #expect(model.userCount == Harness.tenant.users.count)
-            let imds = try #require(simulator.requestLog().first { $0.path.hasPrefix("/metadata/identity/oauth2/token") })
+            let imds = try #require(
+                simulator.requestLog().first { $0.path.hasPrefix("/metadata/identity/oauth2/token") }
+            )
             #expect(imds.method == "GET")
             #expect(imds.path.contains("api-version=2018-02-01"))
             #expect(imds.path.contains("resource=https%3A%2F%2Fgraph.microsoft.com%2F"))
@@ -181,14 +220,19 @@ struct AuthenticationTests {
     @Test("managed identity: IMDS answering 404 (starting) or 410 (updating) is retried", arguments: [404, 410])
     func managedIdentityNotReady(status: Int) async throws {
         let identity = "0c1d2e3f-0000-4000-8000-0000000000a1"
-        try await Harness.withSimulator(configure: { $0.managedIdentityClientIds = [identity] }) { simulator, endpoints in
+        try await Harness.withSimulator(configure: { $0.managedIdentityClientIds = [identity] }) {
+            simulator,
+            endpoints in
             simulator.addFault(SimulatedFault(kind: .tokenOutage, count: 2, status: status))
             let configuration = Harness.configuration(endpoints, credential: .managedIdentity(clientId: identity))
-            let model = try await GraphClient.withGraphClient(configuration: configuration, logger: Logger(label: "t")) {
+            let model = try await GraphClient.withGraphClient(configuration: configuration, logger: Logger(label: "t"))
+            {
                 try await $0.readTenant(attributes: [], groups: [])
             }
             #expect(model.userCount == Harness.tenant.users.count)
-            let imds = simulator.requestLog().filter { $0.path.hasPrefix("/metadata/identity/oauth2/token") }.map(\.status)
+            let imds = simulator.requestLog().filter { $0.path.hasPrefix("/metadata/identity/oauth2/token") }.map(
+                \.status
+            )
             #expect(imds == [status, status, 200])
         }
     }
@@ -196,14 +240,18 @@ struct AuthenticationTests {
     @Test("managed identity: an identity IMDS does not know surfaces IMDS's error")
     func unknownManagedIdentity() async throws {
         try await Harness.withSimulator { _, endpoints in
-            let configuration = Harness.configuration(endpoints, credential: .managedIdentity(clientId: "0c1d2e3f-0000-4000-8000-0000000000ff"))
+            let configuration = Harness.configuration(
+                endpoints,
+                credential: .managedIdentity(clientId: "0c1d2e3f-0000-4000-8000-0000000000ff")
+            )
             await #expect {
                 try await GraphClient.withGraphClient(configuration: configuration, logger: Logger(label: "t")) {
                     try await $0.readTenant(attributes: [], groups: [])
                 }
             } throws: { error in
                 guard let error = error as? AuthenticationError else { return false }
-                return error.entraError == "invalid_request" && "\(error)".contains("managed identity 0c1d2e3f-0000-4000-8000-0000000000ff")
+                return error.entraError == "invalid_request"
+                    && "\(error)".contains("managed identity 0c1d2e3f-0000-4000-8000-0000000000ff")
             }
         }
     }
@@ -212,7 +260,9 @@ struct AuthenticationTests {
     func tokenOutage() async throws {
         try await Harness.withSimulator { simulator, endpoints in
             simulator.addFault(SimulatedFault(kind: .tokenOutage, count: 2))
-            let model = try await Harness.withSecretClient(endpoints) { try await $0.readTenant(attributes: [], groups: []) }
+            let model = try await Harness.withSecretClient(endpoints) {
+                try await $0.readTenant(attributes: [], groups: [])
+            }
             #expect(model.userCount == Harness.tenant.users.count)
 
             simulator.addFault(SimulatedFault(kind: .tokenOutage, count: -1))
@@ -230,7 +280,9 @@ struct AuthenticationTests {
     func privateCA() async throws {
         let directory = try TestDirectory()
         let certificatePath = directory.path + "/simulator.pem"
-        try await Harness.withSimulator(configure: { $0.tls = .selfSigned(writeCertificateTo: certificatePath) }) { _, endpoints in
+        try await Harness.withSimulator(configure: { $0.tls = .selfSigned(writeCertificateTo: certificatePath) }) {
+            _,
+            endpoints in
             #expect(endpoints.graphEndpoint.hasPrefix("https://"))
             let trusted = try await Harness.withSecretClient(endpoints, adjust: { $0.caFile = certificatePath }) {
                 try await $0.readTenant(attributes: [], groups: [])

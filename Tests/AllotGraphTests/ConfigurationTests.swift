@@ -6,9 +6,12 @@ import Testing
 
 @Suite("Client configuration")
 struct ConfigurationTests {
-    @Test("http:// is refused for a host that is not loopback", arguments: [
-        "http://graph.microsoft.com/v1.0", "http://10.0.0.5:8080/v1.0", "http://128.0.0.1/v1.0",
-    ])
+    @Test(
+        "http:// is refused for a host that is not loopback",
+        arguments: [
+            "http://graph.microsoft.com/v1.0", "http://10.0.0.5:8080/v1.0", "http://128.0.0.1/v1.0",
+        ]
+    )
     func plainHTTPRefused(endpoint: String) {
         #expect {
             _ = try Endpoint(endpoint, setting: "graph.endpoint")
@@ -17,9 +20,12 @@ struct ConfigurationTests {
         }
     }
 
-    @Test("http:// is accepted for loopback hosts", arguments: [
-        "http://127.0.0.1:8080/v1.0", "http://localhost/v1.0", "http://[::1]:9000/v1.0", "http://127.4.5.6/",
-    ])
+    @Test(
+        "http:// is accepted for loopback hosts",
+        arguments: [
+            "http://127.0.0.1:8080/v1.0", "http://localhost/v1.0", "http://[::1]:9000/v1.0", "http://127.4.5.6/",
+        ]
+    )
     func loopbackAccepted(endpoint: String) throws {
         let parsed = try Endpoint(endpoint, setting: "graph.endpoint")
         #expect(parsed.scheme == "http")
@@ -29,8 +35,11 @@ struct ConfigurationTests {
     @Test("a client for a non-loopback http:// endpoint is not created")
     func clientRefusesPlainHTTP() {
         let configuration = GraphClient.Configuration(
-            tenant: "contoso.onmicrosoft.com", clientId: "c", credential: .managedIdentity(clientId: nil),
-            graphEndpoint: "http://graph.example.com/v1.0")
+            tenant: "contoso.onmicrosoft.com",
+            clientId: "c",
+            credential: .managedIdentity(clientId: nil),
+            graphEndpoint: "http://graph.example.com/v1.0"
+        )
         #expect(throws: GraphConfigurationError.self) {
             _ = try GraphClient(configuration: configuration, logger: Logger(label: "test"))
         }
@@ -57,8 +66,10 @@ struct ConfigurationTests {
     func proxy() throws {
         let proxy = try #require(
             try ProxySettings.fromEnvironment([
-                "HTTPS_PROXY": "http://user:p%40ss@proxy.corp:3128", "NO_PROXY": "login.microsoftonline.com, .internal:8443,10.1.2.3",
-            ]))
+                "HTTPS_PROXY": "http://user:p%40ss@proxy.corp:3128",
+                "NO_PROXY": "login.microsoftonline.com, .internal:8443,10.1.2.3",
+            ])
+        )
         #expect(proxy.host == "proxy.corp")
         #expect(proxy.port == 3128)
         #expect(proxy.credentials == "user:p@ss")
@@ -70,17 +81,30 @@ struct ConfigurationTests {
         #expect(!proxy.applies(toHost: "169.254.169.254"))
         #expect(try ProxySettings.fromEnvironment(["https_proxy": "proxy:8080"])?.port == 8080)
         #expect(try ProxySettings.fromEnvironment([:]) == nil)
-        #expect(try ProxySettings.fromEnvironment(["HTTPS_PROXY": "http://p:1", "NO_PROXY": "*"])?.applies(toHost: "x.com") == false)
-        #expect(throws: GraphConfigurationError.self) { try ProxySettings.fromEnvironment(["HTTPS_PROXY": "http://proxy:port"]) }
+        #expect(
+            try ProxySettings.fromEnvironment(["HTTPS_PROXY": "http://p:1", "NO_PROXY": "*"])?.applies(toHost: "x.com")
+                == false
+        )
+        #expect(throws: GraphConfigurationError.self) {
+            try ProxySettings.fromEnvironment(["HTTPS_PROXY": "http://proxy:port"])
+        }
     }
 
     @Test("the configuration follows allot.yaml and the environment")
     func fromAllotConfiguration() throws {
         let allot = AllotConfiguration(
-            tenant: "contoso.onmicrosoft.com", cloud: .usgov,
-            graph: AllotConfiguration.GraphEndpoints(caFile: "/etc/allot/ca.pem", writeQuota: AllotConfiguration.WriteQuota(writes: 100, window: .seconds(10))),
-            auth: AllotConfiguration.Authentication(clientId: "app", credential: .clientSecretFile(nil)))
-        let configuration = try GraphClient.Configuration(allot, environment: ["CREDENTIALS_DIRECTORY": "/run/credentials/allot.service"])
+            tenant: "contoso.onmicrosoft.com",
+            cloud: .usgov,
+            graph: AllotConfiguration.GraphEndpoints(
+                caFile: "/etc/allot/ca.pem",
+                writeQuota: AllotConfiguration.WriteQuota(writes: 100, window: .seconds(10))
+            ),
+            auth: AllotConfiguration.Authentication(clientId: "app", credential: .clientSecretFile(nil))
+        )
+        let configuration = try GraphClient.Configuration(
+            allot,
+            environment: ["CREDENTIALS_DIRECTORY": "/run/credentials/allot.service"]
+        )
         #expect(configuration.graphEndpoint == "https://graph.microsoft.us/v1.0")
         #expect(configuration.authority == "https://login.microsoftonline.us")
         #expect(configuration.scope == "https://graph.microsoft.us/.default")
@@ -100,7 +124,12 @@ struct ConfigurationTests {
 
     @Test("query values are percent-encoded outside the unreserved set")
     func formEncoding() {
-        #expect(FormEncoding.escape("displayName eq 'R&D ''Ops'''") == "displayName%20eq%20%27R%26D%20%27%27Ops%27%27%27")
-        #expect(FormEncoding.encode([("scope", "https://graph.microsoft.com/.default")]) == "scope=https%3A%2F%2Fgraph.microsoft.com%2F.default")
+        #expect(
+            FormEncoding.escape("displayName eq 'R&D ''Ops'''") == "displayName%20eq%20%27R%26D%20%27%27Ops%27%27%27"
+        )
+        #expect(
+            FormEncoding.encode([("scope", "https://graph.microsoft.com/.default")])
+                == "scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
+        )
     }
 }

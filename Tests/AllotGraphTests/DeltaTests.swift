@@ -21,15 +21,25 @@ struct DeltaTests {
         return try #require(simulator.currentTenant().users.first { !members.contains($0.id) }).id
     }
 
-    @Test("delta starts from now in one request per resource; a round with nothing changed costs two requests and is empty")
+    @Test(
+        "delta starts from now in one request per resource; a round with nothing changed costs two requests and is empty"
+    )
     func nothingChanged() async throws {
         try await Harness.withSimulator { simulator, endpoints in
             try await Harness.withSecretClient(endpoints) { client in
                 let links = try await client.startDelta(attributes: Self.attributes)
                 let log = simulator.requestLog().filter { $0.path.hasPrefix("/v1.0/") }
                 #expect(log.count == 2, "\(log.map(\.path))")
-                #expect(log[0].path.hasPrefix("/v1.0/users/delta?$select=id,userPrincipalName,usageLocation,accountEnabled,department&$deltatoken=latest"), "\(log[0].path)")
-                #expect(log[1].path.contains("/groups/delta?$select=displayName,members&$deltatoken=latest"), "\(log[1].path)")
+                #expect(
+                    log[0].path.hasPrefix(
+                        "/v1.0/users/delta?$select=id,userPrincipalName,usageLocation,accountEnabled,department&$deltatoken=latest"
+                    ),
+                    "\(log[0].path)"
+                )
+                #expect(
+                    log[1].path.contains("/groups/delta?$select=displayName,members&$deltatoken=latest"),
+                    "\(log[1].path)"
+                )
                 simulator.clearRequestLog()
                 let round = try await client.followDelta(links)
                 #expect(round.delta.isEmpty)
@@ -53,18 +63,29 @@ struct DeltaTests {
                 let newcomer = GUID(high: 0xabc, low: 1)
                 try simulator.addMember(joiner, toGroup: pmo.id)
                 try simulator.removeMember(leaver, fromGroup: pmo.id)
-                try simulator.createUser(DirectoryUser(id: newcomer, userPrincipalName: "newcomer@contoso.com", usageLocation: "GB"))
+                try simulator.createUser(
+                    DirectoryUser(id: newcomer, userPrincipalName: "newcomer@contoso.com", usageLocation: "GB")
+                )
                 try simulator.addMember(newcomer, toGroup: platform.id)
                 try simulator.updateUser(mover, ["department": .string("Sales")])
-                let gone = try #require(simulator.currentTenant().users.first { ![joiner, leaver, mover, newcomer].contains($0.id) }).id
+                let gone = try #require(
+                    simulator.currentTenant().users.first { ![joiner, leaver, mover, newcomer].contains($0.id) }
+                ).id
                 #expect(simulator.deleteUser(gone))
 
                 let round = try await client.followDelta(links)
                 let delta = round.delta
                 #expect(delta.memberships[MembershipKey(group: pmo.id, member: joiner)]?.added == true)
                 #expect(delta.memberships[MembershipKey(group: pmo.id, member: leaver)]?.added == false)
-                #expect(delta.memberships[MembershipKey(group: platform.id, member: newcomer)] == MembershipChange(
-                    group: platform.id, member: newcomer, memberKind: .user, added: true))
+                #expect(
+                    delta.memberships[MembershipKey(group: platform.id, member: newcomer)]
+                        == MembershipChange(
+                            group: platform.id,
+                            member: newcomer,
+                            memberKind: .user,
+                            added: true
+                        )
+                )
                 #expect(delta.changedUsers[newcomer]?.userPrincipalName == "newcomer@contoso.com")
                 #expect(delta.changedUsers[newcomer]?.usageLocation == "GB")
                 #expect(delta.changedUsers[mover]?.properties["department"] == .string("Sales"))
@@ -85,7 +106,10 @@ struct DeltaTests {
                 simulator.expireDeltaTokens()
                 let error = await #expect(throws: GraphReadError.self) { try await client.followDelta(links) }
                 #expect(error?.reason == .deltaExpired)
-                #expect(error?.request?.status == 410 && error?.request?.code == "syncStateNotFound", "\(String(describing: error))")
+                #expect(
+                    error?.request?.status == 410 && error?.request?.code == "syncStateNotFound",
+                    "\(String(describing: error))"
+                )
                 #expect(error?.message.contains("full read") == true)
             }
         }
@@ -105,7 +129,10 @@ struct DeltaTests {
                 #expect(error?.read == "groups delta page 1")
                 simulator.clearFaults()
                 let round = try await client.followDelta(links)
-                #expect(round.delta.memberships[MembershipKey(group: pmo.id, member: joiner)]?.added == true, "nothing was lost")
+                #expect(
+                    round.delta.memberships[MembershipKey(group: pmo.id, member: joiner)]?.added == true,
+                    "nothing was lost"
+                )
             }
         }
     }

@@ -32,7 +32,10 @@ struct PageDecodingTests {
 
     @Test("users decode into the builder with only the kept attributes")
     func users() throws {
-        let attributes = ["department", "accountEnabled", "onPremisesExtensionAttributes.extensionAttribute1", "otherMails", "age", "userPrincipalName"]
+        let attributes = [
+            "department", "accountEnabled", "onPremisesExtensionAttributes.extensionAttribute1", "otherMails", "age",
+            "userPrincipalName",
+        ]
         var builder = TenantBuilder(attributes: attributes)
         var decoder = UserPageDecoder(attributePaths: builder.attributePaths)
         let (count, nextLink) = try decoder.decode(ByteBuffer(string: Self.page), into: &builder)
@@ -46,7 +49,9 @@ struct PageDecodingTests {
         #expect(model.usageLocation(at: second) == nil)
         #expect(model.attribute("department", ofUser: second) == .string("Sales \"EMEA\""))
         #expect(model.attribute("accountEnabled", ofUser: first) == .bool(false))
-        #expect(model.attribute("onPremisesExtensionAttributes.extensionAttribute1", ofUser: second) == .string("VISIO"))
+        #expect(
+            model.attribute("onPremisesExtensionAttributes.extensionAttribute1", ofUser: second) == .string("VISIO")
+        )
         #expect(model.attribute("onPremisesExtensionAttributes.extensionAttribute1", ofUser: first) == nil)
         #expect(model.attribute("otherMails", ofUser: second) == .array([.string("x@y.z")]))
         #expect(model.attribute("age", ofUser: first) == .number(42.5))
@@ -98,7 +103,10 @@ struct PageDecodingTests {
 
     @Test("values interned by their raw bytes come out as JSONDecoder reads them, across pages")
     func valuesByBytes() throws {
-        let attributes = ["department", "accountEnabled", "onPremisesExtensionAttributes.extensionAttribute1", "onPremisesExtensionAttributes"]
+        let attributes = [
+            "department", "accountEnabled", "onPremisesExtensionAttributes.extensionAttribute1",
+            "onPremisesExtensionAttributes",
+        ]
         var builder = TenantBuilder(attributes: attributes)
         var decoder = UserPageDecoder(attributePaths: builder.attributePaths)
         _ = try decoder.decode(ByteBuffer(string: Self.repeatingPage), into: &builder)
@@ -110,7 +118,8 @@ struct PageDecodingTests {
         let scanned = model.snapshot()
 
         struct Page: Decodable { let value: [DirectoryUser] }
-        let users = try JSONDecoder().decode(Page.self, from: Data(Self.repeatingPage.utf8)).value
+        let users =
+            try JSONDecoder().decode(Page.self, from: Data(Self.repeatingPage.utf8)).value
             + JSONDecoder().decode(Page.self, from: Data(again.utf8)).value
         let reference = try TenantModel(snapshot: Snapshot(attributes: attributes, users: users)).snapshot()
         #expect(scanned.users == reference.users)
@@ -122,16 +131,24 @@ struct PageDecodingTests {
             #expect(model.usageLocation(at: try user("c")) == nil)
             #expect(model.attribute("department", ofUser: try user("d")) == nil, "an empty string is missing")
             #expect(model.attribute("department", ofUser: try user("e")) == .array([.string("Sales")]))
-            #expect(model.attribute("onPremisesExtensionAttributes.extensionAttribute1", ofUser: try user("a")) == .string("VISIO"))
+            #expect(
+                model.attribute("onPremisesExtensionAttributes.extensionAttribute1", ofUser: try user("a"))
+                    == .string("VISIO")
+            )
             #expect(model.attribute("onPremisesExtensionAttributes.extensionAttribute1", ofUser: try user("b")) == nil)
             #expect(model.attribute("onPremisesExtensionAttributes.extensionAttribute1", ofUser: try user("c")) == nil)
             #expect(model.attribute("onPremisesExtensionAttributes.extensionAttribute1", ofUser: try user("d")) == nil)
-            #expect(model.attribute("onPremisesExtensionAttributes.extensionAttribute1", ofUser: try user("e")) == .string("VISIO"))
+            #expect(
+                model.attribute("onPremisesExtensionAttributes.extensionAttribute1", ofUser: try user("e"))
+                    == .string("VISIO")
+            )
             #expect(model.attribute("onPremisesExtensionAttributes", ofUser: try user("d")) == .string("VISIO"))
         }
     }
 
-    @Test("member pages yield the users' ids, the nested groups' ids and the next link; devices and contacts are skipped")
+    @Test(
+        "member pages yield the users' ids, the nested groups' ids and the next link; devices and contacts are skipped"
+    )
     func members() throws {
         let body = """
             {"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#directoryObjects(id)",
@@ -146,24 +163,37 @@ struct PageDecodingTests {
         var ids: [GUID] = []
         var groups: [GUID] = []
         let next = try CollectionPage.userIds(ByteBuffer(string: body), into: &ids, groups: &groups)
-        #expect(next == "https://graph.microsoft.com/v1.0/groups/x/transitiveMembers?$select=id&$top=999&$skiptoken=abc")
-        #expect(ids.map(\.description) == [
-            "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-00000000000a", "00000000-0000-4000-8000-000000000005",
-        ], "an untyped entry is kept: only ids of users read from /users count")
+        #expect(
+            next == "https://graph.microsoft.com/v1.0/groups/x/transitiveMembers?$select=id&$top=999&$skiptoken=abc"
+        )
+        #expect(
+            ids.map(\.description) == [
+                "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-00000000000a",
+                "00000000-0000-4000-8000-000000000005",
+            ],
+            "an untyped entry is kept: only ids of users read from /users count"
+        )
         #expect(groups.map(\.description) == ["00000000-0000-4000-8000-000000000002"])
         #expect(throws: (any Error).self) {
             var none: [GUID] = []
             var noGroups: [GUID] = []
-            _ = try CollectionPage.userIds(ByteBuffer(string: ##"{"value":[{"@odata.type":"#microsoft.graph.user"}]}"##), into: &none, groups: &noGroups)
+            _ = try CollectionPage.userIds(
+                ByteBuffer(string: ##"{"value":[{"@odata.type":"#microsoft.graph.user"}]}"##),
+                into: &none,
+                groups: &noGroups
+            )
         }
     }
 
-    @Test("malformed pages are errors, not empty pages", arguments: [
-        #"{"value":[{"id":"not-a-guid","userPrincipalName":"a"}]}"#,
-        #"{"value":[{"userPrincipalName":"a"}]}"#,
-        #"{"value":[{"id":"00000000-0000-4000-8000-000000000001","userPrincipalName":"a"}"#,
-        #"<html>Service Unavailable</html>"#,
-    ])
+    @Test(
+        "malformed pages are errors, not empty pages",
+        arguments: [
+            #"{"value":[{"id":"not-a-guid","userPrincipalName":"a"}]}"#,
+            #"{"value":[{"userPrincipalName":"a"}]}"#,
+            #"{"value":[{"id":"00000000-0000-4000-8000-000000000001","userPrincipalName":"a"}"#,
+            #"<html>Service Unavailable</html>"#,
+        ]
+    )
     func malformed(body: String) {
         var builder = TenantBuilder(attributes: [])
         var decoder = UserPageDecoder(attributePaths: builder.attributePaths)
@@ -173,10 +203,16 @@ struct PageDecodingTests {
     @Test("$select names the license fields and each attribute's first component once")
     func select() {
         #expect(
-            GraphClient.userSelect(attributes: ["department", "onPremisesExtensionAttributes.extensionAttribute1",
-                "onPremisesExtensionAttributes.extensionAttribute2", "usageLocation", "accountEnabled"])
-                == ["id", "userPrincipalName", "usageLocation", "assignedLicenses", "licenseAssignmentStates", "department",
-                    "onPremisesExtensionAttributes", "accountEnabled"])
+            GraphClient.userSelect(attributes: [
+                "department", "onPremisesExtensionAttributes.extensionAttribute1",
+                "onPremisesExtensionAttributes.extensionAttribute2", "usageLocation", "accountEnabled",
+            ])
+                == [
+                    "id", "userPrincipalName", "usageLocation", "assignedLicenses", "licenseAssignmentStates",
+                    "department",
+                    "onPremisesExtensionAttributes", "accountEnabled",
+                ]
+        )
     }
 }
 
@@ -198,19 +234,30 @@ struct JSONScannerTests {
     @Test("strings with escapes, quotes and backslashes at their ends")
     func escapes() throws {
         let parsed = try values(#"["plain", "a\\", "\\\"", "x\"y\"", "tab\there", "\u00e9\ud83d\ude00", "", "\/"]"#)
-        #expect(parsed == [.string("plain"), .string("a\\"), .string("\\\""), .string("x\"y\""), .string("tab\there"), .string("é😀"), .string(""), .string("/")])
+        #expect(
+            parsed == [
+                .string("plain"), .string("a\\"), .string("\\\""), .string("x\"y\""), .string("tab\there"),
+                .string("é😀"), .string(""), .string("/"),
+            ]
+        )
     }
 
     @Test("numbers, literals and nested values")
     func nested() throws {
         let parsed = try values(#"[1, -2.5e3, true, false, null, {"a": [1, {"b": "c"}]}, []]"#)
-        #expect(parsed == [.number(1), .number(-2500), .bool(true), .bool(false), .null,
-            .object(["a": .array([.number(1), .object(["b": .string("c")])])]), .array([])])
+        #expect(
+            parsed == [
+                .number(1), .number(-2500), .bool(true), .bool(false), .null,
+                .object(["a": .array([.number(1), .object(["b": .string("c")])])]), .array([]),
+            ]
+        )
     }
 
     @Test("GUIDs in either case; anything else is an error")
     func guids() throws {
-        var bytes = Array(#"["8F3C2A10-5b7e-4d2c-9a61-3e0f4b8d7c21", "8f3c2a10-5b7e-4d2c-9a61-3e0f4b8d7c2g", "x"]"#.utf8)
+        var bytes = Array(
+            #"["8F3C2A10-5b7e-4d2c-9a61-3e0f4b8d7c21", "8f3c2a10-5b7e-4d2c-9a61-3e0f4b8d7c2g", "x"]"#.utf8
+        )
         try bytes.withUnsafeMutableBytes { raw in
             var scanner = JSONScanner(UnsafeRawBufferPointer(raw))
             try scanner.beginArray()

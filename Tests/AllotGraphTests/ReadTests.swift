@@ -8,8 +8,10 @@ import Testing
 
 @Suite("Tenant read against the simulator")
 struct ReadTests {
-    static let attributes = ["accountEnabled", "userType", "department", "jobTitle", "country",
-        "onPremisesExtensionAttributes.extensionAttribute1"]
+    static let attributes = [
+        "accountEnabled", "userType", "department", "jobTitle", "country",
+        "onPremisesExtensionAttributes.extensionAttribute1",
+    ]
     static let groups = ["Engineering", "frontline workers", "PMO", "License Exempt"]
 
     @Test("a full read returns every user, group member and SKU, in the fewest requests")
@@ -25,7 +27,9 @@ struct ReadTests {
             #expect(model.tenant == SampleTenant.tenantDomain)
             for reference in Self.groups {
                 let index = try #require(model.groups(matching: reference).first)
-                let expected = try #require(truth.groups.first { $0.displayName.lowercased() == reference.lowercased() })
+                let expected = try #require(
+                    truth.groups.first { $0.displayName.lowercased() == reference.lowercased() }
+                )
                 #expect(model.memberCount(ofGroup: index) == Set(expected.members).count, "members of \(reference)")
             }
             // Every user's kept attributes and licenses are Graph's.
@@ -34,18 +38,28 @@ struct ReadTests {
                 let user = try #require(byId[model.userID(at: index)])
                 #expect(model.userPrincipalName(at: index) == user.userPrincipalName)
                 #expect(model.usageLocation(at: index) == user.usageLocation)
-                #expect(model.licenseHolding(ofUser: index) == LicenseHolding(assignedLicenses: user.assignedLicenses, states: user.licenseAssignmentStates))
+                #expect(
+                    model.licenseHolding(ofUser: index)
+                        == LicenseHolding(assignedLicenses: user.assignedLicenses, states: user.licenseAssignmentStates)
+                )
                 for path in Self.attributes {
                     let expected = user.property(at: path)
                     let actual = model.attribute(path, ofUser: index)
-                    #expect(actual == (expected.flatMap { $0 == .null || $0 == .string("") ? nil : $0 }), "\(path) of \(user.userPrincipalName)")
+                    #expect(
+                        actual == (expected.flatMap { $0 == .null || $0 == .string("") ? nil : $0 }),
+                        "\(path) of \(user.userPrincipalName)"
+                    )
                 }
             }
             let log = simulator.requestLog()
             let userPages = log.filter { $0.path.hasPrefix("/v1.0/users") }
             #expect(userPages.count == (truth.users.count + 998) / 999)
             #expect(userPages.first?.path.contains("$top=999") == true)
-            #expect(userPages.first?.path.contains("$select=id,userPrincipalName,usageLocation,assignedLicenses,licenseAssignmentStates,accountEnabled,userType,department,jobTitle,country,onPremisesExtensionAttributes") == true)
+            #expect(
+                userPages.first?.path.contains(
+                    "$select=id,userPrincipalName,usageLocation,assignedLicenses,licenseAssignmentStates,accountEnabled,userType,department,jobTitle,country,onPremisesExtensionAttributes"
+                ) == true
+            )
             #expect(log.filter { $0.path.hasPrefix("/v1.0/subscribedSkus") }.count == 1)
             #expect(log.allSatisfy { $0.userAgent == "allot/\(AllotVersion.current)" })
             let ids = log.compactMap(\.clientRequestId)
@@ -78,16 +92,23 @@ struct ReadTests {
         let attributes = ["signInActivity.lastSignInDateTime"]
         try await Harness.withSimulator { _, endpoints in
             await #expect {
-                try await Harness.withSecretClient(endpoints) { client in try await client.readTenant(attributes: attributes, groups: []) }
+                try await Harness.withSecretClient(endpoints) { client in
+                    try await client.readTenant(attributes: attributes, groups: [])
+                }
             } throws: { error in
                 guard let error = error as? GraphReadError else { return false }
                 return error.reason == .signInActivityRefused && error.request?.status == 403
-                    && "\(error)".contains("lacks the AuditLog.Read.All permission") && "\(error)".contains("deploy/app-registration.md")
+                    && "\(error)".contains("lacks the AuditLog.Read.All permission")
+                    && "\(error)".contains("deploy/app-registration.md")
             }
         }
-        try await Harness.withSimulator(configure: { Self.grantAuditLogs(&$0); $0.entraIDPremium = false }) { _, endpoints in
+        try await Harness.withSimulator(configure: {
+            Self.grantAuditLogs(&$0); $0.entraIDPremium = false
+        }) { _, endpoints in
             await #expect {
-                try await Harness.withSecretClient(endpoints) { client in try await client.readTenant(attributes: attributes, groups: []) }
+                try await Harness.withSecretClient(endpoints) { client in
+                    try await client.readTenant(attributes: attributes, groups: [])
+                }
             } throws: { error in
                 guard let error = error as? GraphReadError else { return false }
                 return error.reason == .signInActivityRefused && "\(error)".contains("no Microsoft Entra ID P1")
@@ -97,7 +118,9 @@ struct ReadTests {
 
     /// Grants Allot's application `AuditLog.Read.All`, which the simulator's default roles lack.
     static func grantAuditLogs(_ configuration: inout SimulatorConfiguration) {
-        for index in configuration.applications.indices { configuration.applications[index].roles.insert("AuditLog.Read.All") }
+        for index in configuration.applications.indices {
+            configuration.applications[index].roles.insert("AuditLog.Read.All")
+        }
     }
 
     @Test("a page failing in the middle fails the read, naming the page")
@@ -148,7 +171,10 @@ struct ReadTests {
             let log = simulator.requestLog()
             #expect(log.filter { $0.path.contains("/oauth2/v2.0/token") }.count == 2)
             #expect(log.filter { $0.status == 401 }.count <= 2)
-            #expect(log.filter { $0.path.hasPrefix("/v1.0/users") && $0.status == 200 }.count == (Harness.tenant.users.count + 998) / 999)
+            #expect(
+                log.filter { $0.path.hasPrefix("/v1.0/users") && $0.status == 200 }.count
+                    == (Harness.tenant.users.count + 998) / 999
+            )
         }
     }
 
@@ -162,7 +188,10 @@ struct ReadTests {
                 _ = try await client.readTenant(attributes: [], groups: [])
                 clock.advance(by: .seconds(479))
                 _ = try await client.readTenant(attributes: [], groups: [])
-                #expect(simulator.requestLog().filter { $0.path.contains("/oauth2/v2.0/token") }.count == 1, "not due before 80 %")
+                #expect(
+                    simulator.requestLog().filter { $0.path.contains("/oauth2/v2.0/token") }.count == 1,
+                    "not due before 80 %"
+                )
                 clock.advance(by: .seconds(2))
                 _ = try await client.readTenant(attributes: [], groups: [])
             }
@@ -197,14 +226,21 @@ struct ReadTests {
             let bootstrap = try GraphClient(configuration: configuration, logger: .init(label: "t"))
             let provider = Revoking(simulator: simulator, inner: bootstrap.tokens as! CachingTokenProvider)
             await #expect {
-                try await GraphClient.withGraphClient(configuration: configuration, logger: .init(label: "t"), tokenProvider: provider) {
+                try await GraphClient.withGraphClient(
+                    configuration: configuration,
+                    logger: .init(label: "t"),
+                    tokenProvider: provider
+                ) {
                     try await $0.readTenant(attributes: [], groups: [])
                 }
             } throws: { error in
                 (error as? GraphReadError)?.request?.status == 401
             }
             try await bootstrap.shutdown()
-            #expect(simulator.requestLog().filter { $0.path.hasPrefix("/v1.0/users") }.count <= 2, "one refresh, then the 401 surfaces")
+            #expect(
+                simulator.requestLog().filter { $0.path.hasPrefix("/v1.0/users") }.count <= 2,
+                "one refresh, then the 401 surfaces"
+            )
         }
     }
 
@@ -212,7 +248,9 @@ struct ReadTests {
     func groupNotFound() async throws {
         try await Harness.withSimulator { _, endpoints in
             await #expect {
-                try await Harness.withSecretClient(endpoints) { try await $0.readTenant(attributes: [], groups: ["Enginering"]) }
+                try await Harness.withSecretClient(endpoints) {
+                    try await $0.readTenant(attributes: [], groups: ["Enginering"])
+                }
             } throws: { error in
                 guard let error = error as? GraphReadError else { return false }
                 return error.reason == .groupNotFound && error.read == "group 'Enginering'"
@@ -236,11 +274,16 @@ struct ReadTests {
         var tenant = Harness.tenant
         let original = try #require(tenant.groups.first { $0.displayName == "PMO" })
         let twin = DirectoryGroup(
-            id: GUID("0badc0de-0000-4000-8000-000000000001")!, displayName: "pmo", members: Array(original.members.prefix(3)))
+            id: GUID("0badc0de-0000-4000-8000-000000000001")!,
+            displayName: "pmo",
+            members: Array(original.members.prefix(3))
+        )
         tenant.groups.append(twin)
         try await Harness.withSimulator(tenant: tenant) { _, endpoints in
             await #expect {
-                try await Harness.withSecretClient(endpoints) { try await $0.readTenant(attributes: [], groups: ["PMO"]) }
+                try await Harness.withSecretClient(endpoints) {
+                    try await $0.readTenant(attributes: [], groups: ["PMO"])
+                }
             } throws: { error in
                 guard let error = error as? GraphReadError else { return false }
                 return error.reason == .groupAmbiguous && "\(error)".contains(twin.id.description)
@@ -257,10 +300,15 @@ struct ReadTests {
     func quotedGroupName() async throws {
         var tenant = Harness.tenant
         let quoted = DirectoryGroup(
-            id: GUID("0badc0de-0000-4000-8000-000000000002")!, displayName: "R&D 'Labs'", members: [tenant.users[0].id])
+            id: GUID("0badc0de-0000-4000-8000-000000000002")!,
+            displayName: "R&D 'Labs'",
+            members: [tenant.users[0].id]
+        )
         tenant.groups.append(quoted)
         try await Harness.withSimulator(tenant: tenant) { _, endpoints in
-            let model = try await Harness.withSecretClient(endpoints) { try await $0.readTenant(attributes: [], groups: ["R&D 'Labs'"]) }
+            let model = try await Harness.withSecretClient(endpoints) {
+                try await $0.readTenant(attributes: [], groups: ["R&D 'Labs'"])
+            }
             #expect(model.groups.map(\.id) == [quoted.id])
             #expect(model.memberCount(ofGroup: 0) == 1)
         }

@@ -4,7 +4,13 @@ import Testing
 
 @Suite("Retry policy")
 struct RetryPolicyTests {
-    let policy = RetryPolicy(maxRetries: 3, maxThrottledRetries: 2, baseDelay: .milliseconds(500), maxDelay: .seconds(2), jitter: 0.5)
+    let policy = RetryPolicy(
+        maxRetries: 3,
+        maxThrottledRetries: 2,
+        baseDelay: .milliseconds(500),
+        maxDelay: .seconds(2),
+        jitter: 0.5
+    )
 
     @Test("the backoff ceiling doubles and stops at maxDelay")
     func ceilingDoubles() {

@@ -30,13 +30,24 @@ enum Harness {
 
     /// A client configuration for the simulator, with fast retries so that fault tests stay quick.
     static func configuration(
-        _ endpoints: SimulatorEndpoints, credential: AllotConfiguration.Credential, clientId: String = Harness.clientId
+        _ endpoints: SimulatorEndpoints,
+        credential: AllotConfiguration.Credential,
+        clientId: String = Harness.clientId
     ) -> GraphClient.Configuration {
         GraphClient.Configuration(
-            tenant: SampleTenant.tenantDomain, clientId: clientId, credential: credential,
-            graphEndpoint: endpoints.graphEndpoint, authority: endpoints.authority,
+            tenant: SampleTenant.tenantDomain,
+            clientId: clientId,
+            credential: credential,
+            graphEndpoint: endpoints.graphEndpoint,
+            authority: endpoints.authority,
             managedIdentityEndpoint: endpoints.imdsEndpoint,
-            retry: RetryPolicy(maxRetries: 4, maxThrottledRetries: 6, baseDelay: .milliseconds(20), maxDelay: .milliseconds(200)))
+            retry: RetryPolicy(
+                maxRetries: 4,
+                maxThrottledRetries: 6,
+                baseDelay: .milliseconds(20),
+                maxDelay: .milliseconds(200)
+            )
+        )
     }
 
     /// A logger that keeps every line (trace and up), to search for secrets.
@@ -56,7 +67,8 @@ enum Harness {
 
     /// Runs `body` with a client and a secret file holding ``secret``.
     static func withSecretClient<T: Sendable>(
-        _ endpoints: SimulatorEndpoints, logger: Logger = Logger(label: "allot.graph.test"),
+        _ endpoints: SimulatorEndpoints,
+        logger: Logger = Logger(label: "allot.graph.test"),
         adjust: (inout GraphClient.Configuration) -> Void = { _ in },
         _ body: (GraphClient) async throws -> T
     ) async throws -> T {

@@ -37,9 +37,17 @@ struct TestCertificate {
         let name = try DistinguishedName { CommonName(commonName) }
         let now = Date()
         let certificate = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: certificateKey.publicKey,
-            notValidBefore: now - 3600, notValidAfter: now + 86400, issuer: name, subject: name,
-            signatureAlgorithm: .sha256WithRSAEncryption, extensions: Certificate.Extensions {}, issuerPrivateKey: certificateKey)
+            version: .v3,
+            serialNumber: Certificate.SerialNumber(),
+            publicKey: certificateKey.publicKey,
+            notValidBefore: now - 3600,
+            notValidAfter: now + 86400,
+            issuer: name,
+            subject: name,
+            signatureAlgorithm: .sha256WithRSAEncryption,
+            extensions: Certificate.Extensions {},
+            issuerPrivateKey: certificateKey
+        )
         certificatePEM = try certificate.serializeAsPEM().pemString
         privateKeyPEM = key.pemRepresentation
         publicKey = key.publicKey
@@ -61,10 +69,15 @@ struct TestIssuer {
 
     var publicKeyPEM: String { key.publicKey.pemRepresentation }
 
-    func token(subject: String, audience: String = "api://AzureADTokenExchange", lifetime: TimeInterval = 3600) throws -> String {
+    func token(
+        subject: String,
+        audience: String = "api://AzureADTokenExchange",
+        lifetime: TimeInterval = 3600
+    ) throws -> String {
         let now = Int(Date().timeIntervalSince1970)
         let header = #"{"alg":"RS256","typ":"JWT"}"#
-        let claims = #"{"aud":"\#(audience)","exp":\#(now + Int(lifetime)),"iat":\#(now),"iss":"\#(issuer)","nbf":\#(now),"sub":"\#(subject)"}"#
+        let claims =
+            #"{"aud":"\#(audience)","exp":\#(now + Int(lifetime)),"iat":\#(now),"iss":"\#(issuer)","nbf":\#(now),"sub":"\#(subject)"}"#
         let input = Base64URL.encode(Data(header.utf8)) + "." + Base64URL.encode(Data(claims.utf8))
         let signature = try key.signature(for: Data(input.utf8), padding: .insecurePKCS1v1_5)
         return input + "." + Base64URL.encode(signature.rawRepresentation)

@@ -27,7 +27,9 @@ struct WriteTests {
             licensable = tenant.users.filter { user in
                 user.usageLocation != nil && !user.assignedLicenses.contains { $0.skuId == skuId }
             }
-            withoutUsageLocation = try #require(tenant.users.first { $0.usageLocation == nil && !$0.assignedLicenses.contains { $0.skuId == skuId } })
+            withoutUsageLocation = try #require(
+                tenant.users.first { $0.usageLocation == nil && !$0.assignedLicenses.contains { $0.skuId == skuId } }
+            )
             let inherited = try #require(
                 tenant.users.lazy.compactMap { user -> (DirectoryUser, GUID)? in
                     guard let states = user.licenseAssignmentStates,
@@ -35,7 +37,8 @@ struct WriteTests {
                         !states.contains(where: { $0.isDirect && $0.skuId == state.skuId })
                     else { return nil }
                     return (user, state.skuId)
-                }.first)
+                }.first
+            )
             groupOnly = inherited
         }
 
@@ -44,7 +47,9 @@ struct WriteTests {
         }
     }
 
-    @Test("assignLicense and the usage-location PATCH are applied through parallel $batch requests, the license call after its PATCH")
+    @Test(
+        "assignLicense and the usage-location PATCH are applied through parallel $batch requests, the license call after its PATCH"
+    )
     func applied() async throws {
         let fixture = try Fixture()
         try await Harness.withSimulator(tenant: fixture.tenant) { simulator, endpoints in
@@ -87,7 +92,9 @@ struct WriteTests {
     func throttledItem() async throws {
         let fixture = try Fixture()
         try await Harness.withSimulator(tenant: fixture.tenant) { simulator, endpoints in
-            simulator.addFault(SimulatedFault(kind: .throttle, path: "/assignLicense", after: 2, count: 1, retryAfterSeconds: 1))
+            simulator.addFault(
+                SimulatedFault(kind: .throttle, path: "/assignLicense", after: 2, count: 1, retryAfterSeconds: 1)
+            )
             let writes = fixture.licensable.prefix(5).map(fixture.add)
             let results = try await Harness.withSecretClient(endpoints) { await $0.apply(Array(writes)) }
             #expect(results.allSatisfy { $0.isApplied }, "\(results.map(\.outcome))")
@@ -113,7 +120,9 @@ struct WriteTests {
             let results = try await Harness.withSecretClient(endpoints) { await $0.apply(Array(writes)) }
             #expect(results.allSatisfy { $0.isApplied }, "\(results.map(\.outcome))")
             let users = Harness.users(of: simulator)
-            for write in writes { #expect(users[write.user]?.assignedLicenses.contains { $0.skuId == fixture.sku.skuId } == true) }
+            for write in writes {
+                #expect(users[write.user]?.assignedLicenses.contains { $0.skuId == fixture.sku.skuId } == true)
+            }
         }
     }
 
@@ -126,16 +135,27 @@ struct WriteTests {
         tenant.subscribedSkus[seatless].prepaidUnits.enabled = holders
         tenant.subscribedSkus[seatless].consumedUnits = holders
         let fixture = try Fixture(tenant)
-        let noSeatUser = try #require(tenant.users.first { user in
-            user.usageLocation != nil && !user.assignedLicenses.contains { $0.skuId == seatlessId }
-        })
+        let noSeatUser = try #require(
+            tenant.users.first { user in
+                user.usageLocation != nil && !user.assignedLicenses.contains { $0.skuId == seatlessId }
+            }
+        )
         let unknownSku = GUID("0badc0de-0000-4000-8000-00000000005c")!
         try await Harness.withSimulator(tenant: tenant) { simulator, endpoints in
             let writes: [GraphWrite] = [
                 fixture.add(fixture.withoutUsageLocation),
-                .assignLicense(user: noSeatUser.id, body: AssignLicenseBody(addLicenses: [AssignedLicense(skuId: seatlessId)])),
-                .assignLicense(user: fixture.licensable[0].id, body: AssignLicenseBody(addLicenses: [AssignedLicense(skuId: unknownSku)])),
-                .assignLicense(user: fixture.groupOnly.user.id, body: AssignLicenseBody(removeLicenses: [fixture.groupOnly.sku])),
+                .assignLicense(
+                    user: noSeatUser.id,
+                    body: AssignLicenseBody(addLicenses: [AssignedLicense(skuId: seatlessId)])
+                ),
+                .assignLicense(
+                    user: fixture.licensable[0].id,
+                    body: AssignLicenseBody(addLicenses: [AssignedLicense(skuId: unknownSku)])
+                ),
+                .assignLicense(
+                    user: fixture.groupOnly.user.id,
+                    body: AssignLicenseBody(removeLicenses: [fixture.groupOnly.sku])
+                ),
             ]
             let results = try await Harness.withSecretClient(endpoints) { await $0.apply(writes) }
             let errors = results.map { result -> GraphWriteError? in
@@ -160,7 +180,8 @@ struct WriteTests {
             let user = fixture.withoutUsageLocation
             let writes: [GraphWrite] = [.setUsageLocation(user: user.id, code: "ZZZ"), fixture.add(user)]
             let results = try await Harness.withSecretClient(endpoints) { await $0.apply(writes) }
-            guard case .failed(let patchError) = results[0].outcome, case .failed(let licenseError) = results[1].outcome else {
+            guard case .failed(let patchError) = results[0].outcome, case .failed(let licenseError) = results[1].outcome
+            else {
                 Issue.record("both writes should fail: \(results.map(\.outcome))")
                 return
             }
@@ -168,7 +189,11 @@ struct WriteTests {
             #expect(licenseError.kind == .dependencyFailed)
             #expect(licenseError.status == nil)
             #expect(licenseError.message.contains("PATCH /users/{id} failed"))
-            #expect(!simulator.requestLog().contains { $0.batchItems?.contains { $0.url.hasSuffix("/assignLicense") } == true })
+            #expect(
+                !simulator.requestLog().contains {
+                    $0.batchItems?.contains { $0.url.hasSuffix("/assignLicense") } == true
+                }
+            )
         }
     }
 
@@ -176,11 +201,14 @@ struct WriteTests {
     func quotaRespected() async throws {
         let fixture = try Fixture()
         let quota = SimulatedWriteQuota(writes: 20, window: .seconds(1))
-        try await Harness.withSimulator(tenant: fixture.tenant, configure: { $0.writeQuota = quota }) { simulator, endpoints in
+        try await Harness.withSimulator(tenant: fixture.tenant, configure: { $0.writeQuota = quota }) {
+            simulator,
+            endpoints in
             let writes = fixture.licensable.prefix(40).map(fixture.add)
             let results = try await Harness.withSecretClient(
                 // A tenth below the server's quota, so that arrival jitter on a busy machine cannot tip a window over.
-                endpoints, adjust: { $0.writeQuota = AllotConfiguration.WriteQuota(writes: 18, window: .seconds(1)) }
+                endpoints,
+                adjust: { $0.writeQuota = AllotConfiguration.WriteQuota(writes: 18, window: .seconds(1)) }
             ) { await $0.apply(Array(writes)) }
             #expect(results.allSatisfy { $0.isApplied })
             let items = simulator.requestLog().flatMap { $0.batchItems ?? [] }
@@ -192,7 +220,10 @@ struct WriteTests {
     @Test("a throttled write quota is respected after the simulator throttles")
     func quotaThrottled() async throws {
         let fixture = try Fixture()
-        try await Harness.withSimulator(tenant: fixture.tenant, configure: { $0.writeQuota = SimulatedWriteQuota(writes: 10, window: .seconds(1)) }) { simulator, endpoints in
+        try await Harness.withSimulator(
+            tenant: fixture.tenant,
+            configure: { $0.writeQuota = SimulatedWriteQuota(writes: 10, window: .seconds(1)) }
+        ) { simulator, endpoints in
             let writes = fixture.licensable.prefix(25).map(fixture.add)
             let results = try await Harness.withSecretClient(endpoints) { await $0.apply(Array(writes)) }
             #expect(results.allSatisfy { $0.isApplied }, "\(results.map(\.outcome))")
@@ -208,14 +239,21 @@ struct WriteTests {
             simulator.addFault(SimulatedFault(kind: .latency, path: "/$batch", count: -1, delayMilliseconds: 400))
             let writes = fixture.licensable.prefix(30).map(fixture.add)
             let directory = try TestDirectory()
-            var configuration = Harness.configuration(endpoints, credential: .clientSecretFile(try directory.write("s", Harness.secret)))
+            var configuration = Harness.configuration(
+                endpoints,
+                credential: .clientSecretFile(try directory.write("s", Harness.secret))
+            )
             // A burst of exactly 20 writes, then one write every 200 s: the second batch cannot start during the test.
             configuration.writeQuota = AllotConfiguration.WriteQuota(writes: 23, window: .seconds(600))
             configuration.writeHeadroom = 0.1
             let bootstrap = try GraphClient(configuration: configuration, logger: Logger(label: "t"))
             let tokenAsked = AsyncStream<Void>.makeStream()
             let provider = SignallingProvider(inner: bootstrap.tokens, signal: tokenAsked.continuation)
-            let results = try await GraphClient.withGraphClient(configuration: configuration, logger: Logger(label: "t"), tokenProvider: provider) { client in
+            let results = try await GraphClient.withGraphClient(
+                configuration: configuration,
+                logger: Logger(label: "t"),
+                tokenProvider: provider
+            ) { client in
                 let task = Task { await client.apply(Array(writes)) }
                 // The first batch asks for its token right before it is sent; it then stays in flight for 400 ms.
                 var signals = tokenAsked.stream.makeAsyncIterator()
@@ -237,11 +275,17 @@ struct WriteTests {
         let fixture = try Fixture()
         try await Harness.withSimulator(tenant: fixture.tenant) { simulator, endpoints in
             let directory = try TestDirectory()
-            var configuration = Harness.configuration(endpoints, credential: .clientSecretFile(try directory.write("s", Harness.secret)))
+            var configuration = Harness.configuration(
+                endpoints,
+                credential: .clientSecretFile(try directory.write("s", Harness.secret))
+            )
             // A burst of exactly 20 writes, then one write every 200 s.
             configuration.writeQuota = AllotConfiguration.WriteQuota(writes: 23, window: .seconds(600))
             configuration.writeHeadroom = 0.1
-            let (first, second) = try await GraphClient.withGraphClient(configuration: configuration, logger: Logger(label: "t")) { client in
+            let (first, second) = try await GraphClient.withGraphClient(
+                configuration: configuration,
+                logger: Logger(label: "t")
+            ) { client in
                 let first = await client.apply(fixture.licensable.prefix(20).map(fixture.add))
                 let task = Task { await client.apply(fixture.licensable.dropFirst(20).prefix(10).map(fixture.add)) }
                 try await Task.sleep(for: .milliseconds(500))
@@ -249,7 +293,10 @@ struct WriteTests {
                 return (first, await task.value)
             }
             #expect(first.allSatisfy { $0.isApplied })
-            #expect(second.allSatisfy { if case .notSent = $0.outcome { true } else { false } }, "\(second.map(\.outcome))")
+            #expect(
+                second.allSatisfy { if case .notSent = $0.outcome { true } else { false } },
+                "\(second.map(\.outcome))"
+            )
             #expect(simulator.requestLog().filter { $0.batchItems != nil }.count == 1)
         }
     }

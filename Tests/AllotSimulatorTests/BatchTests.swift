@@ -7,8 +7,10 @@ import Testing
 @Suite("$batch: items, dependsOn, 424, limits")
 struct BatchTests {
     static func item(_ id: String, user: Int, add: GUID, dependsOn: [String] = []) -> String {
-        let depends = dependsOn.isEmpty ? "" : #","dependsOn":[\#(dependsOn.map { "\"\($0)\"" }.joined(separator: ","))]"#
-        return #"{"id":"\#(id)","method":"POST","url":"/users/user\#(user)@contoso.com/assignLicense","headers":{"Content-Type":"application/json"},"body":{"addLicenses":[{"skuId":"\#(add)","disabledPlans":[]}],"removeLicenses":[]}\#(depends)}"#
+        let depends =
+            dependsOn.isEmpty ? "" : #","dependsOn":[\#(dependsOn.map { "\"\($0)\"" }.joined(separator: ","))]"#
+        return
+            #"{"id":"\#(id)","method":"POST","url":"/users/user\#(user)@contoso.com/assignLicense","headers":{"Content-Type":"application/json"},"body":{"addLicenses":[{"skuId":"\#(add)","disabledPlans":[]}],"removeLicenses":[]}\#(depends)}"#
     }
 
     static func batch(_ items: [String]) -> String {
@@ -28,12 +30,15 @@ struct BatchTests {
         try await Harness.run(tenant: Fixture.tenant(users: 4)) { harness in
             let token = try await harness.token()
             let reply = try await harness.graph(
-                .POST, "/$batch", token: token,
+                .POST,
+                "/$batch",
+                token: token,
                 json: Self.batch([
                     Self.item("1", user: 0, add: Fixture.powerBI), Self.item("2", user: 1, add: Fixture.powerBI),
                     #"{"id":"3","method":"GET","url":"/users/user2@contoso.com?$select=id"}"#,
                     #"{"id":"4","method":"GET","url":"users/nobody@contoso.com"}"#,
-                ]))
+                ])
+            )
             #expect(reply.status == 200)
             let order = reply["responses"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
             #expect(order.sorted() == ["1", "2", "3", "4"])
@@ -56,14 +61,17 @@ struct BatchTests {
         try await Harness.run(tenant: tenant) { harness in
             let token = try await harness.token()
             let reply = try await harness.graph(
-                .POST, "/$batch", token: token,
+                .POST,
+                "/$batch",
+                token: token,
                 json: Self.batch([
                     #"{"id":"a","method":"PATCH","url":"/users/user0@contoso.com","headers":{"Content-Type":"application/json"},"body":{"usageLocation":"GB"}}"#,
                     Self.item("b", user: 0, add: Fixture.visio, dependsOn: ["a"]),
                     Self.item("c", user: 1, add: Fixture.visio, dependsOn: ["a"]),
                     Self.item("d", user: 1, add: Fixture.powerBI, dependsOn: ["c"]),
                     Self.item("e", user: 2, add: Fixture.powerBI, dependsOn: ["d"]),
-                ]))
+                ])
+            )
             let byId = Self.responses(reply)
             #expect(byId["a"]?["status"]?.intValue == 204)
             #expect(byId["b"]?["status"]?.intValue == 200)
@@ -77,12 +85,21 @@ struct BatchTests {
         }
     }
 
-    @Test("malformed batches are refused whole", arguments: [
-        (#"{"requests":[]}"#, "at least one"),
-        (#"{"reqs":[]}"#, "requests"),
-        (#"{"requests":[{"id":"1","method":"GET","url":"/users"},{"id":"1","method":"GET","url":"/users"}]}"#, "unique"),
-        (#"{"requests":[{"id":"1","method":"GET","url":"/users","dependsOn":["9"]}]}"#, "Invalid dependency for request Id '1'"),
-    ])
+    @Test(
+        "malformed batches are refused whole",
+        arguments: [
+            (#"{"requests":[]}"#, "at least one"),
+            (#"{"reqs":[]}"#, "requests"),
+            (
+                #"{"requests":[{"id":"1","method":"GET","url":"/users"},{"id":"1","method":"GET","url":"/users"}]}"#,
+                "unique"
+            ),
+            (
+                #"{"requests":[{"id":"1","method":"GET","url":"/users","dependsOn":["9"]}]}"#,
+                "Invalid dependency for request Id '1'"
+            ),
+        ]
+    )
     func malformed(_ body: String, _ fragment: String) async throws {
         try await Harness.run { harness in
             let reply = try await harness.graph(.POST, "/$batch", token: try await harness.token(), json: body)
@@ -108,11 +125,14 @@ struct BatchTests {
     func missingContentType() async throws {
         try await Harness.run(tenant: Fixture.tenant(users: 1)) { harness in
             let reply = try await harness.graph(
-                .POST, "/$batch", token: try await harness.token(),
+                .POST,
+                "/$batch",
+                token: try await harness.token(),
                 json: Self.batch([
                     #"{"id":"1","method":"PATCH","url":"/users/user0@contoso.com","body":{"usageLocation":"GB"}}"#,
                     #"{"id":"2","method":"GET","url":"/users/user0@contoso.com"}"#,
-                ]))
+                ])
+            )
             let byId = Self.responses(reply)
             #expect(byId["1"]?["status"]?.intValue == 400)
             #expect(byId["2"]?["status"]?.intValue == 200)
@@ -124,11 +144,15 @@ struct BatchTests {
         try await Harness.run(tenant: Fixture.tenant(users: 3)) { harness in
             let before = harness.simulator.currentTenant()
             let reply = try await harness.graph(
-                .POST, "/$batch", token: try await harness.token(),
+                .POST,
+                "/$batch",
+                token: try await harness.token(),
                 json: Self.batch([
-                    Self.item("1", user: 0, add: Fixture.visio), Self.item("2", user: 1, add: Fixture.visio, dependsOn: ["1"]),
+                    Self.item("1", user: 0, add: Fixture.visio),
+                    Self.item("2", user: 1, add: Fixture.visio, dependsOn: ["1"]),
                     Self.item("3", user: 2, add: Fixture.visio),
-                ]))
+                ])
+            )
             #expect(reply.status == 400)
             #expect(reply.errorCode == "BadRequest")
             #expect(reply.errorMessage == "Batch should be either fully sequential or fully parallel.")
@@ -141,34 +165,54 @@ struct BatchTests {
     func dependencyOnLaterRequest(_ dependsOn: [String]) async throws {
         try await Harness.run(tenant: Fixture.tenant(users: 3)) { harness in
             let reply = try await harness.graph(
-                .POST, "/$batch", token: try await harness.token(),
+                .POST,
+                "/$batch",
+                token: try await harness.token(),
                 json: Self.batch([
-                    Self.item("1", user: 0, add: Fixture.visio), Self.item("2", user: 1, add: Fixture.visio, dependsOn: dependsOn),
+                    Self.item("1", user: 0, add: Fixture.visio),
+                    Self.item("2", user: 1, add: Fixture.visio, dependsOn: dependsOn),
                     Self.item("3", user: 2, add: Fixture.visio, dependsOn: ["1"]),
-                ]))
+                ])
+            )
             #expect(reply.status == 400)
             #expect(reply.errorCode == "BadRequest")
-            #expect(reply.errorMessage?.hasPrefix("Invalid dependency for request Id '2'") == true, "\(reply.errorMessage ?? "")")
+            #expect(
+                reply.errorMessage?.hasPrefix("Invalid dependency for request Id '2'") == true,
+                "\(reply.errorMessage ?? "")"
+            )
         }
     }
 
     /// One seat of Visio left and two parallel adds for it: the item that runs first wins.
-    static func seatRace(order: SimulatedBatchOrder, seed: UInt64) async throws -> (winner: String, answerOrder: [String]) {
+    static func seatRace(
+        order: SimulatedBatchOrder,
+        seed: UInt64
+    ) async throws -> (winner: String, answerOrder: [String]) {
         var tenant = Fixture.tenant(users: 2)
-        tenant.subscribedSkus = tenant.subscribedSkus.map { $0.skuId == Fixture.visio ? Fixture.sku("VISIOCLIENT", prepaid: 1) : $0 }
+        tenant.subscribedSkus = tenant.subscribedSkus.map {
+            $0.skuId == Fixture.visio ? Fixture.sku("VISIOCLIENT", prepaid: 1) : $0
+        }
         var configuration = SimulatorConfiguration()
         configuration.batchOrder = order
         configuration.batchSeed = seed
         let result = Mutex<(String, [String])>(("", []))
         try await Harness.run(tenant: tenant, configuration: configuration) { harness in
             let reply = try await harness.graph(
-                .POST, "/$batch", token: try await harness.token(),
-                json: Self.batch([Self.item("first", user: 0, add: Fixture.visio), Self.item("second", user: 1, add: Fixture.visio)]))
+                .POST,
+                "/$batch",
+                token: try await harness.token(),
+                json: Self.batch([
+                    Self.item("first", user: 0, add: Fixture.visio), Self.item("second", user: 1, add: Fixture.visio),
+                ])
+            )
             let byId = Self.responses(reply)
             let winners = byId.filter { $0.value["status"]?.intValue == 200 }.map(\.key)
             #expect(winners.count == 1, "one seat, one winner")
             let loser = byId.first { $0.value["status"]?.intValue == 400 }
-            #expect(loser?.value["body"]?["error"]?["message"] == .string("Subscription with SKU \(Fixture.visio) does not have any available licenses."))
+            #expect(
+                loser?.value["body"]?["error"]?["message"]
+                    == .string("Subscription with SKU \(Fixture.visio) does not have any available licenses.")
+            )
             let answered = reply["responses"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
             result.withLock { $0 = (winners.first ?? "", answered) }
         }

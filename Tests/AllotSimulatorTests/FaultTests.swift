@@ -11,7 +11,9 @@ struct FaultTests {
     func throttle() async throws {
         try await Harness.run(tenant: Fixture.tenant(users: 2)) { harness in
             let token = try await harness.token()
-            harness.simulator.addFault(SimulatedFault(kind: .throttle, method: "GET", path: "/users", after: 1, count: 2, retryAfterSeconds: 7))
+            harness.simulator.addFault(
+                SimulatedFault(kind: .throttle, method: "GET", path: "/users", after: 1, count: 2, retryAfterSeconds: 7)
+            )
             let statuses = try await (0..<4).asyncMap { _ in try await harness.graph(.GET, "/users", token: token) }
             #expect(statuses.map(\.status) == [200, 429, 429, 200])
             #expect(statuses[1].header("Retry-After") == "7")
@@ -25,10 +27,15 @@ struct FaultTests {
     func throttleBatchItem() async throws {
         try await Harness.run(tenant: Fixture.tenant(users: 3)) { harness in
             let token = try await harness.token()
-            harness.simulator.addFault(SimulatedFault(kind: .throttle, path: "user1@contoso.com/assignLicense", retryAfterSeconds: 3))
+            harness.simulator.addFault(
+                SimulatedFault(kind: .throttle, path: "user1@contoso.com/assignLicense", retryAfterSeconds: 3)
+            )
             let reply = try await harness.graph(
-                .POST, "/$batch", token: token,
-                json: BatchTests.batch((0..<3).map { BatchTests.item("\($0)", user: $0, add: Fixture.powerBI) }))
+                .POST,
+                "/$batch",
+                token: token,
+                json: BatchTests.batch((0..<3).map { BatchTests.item("\($0)", user: $0, add: Fixture.powerBI) })
+            )
             #expect(reply.status == 200)
             let byId = BatchTests.responses(reply)
             #expect(byId["0"]?["status"]?.intValue == 200)
@@ -42,7 +49,9 @@ struct FaultTests {
     func throttleHeaders() async throws {
         try await Harness.run(tenant: Fixture.tenant(users: 2)) { harness in
             let token = try await harness.token(clientId: "app-9")
-            harness.simulator.addFault(SimulatedFault(kind: .throttle, path: "/users/user0@contoso.com", count: 2, retryAfterSeconds: 4))
+            harness.simulator.addFault(
+                SimulatedFault(kind: .throttle, path: "/users/user0@contoso.com", count: 2, retryAfterSeconds: 4)
+            )
             let top = try await harness.graph(.GET, "/users/user0@contoso.com", token: token)
             #expect(top.status == 429)
             #expect(top.header("Retry-After") == "4")
@@ -51,33 +60,54 @@ struct FaultTests {
             #expect(top.header("request-id") == top["error", "innerError", "request-id"]?.stringValue)
 
             let batch = try await harness.graph(
-                .POST, "/$batch", token: token,
-                json: BatchTests.batch([#"{"id":"1","method":"GET","url":"/users/user0@contoso.com"}"#]))
+                .POST,
+                "/$batch",
+                token: token,
+                json: BatchTests.batch([#"{"id":"1","method":"GET","url":"/users/user0@contoso.com"}"#])
+            )
             let item = try #require(BatchTests.responses(batch)["1"])
             #expect(item["status"]?.intValue == 429)
             let headers = try #require(item["headers"]?.objectValue)
             #expect(headers["Retry-After"] == .string("4"))
-            #expect(headers["x-ms-throttle-scope"] == .string("Tenant_Application/ReadWrite/app-9/\(SampleTenant.tenantId)"))
+            #expect(
+                headers["x-ms-throttle-scope"] == .string("Tenant_Application/ReadWrite/app-9/\(SampleTenant.tenantId)")
+            )
             #expect(headers["x-ms-throttle-information"] == .string("ResourceUnitLimitExceeded"))
             #expect(headers["request-id"] != nil)
             #expect(headers["request-id"] == item["body"]?["error"]?["innerError"]?["request-id"])
         }
     }
 
-    @Test("batchStatus: the outer $batch answers 429 or 5xx, yet every item ran and is answered", arguments: [429, 503])
+    @Test(
+        "batchStatus: the outer $batch answers 429 or 5xx, yet every item ran and is answered",
+        arguments: [429, 503]
+    )
     func batchStatus(status: Int) async throws {
         try await Harness.run(tenant: Fixture.tenant(users: 3)) { harness in
             let token = try await harness.token(clientId: "app-1")
-            harness.simulator.addFault(SimulatedFault(kind: .batchStatus, path: "/$batch", retryAfterSeconds: 5, status: status))
-            harness.simulator.addFault(SimulatedFault(kind: .throttle, path: "user1@contoso.com/assignLicense", retryAfterSeconds: 5))
+            harness.simulator.addFault(
+                SimulatedFault(kind: .batchStatus, path: "/$batch", retryAfterSeconds: 5, status: status)
+            )
+            harness.simulator.addFault(
+                SimulatedFault(kind: .throttle, path: "user1@contoso.com/assignLicense", retryAfterSeconds: 5)
+            )
             let reply = try await harness.graph(
-                .POST, "/$batch", token: token, json: BatchTests.batch((0..<3).map { BatchTests.item("\($0)", user: $0, add: Fixture.visio) }))
+                .POST,
+                "/$batch",
+                token: token,
+                json: BatchTests.batch((0..<3).map { BatchTests.item("\($0)", user: $0, add: Fixture.visio) })
+            )
             #expect(reply.status == status)
             #expect(reply.header("Retry-After") == (status == 429 ? "5" : nil))
-            #expect(reply.header("x-ms-throttle-scope") == (status == 429 ? "Tenant_Application/ReadWrite/app-1/\(SampleTenant.tenantId)" : nil))
+            #expect(
+                reply.header("x-ms-throttle-scope")
+                    == (status == 429 ? "Tenant_Application/ReadWrite/app-1/\(SampleTenant.tenantId)" : nil)
+            )
             let byId = BatchTests.responses(reply)
             #expect(byId.mapValues { $0["status"]?.intValue } == ["0": 200, "1": 429, "2": 200])
-            let holders = harness.simulator.currentTenant().users.filter { $0.assignedLicenses.contains { $0.skuId == Fixture.visio } }
+            let holders = harness.simulator.currentTenant().users.filter {
+                $0.assignedLicenses.contains { $0.skuId == Fixture.visio }
+            }
             #expect(holders.map(\.userPrincipalName).sorted() == ["user0@contoso.com", "user2@contoso.com"])
             #expect(harness.simulator.requestLog().last?.status == status)
         }
@@ -92,8 +122,16 @@ struct FaultTests {
             await #expect(throws: (any Error).self) {
                 try await harness.graph(.POST, "/users/user1@contoso.com/assignLicense", token: token, json: removal)
             }
-            #expect(harness.simulator.currentTenant().users[1].assignedLicenses.isEmpty, "the first attempt was carried out")
-            let retry = try await harness.graph(.POST, "/users/user1@contoso.com/assignLicense", token: token, json: removal)
+            #expect(
+                harness.simulator.currentTenant().users[1].assignedLicenses.isEmpty,
+                "the first attempt was carried out"
+            )
+            let retry = try await harness.graph(
+                .POST,
+                "/users/user1@contoso.com/assignLicense",
+                token: token,
+                json: removal
+            )
             #expect(retry.status == 400)
             #expect(retry.errorMessage == "User does not have a corresponding license.")
             #expect(harness.simulator.requestLog().map(\.status).suffix(2) == [0, 400])
@@ -105,9 +143,15 @@ struct FaultTests {
         try await Harness.run(tenant: AssignLicenseTests.tenant()) { harness in
             let token = try await harness.token()
             harness.simulator.addFault(SimulatedFault(kind: .dropAfterProcessing, path: "/$batch"))
-            let removal = #"{"id":"1","method":"POST","url":"/users/user1@contoso.com/assignLicense","headers":{"Content-Type":"application/json"},"body":\#(AssignLicenseTests.body(remove: [Fixture.e3]))}"#
+            let removal =
+                #"{"id":"1","method":"POST","url":"/users/user1@contoso.com/assignLicense","headers":{"Content-Type":"application/json"},"body":\#(AssignLicenseTests.body(remove: [Fixture.e3]))}"#
             await #expect(throws: (any Error).self) {
-                try await harness.graph(.POST, "/$batch", token: token, json: BatchTests.batch([removal, BatchTests.item("2", user: 0, add: Fixture.visio)]))
+                try await harness.graph(
+                    .POST,
+                    "/$batch",
+                    token: token,
+                    json: BatchTests.batch([removal, BatchTests.item("2", user: 0, add: Fixture.visio)])
+                )
             }
             let logged = try #require(harness.simulator.requestLog().last)
             #expect(logged.status == 0)
@@ -190,13 +234,17 @@ struct FaultTests {
         try await Harness.run { harness in
             harness.simulator.addFault(SimulatedFault(kind: .tokenOutage, count: 2))
             let token = try await harness.tokenRequest([
-                "client_id": "a", "client_secret": "b", "grant_type": "client_credentials", "scope": "https://graph.microsoft.com/.default",
+                "client_id": "a", "client_secret": "b", "grant_type": "client_credentials",
+                "scope": "https://graph.microsoft.com/.default",
             ])
             #expect(token.status == 503)
             #expect(token["error"] == .string("temporarily_unavailable"))
             #expect(token["error_codes"] == .array([.number(90006)]))
             let imds = try await harness.send(
-                .GET, "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://graph.microsoft.com/", headers: [("Metadata", "true")])
+                .GET,
+                "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://graph.microsoft.com/",
+                headers: [("Metadata", "true")]
+            )
             #expect(imds.status == 503)
             #expect(try await harness.token().isEmpty == false)
         }
@@ -205,7 +253,16 @@ struct FaultTests {
     @Test("faults given as text parse like the command line's --fault")
     func parsing() throws {
         let fault = try SimulatedFault(parsing: "throttle:path=/assignLicense,count=5,retryAfter=2,method=post")
-        #expect(fault == SimulatedFault(kind: .throttle, method: "POST", path: "/assignLicense", count: 5, retryAfterSeconds: 2))
+        #expect(
+            fault
+                == SimulatedFault(
+                    kind: .throttle,
+                    method: "POST",
+                    path: "/assignLicense",
+                    count: 5,
+                    retryAfterSeconds: 2
+                )
+        )
         #expect(throws: SimulatedFaultError.self) { try SimulatedFault(parsing: "explode") }
         #expect(throws: SimulatedFaultError.self) { try SimulatedFault(parsing: "serverError:status=418") }
         #expect(throws: SimulatedFaultError.self) { try SimulatedFault(parsing: "latency:delay=soon") }
@@ -223,23 +280,42 @@ struct FaultTests {
             let token = try await harness.token(clientId: "app-1")
             var replies: [Harness.Reply] = []
             for user in 0..<6 {
-                replies.append(try await harness.graph(.PATCH, "/users/user\(user)@contoso.com", token: token, json: #"{"city":"Oslo"}"#))
+                replies.append(
+                    try await harness.graph(
+                        .PATCH,
+                        "/users/user\(user)@contoso.com",
+                        token: token,
+                        json: #"{"city":"Oslo"}"#
+                    )
+                )
             }
             #expect(replies.map(\.status) == [204, 204, 204, 204, 204, 429])
             #expect(replies[3].header("x-ms-throttle-limit-percentage") == nil)
             #expect(replies[4].header("x-ms-throttle-limit-percentage") == "1.00")
             let throttled = replies[5]
             #expect(throttled.header("x-ms-throttle-information") == "WriteLimitExceeded")
-            #expect(throttled.header("x-ms-throttle-scope") == "Tenant_Application/Write/app-1/\(SampleTenant.tenantId)")
+            #expect(
+                throttled.header("x-ms-throttle-scope") == "Tenant_Application/Write/app-1/\(SampleTenant.tenantId)"
+            )
             #expect(Int(throttled.header("Retry-After") ?? "") ?? 0 > 3000)
             #expect(try await harness.graph(.GET, "/users", token: token).status == 200, "reads are not writes")
             let other = try await harness.token(clientId: "app-2")
-            #expect(try await harness.graph(.PATCH, "/users/user7@contoso.com", token: other, json: #"{"city":"Oslo"}"#).status == 204)
+            #expect(
+                try await harness.graph(.PATCH, "/users/user7@contoso.com", token: other, json: #"{"city":"Oslo"}"#)
+                    .status == 204
+            )
             let batch = try await harness.graph(
-                .POST, "/$batch", token: token, json: BatchTests.batch([BatchTests.item("1", user: 6, add: Fixture.powerBI)]))
+                .POST,
+                "/$batch",
+                token: token,
+                json: BatchTests.batch([BatchTests.item("1", user: 6, add: Fixture.powerBI)])
+            )
             #expect(BatchTests.responses(batch)["1"]?["status"]?.intValue == 429)
             harness.simulator.setWriteQuota(nil)
-            #expect(try await harness.graph(.PATCH, "/users/user6@contoso.com", token: token, json: #"{"city":"Oslo"}"#).status == 204)
+            #expect(
+                try await harness.graph(.PATCH, "/users/user6@contoso.com", token: token, json: #"{"city":"Oslo"}"#)
+                    .status == 204
+            )
         }
     }
 
@@ -259,16 +335,26 @@ struct FaultTests {
     func controlAPI() async throws {
         try await Harness.run(tenant: Fixture.tenant(users: 2)) { harness in
             let added = try await harness.send(
-                .POST, "/_simulator/faults", headers: [("Content-Type", "application/json")],
-                body: Array(#"{"kind":"serverError","path":"/groups","status":502,"count":-1}"#.utf8))
+                .POST,
+                "/_simulator/faults",
+                headers: [("Content-Type", "application/json")],
+                body: Array(#"{"kind":"serverError","path":"/groups","status":502,"count":-1}"#.utf8)
+            )
             #expect(added.status == 201)
-            #expect(harness.simulator.faults() == [SimulatedFault(kind: .serverError, path: "/groups", count: -1, status: 502)])
+            #expect(
+                harness.simulator.faults() == [
+                    SimulatedFault(kind: .serverError, path: "/groups", count: -1, status: 502)
+                ]
+            )
             let bad = try await harness.send(.POST, "/_simulator/faults", body: Array(#"{"kind":"meteor"}"#.utf8))
             #expect(bad.status == 400)
             #expect(bad["error"]?.stringValue?.contains("unknown fault kind 'meteor'") == true)
 
             let token = try await harness.token()
-            #expect(try await harness.graph(.GET, "/groups", token: token, headers: [("client-request-id", "abc-123")]).status == 502)
+            #expect(
+                try await harness.graph(.GET, "/groups", token: token, headers: [("client-request-id", "abc-123")])
+                    .status == 502
+            )
             #expect(try await harness.send(.DELETE, "/_simulator/faults").status == 204)
             #expect(try await harness.graph(.GET, "/groups", token: token).status == 200)
 
@@ -286,11 +372,23 @@ struct FaultTests {
             let snapshot = try JSONDecoder().decode(Snapshot.self, from: Data(tenant.bytes))
             #expect(snapshot.users.count == 2)
 
-            #expect(try await harness.send(.PUT, "/_simulator/quota", body: Array(#"{"writes":1,"windowSeconds":60}"#.utf8)).status == 204)
-            #expect(try await harness.graph(.PATCH, "/users/user0@contoso.com", token: token, json: #"{"city":"Rome"}"#).status == 204)
-            #expect(try await harness.graph(.PATCH, "/users/user0@contoso.com", token: token, json: #"{"city":"Rome"}"#).status == 429)
+            #expect(
+                try await harness.send(.PUT, "/_simulator/quota", body: Array(#"{"writes":1,"windowSeconds":60}"#.utf8))
+                    .status == 204
+            )
+            #expect(
+                try await harness.graph(.PATCH, "/users/user0@contoso.com", token: token, json: #"{"city":"Rome"}"#)
+                    .status == 204
+            )
+            #expect(
+                try await harness.graph(.PATCH, "/users/user0@contoso.com", token: token, json: #"{"city":"Rome"}"#)
+                    .status == 429
+            )
             #expect(try await harness.send(.PUT, "/_simulator/quota", body: Array("null".utf8)).status == 204)
-            #expect(try await harness.graph(.PATCH, "/users/user0@contoso.com", token: token, json: #"{"city":"Rome"}"#).status == 204)
+            #expect(
+                try await harness.graph(.PATCH, "/users/user0@contoso.com", token: token, json: #"{"city":"Rome"}"#)
+                    .status == 204
+            )
 
             #expect(try await harness.send(.POST, "/_simulator/tokens/revoke").status == 204)
             let revoked = try await harness.graph(.GET, "/users", token: token)

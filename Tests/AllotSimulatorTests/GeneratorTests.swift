@@ -37,15 +37,22 @@ struct GeneratorTests {
         #expect(streamed.subscribedSkus.map(\.prepaidUnits) == expected.subscribedSkus.map(\.prepaidUnits))
     }
 
-    @Test("one hidden-membership group only when asked; the tenant is otherwise the same, and by default no group has a visibility")
+    @Test(
+        "one hidden-membership group only when asked; the tenant is otherwise the same, and by default no group has a visibility"
+    )
     func hiddenMembershipGroup() throws {
         let plain = TenantGenerator(users: 500, seed: 5).generate()
         let hidden = TenantGenerator(users: 500, seed: 5, hiddenMembershipGroup: "engineering").generate()
         #expect(plain.groups.allSatisfy { $0.visibility == nil })
         let encoded = String(decoding: try JSONEncoder().encode(plain), as: UTF8.self)
         #expect(!encoded.contains("visibility"), "default tenants are unchanged, byte for byte")
-        #expect(hidden.groups.filter { $0.visibility != nil }.map(\.displayName) == [SampleTenant.GroupName.engineering])
-        #expect(hidden.groups.first { $0.displayName == SampleTenant.GroupName.engineering }?.visibility == "HiddenMembership")
+        #expect(
+            hidden.groups.filter { $0.visibility != nil }.map(\.displayName) == [SampleTenant.GroupName.engineering]
+        )
+        #expect(
+            hidden.groups.first { $0.displayName == SampleTenant.GroupName.engineering }?.visibility
+                == "HiddenMembership"
+        )
         var unhidden = hidden
         unhidden.groups = unhidden.groups.map { group in
             var group = group
@@ -54,7 +61,9 @@ struct GeneratorTests {
         }
         #expect(unhidden == plain)
         let streamed = GraphSimulator(
-            generator: TenantGenerator(users: 500, seed: 5, hiddenMembershipGroup: "Engineering"), configuration: SimulatorConfiguration())
+            generator: TenantGenerator(users: 500, seed: 5, hiddenMembershipGroup: "Engineering"),
+            configuration: SimulatorConfiguration()
+        )
         #expect(streamed.currentTenant().groups == hidden.groups)
     }
 
@@ -80,7 +89,9 @@ struct GeneratorTests {
         let guests = users.filter { $0.properties["userType"] == .string("Guest") }
         #expect(guests.allSatisfy { $0.userPrincipalName.contains("_fabrikam.com#EXT#@contoso.onmicrosoft.com") })
         let architects = users.filter { ($0.properties["jobTitle"]?.stringValue ?? "").hasSuffix("Architect") }
-        let tagged = architects.filter { $0.property(at: "onPremisesExtensionAttributes.extensionAttribute1") == .string("VISIO") }
+        let tagged = architects.filter {
+            $0.property(at: "onPremisesExtensionAttributes.extensionAttribute1") == .string("VISIO")
+        }
         #expect(Double(tagged.count) / Double(architects.count) > 0.6)
         #expect(users.filter { $0.properties["jobTitle"] == .string("Store Associate") }.count > Self.size / 10)
     }
@@ -121,11 +132,14 @@ struct GeneratorTests {
         let converged = TenantGenerator(users: Self.size, seed: 42, driftPercent: 0).generate()
         let drifted = TenantGenerator(users: Self.size, seed: 42, driftPercent: percent).generate()
         #expect(converged.users.map(\.id) == drifted.users.map(\.id))
-        let differing = zip(converged.users, drifted.users).filter { $0.licenseAssignmentStates != $1.licenseAssignmentStates }.count
+        let differing = zip(converged.users, drifted.users).filter {
+            $0.licenseAssignmentStates != $1.licenseAssignmentStates
+        }.count
         let share = Double(differing) / Double(Self.size) * 100
         #expect(share > percent * 0.8 && share <= percent * 1.05, "\(share) % differ, asked for \(percent) %")
         let engineersOnE3 = zip(converged.users, drifted.users).filter { old, new in
-            old.assignedLicenses.contains { $0.skuId == Fixture.e5 } && !new.assignedLicenses.contains { $0.skuId == Fixture.e5 }
+            old.assignedLicenses.contains { $0.skuId == Fixture.e5 }
+                && !new.assignedLicenses.contains { $0.skuId == Fixture.e5 }
                 && new.assignedLicenses.contains { $0.skuId == Fixture.e3 }
         }
         #expect(!engineersOnE3.isEmpty)

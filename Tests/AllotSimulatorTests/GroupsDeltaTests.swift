@@ -10,7 +10,9 @@ struct GroupsDeltaTests {
     static let data = MembershipTests.data
 
     static func entry(_ user: Int, removed: Bool = false) -> JSONValue {
-        var members: [String: JSONValue] = ["@odata.type": .string("#microsoft.graph.user"), "id": .string(Fixture.userId(user).description)]
+        var members: [String: JSONValue] = [
+            "@odata.type": .string("#microsoft.graph.user"), "id": .string(Fixture.userId(user).description),
+        ]
         if removed { members["@removed"] = .object(["reason": .string("deleted")]) }
         return .object(members)
     }
@@ -33,15 +35,31 @@ struct GroupsDeltaTests {
     func firstRound() async throws {
         try await Harness.run(tenant: GroupsTests.tenant()) { harness in
             let token = try await harness.token()
-            let round = try await UsersDeltaTests.round(harness, "/groups/delta?$select=displayName,members", token: token)
+            let round = try await UsersDeltaTests.round(
+                harness,
+                "/groups/delta?$select=displayName,members",
+                token: token
+            )
             #expect(round.values.count == 4)
             #expect(round.values[0]["displayName"] == .string("Engineering"))
             let members = Self.membersByGroup(round.values)
-            #expect(Set(members[Self.engineering.description] ?? []) == [Self.entry(0), Self.entry(1), Self.groupEntry(Self.platform)])
-            #expect(Set(members[Self.platform.description] ?? []) == [Self.entry(2), Self.entry(3), Self.groupEntry(Self.data)])
+            #expect(
+                Set(members[Self.engineering.description] ?? []) == [
+                    Self.entry(0), Self.entry(1), Self.groupEntry(Self.platform),
+                ]
+            )
+            #expect(
+                Set(members[Self.platform.description] ?? []) == [
+                    Self.entry(2), Self.entry(3), Self.groupEntry(Self.data),
+                ]
+            )
             #expect(members[Self.data.description] == [Self.entry(4)])
 
-            let noMembers = try await UsersDeltaTests.round(harness, "/groups/delta?$select=displayName,visibility", token: token)
+            let noMembers = try await UsersDeltaTests.round(
+                harness,
+                "/groups/delta?$select=displayName,visibility",
+                token: token
+            )
             #expect(noMembers.values.allSatisfy { $0["members@delta"] == nil })
             #expect(noMembers.values[0].objectValue?.keys.sorted() == ["displayName", "id", "visibility"])
         }
@@ -51,16 +69,34 @@ struct GroupsDeltaTests {
     func changes() async throws {
         try await Harness.run(tenant: GroupsTests.tenant()) { harness in
             let token = try await harness.token(roles: MembershipTests.admin)
-            let first = try await UsersDeltaTests.round(harness, "/groups/delta?$select=displayName,members", token: token)
+            let first = try await UsersDeltaTests.round(
+                harness,
+                "/groups/delta?$select=displayName,members",
+                token: token
+            )
             #expect(
-                try await harness.graph(.POST, "/groups/\(Self.data)/members/$ref", token: token, json: MembershipTests.reference(Fixture.userId(5))).status
-                    == 204)
-            #expect(try await harness.graph(.DELETE, "/groups/\(Self.engineering)/members/\(Fixture.userId(0))/$ref", token: token).status == 204)
+                try await harness.graph(
+                    .POST,
+                    "/groups/\(Self.data)/members/$ref",
+                    token: token,
+                    json: MembershipTests.reference(Fixture.userId(5))
+                ).status
+                    == 204
+            )
+            #expect(
+                try await harness.graph(
+                    .DELETE,
+                    "/groups/\(Self.engineering)/members/\(Fixture.userId(0))/$ref",
+                    token: token
+                ).status == 204
+            )
             try harness.simulator.addMember(Fixture.userId(5), toGroup: Self.engineering)
             harness.simulator.deleteUser(Fixture.userId(2))
             let second = try await UsersDeltaTests.round(harness, first.deltaLink, token: token)
             let members = Self.membersByGroup(second.values)
-            #expect(Set(members.keys) == [Self.engineering.description, Self.platform.description, Self.data.description])
+            #expect(
+                Set(members.keys) == [Self.engineering.description, Self.platform.description, Self.data.description]
+            )
             #expect(members[Self.engineering.description] == [Self.entry(0, removed: true), Self.entry(5)])
             #expect(members[Self.platform.description] == [Self.entry(2, removed: true)])
             #expect(members[Self.data.description] == [Self.entry(5)])
@@ -68,7 +104,11 @@ struct GroupsDeltaTests {
 
             let third = try await UsersDeltaTests.round(harness, second.deltaLink, token: token)
             #expect(third.values.isEmpty)
-            #expect(throws: DirectoryChangeError("One or more added object references already exist for the following modified properties: 'members'.")) {
+            #expect(
+                throws: DirectoryChangeError(
+                    "One or more added object references already exist for the following modified properties: 'members'."
+                )
+            ) {
                 try harness.simulator.addMember(Fixture.userId(5), toGroup: Self.data)
             }
         }
@@ -81,18 +121,39 @@ struct GroupsDeltaTests {
             let users = try await UsersDeltaTests.round(harness, "/users/delta?$select=department", token: token)
             let groups = try await UsersDeltaTests.round(harness, "/groups/delta?$select=members", token: token)
             let created = try await harness.graph(
-                .POST, "/users", token: token,
-                json: #"{"accountEnabled":true,"displayName":"Nova","mailNickname":"nova","userPrincipalName":"nova@contoso.com","department":"Engineering","usageLocation":"GB","passwordProfile":{"password":"Secret-123"}}"#)
+                .POST,
+                "/users",
+                token: token,
+                json:
+                    #"{"accountEnabled":true,"displayName":"Nova","mailNickname":"nova","userPrincipalName":"nova@contoso.com","department":"Engineering","usageLocation":"GB","passwordProfile":{"password":"Secret-123"}}"#
+            )
             let createdId = try #require(created["id"]?.stringValue)
             let id = try #require(GUID(createdId))
-            #expect(try await harness.graph(.POST, "/groups/\(Self.platform)/members/$ref", token: token, json: MembershipTests.reference(id)).status == 204)
+            #expect(
+                try await harness.graph(
+                    .POST,
+                    "/groups/\(Self.platform)/members/$ref",
+                    token: token,
+                    json: MembershipTests.reference(id)
+                ).status == 204
+            )
             let userChanges = try await UsersDeltaTests.round(harness, users.deltaLink, token: token)
-            #expect(userChanges.values == [.object(["id": .string(id.description), "department": .string("Engineering")])])
+            #expect(
+                userChanges.values == [.object(["id": .string(id.description), "department": .string("Engineering")])]
+            )
             let groupChanges = try await UsersDeltaTests.round(harness, groups.deltaLink, token: token)
-            #expect(Self.membersByGroup(groupChanges.values) == [
-                Self.platform.description: [.object(["@odata.type": .string("#microsoft.graph.user"), "id": .string(id.description)])]
-            ])
-            let transitive = try await MembershipTests.userIds(harness, "/groups/\(Self.engineering)/transitiveMembers", token: token)
+            #expect(
+                Self.membersByGroup(groupChanges.values) == [
+                    Self.platform.description: [
+                        .object(["@odata.type": .string("#microsoft.graph.user"), "id": .string(id.description)])
+                    ]
+                ]
+            )
+            let transitive = try await MembershipTests.userIds(
+                harness,
+                "/groups/\(Self.engineering)/transitiveMembers",
+                token: token
+            )
             #expect(transitive.contains(id.description), "a full read finds the joiner in the nesting group")
         }
     }
@@ -103,9 +164,17 @@ struct GroupsDeltaTests {
         try await Harness.run(tenant: tenant) { harness in
             let token = try await harness.token()
             let prefer = [("Prefer", "odata.maxpagesize=100")]
-            let pages = try await harness.pages("/groups/delta?$select=displayName,members", token: token, headers: prefer)
+            let pages = try await harness.pages(
+                "/groups/delta?$select=displayName,members",
+                token: token,
+                headers: prefer
+            )
             #expect(pages.count == 3)
-            #expect(pages.allSatisfy { $0.values.count == 1 && $0.values[0]["id"] == .string(Fixture.groupId(1).description) })
+            #expect(
+                pages.allSatisfy {
+                    $0.values.count == 1 && $0.values[0]["id"] == .string(Fixture.groupId(1).description)
+                }
+            )
             #expect(pages.map { $0.values[0]["members@delta"]?.arrayValue?.count ?? 0 } == [99, 99, 52])
             let members = Self.membersByGroup(pages.flatMap(\.values))[Fixture.groupId(1).description] ?? []
             #expect(Set(members).count == 250)
@@ -119,11 +188,21 @@ struct GroupsDeltaTests {
         try await Harness.run(tenant: GroupsTests.tenant()) { harness in
             let token = try await harness.token()
             let filtered = try await UsersDeltaTests.round(
-                harness, "/groups/delta?$select=members&$filter=id%20eq%20'\(Self.data)'%20or%20id%20eq%20'\(Fixture.groupId(4))'", token: token)
-            #expect(filtered.values.compactMap { $0["id"]?.stringValue } == [Self.data.description, Fixture.groupId(4).description])
+                harness,
+                "/groups/delta?$select=members&$filter=id%20eq%20'\(Self.data)'%20or%20id%20eq%20'\(Fixture.groupId(4))'",
+                token: token
+            )
+            #expect(
+                filtered.values.compactMap { $0["id"]?.stringValue } == [
+                    Self.data.description, Fixture.groupId(4).description,
+                ]
+            )
             let tooMany = (0..<51).map { "id%20eq%20'\(Fixture.groupId($0))'" }.joined(separator: "%20or%20")
             #expect(try await harness.graph(.GET, "/groups/delta?$filter=\(tooMany)", token: token).status == 400)
-            #expect(try await harness.graph(.GET, "/groups/delta?$expand=members", token: token).errorCode == "Request_UnsupportedQuery")
+            #expect(
+                try await harness.graph(.GET, "/groups/delta?$expand=members", token: token).errorCode
+                    == "Request_UnsupportedQuery"
+            )
         }
     }
 
@@ -141,17 +220,24 @@ struct GroupsDeltaTests {
 
 @Suite("Delta tokens: lifetime, expiry on demand, failing pages")
 struct DeltaTokenTests {
-    static func configuration(clock: ManualSimulatorClock, lifetime: Duration = .seconds(7 * 86_400)) -> SimulatorConfiguration {
+    static func configuration(
+        clock: ManualSimulatorClock,
+        lifetime: Duration = .seconds(7 * 86_400)
+    ) -> SimulatorConfiguration {
         var configuration = SimulatorConfiguration()
         configuration.clock = clock
         configuration.deltaTokenLifetime = lifetime
         return configuration
     }
 
-    @Test("a token older than the lifetime answers 410 Gone, syncStateNotFound, and a Location that starts again", arguments: ["users", "groups"])
+    @Test(
+        "a token older than the lifetime answers 410 Gone, syncStateNotFound, and a Location that starts again",
+        arguments: ["users", "groups"]
+    )
     func lifetime(resource: String) async throws {
         let clock = ManualSimulatorClock()
-        try await Harness.run(tenant: GroupsTests.tenant(), configuration: Self.configuration(clock: clock)) { harness in
+        try await Harness.run(tenant: GroupsTests.tenant(), configuration: Self.configuration(clock: clock)) {
+            harness in
             let token = try await harness.token()
             let first = try await UsersDeltaTests.round(harness, "/\(resource)/delta?$select=id", token: token)
             clock.advance(by: .seconds(7 * 86_400 - 1))
@@ -165,7 +251,11 @@ struct DeltaTokenTests {
             #expect(location == "\(harness.endpoints.graphEndpoint)/\(resource)/delta?$select=id&$deltatoken=")
             let restart = try await UsersDeltaTests.round(harness, location, token: token)
             #expect(!restart.values.isEmpty, "the Location starts a full round")
-            #expect(try await harness.graph(.GET, try #require(fresh["@odata.deltaLink"]?.stringValue), token: token).status == 200, "a newer token lives on")
+            #expect(
+                try await harness.graph(.GET, try #require(fresh["@odata.deltaLink"]?.stringValue), token: token).status
+                    == 200,
+                "a newer token lives on"
+            )
         }
     }
 
@@ -174,7 +264,12 @@ struct DeltaTokenTests {
         try await Harness.run(tenant: Fixture.tenant(users: 3)) { harness in
             let token = try await harness.token()
             let deltaLink = try await UsersDeltaTests.round(harness, "/users/delta", token: token).deltaLink
-            let page = try await harness.graph(.GET, "/users/delta", token: token, headers: [("Prefer", "odata.maxpagesize=1")])
+            let page = try await harness.graph(
+                .GET,
+                "/users/delta",
+                token: token,
+                headers: [("Prefer", "odata.maxpagesize=1")]
+            )
             let nextLink = try #require(page["@odata.nextLink"]?.stringValue)
             harness.simulator.expireDeltaTokens()
             #expect(try await harness.graph(.GET, deltaLink, token: token).status == 410)

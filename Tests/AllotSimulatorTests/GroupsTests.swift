@@ -10,10 +10,25 @@ struct GroupsTests {
     static func tenant() -> Snapshot {
         var tenant = Fixture.tenant(users: 6)
         tenant.groups = [
-            DirectoryGroup(id: Fixture.groupId(1), displayName: "Engineering", members: (0...4).map(Fixture.userId), memberGroups: [Fixture.groupId(2)]),
-            DirectoryGroup(id: Fixture.groupId(2), displayName: "Platform Engineering", members: (2...4).map(Fixture.userId), memberGroups: [Fixture.groupId(3)]),
+            DirectoryGroup(
+                id: Fixture.groupId(1),
+                displayName: "Engineering",
+                members: (0...4).map(Fixture.userId),
+                memberGroups: [Fixture.groupId(2)]
+            ),
+            DirectoryGroup(
+                id: Fixture.groupId(2),
+                displayName: "Platform Engineering",
+                members: (2...4).map(Fixture.userId),
+                memberGroups: [Fixture.groupId(3)]
+            ),
             DirectoryGroup(id: Fixture.groupId(3), displayName: "Data", members: [Fixture.userId(4)], memberGroups: []),
-            DirectoryGroup(id: Fixture.groupId(4), displayName: "O'Brien's team", members: [Fixture.userId(5)], memberGroups: []),
+            DirectoryGroup(
+                id: Fixture.groupId(4),
+                displayName: "O'Brien's team",
+                members: [Fixture.userId(5)],
+                memberGroups: []
+            ),
         ]
         return tenant
     }
@@ -22,10 +37,18 @@ struct GroupsTests {
     func byName() async throws {
         try await Harness.run(tenant: Self.tenant()) { harness in
             let token = try await harness.token()
-            let reply = try await harness.graph(.GET, "/groups?$filter=displayName%20eq%20'engineering'&$select=id,displayName", token: token)
+            let reply = try await harness.graph(
+                .GET,
+                "/groups?$filter=displayName%20eq%20'engineering'&$select=id,displayName",
+                token: token
+            )
             #expect(reply.values.map { $0["id"] } == [.string(Fixture.groupId(1).description)])
             #expect(reply.values.first?.objectValue?.keys.sorted() == ["displayName", "id"])
-            let quoted = try await harness.graph(.GET, "/groups?$filter=displayName%20eq%20'O''Brien''s%20team'", token: token)
+            let quoted = try await harness.graph(
+                .GET,
+                "/groups?$filter=displayName%20eq%20'O''Brien''s%20team'",
+                token: token
+            )
             #expect(quoted.values.map { $0["id"] } == [.string(Fixture.groupId(4).description)])
             let none = try await harness.graph(.GET, "/groups?$filter=displayName%20eq%20'Nope'", token: token)
             #expect(none.status == 200)
@@ -45,7 +68,11 @@ struct GroupsTests {
             let name = try await harness.graph(.GET, "/groups/Engineering", token: token)
             #expect(name.status == 400)
             #expect(name.errorMessage == "Invalid object identifier 'Engineering'.")
-            let unknown = try await harness.graph(.GET, "/groups/\(Fixture.groupId(99))/transitiveMembers", token: token)
+            let unknown = try await harness.graph(
+                .GET,
+                "/groups/\(Fixture.groupId(99))/transitiveMembers",
+                token: token
+            )
             #expect(unknown.status == 404)
             #expect(unknown.errorCode == "Request_ResourceNotFound")
         }
@@ -55,17 +82,27 @@ struct GroupsTests {
     func transitive() async throws {
         try await Harness.run(tenant: Self.tenant()) { harness in
             let token = try await harness.token()
-            let all = try await harness.graph(.GET, "/groups/\(Fixture.groupId(1))/transitiveMembers?$select=id", token: token)
+            let all = try await harness.graph(
+                .GET,
+                "/groups/\(Fixture.groupId(1))/transitiveMembers?$select=id",
+                token: token
+            )
             let types = all.values.compactMap { $0["@odata.type"]?.stringValue }
             #expect(types.filter { $0 == "#microsoft.graph.user" }.count == 5)
             #expect(types.filter { $0 == "#microsoft.graph.group" }.count == 2)
             for cast in ["microsoft.graph.user", "graph.user"] {
                 let users = try await harness.graph(
-                    .GET, "/groups/\(Fixture.groupId(1))/transitiveMembers/\(cast)?$select=id,userPrincipalName&$count=true", token: token,
-                    headers: [("ConsistencyLevel", "eventual")])
+                    .GET,
+                    "/groups/\(Fixture.groupId(1))/transitiveMembers/\(cast)?$select=id,userPrincipalName&$count=true",
+                    token: token,
+                    headers: [("ConsistencyLevel", "eventual")]
+                )
                 #expect(users.status == 200)
                 #expect(users["@odata.count"]?.intValue == 5)
-                #expect(Set(users.values.compactMap { $0["userPrincipalName"]?.stringValue }) == Set((0...4).map { "user\($0)@contoso.com" }))
+                #expect(
+                    Set(users.values.compactMap { $0["userPrincipalName"]?.stringValue })
+                        == Set((0...4).map { "user\($0)@contoso.com" })
+                )
             }
         }
     }
@@ -76,7 +113,9 @@ struct GroupsTests {
             let token = try await harness.token()
             let reply = try await harness.graph(.GET, "/groups/\(Fixture.groupId(1))/members?$select=id", token: token)
             let ids = Set(reply.values.compactMap { $0["id"]?.stringValue })
-            #expect(ids == [Fixture.userId(0).description, Fixture.userId(1).description, Fixture.groupId(2).description])
+            #expect(
+                ids == [Fixture.userId(0).description, Fixture.userId(1).description, Fixture.groupId(2).description]
+            )
         }
     }
 
@@ -84,7 +123,10 @@ struct GroupsTests {
     func paging() async throws {
         try await Harness.run(tenant: Fixture.tenant(users: 25, groupOf: 25)) { harness in
             let token = try await harness.token()
-            let pages = try await harness.pages("/groups/\(Fixture.groupId(1))/transitiveMembers/microsoft.graph.user?$top=10&$select=id", token: token)
+            let pages = try await harness.pages(
+                "/groups/\(Fixture.groupId(1))/transitiveMembers/microsoft.graph.user?$top=10&$select=id",
+                token: token
+            )
             #expect(pages.map(\.values.count) == [10, 10, 5])
             #expect(Set(pages.flatMap { $0.values.compactMap { $0["id"]?.stringValue } }).count == 25)
         }
@@ -103,7 +145,11 @@ struct GroupsTests {
             #expect(e3["id"] == .string("\(SampleTenant.tenantId)_\(Fixture.e3)"))
             let selected = try await harness.graph(.GET, "/subscribedSkus?$select=skuId,consumedUnits", token: token)
             #expect(selected.values.first?.objectValue?.keys.sorted() == ["consumedUnits", "skuId"])
-            let filtered = try await harness.graph(.GET, "/subscribedSkus?$filter=skuPartNumber%20eq%20'SPE_E3'", token: token)
+            let filtered = try await harness.graph(
+                .GET,
+                "/subscribedSkus?$filter=skuPartNumber%20eq%20'SPE_E3'",
+                token: token
+            )
             #expect(filtered.status == 400)
         }
     }

@@ -19,15 +19,28 @@ struct ParsingTests {
 
     @Test("OData filters parse into the expressions Graph clients send")
     func filters() throws {
-        #expect(try ODataFilter.parse("userPrincipalName eq 'o''brien@contoso.com'") == .equals(property: "userPrincipalName", value: .string("o'brien@contoso.com")))
+        #expect(
+            try ODataFilter.parse("userPrincipalName eq 'o''brien@contoso.com'")
+                == .equals(property: "userPrincipalName", value: .string("o'brien@contoso.com"))
+        )
         let sku = GUID("05e9a617-0261-4cee-bb44-138d3ef5d965")!
-        #expect(try ODataFilter.parse("assignedLicenses/any(s:s/skuId eq 05e9a617-0261-4cee-bb44-138d3ef5d965)") == .any(collection: "assignedLicenses", member: "skuId", value: .guid(sku)))
+        #expect(
+            try ODataFilter.parse("assignedLicenses/any(s:s/skuId eq 05e9a617-0261-4cee-bb44-138d3ef5d965)")
+                == .any(collection: "assignedLicenses", member: "skuId", value: .guid(sku))
+        )
         #expect(
             try ODataFilter.parse("(accountEnabled eq true and startswith(displayName,'Ad')) or id in ('a','b')")
                 == .or(
-                    .and(.equals(property: "accountEnabled", value: .bool(true)), .startsWith(property: "displayName", prefix: "Ad")),
-                    .isIn(property: "id", values: [.string("a"), .string("b")])))
-        for bad in ["displayName eq", "displayName eq 'open", "displayName gt 'x'", "(a eq 'b'", "x/any(s:t/skuId eq 1)"] {
+                    .and(
+                        .equals(property: "accountEnabled", value: .bool(true)),
+                        .startsWith(property: "displayName", prefix: "Ad")
+                    ),
+                    .isIn(property: "id", values: [.string("a"), .string("b")])
+                )
+        )
+        for bad in [
+            "displayName eq", "displayName eq 'open", "displayName gt 'x'", "(a eq 'b'", "x/any(s:t/skuId eq 1)",
+        ] {
             #expect(throws: GraphError.self, "\(bad)") { try ODataFilter.parse(bad) }
         }
     }

@@ -27,7 +27,9 @@ struct UsersTests {
             let token = try await harness.token()
             let first = try await harness.graph(.GET, "/users", token: token)
             #expect(first.values.count == 100)
-            #expect(first["@odata.nextLink"]?.stringValue?.hasPrefix(harness.endpoints.graphEndpoint + "/users?") == true)
+            #expect(
+                first["@odata.nextLink"]?.stringValue?.hasPrefix(harness.endpoints.graphEndpoint + "/users?") == true
+            )
             let tooBig = try await harness.graph(.GET, "/users?$top=1000", token: token)
             #expect(tooBig.status == 400)
             #expect(tooBig.errorCode == "Request_UnsupportedQuery")
@@ -41,14 +43,22 @@ struct UsersTests {
     func selectHonoured() async throws {
         try await Harness.run(tenant: Fixture.tenant(users: 2)) { harness in
             let token = try await harness.token()
-            let reply = try await harness.graph(.GET, "/users?$select=id,department,usageLocation,assignedLicenses,city,otherMails", token: token)
+            let reply = try await harness.graph(
+                .GET,
+                "/users?$select=id,department,usageLocation,assignedLicenses,city,otherMails",
+                token: token
+            )
             #expect(reply.status == 200)
             let user = try #require(reply.values.first?.objectValue)
             #expect(Set(user.keys) == ["id", "department", "usageLocation", "assignedLicenses", "city", "otherMails"])
             #expect(user["city"] == .null)
             #expect(user["otherMails"] == .array([]))
             #expect(user["usageLocation"] == .string("US"))
-            #expect(reply["@odata.context"]?.stringValue?.hasSuffix("$metadata#users(id,department,usageLocation,assignedLicenses,city,otherMails)") == true)
+            #expect(
+                reply["@odata.context"]?.stringValue?.hasSuffix(
+                    "$metadata#users(id,department,usageLocation,assignedLicenses,city,otherMails)"
+                ) == true
+            )
         }
     }
 
@@ -69,8 +79,14 @@ struct UsersTests {
             let token = try await harness.token()
             let unknown = try await harness.graph(.GET, "/users?$select=id,shoeSize", token: token)
             #expect(unknown.status == 400)
-            #expect(unknown.errorMessage == "Could not find a property named 'shoeSize' on type 'microsoft.graph.user'.")
-            let nested = try await harness.graph(.GET, "/users?$select=onPremisesExtensionAttributes/extensionAttribute1", token: token)
+            #expect(
+                unknown.errorMessage == "Could not find a property named 'shoeSize' on type 'microsoft.graph.user'."
+            )
+            let nested = try await harness.graph(
+                .GET,
+                "/users?$select=onPremisesExtensionAttributes/extensionAttribute1",
+                token: token
+            )
             #expect(nested.status == 400)
         }
     }
@@ -79,24 +95,48 @@ struct UsersTests {
     func filters() async throws {
         var tenant = Fixture.tenant(users: 6)
         tenant.users[2] = Fixture.user(2, states: [LicenseAssignmentState(skuId: Fixture.e3)])
-        tenant.users[4] = Fixture.user(4, states: [LicenseAssignmentState(skuId: Fixture.e3), LicenseAssignmentState(skuId: Fixture.powerBI)])
+        tenant.users[4] = Fixture.user(
+            4,
+            states: [LicenseAssignmentState(skuId: Fixture.e3), LicenseAssignmentState(skuId: Fixture.powerBI)]
+        )
         try await Harness.run(tenant: tenant) { harness in
             let token = try await harness.token()
-            let byName = try await harness.graph(.GET, "/users?$filter=userPrincipalName%20eq%20'USER3@contoso.com'&$select=id", token: token)
+            let byName = try await harness.graph(
+                .GET,
+                "/users?$filter=userPrincipalName%20eq%20'USER3@contoso.com'&$select=id",
+                token: token
+            )
             #expect(byName.values.map { $0["id"] } == [.string(Fixture.userId(3).description)])
-            let byId = try await harness.graph(.GET, "/users?$filter=id+eq+'\(Fixture.userId(5))'&$select=userPrincipalName", token: token)
+            let byId = try await harness.graph(
+                .GET,
+                "/users?$filter=id+eq+'\(Fixture.userId(5))'&$select=userPrincipalName",
+                token: token
+            )
             #expect(byId.values.map { $0["userPrincipalName"] } == [.string("user5@contoso.com")])
             let bySku = try await harness.graph(
-                .GET, "/users?$filter=assignedLicenses/any(s:s/skuId%20eq%20\(Fixture.e3))&$select=id", token: token)
+                .GET,
+                "/users?$filter=assignedLicenses/any(s:s/skuId%20eq%20\(Fixture.e3))&$select=id",
+                token: token
+            )
             #expect(bySku.values.count == 2)
             let both = try await harness.graph(
-                .GET, "/users?$filter=assignedLicenses/any(x:x/skuId%20eq%20\(Fixture.e3))%20and%20department%20eq%20'engineering'&$select=id",
-                token: token)
+                .GET,
+                "/users?$filter=assignedLicenses/any(x:x/skuId%20eq%20\(Fixture.e3))%20and%20department%20eq%20'engineering'&$select=id",
+                token: token
+            )
             #expect(both.values.count == 2)
-            let none = try await harness.graph(.GET, "/users?$filter=userPrincipalName%20eq%20'nobody@contoso.com'", token: token)
+            let none = try await harness.graph(
+                .GET,
+                "/users?$filter=userPrincipalName%20eq%20'nobody@contoso.com'",
+                token: token
+            )
             #expect(none.status == 200)
             #expect(none.values.isEmpty)
-            let quotes = try await harness.graph(.GET, "/users?$filter=userPrincipalName%20eq%20'o''brien@contoso.com'", token: token)
+            let quotes = try await harness.graph(
+                .GET,
+                "/users?$filter=userPrincipalName%20eq%20'o''brien@contoso.com'",
+                token: token
+            )
             #expect(quotes.status == 200)
             let bad = try await harness.graph(.GET, "/users?$filter=userPrincipalName%20eq", token: token)
             #expect(bad.status == 400)
@@ -110,7 +150,12 @@ struct UsersTests {
             let without = try await harness.graph(.GET, "/users?$count=true", token: token)
             #expect(without.status == 400)
             #expect(without.errorMessage == "$count is not currently supported.")
-            let with = try await harness.graph(.GET, "/users?$count=true&$top=2", token: token, headers: [("ConsistencyLevel", "eventual")])
+            let with = try await harness.graph(
+                .GET,
+                "/users?$count=true&$top=2",
+                token: token,
+                headers: [("ConsistencyLevel", "eventual")]
+            )
             #expect(with["@odata.count"]?.intValue == 5)
         }
     }
@@ -125,17 +170,29 @@ struct UsersTests {
             #expect(String(decoding: users.bytes, as: UTF8.self) == "7")
             #expect(users.header("Content-Type")?.hasPrefix("text/plain") == true)
             let filtered = try await harness.graph(
-                .GET, "/users/$count?$filter=id%20eq%20'\(Fixture.userId(1))'", token: token, headers: eventual)
+                .GET,
+                "/users/$count?$filter=id%20eq%20'\(Fixture.userId(1))'",
+                token: token,
+                headers: eventual
+            )
             #expect(String(decoding: filtered.bytes, as: UTF8.self) == "1", "$count counts what the $filter selects")
             let members = try await harness.graph(
-                .GET, "/groups/\(Fixture.groupId(1))/transitiveMembers/microsoft.graph.user/$count", token: token, headers: eventual)
+                .GET,
+                "/groups/\(Fixture.groupId(1))/transitiveMembers/microsoft.graph.user/$count",
+                token: token,
+                headers: eventual
+            )
             #expect(String(decoding: members.bytes, as: UTF8.self) == "4")
             let without = try await harness.graph(.GET, "/users/$count", token: token)
             #expect(without.status == 400)
             #expect(without.errorCode == "Request_UnsupportedQuery")
             let inBatch = try await harness.graph(
-                .POST, "/$batch", token: token,
-                json: #"{"requests":[{"id":"1","method":"GET","url":"/users/$count","headers":{"ConsistencyLevel":"eventual"}}]}"#)
+                .POST,
+                "/$batch",
+                token: token,
+                json:
+                    #"{"requests":[{"id":"1","method":"GET","url":"/users/$count","headers":{"ConsistencyLevel":"eventual"}}]}"#
+            )
             #expect(inBatch["responses", 0, "body"] == .string(Data("7".utf8).base64EncodedString()))
         }
     }
@@ -145,19 +202,34 @@ struct UsersTests {
         var tenant = Fixture.tenant(users: 2)
         tenant.users.append(
             DirectoryUser(
-                id: Fixture.userId(9), userPrincipalName: "ann.lee_fabrikam.com#EXT#@contoso.onmicrosoft.com", usageLocation: nil,
-                properties: ["userType": .string("Guest")]))
+                id: Fixture.userId(9),
+                userPrincipalName: "ann.lee_fabrikam.com#EXT#@contoso.onmicrosoft.com",
+                usageLocation: nil,
+                properties: ["userType": .string("Guest")]
+            )
+        )
         try await Harness.run(tenant: tenant) { harness in
             let token = try await harness.token()
-            let byId = try await harness.graph(.GET, "/users/\(Fixture.userId(1))?$select=userPrincipalName", token: token)
+            let byId = try await harness.graph(
+                .GET,
+                "/users/\(Fixture.userId(1))?$select=userPrincipalName",
+                token: token
+            )
             #expect(byId["userPrincipalName"] == .string("user1@contoso.com"))
             #expect(byId["@odata.context"]?.stringValue?.hasSuffix("/$entity") == true)
-            let guest = try await harness.graph(.GET, "/users/ann.lee_fabrikam.com%23EXT%23@contoso.onmicrosoft.com?$select=id,userType", token: token)
+            let guest = try await harness.graph(
+                .GET,
+                "/users/ann.lee_fabrikam.com%23EXT%23@contoso.onmicrosoft.com?$select=id,userType",
+                token: token
+            )
             #expect(guest["id"] == .string(Fixture.userId(9).description))
             let missing = try await harness.graph(.GET, "/users/ghost@contoso.com", token: token)
             #expect(missing.status == 404)
             #expect(missing.errorCode == "Request_ResourceNotFound")
-            #expect(missing.errorMessage == "Resource 'ghost@contoso.com' does not exist or one of its queried reference-property objects are not present.")
+            #expect(
+                missing.errorMessage
+                    == "Resource 'ghost@contoso.com' does not exist or one of its queried reference-property objects are not present."
+            )
             #expect(missing["error", "innerError", "request-id"]?.stringValue == missing.header("request-id"))
         }
     }

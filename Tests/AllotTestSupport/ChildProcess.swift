@@ -19,7 +19,8 @@ public enum TestPaths {
             return URL(fileURLWithPath: explicit)
         }
         var candidates: [URL] = []
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent()
         for _ in 0..<4 {
             candidates.append(directory.appendingPathComponent("allot"))
             directory = directory.deletingLastPathComponent()
@@ -41,7 +42,13 @@ public final class ChildProcess {
 
     /// Starts `executable` in `directory`; `environment` is added to this process's own (an
     /// empty value removes the variable).
-    public init(_ name: String, executable: URL = TestPaths.allot, arguments: [String], environment: [String: String] = [:], directory: URL) throws {
+    public init(
+        _ name: String,
+        executable: URL = TestPaths.allot,
+        arguments: [String],
+        environment: [String: String] = [:],
+        directory: URL
+    ) throws {
         self.name = name
         standardOutputPath = directory.appendingPathComponent("\(name).stdout").path
         standardErrorPath = directory.appendingPathComponent("\(name).stderr").path
@@ -50,7 +57,9 @@ public final class ChildProcess {
         process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = directory
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.filter { !$0.value.isEmpty }
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.filter {
+            !$0.value.isEmpty
+        }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: standardOutputPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: standardErrorPath))
@@ -83,7 +92,9 @@ public final class ChildProcess {
         while process.isRunning {
             guard ContinuousClock.now < deadline else {
                 stop()
-                throw HarnessError("\(name) did not exit within \(timeout); killed it. stderr: \(standardError.suffix(2000))")
+                throw HarnessError(
+                    "\(name) did not exit within \(timeout); killed it. stderr: \(standardError.suffix(2000))"
+                )
             }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -93,11 +104,16 @@ public final class ChildProcess {
 
 /// Waits until `condition` holds, checking every `interval`, for at most `timeout`.
 public func waitUntil(
-    _ what: @autoclosure () -> String, timeout: Duration, interval: Duration = .milliseconds(50), _ condition: () async throws -> Bool
+    _ what: @autoclosure () -> String,
+    timeout: Duration,
+    interval: Duration = .milliseconds(50),
+    _ condition: () async throws -> Bool
 ) async throws {
     let deadline = ContinuousClock.now + timeout
     while try await !condition() {
-        guard ContinuousClock.now < deadline else { throw HarnessError("timed out after \(timeout) waiting for \(what())") }
+        guard ContinuousClock.now < deadline else {
+            throw HarnessError("timed out after \(timeout) waiting for \(what())")
+        }
         try await Task.sleep(for: interval)
     }
 }
@@ -122,7 +138,9 @@ public func acceptsConnections(port: Int) -> Bool {
     defer { close(descriptor) }
     var address = loopbackAddress(port: port)
     return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
     } == 0
 }
 
@@ -133,7 +151,9 @@ public func freeLoopbackPort() throws -> Int {
     defer { close(descriptor) }
     var address = loopbackAddress(port: 0)
     let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
     }
     guard bound == 0 else { throw HarnessError("bind(): \(String(cString: strerror(errno)))") }
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -155,8 +175,14 @@ private func loopbackAddress(port: Int) -> sockaddr_in {
 /// banner is out; throws when it exits first or `timeout` passes.
 public func simulatorBaseURL(_ simulator: ChildProcess, timeout: Duration) async throws -> String {
     var url: String?
-    try await waitUntil("the simulator to listen (\(simulator.standardOutputPath))", timeout: timeout, interval: .milliseconds(50)) {
-        guard simulator.isRunning else { throw HarnessError("the simulator exited: \(simulator.standardError.suffix(2000))") }
+    try await waitUntil(
+        "the simulator to listen (\(simulator.standardOutputPath))",
+        timeout: timeout,
+        interval: .milliseconds(50)
+    ) {
+        guard simulator.isRunning else {
+            throw HarnessError("the simulator exited: \(simulator.standardError.suffix(2000))")
+        }
         url = SimulatorEndpoints.baseURL(fromBanner: simulator.standardOutput)
         return url != nil
     }

@@ -10,7 +10,10 @@ public enum ProcessRunner {
 
     /// Runs `executable` with `arguments`, feeding `input` (or nothing) to its standard input.
     public static func run(
-        _ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String] = [:]
+        _ executable: String,
+        _ arguments: [String],
+        input: String? = nil,
+        environment: [String: String] = [:]
     ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)

@@ -14,7 +14,11 @@ public final class Scenario {
     /// - Parameter adjust: changes the generated tenant before it is served (seat counts are
     ///   made to match the holders afterwards).
     public init(
-        _ label: String, users: Int = 1_000, seed: UInt64, drift: Double = 20, settings: Workspace.Settings = Workspace.Settings(),
+        _ label: String,
+        users: Int = 1_000,
+        seed: UInt64,
+        drift: Double = 20,
+        settings: Workspace.Settings = Workspace.Settings(),
         adjust: (inout Snapshot) -> Void = { _ in }
     ) async throws {
         workspace = try Workspace(label)
@@ -44,17 +48,37 @@ public final class Scenario {
     public func expectComplete(_ result: RunResult, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
         #expect(result.status == convergedStatus, "\(result.summary)", sourceLocation: sourceLocation)
         for field in ["failed.adds", "failed.removals", "failed.plan_changes", "failed.usage_locations", "not_sent"] {
-            #expect(result.count(field) == 0, "\(field) in cycle.finished: \(result.finished)", sourceLocation: sourceLocation)
+            #expect(
+                result.count(field) == 0,
+                "\(field) in cycle.finished: \(result.finished)",
+                sourceLocation: sourceLocation
+            )
         }
     }
 
     /// Checks the tenant is what the plan wanted, and that no request ever removed a license
     /// the plan keeps (over every request log given: one per simulator run).
-    public func expectConverged(logs: [[LoggedRequest]], sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
+    public func expectConverged(
+        logs: [[LoggedRequest]],
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) async throws {
         var removed: Set<PendingRemoval> = []
-        for log in logs { removed.formUnion(TenantExpectations.expectOnlyPlannedRemovals(log, plan: plan, sourceLocation: sourceLocation)) }
-        #expect(removed.count == plan.summary.removals, "every planned removal was made", sourceLocation: sourceLocation)
-        TenantExpectations.expectConverged(try await simulator.tenant(), initial: initial, plan: plan, sourceLocation: sourceLocation)
+        for log in logs {
+            removed.formUnion(
+                TenantExpectations.expectOnlyPlannedRemovals(log, plan: plan, sourceLocation: sourceLocation)
+            )
+        }
+        #expect(
+            removed.count == plan.summary.removals,
+            "every planned removal was made",
+            sourceLocation: sourceLocation
+        )
+        TenantExpectations.expectConverged(
+            try await simulator.tenant(),
+            initial: initial,
+            plan: plan,
+            sourceLocation: sourceLocation
+        )
     }
 
     /// Runs one more apply and checks that it sends no write.
@@ -63,13 +87,19 @@ public final class Scenario {
         let again = try await workspace.apply(sourceLocation: sourceLocation)
         #expect(again.status == convergedStatus, "\(again.summary)", sourceLocation: sourceLocation)
         let writes = try await simulator.requests().writes
-        #expect(writes.isEmpty, "a converged tenant got writes: \(writes.prefix(3).map(\.path))", sourceLocation: sourceLocation)
+        #expect(
+            writes.isEmpty,
+            "a converged tenant got writes: \(writes.prefix(3).map(\.path))",
+            sourceLocation: sourceLocation
+        )
     }
 
     /// Starts `allot apply` with every `$batch` delayed by `latency` milliseconds, and returns once
     /// the simulator has answered `batches` of them: the apply is then mid-cycle.
     public func startSlowApply(batchLatency latency: Int, runUntilBatches batches: Int) async throws -> ChildProcess {
-        try await simulator.addFault(SimulatedFault(kind: .latency, path: "$batch", count: -1, delayMilliseconds: latency))
+        try await simulator.addFault(
+            SimulatedFault(kind: .latency, path: "$batch", count: -1, delayMilliseconds: latency)
+        )
         try await simulator.clearRequests()
         let apply = try workspace.start(["apply"])
         let simulator = simulator

@@ -17,18 +17,28 @@ public final class SimulatorProcess {
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// Starts the simulator serving `tenantFile` on `port` (0: any free port) and waits until it listens.
-    public init(tenantFile: String, port: Int = 0, workspace: String, name: String = "simulator", extraArguments: [String] = []) async throws {
+    public init(
+        tenantFile: String,
+        port: Int = 0,
+        workspace: String,
+        name: String = "simulator",
+        extraArguments: [String] = []
+    ) async throws {
         let secretFile = "\(workspace)/simulator-secret"
         try Self.clientSecret.write(toFile: secretFile, atomically: true, encoding: .utf8)
         child = try ChildProcess(
-            name, executable: TestPaths.allot,
+            name,
+            executable: TestPaths.allot,
             arguments: [
                 "simulate", "--tenant", tenantFile, "--listen", "127.0.0.1:\(port)", "--client-id", Self.clientId,
                 "--client-secret-file", secretFile,
             ] + extraArguments,
-            directory: URL(fileURLWithPath: workspace))
+            directory: URL(fileURLWithPath: workspace)
+        )
         let url = try await simulatorBaseURL(child, timeout: .seconds(90))
-        guard let bound = URLComponents(string: url)?.port else { throw HarnessError("no port in the simulator's address \(url)") }
+        guard let bound = URLComponents(string: url)?.port else {
+            throw HarnessError("no port in the simulator's address \(url)")
+        }
         self.port = bound
     }
 
@@ -62,7 +72,12 @@ public final class SimulatorProcess {
         try JSONDecoder().decode(Snapshot.self, from: try await tenantDocument())
     }
 
-    private func control(_ method: HTTPMethod, _ path: String, body: Data? = nil, expect status: UInt = 200) async throws -> Data {
+    private func control(
+        _ method: HTTPMethod,
+        _ path: String,
+        body: Data? = nil,
+        expect status: UInt = 200
+    ) async throws -> Data {
         var request = HTTPClientRequest(url: "\(baseURL)/_simulator\(path)")
         request.method = method
         if let body {
@@ -73,7 +88,9 @@ public final class SimulatorProcess {
         let bytes = try await response.body.collect(upTo: 512 << 20)
         let data = Data(bytes.readableBytesView)
         guard response.status.code == status else {
-            throw HarnessError("\(method.rawValue) /_simulator\(path) answered \(response.status.code): \(String(decoding: data, as: UTF8.self))")
+            throw HarnessError(
+                "\(method.rawValue) /_simulator\(path) answered \(response.status.code): \(String(decoding: data, as: UTF8.self))"
+            )
         }
         return data
     }
@@ -84,7 +101,8 @@ extension [LoggedRequest] {
     /// (the token endpoint's POST is not a write).
     public var writes: [LoggedRequest] {
         filter { request in
-            request.path.contains("$batch") || (request.path.hasPrefix("/v1.0/") && ["POST", "PATCH", "DELETE", "PUT"].contains(request.method))
+            request.path.contains("$batch")
+                || (request.path.hasPrefix("/v1.0/") && ["POST", "PATCH", "DELETE", "PUT"].contains(request.method))
         }
     }
 

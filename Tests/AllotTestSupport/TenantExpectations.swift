@@ -23,7 +23,9 @@ public struct PlanDocument: Decodable {
 
     /// Every user the plan says differs from the policies (changed, deferred, skipped or with a delayed removal).
     public var driftedUsers: Set<GUID> {
-        Set(changes.map(\.userId)).union(deferred.map(\.userId)).union(skipped.map(\.userId)).union(delayedRemovals.map(\.userId))
+        Set(changes.map(\.userId)).union(deferred.map(\.userId)).union(skipped.map(\.userId)).union(
+            delayedRemovals.map(\.userId)
+        )
     }
 
     /// The SKUs the plan removes from each user.
@@ -38,25 +40,43 @@ public struct DirectState: Equatable, CustomStringConvertible {
     public var usageLocation: String?
 
     public var description: String {
-        "usageLocation \(usageLocation ?? "none"), licenses " + licenses.keys.sorted().map { "\($0)\(licenses[$0]!.isEmpty ? "" : "-\(licenses[$0]!.count) plans")" }.joined(separator: ", ")
+        "usageLocation \(usageLocation ?? "none"), licenses "
+            + licenses.keys.sorted().map { "\($0)\(licenses[$0]!.isEmpty ? "" : "-\(licenses[$0]!.count) plans")" }
+            .joined(separator: ", ")
     }
 }
 
 public enum TenantExpectations {
     /// Each user's direct assignments and usage location.
     public static func directState(_ snapshot: Snapshot) -> [GUID: DirectState] {
-        Dictionary(uniqueKeysWithValues: snapshot.users.map { user in
-            let states = user.licenseAssignmentStates ?? user.assignedLicenses.map { LicenseAssignmentState(skuId: $0.skuId, disabledPlans: $0.disabledPlans) }
-            let direct = states.filter(\.isDirect).map { ($0.skuId, Set($0.disabledPlans)) }
-            return (user.id, DirectState(licenses: Dictionary(direct) { first, _ in first }, usageLocation: user.usageLocation))
-        })
+        Dictionary(
+            uniqueKeysWithValues: snapshot.users.map { user in
+                let states =
+                    user.licenseAssignmentStates
+                    ?? user.assignedLicenses.map {
+                        LicenseAssignmentState(skuId: $0.skuId, disabledPlans: $0.disabledPlans)
+                    }
+                let direct = states.filter(\.isDirect).map { ($0.skuId, Set($0.disabledPlans)) }
+                return (
+                    user.id,
+                    DirectState(licenses: Dictionary(direct) { first, _ in first }, usageLocation: user.usageLocation)
+                )
+            }
+        )
     }
 
     /// Group-based assignments, which Allot never touches.
     public static func groupStates(_ snapshot: Snapshot) -> [GUID: [LicenseAssignmentState]] {
-        Dictionary(uniqueKeysWithValues: snapshot.users.map { user in
-            (user.id, (user.licenseAssignmentStates ?? []).filter { !$0.isDirect }.sorted { ($0.skuId, $0.assignedByGroup ?? $0.skuId) < ($1.skuId, $1.assignedByGroup ?? $1.skuId) })
-        })
+        Dictionary(
+            uniqueKeysWithValues: snapshot.users.map { user in
+                (
+                    user.id,
+                    (user.licenseAssignmentStates ?? []).filter { !$0.isDirect }.sorted {
+                        ($0.skuId, $0.assignedByGroup ?? $0.skuId) < ($1.skuId, $1.assignedByGroup ?? $1.skuId)
+                    }
+                )
+            }
+        )
     }
 
     /// The state `initial` reaches when every call of `plan` succeeds and nothing else changes.
@@ -77,7 +97,10 @@ public enum TenantExpectations {
     /// Checks that the tenant is exactly what `plan` wanted from `initial`: every user's direct
     /// licenses and usage location, and every group-based assignment unchanged.
     public static func expectConverged(
-        _ final: Snapshot, initial: Snapshot, plan: PlanDocument, sourceLocation: Testing.SourceLocation = #_sourceLocation
+        _ final: Snapshot,
+        initial: Snapshot,
+        plan: PlanDocument,
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
     ) {
         let expected = expectedState(initial: initial, plan: plan)
         let actual = directState(final)
@@ -86,8 +109,13 @@ public enum TenantExpectations {
         #expect(
             wrong.isEmpty,
             "\(wrong.count) users differ from the plan, e.g. \(wrong.prefix(3).map { "\($0): expected \(expected[$0]!), got \(actual[$0].map(\.description) ?? "nothing")" })",
-            sourceLocation: sourceLocation)
-        #expect(groupStates(final) == groupStates(initial), "group-based assignments changed", sourceLocation: sourceLocation)
+            sourceLocation: sourceLocation
+        )
+        #expect(
+            groupStates(final) == groupStates(initial),
+            "group-based assignments changed",
+            sourceLocation: sourceLocation
+        )
     }
 
     /// Checks every `assignLicense` the simulator received: it removes only SKUs the plan removes
@@ -97,9 +125,15 @@ public enum TenantExpectations {
     /// - Returns: the (user, SKU) removals the simulator accepted.
     @discardableResult
     public static func expectOnlyPlannedRemovals(
-        _ log: [LoggedRequest], plan: PlanDocument, sourceLocation: Testing.SourceLocation = #_sourceLocation
+        _ log: [LoggedRequest],
+        plan: PlanDocument,
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
     ) -> Set<PendingRemoval> {
-        #expect(!log.contains { $0.path.hasSuffix("/assignLicense") }, "a license call outside $batch", sourceLocation: sourceLocation)
+        #expect(
+            !log.contains { $0.path.hasSuffix("/assignLicense") },
+            "a license call outside $batch",
+            sourceLocation: sourceLocation
+        )
         let allowed = plan.removals
         var accepted: Set<PendingRemoval> = []
         for item in log.batchItems where item.url.hasSuffix("/assignLicense") {
@@ -107,8 +141,14 @@ public enum TenantExpectations {
             let removed = removedSkus(item)
             guard !removed.isEmpty, let user = user(of: item) else { continue }
             let permitted = allowed[user] ?? []
-            #expect(removed.isSubset(of: permitted), "\(item.url) removed \(removed.subtracting(permitted)), which the plan keeps", sourceLocation: sourceLocation)
-            if (200..<300).contains(item.status) { accepted.formUnion(removed.map { PendingRemoval(user: user, sku: $0) }) }
+            #expect(
+                removed.isSubset(of: permitted),
+                "\(item.url) removed \(removed.subtracting(permitted)), which the plan keeps",
+                sourceLocation: sourceLocation
+            )
+            if (200..<300).contains(item.status) {
+                accepted.formUnion(removed.map { PendingRemoval(user: user, sku: $0) })
+            }
         }
         return accepted
     }

@@ -43,7 +43,9 @@ public enum TestTenant {
     public static func recountConsumedUnits(_ snapshot: inout Snapshot) {
         var holders: [GUID: Int] = [:]
         for user in snapshot.users {
-            for sku in Set((user.licenseAssignmentStates ?? []).filter(\.holds).map(\.skuId)) { holders[sku, default: 0] += 1 }
+            for sku in Set((user.licenseAssignmentStates ?? []).filter(\.holds).map(\.skuId)) {
+                holders[sku, default: 0] += 1
+            }
         }
         for index in snapshot.subscribedSkus.indices {
             snapshot.subscribedSkus[index].consumedUnits = holders[snapshot.subscribedSkus[index].skuId, default: 0]
@@ -55,6 +57,8 @@ public enum TestTenant {
         let group = (snapshot.users[index].licenseAssignmentStates ?? []).filter { !$0.isDirect }
         let all = states + group
         snapshot.users[index].licenseAssignmentStates = all
-        snapshot.users[index].assignedLicenses = all.filter(\.holds).map { AssignedLicense(skuId: $0.skuId, disabledPlans: $0.disabledPlans) }
+        snapshot.users[index].assignedLicenses = all.filter(\.holds).map {
+            AssignedLicense(skuId: $0.skuId, disabledPlans: $0.disabledPlans)
+        }
     }
 }

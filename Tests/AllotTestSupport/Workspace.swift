@@ -32,7 +32,10 @@ public final class Workspace {
     private var runs = 0
 
     public init(_ label: String) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("allot-e2e-\(label)-\(UUID().uuidString.prefix(8))").path
+        directory =
+            FileManager.default.temporaryDirectory.appendingPathComponent(
+                "allot-e2e-\(label)-\(UUID().uuidString.prefix(8))"
+            ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: TestPaths.samplePolicies.path, toPath: policiesPath)
         try SimulatorProcess.clientSecret.write(toFile: "\(directory)/client-secret", atomically: true, encoding: .utf8)
@@ -87,8 +90,12 @@ public final class Workspace {
     public func start(_ arguments: [String]) throws -> ChildProcess {
         runs += 1
         return try ChildProcess(
-            "allot-\(runs)-\(arguments[0])", executable: TestPaths.allot, arguments: arguments + ["--config", configPath],
-            environment: ["STATE_DIRECTORY": stateDirectory], directory: URL(fileURLWithPath: directory))
+            "allot-\(runs)-\(arguments[0])",
+            executable: TestPaths.allot,
+            arguments: arguments + ["--config", configPath],
+            environment: ["STATE_DIRECTORY": stateDirectory],
+            directory: URL(fileURLWithPath: directory)
+        )
     }
 
     /// Runs `allot ARGUMENTS` to the end (at most `timeout`).
@@ -99,7 +106,11 @@ public final class Workspace {
     }
 
     /// `allot apply`, checking the log contract on every line it printed.
-    public func apply(_ extra: [String] = [], timeout: Duration = .seconds(120), sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws -> RunResult {
+    public func apply(
+        _ extra: [String] = [],
+        timeout: Duration = .seconds(120),
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) async throws -> RunResult {
         let result = try await run(["apply"] + extra, timeout: timeout)
         result.expectLogContract(sourceLocation: sourceLocation)
         return result
@@ -117,7 +128,9 @@ public final class Workspace {
     /// The state file, decoded as JSON.
     public func stateDocument() throws -> [String: JSONValue] {
         let data = try Data(contentsOf: URL(fileURLWithPath: statePath))
-        guard case let .object(members) = try JSONDecoder().decode(JSONValue.self, from: data) else { throw HarnessError("state.json is not an object") }
+        guard case let .object(members) = try JSONDecoder().decode(JSONValue.self, from: data) else {
+            throw HarnessError("state.json is not an object")
+        }
         return members
     }
 }
@@ -142,7 +155,9 @@ public struct RunResult {
     /// Every line of standard output, as a JSON object.
     public var lines: [[String: JSONValue]] {
         standardOutput.split(separator: "\n").compactMap { line in
-            guard case let .object(members)? = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)) else { return nil }
+            guard case let .object(members)? = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)) else {
+                return nil
+            }
             return members
         }
     }
@@ -184,7 +199,11 @@ public struct RunResult {
             }
         }
         for (stream, text) in [("stdout", standardOutput), ("stderr", standardError)] {
-            #expect(!text.contains(SimulatorProcess.clientSecret), "the client secret appears on \(stream)", sourceLocation: sourceLocation)
+            #expect(
+                !text.contains(SimulatorProcess.clientSecret),
+                "the client secret appears on \(stream)",
+                sourceLocation: sourceLocation
+            )
             // Access tokens and client assertions are JWTs: base64url of `{"`.
             #expect(!text.contains("eyJ"), "a token appears on \(stream)", sourceLocation: sourceLocation)
         }

@@ -33,25 +33,48 @@ struct SyntheticTenant {
         "PROJECTPROFESSIONAL", "TEAMS_EXPLORATORY",
     ]
     static let departments = [
-        "Engineering", "Sales", "Sales Operations", "Finance", "Marketing", "Support", "Operations", "HR", "Legal", "Data", "IT",
+        "Engineering", "Sales", "Sales Operations", "Finance", "Marketing", "Support", "Operations", "HR", "Legal",
+        "Data", "IT",
         "Research",
     ]
     static let roles: [String: [String]] = [
-        "Engineering": ["Software Engineer", "Site Reliability Engineer", "Solutions Architect", "Engineering Manager", "QA Engineer"],
-        "Sales": ["Account Executive", "Sales Manager", "Sales Engineer", "Business Development Representative", "Account Manager"],
-        "Sales Operations": ["Sales Analyst", "Operations Analyst", "CRM Administrator", "Deal Desk Specialist", "Sales Ops Manager"],
+        "Engineering": [
+            "Software Engineer", "Site Reliability Engineer", "Solutions Architect", "Engineering Manager",
+            "QA Engineer",
+        ],
+        "Sales": [
+            "Account Executive", "Sales Manager", "Sales Engineer", "Business Development Representative",
+            "Account Manager",
+        ],
+        "Sales Operations": [
+            "Sales Analyst", "Operations Analyst", "CRM Administrator", "Deal Desk Specialist", "Sales Ops Manager",
+        ],
         "Finance": ["Financial Analyst", "Accountant", "Controller", "Treasury Analyst", "Payroll Specialist"],
-        "Marketing": ["Marketing Manager", "Content Writer", "Designer", "Product Marketing Manager", "Marketing Analyst"],
-        "Support": ["Support Engineer", "Support Specialist", "Customer Success Manager", "Support Manager", "Technical Writer"],
-        "Operations": ["Store Associate", "Warehouse Associate", "Shift Lead", "Logistics Coordinator", "Operations Manager"],
+        "Marketing": [
+            "Marketing Manager", "Content Writer", "Designer", "Product Marketing Manager", "Marketing Analyst",
+        ],
+        "Support": [
+            "Support Engineer", "Support Specialist", "Customer Success Manager", "Support Manager", "Technical Writer",
+        ],
+        "Operations": [
+            "Store Associate", "Warehouse Associate", "Shift Lead", "Logistics Coordinator", "Operations Manager",
+        ],
         "HR": ["HR Business Partner", "Recruiter", "HR Generalist", "Compensation Analyst", "People Manager"],
         "Legal": ["Counsel", "Paralegal", "Compliance Officer", "Contract Manager", "Privacy Analyst"],
         "Data": ["Data Analyst", "Data Engineer", "Data Scientist", "Analytics Manager", "BI Developer"],
-        "IT": ["Systems Administrator", "Network Engineer", "Enterprise Architect", "IT Support Technician", "Security Analyst"],
-        "Research": ["Research Scientist", "Research Engineer", "Lab Technician", "Principal Researcher", "Research Manager"],
+        "IT": [
+            "Systems Administrator", "Network Engineer", "Enterprise Architect", "IT Support Technician",
+            "Security Analyst",
+        ],
+        "Research": [
+            "Research Scientist", "Research Engineer", "Lab Technician", "Principal Researcher", "Research Manager",
+        ],
     ]
     static let seniorities = ["", "Junior ", "Senior ", "Principal ", "Staff ", "Lead "]
-    static let countries = ["US", "GB", "DE", "FR", "NL", "IN", "JP", "CA", "AU", "BR", "CN", "ES", "IT", "SE", "PL", "MX", "SG", "IE", "CH", "RU"]
+    static let countries = [
+        "US", "GB", "DE", "FR", "NL", "IN", "JP", "CA", "AU", "BR", "CN", "ES", "IT", "SE", "PL", "MX", "SG", "IE",
+        "CH", "RU",
+    ]
 
     /// A user's attributes, derived from its generation index alone.
     struct Person {
@@ -77,16 +100,21 @@ struct SyntheticTenant {
         let employeeType = random.chance(0.08) ? "Contractor" : (random.chance(0.02) ? "Intern" : "Employee")
         let city = "\(country)-City-\(random.below(15))"
         let extensionAttribute: JSONValue? =
-            random.chance(0.7) ? nil : .string(["E5", "E3", "VISIO", "PROJ", "F1"][random.below(5)] + "-\(random.below(12))")
+            random.chance(0.7)
+            ? nil : .string(["E5", "E3", "VISIO", "PROJ", "F1"][random.below(5)] + "-\(random.below(12))")
         let id = GUID(high: random.next(), low: random.next())
         let principal = "u\(index).\(name.prefix(3).lowercased())@contoso.com"
         return Person(
-            id: id, principalName: guest ? "u\(index)_fabrikam.com#EXT#@contoso.onmicrosoft.com" : principal,
+            id: id,
+            principalName: guest ? "u\(index)_fabrikam.com#EXT#@contoso.onmicrosoft.com" : principal,
             values: [
-                hasUsageLocation ? .string(country) : nil, .string(name), .string(country), .string(title), .bool(enabled),
+                hasUsageLocation ? .string(country) : nil, .string(name), .string(country), .string(title),
+                .bool(enabled),
                 .string(guest ? "Guest" : "Member"), .string(employeeType), .string(city), extensionAttribute,
             ] + (dateRules ? dates(index) : []),
-            department: department, hasUsageLocation: hasUsageLocation)
+            department: department,
+            hasUsageLocation: hasUsageLocation
+        )
     }
 
     /// A user's creation, hire and last successful sign-in dates (``dateAttributes``), to the
@@ -95,7 +123,9 @@ struct SyntheticTenant {
     func dates(_ index: Int) -> [JSONValue?] {
         var random = SplitMix64(seed: (seed ^ 0xDA7E5) &* 0x1_0000_01B3 &+ UInt64(index))
         let day: Int64 = 86_400
-        func secondsAgo(days: ClosedRange<Int>) -> Int64 { Self.evaluatedAt - Int64(days.lowerBound + random.below(days.count)) * day - Int64(random.below(86_400)) }
+        func secondsAgo(days: ClosedRange<Int>) -> Int64 {
+            Self.evaluatedAt - Int64(days.lowerBound + random.below(days.count)) * day - Int64(random.below(86_400))
+        }
         var created = secondsAgo(days: 30...2_920)
         var hire: Int64? = (created / day + Int64(random.below(14))) * day
         var signIn: Int64?
@@ -109,7 +139,10 @@ struct SyntheticTenant {
         }
         if let last = signIn { created = min(created, last - day) }
         if random.chance(0.15) { hire = nil }
-        return [.string(PolicyDates.text(created)), hire.map { .string(PolicyDates.text($0)) }, signIn.map { .string(PolicyDates.text($0)) }]
+        return [
+            .string(PolicyDates.text(created)), hire.map { .string(PolicyDates.text($0)) },
+            signIn.map { .string(PolicyDates.text($0)) },
+        ]
     }
 
     /// 60 groups: a group per department, four divisions nesting them, 40 team groups (some
@@ -126,10 +159,18 @@ struct SyntheticTenant {
         }
         var groups: [DirectoryGroup] = []
         func group(_ name: String, _ members: [GUID]) {
-            groups.append(DirectoryGroup(id: GUID(high: 0xABCD_0000_0000_0000 | UInt64(groups.count), low: 1), displayName: name, members: members))
+            groups.append(
+                DirectoryGroup(
+                    id: GUID(high: 0xABCD_0000_0000_0000 | UInt64(groups.count), low: 1),
+                    displayName: name,
+                    members: members
+                )
+            )
         }
         for (index, department) in Self.departments.enumerated() { group("Dept \(department)", members[index]) }
-        for (division, departments) in [("Technology", [0, 9, 10, 11]), ("Commercial", [1, 2, 4]), ("Corporate", [3, 7, 8]), ("Field", [5, 6])] {
+        for (division, departments) in [
+            ("Technology", [0, 9, 10, 11]), ("Commercial", [1, 2, 4]), ("Corporate", [3, 7, 8]), ("Field", [5, 6]),
+        ] {
             group("Division \(division)", departments.flatMap { members[$0] })
         }
         for (index, team) in teams.enumerated() { group("Team \(index)", team) }
@@ -142,70 +183,145 @@ struct SyntheticTenant {
     /// 50 policies: a baseline, group-based E5 upgrades, department add-ons, job-title
     /// regular expressions, location and employment rules, extension-attribute rules.
     func policies() -> [Policy] {
-        func attribute(_ path: String, _ op: AttributeOperator) -> AttributeCondition { AttributeCondition(path: path, operators: [op]) }
-        func grant(_ sku: String, disabled: [String] = [], enabled: [String]? = nil, replaces: [String] = []) -> Policy.LicenseGrant {
-            Policy.LicenseGrant(
-                sku: Reference(sku), plans: enabled.map { .enabled($0.map { Reference($0) }) } ?? (disabled.isEmpty ? .all : .disabled(disabled.map { Reference($0) })),
-                replaces: replaces.map { Reference($0) })
+        func attribute(_ path: String, _ op: AttributeOperator) -> AttributeCondition {
+            AttributeCondition(path: path, operators: [op])
         }
-        let enabledMember = [attribute("accountEnabled", .equals(.bool(true))), attribute("userType", .equals("Member"))]
+        func grant(
+            _ sku: String,
+            disabled: [String] = [],
+            enabled: [String]? = nil,
+            replaces: [String] = []
+        ) -> Policy.LicenseGrant {
+            Policy.LicenseGrant(
+                sku: Reference(sku),
+                plans: enabled.map { .enabled($0.map { Reference($0) }) }
+                    ?? (disabled.isEmpty ? .all : .disabled(disabled.map { Reference($0) })),
+                replaces: replaces.map { Reference($0) }
+            )
+        }
+        let enabledMember = [
+            attribute("accountEnabled", .equals(.bool(true))), attribute("userType", .equals("Member")),
+        ]
         let exempt = Policy.Exclusion(groups: [Reference("License Exempt")])
         var policies = [
             Policy(
-                name: "baseline-e3", priority: 10,
-                match: Policy.Match(attributes: enabledMember + [attribute("employeeType", .noneOf(["Contractor"]))], exclude: exempt),
-                licenses: [grant("SPE_E3", disabled: ["YAMMER_ENTERPRISE", "KAIZALA_O365_P3"])])
+                name: "baseline-e3",
+                priority: 10,
+                match: Policy.Match(
+                    attributes: enabledMember + [attribute("employeeType", .noneOf(["Contractor"]))],
+                    exclude: exempt
+                ),
+                licenses: [grant("SPE_E3", disabled: ["YAMMER_ENTERPRISE", "KAIZALA_O365_P3"])]
+            )
         ]
-        let upgradeGroups = ["Division Technology", "Dept Legal", "Programme 0", "Programme 1"] + (20..<26).map { "Team \($0)" }
+        let upgradeGroups =
+            ["Division Technology", "Dept Legal", "Programme 0", "Programme 1"] + (20..<26).map { "Team \($0)" }
         for (index, name) in upgradeGroups.enumerated() {
-            policies.append(Policy(
-                name: "e5-\(index)", priority: 100 - index,
-                match: Policy.Match(groups: [Reference(name)], attributes: [attribute("accountEnabled", .equals(.bool(true)))], exclude: exempt),
-                licenses: [grant("SPE_E5", disabled: index.isMultiple(of: 2) ? ["YAMMER_ENTERPRISE"] : ["YAMMER_ENTERPRISE", "SWAY"], replaces: ["SPE_E3"])]))
+            policies.append(
+                Policy(
+                    name: "e5-\(index)",
+                    priority: 100 - index,
+                    match: Policy.Match(
+                        groups: [Reference(name)],
+                        attributes: [attribute("accountEnabled", .equals(.bool(true)))],
+                        exclude: exempt
+                    ),
+                    licenses: [
+                        grant(
+                            "SPE_E5",
+                            disabled: index.isMultiple(of: 2) ? ["YAMMER_ENTERPRISE"] : ["YAMMER_ENTERPRISE", "SWAY"],
+                            replaces: ["SPE_E3"]
+                        )
+                    ]
+                )
+            )
         }
         let addOns = ["POWER_BI_PRO", "VISIOCLIENT", "PROJECTPROFESSIONAL", "EMS", "AAD_PREMIUM", "TEAMS_EXPLORATORY"]
         for (index, department) in Self.departments.enumerated() {
-            policies.append(Policy(
-                name: "dept-\(department.lowercased().replacingOccurrences(of: " ", with: "-"))", priority: 50,
-                match: Policy.Match(groups: [Reference("Dept \(department)")], attributes: [attribute("country", .noneOf(["CN", "RU"]))]),
-                licenses: [grant(addOns[index % addOns.count])]))
+            policies.append(
+                Policy(
+                    name: "dept-\(department.lowercased().replacingOccurrences(of: " ", with: "-"))",
+                    priority: 50,
+                    match: Policy.Match(
+                        groups: [Reference("Dept \(department)")],
+                        attributes: [attribute("country", .noneOf(["CN", "RU"]))]
+                    ),
+                    licenses: [grant(addOns[index % addOns.count])]
+                )
+            )
         }
         let titles: [(String, String)] = [
-            (#"\b(senior|principal|staff) .*engineer"#, "VISIOCLIENT"), (#"analyst\b"#, "POWER_BI_PRO"), (#"^(lead|principal) "#, "PROJECTPROFESSIONAL"),
-            ("architect", "VISIOCLIENT"), (#"manager$"#, "PROJECTPROFESSIONAL"), (#"data (scientist|engineer)"#, "POWER_BI_PRO"),
+            (#"\b(senior|principal|staff) .*engineer"#, "VISIOCLIENT"), (#"analyst\b"#, "POWER_BI_PRO"),
+            (#"^(lead|principal) "#, "PROJECTPROFESSIONAL"),
+            ("architect", "VISIOCLIENT"), (#"manager$"#, "PROJECTPROFESSIONAL"),
+            (#"data (scientist|engineer)"#, "POWER_BI_PRO"),
             (#"security|compliance|privacy"#, "AAD_PREMIUM"), (#"^junior"#, "TEAMS_EXPLORATORY"), (#"\bIII$"#, "EMS"),
-            (#"(recruiter|hr )"#, "AAD_PREMIUM"), (#"designer|writer"#, "VISIOCLIENT"), (#"administrator|technician"#, "EMS"),
+            (#"(recruiter|hr )"#, "AAD_PREMIUM"), (#"designer|writer"#, "VISIOCLIENT"),
+            (#"administrator|technician"#, "EMS"),
         ]
         for (index, (pattern, sku)) in titles.enumerated() {
-            policies.append(Policy(
-                name: "title-\(index)", priority: 40,
-                match: Policy.Match(attributes: [attribute("jobTitle", .matches(pattern)), attribute("accountEnabled", .equals(.bool(true)))]),
-                licenses: [grant(sku)]))
+            policies.append(
+                Policy(
+                    name: "title-\(index)",
+                    priority: 40,
+                    match: Policy.Match(attributes: [
+                        attribute("jobTitle", .matches(pattern)), attribute("accountEnabled", .equals(.bool(true))),
+                    ]),
+                    licenses: [grant(sku)]
+                )
+            )
         }
         let rules: [(String, [AttributeCondition], Policy.LicenseGrant)] = [
-            ("contractors-e1", [attribute("employeeType", .equals("Contractor"))],
-             grant("STANDARDPACK", enabled: ["EXCHANGE_S_STANDARD", "TEAMS1", "SHAREPOINTSTANDARD", "SHAREPOINTWAC"])),
+            (
+                "contractors-e1", [attribute("employeeType", .equals("Contractor"))],
+                grant(
+                    "STANDARDPACK",
+                    enabled: ["EXCHANGE_S_STANDARD", "TEAMS1", "SHAREPOINTSTANDARD", "SHAREPOINTWAC"]
+                )
+            ),
             ("eu-ems", [attribute("country", .anyOf(["DE", "FR", "NL", "ES", "IT", "SE", "PL", "IE"]))], grant("EMS")),
-            ("apac-teams", [attribute("country", .anyOf(["JP", "IN", "AU", "SG"])), attribute("userType", .equals("Member"))], grant("TEAMS_EXPLORATORY")),
+            (
+                "apac-teams",
+                [attribute("country", .anyOf(["JP", "IN", "AU", "SG"])), attribute("userType", .equals("Member"))],
+                grant("TEAMS_EXPLORATORY")
+            ),
             ("interns", [attribute("employeeType", .equals("Intern"))], grant("TEAMS_EXPLORATORY")),
             ("city-0", [attribute("city", .endsWith(["-City-0"]))], grant("AAD_PREMIUM")),
-            ("us-sales", [attribute("country", .equals("US")), attribute("department", .startsWith(["Sales"]))], grant("POWER_BI_PRO")),
-            ("gb-legal", [attribute("country", .equals("GB")), attribute("department", .equals("Legal"))], grant("ENTERPRISEPACK", disabled: ["SWAY"])),
-            ("guests", [attribute("userType", .equals("Guest")), attribute("accountEnabled", .equals(.bool(true)))], grant("TEAMS_EXPLORATORY")),
+            (
+                "us-sales", [attribute("country", .equals("US")), attribute("department", .startsWith(["Sales"]))],
+                grant("POWER_BI_PRO")
+            ),
+            (
+                "gb-legal", [attribute("country", .equals("GB")), attribute("department", .equals("Legal"))],
+                grant("ENTERPRISEPACK", disabled: ["SWAY"])
+            ),
+            (
+                "guests", [attribute("userType", .equals("Guest")), attribute("accountEnabled", .equals(.bool(true)))],
+                grant("TEAMS_EXPLORATORY")
+            ),
         ]
         for (name, conditions, grant) in rules {
-            policies.append(Policy(name: name, priority: 20, match: Policy.Match(attributes: conditions), licenses: [grant]))
+            policies.append(
+                Policy(name: name, priority: 20, match: Policy.Match(attributes: conditions), licenses: [grant])
+            )
         }
         let extensionPath = "onPremisesExtensionAttributes.extensionAttribute1"
         let extensions: [(AttributeOperator, String)] = [
-            (.startsWith(["E5"]), "SPE_E5"), (.startsWith(["VISIO"]), "VISIOCLIENT"), (.startsWith(["PROJ"]), "PROJECTPROFESSIONAL"),
-            (.matches(#"^E3-(1|2)$"#), "EMS"), (.endsWith(["-11"]), "AAD_PREMIUM"), (.exists(true), "TEAMS_EXPLORATORY"),
+            (.startsWith(["E5"]), "SPE_E5"), (.startsWith(["VISIO"]), "VISIOCLIENT"),
+            (.startsWith(["PROJ"]), "PROJECTPROFESSIONAL"),
+            (.matches(#"^E3-(1|2)$"#), "EMS"), (.endsWith(["-11"]), "AAD_PREMIUM"),
+            (.exists(true), "TEAMS_EXPLORATORY"),
             (.anyOf(["F1-0", "F1-1", "F1-2"]), "STANDARDPACK"),
         ]
         for (index, (op, sku)) in extensions.enumerated() {
-            policies.append(Policy(
-                name: "ext-\(index)", priority: 30, match: Policy.Match(attributes: [attribute(extensionPath, op)], exclude: exempt),
-                licenses: [grant(sku, replaces: sku == "SPE_E5" ? ["SPE_E3"] : [])]))
+            policies.append(
+                Policy(
+                    name: "ext-\(index)",
+                    priority: 30,
+                    match: Policy.Match(attributes: [attribute(extensionPath, op)], exclude: exempt),
+                    licenses: [grant(sku, replaces: sku == "SPE_E5" ? ["SPE_E3"] : [])]
+                )
+            )
         }
         return dateRules ? withDateRules(policies) : policies
     }
@@ -226,15 +342,21 @@ struct SyntheticTenant {
         return policies.map { policy in
             guard let rule = rules[policy.name] else { return policy }
             var policy = policy
-            if rule.exclude { policy.match.exclude.attributes.append(rule.condition) } else { policy.match.attributes.append(rule.condition) }
+            if rule.exclude {
+                policy.match.exclude.attributes.append(rule.condition)
+            } else {
+                policy.match.attributes.append(rule.condition)
+            }
             return policy
         }
     }
 
     func settings() -> ReconcileSettings {
         ReconcileSettings(
-            managedSkus: Self.managed.map { Reference($0) }, defaultUsageLocation: "US",
-            guardrail: RemovalGuard(maxRemovals: userCount, maxRemovalPercent: 100))
+            managedSkus: Self.managed.map { Reference($0) },
+            defaultUsageLocation: "US",
+            guardrail: RemovalGuard(maxRemovals: userCount, maxRemovalPercent: 100)
+        )
     }
 
     /// The tenant: first without licenses to learn what the policies want, then with licenses
@@ -257,7 +379,16 @@ struct SyntheticTenant {
         let entryOfGenerated: [UInt32]
         do {
             let tenant = try bare.build()
-            let planner = Planner(tenant: tenant, policies: try CompiledPolicies(policies: policies(), settings: settings(), tenant: tenant, evaluatedAt: Self.evaluatedAt), settings: settings())
+            let planner = Planner(
+                tenant: tenant,
+                policies: try CompiledPolicies(
+                    policies: policies(),
+                    settings: settings(),
+                    tenant: tenant,
+                    evaluatedAt: Self.evaluatedAt
+                ),
+                settings: settings()
+            )
             let assignments = planner.desiredAssignments()
             wanted = assignments.licensesOfEntry
             entryOfGenerated = ids.map { assignments.entryOfUser[tenant.userIndex(for: $0)!] }
@@ -284,7 +415,9 @@ struct SyntheticTenant {
                 case 0: if !states.isEmpty { states.remove(at: random.below(states.count)) }
                 case 1:
                     let extra = catalog[random.below(catalog.count)].skuId
-                    if !states.contains(where: { $0.skuId == extra }) { states.append(LicenseAssignmentState(skuId: extra)) }
+                    if !states.contains(where: { $0.skuId == extra }) {
+                        states.append(LicenseAssignmentState(skuId: extra))
+                    }
                 case 2: if !states.isEmpty { states[random.below(states.count)].disabledPlans = [] }
                 case 3: states = states.map { $0.skuId == e5 ? LicenseAssignmentState(skuId: e3) : $0 }
                 default:
@@ -299,11 +432,15 @@ struct SyntheticTenant {
             licenses = states.map { AssignedLicense(skuId: $0.skuId, disabledPlans: $0.disabledPlans) }
             for license in licenses { consumed[license.skuId, default: 0] += 1 }
             let holding: UInt32
-            if !drifted, states.allSatisfy(\.isDirect), states.count == wanted[Int(entry)].count, let known = holdingOfWanted[entry] {
+            if !drifted, states.allSatisfy(\.isDirect), states.count == wanted[Int(entry)].count,
+                let known = holdingOfWanted[entry]
+            {
                 holding = known
             } else {
                 holding = builder.internHolding(LicenseHolding(assignedLicenses: licenses, states: states))
-                if !drifted, states.allSatisfy(\.isDirect), states.count == wanted[Int(entry)].count { holdingOfWanted[entry] = holding }
+                if !drifted, states.allSatisfy(\.isDirect), states.count == wanted[Int(entry)].count {
+                    holdingOfWanted[entry] = holding
+                }
             }
             builder.addUser(id: person.id, principalName: person.principalName, values: person.values, holding: holding)
         }

@@ -65,16 +65,25 @@ func threadCPUTime() -> Double {
 func megabytes(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1_048_576) }
 
 func runPlanner(_ arguments: Arguments) throws {
-    let synthetic = SyntheticTenant(userCount: arguments.users, seed: arguments.seed, driftPercent: arguments.drift, dateRules: arguments.dateRules)
+    let synthetic = SyntheticTenant(
+        userCount: arguments.users,
+        seed: arguments.seed,
+        driftPercent: arguments.drift,
+        dateRules: arguments.dateRules
+    )
     let policies = synthetic.policies()
     let settings = synthetic.settings()
-    print("generating \(arguments.users) users, \(policies.count) policies, \(settings.managedSkus.count) managed SKUs (seed \(arguments.seed))...")
+    print(
+        "generating \(arguments.users) users, \(policies.count) policies, \(settings.managedSkus.count) managed SKUs (seed \(arguments.seed))..."
+    )
     let baseline = memory("VmRSS")
     let tenant = try synthetic.build()
     // Hand the generator's freed memory back to the system, then measure what the model holds.
     releaseFreedMemory()
     let withModel = memory("VmRSS")
-    print("tenant model: \(megabytes(tenant.storageBytes)) of storage (\(tenant.storageBytes / max(1, tenant.userCount)) bytes per user); resident: \(megabytes(withModel - baseline)) above the \(megabytes(baseline)) baseline (\((withModel - baseline) / max(1, tenant.userCount)) bytes per user); generation peaked at \(megabytes(memory("VmHWM")))")
+    print(
+        "tenant model: \(megabytes(tenant.storageBytes)) of storage (\(tenant.storageBytes / max(1, tenant.userCount)) bytes per user); resident: \(megabytes(withModel - baseline)) above the \(megabytes(baseline)) baseline (\((withModel - baseline) / max(1, tenant.userCount)) bytes per user); generation peaked at \(megabytes(memory("VmHWM")))"
+    )
     // Reset the peak so that the planning phase's own peak can be read.
     try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
 
@@ -86,7 +95,12 @@ func runPlanner(_ arguments: Arguments) throws {
     for _ in 0...arguments.runs {
         let cpuStart = threadCPUTime()
         let start = ContinuousClock.now
-        let compiled = try CompiledPolicies(policies: policies, settings: settings, tenant: tenant, evaluatedAt: SyntheticTenant.evaluatedAt)
+        let compiled = try CompiledPolicies(
+            policies: policies,
+            settings: settings,
+            tenant: tenant,
+            evaluatedAt: SyntheticTenant.evaluatedAt
+        )
         let compileTime = ContinuousClock.now - start
         plan = Planner(tenant: tenant, policies: compiled, settings: settings).plan()
         compileTimes.append(compileTime.timeInterval)
@@ -98,19 +112,43 @@ func runPlanner(_ arguments: Arguments) throws {
     cpu.removeFirst()
     guard let plan else { return }
     let summary = plan.summary
-    print("plan: \(summary.usersInScope) in scope, \(summary.usersChanged) users to change (\(summary.adds) adds, \(summary.removals) removals, \(summary.planChanges) plan changes, \(summary.usageLocationUpdates) usage locations), \(summary.deferredAdds) deferred, \(summary.heldThroughGroups) held through groups")
+    print(
+        "plan: \(summary.usersInScope) in scope, \(summary.usersChanged) users to change (\(summary.adds) adds, \(summary.removals) removals, \(summary.planChanges) plan changes, \(summary.usageLocationUpdates) usage locations), \(summary.deferredAdds) deferred, \(summary.heldThroughGroups) held through groups"
+    )
     let sortedWall = wall.sorted()
     let sortedCPU = cpu.sorted()
-    print(String(format: "compile + plan: wall min %.1f ms, median %.1f ms; CPU min %.1f ms, median %.1f ms (%d runs)",
-                 sortedWall[0] * 1000, sortedWall[sortedWall.count / 2] * 1000, sortedCPU[0] * 1000, sortedCPU[sortedCPU.count / 2] * 1000, wall.count))
-    print(String(format: "of which compiling the policies: median %.1f ms", compileTimes.sorted()[compileTimes.count / 2] * 1000))
-    print(String(format: "per user: %.1f ns (median wall)", sortedWall[sortedWall.count / 2] * 1e9 / Double(arguments.users)))
-    print("RSS while planning: peak \(megabytes(memory("VmHWM"))), that is \(megabytes(memory("VmHWM") - rssBeforePlanning)) above the model (\(megabytes(memory("VmHWM") - baseline)) above the baseline)")
+    print(
+        String(
+            format: "compile + plan: wall min %.1f ms, median %.1f ms; CPU min %.1f ms, median %.1f ms (%d runs)",
+            sortedWall[0] * 1000,
+            sortedWall[sortedWall.count / 2] * 1000,
+            sortedCPU[0] * 1000,
+            sortedCPU[sortedCPU.count / 2] * 1000,
+            wall.count
+        )
+    )
+    print(
+        String(
+            format: "of which compiling the policies: median %.1f ms",
+            compileTimes.sorted()[compileTimes.count / 2] * 1000
+        )
+    )
+    print(
+        String(
+            format: "per user: %.1f ns (median wall)",
+            sortedWall[sortedWall.count / 2] * 1e9 / Double(arguments.users)
+        )
+    )
+    print(
+        "RSS while planning: peak \(megabytes(memory("VmHWM"))), that is \(megabytes(memory("VmHWM") - rssBeforePlanning)) above the model (\(megabytes(memory("VmHWM") - baseline)) above the baseline)"
+    )
     let materializeStart = ContinuousClock.now
     let changes = plan.changes
     let deferred = plan.deferred
     let materialize = ContinuousClock.now - materializeStart
-    print("materializing the named change list (\(changes.count) changes, \(deferred.count) deferred adds), outside the budget: \(materialize)")
+    print(
+        "materializing the named change list (\(changes.count) changes, \(deferred.count) deferred adds), outside the budget: \(materialize)"
+    )
 }
 
 /// `allot plan --compare-to` against `allot plan`: the proposed policies drop the base set's last
@@ -120,11 +158,17 @@ func runImpact(_ arguments: Arguments) throws {
     let base = synthetic.policies()
     let proposed = Array(base.dropLast())
     let settings = synthetic.settings()
-    print("generating \(arguments.users) users; base \(base.count) policies, proposed without '\(base.last?.name ?? "")' (seed \(arguments.seed))...")
+    print(
+        "generating \(arguments.users) users; base \(base.count) policies, proposed without '\(base.last?.name ?? "")' (seed \(arguments.seed))..."
+    )
     let tenant = try synthetic.build()
     releaseFreedMemory()
     func planner(_ policies: [Policy]) throws -> Planner {
-        Planner(tenant: tenant, policies: try CompiledPolicies(policies: policies, settings: settings, tenant: tenant, evaluatedAt: 0), settings: settings)
+        Planner(
+            tenant: tenant,
+            policies: try CompiledPolicies(policies: policies, settings: settings, tenant: tenant, evaluatedAt: 0),
+            settings: settings
+        )
     }
     var single: [Double] = []
     var compared: [Double] = []
@@ -142,12 +186,28 @@ func runImpact(_ arguments: Arguments) throws {
     compared.removeFirst()
     guard let impact else { return }
     let summary = impact.summary
-    print("impact: \(summary.usersChangedByPolicy) users changed by the policy change (\(summary.addsByPolicy) adds, \(summary.removalsByPolicy) removals), \(summary.usersWithDrift) with drift, \(summary.usersWithdrawn) withdrawn")
+    print(
+        "impact: \(summary.usersChangedByPolicy) users changed by the policy change (\(summary.addsByPolicy) adds, \(summary.removalsByPolicy) removals), \(summary.usersWithDrift) with drift, \(summary.usersWithdrawn) withdrawn"
+    )
     let oneMedian = single.sorted()[single.count / 2]
     let impactMedian = compared.sorted()[compared.count / 2]
-    print(String(format: "one plan, changes named: CPU median %.1f ms (min %.1f, max %.1f)", oneMedian * 1000, single.min()! * 1000, single.max()! * 1000))
-    print(String(format: "--compare-to: CPU median %.1f ms (min %.1f, max %.1f), %.2fx one plan (budget: under 2x)",
-                 impactMedian * 1000, compared.min()! * 1000, compared.max()! * 1000, impactMedian / oneMedian))
+    print(
+        String(
+            format: "one plan, changes named: CPU median %.1f ms (min %.1f, max %.1f)",
+            oneMedian * 1000,
+            single.min()! * 1000,
+            single.max()! * 1000
+        )
+    )
+    print(
+        String(
+            format: "--compare-to: CPU median %.1f ms (min %.1f, max %.1f), %.2fx one plan (budget: under 2x)",
+            impactMedian * 1000,
+            compared.min()! * 1000,
+            compared.max()! * 1000,
+            impactMedian / oneMedian
+        )
+    )
 }
 
 let arguments = CommandLine.arguments.dropFirst()

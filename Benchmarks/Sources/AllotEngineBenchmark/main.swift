@@ -33,7 +33,9 @@ struct Options {
     /// The repository's sample policies: this file is Benchmarks/Sources/<target>/main.swift.
     var policies = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("policies").path
-    var allot = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("allot").path
+    var allot = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+        "allot"
+    ).path
 
     init(_ arguments: [String]) {
         var iterator = arguments.makeIterator()
@@ -66,7 +68,9 @@ final class SimulatorProcess: Sendable {
 
     init(_ options: Options) throws {
         guard FileManager.default.isExecutableFile(atPath: options.allot) else {
-            throw BenchmarkError("no allot executable at \(options.allot): build it at the repository's root with `swift build -c release --product allot` and pass --allot .build/release/allot")
+            throw BenchmarkError(
+                "no allot executable at \(options.allot): build it at the repository's root with `swift build -c release --product allot` and pass --allot .build/release/allot"
+            )
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: options.allot)
@@ -182,7 +186,10 @@ final class WriteSampler: Sendable {
         guard let total = samples.last?.accepted, let last = samples.first(where: { $0.accepted == total }),
             let first = samples.first(where: { $0.accepted >= after }), last.seconds > first.seconds
         else { return nil }
-        return (Double(last.accepted - first.accepted) / (last.seconds - first.seconds), first.seconds, last.seconds, last.accepted - first.accepted)
+        return (
+            Double(last.accepted - first.accepted) / (last.seconds - first.seconds), first.seconds, last.seconds,
+            last.accepted - first.accepted
+        )
     }
 
     /// The most writes accepted within any `window` (at the sampling's one-second resolution).
@@ -280,10 +287,17 @@ func measure(_ options: Options, simulator: SimulatorProcess) async throws {
     let events = EventCounter()
     let logger = events.logger()
 
-    try await GraphClient.withGraphClient(configuration: try GraphClient.Configuration(loaded.configuration), logger: logger) { graph in
+    try await GraphClient.withGraphClient(
+        configuration: try GraphClient.Configuration(loaded.configuration),
+        logger: logger
+    ) { graph in
         let engine = ReconcileEngine(
-            settings: loaded.configuration.reconcile, graph: graph, stateStore: StateStore(directory: directory + "/state"), logger: logger,
-            progress: ProgressReporter(logger: logger, terminal: isatty(2) == 1))
+            settings: loaded.configuration.reconcile,
+            graph: graph,
+            stateStore: StateStore(directory: directory + "/state"),
+            logger: logger,
+            progress: ProgressReporter(logger: logger, terminal: isatty(2) == 1)
+        )
         let cycleOptions = ReconcileEngine.Options(honourBackoff: false)
 
         try await simulator.clearRequests()
@@ -298,7 +312,9 @@ func measure(_ options: Options, simulator: SimulatorProcess) async throws {
         let firstWrites = WriteStatistics(try await simulator.requests())
         let firstEvents = events.counts
         let firstProblems = events.problems
-        guard let plan = first.plan else { throw BenchmarkError("the first cycle failed: \(first.report.error ?? "?")") }
+        guard let plan = first.plan else {
+            throw BenchmarkError("the first cycle failed: \(first.report.error ?? "?")")
+        }
 
         try await simulator.clearRequests()
         events.reset()
@@ -315,7 +331,9 @@ func measure(_ options: Options, simulator: SimulatorProcess) async throws {
         let allowedBatches = waves.fewestBatches + waves.writesPerWave.count + firstWrites.itemsThrottled
         let sustained = sampler.sustainedRate(after: options.quotaWrites / 10)
         let busiest = sampler.busiestWindow(Double(options.quotaWindowSeconds))
-        let sizes = firstWrites.batchSizes.sorted { $0.key > $1.key }.map { "\($0.value)×\($0.key)" }.joined(separator: " ")
+        let sizes = firstWrites.batchSizes.sorted { $0.key > $1.key }.map { "\($0.value)×\($0.key)" }.joined(
+            separator: " "
+        )
         print(
             """
             tenant                      \(report.usersRead) users, \(format(options.drift, 0)) % drift (seed \(options.seed)); write quota \(options.quotaWrites) / \(options.quotaWindowSeconds) s
@@ -329,9 +347,12 @@ func measure(_ options: Options, simulator: SimulatorProcess) async throws {
               busiest quota window      \(busiest) writes accepted within \(options.quotaWindowSeconds) s (quota \(options.quotaWrites))
               events                    \(firstEvents.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
             second cycle                \(second.report.result.rawValue) in \(format(secondWall.timeInterval)) s; \(secondWrites.batches) write requests, \(secondWrites.writes) writes
-            """)
+            """
+        )
         for problem in firstProblems { print("  first cycle problem: \(problem)") }
-        let met = firstWrites.batches <= allowedBatches && (sustained.map { $0.rate >= 0.9 * quotaRate } ?? true) && throttledShare < 0.01
+        let met =
+            firstWrites.batches <= allowedBatches && (sustained.map { $0.rate >= 0.9 * quotaRate } ?? true)
+            && throttledShare < 0.01
             && secondWrites.writes == 0 && report.failed.total == 0
         print(met ? "all budgets met" : "a budget was missed")
     }

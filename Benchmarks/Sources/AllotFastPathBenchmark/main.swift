@@ -49,7 +49,12 @@ struct Options {
             case ("--joiners", let value?): joiners = value
             case ("--fast-interval", let value?): fastInterval = value
             default:
-                FileHandle.standardError.write(Data("usage: AllotFastPathBenchmark [--users N] [--changes N] [--latency-users N] [--joiners N] [--fast-interval S]\n".utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        "usage: AllotFastPathBenchmark [--users N] [--changes N] [--latency-users N] [--joiners N] [--fast-interval S]\n"
+                            .utf8
+                    )
+                )
                 exit(64)
             }
         }
@@ -99,11 +104,19 @@ func format(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(
 /// 19 writes a second, the converging cycle on a million generated users had not ended after
 /// 11 minutes (it is set-up, not measured).
 func withEngine<T: Sendable>(
-    users: Int, policies: String, fastInterval: Int, _ body: @Sendable (GraphSimulator, ReconcileEngine, PolicySet) async throws -> T
+    users: Int,
+    policies: String,
+    fastInterval: Int,
+    _ body: @Sendable (GraphSimulator, ReconcileEngine, PolicySet) async throws -> T
 ) async throws -> T {
-    var configuration = SimulatorConfiguration(applications: [SimulatedApplication(clientId: clientId, clientSecret: clientSecret)])
+    var configuration = SimulatorConfiguration(applications: [
+        SimulatedApplication(clientId: clientId, clientSecret: clientSecret)
+    ])
     configuration.tenantId = SampleTenant.tenantId
-    let simulator = GraphSimulator(generator: TenantGenerator(users: users, seed: 1, driftPercent: 0), configuration: configuration)
+    let simulator = GraphSimulator(
+        generator: TenantGenerator(users: users, seed: 1, driftPercent: 0),
+        configuration: configuration
+    )
     return try await simulator.withRunning { simulator, endpoints in
         let directory = NSTemporaryDirectory() + "allot-fastpath-benchmark-\(getpid())-\(users)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -129,7 +142,11 @@ func withEngine<T: Sendable>(
         let client = try GraphClient.Configuration(loaded.configuration)
         return try await GraphClient.withGraphClient(configuration: client, logger: logger) { graph in
             let engine = ReconcileEngine(
-                settings: loaded.configuration.reconcile, graph: graph, stateStore: StateStore(directory: directory + "/state"), logger: logger)
+                settings: loaded.configuration.reconcile,
+                graph: graph,
+                stateStore: StateStore(directory: directory + "/state"),
+                logger: logger
+            )
             return try await body(simulator, engine, loaded.policies)
         }
     }
@@ -142,20 +159,31 @@ func graphRequests(_ simulator: GraphSimulator) -> [LoggedRequest] {
 
 /// Part 1: request counts, CPU and memory of fast passes on a large tenant.
 func measureCost(_ options: Options) async throws {
-    try await withEngine(users: options.users, policies: options.policies, fastInterval: options.fastInterval) { simulator, engine, policies in
+    try await withEngine(users: options.users, policies: options.policies, fastInterval: options.fastInterval) {
+        simulator,
+        engine,
+        policies in
         let converging = await engine.run(policies: policies)
-        guard converging.report.result != .failed else { throw BenchmarkError("the first cycle failed: \(converging.report.error ?? "")") }
+        guard converging.report.result != .failed else {
+            throw BenchmarkError("the first cycle failed: \(converging.report.error ?? "")")
+        }
         resetPeakMemory()
         let seedStart = ContinuousClock.now
         let seeded = await engine.runSeedingFastPath(policies: policies)
         let seedWall = ContinuousClock.now - seedStart
         let cyclePeak = peakMemoryMB()
-        guard var state = seeded.fastPath else { throw BenchmarkError("the cycle did not seed the fast path: \(seeded.outcome.report.error ?? "")") }
-        print("users \(options.users): full cycle (seeding) \(format(seedWall.timeInterval)) s wall, peak resident \(format(cyclePeak, 0)) MB, \(seeded.outcome.report.applied.total) writes")
+        guard var state = seeded.fastPath else {
+            throw BenchmarkError("the cycle did not seed the fast path: \(seeded.outcome.report.error ?? "")")
+        }
+        print(
+            "users \(options.users): full cycle (seeding) \(format(seedWall.timeInterval)) s wall, peak resident \(format(cyclePeak, 0)) MB, \(seeded.outcome.report.applied.total) writes"
+        )
 
         simulator.clearRequestLog()
         let idle = await engine.runFastPass(policies: policies, state: &state)
-        print("nothing changed: result \(idle.result.rawValue), \(graphRequests(simulator).count) requests (\(idle.deltaRequests) delta)")
+        print(
+            "nothing changed: result \(idle.result.rawValue), \(graphRequests(simulator).count) requests (\(idle.deltaRequests) delta)"
+        )
 
         // The changes, picked from the model (a snapshot of the simulator would cost memory).
         let tenant = state.tenant
@@ -166,7 +194,8 @@ func measureCost(_ options: Options) async throws {
         let leaverCount = options.changes - joinerCount - moverCount
         var outsiders: [GUID] = []
         var members: [GUID] = []
-        for user in 0..<tenant.userCount where outsiders.count < joinerCount + moverCount || members.count < leaverCount {
+        for user in 0..<tenant.userCount where outsiders.count < joinerCount + moverCount || members.count < leaverCount
+        {
             if tenant.isMember(user: user, ofGroup: pmo) {
                 if members.count < leaverCount { members.append(tenant.userID(at: user)) }
             } else if tenant.usageLocation(at: user) != nil, outsiders.count < joinerCount + moverCount {
@@ -188,30 +217,47 @@ func measureCost(_ options: Options) async throws {
         let cpu = cpuSeconds() - cpuBefore
         let passPeak = peakMemoryMB()
         let requests = graphRequests(simulator)
-        let writes = requests.filter { $0.method == "POST" && $0.path.hasSuffix("/$batch") }.count - pass.userReadRequests
-        print("\(options.changes) changes: result \(pass.result.rawValue), \(pass.usersAffected) users affected, \(requests.count) requests "
-            + "(\(pass.deltaRequests) delta, \(pass.userReadRequests) user reads, \(pass.skuRequests) SKU, \(writes) write batches), "
-            + "applied \(pass.applied.adds) adds \(pass.applied.removals) removals")
-        print("fast pass: \(format(cpu * 1000, 0)) ms CPU (process, simulator included), \(format(passWall.timeInterval * 1000, 0)) ms wall, "
-            + "peak resident \(format(passPeak, 0)) MB = \(format(passPeak / cyclePeak * 100, 1)) % of the full cycle's")
-        print("the pass ran from \(format(windowStart, 6)) to \(format(windowEnd, 6)) s (CLOCK_MONOTONIC, as perf record -k CLOCK_MONOTONIC stamps samples)")
+        let writes =
+            requests.filter { $0.method == "POST" && $0.path.hasSuffix("/$batch") }.count - pass.userReadRequests
+        print(
+            "\(options.changes) changes: result \(pass.result.rawValue), \(pass.usersAffected) users affected, \(requests.count) requests "
+                + "(\(pass.deltaRequests) delta, \(pass.userReadRequests) user reads, \(pass.skuRequests) SKU, \(writes) write batches), "
+                + "applied \(pass.applied.adds) adds \(pass.applied.removals) removals"
+        )
+        print(
+            "fast pass: \(format(cpu * 1000, 0)) ms CPU (process, simulator included), \(format(passWall.timeInterval * 1000, 0)) ms wall, "
+                + "peak resident \(format(passPeak, 0)) MB = \(format(passPeak / cyclePeak * 100, 1)) % of the full cycle's"
+        )
+        print(
+            "the pass ran from \(format(windowStart, 6)) to \(format(windowEnd, 6)) s (CLOCK_MONOTONIC, as perf record -k CLOCK_MONOTONIC stamps samples)"
+        )
     }
 }
 
 /// Part 2: joiner latency end to end, fast passes every `fastInterval` seconds.
 func measureLatency(_ options: Options) async throws {
-    try await withEngine(users: options.latencyUsers, policies: options.policies, fastInterval: options.fastInterval) { simulator, engine, policies in
+    try await withEngine(users: options.latencyUsers, policies: options.policies, fastInterval: options.fastInterval) {
+        simulator,
+        engine,
+        policies in
         _ = await engine.run(policies: policies)
-        guard var state = await engine.runSeedingFastPath(policies: policies).fastPath else { throw BenchmarkError("no fast path") }
+        guard var state = await engine.runSeedingFastPath(policies: policies).fastPath else {
+            throw BenchmarkError("no fast path")
+        }
         // Joiners of Platform Engineering, nested in Engineering, whose policy grants E5 (the SKU
         // with the most spare seats in a generated tenant).
         let snapshot = simulator.currentTenant()
         let engineering = try require(snapshot.groups.first { $0.displayName == "Engineering" }, "Engineering")
         let exempt = try require(snapshot.groups.first { $0.displayName == "License Exempt" }, "License Exempt")
-        let platform = try require(snapshot.groups.first { $0.displayName == "Platform Engineering" }, "Platform Engineering")
+        let platform = try require(
+            snapshot.groups.first { $0.displayName == "Platform Engineering" },
+            "Platform Engineering"
+        )
         let e5 = try require(snapshot.subscribedSkus.first { $0.skuPartNumber == "SPE_E5" }, "SPE_E5")
         guard e5.prepaidUnits.enabled - e5.consumedUnits >= options.joiners else {
-            throw BenchmarkError("SPE_E5 has \(e5.prepaidUnits.enabled - e5.consumedUnits) seats left for \(options.joiners) joiners: raise --latency-users")
+            throw BenchmarkError(
+                "SPE_E5 has \(e5.prepaidUnits.enabled - e5.consumedUnits) seats left for \(options.joiners) joiners: raise --latency-users"
+            )
         }
         let outside = Set(engineering.members + exempt.members)
         let candidates = snapshot.users.filter { user in
@@ -243,19 +289,28 @@ func measureLatency(_ options: Options) async throws {
             _ = await engine.runFastPass(policies: policies, state: &state)
             passes += 1
             let now = ContinuousClock.now
-            let holders = Set(simulator.currentTenant().users.filter { user in
-                (user.licenseAssignmentStates ?? []).contains { $0.skuId == e5.skuId && $0.isDirect }
-            }.map(\.id))
+            let holders = Set(
+                simulator.currentTenant().users.filter { user in
+                    (user.licenseAssignmentStates ?? []).contains { $0.skuId == e5.skuId && $0.isDirect }
+                }.map(\.id)
+            )
             for (id, _) in added where licensedAt[id] == nil && holders.contains(id) { licensedAt[id] = now }
             nextPass = ContinuousClock.now + .seconds(options.fastInterval)
         }
         let latencies = added.compactMap { id, at in licensedAt[id].map { ($0 - at).timeInterval } }.sorted()
-        guard latencies.count == joiners.count else { throw BenchmarkError("only \(latencies.count) of \(joiners.count) joiners licensed") }
-        let median = latencies.count % 2 == 1
+        guard latencies.count == joiners.count else {
+            throw BenchmarkError("only \(latencies.count) of \(joiners.count) joiners licensed")
+        }
+        let median =
+            latencies.count % 2 == 1
             ? latencies[latencies.count / 2] : (latencies[latencies.count / 2 - 1] + latencies[latencies.count / 2]) / 2
-        if ProcessInfo.processInfo.environment["FASTPATH_BENCHMARK_VERBOSE"] != nil { print("latencies: \(latencies.map { format($0) })") }
-        print("joiner latency, \(options.latencyUsers) users, fastInterval \(options.fastInterval) s, \(joiners.count) joiners over \(passes) passes: "
-            + "median \(format(median)) s, max \(format(latencies.last ?? 0)) s, all licensed")
+        if ProcessInfo.processInfo.environment["FASTPATH_BENCHMARK_VERBOSE"] != nil {
+            print("latencies: \(latencies.map { format($0) })")
+        }
+        print(
+            "joiner latency, \(options.latencyUsers) users, fastInterval \(options.fastInterval) s, \(joiners.count) joiners over \(passes) passes: "
+                + "median \(format(median)) s, max \(format(latencies.last ?? 0)) s, all licensed"
+        )
     }
 }
 

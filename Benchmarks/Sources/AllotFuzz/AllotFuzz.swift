@@ -6,7 +6,8 @@ import AllotCore
 /// diagnostics; a crash, a hang or runaway memory is a bug. See docs/fuzzing.md.
 enum FuzzTarget {
     static let loader = ConfigurationLoader(environment: [:])
-    static let managedSkus = ["SPE_E3", "SPE_E5", "STANDARDPACK", "POWER_BI_PRO", "PROJECTPROFESSIONAL", "VISIOCLIENT"].map { Reference($0) }
+    static let managedSkus = ["SPE_E3", "SPE_E5", "STANDARDPACK", "POWER_BI_PRO", "PROJECTPROFESSIONAL", "VISIOCLIENT"]
+        .map { Reference($0) }
 
     static func run(_ input: [UInt8]) {
         do {
@@ -39,7 +40,9 @@ struct AllotFuzzReplay {
     static func main() {
         let paths = CommandLine.arguments.dropFirst()
         guard !paths.isEmpty else {
-            print("usage: AllotFuzz FILE_OR_DIRECTORY...  (replays inputs; docs/fuzzing.md builds the libFuzzer target)")
+            print(
+                "usage: AllotFuzz FILE_OR_DIRECTORY...  (replays inputs; docs/fuzzing.md builds the libFuzzer target)"
+            )
             return
         }
         var count = 0
@@ -49,7 +52,8 @@ struct AllotFuzzReplay {
                 FileHandle.standardError.write(Data("\(path): no such file or directory\n".utf8))
                 exit(1)
             }
-            let files = isDirectory.boolValue
+            let files =
+                isDirectory.boolValue
                 ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 }
                 : [path]
             for file in files {

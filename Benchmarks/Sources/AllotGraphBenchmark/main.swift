@@ -17,9 +17,9 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 struct Options {
@@ -51,7 +51,11 @@ struct Options {
 /// The generated tenant with enough groups for the benchmark: the sample groups plus
 /// deterministic extra ones ("Benchmark group N", each every k-th user), up to `groups`.
 func benchmarkTenant(_ options: Options) -> Snapshot {
-    var tenant = TenantGenerator(users: options.users, seed: options.seed, lifecycleDatesAsOf: options.signInActivity ? Date() : nil).generate()
+    var tenant = TenantGenerator(
+        users: options.users,
+        seed: options.seed,
+        lifecycleDatesAsOf: options.signInActivity ? Date() : nil
+    ).generate()
     var index = 0
     while tenant.groups.count < options.groups {
         let stride = 3 + index
@@ -59,7 +63,10 @@ func benchmarkTenant(_ options: Options) -> Snapshot {
         tenant.groups.append(
             DirectoryGroup(
                 id: GUID(high: 0xbe9c_0000_0000_4000, low: 0x8000_0000_0000_0000 | UInt64(index + 1)),
-                displayName: "Benchmark group \(index + 1)", members: members))
+                displayName: "Benchmark group \(index + 1)",
+                members: members
+            )
+        )
         index += 1
     }
     return tenant
@@ -67,12 +74,17 @@ func benchmarkTenant(_ options: Options) -> Snapshot {
 
 /// The simulator's configuration: Allot's roles, with `AuditLog.Read.All` to read sign-in activity.
 func simulatorConfiguration(_ options: Options) -> SimulatorConfiguration {
-    SimulatorConfiguration(defaultRoles: SimulatedApplication.allotRoles.union(options.signInActivity ? ["AuditLog.Read.All"] : []))
+    SimulatorConfiguration(
+        defaultRoles: SimulatedApplication.allotRoles.union(options.signInActivity ? ["AuditLog.Read.All"] : [])
+    )
 }
 
 /// The user properties the read selects, as policies would name them.
 func attributes(_ options: Options) -> [String] {
-    ["accountEnabled", "userType", "department", "jobTitle", "country", "onPremisesExtensionAttributes.extensionAttribute1"]
+    [
+        "accountEnabled", "userType", "department", "jobTitle", "country",
+        "onPremisesExtensionAttributes.extensionAttribute1",
+    ]
         + (options.signInActivity ? ["signInActivity.lastSuccessfulSignInDateTime"] : [])
 }
 
@@ -85,9 +97,9 @@ func groupReferences(_ tenant: Snapshot, count: Int) -> [String] {
 func resourceUsage() -> rusage {
     var usage = rusage()
     #if canImport(Glibc)
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     #else
-        getrusage(RUSAGE_SELF, &usage)
+    getrusage(RUSAGE_SELF, &usage)
     #endif
     return usage
 }
@@ -101,9 +113,9 @@ func cpuSeconds() -> Double {
 func peakResidentMegabytes() -> Double {
     let usage = resourceUsage()
     #if canImport(Darwin)
-        return Double(usage.ru_maxrss) / 1_048_576
+    return Double(usage.ru_maxrss) / 1_048_576
     #else
-        return Double(usage.ru_maxrss) / 1024
+    return Double(usage.ru_maxrss) / 1024
     #endif
 }
 
@@ -194,7 +206,8 @@ final class ChildSimulator {
 
     init(options: Options) throws {
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        process.arguments = ["serve", "--users", "\(options.users)", "--seed", "\(options.seed)", "--groups", "\(options.groups)"]
+        process.arguments =
+            ["serve", "--users", "\(options.users)", "--seed", "\(options.seed)", "--groups", "\(options.groups)"]
             + (options.signInActivity ? ["--sign-in-activity"] : [])
         process.standardInput = input
         process.standardOutput = output
@@ -215,7 +228,9 @@ final class ChildSimulator {
 
     func command(_ text: String) throws -> String {
         input.fileHandleForWriting.write(Data((text + "\n").utf8))
-        guard let line = ChildSimulator.readLine(output, &buffered) else { throw BenchmarkError("the simulator process exited") }
+        guard let line = ChildSimulator.readLine(output, &buffered) else {
+            throw BenchmarkError("the simulator process exited")
+        }
         return line
     }
 
@@ -245,15 +260,25 @@ struct BenchmarkError: Error, CustomStringConvertible {
 }
 
 /// Reads the tenant once and prints the figures.
-func measure(graphEndpoint: String, authority: String, groups: [String], attributes: [String], counts: () throws -> RequestCounts) async throws {
+func measure(
+    graphEndpoint: String,
+    authority: String,
+    groups: [String],
+    attributes: [String],
+    counts: () throws -> RequestCounts
+) async throws {
     let directory = NSTemporaryDirectory() + "allot-graph-benchmark-\(getpid())"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let secretFile = directory + "/client-secret"
     try "benchmark-secret".write(toFile: secretFile, atomically: true, encoding: .utf8)
     let configuration = GraphClient.Configuration(
-        tenant: SampleTenant.tenantDomain, clientId: "00000000-0000-4000-8000-00000000be9c",
-        credential: .clientSecretFile(secretFile), graphEndpoint: graphEndpoint, authority: authority)
+        tenant: SampleTenant.tenantDomain,
+        clientId: "00000000-0000-4000-8000-00000000be9c",
+        credential: .clientSecretFile(secretFile),
+        graphEndpoint: graphEndpoint,
+        authority: authority
+    )
     var logger = Logger(label: "allot.graph.benchmark")
     logger.logLevel = .warning
 
@@ -288,7 +313,8 @@ func measure(graphEndpoint: String, authority: String, groups: [String], attribu
         client CPU per user         \(String(format: "%.2f", microsecondsPerUser)) µs   (budget 10 µs)
         peak resident memory        \(String(format: "%.1f", peak)) MB   (budget 256 MB)
         minor page faults           \(faults)
-        """)
+        """
+    )
     let withinBudget = requestCounts.total == lowerBound && microsecondsPerUser < 10 && peak < 256
     print(withinBudget ? "all budgets met" : "a budget was missed")
 }
@@ -301,14 +327,21 @@ if options.serve {
     let simulator = GraphSimulator(tenant: tenant, configuration: simulatorConfiguration(options))
     try await simulator.withRunning { simulator, endpoints in
         try await measure(
-            graphEndpoint: endpoints.graphEndpoint, authority: endpoints.authority,
-            groups: groupReferences(tenant, count: options.groups), attributes: attributes(options)
+            graphEndpoint: endpoints.graphEndpoint,
+            authority: endpoints.authority,
+            groups: groupReferences(tenant, count: options.groups),
+            attributes: attributes(options)
         ) { RequestCounts(simulator.requestLog()) }
     }
 } else {
     let child = try ChildSimulator(options: options)
     defer { child.stop() }
-    try await measure(graphEndpoint: child.graphEndpoint, authority: child.authority, groups: child.groups, attributes: attributes(options)) {
+    try await measure(
+        graphEndpoint: child.graphEndpoint,
+        authority: child.authority,
+        groups: child.groups,
+        attributes: attributes(options)
+    ) {
         try JSONDecoder().decode(RequestCounts.self, from: Data(try child.command("log").utf8))
     }
 }

@@ -19,7 +19,8 @@ struct AllotSoak: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "AllotSoak",
         abstract: "Soak-test `allot run`: cycles with drift and faults; memory, descriptors and /healthz latency.",
-        discussion: "Exits 1 when a budget is missed (docs/performance.md, \"Daemon soak\").")
+        discussion: "Exits 1 when a budget is missed (docs/performance.md, \"Daemon soak\")."
+    )
 
     @Option(help: "Reconcile cycles to run.")
     var cycles = 200
@@ -36,9 +37,12 @@ struct AllotSoak: AsyncParsableCommand {
     @Option(help: "The daemon's reconcile.interval.")
     var interval = "2s"
 
-    @Option(help: ArgumentHelp(
-        "The daemon's reconcile.fastInterval (shorter than --interval for fast passes to run); with it, joiners and leavers are made between cycles.",
-        valueName: "duration"))
+    @Option(
+        help: ArgumentHelp(
+            "The daemon's reconcile.fastInterval (shorter than --interval for fast passes to run); with it, joiners and leavers are made between cycles.",
+            valueName: "duration"
+        )
+    )
     var fastInterval: String?
 
     @Option(help: "Joiners added to a referenced group between two cycles (with --fast-interval).")
@@ -67,17 +71,31 @@ struct AllotSoak: AsyncParsableCommand {
 
     func run() async throws {
         let budgets = SoakBudgets()
-        let executable = allot ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let executable =
+            allot
+            ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
             .deletingLastPathComponent().appendingPathComponent("allot").path
         guard FileManager.default.isExecutableFile(atPath: executable) else {
-            throw ValidationError("no allot executable at \(executable): build it at the repository's root (swift build -c release --product allot) and pass --allot .build/release/allot")
+            throw ValidationError(
+                "no allot executable at \(executable): build it at the repository's root (swift build -c release --product allot) and pass --allot .build/release/allot"
+            )
         }
         guard warmup + 10 <= cycles else { throw ValidationError("--cycles must be at least --warmup + 10") }
         let settings = SoakSettings(
-            cycles: cycles, warmup: warmup, users: users, seed: seed, interval: interval, fastInterval: fastInterval, joiners: joiners, leavers: leavers,
-            maxDriftUsers: maxDriftUsers, faultChance: faultChance,
-            probeInterval: .milliseconds(probeIntervalMilliseconds), allot: executable,
-            policies: URL(fileURLWithPath: policies).standardizedFileURL.path)
+            cycles: cycles,
+            warmup: warmup,
+            users: users,
+            seed: seed,
+            interval: interval,
+            fastInterval: fastInterval,
+            joiners: joiners,
+            leavers: leavers,
+            maxDriftUsers: maxDriftUsers,
+            faultChance: faultChance,
+            probeInterval: .milliseconds(probeIntervalMilliseconds),
+            allot: executable,
+            policies: URL(fileURLWithPath: policies).standardizedFileURL.path
+        )
         let result = try await SoakRun(settings).run()
         print(result.report(settings: settings, budgets: budgets))
         if let csv { try result.csv().write(toFile: csv, atomically: true, encoding: .utf8) }

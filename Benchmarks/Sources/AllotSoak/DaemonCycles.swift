@@ -28,17 +28,22 @@ final class DaemonCycles {
             while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = pending[pending.startIndex..<newline]
                 pending.removeSubrange(pending.startIndex...newline)
-                guard let record = try? JSONSerialization.jsonObject(with: line) as? [String: Any], record["event"] as? String == "cycle.finished"
+                guard let record = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
+                    record["event"] as? String == "cycle.finished"
                 else { continue }
                 return Finished(
-                    result: record["result"] as? String ?? "?", durationSeconds: record["duration_seconds"] as? Double ?? 0,
-                    drifted: record["users.drifted"] as? Int ?? 0)
+                    result: record["result"] as? String ?? "?",
+                    durationSeconds: record["duration_seconds"] as? Double ?? 0,
+                    drifted: record["users.drifted"] as? Int ?? 0
+                )
             }
             if let data = try handle?.readToEnd(), !data.isEmpty {
                 pending.append(data)
                 continue
             }
-            guard ContinuousClock.now < deadline else { throw SoakError("no cycle.finished within \(timeout); see \(path)") }
+            guard ContinuousClock.now < deadline else {
+                throw SoakError("no cycle.finished within \(timeout); see \(path)")
+            }
             if ContinuousClock.now >= nextIdle {
                 try await idle()
                 nextIdle = ContinuousClock.now + .milliseconds(250)

@@ -87,7 +87,9 @@ struct MembershipChanges {
         if let previous {
             for (user, held) in previous where !drifted.contains(user) {
                 let lost = held.subtracting(current[user] ?? []).subtracting(mayLose[user] ?? [])
-                if !lost.isEmpty { problems.append("cycle \(cycle): \(user) lost \(lost.sorted().joined(separator: ", "))") }
+                if !lost.isEmpty {
+                    problems.append("cycle \(cycle): \(user) lost \(lost.sorted().joined(separator: ", "))")
+                }
             }
         }
         previous = current

@@ -9,7 +9,7 @@ import NIOHTTP1
 import Synchronization
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// One soak: starts the simulator and the daemon, follows the daemon's cycles, drifts the
@@ -25,9 +25,15 @@ struct SoakRun {
 
     func run() async throws -> SoakResult {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration(maximumUsesPerConnection: nil))
+        let http = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: Self.clientConfiguration(maximumUsesPerConnection: nil)
+        )
         // A new connection for every probe, as a load balancer's or a kubelet's health check makes.
-        let probeClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration(maximumUsesPerConnection: 1))
+        let probeClient = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: Self.clientConfiguration(maximumUsesPerConnection: 1)
+        )
         let outcome: Result<SoakResult, any Error>
         do {
             outcome = .success(try await soak(http: http, probeClient: probeClient))
@@ -45,11 +51,22 @@ struct SoakRun {
         // The joiners and leavers are membership writes, as an administrator's tool with
         // GroupMember.ReadWrite.All makes them; the simulator gives every token the same roles, so
         // the daemon's carries it too (it never writes memberships).
-        let roles = settings.fastInterval == nil ? [] : ["--app-roles", (SimulatedApplication.allotRoles.sorted() + ["GroupMember.ReadWrite.All"]).joined(separator: ",")]
+        let roles =
+            settings.fastInterval == nil
+            ? []
+            : [
+                "--app-roles",
+                (SimulatedApplication.allotRoles.sorted() + ["GroupMember.ReadWrite.All"]).joined(separator: ","),
+            ]
         let simulator = try ChildProcess(
-            "simulator", executable: allot,
-            arguments: ["simulate", "--users", "\(settings.users)", "--seed", "\(settings.seed)", "--listen", "127.0.0.1:0", "--token-lifetime", "5m"] + roles,
-            directory: directory)
+            "simulator",
+            executable: allot,
+            arguments: [
+                "simulate", "--users", "\(settings.users)", "--seed", "\(settings.seed)", "--listen", "127.0.0.1:0",
+                "--token-lifetime", "5m",
+            ] + roles,
+            directory: directory
+        )
         defer { simulator.stop() }
         let simulatorURL = try await simulatorBaseURL(simulator, timeout: .seconds(300))
         let statusPort = try freeLoopbackPort()
@@ -57,15 +74,23 @@ struct SoakRun {
 
         log("starting allot run (interval \(settings.interval), status on 127.0.0.1:\(statusPort))")
         let daemon = try ChildProcess(
-            "daemon", executable: allot, arguments: ["run", "--config", directory.appendingPathComponent("allot.yaml").path],
-            environment: ["STATE_DIRECTORY": directory.appendingPathComponent("state").path, "NOTIFY_SOCKET": ""], directory: directory)
+            "daemon",
+            executable: allot,
+            arguments: ["run", "--config", directory.appendingPathComponent("allot.yaml").path],
+            environment: ["STATE_DIRECTORY": directory.appendingPathComponent("state").path, "NOTIFY_SOCKET": ""],
+            directory: directory
+        )
         defer { daemon.stop() }
         let cycles = DaemonCycles(log: daemon.standardOutputPath)
 
         let admin = TenantAdmin(http: http, baseURL: simulatorURL)
         try await admin.prepare()
         var membership: MembershipChanges?
-        let prober = HealthProber(client: probeClient, url: "http://127.0.0.1:\(statusPort)/healthz", interval: settings.probeInterval)
+        let prober = HealthProber(
+            client: probeClient,
+            url: "http://127.0.0.1:\(statusPort)/healthz",
+            interval: settings.probeInterval
+        )
         let probing = Task { await prober.run() }
 
         var result = SoakResult(command: CommandLine.arguments.joined(separator: " "), started: Date())
@@ -82,10 +107,18 @@ struct SoakRun {
             let memory = try ProcessSample.read(pid: daemon.processIdentifier)
             result.cycles.append(
                 SoakResult.Cycle(
-                    index: index + 1, result: cycle.result, durationSeconds: cycle.durationSeconds, residentKiB: memory.residentKiB,
-                    descriptors: memory.descriptors, drifted: cycle.drifted))
+                    index: index + 1,
+                    result: cycle.result,
+                    durationSeconds: cycle.durationSeconds,
+                    residentKiB: memory.residentKiB,
+                    descriptors: memory.descriptors,
+                    drifted: cycle.drifted
+                )
+            )
             if (index + 1) % 10 == 0 || index == 0 {
-                log("cycle \(index + 1)/\(settings.cycles): \(cycle.result), \(memory.residentKiB / 1024) MiB resident, \(memory.descriptors) descriptors")
+                log(
+                    "cycle \(index + 1)/\(settings.cycles): \(cycle.result), \(memory.residentKiB / 1024) MiB resident, \(memory.descriptors) descriptors"
+                )
             }
             try await admin.clearFaults()
             faultArmed = false
@@ -125,14 +158,20 @@ struct SoakRun {
         // daemon removes them: a joiner short of a seat would count as not licensed.
         let needed = settings.joiners * (settings.cycles - 1) + settings.maxDriftUsers
         guard groups.spareSeats >= needed else {
-            throw SoakError("SPE_E5 has \(groups.spareSeats) spare seats for \(needed) (joiners and drift): lower --joiners or --cycles")
+            throw SoakError(
+                "SPE_E5 has \(groups.spareSeats) spare seats for \(needed) (joiners and drift): lower --joiners or --cycles"
+            )
         }
-        log("joiners and leavers: \(settings.joiners) and \(settings.leavers) a cycle; SPE_E5 has \(groups.spareSeats) spare seats")
+        log(
+            "joiners and leavers: \(settings.joiners) and \(settings.leavers) a cycle; SPE_E5 has \(groups.spareSeats) spare seats"
+        )
         return MembershipChanges(joinersPerCycle: settings.joiners, leaversPerCycle: settings.leavers, groups: groups)
     }
 
     private static func clientConfiguration(maximumUsesPerConnection: Int?) -> HTTPClient.Configuration {
-        var configuration = HTTPClient.Configuration(timeout: HTTPClient.Configuration.Timeout(connect: .seconds(5), read: .seconds(30)))
+        var configuration = HTTPClient.Configuration(
+            timeout: HTTPClient.Configuration.Timeout(connect: .seconds(5), read: .seconds(30))
+        )
         configuration.maximumUsesPerConnection = maximumUsesPerConnection
         return configuration
     }
@@ -142,7 +181,11 @@ struct SoakRun {
         let policies = directory.appendingPathComponent("policies")
         try? FileManager.default.removeItem(at: policies)
         try FileManager.default.copyItem(at: URL(fileURLWithPath: settings.policies), to: policies)
-        try "soak-secret\n".write(to: directory.appendingPathComponent("client-secret"), atomically: true, encoding: .utf8)
+        try "soak-secret\n".write(
+            to: directory.appendingPathComponent("client-secret"),
+            atomically: true,
+            encoding: .utf8
+        )
         let yaml = """
             tenant: 8f3c2a10-5b7e-4d2c-9a61-3e0f4b8d7c21
             graph:
@@ -200,7 +243,11 @@ final class HealthProber: Sendable {
             } catch {
                 if Task.isCancelled { return }
             }
-            let probe = Probe(cycle: cycle.load(ordering: .relaxed), latency: ContinuousClock.now - started, status: status)
+            let probe = Probe(
+                cycle: cycle.load(ordering: .relaxed),
+                latency: ContinuousClock.now - started,
+                status: status
+            )
             recorded.withLock { $0.append(probe) }
             try? await Task.sleep(for: interval)
         }

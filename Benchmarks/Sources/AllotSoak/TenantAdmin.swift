@@ -20,7 +20,9 @@ final class TenantAdmin {
     /// Every subscribed SKU's id by part number.
     private var skuIds: [String: String] = [:]
     static let tenant = "8f3c2a10-5b7e-4d2c-9a61-3e0f4b8d7c21"
-    static let managed: Set<String> = ["SPE_E3", "SPE_E5", "STANDARDPACK", "POWER_BI_PRO", "PROJECTPROFESSIONAL", "VISIOCLIENT"]
+    static let managed: Set<String> = [
+        "SPE_E3", "SPE_E5", "STANDARDPACK", "POWER_BI_PRO", "PROJECTPROFESSIONAL", "VISIOCLIENT",
+    ]
     static let countries = ["US", "GB", "DE", "FR", "NL", "IN", "JP", "CA", "AU", "BR"]
 
     init(http: HTTPClient, baseURL: String) {
@@ -42,7 +44,9 @@ final class TenantAdmin {
             skuIds[name] = id
             if Self.managed.contains(name) { skus.append(id) }
         }
-        guard !userIds.isEmpty, !skus.isEmpty else { throw SoakError("the simulator returned no users or no managed SKUs") }
+        guard !userIds.isEmpty, !skus.isEmpty else {
+            throw SoakError("the simulator returned no users or no managed SKUs")
+        }
     }
 
     /// Drifts `count` random users: removes a managed SKU they hold, adds one they do not,
@@ -56,7 +60,8 @@ final class TenantAdmin {
             guard let user = random.element(userIds) else { break }
             drifted.append(user)
             let details = try await json(.GET, "\(baseURL)/v1.0/users/\(user)?$select=id,assignedLicenses")
-            let held = (details["assignedLicenses"] as? [[String: Any]] ?? []).compactMap { $0["skuId"] as? String }.filter(skus.contains)
+            let held = (details["assignedLicenses"] as? [[String: Any]] ?? []).compactMap { $0["skuId"] as? String }
+                .filter(skus.contains)
             let body: [String: Any]
             switch random.below(4) {
             case 0 where !held.isEmpty:
@@ -93,36 +98,53 @@ final class TenantAdmin {
     func membershipGroups() async throws -> MembershipGroups {
         func group(_ name: String) async throws -> String {
             let filter = "displayName eq '\(name)'".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-            guard let id = try await list("\(baseURL)/v1.0/groups?$filter=\(filter)&$select=id").first?["id"] as? String else {
+            guard let id = try await list("\(baseURL)/v1.0/groups?$filter=\(filter)&$select=id").first?["id"] as? String
+            else {
                 throw SoakError("the simulated tenant has no group \(name)")
             }
             return id
         }
         func users(_ url: String) async throws -> Set<String> {
-            Set(try await list(url).filter { $0["@odata.type"] as? String ?? "#microsoft.graph.user" == "#microsoft.graph.user" }.compactMap { $0["id"] as? String })
+            Set(
+                try await list(url).filter {
+                    $0["@odata.type"] as? String ?? "#microsoft.graph.user" == "#microsoft.graph.user"
+                }.compactMap { $0["id"] as? String }
+            )
         }
         func sku(_ name: String) throws -> String {
             guard let id = skuIds[name] else { throw SoakError("the simulated tenant has no SKU \(name)") }
             return id
         }
-        let engineering = try await users("\(baseURL)/v1.0/groups/\(try await group("Engineering"))/transitiveMembers?$select=id&$top=999")
-        let exempt = try await users("\(baseURL)/v1.0/groups/\(try await group("License Exempt"))/transitiveMembers?$select=id&$top=999")
+        let engineering = try await users(
+            "\(baseURL)/v1.0/groups/\(try await group("Engineering"))/transitiveMembers?$select=id&$top=999"
+        )
+        let exempt = try await users(
+            "\(baseURL)/v1.0/groups/\(try await group("License Exempt"))/transitiveMembers?$select=id&$top=999"
+        )
         let pmo = try await group("PMO")
         let subscribed = try await json(.GET, "\(baseURL)/v1.0/subscribedSkus")["value"] as? [[String: Any]] ?? []
         let granted = try sku("SPE_E5")
         let seats = subscribed.first { $0["skuId"] as? String == granted }
         let prepaid = (seats?["prepaidUnits"] as? [String: Any])?["enabled"] as? Int ?? 0
         return MembershipGroups(
-            joinGroup: try await group("Platform Engineering"), leaveGroup: pmo, grantedSku: granted, replacedSku: try sku("SPE_E3"),
+            joinGroup: try await group("Platform Engineering"),
+            leaveGroup: pmo,
+            grantedSku: granted,
+            replacedSku: try sku("SPE_E3"),
             leaverSku: try sku("PROJECTPROFESSIONAL"),
             joinerCandidates: enabledUserIds.filter { !engineering.contains($0) && !exempt.contains($0) },
             leaverCandidates: try await users("\(baseURL)/v1.0/groups/\(pmo)/members?$select=id&$top=999").sorted(),
-            spareSeats: prepaid - (seats?["consumedUnits"] as? Int ?? 0))
+            spareSeats: prepaid - (seats?["consumedUnits"] as? Int ?? 0)
+        )
     }
 
     /// `POST /groups/{id}/members/$ref`, as an administrator adds a member.
     func addMember(_ user: String, to group: String) async throws {
-        let status = try await send(.POST, "\(baseURL)/v1.0/groups/\(group)/members/$ref", ["@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/\(user)"])
+        let status = try await send(
+            .POST,
+            "\(baseURL)/v1.0/groups/\(group)/members/$ref",
+            ["@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/\(user)"]
+        )
         guard status == 204 else { throw SoakError("adding \(user) to group \(group) answered \(status)") }
     }
 
@@ -166,7 +188,8 @@ final class TenantAdmin {
     /// dropped connection, a token outage.
     func randomFault(random: inout SplitMix64) -> SimulatedFault {
         switch random.below(6) {
-        case 0: SimulatedFault(kind: .throttle, path: "/assignLicense", count: 1 + random.below(5), retryAfterSeconds: 1)
+        case 0:
+            SimulatedFault(kind: .throttle, path: "/assignLicense", count: 1 + random.below(5), retryAfterSeconds: 1)
         case 1: SimulatedFault(kind: .serverError, path: "/$batch", count: 1, status: 503)
         case 2: SimulatedFault(kind: .latency, path: "/users", count: 3, delayMilliseconds: 300)
         // More failures than the client's 6 retries: the read is incomplete and the cycle fails, writing nothing.
@@ -194,10 +217,15 @@ final class TenantAdmin {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.body = .bytes(
-            ByteBuffer(string: "client_id=soak&client_secret=soak&grant_type=client_credentials&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"))
+            ByteBuffer(
+                string:
+                    "client_id=soak&client_secret=soak&grant_type=client_credentials&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
+            )
+        )
         let response = try await http.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 1 << 20)
-        guard let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any], let token = object["access_token"] as? String
+        guard let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
+            let token = object["access_token"] as? String
         else { throw SoakError("no token from the simulator (\(response.status))") }
         self.token = token
     }
@@ -219,7 +247,12 @@ final class TenantAdmin {
     }
 
     /// One request with the bearer token (fetched again after a 401: tokens expire).
-    private func exchange(_ method: HTTPMethod, _ url: String, data: Data?, retried: Bool = false) async throws -> (status: Int, body: Data) {
+    private func exchange(
+        _ method: HTTPMethod,
+        _ url: String,
+        data: Data?,
+        retried: Bool = false
+    ) async throws -> (status: Int, body: Data) {
         var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")

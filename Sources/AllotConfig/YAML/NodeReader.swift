@@ -31,7 +31,12 @@ final class NodeReader {
     ///
     /// Unknown keys are reported with a "did you mean" hint, unless `explain` has a better
     /// message for them (a key that belongs in another mapping, a secret written inline).
-    func fields(of node: YAMLNode, _ path: String, known: [String], explain: (String) -> String? = { _ in nil }) -> Fields? {
+    func fields(
+        of node: YAMLNode,
+        _ path: String,
+        known: [String],
+        explain: (String) -> String? = { _ in nil }
+    ) -> Fields? {
         guard case let .mapping(pairs) = node.content else {
             report(typeMismatch(path, expected: "a mapping", node), at: node)
             return nil
@@ -113,14 +118,21 @@ final class NodeReader {
     }
 
     /// One of an enumeration's raw values; the message lists the valid ones.
-    func choice<Value: RawRepresentable<String> & CaseIterable>(_ node: YAMLNode, _ path: String, of type: Value.Type = Value.self) -> Value? {
+    func choice<Value: RawRepresentable<String> & CaseIterable>(
+        _ node: YAMLNode,
+        _ path: String,
+        of type: Value.Type = Value.self
+    ) -> Value? {
         let valid = Value.allCases.map(\.rawValue)
         guard let text = string(node, path) else { return nil }
         if let value = Value(rawValue: text) { return value }
         let suggestion = ClosestMatch.suggestion(for: text, among: valid).map { "did you mean `\($0)`? " } ?? ""
         let name = path.split(separator: ".").last.map(String.init) ?? path
         let place = name == path ? "" : " (`\(path)`)"
-        report("unknown \(name) `\(text)`\(place): \(suggestion)valid values are \(valid.joined(separator: ", "))", at: node)
+        report(
+            "unknown \(name) `\(text)`\(place): \(suggestion)valid values are \(valid.joined(separator: ", "))",
+            at: node
+        )
         return nil
     }
 
@@ -185,7 +197,8 @@ final class NodeReader {
             case "\\": result += "\\\\"
             case "\n": result += "\\n"
             case "\t": result += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F: result += "\\u{\(String(scalar.value, radix: 16))}"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                result += "\\u{\(String(scalar.value, radix: 16))}"
             default: result.unicodeScalars.append(scalar)
             }
         }
@@ -204,6 +217,8 @@ struct Fields {
 
     /// The known keys present, in the order written.
     var presentKeys: [String] {
-        entries.sorted { ($0.value.key.line, $0.value.key.column) < ($1.value.key.line, $1.value.key.column) }.map(\.key)
+        entries.sorted { ($0.value.key.line, $0.value.key.column) < ($1.value.key.line, $1.value.key.column) }.map(
+            \.key
+        )
     }
 }

@@ -50,9 +50,12 @@ enum SourceFile {
             count += got
         }
         guard count <= maximumSize else {
-            return .failure(Diagnostic(
-                "file is larger than 1 MiB; configuration and policy files are a few kilobytes: is this the right file?",
-                at: SourceLocation(file: path, line: 1, column: 1)))
+            return .failure(
+                Diagnostic(
+                    "file is larger than 1 MiB; configuration and policy files are a few kilobytes: is this the right file?",
+                    at: SourceLocation(file: path, line: 1, column: 1)
+                )
+            )
         }
         bytes.removeSubrange(count...)
         return .success(bytes)
@@ -63,7 +66,8 @@ enum SourceFile {
         if let nul = bytes.firstIndex(of: 0) {
             return Diagnostic(
                 "not a text file (a NUL byte at offset \(nul)): Allot reads YAML written as UTF-8 text",
-                at: location(ofOffset: nul, in: bytes, file: file))
+                at: location(ofOffset: nul, in: bytes, file: file)
+            )
         }
         var iterator = bytes.makeIterator()
         var decoder = UTF8()
@@ -77,7 +81,8 @@ enum SourceFile {
             case .error:
                 return Diagnostic(
                     "not valid UTF-8 (a bad byte at offset \(offset)): save the file as UTF-8",
-                    at: location(ofOffset: offset, in: bytes, file: file))
+                    at: location(ofOffset: offset, in: bytes, file: file)
+                )
             }
         }
     }
@@ -88,7 +93,10 @@ enum SourceFile {
     }
 
     /// The 1-based line and column (in bytes) of a byte offset.
-    static func position<Bytes: RandomAccessCollection<UInt8>>(ofOffset offset: Int, in bytes: Bytes) -> (line: Int, column: Int)
+    static func position<Bytes: RandomAccessCollection<UInt8>>(
+        ofOffset offset: Int,
+        in bytes: Bytes
+    ) -> (line: Int, column: Int)
     where Bytes.Index == Int {
         var line = 1
         var lineStart = 0
@@ -103,4 +111,3 @@ enum SourceFile {
         String(cString: strerror(code)).lowercased()
     }
 }
-

@@ -83,7 +83,9 @@ extension YAMLComposer {
                     report(
                         "this document holds more than \(YAMLComposer.maximumExpandedNodes) YAML nodes, aliases expanded, "
                             + "where Allot's hold a few hundred (an alias bomb?); Allot stops reading this file",
-                        line: line, column: column)
+                        line: line,
+                        column: column
+                    )
                     return
                 }
             }
@@ -105,37 +107,66 @@ extension YAMLComposer {
                     documentSize += node.expandedSize
                     attach(node)
                 } else {
-                    report("alias `*\(name)` refers to no anchor `&\(name)` defined before it", line: line, column: column)
+                    report(
+                        "alias `*\(name)` refers to no anchor `&\(name)` defined before it",
+                        line: line,
+                        column: column
+                    )
                     documentSize += 1
                     // Stands in as the text `*name`, so the reader does not also call it null.
-                    attach(YAMLNode(content: .scalar(YAMLScalar(text: "*" + name, isPlain: false)), line: line, column: column, expandedSize: 1))
+                    attach(
+                        YAMLNode(
+                            content: .scalar(YAMLScalar(text: "*" + name, isPlain: false)),
+                            line: line,
+                            column: column,
+                            expandedSize: 1
+                        )
+                    )
                 }
             case YAML_SCALAR_EVENT:
                 let scalar = event.data.scalar
-                let text = String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
+                let text = String(
+                    decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length),
+                    as: UTF8.self
+                )
                 var isPlain = scalar.style == YAML_PLAIN_SCALAR_STYLE
                 if let tag = Self.string(scalar.tag) {
                     isPlain = false
                     if tag != "!" && tag != "tag:yaml.org,2002:str" { reportTag(tag, line: line, column: column) }
                 }
                 documentSize += 1
-                let node = YAMLNode(content: .scalar(YAMLScalar(text: text, isPlain: isPlain)), line: line, column: column, expandedSize: 1)
+                let node = YAMLNode(
+                    content: .scalar(YAMLScalar(text: text, isPlain: isPlain)),
+                    line: line,
+                    column: column,
+                    expandedSize: 1
+                )
                 register(node, anchor: Self.string(scalar.anchor))
                 attach(node)
             case YAML_SEQUENCE_START_EVENT:
                 let start = event.data.sequence_start
-                if let tag = Self.string(start.tag), tag != "tag:yaml.org,2002:seq" { reportTag(tag, line: line, column: column) }
+                if let tag = Self.string(start.tag), tag != "tag:yaml.org,2002:seq" {
+                    reportTag(tag, line: line, column: column)
+                }
                 documentSize += 1
                 stack.append(Frame(isMapping: false, line: line, column: column, anchor: Self.string(start.anchor)))
             case YAML_MAPPING_START_EVENT:
                 let start = event.data.mapping_start
-                if let tag = Self.string(start.tag), tag != "tag:yaml.org,2002:map" { reportTag(tag, line: line, column: column) }
+                if let tag = Self.string(start.tag), tag != "tag:yaml.org,2002:map" {
+                    reportTag(tag, line: line, column: column)
+                }
                 documentSize += 1
                 stack.append(Frame(isMapping: true, line: line, column: column, anchor: Self.string(start.anchor)))
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
                 guard let frame = stack.popLast() else { break }
-                let content: YAMLNode.Content = frame.isMapping ? .mapping(withoutDuplicateKeys(frame.pairs)) : .sequence(frame.items)
-                let node = YAMLNode(content: content, line: frame.line, column: frame.column, expandedSize: frame.expandedSize)
+                let content: YAMLNode.Content =
+                    frame.isMapping ? .mapping(withoutDuplicateKeys(frame.pairs)) : .sequence(frame.items)
+                let node = YAMLNode(
+                    content: content,
+                    line: frame.line,
+                    column: frame.column,
+                    expandedSize: frame.expandedSize
+                )
                 register(node, anchor: frame.anchor)
                 attach(node)
             default:
@@ -179,7 +210,9 @@ extension YAMLComposer {
                 if let earlier = first[key.text] {
                     report(
                         "duplicate key `\(key.text)` (first at line \(earlier.line), column \(earlier.column))",
-                        line: pair.key.line, column: pair.key.column)
+                        line: pair.key.line,
+                        column: pair.key.column
+                    )
                 } else {
                     first[key.text] = pair.key
                     kept.append(pair)
@@ -190,7 +223,11 @@ extension YAMLComposer {
 
         private mutating func reportTag(_ tag: String, line: Int, column: Int) {
             let shown = tag.hasPrefix("tag:yaml.org,2002:") ? "!!" + tag.dropFirst("tag:yaml.org,2002:".count) : tag
-            report("unsupported YAML tag `\(shown)`: Allot reads plain YAML values; remove the tag", line: line, column: column)
+            report(
+                "unsupported YAML tag `\(shown)`: Allot reads plain YAML values; remove the tag",
+                line: line,
+                column: column
+            )
         }
 
         private mutating func reportSyntaxError(_ parser: yaml_parser_t) {

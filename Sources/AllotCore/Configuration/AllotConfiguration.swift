@@ -85,7 +85,10 @@ extension AllotConfiguration {
         public var timeout: Duration
 
         public init(
-            endpoint: String? = nil, authority: String? = nil, caFile: String? = nil, writeQuota: WriteQuota = WriteQuota(),
+            endpoint: String? = nil,
+            authority: String? = nil,
+            caFile: String? = nil,
+            writeQuota: WriteQuota = WriteQuota(),
             timeout: Duration = .seconds(30)
         ) {
             self.endpoint = endpoint
@@ -245,6 +248,7 @@ public struct RemovalGuard: Sendable, Hashable {
     public func isShrink(from before: Int, to now: Int) -> Bool {
         guard now < before else { return false }
         if now == 0 { return true }
-        return before >= Self.groupShrinkMinimumUsers && Double(before - now) * 100 > groupShrinkPercent * Double(before)
+        return before >= Self.groupShrinkMinimumUsers
+            && Double(before - now) * 100 > groupShrinkPercent * Double(before)
     }
 }

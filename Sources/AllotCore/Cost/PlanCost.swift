@@ -19,15 +19,25 @@ public struct PlanCost: Sendable, Hashable, Codable {
         skus = seats.compactMap { seat in
             prices.price(partNumber: seat.sku, skuId: seat.skuId).map { price in
                 SkuCost(
-                    sku: seat.sku, skuId: seat.skuId, currency: price.currency, monthlyPrice: price.monthly,
-                    seatsBefore: seat.consumedBefore, seatsAfter: seat.consumedAfter, seatsAdded: seat.seatsAdded, seatsFreed: seat.seatsFreed,
-                    monthlyBefore: price.cost(of: seat.consumedBefore), monthlyAfter: price.cost(of: seat.consumedAfter))
+                    sku: seat.sku,
+                    skuId: seat.skuId,
+                    currency: price.currency,
+                    monthlyPrice: price.monthly,
+                    seatsBefore: seat.consumedBefore,
+                    seatsAfter: seat.consumedAfter,
+                    seatsAdded: seat.seatsAdded,
+                    seatsFreed: seat.seatsFreed,
+                    monthlyBefore: price.cost(of: seat.consumedBefore),
+                    monthlyAfter: price.cost(of: seat.consumedAfter)
+                )
             }
         }
         totals = Dictionary(grouping: skus, by: \.currency).sorted { $0.key < $1.key }.map { currency, skus in
             CostTotal(
-                currency: currency, monthlyBefore: skus.reduce(.zero) { $0 + $1.monthlyBefore },
-                monthlyAfter: skus.reduce(.zero) { $0 + $1.monthlyAfter })
+                currency: currency,
+                monthlyBefore: skus.reduce(.zero) { $0 + $1.monthlyBefore },
+                monthlyAfter: skus.reduce(.zero) { $0 + $1.monthlyAfter }
+            )
         }
     }
 }

@@ -154,7 +154,9 @@ struct ColumnTest: Sendable {
     /// Whether the condition holds for a user (the matcher evaluates it for all users at once).
     func holds(forUser user: Int, in columns: AttributeColumns) -> Bool {
         let index = columns.valueIndex(ofUser: user, column: column)
-        guard let dates, index == AttributeColumns.dateIndex, let slot = columns.dateSlot[column] else { return table[index] }
+        guard let dates, index == AttributeColumns.dateIndex, let slot = columns.dateSlot[column] else {
+            return table[index]
+        }
         let instant = columns.instant(ofUser: user, dateSlot: slot)
         return dates.contains { $0.contains(instant) }
     }
@@ -164,7 +166,9 @@ extension JSONValue {
     /// The instant a date value stands for (seconds since the epoch); `nil` for anything else,
     /// and for Graph's placeholder of a sign-in that never happened (``PolicyDates/neverPlaceholder``).
     var instant: Int64? {
-        guard case let .string(text) = self, let instant = PolicyDates.instant(text), instant != PolicyDates.neverPlaceholder else { return nil }
+        guard case let .string(text) = self, let instant = PolicyDates.instant(text),
+            instant != PolicyDates.neverPlaceholder
+        else { return nil }
         return instant
     }
 
@@ -202,7 +206,8 @@ public enum PolicyPattern {
             _ = try compile(pattern)
             return nil
         } catch {
-            return "invalid regular expression /\(pattern)/ (ICU syntax, as in .NET and PCRE: escape special characters with a backslash)"
+            return
+                "invalid regular expression /\(pattern)/ (ICU syntax, as in .NET and PCRE: escape special characters with a backslash)"
         }
     }
 }

@@ -30,28 +30,47 @@ public struct CompiledPolicies: Sendable {
 
     /// - Parameter evaluatedAt: the cycle's start time, seconds since the epoch: date conditions are evaluated as of it.
     /// - Throws: ``DiagnosticsError`` with every tenant-fit problem found.
-    public init(policies: [Policy], settings: ReconcileSettings, tenant: TenantModel, evaluatedAt: Int64) throws(DiagnosticsError) {
+    public init(
+        policies: [Policy],
+        settings: ReconcileSettings,
+        tenant: TenantModel,
+        evaluatedAt: Int64
+    ) throws(DiagnosticsError) {
         var problems: [Diagnostic] = []
         var managed: [SubscribedSku] = []
         for reference in settings.managedSkus {
             guard let sku = tenant.sku(matching: reference.value) else {
-                problems.append(Diagnostic(
-                    "managed SKU '\(reference.value)' is not one of the tenant's subscribed SKUs"
-                        + Self.hint(reference.value, tenant.subscribedSkus.map(\.skuPartNumber)),
-                    at: reference.location))
+                problems.append(
+                    Diagnostic(
+                        "managed SKU '\(reference.value)' is not one of the tenant's subscribed SKUs"
+                            + Self.hint(reference.value, tenant.subscribedSkus.map(\.skuPartNumber)),
+                        at: reference.location
+                    )
+                )
                 continue
             }
             if sku.appliesTo == "Company" {
-                problems.append(Diagnostic("managed SKU '\(reference.value)' applies to the company, not to users: it cannot be assigned", at: reference.location))
+                problems.append(
+                    Diagnostic(
+                        "managed SKU '\(reference.value)' applies to the company, not to users: it cannot be assigned",
+                        at: reference.location
+                    )
+                )
             } else if !managed.contains(where: { $0.skuId == sku.skuId }) {
                 managed.append(sku)
             }
         }
         if managed.count > SkuMask.capacity {
             problems.append(
-                Diagnostic("\(managed.count) managed SKUs: Allot manages at most \(SkuMask.capacity)", at: settings.managedSkus.first?.location))
+                Diagnostic(
+                    "\(managed.count) managed SKUs: Allot manages at most \(SkuMask.capacity)",
+                    at: settings.managedSkus.first?.location
+                )
+            )
         }
-        let userPlans = managed.map { sku in Set(sku.servicePlans.filter { $0.appliesTo != "Company" }.map(\.servicePlanId)) }
+        let userPlans = managed.map { sku in
+            Set(sku.servicePlans.filter { $0.appliesTo != "Company" }.map(\.servicePlanId))
+        }
 
         var resolver = Resolver(tenant: tenant, managed: managed, userPlans: userPlans, evaluatedAt: evaluatedAt)
         let compiled = policies.map { resolver.compile($0) }
@@ -76,7 +95,9 @@ public struct CompiledPolicies: Sendable {
             problems.append(
                 Diagnostic(
                     "the policies' `replaces` form a cycle among \(onCycle.sorted().map { managed[$0].skuPartNumber }.joined(separator: ", ")): a SKU would replace itself",
-                    at: culprit?.location ?? policies.first?.location))
+                    at: culprit?.location ?? policies.first?.location
+                )
+            )
         }
         guard problems.isEmpty else { throw DiagnosticsError(problems) }
         self.policies = policies
@@ -147,7 +168,9 @@ extension CompiledPolicy {
     /// who left it would match through the others (a policy may name a group in `groups` and
     /// in `exclude.groups`, and another shrunk group beside it).
     func wouldMatch(user: Int, joining groups: Set<Int>, tenant: TenantModel) -> Bool {
-        let memberOf = groups.subtracting(excludedGroups).union(tenant.groupSets[Int(tenant.groupSetOfUser[user])].map(Int.init))
+        let memberOf = groups.subtracting(excludedGroups).union(
+            tenant.groupSets[Int(tenant.groupSetOfUser[user])].map(Int.init)
+        )
         guard groupFilter.map({ !$0.isDisjoint(with: memberOf) }) ?? true, excludedGroups.isDisjoint(with: memberOf),
             !excludedUsers.contains(user)
         else { return false }
@@ -196,15 +219,24 @@ private struct Resolver {
         let excludedUsers = policy.match.exclude.users.compactMap { tenant.userIndex(forReference: $0.value) }
         let grants = policy.licenses.compactMap { compileGrant($0, policy: policy.name) }
         return CompiledPolicy(
-            tests: tests, excludeTests: excludeTests, groupFilter: groupFilter, excludedGroups: excludedGroups, excludedUsers: excludedUsers, grants: grants,
-            priority: policy.priority)
+            tests: tests,
+            excludeTests: excludeTests,
+            groupFilter: groupFilter,
+            excludedGroups: excludedGroups,
+            excludedUsers: excludedUsers,
+            grants: grants,
+            priority: policy.priority
+        )
     }
 
     private mutating func compileTest(_ condition: AttributeCondition, policy: String) -> ColumnTest? {
         guard let column = tenant.columnIndexByPath[condition.path] else {
-            problems.append(Diagnostic(
-                "policy '\(policy)': the tenant data does not hold attribute '\(condition.path)'; read the tenant (or take the snapshot) again with these policies",
-                at: condition.location))
+            problems.append(
+                Diagnostic(
+                    "policy '\(policy)': the tenant data does not hold attribute '\(condition.path)'; read the tenant (or take the snapshot) again with these policies",
+                    at: condition.location
+                )
+            )
             return nil
         }
         if let known = tables[condition.path]?[condition.operators] { return known }
@@ -212,7 +244,12 @@ private struct Resolver {
         do {
             test = try AttributeTest(condition, evaluatedAt: evaluatedAt)
         } catch {
-            problems.append(Diagnostic("policy '\(policy)': invalid regular expression for '\(condition.path)': \(error)", at: condition.location))
+            problems.append(
+                Diagnostic(
+                    "policy '\(policy)': invalid regular expression for '\(condition.path)': \(error)",
+                    at: condition.location
+                )
+            )
             return nil
         }
         let compiled = test.compiled(for: tenant.columns, column: column)
@@ -229,15 +266,24 @@ private struct Resolver {
             case 1:
                 resolved.insert(found[0])
             case 0:
-                let what = reference.isGUID ? "no group has the object id '\(reference.value)'" : "no group is named '\(reference.value)'"
-                problems.append(Diagnostic(
-                    "policy '\(policy)': \(what) in the tenant" + CompiledPolicies.hint(reference.value, tenant.groups.map(\.displayName)),
-                    at: reference.location))
+                let what =
+                    reference.isGUID
+                    ? "no group has the object id '\(reference.value)'" : "no group is named '\(reference.value)'"
+                problems.append(
+                    Diagnostic(
+                        "policy '\(policy)': \(what) in the tenant"
+                            + CompiledPolicies.hint(reference.value, tenant.groups.map(\.displayName)),
+                        at: reference.location
+                    )
+                )
             default:
                 let ids = found.map { tenant.groups[$0].id.description }.joined(separator: ", ")
-                problems.append(Diagnostic(
-                    "policy '\(policy)': \(found.count) groups are named '\(reference.value)' (\(ids)); name one by its object id",
-                    at: reference.location))
+                problems.append(
+                    Diagnostic(
+                        "policy '\(policy)': \(found.count) groups are named '\(reference.value)' (\(ids)); name one by its object id",
+                        at: reference.location
+                    )
+                )
             }
         }
         return resolved
@@ -245,16 +291,22 @@ private struct Resolver {
 
     private mutating func managedIndex(_ reference: SkuReference, policy: String, role: String) -> Int? {
         guard let sku = tenant.sku(matching: reference.value) else {
-            problems.append(Diagnostic(
-                "policy '\(policy)': \(role) '\(reference.value)' is not one of the tenant's subscribed SKUs"
-                    + CompiledPolicies.hint(reference.value, tenant.subscribedSkus.map(\.skuPartNumber)),
-                at: reference.location))
+            problems.append(
+                Diagnostic(
+                    "policy '\(policy)': \(role) '\(reference.value)' is not one of the tenant's subscribed SKUs"
+                        + CompiledPolicies.hint(reference.value, tenant.subscribedSkus.map(\.skuPartNumber)),
+                    at: reference.location
+                )
+            )
             return nil
         }
         guard let index = managed.firstIndex(where: { $0.skuId == sku.skuId }) else {
-            problems.append(Diagnostic(
-                "policy '\(policy)': \(role) '\(reference.value)' is not in reconcile.managedSkus; Allot only touches managed SKUs",
-                at: reference.location))
+            problems.append(
+                Diagnostic(
+                    "policy '\(policy)': \(role) '\(reference.value)' is not in reconcile.managedSkus; Allot only touches managed SKUs",
+                    at: reference.location
+                )
+            )
             return nil
         }
         return index
@@ -278,19 +330,26 @@ private struct Resolver {
 
     private mutating func resolvePlan(_ reference: PlanReference, in sku: Int, policy: String) -> GUID? {
         let plans = managed[sku].servicePlans
-        let plan = GUID(reference.value).flatMap { id in plans.first { $0.servicePlanId == id } }
+        let plan =
+            GUID(reference.value).flatMap { id in plans.first { $0.servicePlanId == id } }
             ?? plans.first { $0.servicePlanName.lowercased() == reference.value.lowercased() }
         guard let plan else {
-            problems.append(Diagnostic(
-                "policy '\(policy)': SKU \(managed[sku].skuPartNumber) has no service plan '\(reference.value)'"
-                    + CompiledPolicies.hint(reference.value, plans.map(\.servicePlanName)),
-                at: reference.location))
+            problems.append(
+                Diagnostic(
+                    "policy '\(policy)': SKU \(managed[sku].skuPartNumber) has no service plan '\(reference.value)'"
+                        + CompiledPolicies.hint(reference.value, plans.map(\.servicePlanName)),
+                    at: reference.location
+                )
+            )
             return nil
         }
         guard userPlans[sku].contains(plan.servicePlanId) else {
-            problems.append(Diagnostic(
-                "policy '\(policy)': service plan '\(reference.value)' of \(managed[sku].skuPartNumber) applies to the company, not to users",
-                at: reference.location))
+            problems.append(
+                Diagnostic(
+                    "policy '\(policy)': service plan '\(reference.value)' of \(managed[sku].skuPartNumber) applies to the company, not to users",
+                    at: reference.location
+                )
+            )
             return nil
         }
         return plan.servicePlanId

@@ -81,12 +81,19 @@ extension Planner {
         let desired = DesiredLicenses(effects: effects, policies: policies)
         let holding = tenant.licenseHolding(ofUser: user)
         return Explanation(
-            userId: id, userPrincipalName: tenant.userPrincipalName(at: user), usageLocation: tenant.usageLocation(at: user),
-            policies: verdicts, desired: describe(desired, attribution: attribution), current: describe(holding),
-            change: plan.change(for: id), deferred: plan.deferred.filter { $0.userId == id },
-            skipped: plan.skipped.first { $0.userId == id }, delayedRemovals: plan.delayedRemovals.filter { $0.userId == id },
+            userId: id,
+            userPrincipalName: tenant.userPrincipalName(at: user),
+            usageLocation: tenant.usageLocation(at: user),
+            policies: verdicts,
+            desired: describe(desired, attribution: attribution),
+            current: describe(holding),
+            change: plan.change(for: id),
+            deferred: plan.deferred.filter { $0.userId == id },
+            skipped: plan.skipped.first { $0.userId == id },
+            delayedRemovals: plan.delayedRemovals.filter { $0.userId == id },
             heldRemovals: plan.heldRemovals.filter { $0.userId == id },
-            heldThroughGroups: plan.heldThroughGroups.filter { $0.userId == id })
+            heldThroughGroups: plan.heldThroughGroups.filter { $0.userId == id }
+        )
     }
 
     private func verdict(policy index: Int, user: Int) -> PolicyVerdict {
@@ -96,34 +103,61 @@ extension Planner {
         if policy.match.all { clauses.append(ClauseVerdict(clause: "all", holds: true, detail: "matches everyone")) }
         if let groups = policy.match.groups {
             let member = groups.filter { isMember(user, of: $0) }.map(\.value)
-            clauses.append(ClauseVerdict(
-                clause: "groups", holds: !member.isEmpty,
-                detail: groups.isEmpty
-                    ? "an empty group list matches nobody"
-                    : member.isEmpty ? "not a member of any of: \(groups.map(\.value).joined(separator: ", "))" : "member of \(member.joined(separator: ", "))"))
+            clauses.append(
+                ClauseVerdict(
+                    clause: "groups",
+                    holds: !member.isEmpty,
+                    detail: groups.isEmpty
+                        ? "an empty group list matches nobody"
+                        : member.isEmpty
+                            ? "not a member of any of: \(groups.map(\.value).joined(separator: ", "))"
+                            : "member of \(member.joined(separator: ", "))"
+                )
+            )
         }
         for (condition, test) in zip(policy.match.attributes, compiled.tests) {
             let holds = test.holds(forUser: user, in: tenant.columns)
-            clauses.append(ClauseVerdict(
-                clause: "attributes.\(condition.path)", holds: holds,
-                detail: "\(describe(condition, user: user, column: test.column)): \(holds ? "satisfies" : "does not satisfy") \(Self.describe(condition.operators))"))
+            clauses.append(
+                ClauseVerdict(
+                    clause: "attributes.\(condition.path)",
+                    holds: holds,
+                    detail:
+                        "\(describe(condition, user: user, column: test.column)): \(holds ? "satisfies" : "does not satisfy") \(Self.describe(condition.operators))"
+                )
+            )
         }
         let excludedBy = policy.match.exclude.groups.filter { isMember(user, of: $0) }.map(\.value)
         if !policy.match.exclude.groups.isEmpty {
-            clauses.append(ClauseVerdict(
-                clause: "exclude.groups", holds: excludedBy.isEmpty,
-                detail: excludedBy.isEmpty ? "not in an excluded group" : "excluded as a member of \(excludedBy.joined(separator: ", "))"))
+            clauses.append(
+                ClauseVerdict(
+                    clause: "exclude.groups",
+                    holds: excludedBy.isEmpty,
+                    detail: excludedBy.isEmpty
+                        ? "not in an excluded group" : "excluded as a member of \(excludedBy.joined(separator: ", "))"
+                )
+            )
         }
         for (condition, test) in zip(policy.match.exclude.attributes, compiled.excludeTests) {
             let excluded = test.holds(forUser: user, in: tenant.columns)
-            clauses.append(ClauseVerdict(
-                clause: "exclude.attributes.\(condition.path)", holds: !excluded,
-                detail: "\(describe(condition, user: user, column: test.column)): "
-                    + (excluded ? "excluded, as it satisfies " : "not excluded, as it does not satisfy ") + Self.describe(condition.operators)))
+            clauses.append(
+                ClauseVerdict(
+                    clause: "exclude.attributes.\(condition.path)",
+                    holds: !excluded,
+                    detail: "\(describe(condition, user: user, column: test.column)): "
+                        + (excluded ? "excluded, as it satisfies " : "not excluded, as it does not satisfy ")
+                        + Self.describe(condition.operators)
+                )
+            )
         }
         if !policy.match.exclude.users.isEmpty {
             let named = policy.match.exclude.users.contains { tenant.userIndex(forReference: $0.value) == user }
-            clauses.append(ClauseVerdict(clause: "exclude.users", holds: !named, detail: named ? "excluded by name" : "not excluded by name"))
+            clauses.append(
+                ClauseVerdict(
+                    clause: "exclude.users",
+                    holds: !named,
+                    detail: named ? "excluded by name" : "not excluded by name"
+                )
+            )
         }
         return PolicyVerdict(policy: policy.name, matched: clauses.allSatisfy(\.holds), clauses: clauses)
     }
@@ -135,10 +169,12 @@ extension Planner {
     private func describe(_ desired: DesiredLicenses, attribution: Attribution) -> [DesiredLicense] {
         desired.granted.map { sku in
             DesiredLicense(
-                sku: policies.managedSkus[sku].skuPartNumber, skuId: policies.managedSkus[sku].skuId,
+                sku: policies.managedSkus[sku].skuPartNumber,
+                skuId: policies.managedSkus[sku].skuId,
                 disabledPlans: planNames(desired.disabledPlans[sku], of: policies.managedSkus[sku]),
                 policies: attribution.granting[sku].map { policies.policies[$0].name },
-                replacedBy: desired.replacers(of: sku).map { policies.managedSkus[$0].skuPartNumber })
+                replacedBy: desired.replacers(of: sku).map { policies.managedSkus[$0].skuPartNumber }
+            )
         }
     }
 
@@ -147,15 +183,27 @@ extension Planner {
         let managed = Set(policies.managedSkus.map(\.skuId))
         var held = (holding.states ?? []).map { state in
             HeldLicense(
-                sku: sku(state.skuId)?.skuPartNumber ?? state.skuId.description, skuId: state.skuId,
-                source: state.isDirect ? .direct : .group, group: state.assignedByGroup, state: state.state, error: state.error,
-                disabledPlans: sku(state.skuId).map { planNames(state.disabledPlans, of: $0) } ?? state.disabledPlans.map(\.description),
-                managed: managed.contains(state.skuId))
+                sku: sku(state.skuId)?.skuPartNumber ?? state.skuId.description,
+                skuId: state.skuId,
+                source: state.isDirect ? .direct : .group,
+                group: state.assignedByGroup,
+                state: state.state,
+                error: state.error,
+                disabledPlans: sku(state.skuId).map { planNames(state.disabledPlans, of: $0) }
+                    ?? state.disabledPlans.map(\.description),
+                managed: managed.contains(state.skuId)
+            )
         }
         for license in holding.assignedLicenses where holding.heldFromUnknownSource(license.skuId) {
-            held.append(HeldLicense(
-                sku: sku(license.skuId)?.skuPartNumber ?? license.skuId.description, skuId: license.skuId, source: .unknown,
-                disabledPlans: sku(license.skuId).map { planNames(license.disabledPlans, of: $0) } ?? [], managed: managed.contains(license.skuId)))
+            held.append(
+                HeldLicense(
+                    sku: sku(license.skuId)?.skuPartNumber ?? license.skuId.description,
+                    skuId: license.skuId,
+                    source: .unknown,
+                    disabledPlans: sku(license.skuId).map { planNames(license.disabledPlans, of: $0) } ?? [],
+                    managed: managed.contains(license.skuId)
+                )
+            )
         }
         return held
     }
@@ -167,11 +215,14 @@ extension Planner {
     /// `department is 'Sales'`, or for a date `last successful sign-in 2026-08-01T09:00:00Z, 128 days before 2026-12-07`.
     private func describe(_ condition: AttributeCondition, user: Int, column: Int) -> String {
         let value = tenant.columns.value(ofUser: user, column: column)
-        guard PolicyDates.isDateAttribute(condition.path) else { return "\(condition.path) is \(value.map(Self.describe) ?? "missing")" }
+        guard PolicyDates.isDateAttribute(condition.path) else {
+            return "\(condition.path) is \(value.map(Self.describe) ?? "missing")"
+        }
         let label = PolicyDates.label(of: condition.path)
         guard let value else { return "\(label) missing" }
         guard let instant = value.instant else { return "\(label) \(Self.describe(value)), not a date" }
-        return "\(label) \(PolicyDates.shortText(instant)), \(PolicyDates.distance(of: instant, from: policies.evaluatedAt))"
+        return
+            "\(label) \(PolicyDates.shortText(instant)), \(PolicyDates.distance(of: instant, from: policies.evaluatedAt))"
     }
 
     private static func describe(_ value: JSONValue) -> String {

@@ -81,7 +81,8 @@ struct HeldLicenses {
                 // Plans the SKU does not (or no longer) offer to users are ignored: comparing them would flap.
                 directPlans[index] = direct.disabledPlans.filter { policies.userPlans[index].contains($0) }
             }
-            let groupSources = holding.states?.filter { $0.skuId == sku.skuId && !$0.isDirect && $0.state == "Active" } ?? []
+            let groupSources =
+                holding.states?.filter { $0.skuId == sku.skuId && !$0.isDirect && $0.state == "Active" } ?? []
             if !groupSources.isEmpty {
                 group.insert(index)
                 groups[index] = groupSources.compactMap(\.assignedByGroup)

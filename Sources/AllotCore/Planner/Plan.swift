@@ -42,7 +42,8 @@ public struct Plan: Sendable, Equatable, Encodable {
     /// (deferred for seats, a skipped user, waiting out `removalDelay`, held by a guard).
     /// `allot plan` exits 2 when this holds, so that CI never passes a plan that hides work.
     public var isPending: Bool {
-        hasChanges || summary.deferredAdds > 0 || summary.skippedUsers > 0 || summary.delayedRemovals > 0 || summary.heldRemovals > 0
+        hasChanges || summary.deferredAdds > 0 || summary.skippedUsers > 0 || summary.delayedRemovals > 0
+            || summary.heldRemovals > 0
     }
 
     /// One user's change, if the plan has one.
@@ -74,8 +75,10 @@ public struct Plan: Sendable, Equatable, Encodable {
     /// Plans are equal when everything they say is equal (their compact forms may differ).
     public static func == (lhs: Plan, rhs: Plan) -> Bool {
         lhs.summary == rhs.summary && lhs.skipped == rhs.skipped && lhs.delayedRemovals == rhs.delayedRemovals
-            && lhs.guardrail == rhs.guardrail && lhs.seats == rhs.seats && lhs.cost == rhs.cost && lhs.removalHistory == rhs.removalHistory
-            && lhs.changes == rhs.changes && lhs.deferred == rhs.deferred && lhs.heldThroughGroups == rhs.heldThroughGroups
+            && lhs.guardrail == rhs.guardrail && lhs.seats == rhs.seats && lhs.cost == rhs.cost
+            && lhs.removalHistory == rhs.removalHistory
+            && lhs.changes == rhs.changes && lhs.deferred == rhs.deferred
+            && lhs.heldThroughGroups == rhs.heldThroughGroups
             && lhs.heldRemovals == rhs.heldRemovals
     }
 
@@ -321,5 +324,7 @@ public struct PendingRemoval: Sendable, Hashable, Codable, Comparable {
         self.sku = sku
     }
 
-    public static func < (lhs: PendingRemoval, rhs: PendingRemoval) -> Bool { (lhs.user, lhs.sku) < (rhs.user, rhs.sku) }
+    public static func < (lhs: PendingRemoval, rhs: PendingRemoval) -> Bool {
+        (lhs.user, lhs.sku) < (rhs.user, rhs.sku)
+    }
 }

@@ -68,8 +68,10 @@ struct PlanDetails: Sendable {
     /// The names of the SKU's user plans left on, in the SKU's order.
     private func enabledPlans(_ desired: DesiredLicenses, sku: Int) -> [String] {
         let disabled = Set(desired.disabledPlans[sku])
-        return managed[sku].servicePlans.filter { planner.policies.userPlans[sku].contains($0.servicePlanId) && !disabled.contains($0.servicePlanId) }
-            .map(\.servicePlanName)
+        return managed[sku].servicePlans.filter {
+            planner.policies.userPlans[sku].contains($0.servicePlanId) && !disabled.contains($0.servicePlanId)
+        }
+        .map(\.servicePlanName)
     }
 
     func userChange(_ record: ChangeRecord) -> UserChange {
@@ -79,36 +81,57 @@ struct PlanDetails: Sendable {
         let attribution = planner.attribution(user: user)
         let adds = record.adds.map { sku in
             LicenseAdd(
-                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId,
-                disabledPlans: planNames(desired.disabledPlans[sku], sku: sku), enabledPlans: enabledPlans(desired, sku: sku),
-                policies: policyNames(attribution.granting[sku]), priority: attribution.priority[sku])
+                sku: managed[sku].skuPartNumber,
+                skuId: managed[sku].skuId,
+                disabledPlans: planNames(desired.disabledPlans[sku], sku: sku),
+                enabledPlans: enabledPlans(desired, sku: sku),
+                policies: policyNames(attribution.granting[sku]),
+                priority: attribution.priority[sku]
+            )
         }
         let planChanges = record.planChanges.map { sku in
             let before = Set(held.directPlans[sku])
             let after = Set(desired.disabledPlans[sku])
             return PlanChange(
-                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId,
-                enable: planNames(before.subtracting(after).sorted(), sku: sku), disable: planNames(after.subtracting(before).sorted(), sku: sku),
-                enabledPlans: enabledPlans(desired, sku: sku), policies: policyNames(attribution.granting[sku]))
+                sku: managed[sku].skuPartNumber,
+                skuId: managed[sku].skuId,
+                enable: planNames(before.subtracting(after).sorted(), sku: sku),
+                disable: planNames(after.subtracting(before).sorted(), sku: sku),
+                enabledPlans: enabledPlans(desired, sku: sku),
+                policies: policyNames(attribution.granting[sku])
+            )
         }
         let removals = record.removals.map { sku in
             let replaced = record.replaced.contains(sku)
             return LicenseRemoval(
-                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, reason: replaced ? .replaced : .notGranted,
-                replacedBy: replaced ? desired.replacers(of: sku).map { managed[$0].skuPartNumber } : [], freesSeat: !held.group.contains(sku))
+                sku: managed[sku].skuPartNumber,
+                skuId: managed[sku].skuId,
+                reason: replaced ? .replaced : .notGranted,
+                replacedBy: replaced ? desired.replacers(of: sku).map { managed[$0].skuPartNumber } : [],
+                freesSeat: !held.group.contains(sku)
+            )
         }
         let licenseCalls = record.adds | record.planChanges
         let body: AssignLicenseBody? =
             (licenseCalls | record.removals).isEmpty
             ? nil
             : AssignLicenseBody(
-                addLicenses: licenseCalls.map { AssignedLicense(skuId: managed[$0].skuId, disabledPlans: desired.disabledPlans[$0]) }
-                    .sorted { $0.skuId < $1.skuId },
-                removeLicenses: record.removals.map { managed[$0].skuId }.sorted())
+                addLicenses: licenseCalls.map {
+                    AssignedLicense(skuId: managed[$0].skuId, disabledPlans: desired.disabledPlans[$0])
+                }
+                .sorted { $0.skuId < $1.skuId },
+                removeLicenses: record.removals.map { managed[$0].skuId }.sorted()
+            )
         return UserChange(
-            userId: tenant.userID(at: user), userPrincipalName: tenant.userPrincipalName(at: user),
+            userId: tenant.userID(at: user),
+            userPrincipalName: tenant.userPrincipalName(at: user),
             setUsageLocation: record.setsUsageLocation ? planner.settings.defaultUsageLocation : nil,
-            assignLicense: body, adds: adds, planChanges: planChanges, removals: removals, policies: policyNames(attribution.policies))
+            assignLicense: body,
+            adds: adds,
+            planChanges: planChanges,
+            removals: removals,
+            policies: policyNames(attribution.policies)
+        )
     }
 
     /// What a change record sends, by id and without names: what a policy impact compares the
@@ -135,12 +158,16 @@ struct PlanDetails: Sendable {
         let sku = record.sku
         let attribution = planner.attribution(user: user)
         return DeferredAdd(
-            userId: tenant.userID(at: user), userPrincipalName: tenant.userPrincipalName(at: user),
-            sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, priority: attribution.priority[sku],
+            userId: tenant.userID(at: user),
+            userPrincipalName: tenant.userPrincipalName(at: user),
+            sku: managed[sku].skuPartNumber,
+            skuId: managed[sku].skuId,
+            priority: attribution.priority[sku],
             policies: policyNames(attribution.granting[sku]),
             reason: record.seatCycle
                 ? "seat cycle: no seat of \(managed[sku].skuPartNumber) is free until another user's call frees one, and that call waits for a seat this user's call would free; the lowest-priority add on the cycle waits for the next cycle (ties: higher user id)"
-                : "no seat left: \(managed[sku].availableUnits) available and \(freed[sku]) freed by removals went to adds of higher priority (ties: lower user id)")
+                : "no seat left: \(managed[sku].availableUnits) available and \(freed[sku]) freed by removals went to adds of higher priority (ties: lower user id)"
+        )
     }
 
     func groupHeldLicenses(_ record: GroupHeldRecord) -> [GroupHeldLicense] {
@@ -148,8 +175,12 @@ struct PlanDetails: Sendable {
         let held = held[Int(record.holding)]!
         return record.skus.map { sku in
             GroupHeldLicense(
-                userId: tenant.userID(at: user), userPrincipalName: tenant.userPrincipalName(at: user),
-                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, groups: held.groups[sku])
+                userId: tenant.userID(at: user),
+                userPrincipalName: tenant.userPrincipalName(at: user),
+                sku: managed[sku].skuPartNumber,
+                skuId: managed[sku].skuId,
+                groups: held.groups[sku]
+            )
         }
     }
 
@@ -157,18 +188,27 @@ struct PlanDetails: Sendable {
         let user = Int(record.user)
         return record.skus.map { sku in
             var held = HeldRemoval(
-                userId: tenant.userID(at: user), userPrincipalName: tenant.userPrincipalName(at: user),
-                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, heldBy: .massRemovalGuard, groups: [], policies: [],
-                reason: "the mass-removal guard tripped: " + (guardReason ?? ""))
+                userId: tenant.userID(at: user),
+                userPrincipalName: tenant.userPrincipalName(at: user),
+                sku: managed[sku].skuPartNumber,
+                skuId: managed[sku].skuId,
+                heldBy: .massRemovalGuard,
+                groups: [],
+                policies: [],
+                reason: "the mass-removal guard tripped: " + (guardReason ?? "")
+            )
             guard case .groupShrink(let policies) = record.cause else { return held }
-            let granting = policies.filter { policy in planner.policies.compiled[policy].grants.contains { $0.sku == sku } }
+            let granting = policies.filter { policy in
+                planner.policies.compiled[policy].grants.contains { $0.sku == sku }
+            }
             let groups = Set(granting.flatMap { planner.policies.compiled[$0].groupFilter ?? [] })
                 .filter { shrunkGroups.contains(tenant.groups[$0].id) }.sorted()
             let names = groups.map { "'\(tenant.groups[$0].displayName)'" }.joined(separator: ", ")
             held.heldBy = .groupShrink
             held.groups = groups.map { tenant.groups[$0].id }
             held.policies = policyNames(granting)
-            held.reason = "group \(names) shrank suddenly and the user would keep \(managed[sku].skuPartNumber) as a member; "
+            held.reason =
+                "group \(names) shrank suddenly and the user would keep \(managed[sku].skuPartNumber) as a member; "
                 + "held until the smaller membership is read again next cycle, or an operator runs `allot apply --allow-mass-removal`"
             return held
         }

@@ -21,8 +21,13 @@ public struct PlanningOptions: Sendable {
     public var removalsAlreadySent: Int
 
     public init(
-        allowMassRemoval: Bool = false, removalHistory: RemovalHistory = RemovalHistory(), now: Int64 = 0, usersInBackoff: Set<GUID> = [],
-        shrunkGroups: Set<GUID> = [], onlyUsers: [Int]? = nil, removalsAlreadySent: Int = 0
+        allowMassRemoval: Bool = false,
+        removalHistory: RemovalHistory = RemovalHistory(),
+        now: Int64 = 0,
+        usersInBackoff: Set<GUID> = [],
+        shrunkGroups: Set<GUID> = [],
+        onlyUsers: [Int]? = nil,
+        removalsAlreadySent: Int = 0
     ) {
         self.allowMassRemoval = allowMassRemoval
         self.removalHistory = removalHistory
@@ -70,7 +75,9 @@ public struct Planner: Sendable {
         let match = matcher.matchAll(tenant: tenant)
         let licenses = match.effectsOfNode.map { effects in
             let desired = DesiredLicenses(effects: effects, policies: policies)
-            return desired.wanted.map { AssignedLicense(skuId: policies.managedSkus[$0].skuId, disabledPlans: desired.disabledPlans[$0]) }
+            return desired.wanted.map {
+                AssignedLicense(skuId: policies.managedSkus[$0].skuId, disabledPlans: desired.disabledPlans[$0])
+            }
         }
         return DesiredAssignments(entryOfUser: match.nodeOfUser, licensesOfEntry: licenses)
     }
@@ -127,7 +134,11 @@ private struct PlanningCycle {
     /// Brings a candidate's diff up to date with its deferrals.
     mutating func refresh(_ candidate: inout Candidate) {
         guard candidate.stale else { return }
-        candidate.diff = LicenseDiff(desired: desired(candidate.node), held: held(candidate.holding), deferred: candidate.deferred)
+        candidate.diff = LicenseDiff(
+            desired: desired(candidate.node),
+            held: held(candidate.holding),
+            deferred: candidate.deferred
+        )
         candidate.stale = false
     }
 
@@ -156,8 +167,13 @@ private struct PlanningCycle {
             let node = Int(match.nodeOfUser[user])
             let holding = Int(tenant.holdingOfUser[user])
             return Candidate(
-                user: user, node: node, holding: holding, diff: differences.pairs.diff(node: node, holding: holding),
-                heldThroughGroup: held(holding).group, hasUsageLocation: tenant.hasUsageLocation(at: user))
+                user: user,
+                node: node,
+                holding: holding,
+                diff: differences.pairs.diff(node: node, holding: holding),
+                heldThroughGroup: held(holding).group,
+                hasUsageLocation: tenant.hasUsageLocation(at: user)
+            )
         }
         var (active, skipped) = leaveAlone(candidates)
         let delay = holdBackYoungRemovals(candidates: candidates, active: &active)
@@ -165,13 +181,20 @@ private struct PlanningCycle {
 
         // The guard counts the direct removals the cycle wants to send.
         let guardrail = guardOutcome(
-            removals: options.removalsAlreadySent + active.reduce(0) { $0 + ($1.diff.removals & ~$1.delayed & ~$1.shrinkHeld).count })
+            removals: options.removalsAlreadySent
+                + active.reduce(0) { $0 + ($1.diff.removals & ~$1.delayed & ~$1.shrinkHeld).count }
+        )
         allocateSeats(&active, removalsBlocked: guardrail.holdsRemovals)
         let tally = breakSeatCycles(&active, removalsBlocked: guardrail.holdsRemovals)
 
         var details = PlanDetails(
-            planner: planner, desired: desiredOfNode, held: heldOfHolding, freed: tally.freed, shrunkGroups: options.shrunkGroups,
-            guardReason: guardrail.holdsRemovals ? guardrail.reason : nil)
+            planner: planner,
+            desired: desiredOfNode,
+            held: heldOfHolding,
+            freed: tally.freed,
+            shrunkGroups: options.shrunkGroups,
+            guardReason: guardrail.holdsRemovals ? guardrail.reason : nil
+        )
         var counts = (adds: 0, removals: 0, planChanges: 0, usageLocations: 0)
         for index in active.indices {
             refresh(&active[index])
@@ -179,24 +202,45 @@ private struct PlanningCycle {
             let diff = candidate.diff
             for sku in diff.adds & candidate.deferred {
                 details.deferredRecords.append(
-                    PlanDetails.DeferredRecord(user: Int32(candidate.user), sku: sku, seatCycle: candidate.deferredForCycle.contains(sku)))
+                    PlanDetails.DeferredRecord(
+                        user: Int32(candidate.user),
+                        sku: sku,
+                        seatCycle: candidate.deferredForCycle.contains(sku)
+                    )
+                )
             }
             let adds = diff.adds & ~candidate.deferred
             let shrinkHeld = diff.removals & candidate.shrinkHeld
             if !shrinkHeld.isEmpty {
                 details.heldRecords.append(
-                    PlanDetails.HeldRecord(user: Int32(candidate.user), skus: shrinkHeld, cause: .groupShrink(policies: shrinkPoliciesOfUser[candidate.user] ?? [])))
+                    PlanDetails.HeldRecord(
+                        user: Int32(candidate.user),
+                        skus: shrinkHeld,
+                        cause: .groupShrink(policies: shrinkPoliciesOfUser[candidate.user] ?? [])
+                    )
+                )
             }
             let wantedRemovals = diff.removals & ~candidate.delayed & ~candidate.shrinkHeld
             if guardrail.holdsRemovals && !wantedRemovals.isEmpty {
-                details.heldRecords.append(PlanDetails.HeldRecord(user: Int32(candidate.user), skus: wantedRemovals, cause: .massRemovalGuard))
+                details.heldRecords.append(
+                    PlanDetails.HeldRecord(user: Int32(candidate.user), skus: wantedRemovals, cause: .massRemovalGuard)
+                )
             }
             let removals = guardrail.holdsRemovals ? SkuMask() : wantedRemovals
             guard !(adds | diff.planChanges | removals).isEmpty else { continue }
             let setsUsageLocation = !(adds | diff.planChanges).isEmpty && !candidate.hasUsageLocation
-            details.changeRecords.append(PlanDetails.ChangeRecord(
-                user: Int32(candidate.user), node: UInt32(candidate.node), holding: UInt32(candidate.holding), adds: adds,
-                planChanges: diff.planChanges, removals: removals, replaced: diff.replaced & removals, setsUsageLocation: setsUsageLocation))
+            details.changeRecords.append(
+                PlanDetails.ChangeRecord(
+                    user: Int32(candidate.user),
+                    node: UInt32(candidate.node),
+                    holding: UInt32(candidate.holding),
+                    adds: adds,
+                    planChanges: diff.planChanges,
+                    removals: removals,
+                    replaced: diff.replaced & removals,
+                    setsUsageLocation: setsUsageLocation
+                )
+            )
             counts.adds += adds.count
             counts.removals += removals.count
             counts.planChanges += diff.planChanges.count
@@ -211,26 +255,50 @@ private struct PlanningCycle {
         let seats = managed.indices.map { sku in
             let consumedAfter = managed[sku].consumedUnits + tally.served[sku] - tally.freed[sku]
             return SeatCount(
-                sku: managed[sku].skuPartNumber, skuId: managed[sku].skuId, prepaid: managed[sku].prepaidUnits.enabled,
-                consumedBefore: managed[sku].consumedUnits, consumedAfter: consumedAfter,
+                sku: managed[sku].skuPartNumber,
+                skuId: managed[sku].skuId,
+                prepaid: managed[sku].prepaidUnits.enabled,
+                consumedBefore: managed[sku].consumedUnits,
+                consumedAfter: consumedAfter,
                 availableBefore: managed[sku].availableUnits,
-                availableAfter: max(0, managed[sku].prepaidUnits.enabled - consumedAfter), deferredAdds: tally.deferred[sku],
-                seatsAdded: tally.served[sku], seatsFreed: tally.freed[sku])
+                availableAfter: max(0, managed[sku].prepaidUnits.enabled - consumedAfter),
+                deferredAdds: tally.deferred[sku],
+                seatsAdded: tally.served[sku],
+                seatsFreed: tally.freed[sku]
+            )
         }
         let summary = Plan.Summary(
-            usersRead: tenant.userCount, usersInScope: differences.inScope, usersDrifted: candidates.count,
-            usersChanged: details.changeRecords.count, adds: counts.adds, removals: counts.removals, planChanges: counts.planChanges,
-            usageLocationUpdates: counts.usageLocations, deferredAdds: details.deferredRecords.count, skippedUsers: skipped.count,
-            delayedRemovals: delay.delayed.count, heldThroughGroups: details.groupHeldRecords.reduce(0) { $0 + $1.skus.count },
-            heldRemovals: details.heldRecords.reduce(0) { $0 + $1.skus.count })
+            usersRead: tenant.userCount,
+            usersInScope: differences.inScope,
+            usersDrifted: candidates.count,
+            usersChanged: details.changeRecords.count,
+            adds: counts.adds,
+            removals: counts.removals,
+            planChanges: counts.planChanges,
+            usageLocationUpdates: counts.usageLocations,
+            deferredAdds: details.deferredRecords.count,
+            skippedUsers: skipped.count,
+            delayedRemovals: delay.delayed.count,
+            heldThroughGroups: details.groupHeldRecords.reduce(0) { $0 + $1.skus.count },
+            heldRemovals: details.heldRecords.reduce(0) { $0 + $1.skus.count }
+        )
         return Plan(
-            summary: summary, skipped: skipped, delayedRemovals: delay.delayed, guardrail: guardrail, seats: seats,
-            cost: PlanCost(seats: seats, prices: planner.settings.prices), removalHistory: delay.history, details: details)
+            summary: summary,
+            skipped: skipped,
+            delayedRemovals: delay.delayed,
+            guardrail: guardrail,
+            seats: seats,
+            cost: PlanCost(seats: seats, prices: planner.settings.prices),
+            removalHistory: delay.history,
+            details: details
+        )
     }
 
     /// Pass 1: the seat-free difference of every user, computed once per (matched effects,
     /// holding) pair; the users who drifted and those holding wanted SKUs through groups.
-    private mutating func differences(nodeOfUser: [UInt32]) -> (pairs: PairTable, drifted: [Int], groupHeld: [Int], inScope: Int) {
+    private mutating func differences(
+        nodeOfUser: [UInt32]
+    ) -> (pairs: PairTable, drifted: [Int], groupHeld: [Int], inScope: Int) {
         var pairs = PairTable(nodes: effectsOfNode.count, holdings: tenant.holdings.count)
         var drifted: [Int] = []
         var groupHeld: [Int] = []
@@ -243,7 +311,9 @@ private struct PlanningCycle {
                     let node = Int(nodeOfUser[user])
                     if node != 0 { inScope &+= 1 }
                     let holding = Int(holdingOfUser[user])
-                    let pair = pairs.index(node: node, holding: holding) { LicenseDiff(desired: desired(node), held: held(holding)) }
+                    let pair = pairs.index(node: node, holding: holding) {
+                        LicenseDiff(desired: desired(node), held: held(holding))
+                    }
                     switch pairs.kinds[pair] {
                     case .converged: break
                     case .groupHeld: groupHeld.append(user)
@@ -266,13 +336,26 @@ private struct PlanningCycle {
         for candidate in candidates {
             let id = tenant.userID(at: candidate.user)
             if options.usersInBackoff.contains(id) {
-                skipped.append(SkippedUser(
-                    userId: id, userPrincipalName: tenant.userPrincipalName(at: candidate.user), reason: .backoff,
-                    detail: "an earlier call for this user failed; it is retried when its backoff has passed"))
-            } else if !(candidate.diff.adds | candidate.diff.planChanges).isEmpty, !candidate.hasUsageLocation, settings.defaultUsageLocation == nil {
-                skipped.append(SkippedUser(
-                    userId: id, userPrincipalName: tenant.userPrincipalName(at: candidate.user), reason: .noUsageLocation,
-                    detail: "needs a license but has no usage location, and reconcile.usageLocation.default is not set"))
+                skipped.append(
+                    SkippedUser(
+                        userId: id,
+                        userPrincipalName: tenant.userPrincipalName(at: candidate.user),
+                        reason: .backoff,
+                        detail: "an earlier call for this user failed; it is retried when its backoff has passed"
+                    )
+                )
+            } else if !(candidate.diff.adds | candidate.diff.planChanges).isEmpty, !candidate.hasUsageLocation,
+                settings.defaultUsageLocation == nil
+            {
+                skipped.append(
+                    SkippedUser(
+                        userId: id,
+                        userPrincipalName: tenant.userPrincipalName(at: candidate.user),
+                        reason: .noUsageLocation,
+                        detail:
+                            "needs a license but has no usage location, and reconcile.usageLocation.default is not set"
+                    )
+                )
             } else {
                 active.append(candidate)
             }
@@ -282,7 +365,10 @@ private struct PlanningCycle {
 
     /// `removalDelay`: remembers when each pending removal was first seen (for every drifted
     /// user, skipped ones included, so their clocks run) and holds back the young ones.
-    private func holdBackYoungRemovals(candidates: [Candidate], active: inout [Candidate]) -> (history: RemovalHistory, delayed: [DelayedRemoval]) {
+    private func holdBackYoungRemovals(
+        candidates: [Candidate],
+        active: inout [Candidate]
+    ) -> (history: RemovalHistory, delayed: [DelayedRemoval]) {
         let delay = settings.removalDelay.components.seconds
         guard delay > 0 else { return (RemovalHistory(), []) }
         var history = RemovalHistory()
@@ -299,9 +385,16 @@ private struct PlanningCycle {
                 let since = history.firstSeen[pair] ?? options.now
                 guard options.now - since < delay else { continue }
                 active[index].delayed.insert(sku)
-                delayed.append(DelayedRemoval(
-                    userId: pair.user, userPrincipalName: tenant.userPrincipalName(at: active[index].user),
-                    sku: managed[sku].skuPartNumber, skuId: pair.sku, pendingSince: since, removableFrom: since + delay))
+                delayed.append(
+                    DelayedRemoval(
+                        userId: pair.user,
+                        userPrincipalName: tenant.userPrincipalName(at: active[index].user),
+                        sku: managed[sku].skuPartNumber,
+                        skuId: pair.sku,
+                        pendingSince: since,
+                        removableFrom: since + delay
+                    )
+                )
             }
         }
         return (history, delayed)
@@ -330,7 +423,9 @@ private struct PlanningCycle {
             let removals = active[index].diff.removals & ~active[index].delayed
             guard !removals.isEmpty else { continue }
             let user = active[index].user
-            let joined = naming.filter { compiled[$0.policy].wouldMatch(user: user, joining: $0.joining, tenant: tenant) }.map(\.policy)
+            let joined = naming.filter {
+                compiled[$0.policy].wouldMatch(user: user, joining: $0.joining, tenant: tenant)
+            }.map(\.policy)
             let effects = effectsOfNode[active[index].node]
             let widened = Set(effects).union(joined.map { planner.policies.effectOfPolicy[$0] }).sorted()
             guard widened.count > effects.count else { continue }
@@ -367,9 +462,13 @@ private struct PlanningCycle {
             let seats = max(0, managed[sku].prepaidUnits.enabled - managed[sku].consumedUnits + freed)
             guard wanting.count > seats else { continue }
             // Not enough seats for everyone: priorities decide, so read them (for these users only).
-            let ranked = wanting
+            let ranked =
+                wanting
                 .map { (index: $0, priority: planner.attribution(user: active[$0].user).priority[sku]) }
-                .sorted { $0.priority != $1.priority ? $0.priority > $1.priority : active[$0.index].user < active[$1.index].user }
+                .sorted {
+                    $0.priority != $1.priority
+                        ? $0.priority > $1.priority : active[$0.index].user < active[$1.index].user
+                }
             for entry in ranked.dropFirst(seats) {
                 active[entry.index].deferred.insert(sku)
                 active[entry.index].stale = true
@@ -380,12 +479,17 @@ private struct PlanningCycle {
     /// What a candidate's call means for seats: the adds it sends (a seat each) and the
     /// removals that free one when it succeeds.
     private func seatCall(_ candidate: Candidate, removalsBlocked: Bool) -> SeatSchedule.Call {
-        SeatSchedule.Call(needs: candidate.diff.adds & ~candidate.deferred, frees: frees(candidate, removalsBlocked: removalsBlocked))
+        SeatSchedule.Call(
+            needs: candidate.diff.adds & ~candidate.deferred,
+            frees: frees(candidate, removalsBlocked: removalsBlocked)
+        )
     }
 
     /// The SKUs whose seat a candidate's call frees: direct removals the cycle sends, unless a group still grants the SKU.
     private func frees(_ candidate: Candidate, removalsBlocked: Bool) -> SkuMask {
-        removalsBlocked ? SkuMask() : candidate.diff.removals & ~candidate.delayed & ~candidate.shrinkHeld & ~candidate.heldThroughGroup
+        removalsBlocked
+            ? SkuMask()
+            : candidate.diff.removals & ~candidate.delayed & ~candidate.shrinkHeld & ~candidate.heldThroughGroup
     }
 
     /// Seat waves, simulated as if every call succeeds (``SeatSchedule``): the counts above
@@ -408,7 +512,10 @@ private struct PlanningCycle {
                 calls.append(call)
                 candidateOfCall.append(index)
             }
-            var schedule = SeatSchedule(calls: calls, available: managed.map { $0.prepaidUnits.enabled - $0.consumedUnits })
+            var schedule = SeatSchedule(
+                calls: calls,
+                available: managed.map { $0.prepaidUnits.enabled - $0.consumedUnits }
+            )
             while case let wave = schedule.nextWave(), !wave.isEmpty {
                 for call in wave { schedule.succeeded(call) }
             }
@@ -448,18 +555,29 @@ private struct PlanningCycle {
         var reasons: [String] = []
         if removals > limits.maxRemovals { reasons.append("more than maxRemovals (\(limits.maxRemovals))") }
         if Double(removals) > percentLimit {
-            reasons.append("more than maxRemovalPercent (\(ScalarValue.number(limits.maxRemovalPercent))% of \(assigned) managed licenses assigned)")
+            reasons.append(
+                "more than maxRemovalPercent (\(ScalarValue.number(limits.maxRemovalPercent))% of \(assigned) managed licenses assigned)"
+            )
         }
         let tripped = !reasons.isEmpty
         return GuardOutcome(
-            tripped: tripped, removals: removals, maxRemovals: limits.maxRemovals, maxRemovalPercent: limits.maxRemovalPercent,
-            managedLicensesAssigned: assigned, overridden: tripped && options.allowMassRemoval,
+            tripped: tripped,
+            removals: removals,
+            maxRemovals: limits.maxRemovals,
+            maxRemovalPercent: limits.maxRemovalPercent,
+            managedLicensesAssigned: assigned,
+            overridden: tripped && options.allowMassRemoval,
             reason: tripped
                 ? "the cycle would remove \(removals) licenses"
-                    + (options.removalsAlreadySent > 0 ? " (\(options.removalsAlreadySent) of them sent by fast passes since the last full cycle)" : "")
+                    + (options.removalsAlreadySent > 0
+                        ? " (\(options.removalsAlreadySent) of them sent by fast passes since the last full cycle)"
+                        : "")
                     + ", " + reasons.joined(separator: " and ")
-                    + (options.allowMassRemoval ? "; allowed once by --allow-mass-removal" : "; nothing is removed until the policies change or an operator runs `allot apply --allow-mass-removal`")
-                : nil)
+                    + (options.allowMassRemoval
+                        ? "; allowed once by --allow-mass-removal"
+                        : "; nothing is removed until the policies change or an operator runs `allot apply --allow-mass-removal`")
+                : nil
+        )
     }
 
     var settings: ReconcileSettings { planner.settings }
@@ -486,7 +604,9 @@ private struct PairTable {
     init(nodes: Int, holdings: Int) {
         self.holdings = holdings
         let cells = nodes.multipliedReportingOverflow(by: holdings)
-        grid = !cells.overflow && cells.partialValue <= Self.gridLimit ? [UInt32](repeating: 0, count: cells.partialValue) : []
+        grid =
+            !cells.overflow && cells.partialValue <= Self.gridLimit
+            ? [UInt32](repeating: 0, count: cells.partialValue) : []
     }
 
     @inline(__always)

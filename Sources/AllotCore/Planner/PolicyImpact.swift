@@ -39,7 +39,9 @@ public struct PolicyImpact: Sendable, Encodable {
         let details = basePlan.details
         var baseRecords: [GUID: Int] = [:]
         baseRecords.reserveCapacity(details.changeRecords.count)
-        for (index, record) in details.changeRecords.enumerated() { baseRecords[base.tenant.userID(at: Int(record.user))] = index }
+        for (index, record) in details.changeRecords.enumerated() {
+            baseRecords[base.tenant.userID(at: Int(record.user))] = index
+        }
         var marked: [UserChange] = []
         var withdrawn: [UserChange] = []
         var seen = Set<GUID>()
@@ -49,23 +51,37 @@ public struct PolicyImpact: Sendable, Encodable {
             let key = record.map { details.changeKey(details.changeRecords[$0]) }
             marked.append(Self.mark(change, against: key, base: base))
             if let record, let key, Self.withdrawsParts(key, keptIn: change) {
-                if let stopped = Self.withdrawnParts(of: details.userChange(details.changeRecords[record]), keptIn: change) { withdrawn.append(stopped) }
+                if let stopped = Self.withdrawnParts(
+                    of: details.userChange(details.changeRecords[record]),
+                    keptIn: change
+                ) {
+                    withdrawn.append(stopped)
+                }
             }
         }
         for (userId, record) in baseRecords where !seen.contains(userId) {
-            if let stopped = Self.withdrawnParts(of: details.userChange(details.changeRecords[record]), keptIn: nil) { withdrawn.append(stopped) }
+            if let stopped = Self.withdrawnParts(of: details.userChange(details.changeRecords[record]), keptIn: nil) {
+                withdrawn.append(stopped)
+            }
         }
         withdrawn.sort { $0.userId < $1.userId }
         let baseDeferred = Set(basePlan.deferred.map { PendingRemoval(user: $0.userId, sku: $0.skuId) })
         let baseSeats = Dictionary(uniqueKeysWithValues: basePlan.seats.map { ($0.skuId, $0) })
         changes = marked
         self.withdrawn = withdrawn
-        deferralsCaused = proposedPlan.deferred.filter { !baseDeferred.contains(PendingRemoval(user: $0.userId, sku: $0.skuId)) }
+        deferralsCaused = proposedPlan.deferred.filter {
+            !baseDeferred.contains(PendingRemoval(user: $0.userId, sku: $0.skuId))
+        }
         seats = proposedPlan.seats.map { SeatImpact(base: baseSeats[$0.skuId] ?? $0, proposed: $0) }
         cost = CostImpact(base: basePlan.cost, proposed: proposedPlan.cost)
         guardrail = GuardImpact(base: basePlan.guardrail, proposed: proposedPlan.guardrail)
         proposed = proposedPlan
-        summary = Summary(changes: marked, withdrawn: withdrawn, deferralsCaused: deferralsCaused.count, guardrail: guardrail)
+        summary = Summary(
+            changes: marked,
+            withdrawn: withdrawn,
+            deferralsCaused: deferralsCaused.count,
+            guardrail: guardrail
+        )
     }
 
     /// The disabled plans a change sends for a SKU (sorted), from its `assignLicense` body.
@@ -75,7 +91,8 @@ public struct PolicyImpact: Sendable, Encodable {
 
     /// `change` with every part marked `policy` or `drift` by comparing it with the base plan's
     /// change for the same user.
-    private static func mark(_ change: UserChange, against before: PlanDetails.ChangeKey?, base: Planner) -> UserChange {
+    private static func mark(_ change: UserChange, against before: PlanDetails.ChangeKey?, base: Planner) -> UserChange
+    {
         var change = change
         for index in change.adds.indices {
             let sku = change.adds[index].skuId
@@ -95,7 +112,8 @@ public struct PolicyImpact: Sendable, Encodable {
         }
         let locationIsPolicy = change.setUsageLocation != nil && before?.setsUsageLocation != true
         let anyPolicy =
-            locationIsPolicy || change.adds.contains { $0.cause == .policy } || change.planChanges.contains { $0.cause == .policy }
+            locationIsPolicy || change.adds.contains { $0.cause == .policy }
+            || change.planChanges.contains { $0.cause == .policy }
             || change.removals.contains { $0.cause == .policy }
         change.cause = anyPolicy ? .policy : .drift
         return change
@@ -103,8 +121,12 @@ public struct PolicyImpact: Sendable, Encodable {
 
     /// Whether the base change makes a part that `after` does not (then it is named and listed).
     private static func withdrawsParts(_ before: PlanDetails.ChangeKey, keptIn after: UserChange) -> Bool {
-        before.adds.contains { sku, plans in sentPlans(after, sku: sku) != plans || !after.adds.contains { $0.skuId == sku } }
-            || before.planChanges.contains { sku, plans in sentPlans(after, sku: sku) != plans || !after.planChanges.contains { $0.skuId == sku } }
+        before.adds.contains { sku, plans in
+            sentPlans(after, sku: sku) != plans || !after.adds.contains { $0.skuId == sku }
+        }
+            || before.planChanges.contains { sku, plans in
+                sentPlans(after, sku: sku) != plans || !after.planChanges.contains { $0.skuId == sku }
+            }
             || before.removals.contains { sku in !after.removals.contains { $0.skuId == sku } }
             || (before.setsUsageLocation && after.setUsageLocation == nil)
     }
@@ -114,14 +136,25 @@ public struct PolicyImpact: Sendable, Encodable {
     private static func withdrawnParts(of before: UserChange, keptIn after: UserChange?) -> UserChange? {
         var stopped = before
         stopped.adds = before.adds.filter { add in
-            !(after.map { after in after.adds.contains { $0.skuId == add.skuId } && sentPlans(after, sku: add.skuId) == sentPlans(before, sku: add.skuId) } ?? false)
+            !(after.map { after in
+                after.adds.contains { $0.skuId == add.skuId }
+                    && sentPlans(after, sku: add.skuId) == sentPlans(before, sku: add.skuId)
+            } ?? false)
         }
         stopped.planChanges = before.planChanges.filter { change in
-            !(after.map { after in after.planChanges.contains { $0.skuId == change.skuId } && sentPlans(after, sku: change.skuId) == sentPlans(before, sku: change.skuId) } ?? false)
+            !(after.map { after in
+                after.planChanges.contains { $0.skuId == change.skuId }
+                    && sentPlans(after, sku: change.skuId) == sentPlans(before, sku: change.skuId)
+            } ?? false)
         }
-        stopped.removals = before.removals.filter { removal in !(after?.removals.contains { $0.skuId == removal.skuId } ?? false) }
+        stopped.removals = before.removals.filter { removal in
+            !(after?.removals.contains { $0.skuId == removal.skuId } ?? false)
+        }
         if after?.setUsageLocation == before.setUsageLocation { stopped.setUsageLocation = nil }
-        guard !stopped.adds.isEmpty || !stopped.planChanges.isEmpty || !stopped.removals.isEmpty || stopped.setUsageLocation != nil else {
+        guard
+            !stopped.adds.isEmpty || !stopped.planChanges.isEmpty || !stopped.removals.isEmpty
+                || stopped.setUsageLocation != nil
+        else {
             return nil
         }
         stopped.assignLicense = nil
@@ -246,14 +279,21 @@ public struct CostImpact: Sendable, Hashable, Codable {
         let baseBySku = Dictionary(base.skus.map { ($0.skuId, $0) }, uniquingKeysWith: { first, _ in first })
         skus = proposed.skus.map { sku in
             Entry(
-                sku: sku.sku, currency: sku.currency, monthlyNow: sku.monthlyBefore,
-                monthlyAfterBase: baseBySku[sku.skuId]?.monthlyAfter ?? sku.monthlyBefore, monthlyAfterProposed: sku.monthlyAfter)
+                sku: sku.sku,
+                currency: sku.currency,
+                monthlyNow: sku.monthlyBefore,
+                monthlyAfterBase: baseBySku[sku.skuId]?.monthlyAfter ?? sku.monthlyBefore,
+                monthlyAfterProposed: sku.monthlyAfter
+            )
         }
         totals = Dictionary(grouping: skus, by: \.currency).sorted { $0.key < $1.key }.map { currency, entries in
             Entry(
-                sku: nil, currency: currency, monthlyNow: entries.reduce(.zero) { $0 + $1.monthlyNow },
+                sku: nil,
+                currency: currency,
+                monthlyNow: entries.reduce(.zero) { $0 + $1.monthlyNow },
                 monthlyAfterBase: entries.reduce(.zero) { $0 + $1.monthlyAfterBase },
-                monthlyAfterProposed: entries.reduce(.zero) { $0 + $1.monthlyAfterProposed })
+                monthlyAfterProposed: entries.reduce(.zero) { $0 + $1.monthlyAfterProposed }
+            )
         }
     }
 }

@@ -112,7 +112,13 @@ struct PolicyMatcher {
                 // Dates kept as instants pass here and are tested by their segment.
                 let row = Int(AttributeColumns.dateIndex) * words
                 for word in 0..<words { masks[row + word] = ~0 }
-                let segments = Self.segments(column: column, order: order, compiled: compiled, words: words, untested: untested)
+                let segments = Self.segments(
+                    column: column,
+                    order: order,
+                    compiled: compiled,
+                    words: words,
+                    untested: untested
+                )
                 dateSlots.append(slot)
                 boundaryStart.append(boundaries.count)
                 boundaryCount.append(segments.boundaries.count)
@@ -152,7 +158,9 @@ struct PolicyMatcher {
             for (position, index) in order.enumerated() {
                 let policy = compiled[index]
                 let passes = policy.groupFilter.map { !$0.isDisjoint(with: members) } ?? true
-                if passes, policy.excludedGroups.isDisjoint(with: members) { setBit(position, in: &groupMasks, entry: set) }
+                if passes, policy.excludedGroups.isDisjoint(with: members) {
+                    setBit(position, in: &groupMasks, entry: set)
+                }
             }
         }
         self.groupMasks = groupMasks
@@ -166,7 +174,11 @@ struct PolicyMatcher {
     /// segment 0 (`noInstant`: the value is not kept as an instant) passes all, its value's mask
     /// decides.
     private static func segments(
-        column: Int, order: [Int], compiled: [CompiledPolicy], words: Int, untested: [UInt64]
+        column: Int,
+        order: [Int],
+        compiled: [CompiledPolicy],
+        words: Int,
+        untested: [UInt64]
     ) -> (boundaries: [Int64], masks: [UInt64]) {
         var cuts: Set<Int64> = [AttributeColumns.noInstant + 1]
         for policy in compiled {
@@ -188,7 +200,8 @@ struct PolicyMatcher {
                 let tests = compiled[index].tests.filter { $0.column == column }
                 let excludeTests = compiled[index].excludeTests.filter { $0.column == column }
                 guard !tests.isEmpty || !excludeTests.isEmpty else { continue }
-                let passes = tests.allSatisfy { test in test.dates!.contains { $0.contains(instant) } }
+                let passes =
+                    tests.allSatisfy { test in test.dates!.contains { $0.contains(instant) } }
                     && !excludeTests.contains { test in test.dates!.contains { $0.contains(instant) } }
                 if passes { masks[segment * words + position / 64] |= 1 << UInt64(position % 64) }
             }
@@ -210,7 +223,10 @@ struct PolicyMatcher {
             var found = 0
             while found * words < classMasks.count {
                 let start = found * words
-                if words == 1 ? classMasks[start] == masks[row] : classMasks[start..<(start + words)].elementsEqual(masks[row..<(row + words)]) {
+                if words == 1
+                    ? classMasks[start] == masks[row]
+                    : classMasks[start..<(start + words)].elementsEqual(masks[row..<(row + words)])
+                {
                     break
                 }
                 found += 1
@@ -230,9 +246,16 @@ struct PolicyMatcher {
     /// A user's policy mask (one bit per policy in evaluation order) into `mask`.
     @inline(__always)
     private func mask(
-        user: Int, into mask: UnsafeMutableBufferPointer<UInt64>, values: UnsafeBufferPointer<UInt32>,
-        groupSets: UnsafeBufferPointer<UInt32>, attributeMasks: UnsafeBufferPointer<UInt64>, groupMasks: UnsafeBufferPointer<UInt64>,
-        testedColumns: UnsafeBufferPointer<Int>, maskOffset: UnsafeBufferPointer<Int>, classes: ClassTables, dates: DateTables
+        user: Int,
+        into mask: UnsafeMutableBufferPointer<UInt64>,
+        values: UnsafeBufferPointer<UInt32>,
+        groupSets: UnsafeBufferPointer<UInt32>,
+        attributeMasks: UnsafeBufferPointer<UInt64>,
+        groupMasks: UnsafeBufferPointer<UInt64>,
+        testedColumns: UnsafeBufferPointer<Int>,
+        maskOffset: UnsafeBufferPointer<Int>,
+        classes: ClassTables,
+        dates: DateTables
     ) {
         let row = user &* width
         let groupBase = Int(groupSets[user]) &* wordCount
@@ -245,7 +268,8 @@ struct PolicyMatcher {
             }
             for column in 0..<classes.columns.count {
                 let value = Int(values[row &+ classes.columns[column]])
-                word &= attributeMasks[classes.maskOffset[column] &+ Int(classes.ofValue[classes.offset[column] &+ value])]
+                word &=
+                    attributeMasks[classes.maskOffset[column] &+ Int(classes.ofValue[classes.offset[column] &+ value])]
             }
             for column in 0..<dates.slots.count {
                 let segment = dates.segment(of: dates.instants[dateRow &+ dates.slots[column]], column: column)
@@ -314,12 +338,32 @@ struct PolicyMatcher {
     func matchedPolicies(user: Int, tenant: TenantModel) -> [Int] {
         var words = [UInt64](repeating: 0, count: wordCount)
         words.withUnsafeMutableBufferPointer { words in
-            withTables(tenant) { values, groupSets, attributeMasks, groupMasks, testedColumns, maskOffset, classes, dates in
-                mask(user: user, into: words, values: values, groupSets: groupSets, attributeMasks: attributeMasks, groupMasks: groupMasks,
-                     testedColumns: testedColumns, maskOffset: maskOffset, classes: classes, dates: dates)
+            withTables(tenant) {
+                values,
+                groupSets,
+                attributeMasks,
+                groupMasks,
+                testedColumns,
+                maskOffset,
+                classes,
+                dates in
+                mask(
+                    user: user,
+                    into: words,
+                    values: values,
+                    groupSets: groupSets,
+                    attributeMasks: attributeMasks,
+                    groupMasks: groupMasks,
+                    testedColumns: testedColumns,
+                    maskOffset: maskOffset,
+                    classes: classes,
+                    dates: dates
+                )
             }
         }
-        for exclusion in exclusions where exclusion.user == user { words[exclusion.position / 64] &= ~(1 << UInt64(exclusion.position % 64)) }
+        for exclusion in exclusions where exclusion.user == user {
+            words[exclusion.position / 64] &= ~(1 << UInt64(exclusion.position % 64))
+        }
         var matched: [Int] = []
         for (word, bits) in words.enumerated() {
             var remaining = bits
@@ -333,30 +377,67 @@ struct PolicyMatcher {
 
     private func withTables<Result>(
         _ tenant: TenantModel,
-        _ body: (UnsafeBufferPointer<UInt32>, UnsafeBufferPointer<UInt32>, UnsafeBufferPointer<UInt64>, UnsafeBufferPointer<UInt64>,
-            UnsafeBufferPointer<Int>, UnsafeBufferPointer<Int>, ClassTables, DateTables) -> Result
+        _ body: (
+            UnsafeBufferPointer<UInt32>, UnsafeBufferPointer<UInt32>, UnsafeBufferPointer<UInt64>,
+            UnsafeBufferPointer<UInt64>,
+            UnsafeBufferPointer<Int>, UnsafeBufferPointer<Int>, ClassTables, DateTables
+        ) -> Result
     ) -> Result {
         tenant.columns.indices.withUnsafeBufferPointer { values in
-        tenant.groupSetOfUser.withUnsafeBufferPointer { groupSets in
-        attributeMasks.withUnsafeBufferPointer { attributeMasks in
-        groupMasks.withUnsafeBufferPointer { groupMasks in
-        testedColumns.withUnsafeBufferPointer { testedColumns in
-        maskOffset.withUnsafeBufferPointer { maskOffset in
-        classedColumns.withUnsafeBufferPointer { classedColumns in
-        classOffset.withUnsafeBufferPointer { classOffset in
-        classMaskOffset.withUnsafeBufferPointer { classMaskOffset in
-        valueClasses.withUnsafeBufferPointer { valueClasses in
-        tenant.columns.instants.withUnsafeBufferPointer { instants in
-        dateSlots.withUnsafeBufferPointer { dateSlots in
-        boundaryStart.withUnsafeBufferPointer { boundaryStart in
-        boundaryCount.withUnsafeBufferPointer { boundaryCount in
-        segmentMaskOffset.withUnsafeBufferPointer { segmentMaskOffset in
-        boundaries.withUnsafeBufferPointer { boundaries in
-            body(values, groupSets, attributeMasks, groupMasks, testedColumns, maskOffset,
-                 ClassTables(columns: classedColumns, offset: classOffset, maskOffset: classMaskOffset, ofValue: valueClasses),
-                 DateTables(instants: instants, slots: dateSlots, boundaryStart: boundaryStart, boundaryCount: boundaryCount,
-                     maskOffset: segmentMaskOffset, boundaries: boundaries))
-        }}}}}}}}}}}}}}}}
+            tenant.groupSetOfUser.withUnsafeBufferPointer { groupSets in
+                attributeMasks.withUnsafeBufferPointer { attributeMasks in
+                    groupMasks.withUnsafeBufferPointer { groupMasks in
+                        testedColumns.withUnsafeBufferPointer { testedColumns in
+                            maskOffset.withUnsafeBufferPointer { maskOffset in
+                                classedColumns.withUnsafeBufferPointer { classedColumns in
+                                    classOffset.withUnsafeBufferPointer { classOffset in
+                                        classMaskOffset.withUnsafeBufferPointer { classMaskOffset in
+                                            valueClasses.withUnsafeBufferPointer { valueClasses in
+                                                tenant.columns.instants.withUnsafeBufferPointer { instants in
+                                                    dateSlots.withUnsafeBufferPointer { dateSlots in
+                                                        boundaryStart.withUnsafeBufferPointer { boundaryStart in
+                                                            boundaryCount.withUnsafeBufferPointer { boundaryCount in
+                                                                segmentMaskOffset.withUnsafeBufferPointer {
+                                                                    segmentMaskOffset in
+                                                                    boundaries.withUnsafeBufferPointer { boundaries in
+                                                                        body(
+                                                                            values,
+                                                                            groupSets,
+                                                                            attributeMasks,
+                                                                            groupMasks,
+                                                                            testedColumns,
+                                                                            maskOffset,
+                                                                            ClassTables(
+                                                                                columns: classedColumns,
+                                                                                offset: classOffset,
+                                                                                maskOffset: classMaskOffset,
+                                                                                ofValue: valueClasses
+                                                                            ),
+                                                                            DateTables(
+                                                                                instants: instants,
+                                                                                slots: dateSlots,
+                                                                                boundaryStart: boundaryStart,
+                                                                                boundaryCount: boundaryCount,
+                                                                                maskOffset: segmentMaskOffset,
+                                                                                boundaries: boundaries
+                                                                            )
+                                                                        )
+                                                                    }
+                                                                }
+                                                            }
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// The trie node of every user (or of `only` these users, ascending; the others get node 0),
@@ -372,41 +453,55 @@ struct PolicyMatcher {
         let effectCount = self.effectCount
         let wordCount = self.wordCount
         withTables(tenant) { values, groupSets, attributeMasks, groupMasks, testedColumns, maskOffset, classes, dates in
-        effectAt.withUnsafeBufferPointer { effectAt in
-        scratch.withUnsafeMutableBufferPointer { words in
-            let count = subset?.count ?? userCount
-            for position in 0..<count {
-                let user = subset?[position] ?? position
-                mask(user: user, into: words, values: values, groupSets: groupSets, attributeMasks: attributeMasks, groupMasks: groupMasks,
-                     testedColumns: testedColumns, maskOffset: maskOffset, classes: classes, dates: dates)
-                while nextExclusion < exclusions.count, exclusions[nextExclusion].user <= user {
-                    let exclusion = exclusions[nextExclusion]
-                    if exclusion.user == user { words[exclusion.position / 64] &= ~(1 << UInt64(exclusion.position % 64)) }
-                    nextExclusion += 1
-                }
-                var node = 0
-                var lastEffect = -1
-                for word in 0..<wordCount {
-                    var bits = words[word]
-                    while bits != 0 {
-                        let effect = Int(effectAt[word &* 64 &+ bits.trailingZeroBitCount])
-                        bits &= bits &- 1
-                        guard effect != lastEffect else { continue }
-                        lastEffect = effect
-                        let slot = node &* effectCount &+ effect
-                        var child = Int(transitions[slot])
-                        if child == 0 {
-                            child = effectsOfNode.count
-                            effectsOfNode.append(effectsOfNode[node] + [effect])
-                            transitions[slot] = UInt32(child)
-                            transitions.append(contentsOf: repeatElement(0, count: effectCount))
+            effectAt.withUnsafeBufferPointer { effectAt in
+                scratch.withUnsafeMutableBufferPointer { words in
+                    let count = subset?.count ?? userCount
+                    for position in 0..<count {
+                        let user = subset?[position] ?? position
+                        mask(
+                            user: user,
+                            into: words,
+                            values: values,
+                            groupSets: groupSets,
+                            attributeMasks: attributeMasks,
+                            groupMasks: groupMasks,
+                            testedColumns: testedColumns,
+                            maskOffset: maskOffset,
+                            classes: classes,
+                            dates: dates
+                        )
+                        while nextExclusion < exclusions.count, exclusions[nextExclusion].user <= user {
+                            let exclusion = exclusions[nextExclusion]
+                            if exclusion.user == user {
+                                words[exclusion.position / 64] &= ~(1 << UInt64(exclusion.position % 64))
+                            }
+                            nextExclusion += 1
                         }
-                        node = child
+                        var node = 0
+                        var lastEffect = -1
+                        for word in 0..<wordCount {
+                            var bits = words[word]
+                            while bits != 0 {
+                                let effect = Int(effectAt[word &* 64 &+ bits.trailingZeroBitCount])
+                                bits &= bits &- 1
+                                guard effect != lastEffect else { continue }
+                                lastEffect = effect
+                                let slot = node &* effectCount &+ effect
+                                var child = Int(transitions[slot])
+                                if child == 0 {
+                                    child = effectsOfNode.count
+                                    effectsOfNode.append(effectsOfNode[node] + [effect])
+                                    transitions[slot] = UInt32(child)
+                                    transitions.append(contentsOf: repeatElement(0, count: effectCount))
+                                }
+                                node = child
+                            }
+                        }
+                        nodeOfUser[user] = UInt32(node)
                     }
                 }
-                nodeOfUser[user] = UInt32(node)
             }
-        }}}
+        }
         return (nodeOfUser, effectsOfNode)
     }
 }

@@ -34,7 +34,9 @@ public struct SavedPlan: Sendable, Hashable, Codable {
         self.policyRevision = policyRevision
         self.configurationRevision = configurationRevision
         changes = plan.changes
-        users = changes.compactMap { change in tenant.userIndex(for: change.userId).map { SavedUserState(tenant: tenant, user: $0) } }
+        users = changes.compactMap { change in
+            tenant.userIndex(for: change.userId).map { SavedUserState(tenant: tenant, user: $0) }
+        }
         summary = plan.summary
         digest = ""
     }
@@ -44,23 +46,36 @@ public struct SavedPlan: Sendable, Hashable, Codable {
     /// - Parameters:
     ///   - digest: the digest of this document as read (see ``digest``), computed by the caller.
     ///   - maxAge: the oldest plan allowed, in seconds.
-    public func refusal(digest computed: String, policyRevision current: String, configurationRevision currentConfiguration: String, now: Int64, maxAge: Int64)
+    public func refusal(
+        digest computed: String,
+        policyRevision current: String,
+        configurationRevision currentConfiguration: String,
+        now: Int64,
+        maxAge: Int64
+    )
         -> String?
     {
         if version != Self.formatVersion {
-            return "the plan's format version is \(version); this build applies version \(Self.formatVersion): plan again"
+            return
+                "the plan's format version is \(version); this build applies version \(Self.formatVersion): plan again"
         }
-        if computed != digest { return "the plan file was changed after it was written (its digest does not match): plan again" }
+        if computed != digest {
+            return "the plan file was changed after it was written (its digest does not match): plan again"
+        }
         if policyRevision != current {
-            return "the policies changed since the plan was made (revision \(policyRevision.prefix(12)), now \(current.prefix(12))): plan again"
+            return
+                "the policies changed since the plan was made (revision \(policyRevision.prefix(12)), now \(current.prefix(12))): plan again"
         }
         if configurationRevision != currentConfiguration {
             return "the configuration changed since the plan was made: plan again"
         }
         if now - createdAt > maxAge {
-            return "the plan is \(Self.describe(seconds: now - createdAt)) old, older than --max-age \(Self.describe(seconds: maxAge)): plan again"
+            return
+                "the plan is \(Self.describe(seconds: now - createdAt)) old, older than --max-age \(Self.describe(seconds: maxAge)): plan again"
         }
-        if createdAt > now + 300 { return "the plan was made in the future (its time is after this machine's clock): plan again" }
+        if createdAt > now + 300 {
+            return "the plan was made in the future (its time is after this machine's clock): plan again"
+        }
         return nil
     }
 
@@ -95,7 +110,8 @@ public struct SavedPlan: Sendable, Hashable, Codable {
     }
 
     private static func describe(seconds: Int64) -> String {
-        seconds >= 86_400 && seconds % 3_600 == 0 ? "\(seconds / 3_600)h"
+        seconds >= 86_400 && seconds % 3_600 == 0
+            ? "\(seconds / 3_600)h"
             : seconds >= 3_600 ? "\(seconds / 3_600)h\(seconds % 3_600 / 60)m" : "\(seconds / 60)m"
     }
 }

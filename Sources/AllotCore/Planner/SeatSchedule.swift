@@ -67,7 +67,9 @@ public struct SeatSchedule: Sendable {
             var needs = SkuMask()
             for add in change.adds { if let index = indexOfSku[add.skuId] { needs.insert(index) } }
             var frees = SkuMask()
-            for removal in change.removals where removal.freesSeat { if let index = indexOfSku[removal.skuId] { frees.insert(index) } }
+            for removal in change.removals where removal.freesSeat {
+                if let index = indexOfSku[removal.skuId] { frees.insert(index) }
+            }
             return Call(needs: needs, frees: frees)
         }
         self.init(calls: calls, available: seats.map { $0.prepaid - $0.consumedBefore })
@@ -174,7 +176,9 @@ public struct SeatSchedule: Sendable {
                     if member == frame.node { break }
                 }
                 // A component with more than one node holds a cycle (a call cannot free what it adds).
-                if component.count > 1 { onCycles += component.filter { $0 >= skuCount }.map { waiting[$0 - skuCount] } }
+                if component.count > 1 {
+                    onCycles += component.filter { $0 >= skuCount }.map { waiting[$0 - skuCount] }
+                }
             }
         }
         return onCycles.sorted()

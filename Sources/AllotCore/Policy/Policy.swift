@@ -168,7 +168,12 @@ extension Policy {
         public var replaces: [SkuReference]
         public var location: SourceLocation?
 
-        public init(sku: SkuReference, plans: PlanSelection = .all, replaces: [SkuReference] = [], location: SourceLocation? = nil) {
+        public init(
+            sku: SkuReference,
+            plans: PlanSelection = .all,
+            replaces: [SkuReference] = [],
+            location: SourceLocation? = nil
+        ) {
             self.sku = sku
             self.plans = plans
             self.replaces = replaces

@@ -79,12 +79,15 @@ public enum PolicyDates {
         var atEnd: Bool { position == bytes.count }
 
         mutating func instant() -> Int64? {
-            guard let year = number(digits: 4), take("-"), let month = number(digits: 2), take("-"), let day = number(digits: 2),
+            guard let year = number(digits: 4), take("-"), let month = number(digits: 2), take("-"),
+                let day = number(digits: 2),
                 (1...12).contains(month), (1...PolicyDates.daysIn(month: month, year: year)).contains(day)
             else { return nil }
             var seconds = PolicyDates.daysSinceEpoch(year: year, month: month, day: day) * 86_400
             if atEnd { return seconds }
-            guard take("T") || take("t"), let hour = number(digits: 2), take(":"), let minute = number(digits: 2), hour < 24, minute < 60 else { return nil }
+            guard take("T") || take("t"), let hour = number(digits: 2), take(":"), let minute = number(digits: 2),
+                hour < 24, minute < 60
+            else { return nil }
             seconds += Int64(hour * 3_600 + minute * 60)
             if take(":") {
                 guard let second = number(digits: 2), second < 60 else { return nil }
@@ -97,7 +100,8 @@ public enum PolicyDates {
             }
             if take("Z") || take("z") { return atEnd ? seconds : nil }
             let east = take("+")
-            guard east || take("-"), let offsetHours = number(digits: 2), take(":"), let offsetMinutes = number(digits: 2), atEnd,
+            guard east || take("-"), let offsetHours = number(digits: 2), take(":"),
+                let offsetMinutes = number(digits: 2), atEnd,
                 offsetHours < 24, offsetMinutes < 60
             else { return nil }
             let offset = Int64(offsetHours * 3_600 + offsetMinutes * 60)
@@ -126,7 +130,8 @@ public enum PolicyDates {
     /// `2026-08-01T09:12:44Z`.
     public static func text(_ instant: Int64) -> String {
         let (date, second) = (instant.floorDivided(by: 86_400), instant.floorModulo(86_400))
-        return day(ofDays: date) + "T" + twoDigits(second / 3_600) + ":" + twoDigits(second % 3_600 / 60) + ":" + twoDigits(second % 60) + "Z"
+        return day(ofDays: date) + "T" + twoDigits(second / 3_600) + ":" + twoDigits(second % 3_600 / 60) + ":"
+            + twoDigits(second % 60) + "Z"
     }
 
     /// `2026-08-01`, the UTC day of the instant.
@@ -162,7 +167,8 @@ public enum PolicyDates {
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
         let yearText = String(year)
-        return String(repeating: "0", count: max(0, 4 - yearText.count)) + yearText + "-" + twoDigits(month) + "-" + twoDigits(day)
+        return String(repeating: "0", count: max(0, 4 - yearText.count)) + yearText + "-" + twoDigits(month) + "-"
+            + twoDigits(day)
     }
 
     fileprivate static func daysIn(month: Int, year: Int) -> Int {

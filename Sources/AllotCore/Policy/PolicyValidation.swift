@@ -37,7 +37,12 @@ public enum PolicyValidation {
             guard let other = others.first else { continue }
             let place = policies[other].location.map(\.description) ?? "another policy"
             let more = others.count > 1 ? " and \(others.count - 1) more" : ""
-            diagnostics.append(Diagnostic("policy name `\(policy.name)` is used more than once (also at \(place)\(more)): names must be unique", at: policy.location))
+            diagnostics.append(
+                Diagnostic(
+                    "policy name `\(policy.name)` is used more than once (also at \(place)\(more)): names must be unique",
+                    at: policy.location
+                )
+            )
         }
         return diagnostics
     }
@@ -46,19 +51,32 @@ public enum PolicyValidation {
         let match = policy.match
         var diagnostics: [Diagnostic] = []
         if !match.hasClauses {
-            diagnostics.append(Diagnostic(
-                "`match` of policy `\(policy.name)` has no clause: give `groups` or `attributes`, or write `match: { all: true }` to match everyone",
-                at: match.location ?? policy.location))
+            diagnostics.append(
+                Diagnostic(
+                    "`match` of policy `\(policy.name)` has no clause: give `groups` or `attributes`, or write `match: { all: true }` to match everyone",
+                    at: match.location ?? policy.location
+                )
+            )
         } else if match.all && (match.groups != nil || !match.attributes.isEmpty) {
-            diagnostics.append(Diagnostic(
-                "`match.all: true` already matches everyone: remove it, or remove `groups` and `attributes`",
-                at: match.location ?? policy.location))
+            diagnostics.append(
+                Diagnostic(
+                    "`match.all: true` already matches everyone: remove it, or remove `groups` and `attributes`",
+                    at: match.location ?? policy.location
+                )
+            )
         }
-        for (clause, conditions) in [("match.attributes", match.attributes), ("match.exclude.attributes", match.exclude.attributes)] {
+        for (clause, conditions) in [
+            ("match.attributes", match.attributes), ("match.exclude.attributes", match.exclude.attributes),
+        ] {
             for condition in conditions {
                 for case let .matches(pattern) in condition.operators {
                     if let problem = PolicyPattern.problem(with: pattern) {
-                        diagnostics.append(Diagnostic("`\(clause).\(condition.path).matches`: \(problem)", at: condition.location ?? policy.location))
+                        diagnostics.append(
+                            Diagnostic(
+                                "`\(clause).\(condition.path).matches`: \(problem)",
+                                at: condition.location ?? policy.location
+                            )
+                        )
                     }
                 }
             }
@@ -72,9 +90,12 @@ public enum PolicyValidation {
         for grant in policy.licenses {
             if let earlier = first[grant.sku.value.lowercased()] {
                 let place = earlier.sku.location.map { " (first at line \($0.line))" } ?? ""
-                diagnostics.append(Diagnostic(
-                    "SKU `\(grant.sku.value)` is granted twice by policy `\(policy.name)`\(place): merge the two entries",
-                    at: grant.sku.location ?? policy.location))
+                diagnostics.append(
+                    Diagnostic(
+                        "SKU `\(grant.sku.value)` is granted twice by policy `\(policy.name)`\(place): merge the two entries",
+                        at: grant.sku.location ?? policy.location
+                    )
+                )
             } else {
                 first[grant.sku.value.lowercased()] = grant
             }
@@ -86,14 +107,20 @@ public enum PolicyValidation {
         var diagnostics: [Diagnostic] = []
         for grant in policy.licenses {
             if managed.contains(grant.sku) == false {
-                diagnostics.append(Diagnostic(
-                    "SKU `\(grant.sku.value)` is not in `reconcile.managedSkus` (\(managed.listed)): add it there for Allot to assign it, or grant a managed SKU",
-                    at: grant.sku.location ?? policy.location))
+                diagnostics.append(
+                    Diagnostic(
+                        "SKU `\(grant.sku.value)` is not in `reconcile.managedSkus` (\(managed.listed)): add it there for Allot to assign it, or grant a managed SKU",
+                        at: grant.sku.location ?? policy.location
+                    )
+                )
             }
             for replaced in grant.replaces where managed.contains(replaced) == false {
-                diagnostics.append(Diagnostic(
-                    "`replaces` names SKU `\(replaced.value)`, which is not in `reconcile.managedSkus` (\(managed.listed)): Allot never removes an unmanaged SKU",
-                    at: replaced.location ?? policy.location))
+                diagnostics.append(
+                    Diagnostic(
+                        "`replaces` names SKU `\(replaced.value)`, which is not in `reconcile.managedSkus` (\(managed.listed)): Allot never removes an unmanaged SKU",
+                        at: replaced.location ?? policy.location
+                    )
+                )
             }
         }
         return diagnostics
@@ -133,7 +160,10 @@ public enum PolicyValidation {
         let entries = policies.flatMap { policy in
             policy.licenses.flatMap { grant in
                 grant.replaces.map { replaced in
-                    (from: graph.node(grant.sku.value), to: graph.node(replaced.value), location: replaced.location ?? grant.location ?? policy.location)
+                    (
+                        from: graph.node(grant.sku.value), to: graph.node(replaced.value),
+                        location: replaced.location ?? grant.location ?? policy.location
+                    )
                 }
             }
         }
@@ -147,7 +177,8 @@ public enum PolicyValidation {
             if entry.from == entry.to {
                 message = "SKU `\(graph.names[entry.from])` replaces itself"
             } else if let size = sizes[component[entry.from]], size > 8 {
-                message = "`replaces` cycle among \(size) SKUs, through `\(graph.names[entry.from])` and `\(graph.names[entry.to])`: "
+                message =
+                    "`replaces` cycle among \(size) SKUs, through `\(graph.names[entry.from])` and `\(graph.names[entry.to])`: "
                     + "whoever matches these policies would lose every one of them"
             } else {
                 let path = graph.shortestPath(from: entry.to, to: entry.from)

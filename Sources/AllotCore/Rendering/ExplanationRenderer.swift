@@ -8,12 +8,14 @@ public struct ExplanationRenderer: Sendable {
     }
 
     public func render(_ explanation: Explanation) -> String {
-        var out = plan.paint(explanation.userPrincipalName, .bold) + " (\(explanation.userId)), usage location "
+        var out =
+            plan.paint(explanation.userPrincipalName, .bold) + " (\(explanation.userId)), usage location "
             + (explanation.usageLocation ?? "not set") + "\n\n"
         out += plan.paint("Policies", .bold) + "\n"
         for verdict in explanation.policies {
             let mark = verdict.matched ? plan.paint("✓", .green) : plan.paint("✗", .red)
-            let decidedBy = verdict.clauses.first { !$0.holds }.map { "  (decided by \($0.clause): \($0.detail))" } ?? ""
+            let decidedBy =
+                verdict.clauses.first { !$0.holds }.map { "  (decided by \($0.clause): \($0.detail))" } ?? ""
             out += "  \(mark) \(verdict.policy)\(verdict.matched ? "" : plan.paint(decidedBy, .dim))\n"
             for clause in verdict.clauses {
                 out += "      \(clause.holds ? "+" : "-") \(clause.clause): \(clause.detail)\n"
@@ -22,8 +24,11 @@ public struct ExplanationRenderer: Sendable {
         out += "\n" + plan.paint("Wanted (before seats)", .bold) + "\n"
         if explanation.desired.isEmpty { out += "  nothing: no matching policy grants a managed SKU\n" }
         for license in explanation.desired {
-            let plans = license.disabledPlans.isEmpty ? "all plans" : "disabled: " + license.disabledPlans.joined(separator: ", ")
-            let replaced = license.replacedBy.isEmpty ? "" : "  replaced by " + license.replacedBy.joined(separator: ", ")
+            let plans =
+                license.disabledPlans.isEmpty
+                ? "all plans" : "disabled: " + license.disabledPlans.joined(separator: ", ")
+            let replaced =
+                license.replacedBy.isEmpty ? "" : "  replaced by " + license.replacedBy.joined(separator: ", ")
             out += "  \(license.sku)  \(plans)  [\(license.policies.joined(separator: ", "))]\(replaced)\n"
         }
         out += "\n" + plan.paint("Holds", .bold) + "\n"
@@ -34,9 +39,12 @@ public struct ExplanationRenderer: Sendable {
                 case .group: "group \(license.group.map(\.description) ?? "?") (\(license.state ?? "unknown state"))"
                 case .direct, .unknown: license.source.rawValue
                 }
-            let plans = license.disabledPlans.isEmpty ? "all plans" : "disabled: " + license.disabledPlans.joined(separator: ", ")
+            let plans =
+                license.disabledPlans.isEmpty
+                ? "all plans" : "disabled: " + license.disabledPlans.joined(separator: ", ")
             let error = license.error.map { "  error: \($0)" } ?? ""
-            out += "  \(license.sku)  \(source)  \(plans)\(license.managed ? "" : "  (not managed: never touched)")\(error)\n"
+            out +=
+                "  \(license.sku)  \(source)  \(plans)\(license.managed ? "" : "  (not managed: never touched)")\(error)\n"
         }
         out += "\n" + plan.paint("Change", .bold) + "\n"
         if let change = explanation.change {
@@ -47,10 +55,13 @@ public struct ExplanationRenderer: Sendable {
         for add in explanation.deferred { out += "  ! \(add.sku) deferred: \(add.reason)\n" }
         if let skipped = explanation.skipped { out += "  ? skipped: \(skipped.detail)\n" }
         for removal in explanation.delayedRemovals {
-            out += "  … \(removal.sku) removal waits for removalDelay until \(PlanRenderer.timestamp(removal.removableFrom))\n"
+            out +=
+                "  … \(removal.sku) removal waits for removalDelay until \(PlanRenderer.timestamp(removal.removableFrom))\n"
         }
         for removal in explanation.heldRemovals { out += "  ‖ \(removal.sku) removal held: \(removal.reason)\n" }
-        for held in explanation.heldThroughGroups { out += "  = \(held.sku) is held through group-based licensing and left as it is\n" }
+        for held in explanation.heldThroughGroups {
+            out += "  = \(held.sku) is held through group-based licensing and left as it is\n"
+        }
         return out
     }
 }

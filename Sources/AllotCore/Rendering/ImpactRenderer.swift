@@ -24,18 +24,22 @@ public struct ImpactRenderer: Sendable {
             for change in caused { out += plan.render(change) }
         }
         if !impact.withdrawn.isEmpty {
-            out += "\n" + plan.paint("Changes the base policies would make and the proposed ones do not:", .bold) + "\n\n"
+            out +=
+                "\n" + plan.paint("Changes the base policies would make and the proposed ones do not:", .bold) + "\n\n"
             for change in impact.withdrawn { out += plan.render(change) }
         }
         if !impact.deferralsCaused.isEmpty {
             out += "\n" + plan.paint("Deferred for seats because of the change:", .bold) + "\n"
             for deferred in impact.deferralsCaused {
-                out += "  " + plan.paint("!", .yellow) + " \(deferred.userPrincipalName)  \(deferred.sku)  priority \(deferred.priority)\n"
+                out +=
+                    "  " + plan.paint("!", .yellow)
+                    + " \(deferred.userPrincipalName)  \(deferred.sku)  priority \(deferred.priority)\n"
             }
         }
         out += "\n" + plan.paint("Drift present with either policy set: ", .bold)
         out += "\(summary.usersWithDrift) \(plan.plural(summary.usersWithDrift, "user")) (\(summary.driftAdds) to add, "
-        out += "\(summary.driftRemovals) to remove, \(summary.driftPlanChanges) plan \(plan.plural(summary.driftPlanChanges, "change")))"
+        out +=
+            "\(summary.driftRemovals) to remove, \(summary.driftPlanChanges) plan \(plan.plural(summary.driftPlanChanges, "change")))"
         if showDrift {
             out += ":\n\n"
             for change in impact.changes.compactMap({ $0.parts(cause: .drift) }) { out += plan.render(change) }
@@ -50,8 +54,10 @@ public struct ImpactRenderer: Sendable {
             out += "\nThe guard trips with the base policies and not with the proposed ones.\n"
         }
         out += "\n" + plan.paint("Impact: ", .bold)
-        out += "\(summary.usersChangedByPolicy) \(plan.plural(summary.usersChangedByPolicy, "user")) changed by the proposed policies "
-        out += "(\(summary.addsByPolicy) to add, \(summary.removalsByPolicy) to remove, \(summary.planChangesByPolicy) plan "
+        out +=
+            "\(summary.usersChangedByPolicy) \(plan.plural(summary.usersChangedByPolicy, "user")) changed by the proposed policies "
+        out +=
+            "(\(summary.addsByPolicy) to add, \(summary.removalsByPolicy) to remove, \(summary.planChangesByPolicy) plan "
         out += "\(plan.plural(summary.planChangesByPolicy, "change"))), \(summary.usersWithdrawn) withdrawn, "
         out += "\(summary.deferralsCaused) \(plan.plural(summary.deferralsCaused, "deferral")) caused.\n"
         out += "\n" + seatTable(impact.seats, plan: plan)
@@ -65,19 +71,25 @@ public struct ImpactRenderer: Sendable {
         let header = ["SKU", "currency", "now", "after base", "after proposed", "change by policy"]
         let rows = (cost.skus + cost.totals).map { entry in
             [
-                entry.sku ?? "total", entry.currency, "\(entry.monthlyNow)", "\(entry.monthlyAfterBase)", "\(entry.monthlyAfterProposed)",
+                entry.sku ?? "total", entry.currency, "\(entry.monthlyNow)", "\(entry.monthlyAfterBase)",
+                "\(entry.monthlyAfterProposed)",
                 (entry.monthlyAfterProposed - entry.monthlyAfterBase).signed,
             ]
         }
-        return "\n" + plan.paint("Monthly cost of the seats in use with either policy set (prices: in allot.yaml):", .bold) + "\n"
+        return "\n"
+            + plan.paint("Monthly cost of the seats in use with either policy set (prices: in allot.yaml):", .bold)
+            + "\n"
             + TextTable.render(header, rows)
     }
 
     private func seatTable(_ seats: [SeatImpact], plan: PlanRenderer) -> String {
-        let header = ["SKU", "prepaid", "available", "after base", "after proposed", "deferred base", "deferred proposed"]
+        let header = [
+            "SKU", "prepaid", "available", "after base", "after proposed", "deferred base", "deferred proposed",
+        ]
         let rows = seats.map { seat in
             [
-                seat.sku, "\(seat.prepaid)", "\(seat.availableNow)", "\(seat.availableAfterBase)", "\(seat.availableAfterProposed)",
+                seat.sku, "\(seat.prepaid)", "\(seat.availableNow)", "\(seat.availableAfterBase)",
+                "\(seat.availableAfterProposed)",
                 "\(seat.deferredBase)", "\(seat.deferredProposed)",
             ]
         }

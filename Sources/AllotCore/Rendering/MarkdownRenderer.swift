@@ -42,10 +42,13 @@ public struct MarkdownRenderer: Sendable {
             : "\(summary.usersChangedByPolicy) \(plural(summary.usersChangedByPolicy, "user")) changed by this policy change "
                 + "(\(summary.addsByPolicy) to add, \(summary.removalsByPolicy) to remove, \(summary.planChangesByPolicy) plan "
                 + "\(plural(summary.planChangesByPolicy, "change")))"
-                + (summary.usersWithdrawn > 0 ? ", \(summary.usersWithdrawn) planned \(plural(summary.usersWithdrawn, "change")) withdrawn" : "")
+                + (summary.usersWithdrawn > 0
+                    ? ", \(summary.usersWithdrawn) planned \(plural(summary.usersWithdrawn, "change")) withdrawn" : "")
                 + "."
         title += " Drift present either way: \(summary.usersWithDrift) \(plural(summary.usersWithDrift, "user"))."
-        if summary.deferralsCaused > 0 { title += " **\(summary.deferralsCaused) \(plural(summary.deferralsCaused, "add")) deferred for seats.**" }
+        if summary.deferralsCaused > 0 {
+            title += " **\(summary.deferralsCaused) \(plural(summary.deferralsCaused, "add")) deferred for seats.**"
+        }
         var head = title + "\n\n" + impactSeatTable(impact.seats) + impactCostTable(impact.cost)
         if summary.guardTrippedByChange, let reason = impact.guardrail.proposed.reason {
             head += "\n> [!WARNING]\n> The mass-removal guard trips with this change: \(escapeMarkdown(reason))\n"
@@ -62,7 +65,8 @@ public struct MarkdownRenderer: Sendable {
             document.append(
                 "\n**Drift** (planned with either policy set, not caused by this change): \(summary.usersWithDrift) "
                     + "\(plural(summary.usersWithDrift, "user")), \(summary.driftAdds) to add, \(summary.driftRemovals) to remove, "
-                    + "\(summary.driftPlanChanges) plan \(plural(summary.driftPlanChanges, "change")).\n")
+                    + "\(summary.driftPlanChanges) plan \(plural(summary.driftPlanChanges, "change")).\n"
+            )
             document.appendGroups([Group(title: "Drift", rows: driftRows)], reserve: 200)
         }
         document.appendPending(impact.proposed)
@@ -90,23 +94,42 @@ public struct MarkdownRenderer: Sendable {
         var rows: [Row] = []
         // A usage location is set for the license calls it precedes; an impact shows those calls.
         if let location = change.setUsageLocation, cause == nil {
-            rows.append(Row(user: user, change: prefix + "@ usageLocation", detail: location, policies: change.policies))
+            rows.append(
+                Row(user: user, change: prefix + "@ usageLocation", detail: location, policies: change.policies)
+            )
         }
         for add in change.adds where cause == nil || add.cause == cause {
-            let plans = add.disabledPlans.isEmpty ? "all plans" : "disabled: " + add.disabledPlans.joined(separator: ", ")
+            let plans =
+                add.disabledPlans.isEmpty ? "all plans" : "disabled: " + add.disabledPlans.joined(separator: ", ")
             rows.append(Row(user: user, change: prefix + "+ " + add.sku, detail: plans, policies: add.policies))
         }
         for planChange in change.planChanges where cause == nil || planChange.cause == cause {
             var detail: [String] = []
             if !planChange.enable.isEmpty { detail.append("enable " + planChange.enable.joined(separator: ", ")) }
             if !planChange.disable.isEmpty { detail.append("disable " + planChange.disable.joined(separator: ", ")) }
-            rows.append(Row(user: user, change: prefix + "~ " + planChange.sku, detail: detail.joined(separator: "; "), policies: planChange.policies))
+            rows.append(
+                Row(
+                    user: user,
+                    change: prefix + "~ " + planChange.sku,
+                    detail: detail.joined(separator: "; "),
+                    policies: planChange.policies
+                )
+            )
         }
         for removal in change.removals where cause == nil || removal.cause == cause {
             let replacing = change.adds.filter { removal.replacedBy.contains($0.sku) }.flatMap(\.policies)
             let responsible = removal.reason == .replaced ? replacing : removal.grantedBefore ?? []
-            let why = removal.reason == .replaced ? "replaced by " + removal.replacedBy.joined(separator: ", ") : "no matching policy grants it"
-            rows.append(Row(user: user, change: prefix + "- " + removal.sku, detail: why, policies: Array(Set(responsible)).sorted()))
+            let why =
+                removal.reason == .replaced
+                ? "replaced by " + removal.replacedBy.joined(separator: ", ") : "no matching policy grants it"
+            rows.append(
+                Row(
+                    user: user,
+                    change: prefix + "- " + removal.sku,
+                    detail: why,
+                    policies: Array(Set(responsible)).sorted()
+                )
+            )
         }
         return rows
     }
@@ -120,9 +143,11 @@ public struct MarkdownRenderer: Sendable {
 
     private func seatTable(_ seats: [SeatCount]) -> String {
         guard !seats.isEmpty else { return "" }
-        var table = "| SKU | prepaid | available now | available after | seats added | seats freed | deferred |\n|---|--:|--:|--:|--:|--:|--:|\n"
+        var table =
+            "| SKU | prepaid | available now | available after | seats added | seats freed | deferred |\n|---|--:|--:|--:|--:|--:|--:|\n"
         for seat in seats {
-            table += "| \(escapeMarkdown(seat.sku)) | \(seat.prepaid) | \(seat.availableBefore) | \(seat.availableAfter) | \(seat.seatsAdded) | "
+            table +=
+                "| \(escapeMarkdown(seat.sku)) | \(seat.prepaid) | \(seat.availableBefore) | \(seat.availableAfter) | \(seat.seatsAdded) | "
             table += "\(seat.seatsFreed) | \(seat.deferredAdds) |\n"
         }
         return table
@@ -133,7 +158,8 @@ public struct MarkdownRenderer: Sendable {
         guard !cost.skus.isEmpty else { return "" }
         var table = "\n| monthly cost | price | before | after |\n|---|--:|--:|--:|\n"
         for sku in cost.skus {
-            table += "| \(escapeMarkdown(sku.sku)) | \(sku.monthlyPrice) \(sku.currency) | \(sku.monthlyBefore) | \(sku.monthlyAfter) |\n"
+            table +=
+                "| \(escapeMarkdown(sku.sku)) | \(sku.monthlyPrice) \(sku.currency) | \(sku.monthlyBefore) | \(sku.monthlyAfter) |\n"
         }
         for total in cost.totals {
             table += "| **total \(total.currency)** | | **\(total.monthlyBefore)** | **\(total.monthlyAfter)** |\n"
@@ -143,10 +169,12 @@ public struct MarkdownRenderer: Sendable {
 
     private func impactSeatTable(_ seats: [SeatImpact]) -> String {
         guard !seats.isEmpty else { return "" }
-        var table = "| SKU | prepaid | available now | after (base) | after (this change) | deferred (base → this change) |\n"
+        var table =
+            "| SKU | prepaid | available now | after (base) | after (this change) | deferred (base → this change) |\n"
         table += "|---|--:|--:|--:|--:|--:|\n"
         for seat in seats {
-            table += "| \(escapeMarkdown(seat.sku)) | \(seat.prepaid) | \(seat.availableNow) | \(seat.availableAfterBase) | "
+            table +=
+                "| \(escapeMarkdown(seat.sku)) | \(seat.prepaid) | \(seat.availableNow) | \(seat.availableAfterBase) | "
             table += "\(seat.availableAfterProposed) | \(seat.deferredBase) → \(seat.deferredProposed) |\n"
         }
         return table
@@ -158,7 +186,8 @@ public struct MarkdownRenderer: Sendable {
         var table = "\n| monthly cost | now | after (base) | after (this change) | change |\n|---|--:|--:|--:|--:|\n"
         for entry in cost.skus + cost.totals {
             let name = entry.sku.map(escapeMarkdown) ?? "**total**"
-            table += "| \(name) \(entry.currency) | \(entry.monthlyNow) | \(entry.monthlyAfterBase) | \(entry.monthlyAfterProposed) | "
+            table +=
+                "| \(name) \(entry.currency) | \(entry.monthlyNow) | \(entry.monthlyAfterBase) | \(entry.monthlyAfterProposed) | "
             table += "\((entry.monthlyAfterProposed - entry.monthlyAfterBase).signed) |\n"
         }
         return table
@@ -192,7 +221,8 @@ public struct MarkdownRenderer: Sendable {
             var omittedRows = 0
             var omittedGroups = 0
             for group in groups {
-                let open = "\n<details><summary>\(escapeMarkdown(group.title)): \(group.rows.count) \(plural(group.rows.count, "change"))</summary>\n\n"
+                let open =
+                    "\n<details><summary>\(escapeMarkdown(group.title)): \(group.rows.count) \(plural(group.rows.count, "change"))</summary>\n\n"
                     + "| User | Change | Detail |\n|---|---|---|\n"
                 let close = "</details>\n"
                 let cutNote = "\n_… and 9999999 more not shown (see `allot plan --output json`)._\n"
@@ -204,30 +234,48 @@ public struct MarkdownRenderer: Sendable {
                 var section = open
                 var shown = 0
                 for row in group.rows {
-                    let line = "| \(escapeMarkdown(row.user)) | \(escapeMarkdown(row.change)) | \(escapeMarkdown(row.detail)) |\n"
-                    if size + section.utf8.count + line.utf8.count + close.utf8.count + cutNote.utf8.count > budget { break }
+                    let line =
+                        "| \(escapeMarkdown(row.user)) | \(escapeMarkdown(row.change)) | \(escapeMarkdown(row.detail)) |\n"
+                    if size + section.utf8.count + line.utf8.count + close.utf8.count + cutNote.utf8.count > budget {
+                        break
+                    }
                     section += line
                     shown += 1
                 }
                 if shown < group.rows.count {
-                    section += "\n_… and \(group.rows.count - shown) more not shown (see `allot plan --output json`)._\n"
+                    section +=
+                        "\n_… and \(group.rows.count - shown) more not shown (see `allot plan --output json`)._\n"
                 }
                 text += section + close
             }
             if omittedGroups > 0 {
-                append("\n_\(omittedGroups) more \(plural(omittedGroups, "section")) (\(omittedRows) \(plural(omittedRows, "change"))) not shown: the comment limit was reached. See `allot plan --output json`._\n")
+                append(
+                    "\n_\(omittedGroups) more \(plural(omittedGroups, "section")) (\(omittedRows) \(plural(omittedRows, "change"))) not shown: the comment limit was reached. See `allot plan --output json`._\n"
+                )
             }
         }
 
         /// One line each for what the plan holds back: deferred adds, delayed and held removals.
         mutating func appendPending(_ plan: Plan) {
             var parts: [String] = []
-            if plan.summary.deferredAdds > 0 { parts.append("\(plan.summary.deferredAdds) \(plural(plan.summary.deferredAdds, "add")) deferred for seats") }
-            if plan.summary.delayedRemovals > 0 {
-                parts.append("\(plan.summary.delayedRemovals) \(plural(plan.summary.delayedRemovals, "removal")) waiting for removalDelay")
+            if plan.summary.deferredAdds > 0 {
+                parts.append(
+                    "\(plan.summary.deferredAdds) \(plural(plan.summary.deferredAdds, "add")) deferred for seats"
+                )
             }
-            if plan.summary.heldRemovals > 0 { parts.append("\(plan.summary.heldRemovals) \(plural(plan.summary.heldRemovals, "removal")) held (a group shrank)") }
-            if plan.summary.skippedUsers > 0 { parts.append("\(plan.summary.skippedUsers) \(plural(plan.summary.skippedUsers, "user")) skipped") }
+            if plan.summary.delayedRemovals > 0 {
+                parts.append(
+                    "\(plan.summary.delayedRemovals) \(plural(plan.summary.delayedRemovals, "removal")) waiting for removalDelay"
+                )
+            }
+            if plan.summary.heldRemovals > 0 {
+                parts.append(
+                    "\(plan.summary.heldRemovals) \(plural(plan.summary.heldRemovals, "removal")) held (a group shrank)"
+                )
+            }
+            if plan.summary.skippedUsers > 0 {
+                parts.append("\(plan.summary.skippedUsers) \(plural(plan.summary.skippedUsers, "user")) skipped")
+            }
             if !parts.isEmpty { append("\nPending: " + parts.joined(separator: ", ") + ".\n") }
         }
     }

@@ -16,40 +16,58 @@ public struct PlanRenderer: Sendable {
         var out = ""
         let changes = plan.changes
         if changes.isEmpty {
-            out += plan.isPending ? "No request to send this cycle; the changes below are pending.\n" : "No changes. The tenant matches the policies.\n"
+            out +=
+                plan.isPending
+                ? "No request to send this cycle; the changes below are pending.\n"
+                : "No changes. The tenant matches the policies.\n"
         } else {
             out += "Allot will make these changes:\n\n"
             for change in changes { out += render(change) }
         }
         out += userLines(
-            "Deferred: no seat left", mark: "!",
-            plan.deferred.map { ($0.userPrincipalName, "\($0.sku)  priority \($0.priority)  \($0.policies.joined(separator: ", "))") })
+            "Deferred: no seat left",
+            mark: "!",
+            plan.deferred.map {
+                ($0.userPrincipalName, "\($0.sku)  priority \($0.priority)  \($0.policies.joined(separator: ", "))")
+            }
+        )
         if !plan.skipped.isEmpty {
             out += "\n" + paint("Skipped this cycle", .bold) + "\n"
-            for user in plan.skipped { out += "  " + paint("?", .yellow) + " \(user.userPrincipalName): \(user.detail)\n" }
+            for user in plan.skipped {
+                out += "  " + paint("?", .yellow) + " \(user.userPrincipalName): \(user.detail)\n"
+            }
         }
         if !plan.delayedRemovals.isEmpty {
             out += "\n" + paint("Removals waiting for removalDelay", .bold) + "\n"
             for removal in plan.delayedRemovals {
-                out += "  " + paint("…", .yellow) + " \(removal.userPrincipalName)  \(removal.sku)  removable from \(Self.timestamp(removal.removableFrom))\n"
+                out +=
+                    "  " + paint("…", .yellow)
+                    + " \(removal.userPrincipalName)  \(removal.sku)  removable from \(Self.timestamp(removal.removableFrom))\n"
             }
         }
         let held = plan.heldRemovals
         let shrinkHeld = held.filter { $0.heldBy == .groupShrink }
         if !shrinkHeld.isEmpty {
             out += userLines(
-                "Removals held: a group shrank suddenly", mark: "‖",
-                shrinkHeld.map { ($0.userPrincipalName, "\($0.sku)  \($0.policies.joined(separator: ", "))") })
-            out += "  Held until the smaller membership is read again next cycle, or an operator runs `allot apply --allow-mass-removal`.\n"
+                "Removals held: a group shrank suddenly",
+                mark: "‖",
+                shrinkHeld.map { ($0.userPrincipalName, "\($0.sku)  \($0.policies.joined(separator: ", "))") }
+            )
+            out +=
+                "  Held until the smaller membership is read again next cycle, or an operator runs `allot apply --allow-mass-removal`.\n"
         }
         out += userLines(
-            "Removals held: the mass-removal guard tripped", mark: "‖",
-            held.filter { $0.heldBy == .massRemovalGuard }.map { ($0.userPrincipalName, $0.sku) })
+            "Removals held: the mass-removal guard tripped",
+            mark: "‖",
+            held.filter { $0.heldBy == .massRemovalGuard }.map { ($0.userPrincipalName, $0.sku) }
+        )
         if plan.guardrail.tripped, let reason = plan.guardrail.reason {
-            out += "\n" + paint(plan.guardrail.overridden ? "Guard overridden: " : "Guard tripped: ", .red) + reason + "\n"
+            out +=
+                "\n" + paint(plan.guardrail.overridden ? "Guard overridden: " : "Guard tripped: ", .red) + reason + "\n"
         }
         if plan.summary.heldThroughGroups > 0 {
-            out += "\n\(plan.summary.heldThroughGroups) wanted licenses are held only through group-based licensing; they are left as they are (see --output json, `heldThroughGroups`).\n"
+            out +=
+                "\n\(plan.summary.heldThroughGroups) wanted licenses are held only through group-based licensing; they are left as they are (see --output json, `heldThroughGroups`).\n"
         }
         out += "\n" + paint("Plan: ", .bold) + summaryLine(plan.summary) + "\n"
         out += "\n" + seatTable(plan.seats)
@@ -59,14 +77,17 @@ public struct PlanRenderer: Sendable {
 
     func render(_ change: UserChange) -> String {
         let symbol: String =
-            change.planChanges.isEmpty && change.removals.isEmpty ? paint("+", .green)
+            change.planChanges.isEmpty && change.removals.isEmpty
+            ? paint("+", .green)
             : change.planChanges.isEmpty && change.adds.isEmpty ? paint("-", .red) : paint("~", .yellow)
         var lines: [(String, String, String, String)] = []
         for add in change.adds {
             let plans =
-                add.disabledPlans.isEmpty ? "all plans"
-                : add.enabledPlans.count < add.disabledPlans.count ? "only: " + add.enabledPlans.joined(separator: ", ")
-                : "disabled: " + add.disabledPlans.joined(separator: ", ")
+                add.disabledPlans.isEmpty
+                ? "all plans"
+                : add.enabledPlans.count < add.disabledPlans.count
+                    ? "only: " + add.enabledPlans.joined(separator: ", ")
+                    : "disabled: " + add.disabledPlans.joined(separator: ", ")
             lines.append((paint("+", .green), add.sku, plans, add.policies.joined(separator: ", ")))
         }
         for planChange in change.planChanges {
@@ -103,28 +124,45 @@ public struct PlanRenderer: Sendable {
     private func userLines(_ title: String, mark: String, _ rows: [(user: String, detail: String)]) -> String {
         guard !rows.isEmpty else { return "" }
         let width = rows.map(\.user.count).max() ?? 0
-        return "\n" + paint(title, .bold) + "\n" + rows.map { "  " + paint(mark, .yellow) + " \(pad($0.user, width))  \($0.detail)\n" }.joined()
+        return "\n" + paint(title, .bold) + "\n"
+            + rows.map { "  " + paint(mark, .yellow) + " \(pad($0.user, width))  \($0.detail)\n" }.joined()
     }
 
     func summaryLine(_ summary: Plan.Summary) -> String {
         var parts = [
             "\(summary.usersChanged) \(plural(summary.usersChanged, "user")) to change",
-            "\(summary.adds) to add", "\(summary.removals) to remove", "\(summary.planChanges) plan \(plural(summary.planChanges, "change"))",
+            "\(summary.adds) to add", "\(summary.removals) to remove",
+            "\(summary.planChanges) plan \(plural(summary.planChanges, "change"))",
         ]
-        if summary.usageLocationUpdates > 0 { parts.append("\(summary.usageLocationUpdates) usage \(plural(summary.usageLocationUpdates, "location")) to set") }
-        if summary.deferredAdds > 0 { parts.append("\(summary.deferredAdds) \(plural(summary.deferredAdds, "add")) deferred") }
-        if summary.skippedUsers > 0 { parts.append("\(summary.skippedUsers) \(plural(summary.skippedUsers, "user")) skipped") }
-        if summary.delayedRemovals > 0 { parts.append("\(summary.delayedRemovals) \(plural(summary.delayedRemovals, "removal")) delayed") }
-        if summary.heldRemovals > 0 { parts.append("\(summary.heldRemovals) \(plural(summary.heldRemovals, "removal")) held") }
-        return parts.joined(separator: ", ") + ". (\(summary.usersRead) users read, \(summary.usersInScope) in scope, \(summary.usersDrifted) drifted.)"
+        if summary.usageLocationUpdates > 0 {
+            parts.append(
+                "\(summary.usageLocationUpdates) usage \(plural(summary.usageLocationUpdates, "location")) to set"
+            )
+        }
+        if summary.deferredAdds > 0 {
+            parts.append("\(summary.deferredAdds) \(plural(summary.deferredAdds, "add")) deferred")
+        }
+        if summary.skippedUsers > 0 {
+            parts.append("\(summary.skippedUsers) \(plural(summary.skippedUsers, "user")) skipped")
+        }
+        if summary.delayedRemovals > 0 {
+            parts.append("\(summary.delayedRemovals) \(plural(summary.delayedRemovals, "removal")) delayed")
+        }
+        if summary.heldRemovals > 0 {
+            parts.append("\(summary.heldRemovals) \(plural(summary.heldRemovals, "removal")) held")
+        }
+        return parts.joined(separator: ", ")
+            + ". (\(summary.usersRead) users read, \(summary.usersInScope) in scope, \(summary.usersDrifted) drifted.)"
     }
 
     func seatTable(_ seats: [SeatCount]) -> String {
         let header = ["SKU", "prepaid", "consumed", "available", "after", "change", "adds", "frees", "deferred"]
         let rows = seats.map { seat in
             [
-                seat.sku, "\(seat.prepaid)", "\(seat.consumedBefore)", "\(seat.availableBefore)", "\(seat.consumedAfter)",
-                signed(seat.consumedAfter - seat.consumedBefore), "\(seat.seatsAdded)", "\(seat.seatsFreed)", "\(seat.deferredAdds)",
+                seat.sku, "\(seat.prepaid)", "\(seat.consumedBefore)", "\(seat.availableBefore)",
+                "\(seat.consumedAfter)",
+                signed(seat.consumedAfter - seat.consumedBefore), "\(seat.seatsAdded)", "\(seat.seatsFreed)",
+                "\(seat.deferredAdds)",
             ]
         }
         return paint("Seats (consumed before and after the plan):", .bold) + "\n" + TextTable.render(header, rows)
@@ -142,9 +180,13 @@ public struct PlanRenderer: Sendable {
             ]
         }
         rows += cost.totals.map { total in
-            ["total", total.currency, "\(total.monthlyBefore)", "\(total.monthlyAfter)", (total.monthlyAfter - total.monthlyBefore).signed]
+            [
+                "total", total.currency, "\(total.monthlyBefore)", "\(total.monthlyAfter)",
+                (total.monthlyAfter - total.monthlyBefore).signed,
+            ]
         }
-        return "\n" + paint("Monthly cost of the seats in use (prices: in allot.yaml):", .bold) + "\n" + TextTable.render(header, rows)
+        return "\n" + paint("Monthly cost of the seats in use (prices: in allot.yaml):", .bold) + "\n"
+            + TextTable.render(header, rows)
     }
 
     private func signed(_ delta: Int) -> String { delta > 0 ? "+\(delta)" : "\(delta)" }

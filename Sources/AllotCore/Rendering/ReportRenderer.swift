@@ -6,7 +6,8 @@ public struct ReportRenderer: Sendable {
     public init() {}
 
     public func text(_ report: LicenseReport) -> String {
-        var out = "License report as of \(PolicyDates.text(report.evaluatedAt)): every subscribed SKU, nothing changed.\n\n"
+        var out =
+            "License report as of \(PolicyDates.text(report.evaluatedAt)): every subscribed SKU, nothing changed.\n\n"
         out += "Seats:\n" + TextTable.render(seatHeader, seatRows(report))
         let cost = costRows(report)
         if !cost.isEmpty {
@@ -34,7 +35,10 @@ public struct ReportRenderer: Sendable {
     private var costHeader: [String] { ["SKU", "price"] + columnHeader }
 
     private func cells<Value>(_ columns: UsageColumns<Value>, _ show: (Value) -> String) -> [String] {
-        [show(columns.prepaid), show(columns.assigned), show(columns.unassigned), columns.assignedToDisabled.map(show) ?? "-"]
+        [
+            show(columns.prepaid), show(columns.assigned), show(columns.unassigned),
+            columns.assignedToDisabled.map(show) ?? "-",
+        ]
             + LicenseReport.inactivityDays.map { days in columns.inactive?[days].map(show) ?? "-" }
     }
 
@@ -44,7 +48,9 @@ public struct ReportRenderer: Sendable {
 
     private func costRows(_ report: LicenseReport) -> [[String]] {
         let skus = report.skus.compactMap { sku -> [String]? in
-            guard let cost = sku.monthlyCost, let price = sku.monthlyPrice, let currency = sku.currency else { return nil }
+            guard let cost = sku.monthlyCost, let price = sku.monthlyPrice, let currency = sku.currency else {
+                return nil
+            }
             return [sku.sku, "\(price) \(currency)"] + cells(cost) { "\($0)" }
         }
         return skus + report.totals.map { ["total", $0.currency] + cells($0.monthlyCost) { "\($0)" } }
@@ -55,29 +61,39 @@ public struct ReportRenderer: Sendable {
         if !report.signInActivityRead {
             notes.append(
                 "Sign-in activity was not read (--no-activity, or a snapshot without signInActivity.lastSuccessfulSignInDateTime): "
-                    + "the inactive columns are unknown, not zero.")
+                    + "the inactive columns are unknown, not zero."
+            )
         }
         if !report.accountEnabledRead {
-            notes.append("Whether accounts are enabled was not read (a snapshot without accountEnabled): the disabled column is unknown.")
+            notes.append(
+                "Whether accounts are enabled was not read (a snapshot without accountEnabled): the disabled column is unknown."
+            )
         }
         let unpriced = report.skus.filter { $0.monthlyCost == nil }.map(\.sku)
         if !unpriced.isEmpty {
             let (them, their) = unpriced.count == 1 ? ("it", "its") : ("them", "their")
-            notes.append("No price for \(unpriced.joined(separator: ", ")): add \(them) under prices: in allot.yaml to see \(their) cost.")
+            notes.append(
+                "No price for \(unpriced.joined(separator: ", ")): add \(them) under prices: in allot.yaml to see \(their) cost."
+            )
         }
         if !report.unmatchedPrices.isEmpty {
-            notes.append("prices: names \(report.unmatchedPrices.joined(separator: ", ")), which the tenant does not subscribe to.")
+            notes.append(
+                "prices: names \(report.unmatchedPrices.joined(separator: ", ")), which the tenant does not subscribe to."
+            )
         }
         if report.signInActivityRead {
             notes.append(
                 "Inactive: assigned to users whose last successful sign-in is older than that, or who never signed in "
-                    + "(disabled accounts included).")
+                    + "(disabled accounts included)."
+            )
         }
         return notes
     }
 
     static func markdownTable(_ header: [String], _ rows: [[String]]) -> String {
-        var out = "| " + header.joined(separator: " | ") + " |\n|---|" + String(repeating: "--:|", count: header.count - 1) + "\n"
+        var out =
+            "| " + header.joined(separator: " | ") + " |\n|---|" + String(repeating: "--:|", count: header.count - 1)
+            + "\n"
         for row in rows { out += "| " + row.map(escapeMarkdown).joined(separator: " | ") + " |\n" }
         return out
     }

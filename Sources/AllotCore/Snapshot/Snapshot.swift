@@ -46,8 +46,11 @@ public struct Snapshot: Sendable, Hashable, Codable {
         version = try container.decode(Int.self, forKey: .version)
         guard version == Snapshot.currentVersion else {
             throw DecodingError.dataCorruptedError(
-                forKey: .version, in: container,
-                debugDescription: "snapshot version \(version) is not supported; this build reads version \(Snapshot.currentVersion)")
+                forKey: .version,
+                in: container,
+                debugDescription:
+                    "snapshot version \(version) is not supported; this build reads version \(Snapshot.currentVersion)"
+            )
         }
         tenant = try container.decodeIfPresent(String.self, forKey: .tenant)
         takenAt = try container.decodeIfPresent(String.self, forKey: .takenAt)
@@ -98,11 +101,15 @@ public struct DirectoryUser: Sendable, Hashable, Codable {
         id = try container.decode(GUID.self, forKey: AnyCodingKey("id"))
         userPrincipalName = try container.decode(String.self, forKey: AnyCodingKey("userPrincipalName"))
         usageLocation = try container.decodeIfPresent(String.self, forKey: AnyCodingKey("usageLocation"))
-        assignedLicenses = try container.decodeIfPresent([AssignedLicense].self, forKey: AnyCodingKey("assignedLicenses")) ?? []
+        assignedLicenses =
+            try container.decodeIfPresent([AssignedLicense].self, forKey: AnyCodingKey("assignedLicenses")) ?? []
         licenseAssignmentStates = try container.decodeIfPresent(
-            [LicenseAssignmentState].self, forKey: AnyCodingKey("licenseAssignmentStates"))
+            [LicenseAssignmentState].self,
+            forKey: AnyCodingKey("licenseAssignmentStates")
+        )
         var properties: [String: JSONValue] = [:]
-        for key in container.allKeys where !Self.modelledKeys.contains(key.stringValue) && !key.stringValue.hasPrefix("@") {
+        for key in container.allKeys
+        where !Self.modelledKeys.contains(key.stringValue) && !key.stringValue.hasPrefix("@") {
             properties[key.stringValue] = try container.decode(JSONValue.self, forKey: key)
         }
         self.properties = properties
@@ -164,7 +171,13 @@ public struct LicenseAssignmentState: Sendable, Hashable, Codable {
     /// `nil` on success; `CountViolation`, `MutuallyExclusiveViolation`, ... otherwise.
     public var error: String?
 
-    public init(skuId: GUID, disabledPlans: [GUID] = [], assignedByGroup: GUID? = nil, state: String? = "Active", error: String? = nil) {
+    public init(
+        skuId: GUID,
+        disabledPlans: [GUID] = [],
+        assignedByGroup: GUID? = nil,
+        state: String? = "Active",
+        error: String? = nil
+    ) {
         self.skuId = skuId
         self.disabledPlans = disabledPlans
         self.assignedByGroup = assignedByGroup
@@ -268,7 +281,12 @@ public struct ServicePlan: Sendable, Hashable, Codable {
     public var provisioningStatus: String?
     public var appliesTo: String?
 
-    public init(servicePlanId: GUID, servicePlanName: String, provisioningStatus: String? = "Success", appliesTo: String? = "User") {
+    public init(
+        servicePlanId: GUID,
+        servicePlanName: String,
+        provisioningStatus: String? = "Success",
+        appliesTo: String? = "User"
+    ) {
         self.servicePlanId = servicePlanId
         self.servicePlanName = servicePlanName
         self.provisioningStatus = provisioningStatus
@@ -288,7 +306,8 @@ public struct DirectoryGroup: Sendable, Hashable, Codable {
     /// Only an application with `Member.Read.Hidden` sees the members of a `HiddenMembership` group.
     public var visibility: String?
 
-    public init(id: GUID, displayName: String, members: [GUID], memberGroups: [GUID]? = nil, visibility: String? = nil) {
+    public init(id: GUID, displayName: String, members: [GUID], memberGroups: [GUID]? = nil, visibility: String? = nil)
+    {
         self.id = id
         self.displayName = displayName
         self.members = members

@@ -1,7 +1,9 @@
 /// The one duration grammar, as `allot.yaml` and the command line write durations: whole numbers
 /// with a unit, largest unit first, each unit at most once: `30s`, `15m`, `1h`, `0h`, `1h30m`, `2d`.
 public enum DurationText {
-    private static let units: [(symbol: Character, seconds: Int64)] = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)]
+    private static let units: [(symbol: Character, seconds: Int64)] = [
+        ("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1),
+    ]
 
     /// The duration `text` stands for, or nil when it is not one (no unit, an unknown unit,
     /// units out of order, a fraction, or more than a hundred years). With `bareSeconds` (the

@@ -16,7 +16,9 @@ public struct HostPort: Sendable, Hashable {
         let host: Substring
         let port: Substring
         if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].first == ":" else { return nil }
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].first == ":" else {
+                return nil
+            }
             host = text[text.index(after: text.startIndex)..<close]
             port = text[text.index(close, offsetBy: 2)...]
         } else {
@@ -26,7 +28,8 @@ public struct HostPort: Sendable, Hashable {
             guard !host.contains(":") else { return nil }
         }
         guard !host.isEmpty, !host.contains(where: { $0.isWhitespace || $0 == "/" }) else { return nil }
-        guard !port.isEmpty, port.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(port), number <= 65_535 else { return nil }
+        guard !port.isEmpty, port.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(port), number <= 65_535
+        else { return nil }
         self.init(host: String(host), port: number)
     }
 }

@@ -49,7 +49,9 @@ public struct TenantBuilder: Sendable {
 
     public mutating func add(_ user: DirectoryUser) {
         let values = attributePaths.map { user.property(at: $0) }
-        let holding = internHolding(LicenseHolding(assignedLicenses: user.assignedLicenses, states: user.licenseAssignmentStates))
+        let holding = internHolding(
+            LicenseHolding(assignedLicenses: user.assignedLicenses, states: user.licenseAssignmentStates)
+        )
         addUser(id: user.id, principalName: user.userPrincipalName, values: values, holding: holding)
     }
 
@@ -116,7 +118,12 @@ public struct TenantBuilder: Sendable {
         guard duplicates.isEmpty else {
             let shown = duplicates.prefix(5).joined(separator: ", ")
             let more = duplicates.count > 5 ? " and \(duplicates.count - 5) more" : ""
-            throw DiagnosticsError([Diagnostic("the tenant data lists the same object more than once: \(shown)\(more); read it again", at: nil)])
+            throw DiagnosticsError([
+                Diagnostic(
+                    "the tenant data lists the same object more than once: \(shown)\(more); read it again",
+                    at: nil
+                )
+            ])
         }
 
         let names = principalNames.permuted(by: order)
@@ -132,10 +139,20 @@ public struct TenantBuilder: Sendable {
 
         let membership = Self.internGroupSets(groups: groups, userIDs: sortedIDs)
         return TenantModel(
-            tenant: tenant, takenAt: takenAt, subscribedSkus: skus,
-            groups: groups.map { GroupInfo(id: $0.id, displayName: $0.displayName, nestedGroups: nestedGroups[$0.id] ?? []) },
-            groupSets: membership.sets, groupSetOfUser: membership.setOfUser,
-            userIDs: sortedIDs, principalNames: names, columns: columns, holdings: holdings, holdingOfUser: holdingIndices)
+            tenant: tenant,
+            takenAt: takenAt,
+            subscribedSkus: skus,
+            groups: groups.map {
+                GroupInfo(id: $0.id, displayName: $0.displayName, nestedGroups: nestedGroups[$0.id] ?? [])
+            },
+            groupSets: membership.sets,
+            groupSetOfUser: membership.setOfUser,
+            userIDs: sortedIDs,
+            principalNames: names,
+            columns: columns,
+            holdings: holdings,
+            holdingOfUser: holdingIndices
+        )
     }
 }
 
@@ -186,7 +203,11 @@ extension TenantBuilder {
 extension TenantModel {
     /// The model of a snapshot document, keeping the attributes it names plus `extraAttributes`.
     public init(snapshot: Snapshot, extraAttributes: [String] = []) throws {
-        var builder = TenantBuilder(tenant: snapshot.tenant, takenAt: snapshot.takenAt, attributes: snapshot.attributes + extraAttributes)
+        var builder = TenantBuilder(
+            tenant: snapshot.tenant,
+            takenAt: snapshot.takenAt,
+            attributes: snapshot.attributes + extraAttributes
+        )
         builder.reserveCapacity(users: snapshot.users.count)
         for sku in snapshot.subscribedSkus { builder.add(sku) }
         for group in snapshot.groups { builder.add(group) }

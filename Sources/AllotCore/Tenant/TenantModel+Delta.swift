@@ -17,7 +17,8 @@ extension TenantModel {
             switch change.memberKind {
             case .group:
                 let name = referenced.map { groups[$0].displayName }.joined(separator: ", ")
-                effect.fullReadNeeded = "the groups nested in \(name) changed (group \(change.member) \(change.added ? "added to" : "removed from") \(change.group))"
+                effect.fullReadNeeded =
+                    "the groups nested in \(name) changed (group \(change.member) \(change.added ? "added to" : "removed from") \(change.group))"
             case .other:
                 continue
             case .user:
@@ -91,7 +92,9 @@ extension TenantModel {
                 if let slot = columns.dateSlot[column] { columns.instants[index * dateWidth + slot] = value.instant }
             }
             if licenses {
-                holdingOfUser[index] = internHolding(LicenseHolding(assignedLicenses: user.assignedLicenses, states: user.licenseAssignmentStates))
+                holdingOfUser[index] = internHolding(
+                    LicenseHolding(assignedLicenses: user.assignedLicenses, states: user.licenseAssignmentStates)
+                )
             }
         }
         if !renamed.isEmpty { principalNames = principalNames.replacing(renamed) }

@@ -30,8 +30,17 @@ public struct TenantModel: Sendable {
     var holdingOfUser: [UInt32]
 
     init(
-        tenant: String?, takenAt: String?, subscribedSkus: [SubscribedSku], groups: [GroupInfo], groupSets: [[Int32]], groupSetOfUser: [UInt32],
-        userIDs: [GUID], principalNames: StringColumn, columns: AttributeColumns, holdings: [LicenseHolding], holdingOfUser: [UInt32]
+        tenant: String?,
+        takenAt: String?,
+        subscribedSkus: [SubscribedSku],
+        groups: [GroupInfo],
+        groupSets: [[Int32]],
+        groupSetOfUser: [UInt32],
+        userIDs: [GUID],
+        principalNames: StringColumn,
+        columns: AttributeColumns,
+        holdings: [LicenseHolding],
+        holdingOfUser: [UInt32]
     ) {
         self.tenant = tenant
         self.takenAt = takenAt
@@ -55,7 +64,8 @@ public struct TenantModel: Sendable {
     public var storageBytes: Int {
         let users = userIDs.capacity * MemoryLayout<GUID>.stride + holdingOfUser.capacity * 4
         let names = principalNames.storageBytes
-        let attributes = columns.indices.capacity * 4 + columns.instants.capacity * 8
+        let attributes =
+            columns.indices.capacity * 4 + columns.instants.capacity * 8
             + columns.values.reduce(0) { $0 + $1.reduce(0) { $0 + 16 + ($1.scalarText?.utf8.count ?? 0) } }
         let groups = groupSetOfUser.capacity * 4 + groupSets.reduce(0) { $0 + 32 + $1.count * 4 }
         let licenses = holdings.reduce(0) { $0 + 64 + 48 * ($1.assignedLicenses.count + ($1.states?.count ?? 0)) }
@@ -67,7 +77,9 @@ public struct TenantModel: Sendable {
 
     public func userID(at index: Int) -> GUID { userIDs[index] }
     public func userPrincipalName(at index: Int) -> String { principalNames[index] }
-    public func hasUsageLocation(at index: Int) -> Bool { columns.valueIndex(ofUser: index, column: usageLocationColumn) != 0 }
+    public func hasUsageLocation(at index: Int) -> Bool {
+        columns.valueIndex(ofUser: index, column: usageLocationColumn) != 0
+    }
     public func usageLocation(at index: Int) -> String? {
         if case let .string(code) = columns.value(ofUser: index, column: usageLocationColumn) { code } else { nil }
     }
@@ -76,7 +88,9 @@ public struct TenantModel: Sendable {
         columnIndexByPath[path].flatMap { columns.value(ofUser: index, column: $0) }
     }
     public func licenseHolding(ofUser index: Int) -> LicenseHolding { holdings[Int(holdingOfUser[index])] }
-    public func isMember(user index: Int, ofGroup group: Int) -> Bool { groupSets[Int(groupSetOfUser[index])].contains(Int32(group)) }
+    public func isMember(user index: Int, ofGroup group: Int) -> Bool {
+        groupSets[Int(groupSetOfUser[index])].contains(Int32(group))
+    }
     /// How many users are members of the group at `group` (a pass over the users).
     public func memberCount(ofGroup group: Int) -> Int {
         (0..<userCount).reduce(0) { $0 + (isMember(user: $1, ofGroup: group) ? 1 : 0) }
@@ -129,7 +143,8 @@ public struct TenantModel: Sendable {
             usageLocation: usageLocation(at: index),
             assignedLicenses: holding.assignedLicenses,
             licenseAssignmentStates: holding.states,
-            properties: properties)
+            properties: properties
+        )
     }
 
     /// The whole model as a snapshot document.
@@ -141,10 +156,13 @@ public struct TenantModel: Sendable {
             subscribedSkus: subscribedSkus,
             groups: groups.indices.map { group in
                 DirectoryGroup(
-                    id: groups[group].id, displayName: groups[group].displayName,
-                    members: (0..<userCount).filter { isMember(user: $0, ofGroup: group) }.map { userIDs[$0] })
+                    id: groups[group].id,
+                    displayName: groups[group].displayName,
+                    members: (0..<userCount).filter { isMember(user: $0, ofGroup: group) }.map { userIDs[$0] }
+                )
             },
-            users: (0..<userCount).map(directoryUser(at:)))
+            users: (0..<userCount).map(directoryUser(at:))
+        )
     }
 }
 
@@ -172,16 +190,25 @@ public struct LicenseHolding: Sendable, Hashable {
     public var states: [LicenseAssignmentState]?
 
     public init(assignedLicenses: [AssignedLicense], states: [LicenseAssignmentState]?) {
-        self.assignedLicenses = assignedLicenses
+        self.assignedLicenses =
+            assignedLicenses
             .map { AssignedLicense(skuId: $0.skuId, disabledPlans: $0.disabledPlans.sorted()) }
             .sorted { $0.skuId < $1.skuId }
         self.states = states?
             .map {
                 LicenseAssignmentState(
-                    skuId: $0.skuId, disabledPlans: $0.disabledPlans.sorted(), assignedByGroup: $0.assignedByGroup,
-                    state: $0.state, error: $0.error)
+                    skuId: $0.skuId,
+                    disabledPlans: $0.disabledPlans.sorted(),
+                    assignedByGroup: $0.assignedByGroup,
+                    state: $0.state,
+                    error: $0.error
+                )
             }
-            .sorted { ($0.skuId, $0.assignedByGroup ?? GUID(high: 0, low: 0)) < ($1.skuId, $1.assignedByGroup ?? GUID(high: 0, low: 0)) }
+            .sorted {
+                ($0.skuId, $0.assignedByGroup ?? GUID(high: 0, low: 0)) < (
+                    $1.skuId, $1.assignedByGroup ?? GUID(high: 0, low: 0)
+                )
+            }
     }
 
     /// The direct assignment of a SKU, if there is one.
@@ -247,7 +274,10 @@ struct AttributeColumns: Sendable {
         for (slot, column) in dateColumns.enumerated() {
             // Each interned value becomes the date index with its instant, or stays a value.
             var kept: [JSONValue] = [.null, .null]
-            var renumbered = [(index: UInt32, instant: Int64)](repeating: (0, Self.noInstant), count: values[column].count)
+            var renumbered = [(index: UInt32, instant: Int64)](
+                repeating: (0, Self.noInstant),
+                count: values[column].count
+            )
             for (index, value) in values[column].enumerated().dropFirst() {
                 if let instant = Self.dateInstant(of: value) {
                     renumbered[index] = (Self.dateIndex, instant)
@@ -284,7 +314,9 @@ struct AttributeColumns: Sendable {
     func value(ofUser user: Int, column: Int) -> JSONValue? {
         let index = valueIndex(ofUser: user, column: column)
         if index == 0 { return nil }
-        if index == Self.dateIndex, let slot = dateSlot[column] { return .string(PolicyDates.text(instant(ofUser: user, dateSlot: slot))) }
+        if index == Self.dateIndex, let slot = dateSlot[column] {
+            return .string(PolicyDates.text(instant(ofUser: user, dateSlot: slot)))
+        }
         return values[column][index]
     }
 
@@ -341,7 +373,11 @@ struct StringColumn: Sendable {
                 defer { start = end }
                 let candidate = UnsafeBufferPointer(rebasing: bytes[start..<end])
                 if ascii {
-                    if candidate.count == lowered.count, zip(candidate, lowered).allSatisfy({ Self.asciiLowercased($0) == $1 }) { return index }
+                    if candidate.count == lowered.count,
+                        zip(candidate, lowered).allSatisfy({ Self.asciiLowercased($0) == $1 })
+                    {
+                        return index
+                    }
                 } else if String(decoding: candidate, as: UTF8.self).lowercased().utf8.elementsEqual(lowered) {
                     return index
                 }
@@ -386,7 +422,11 @@ struct StringColumn: Sendable {
         var result = StringColumn()
         result.reserveCapacity(strings: count, bytes: bytes.count)
         for index in 0..<count {
-            if let replacement = replacements[index] { result.append(replacement) } else { result.append(bytes(at: index)) }
+            if let replacement = replacements[index] {
+                result.append(replacement)
+            } else {
+                result.append(bytes(at: index))
+            }
         }
         return result
     }

@@ -48,9 +48,13 @@ public struct SystemdNotification: Sendable, Hashable, CustomStringConvertible {
     /// Line breaks and other control characters become spaces, so the line can never smuggle
     /// in another assignment.
     public static func status(_ line: String) -> SystemdNotification {
-        let oneLine = String(String.UnicodeScalarView(line.unicodeScalars.map { scalar in
-            scalar.properties.generalCategory == .control ? " " : scalar
-        }))
+        let oneLine = String(
+            String.UnicodeScalarView(
+                line.unicodeScalars.map { scalar in
+                    scalar.properties.generalCategory == .control ? " " : scalar
+                }
+            )
+        )
         return SystemdNotification("STATUS=\(oneLine)")
     }
 }

@@ -58,10 +58,15 @@ public struct SystemdNotifier: Sendable {
     public init(environment: [String: String], processID: Int32 = getpid(), logger: Logger) {
         self.logger = logger
         self.socketAddress = Self.parseSocketAddress(environment["NOTIFY_SOCKET"], logger: logger)
-        self.watchdogTimeout = socketAddress == nil ? nil : Self.parseWatchdogTimeout(
-            microseconds: environment["WATCHDOG_USEC"], pid: environment["WATCHDOG_PID"],
-            processID: processID, logger: logger
-        )
+        self.watchdogTimeout =
+            socketAddress == nil
+            ? nil
+            : Self.parseWatchdogTimeout(
+                microseconds: environment["WATCHDOG_USEC"],
+                pid: environment["WATCHDOG_PID"],
+                processID: processID,
+                logger: logger
+            )
     }
 
     /// Whether notifications reach a service manager.
@@ -88,7 +93,11 @@ public struct SystemdNotifier: Sendable {
         if let failure = Self.deliver(message, to: socketAddress) {
             logger.warning(
                 "Could not notify systemd; the service state systemd shows may be stale.",
-                metadata: ["notify.socket": "\(socketAddress)", "notify.message": "\(notifications.map(\.assignment).joined(separator: " "))", "error": "\(failure)"]
+                metadata: [
+                    "notify.socket": "\(socketAddress)",
+                    "notify.message": "\(notifications.map(\.assignment).joined(separator: " "))",
+                    "error": "\(failure)",
+                ]
             )
             return false
         }
@@ -125,11 +134,17 @@ public struct SystemdNotifier: Sendable {
     }
 
     private static func parseWatchdogTimeout(
-        microseconds: String?, pid: String?, processID: Int32, logger: Logger
+        microseconds: String?,
+        pid: String?,
+        processID: Int32,
+        logger: Logger
     ) -> Duration? {
         guard let microseconds else { return nil }
         if let pid, Int32(pid) != processID {
-            logger.debug("WATCHDOG_PID names another process; the watchdog is not ours.", metadata: ["watchdog.pid": "\(pid)"])
+            logger.debug(
+                "WATCHDOG_PID names another process; the watchdog is not ours.",
+                metadata: ["watchdog.pid": "\(pid)"]
+            )
             return nil
         }
         guard let value = UInt64(microseconds), value > 0, value <= UInt64(Int64.max) else {
@@ -170,7 +185,14 @@ public struct SystemdNotifier: Sendable {
         let sent = message.utf8CString.withUnsafeBytes { bytes in
             withUnsafePointer(to: socketAddress) { pointer in
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sockaddrPointer in
-                    sendto(descriptor, bytes.baseAddress, bytes.count - 1, sendFlags, sockaddrPointer, socklen_t(pathOffset + addressLength))
+                    sendto(
+                        descriptor,
+                        bytes.baseAddress,
+                        bytes.count - 1,
+                        sendFlags,
+                        sockaddrPointer,
+                        socklen_t(pathOffset + addressLength)
+                    )
                 }
             }
         }

@@ -58,8 +58,11 @@ struct ApplySchedule {
         var outcomeOfUser: [GUID: GraphWriteResult.Outcome] = [:]
         for result in results {
             // The license call decides; a PATCH decides only for a user who has no license call.
-            if case .assignLicense = result.write { outcomeOfUser[result.write.user] = result.outcome }
-            else if outcomeOfUser[result.write.user] == nil { outcomeOfUser[result.write.user] = result.outcome }
+            if case .assignLicense = result.write {
+                outcomeOfUser[result.write.user] = result.outcome
+            } else if outcomeOfUser[result.write.user] == nil {
+                outcomeOfUser[result.write.user] = result.outcome
+            }
         }
         for call in calls {
             switch outcomeOfUser[changes[call].userId] {

@@ -36,13 +36,29 @@ public struct StructuredLogHandler: LogHandler {
         if let extra = event.metadata { merged.merge(extra) { $1 } }
         if let error = event.error, merged["error"] == nil { merged["error"] = "\(error)" }
         let name = merged.removeValue(forKey: "event").map { "\($0)" }
-        let line = Self.line(format: format, time: Date(), level: event.level, event: name, message: event.message.description, metadata: merged)
+        let line = Self.line(
+            format: format,
+            time: Date(),
+            level: event.level,
+            event: name,
+            message: event.message.description,
+            metadata: merged
+        )
         sink.write(sink.isJournal ? JournalStream.priorityPrefix(event.level) + line : line)
     }
 
     /// One formatted record, newline included.
-    static func line(format: Format, time: Date, level: Logger.Level, event: String?, message: String, metadata: Logger.Metadata) -> String {
-        let timestamp = time.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    static func line(
+        format: Format,
+        time: Date,
+        level: Logger.Level,
+        event: String?,
+        message: String,
+        metadata: Logger.Metadata
+    ) -> String {
+        let timestamp = time.formatted(
+            .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)
+        )
         let keys = metadata.keys.sorted()
         switch format {
         case .json:
@@ -76,7 +92,8 @@ public struct StructuredLogHandler: LogHandler {
             }
         case let .array(values): return "[" + values.map(json).joined(separator: ",") + "]"
         case let .dictionary(members):
-            return "{" + members.keys.sorted().map { "\(jsonString($0)):\(json(members[$0]!))" }.joined(separator: ",") + "}"
+            return "{" + members.keys.sorted().map { "\(jsonString($0)):\(json(members[$0]!))" }.joined(separator: ",")
+                + "}"
         }
     }
 
@@ -85,14 +102,16 @@ public struct StructuredLogHandler: LogHandler {
         case let .string(text): text
         case let .stringConvertible(convertible): convertible.description
         case let .array(values): values.map(flat).joined(separator: ",")
-        case let .dictionary(members): members.keys.sorted().map { "\($0):\(flat(members[$0]!))" }.joined(separator: ",")
+        case let .dictionary(members):
+            members.keys.sorted().map { "\($0):\(flat(members[$0]!))" }.joined(separator: ",")
         }
     }
 
     private static func logfmtValue(_ text: String) -> String {
         let needsQuotes = text.isEmpty || text.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\n" }
         guard needsQuotes else { return text }
-        return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        return "\""
+            + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
             .replacingOccurrences(of: "\n", with: "\\n") + "\""
     }
 
@@ -106,7 +125,9 @@ public struct StructuredLogHandler: LogHandler {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             case let control where control.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(control.value, radix: 16).count) + String(control.value, radix: 16)
+                out +=
+                    "\\u" + String(repeating: "0", count: 4 - String(control.value, radix: 16).count)
+                    + String(control.value, radix: 16)
             default: out.unicodeScalars.append(scalar)
             }
         }
@@ -128,10 +149,14 @@ public struct LogSink: Sendable {
     public func write(_ line: String) { writeLine(line) }
 
     /// Standard output, each line written whole (journald keeps it under systemd).
-    public static let standardOutput = LogSink(isJournal: JournalStream.isJournal(descriptor: 1)) { FileDescriptorWriter.standardOutput.write($0) }
+    public static let standardOutput = LogSink(isJournal: JournalStream.isJournal(descriptor: 1)) {
+        FileDescriptorWriter.standardOutput.write($0)
+    }
 
     /// Standard error, for commands whose standard output is their result (`plan --output json`).
-    public static let standardError = LogSink(isJournal: JournalStream.isJournal(descriptor: 2)) { FileDescriptorWriter.standardError.write($0) }
+    public static let standardError = LogSink(isJournal: JournalStream.isJournal(descriptor: 2)) {
+        FileDescriptorWriter.standardError.write($0)
+    }
 }
 
 /// systemd's journal as a log stream (sd-daemon(3), systemd.exec(5) `$JOURNAL_STREAM`).
@@ -143,7 +168,10 @@ public struct LogSink: Sendable {
 /// `journalctl -p err` finds errors; the rest of the line (the JSON) is stored as it is.
 public enum JournalStream {
     /// Whether `descriptor` is the stream `JOURNAL_STREAM` names.
-    public static func isJournal(descriptor: Int32, environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+    public static func isJournal(
+        descriptor: Int32,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> Bool {
         guard let value = environment["JOURNAL_STREAM"] else { return false }
         let parts = value.split(separator: ":")
         guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }

@@ -42,7 +42,8 @@ public struct EngineState: Sendable, Hashable, Codable {
         self.init(
             pendingRemovals: try container.decode([PendingRemovalEntry].self, forKey: .pendingRemovals),
             failures: try container.decode([UserFailure].self, forKey: .failures),
-            groups: try container.decodeIfPresent([GroupCount].self, forKey: .groups) ?? [])
+            groups: try container.decodeIfPresent([GroupCount].self, forKey: .groups) ?? []
+        )
         version = try container.decode(Int.self, forKey: .version)
         lastSuccessAt = try container.decodeIfPresent(Int64.self, forKey: .lastSuccessAt)
     }
@@ -103,10 +104,18 @@ public struct EngineState: Sendable, Hashable, Codable {
 
     /// The planner's view of the pending removals.
     public var removalHistory: RemovalHistory {
-        get { RemovalHistory(firstSeen: Dictionary(pendingRemovals.map { (PendingRemoval(user: $0.user, sku: $0.sku), $0.since) }) { $1 }) }
+        get {
+            RemovalHistory(
+                firstSeen: Dictionary(pendingRemovals.map { (PendingRemoval(user: $0.user, sku: $0.sku), $0.since) }) {
+                    $1
+                }
+            )
+        }
         set {
-            pendingRemovals = newValue.firstSeen.map { PendingRemovalEntry(user: $0.key.user, sku: $0.key.sku, since: $0.value) }
-                .sorted { ($0.user, $0.sku) < ($1.user, $1.sku) }
+            pendingRemovals = newValue.firstSeen.map {
+                PendingRemovalEntry(user: $0.key.user, sku: $0.key.sku, since: $0.value)
+            }
+            .sorted { ($0.user, $0.sku) < ($1.user, $1.sku) }
         }
     }
 
@@ -117,7 +126,13 @@ public struct EngineState: Sendable, Hashable, Codable {
 
     /// Records the outcome of one user's calls: a success clears the user, a failure backs off
     /// for `base * 2^(failures - 1)`, at most `maximum`.
-    public mutating func record(user: GUID, failedWith error: String?, at now: Int64, base: Duration = .seconds(600), maximum: Duration = .seconds(12 * 3600)) {
+    public mutating func record(
+        user: GUID,
+        failedWith error: String?,
+        at now: Int64,
+        base: Duration = .seconds(600),
+        maximum: Duration = .seconds(12 * 3600)
+    ) {
         guard let error else {
             failuresByUser[user] = nil
             return

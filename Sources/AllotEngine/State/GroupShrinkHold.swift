@@ -50,9 +50,18 @@ public struct GroupShrinkHold: Sendable {
             let held = !confirmed && !allowMassRemoval
             outcome.shrinks.append(
                 CycleReport.GroupShrink(
-                    groupId: group.id, displayName: group.displayName, usersBefore: shrink.usersBefore, usersNow: users,
-                    cyclesSeen: shrink.cyclesSeen, held: held, overridden: !confirmed && allowMassRemoval))
-            outcome.remembered.append(EngineState.GroupCount(group: group.id, users: users, shrink: held ? shrink : nil))
+                    groupId: group.id,
+                    displayName: group.displayName,
+                    usersBefore: shrink.usersBefore,
+                    usersNow: users,
+                    cyclesSeen: shrink.cyclesSeen,
+                    held: held,
+                    overridden: !confirmed && allowMassRemoval
+                )
+            )
+            outcome.remembered.append(
+                EngineState.GroupCount(group: group.id, users: users, shrink: held ? shrink : nil)
+            )
         }
         outcome.remembered.sort { $0.group < $1.group }
         return outcome
@@ -62,12 +71,15 @@ public struct GroupShrinkHold: Sendable {
     private func shrink(of previous: EngineState.GroupCount?, now: Int) -> EngineState.HeldShrink? {
         guard let previous else { return nil }
         guard let held = previous.shrink else {
-            return rule.isShrink(from: previous.users, to: now) ? EngineState.HeldShrink(usersBefore: previous.users, cyclesSeen: 1) : nil
+            return rule.isShrink(from: previous.users, to: now)
+                ? EngineState.HeldShrink(usersBefore: previous.users, cyclesSeen: 1) : nil
         }
         // Back to a size that is no shrink of the count before: the hold ends, nothing removed.
         guard rule.isShrink(from: held.usersBefore, to: now) else { return nil }
         // Shrunk again from the smaller count: the new count has to be confirmed from the start.
-        if rule.isShrink(from: previous.users, to: now) { return EngineState.HeldShrink(usersBefore: held.usersBefore, cyclesSeen: 1) }
+        if rule.isShrink(from: previous.users, to: now) {
+            return EngineState.HeldShrink(usersBefore: held.usersBefore, cyclesSeen: 1)
+        }
         return EngineState.HeldShrink(usersBefore: held.usersBefore, cyclesSeen: held.cyclesSeen + 1)
     }
 }

@@ -44,21 +44,32 @@ public struct StateStore: Sendable {
                 state.version = EngineState.currentVersion
                 return Loaded(state: state)
             }
-            reason = "state version \(state.version) is not one this Allot reads (\(EngineState.oldestReadableVersion) to \(EngineState.currentVersion))"
+            reason =
+                "state version \(state.version) is not one this Allot reads (\(EngineState.oldestReadableVersion) to \(EngineState.currentVersion))"
         } catch {
             reason = "state file is unreadable or corrupt (\(error))"
         }
         guard setAside else {
-            return Loaded(state: EngineState(), recovery: "\(reason); left it in place and used an empty state (pending removals wait again)")
+            return Loaded(
+                state: EngineState(),
+                recovery: "\(reason); left it in place and used an empty state (pending removals wait again)"
+            )
         }
         let aside = path + ".corrupt-\(Int(now.timeIntervalSince1970))"
         try? FileManager.default.moveItem(atPath: path, toPath: aside)
-        return Loaded(state: EngineState(), recovery: "\(reason); moved it to \(aside) and started from an empty state (pending removals wait again)")
+        return Loaded(
+            state: EngineState(),
+            recovery: "\(reason); moved it to \(aside) and started from an empty state (pending removals wait again)"
+        )
     }
 
     /// Writes the state atomically (write, fsync, rename, fsync the directory).
     public func save(_ state: EngineState) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: directory,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         let data = try encoder.encode(state)

@@ -17,7 +17,11 @@ struct ClientAssertionSigner: Sendable {
     static let lifetime: TimeInterval = 600
 
     init(certificateFile: String, privateKeyFile: String, clientId: String, audience: String) throws {
-        let certificatePEM = try CredentialFile.read(certificateFile, what: "certificate", setting: "auth.certificate.certificateFile")
+        let certificatePEM = try CredentialFile.read(
+            certificateFile,
+            what: "certificate",
+            setting: "auth.certificate.certificateFile"
+        )
         let der: [UInt8]
         do {
             let documents = try PEMDocument.parseMultiple(pemString: certificatePEM)
@@ -29,15 +33,21 @@ struct ClientAssertionSigner: Sendable {
         } catch {
             throw AuthenticationError(
                 "the certificate file '\(certificateFile)' does not hold a PEM X.509 certificate (-----BEGIN CERTIFICATE-----); "
-                    + "check auth.certificate.certificateFile")
+                    + "check auth.certificate.certificateFile"
+            )
         }
-        let keyPEM = try CredentialFile.read(privateKeyFile, what: "private key", setting: "auth.certificate.privateKeyFile")
+        let keyPEM = try CredentialFile.read(
+            privateKeyFile,
+            what: "private key",
+            setting: "auth.certificate.privateKeyFile"
+        )
         do {
             key = try _RSA.Signing.PrivateKey(pemRepresentation: keyPEM)
         } catch {
             throw AuthenticationError(
                 "the private key file '\(privateKeyFile)' does not hold an unencrypted PEM RSA private key "
-                    + "(PKCS#1 or PKCS#8); check auth.certificate.privateKeyFile")
+                    + "(PKCS#1 or PKCS#8); check auth.certificate.privateKeyFile"
+            )
         }
         thumbprint = Base64URL.encode(SHA256.hash(data: der))
         self.clientId = clientId
@@ -49,11 +59,18 @@ struct ClientAssertionSigner: Sendable {
         let issuedAt = Int(now.timeIntervalSince1970)
         let header = Header(alg: "PS256", typ: "JWT", x5tS256: thumbprint)
         let claims = Claims(
-            aud: audience, iss: clientId, sub: clientId, jti: UUID().uuidString.lowercased(),
-            nbf: issuedAt, iat: issuedAt, exp: issuedAt + Int(Self.lifetime))
+            aud: audience,
+            iss: clientId,
+            sub: clientId,
+            jti: UUID().uuidString.lowercased(),
+            nbf: issuedAt,
+            iat: issuedAt,
+            exp: issuedAt + Int(Self.lifetime)
+        )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let signingInput = Base64URL.encode(try encoder.encode(header)) + "." + Base64URL.encode(try encoder.encode(claims))
+        let signingInput =
+            Base64URL.encode(try encoder.encode(header)) + "." + Base64URL.encode(try encoder.encode(claims))
         let signature = try key.signature(for: Data(signingInput.utf8), padding: .PSS)
         return signingInput + "." + Base64URL.encode(signature.rawRepresentation)
     }

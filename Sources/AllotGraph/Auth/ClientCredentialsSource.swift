@@ -30,7 +30,9 @@ struct ClientCredentialsSource: TokenSource {
 
     init(configuration: GraphClient.Configuration, authority: Endpoint, executor: RequestExecutor) throws {
         guard !configuration.clientId.isEmpty else {
-            throw AuthenticationError("auth.clientId is empty; set it to the application (client) id of the app registration")
+            throw AuthenticationError(
+                "auth.clientId is empty; set it to the application (client) id of the app registration"
+            )
         }
         clientId = configuration.clientId
         tenant = configuration.tenant
@@ -47,14 +49,20 @@ struct ClientCredentialsSource: TokenSource {
             } else {
                 throw AuthenticationError(
                     "no client secret file: set auth.clientSecretFile, or run under systemd with "
-                        + "LoadCredential=client-secret:... so that $CREDENTIALS_DIRECTORY/client-secret exists (CREDENTIALS_DIRECTORY is not set)")
+                        + "LoadCredential=client-secret:... so that $CREDENTIALS_DIRECTORY/client-secret exists (CREDENTIALS_DIRECTORY is not set)"
+                )
             }
         case .certificate(let certificateFile, let privateKeyFile):
             let audience = "\(authority.base)/\(configuration.tenant)/oauth2/v2.0/token"
             proof = .certificate(
                 try ClientAssertionSigner(
-                    certificateFile: certificateFile, privateKeyFile: privateKeyFile, clientId: configuration.clientId, audience: audience),
-                certificateFile: certificateFile)
+                    certificateFile: certificateFile,
+                    privateKeyFile: privateKeyFile,
+                    clientId: configuration.clientId,
+                    audience: audience
+                ),
+                certificateFile: certificateFile
+            )
         case .federatedTokenFile(let file):
             proof = .federatedTokenFile(file)
         case .managedIdentity:
@@ -74,19 +82,32 @@ struct ClientCredentialsSource: TokenSource {
         var fields = [("client_id", clientId), ("scope", scope), ("grant_type", "client_credentials")]
         switch proof {
         case .secretFile(let file):
-            fields.append(("client_secret", try CredentialFile.read(file, what: "client secret", setting: "auth.clientSecretFile")))
+            fields.append(
+                (
+                    "client_secret",
+                    try CredentialFile.read(file, what: "client secret", setting: "auth.clientSecretFile")
+                )
+            )
         case .certificate(let signer, _):
             fields.append(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))
             fields.append(("client_assertion", try signer.assertion(now: Date())))
         case .federatedTokenFile(let file):
             fields.append(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))
             fields.append(
-                ("client_assertion", try CredentialFile.read(file, what: "federated token", setting: "auth.federatedTokenFile")))
+                (
+                    "client_assertion",
+                    try CredentialFile.read(file, what: "federated token", setting: "auth.federatedTokenFile")
+                )
+            )
         }
         let response = try await executor.send(
-            .POST, tokenURL, host: authorityHost, operation: GraphMetrics.tokenOperation(summary),
+            .POST,
+            tokenURL,
+            host: authorityHost,
+            operation: GraphMetrics.tokenOperation(summary),
             headers: [("Content-Type", "application/x-www-form-urlencoded")],
-            body: Array(FormEncoding.encode(fields).utf8))
+            body: Array(FormEncoding.encode(fields).utf8)
+        )
         return try TokenResponse.decode(response, source: summary, clientId: clientId)
     }
 }
@@ -99,7 +120,8 @@ enum CredentialFile {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             throw AuthenticationError(
-                "the \(what) file '\(path)' could not be read (\(Self.reason(path: path))); check \(setting) and the file's permissions")
+                "the \(what) file '\(path)' could not be read (\(Self.reason(path: path))); check \(setting) and the file's permissions"
+            )
         }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else {
@@ -138,7 +160,10 @@ enum TokenResponse {
             } else {
                 let text = try container.decode(String.self)
                 guard let number = Double(text) else {
-                    throw DecodingError.dataCorruptedError(in: container, debugDescription: "expires_in is not a number")
+                    throw DecodingError.dataCorruptedError(
+                        in: container,
+                        debugDescription: "expires_in is not a number"
+                    )
                 }
                 seconds = number
             }
@@ -152,12 +177,16 @@ enum TokenResponse {
             let who = clientId.map { " for client id \($0)" } ?? ""
             throw AuthenticationError(
                 "the token request\(who) with the \(source) was refused (HTTP \(response.status))",
-                entraError: failure?.error, entraErrorDescription: failure?.error_description,
-                clientRequestId: response.clientRequestId)
+                entraError: failure?.error,
+                entraErrorDescription: failure?.error_description,
+                clientRequestId: response.clientRequestId
+            )
         }
         guard let success = try? JSONDecoder().decode(Success.self, from: data), !success.access_token.isEmpty else {
             throw AuthenticationError(
-                "the token endpoint answered the \(source) without an access_token", clientRequestId: response.clientRequestId)
+                "the token endpoint answered the \(source) without an access_token",
+                clientRequestId: response.clientRequestId
+            )
         }
         let seconds = success.expires_in?.seconds ?? 3599
         return IssuedToken(accessToken: success.access_token, lifetime: .milliseconds(Int64(max(0, seconds) * 1000)))

@@ -25,7 +25,12 @@ struct ManagedIdentitySource: TokenSource {
         var schedule = RetrySchedule(policy: executor.retry)
         while true {
             let response = try await executor.send(
-                .GET, url, host: endpoint.host, operation: GraphMetrics.tokenOperation(summary), headers: [("Metadata", "true")])
+                .GET,
+                url,
+                host: endpoint.host,
+                operation: GraphMetrics.tokenOperation(summary),
+                headers: [("Metadata", "true")]
+            )
             guard response.status == 404 || response.status == 410,
                 case .retry(let delay) = schedule.record(.transport, random: Double.random(in: 0..<1))
             else {

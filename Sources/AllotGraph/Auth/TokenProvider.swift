@@ -65,7 +65,11 @@ actor CachingTokenProvider: TokenProvider {
     /// would otherwise go on retrying an unreachable token endpoint after SIGTERM). The callers
     /// waiting on one fetch are the reads of one cycle, cancelled together.
     private static func value(of fetch: Task<IssuedToken, any Error>) async throws -> IssuedToken {
-        try await withTaskCancellationHandler { try await fetch.value } onCancel: { fetch.cancel() }
+        try await withTaskCancellationHandler {
+            try await fetch.value
+        } onCancel: {
+            fetch.cancel()
+        }
     }
 
     /// How long after issue a token of this lifetime is replaced.

@@ -30,8 +30,14 @@ extension GraphClient {
     /// a deltaLink and no data. Two requests whatever the tenant size: the full read that
     /// follows holds the current state, and the next round holds everything changed since.
     public func startDelta(attributes: [String]) async throws -> DeltaLinks {
-        let users = try await deltaLinkOnly("\(graph.base)/users/delta?$select=\(Self.userDeltaSelect(attributes: attributes))&$deltatoken=latest", read: "users delta")
-        let groups = try await deltaLinkOnly("\(graph.base)/groups/delta?$select=displayName,members&$deltatoken=latest", read: "groups delta")
+        let users = try await deltaLinkOnly(
+            "\(graph.base)/users/delta?$select=\(Self.userDeltaSelect(attributes: attributes))&$deltatoken=latest",
+            read: "users delta"
+        )
+        let groups = try await deltaLinkOnly(
+            "\(graph.base)/groups/delta?$select=displayName,members&$deltatoken=latest",
+            read: "groups delta"
+        )
         return DeltaLinks(users: users, groups: groups)
     }
 
@@ -63,24 +69,45 @@ extension GraphClient {
         for start in stride(from: 0, to: ids.count, by: BatchRequest.maxRequests) {
             let chunk = Array(ids[start..<min(ids.count, start + BatchRequest.maxRequests)])
             let read = "users \(chunk[0]) and \(chunk.count - 1) more"
-            let body = ReadBatch(requests: chunk.enumerated().map { index, id in
-                ReadBatch.Item(id: "\(index)", method: "GET", url: "/users/\(id)?$select=\(select)")
-            })
+            let body = ReadBatch(
+                requests: chunk.enumerated().map { index, id in
+                    ReadBatch.Item(id: "\(index)", method: "GET", url: "/users/\(id)?$select=\(select)")
+                }
+            )
             requests += 1
             let response: GraphResponse
             do {
                 response = try await executor.send(
-                    .POST, "\(graph.base)/$batch", host: graph.host, operation: "POST /$batch",
-                    headers: [("Content-Type", "application/json")], body: Array(try JSONEncoder().encode(body)), authorizer: authorizer)
+                    .POST,
+                    "\(graph.base)/$batch",
+                    host: graph.host,
+                    operation: "POST /$batch",
+                    headers: [("Content-Type", "application/json")],
+                    body: Array(try JSONEncoder().encode(body)),
+                    authorizer: authorizer
+                )
             } catch let error as GraphRequestError {
-                throw GraphReadError(.incomplete, read: read, message: "the read did not complete; nothing read is used", request: error)
+                throw GraphReadError(
+                    .incomplete,
+                    read: read,
+                    message: "the read did not complete; nothing read is used",
+                    request: error
+                )
             }
             guard response.isSuccess else {
                 throw GraphReadError(
-                    .incomplete, read: read, message: "the read did not complete; nothing read is used",
-                    request: response.error(operation: "POST /$batch"))
+                    .incomplete,
+                    read: read,
+                    message: "the read did not complete; nothing read is used",
+                    request: response.error(operation: "POST /$batch")
+                )
             }
-            guard let answers = try? JSONDecoder().decode(ReadBatchResponse.self, from: Data(response.body.readableBytesView)) else {
+            guard
+                let answers = try? JSONDecoder().decode(
+                    ReadBatchResponse.self,
+                    from: Data(response.body.readableBytesView)
+                )
+            else {
                 throw GraphReadError(.malformedResponse, read: read, message: "the batch response could not be decoded")
             }
             for answer in answers.responses.sorted(by: { (Int($0.id) ?? 0) < (Int($1.id) ?? 0) }) {
@@ -88,8 +115,11 @@ extension GraphClient {
                 guard (200..<300).contains(answer.status), let user = answer.body else {
                     let user = Int(answer.id).flatMap { chunk.indices.contains($0) ? chunk[$0] : nil }
                     throw GraphReadError(
-                        .incomplete, read: "user \(user.map(\.description) ?? answer.id)",
-                        message: "Graph answered \(answer.status) (\(answer.error?.code ?? "no code"): \(answer.error?.message ?? "no message")); nothing read is used")
+                        .incomplete,
+                        read: "user \(user.map(\.description) ?? answer.id)",
+                        message:
+                            "Graph answered \(answer.status) (\(answer.error?.code ?? "no code"): \(answer.error?.message ?? "no message")); nothing read is used"
+                    )
                 }
                 users.append(user)
             }
@@ -118,7 +148,10 @@ extension GraphClient {
     /// Follows one round's pages from `link` to its `@odata.deltaLink`, handing each entry of
     /// `value` to `entry`.
     private func followRound(
-        _ link: String, read: String, requests: inout Int, entry: (JSONValue) throws -> Void
+        _ link: String,
+        read: String,
+        requests: inout Int,
+        entry: (JSONValue) throws -> Void
     ) async throws -> String {
         var links = NextLinks(graph: graph, first: link)
         var url = link
@@ -129,35 +162,68 @@ extension GraphClient {
             requests += 1
             let response: GraphResponse
             do {
-                response = try await executor.send(.GET, url, host: graph.host, operation: Self.deltaOperation(read), authorizer: authorizer)
+                response = try await executor.send(
+                    .GET,
+                    url,
+                    host: graph.host,
+                    operation: Self.deltaOperation(read),
+                    authorizer: authorizer
+                )
             } catch let error as GraphRequestError {
-                throw GraphReadError(.incomplete, read: pageRead, message: "the read did not complete; nothing read is used", request: error)
+                throw GraphReadError(
+                    .incomplete,
+                    read: pageRead,
+                    message: "the read did not complete; nothing read is used",
+                    request: error
+                )
             }
             let failure = response.isSuccess ? nil : response.error(operation: Self.deltaOperation(read))
-            if let failure, response.status == 410 || ["syncStateNotFound", "resyncRequired"].contains(failure.code ?? "") {
+            if let failure,
+                response.status == 410 || ["syncStateNotFound", "resyncRequired"].contains(failure.code ?? "")
+            {
                 throw GraphReadError(
-                    .deltaExpired, read: pageRead,
-                    message: "Graph no longer accepts the delta link (\(failure.code ?? "\(response.status)")): the changes since the last round are lost, so a full read follows",
-                    request: failure)
+                    .deltaExpired,
+                    read: pageRead,
+                    message:
+                        "Graph no longer accepts the delta link (\(failure.code ?? "\(response.status)")): the changes since the last round are lost, so a full read follows",
+                    request: failure
+                )
             }
             if let failure {
-                throw GraphReadError(.incomplete, read: pageRead, message: "the read did not complete; nothing read is used", request: failure)
+                throw GraphReadError(
+                    .incomplete,
+                    read: pageRead,
+                    message: "the read did not complete; nothing read is used",
+                    request: failure
+                )
             }
             let decoded: DeltaPage
             do {
                 decoded = try JSONDecoder().decode(DeltaPage.self, from: Data(response.body.readableBytesView))
                 for value in decoded.value { try entry(value) }
             } catch {
-                throw GraphReadError(.malformedResponse, read: pageRead, message: "the page could not be decoded (\(error))")
+                throw GraphReadError(
+                    .malformedResponse,
+                    read: pageRead,
+                    message: "the page could not be decoded (\(error))"
+                )
             }
             if let deltaLink = decoded.deltaLink, !deltaLink.isEmpty {
                 guard graph.isSameOrigin(as: deltaLink) else {
-                    throw GraphReadError(.malformedResponse, read: pageRead, message: "@odata.deltaLink '\(deltaLink)' does not point at the Graph endpoint \(graph.base)")
+                    throw GraphReadError(
+                        .malformedResponse,
+                        read: pageRead,
+                        message: "@odata.deltaLink '\(deltaLink)' does not point at the Graph endpoint \(graph.base)"
+                    )
                 }
                 return deltaLink
             }
             guard let next = try links.follow(decoded.nextLink, read: pageRead) else {
-                throw GraphReadError(.malformedResponse, read: pageRead, message: "the page carries neither @odata.nextLink nor @odata.deltaLink")
+                throw GraphReadError(
+                    .malformedResponse,
+                    read: pageRead,
+                    message: "the page carries neither @odata.nextLink nor @odata.deltaLink"
+                )
             }
             url = next
         }
@@ -177,19 +243,31 @@ extension GraphClient {
         }
         var usageLocation: String?
         if case .string(let code)? = fields["usageLocation"] { usageLocation = code }
-        for key in fields.keys where ["id", "userPrincipalName", "usageLocation"].contains(key) || key.hasPrefix("@") { fields[key] = nil }
-        delta.userChanged(DirectoryUser(
-            id: id, userPrincipalName: principalName, usageLocation: usageLocation, licenseAssignmentStates: nil, properties: fields))
+        for key in fields.keys where ["id", "userPrincipalName", "usageLocation"].contains(key) || key.hasPrefix("@") {
+            fields[key] = nil
+        }
+        delta.userChanged(
+            DirectoryUser(
+                id: id,
+                userPrincipalName: principalName,
+                usageLocation: usageLocation,
+                licenseAssignmentStates: nil,
+                properties: fields
+            )
+        )
     }
 
     /// A groups delta entry: its `members@delta` additions and `@removed` members.
     static func addGroup(_ entry: JSONValue, to delta: inout TenantDelta) throws {
-        guard case .object(let fields) = entry, case .string(let idText)? = fields["id"], let group = GUID(idText) else {
+        guard case .object(let fields) = entry, case .string(let idText)? = fields["id"], let group = GUID(idText)
+        else {
             throw DeltaEntryError(expected: "a group with an id")
         }
         guard case .array(let members)? = fields["members@delta"] else { return }
         for member in members {
-            guard case .object(let memberFields) = member, case .string(let memberText)? = memberFields["id"], let id = GUID(memberText) else {
+            guard case .object(let memberFields) = member, case .string(let memberText)? = memberFields["id"],
+                let id = GUID(memberText)
+            else {
                 throw DeltaEntryError(expected: "a members@delta entry with an id")
             }
             let kind: MembershipChange.MemberKind
@@ -198,7 +276,9 @@ extension GraphClient {
             case .string("#microsoft.graph.group")?: kind = .group
             default: kind = .other
             }
-            delta.membership(MembershipChange(group: group, member: id, memberKind: kind, added: memberFields["@removed"] == nil))
+            delta.membership(
+                MembershipChange(group: group, member: id, memberKind: kind, added: memberFields["@removed"] == nil)
+            )
         }
     }
 }

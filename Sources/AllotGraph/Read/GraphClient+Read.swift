@@ -40,7 +40,9 @@ extension GraphClient {
     ///     to do when Graph refuses it.
     ///   - progress: called after every page (from any task; keep it cheap).
     public func readTenant(
-        attributes: [String], groups: [String], signInActivityFor reader: SignInActivityReader = .policies,
+        attributes: [String],
+        groups: [String],
+        signInActivityFor reader: SignInActivityReader = .policies,
         progress: (@Sendable (ReadProgress) -> Void)? = nil
     ) async throws -> TenantModel {
         let counter = ProgressCounter(report: progress)
@@ -63,7 +65,17 @@ extension GraphClient {
                 group.addTask {
                     switch job {
                     case .users:
-                        return (index, .users(try await self.readUsers(attributes: attributes, takenAt: takenAt, reader: reader, counter: counter)))
+                        return (
+                            index,
+                            .users(
+                                try await self.readUsers(
+                                    attributes: attributes,
+                                    takenAt: takenAt,
+                                    reader: reader,
+                                    counter: counter
+                                )
+                            )
+                        )
                     case .subscribedSkus:
                         return (index, .subscribedSkus(try await self.readSubscribedSkus()))
                     case .group(let reference):
@@ -92,7 +104,11 @@ extension GraphClient {
         do {
             return try builder.build()
         } catch {
-            throw GraphReadError(.malformedResponse, read: "users", message: "Graph returned inconsistent data: \(error)")
+            throw GraphReadError(
+                .malformedResponse,
+                read: "users",
+                message: "Graph returned inconsistent data: \(error)"
+            )
         }
     }
 
@@ -122,11 +138,19 @@ extension GraphClient {
     /// Graph's maximum page size of a users listing that selects `signInActivity` (user-list.md).
     static let signInActivityPageSize = 500
 
-    private func readUsers(attributes: [String], takenAt: String, reader: SignInActivityReader, counter: ProgressCounter) async throws -> TenantBuilder {
+    private func readUsers(
+        attributes: [String],
+        takenAt: String,
+        reader: SignInActivityReader,
+        counter: ProgressCounter
+    ) async throws -> TenantBuilder {
         var builder = TenantBuilder(tenant: configuration.tenant, takenAt: takenAt, attributes: attributes)
         var decoder = UserPageDecoder(attributePaths: builder.attributePaths)
         let select = Self.userSelect(attributes: attributes).map(FormEncoding.escape).joined(separator: ",")
-        var links = NextLinks(graph: graph, first: "\(graph.base)/users?$select=\(select)&$top=\(Self.userPageSize(attributes: attributes))")
+        var links = NextLinks(
+            graph: graph,
+            first: "\(graph.base)/users?$select=\(select)&$top=\(Self.userPageSize(attributes: attributes))"
+        )
         var url: String? = links.first
         var page = 0
         while let current = url {
@@ -143,8 +167,10 @@ extension GraphClient {
                 decoded = try decoder.decode(response.body, into: &builder)
             } catch {
                 throw GraphReadError(
-                    .malformedResponse, read: read,
-                    message: "the page could not be decoded (\(error)); client-request-id \(response.clientRequestId)")
+                    .malformedResponse,
+                    read: read,
+                    message: "the page could not be decoded (\(error)); client-request-id \(response.clientRequestId)"
+                )
             }
             counter.add(userPages: 1, users: decoded.users)
             url = try links.follow(decoded.nextLink, read: read)
@@ -174,13 +200,20 @@ extension GraphClient {
             let read = page == 1 ? "subscribedSkus" : "subscribedSkus page \(page)"
             let response = try await getPage(current, read: read, operation: "GET /subscribedSkus")
             do {
-                let decoded = try JSONDecoder().decode(ODataPage<SubscribedSku>.self, from: Data(response.body.readableBytesView))
+                let decoded = try JSONDecoder().decode(
+                    ODataPage<SubscribedSku>.self,
+                    from: Data(response.body.readableBytesView)
+                )
                 skus += decoded.value
                 url = try links.follow(decoded.nextLink, read: read)
             } catch let error as GraphReadError {
                 throw error
             } catch {
-                throw GraphReadError(.malformedResponse, read: read, message: "the SKUs could not be decoded (\(error))")
+                throw GraphReadError(
+                    .malformedResponse,
+                    read: read,
+                    message: "the SKUs could not be decoded (\(error))"
+                )
             }
         }
         return skus
@@ -194,12 +227,18 @@ extension GraphClient {
     /// `ConsistencyLevel: eventual` and is served from an index that "might not be up-to-date
     /// with recent changes" (docs/graph-client.md). Entries typed as anything but a user (nested
     /// groups, devices, contacts) are skipped.
-    private func readGroup(_ reference: String, counter: ProgressCounter) async throws -> (group: DirectoryGroup, nested: Set<GUID>) {
+    private func readGroup(
+        _ reference: String,
+        counter: ProgressCounter
+    ) async throws -> (group: DirectoryGroup, nested: Set<GUID>) {
         let info = try await resolveGroup(reference)
         if info.visibility?.lowercased() == "hiddenmembership" { try await requireHiddenMembershipPermission(info) }
         var members: [GUID] = []
         var nested: [GUID] = []
-        var links = NextLinks(graph: graph, first: "\(graph.base)/groups/\(info.id)/transitiveMembers?$select=id&$top=999")
+        var links = NextLinks(
+            graph: graph,
+            first: "\(graph.base)/groups/\(info.id)/transitiveMembers?$select=id&$top=999"
+        )
         var url: String? = links.first
         var page = 0
         while let current = url {
@@ -210,7 +249,11 @@ extension GraphClient {
             do {
                 nextLink = try CollectionPage.userIds(response.body, into: &members, groups: &nested)
             } catch {
-                throw GraphReadError(.malformedResponse, read: read, message: "the page could not be decoded (\(error))")
+                throw GraphReadError(
+                    .malformedResponse,
+                    read: read,
+                    message: "the page could not be decoded (\(error))"
+                )
             }
             counter.add(memberPages: 1)
             url = try links.follow(nextLink, read: read)
@@ -224,7 +267,9 @@ extension GraphClient {
     /// says whether the permission is there; a token Allot cannot read counts as without it.
     private func requireHiddenMembershipPermission(_ group: ResolvedGroup) async throws {
         let token = try await tokens.token(rejecting: nil)
-        if let refusal = Self.hiddenMembershipRefusal(groupId: group.id, displayName: group.displayName, token: token) { throw refusal }
+        if let refusal = Self.hiddenMembershipRefusal(groupId: group.id, displayName: group.displayName, token: token) {
+            throw refusal
+        }
     }
 
     /// Why the members of a hidden-membership group cannot be read with `token`, or `nil` when
@@ -237,10 +282,13 @@ extension GraphClient {
             ? "the access token is not a JWT whose roles claim Allot can read, so it cannot tell whether the application holds the \(hiddenMembershipPermission) permission"
             : "the application's access token lacks the \(hiddenMembershipPermission) application permission"
         return GraphReadError(
-            .membershipHidden, read: "group '\(displayName)' (\(groupId))",
-            message: "the group has hidden membership (visibility HiddenMembership) and \(why); Graph would list it without its members, "
+            .membershipHidden,
+            read: "group '\(displayName)' (\(groupId))",
+            message:
+                "the group has hidden membership (visibility HiddenMembership) and \(why); Graph would list it without its members, "
                 + "so nothing is planned. Grant \(hiddenMembershipPermission) to the app registration (application permission, "
-                + "with admin consent; deploy/app-registration.md), or stop referencing the group")
+                + "with admin consent; deploy/app-registration.md), or stop referencing the group"
+        )
     }
 
     /// The error to report when Graph refused a users page for its `signInActivity`: the
@@ -250,10 +298,12 @@ extension GraphClient {
         let why: String
         switch request.code {
         case "Authentication_MSGraphPermissionMissing":
-            why = "the application lacks the \(signInActivityPermission) permission, which Graph requires for signInActivity. "
+            why =
+                "the application lacks the \(signInActivityPermission) permission, which Graph requires for signInActivity. "
                 + "Grant \(signInActivityPermission) to the app registration (application permission, with admin consent; deploy/app-registration.md)"
         case "Authentication_RequestFromNonPremiumTenantOrB2CTenant":
-            why = "the tenant has no Microsoft Entra ID P1 (or P2) license, without which Graph keeps no signInActivity. "
+            why =
+                "the tenant has no Microsoft Entra ID P1 (or P2) license, without which Graph keeps no signInActivity. "
                 + "License the tenant for Entra ID P1"
         default:
             return nil
@@ -294,21 +344,38 @@ extension GraphClient {
         if let id = GUID(reference) {
             let read = "group \(id)"
             let url = "\(graph.base)/groups/\(id)?$select=\(Self.groupSelect)"
-            let response = try await executor.send(.GET, url, host: graph.host, operation: "GET /groups/{id}", authorizer: authorizer)
+            let response = try await executor.send(
+                .GET,
+                url,
+                host: graph.host,
+                operation: "GET /groups/{id}",
+                authorizer: authorizer
+            )
             if response.status == 404 {
                 throw GraphReadError(
-                    .groupNotFound, read: read,
+                    .groupNotFound,
+                    read: read,
                     message: "no group has the object id \(id); fix the policy's group reference",
-                    request: response.error(operation: "GET /groups/{id}"))
+                    request: response.error(operation: "GET /groups/{id}")
+                )
             }
             guard response.isSuccess else {
                 throw GraphReadError(
-                    .incomplete, read: read, message: "the group could not be read", request: response.error(operation: "GET /groups/{id}"))
+                    .incomplete,
+                    read: read,
+                    message: "the group could not be read",
+                    request: response.error(operation: "GET /groups/{id}")
+                )
             }
-            guard let entry = try? JSONDecoder().decode(GroupEntry.self, from: Data(response.body.readableBytesView)) else {
+            guard let entry = try? JSONDecoder().decode(GroupEntry.self, from: Data(response.body.readableBytesView))
+            else {
                 throw GraphReadError(.malformedResponse, read: read, message: "the group could not be decoded")
             }
-            return ResolvedGroup(id: entry.id, displayName: entry.displayName ?? reference, visibility: entry.visibility)
+            return ResolvedGroup(
+                id: entry.id,
+                displayName: entry.displayName ?? reference,
+                visibility: entry.visibility
+            )
         }
         let read = "group '\(reference)'"
         let literal = reference.replacingOccurrences(of: "'", with: "''")
@@ -319,7 +386,12 @@ extension GraphClient {
         var url: String? = links.first
         while let current = url {
             let response = try await getPage(current, read: read, operation: "GET /groups?$filter")
-            guard let page = try? JSONDecoder().decode(ODataPage<GroupEntry>.self, from: Data(response.body.readableBytesView)) else {
+            guard
+                let page = try? JSONDecoder().decode(
+                    ODataPage<GroupEntry>.self,
+                    from: Data(response.body.readableBytesView)
+                )
+            else {
                 throw GraphReadError(.malformedResponse, read: read, message: "the group search could not be decoded")
             }
             entries += page.value
@@ -328,16 +400,26 @@ extension GraphClient {
         let matches = entries.filter { ($0.displayName ?? "").lowercased() == reference.lowercased() }
         switch matches.count {
         case 1:
-            return ResolvedGroup(id: matches[0].id, displayName: matches[0].displayName ?? reference, visibility: matches[0].visibility)
+            return ResolvedGroup(
+                id: matches[0].id,
+                displayName: matches[0].displayName ?? reference,
+                visibility: matches[0].visibility
+            )
         case 0:
             throw GraphReadError(
-                .groupNotFound, read: read,
-                message: "no group has the display name '\(reference)'; fix the policy's group reference (names compare case-insensitively)")
+                .groupNotFound,
+                read: read,
+                message:
+                    "no group has the display name '\(reference)'; fix the policy's group reference (names compare case-insensitively)"
+            )
         default:
             let ids = matches.map { $0.id.description }.joined(separator: ", ")
             throw GraphReadError(
-                .groupAmbiguous, read: read,
-                message: "\(matches.count) groups have the display name '\(reference)' (\(ids)); reference the intended one by its object id")
+                .groupAmbiguous,
+                read: read,
+                message:
+                    "\(matches.count) groups have the display name '\(reference)' (\(ids)); reference the intended one by its object id"
+            )
         }
     }
 
@@ -348,14 +430,28 @@ extension GraphClient {
     func getPage(_ url: String, read: String, operation: String) async throws -> GraphResponse {
         let response: GraphResponse
         do {
-            response = try await executor.send(.GET, url, host: graph.host, operation: operation, authorizer: authorizer)
+            response = try await executor.send(
+                .GET,
+                url,
+                host: graph.host,
+                operation: operation,
+                authorizer: authorizer
+            )
         } catch let error as GraphRequestError {
-            throw GraphReadError(.incomplete, read: read, message: "the read did not complete; nothing read is used", request: error)
+            throw GraphReadError(
+                .incomplete,
+                read: read,
+                message: "the read did not complete; nothing read is used",
+                request: error
+            )
         }
         guard response.isSuccess else {
             throw GraphReadError(
-                .incomplete, read: read, message: "the read did not complete; nothing read is used",
-                request: response.error(operation: operation))
+                .incomplete,
+                read: read,
+                message: "the read did not complete; nothing read is used",
+                request: response.error(operation: operation)
+            )
         }
         return response
     }
@@ -382,12 +478,18 @@ struct NextLinks {
         guard let link, !link.isEmpty else { return nil }
         guard graph.isSameOrigin(as: link) else {
             throw GraphReadError(
-                .malformedResponse, read: read, message: "@odata.nextLink '\(link)' does not point at the Graph endpoint \(graph.base)")
+                .malformedResponse,
+                read: read,
+                message: "@odata.nextLink '\(link)' does not point at the Graph endpoint \(graph.base)"
+            )
         }
         guard followed.insert(link).inserted else {
             throw GraphReadError(
-                .malformedResponse, read: read,
-                message: "@odata.nextLink '\(link)' repeats a page already read: the listing would never end, so nothing read is used")
+                .malformedResponse,
+                read: read,
+                message:
+                    "@odata.nextLink '\(link)' repeats a page already read: the listing would never end, so nothing read is used"
+            )
         }
         return link
     }

@@ -44,7 +44,9 @@ struct JSONScanner {
     @inline(__always)
     mutating func expect(_ byte: UInt8, _ what: String) throws(SyntaxError) {
         skipWhitespace()
-        guard position < bytes.count, bytes[position] == byte else { throw SyntaxError(offset: position, expected: what) }
+        guard position < bytes.count, bytes[position] == byte else {
+            throw SyntaxError(offset: position, expected: what)
+        }
         position += 1
     }
 
@@ -157,7 +159,8 @@ struct JSONScanner {
     mutating func string() throws(SyntaxError) -> String {
         skipWhitespace()
         let (range, escaped) = try stringRange()
-        return escaped ? try unescape(range) : String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+        return escaped
+            ? try unescape(range) : String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
     }
 
     /// A string, or `nil` for `null`.
@@ -202,10 +205,15 @@ struct JSONScanner {
             var words: (UInt64, UInt64) = (0, 0)
             var invalid: UInt8 = 0
             var digit = 0
-            for index in offset..<(offset + 36) where index != offset + 8 && index != offset + 13 && index != offset + 18 && index != offset + 23 {
+            for index in offset..<(offset + 36)
+            where index != offset + 8 && index != offset + 13 && index != offset + 18 && index != offset + 23 {
                 let value = table[Int(bytes[index])]
                 invalid |= value & 0xF0
-                if digit < 16 { words.0 = words.0 << 4 | UInt64(value & 0x0F) } else { words.1 = words.1 << 4 | UInt64(value & 0x0F) }
+                if digit < 16 {
+                    words.0 = words.0 << 4 | UInt64(value & 0x0F)
+                } else {
+                    words.1 = words.1 << 4 | UInt64(value & 0x0F)
+                }
                 digit += 1
             }
             return invalid == 0 ? GUID(high: words.0, low: words.1) : nil
@@ -314,13 +322,21 @@ struct JSONScanner {
                 UInt8(ascii: "e"), UInt8(ascii: "E"):
                 position += 1
             default:
-                guard position > start, let number = Double(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)) else {
+                guard position > start,
+                    let number = Double(
+                        String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+                    )
+                else {
                     throw SyntaxError(offset: start, expected: "a value")
                 }
                 return number
             }
         }
-        guard position > start, let number = Double(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)) else {
+        guard position > start,
+            let number = Double(
+                String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+            )
+        else {
             throw SyntaxError(offset: start, expected: "a value")
         }
         return number
@@ -356,7 +372,8 @@ struct JSONScanner {
             case UInt8(ascii: "u"):
                 var scalar = try hex4(at: index, end: range.upperBound)
                 index += 4
-                if (0xD800..<0xDC00).contains(scalar), index + 6 <= range.upperBound, bytes[index] == UInt8(ascii: "\\"),
+                if (0xD800..<0xDC00).contains(scalar), index + 6 <= range.upperBound,
+                    bytes[index] == UInt8(ascii: "\\"),
                     bytes[index + 1] == UInt8(ascii: "u")
                 {
                     let low = try hex4(at: index + 2, end: range.upperBound)

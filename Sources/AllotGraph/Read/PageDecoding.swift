@@ -8,7 +8,8 @@ enum CollectionPage {
     /// Calls `element` for each item of `value` (the scanner positioned at the item) and
     /// returns the page's `@odata.nextLink`.
     static func read(
-        _ body: ByteBuffer, element: (inout JSONScanner) throws -> Void
+        _ body: ByteBuffer,
+        element: (inout JSONScanner) throws -> Void
     ) throws -> String? {
         try body.withUnsafeReadableBytes { bytes in
             var scanner = JSONScanner(bytes)
@@ -52,7 +53,9 @@ enum CollectionPage {
                     try scanner.skipValue()
                 }
             }
-            guard let id else { throw JSONScanner.SyntaxError(offset: scanner.position, expected: "an object with an id") }
+            guard let id else {
+                throw JSONScanner.SyntaxError(offset: scanner.position, expected: "an object with an id")
+            }
             if isUser { ids.append(id) } else if isGroup { groups.append(id) }
         }
     }
@@ -93,10 +96,12 @@ struct UserPageDecoder {
             default:
                 let components = path.split(separator: ".")
                 let root = String(components[0])
-                let index = rootNames.firstIndex(of: root) ?? {
-                    rootNames.append(root)
-                    return rootNames.count - 1
-                }()
+                let index =
+                    rootNames.firstIndex(of: root)
+                    ?? {
+                        rootNames.append(root)
+                        return rootNames.count - 1
+                    }()
                 return .property(root: index, rest: components.dropFirst().map { Array($0.utf8) })
             }
         }
@@ -117,7 +122,10 @@ struct UserPageDecoder {
     }
 
     /// Adds every user of one page to `builder`; returns the count and the next page's link.
-    mutating func decode(_ body: ByteBuffer, into builder: inout TenantBuilder) throws -> (users: Int, nextLink: String?) {
+    mutating func decode(
+        _ body: ByteBuffer,
+        into builder: inout TenantBuilder
+    ) throws -> (users: Int, nextLink: String?) {
         var count = 0
         let nextLink = try CollectionPage.read(body) { scanner in
             try decodeUser(&scanner, into: &builder)
@@ -164,8 +172,10 @@ struct UserPageDecoder {
         for (column, source) in sources.enumerated() {
             switch source {
             case .id: valueIndices[column] = builder.internValue(.string(id.description), inColumn: column)
-            case .userPrincipalName: valueIndices[column] = builder.internValue(.string(principalName), inColumn: column)
-            case .usageLocation: valueIndices[column] = try internValue(bytes, usageLocation, column: column, into: &builder)
+            case .userPrincipalName:
+                valueIndices[column] = builder.internValue(.string(principalName), inColumn: column)
+            case .usageLocation:
+                valueIndices[column] = try internValue(bytes, usageLocation, column: column, into: &builder)
             case .property(let root, let rest):
                 let range = try Self.range(of: rest, in: roots[root], bytes)
                 valueIndices[column] = try internValue(bytes, range, column: column, into: &builder)
@@ -178,7 +188,11 @@ struct UserPageDecoder {
     /// Where the value at `path` (object keys, outermost first) lies inside the value at
     /// `range`, or `nil` when it is absent (or something on the way is not an object). A key
     /// given twice counts with its last value, as in a decoded object.
-    private static func range(of path: [[UInt8]], in range: Range<Int>?, _ bytes: UnsafeRawBufferPointer) throws -> Range<Int>? {
+    private static func range(
+        of path: [[UInt8]],
+        in range: Range<Int>?,
+        _ bytes: UnsafeRawBufferPointer
+    ) throws -> Range<Int>? {
         guard var current = range else { return nil }
         for key in path {
             var scanner = JSONScanner(bytes, position: current.lowerBound)
@@ -200,7 +214,10 @@ struct UserPageDecoder {
     /// The builder's index for the JSON value in `range` of the attribute at `column` (`nil`:
     /// absent), decoded only the first time these bytes are seen.
     private mutating func internValue(
-        _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>?, column: Int, into builder: inout TenantBuilder
+        _ bytes: UnsafeRawBufferPointer,
+        _ range: Range<Int>?,
+        column: Int,
+        into builder: inout TenantBuilder
     ) throws -> UInt32 {
         guard let range else { return builder.internValue(nil, inColumn: column) }
         if let known = valuesByBytes[column].index(bytes, range, nil) { return known }
@@ -211,7 +228,10 @@ struct UserPageDecoder {
     }
 
     private mutating func internHolding(
-        _ bytes: UnsafeRawBufferPointer, licenses: Range<Int>?, states: Range<Int>?, into builder: inout TenantBuilder
+        _ bytes: UnsafeRawBufferPointer,
+        licenses: Range<Int>?,
+        states: Range<Int>?,
+        into builder: inout TenantBuilder
     ) throws -> UInt32 {
         if let known = holdingsByBytes.index(bytes, licenses, states) { return known }
         var assigned: [AssignedLicense] = []
@@ -268,9 +288,16 @@ struct UserPageDecoder {
                 try scanner.skipValue()
             }
         }
-        guard let skuId else { throw JSONScanner.SyntaxError(offset: scanner.position, expected: "a license with a skuId") }
+        guard let skuId else {
+            throw JSONScanner.SyntaxError(offset: scanner.position, expected: "a license with a skuId")
+        }
         return LicenseAssignmentState(
-            skuId: skuId, disabledPlans: disabledPlans, assignedByGroup: group, state: state, error: error == "None" ? nil : error)
+            skuId: skuId,
+            disabledPlans: disabledPlans,
+            assignedByGroup: group,
+            state: state,
+            error: error == "None" ? nil : error
+        )
     }
 }
 
@@ -287,7 +314,12 @@ struct RawBytesIndex {
         return nil
     }
 
-    mutating func remember(_ index: UInt32, _ bytes: UnsafeRawBufferPointer, _ first: Range<Int>?, _ second: Range<Int>?) {
+    mutating func remember(
+        _ index: UInt32,
+        _ bytes: UnsafeRawBufferPointer,
+        _ first: Range<Int>?,
+        _ second: Range<Int>?
+    ) {
         var key: [UInt8] = []
         key.reserveCapacity(2 + (first?.count ?? 0) + (second?.count ?? 0))
         for part in [first, second] {
@@ -320,15 +352,24 @@ struct RawBytesIndex {
     }
 
     /// Whether a remembered key holds exactly these values (the layout ``remember`` writes).
-    private static func same(_ key: [UInt8], _ bytes: UnsafeRawBufferPointer, _ first: Range<Int>?, _ second: Range<Int>?) -> Bool {
+    private static func same(
+        _ key: [UInt8],
+        _ bytes: UnsafeRawBufferPointer,
+        _ first: Range<Int>?,
+        _ second: Range<Int>?
+    ) -> Bool {
         let firstCount = first?.count ?? 0
         let secondCount = second?.count ?? 0
         guard key.count == 2 + firstCount + secondCount, key[0] == (first == nil ? absent : present),
             key[1 + firstCount] == (second == nil ? absent : present)
         else { return false }
         return key.withUnsafeBytes { keyBytes in
-            if let first, memcmp(keyBytes.baseAddress! + 1, bytes.baseAddress! + first.lowerBound, firstCount) != 0 { return false }
-            if let second, memcmp(keyBytes.baseAddress! + 2 + firstCount, bytes.baseAddress! + second.lowerBound, secondCount) != 0 {
+            if let first, memcmp(keyBytes.baseAddress! + 1, bytes.baseAddress! + first.lowerBound, firstCount) != 0 {
+                return false
+            }
+            if let second,
+                memcmp(keyBytes.baseAddress! + 2 + firstCount, bytes.baseAddress! + second.lowerBound, secondCount) != 0
+            {
                 return false
             }
             return true

@@ -23,7 +23,9 @@ struct Endpoint: Sendable, Hashable {
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
             let host = components.host, !host.isEmpty
         else {
-            throw GraphConfigurationError("\(setting) '\(text)' is not an absolute URL such as https://graph.microsoft.com/v1.0")
+            throw GraphConfigurationError(
+                "\(setting) '\(text)' is not an absolute URL such as https://graph.microsoft.com/v1.0"
+            )
         }
         guard scheme == "https" || scheme == "http" else {
             throw GraphConfigurationError("\(setting) '\(text)' must use https://")
@@ -32,7 +34,8 @@ struct Endpoint: Sendable, Hashable {
         if scheme == "http", !isLoopbackHost(bareHost), !plainHTTPAllowed.contains(bareHost) {
             throw GraphConfigurationError(
                 "\(setting) '\(text)' uses http:// for a host that is not loopback; "
-                    + "use https:// (plain HTTP is accepted only for 127.0.0.0/8, ::1 and localhost, e.g. the built-in simulator)")
+                    + "use https:// (plain HTTP is accepted only for 127.0.0.0/8, ::1 and localhost, e.g. the built-in simulator)"
+            )
         }
         guard components.query == nil, components.fragment == nil else {
             throw GraphConfigurationError("\(setting) '\(text)' must not carry a query or fragment")

@@ -24,7 +24,9 @@ public struct ProxySettings: Sendable, Hashable {
 
     /// The proxy the environment names, or `nil` when none is set.
     /// - Throws: ``GraphConfigurationError`` when `HTTPS_PROXY` is not a URL.
-    public static func fromEnvironment(_ environment: [String: String]) throws(GraphConfigurationError) -> ProxySettings? {
+    public static func fromEnvironment(
+        _ environment: [String: String]
+    ) throws(GraphConfigurationError) -> ProxySettings? {
         guard let raw = environment["HTTPS_PROXY"] ?? environment["https_proxy"], !raw.isEmpty else { return nil }
         let text = raw.contains("://") ? raw : "http://\(raw)"
         guard let schemeEnd = text.range(of: "://") else { return nil }
@@ -62,10 +64,15 @@ public struct ProxySettings: Sendable, Hashable {
         for entry in noProxy {
             if entry == "*" { return false }
             var pattern = Substring(entry)
-            if let colon = pattern.lastIndex(of: ":"), !pattern.contains("]"), pattern.filter({ $0 == ":" }).count == 1 {
+            if let colon = pattern.lastIndex(of: ":"), !pattern.contains("]"), pattern.filter({ $0 == ":" }).count == 1
+            {
                 pattern = pattern[..<colon]
             }
-            if pattern.hasPrefix("*.") { pattern = pattern.dropFirst(2) } else if pattern.hasPrefix(".") { pattern = pattern.dropFirst() }
+            if pattern.hasPrefix("*.") {
+                pattern = pattern.dropFirst(2)
+            } else if pattern.hasPrefix(".") {
+                pattern = pattern.dropFirst()
+            }
             if host == pattern || host.hasSuffix("." + pattern) { return false }
         }
         return true

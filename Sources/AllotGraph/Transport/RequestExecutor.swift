@@ -26,9 +26,16 @@ struct GraphResponse: Sendable {
     /// Graph's error envelope (`{"error":{"code","message"}}`) as a ``GraphRequestError``.
     func error(operation: String) -> GraphRequestError {
         let envelope = try? JSONDecoder().decode(GraphErrorEnvelope.self, from: Data(body.readableBytesView))
-        let message = envelope?.error.message ?? (body.readableBytes > 0 ? String(buffer: body).prefix(300).description : "empty response body")
+        let message =
+            envelope?.error.message
+            ?? (body.readableBytes > 0 ? String(buffer: body).prefix(300).description : "empty response body")
         return GraphRequestError(
-            operation: operation, status: status, code: envelope?.error.code, message: message, clientRequestId: clientRequestId)
+            operation: operation,
+            status: status,
+            code: envelope?.error.code,
+            message: message,
+            clientRequestId: clientRequestId
+        )
     }
 }
 
@@ -62,8 +69,13 @@ struct RequestExecutor: Sendable {
     /// - Throws: ``GraphRequestError`` when no response arrived after the retries (or TLS
     ///   verification failed); `CancellationError` when the task was cancelled.
     func send(
-        _ method: HTTPMethod, _ url: String, host: String, operation: String,
-        headers extraHeaders: [(String, String)] = [], body: [UInt8]? = nil, authorizer: Authorizer? = nil,
+        _ method: HTTPMethod,
+        _ url: String,
+        host: String,
+        operation: String,
+        headers extraHeaders: [(String, String)] = [],
+        body: [UInt8]? = nil,
+        authorizer: Authorizer? = nil,
         isFinal: (GraphResponse) -> Bool = { _ in false }
     ) async throws -> GraphResponse {
         var schedule = RetrySchedule(policy: retry)
@@ -75,7 +87,8 @@ struct RequestExecutor: Sendable {
         /// started: graph.timeout runs from there, until a response arrives.
         var unreachableSince: ContinuousClock.Instant?
         // What failed, for an error that puts the cause first (not the read that needed it).
-        let target = GraphMetrics.label(operation) == "token" ? "token request to \(url)" : "\(operation) request to \(url)"
+        let target =
+            GraphMetrics.label(operation) == "token" ? "token request to \(url)" : "\(operation) request to \(url)"
         while true {
             try Task.checkCancellation()
             attempts += 1
@@ -103,49 +116,74 @@ struct RequestExecutor: Sendable {
                 let limit = min(timeout.request, max(.seconds(1), left))
                 let answer = try await client.execute(request, timeout: .nanoseconds(limit.nanosecondsClamped))
                 let collected = try await answer.body.collect(upTo: maxResponseBytes)
-                response = GraphResponse(status: Int(answer.status.code), headers: answer.headers, body: collected, clientRequestId: requestId)
+                response = GraphResponse(
+                    status: Int(answer.status.code),
+                    headers: answer.headers,
+                    body: collected,
+                    clientRequestId: requestId
+                )
             } catch {
                 if Task.isCancelled || error is CancellationError { throw CancellationError() }
                 GraphMetrics.request(operation: operation, status: nil)
                 if let tlsError = Self.tlsFailure(error) {
                     throw GraphRequestError(
-                        operation: operation, status: nil, code: nil,
-                        message: "\(target) failed: TLS verification of \(host) failed (\(tlsError)); if a proxy or a private CA signs its "
+                        operation: operation,
+                        status: nil,
+                        code: nil,
+                        message:
+                            "\(target) failed: TLS verification of \(host) failed (\(tlsError)); if a proxy or a private CA signs its "
                             + "certificate, add that CA to graph.caFile",
-                        clientRequestId: requestId)
+                        clientRequestId: requestId
+                    )
                 }
                 logger.event(
-                    .graphRequest, level: .debug, "graph request failed without a response",
+                    .graphRequest,
+                    level: .debug,
+                    "graph request failed without a response",
                     [
                         "graph.operation": "\(operation)", "graph.client_request_id": "\(requestId)",
                         "error": "\(error)",
-                    ])
+                    ]
+                )
                 let cause = Self.describeTransportFailure(error)
                 if unreachableSince == nil, Self.isConnectFailure(error) { unreachableSince = started }
                 // A dropped connection reached the endpoint: only the retry count bounds those.
                 let elapsed = ContinuousClock.now - (unreachableSince ?? ContinuousClock.now)
                 switch schedule.record(.transport, random: Double.random(in: 0..<1)) {
                 case .retry(let delay) where elapsed + delay < timeout.unreachable:
-                    logRetry(operation: operation, requestId: requestId, cause: cause, attempt: schedule.retries, delay: delay)
+                    logRetry(
+                        operation: operation,
+                        requestId: requestId,
+                        cause: cause,
+                        attempt: schedule.retries,
+                        delay: delay
+                    )
                     try await Task.sleep(for: delay)
                     continue
                 case .retry, .fail:
                     throw GraphRequestError(
-                        operation: operation, status: nil, code: nil,
-                        message: "\(target) failed: \(cause) (no response to \(attempts) \(attempts == 1 ? "attempt" : "attempts") in "
+                        operation: operation,
+                        status: nil,
+                        code: nil,
+                        message:
+                            "\(target) failed: \(cause) (no response to \(attempts) \(attempts == 1 ? "attempt" : "attempts") in "
                             + "\(Int(elapsed.timeInterval.rounded())) s; graph.timeout is \(Int(timeout.unreachable.timeInterval.rounded())) s)",
-                        clientRequestId: requestId)
+                        clientRequestId: requestId
+                    )
                 }
             }
             unreachableSince = nil
             GraphMetrics.request(operation: operation, status: response.status)
             logger.event(
-                .graphRequest, level: .debug, "graph request",
+                .graphRequest,
+                level: .debug,
+                "graph request",
                 [
                     "graph.operation": "\(operation)", "graph.status": "\(response.status)",
                     "graph.client_request_id": "\(requestId)",
                     "graph.duration_ms": "\((ContinuousClock.now - started).timeInterval * 1000)",
-                ])
+                ]
+            )
             if response.status == 401, authorizer != nil, !refreshedAfterUnauthorized {
                 refreshedAfterUnauthorized = true
                 rejectedToken = token
@@ -155,16 +193,28 @@ struct RequestExecutor: Sendable {
             if response.status == 429 {
                 GraphMetrics.throttled(operation: operation)
                 logger.event(
-                    .graphThrottled, level: .notice, "Graph throttled a request",
+                    .graphThrottled,
+                    level: .notice,
+                    "Graph throttled a request",
                     [
                         "graph.operation": "\(operation)", "graph.client_request_id": "\(requestId)",
                         "graph.retry_after": "\(response.headers.first(name: "retry-after") ?? "none")",
-                    ])
+                    ]
+                )
             }
-            switch schedule.record(.status(response.status, retryAfter: response.retryAfter), random: Double.random(in: 0..<1)) {
+            switch schedule.record(
+                .status(response.status, retryAfter: response.retryAfter),
+                random: Double.random(in: 0..<1)
+            ) {
             case .retry(let delay):
                 if response.status != 429 {
-                    logRetry(operation: operation, requestId: requestId, cause: "HTTP \(response.status)", attempt: schedule.retries, delay: delay)
+                    logRetry(
+                        operation: operation,
+                        requestId: requestId,
+                        cause: "HTTP \(response.status)",
+                        attempt: schedule.retries,
+                        delay: delay
+                    )
                 }
                 try await Task.sleep(for: delay)
             case .fail:
@@ -176,11 +226,15 @@ struct RequestExecutor: Sendable {
     /// `graph.retry`: a request failed without a usable answer and is sent again after `delay`.
     private func logRetry(operation: String, requestId: String, cause: String, attempt: Int, delay: Duration) {
         logger.event(
-            .graphRetry, level: .warning, "Graph request failed (\(cause)); retrying",
+            .graphRetry,
+            level: .warning,
+            "Graph request failed (\(cause)); retrying",
             [
                 "graph.operation": "\(GraphMetrics.label(operation))", "graph.client_request_id": "\(requestId)",
-                "error": "\(cause)", "attempt": .stringConvertible(attempt), "delay_ms": .stringConvertible(Int64(delay.timeInterval * 1000)),
-            ])
+                "error": "\(cause)", "attempt": .stringConvertible(attempt),
+                "delay_ms": .stringConvertible(Int64(delay.timeInterval * 1000)),
+            ]
+        )
     }
 
     /// Whether a transport failure means the endpoint could not be reached at all (refused,
@@ -188,8 +242,11 @@ struct RequestExecutor: Sendable {
     static func isConnectFailure(_ error: any Error) -> Bool {
         if let client = error as? HTTPClientError, client == .connectTimeout { return true }
         let text = String(describing: error)
-        return ["connection refused", "no route to host", "network is unreachable", "could not resolve", "name or service not known"]
-            .contains { text.localizedCaseInsensitiveContains($0) }
+        return [
+            "connection refused", "no route to host", "network is unreachable", "could not resolve",
+            "name or service not known",
+        ]
+        .contains { text.localizedCaseInsensitiveContains($0) }
     }
 
     /// A transport failure in a few words: `connection refused`, `connect timed out`, ...
@@ -219,7 +276,9 @@ struct RequestExecutor: Sendable {
 extension Duration {
     /// Parses a `Retry-After` value in seconds (Graph never sends the HTTP-date form).
     init?(retryAfter text: String) {
-        guard let seconds = Double(text.trimmingCharacters(in: .whitespaces)), seconds >= 0, seconds.isFinite else { return nil }
+        guard let seconds = Double(text.trimmingCharacters(in: .whitespaces)), seconds >= 0, seconds.isFinite else {
+            return nil
+        }
         self = .milliseconds(Int64((seconds * 1000).rounded()))
     }
 }

@@ -32,7 +32,10 @@ extension GraphClient {
     ///
     /// - Parameter onProgress: called after each answered batch with the number of writes
     ///   finished so far (for progress lines and the daemon's liveness).
-    public func apply(_ writes: [GraphWrite], onProgress: (@Sendable (_ finished: Int) -> Void)? = nil) async -> [GraphWriteResult] {
+    public func apply(
+        _ writes: [GraphWrite],
+        onProgress: (@Sendable (_ finished: Int) -> Void)? = nil
+    ) async -> [GraphWriteResult] {
         var outcomes = [GraphWriteResult.Outcome?](repeating: nil, count: writes.count)
         var queue = WriteUnit.units(for: writes, retry: configuration.retry)
         let clock = ContinuousClock()
@@ -68,7 +71,9 @@ extension GraphClient {
                         wakeAt = until
                     case .send(let granted):
                         let batch = WriteUnit.take(from: &queue, candidates: selection, limit: granted)
-                        if batch.count < granted { writePacing.budget.withLock { $0.release(granted - batch.count, now: now) } }
+                        if batch.count < granted {
+                            writePacing.budget.withLock { $0.release(granted - batch.count, now: now) }
+                        }
                         inFlight += 1
                         group.addTask {
                             // Shielded from cancellation: a batch that has started is finished and reported.
@@ -132,9 +137,15 @@ extension GraphClient {
             // here: items are settled one by one (resending the whole batch would repeat the
             // writes that went through), and a throttled batch slows the pace.
             response = try await executor.send(
-                .POST, "\(graph.base)/$batch", host: graph.host, operation: "POST /$batch",
-                headers: [("Content-Type", "application/json")], body: body, authorizer: authorizer,
-                isFinal: { $0.status == 429 || BatchResponse.decode($0.body) != nil })
+                .POST,
+                "\(graph.base)/$batch",
+                host: graph.host,
+                operation: "POST /$batch",
+                headers: [("Content-Type", "application/json")],
+                body: body,
+                authorizer: authorizer,
+                isFinal: { $0.status == 429 || BatchResponse.decode($0.body) != nil }
+            )
         } catch {
             let requestError = error as? GraphRequestError
             for unit in units {
@@ -142,9 +153,17 @@ extension GraphClient {
                 fail(
                     unit,
                     with: GraphWriteError(
-                        kind: .unavailable, user: write.user, operation: write.operation, status: requestError?.status,
-                        code: requestError?.code, message: requestError?.message ?? "\(error)", clientRequestId: requestError?.clientRequestId),
-                    writes: writes, into: &outcome)
+                        kind: .unavailable,
+                        user: write.user,
+                        operation: write.operation,
+                        status: requestError?.status,
+                        code: requestError?.code,
+                        message: requestError?.message ?? "\(error)",
+                        clientRequestId: requestError?.clientRequestId
+                    ),
+                    writes: writes,
+                    into: &outcome
+                )
             }
             return .batch(outcome)
         }
@@ -153,61 +172,107 @@ extension GraphClient {
             if response.status == 429 {
                 // The batch itself was throttled before any request ran: all of it waits.
                 GraphMetrics.throttled(operation: "POST /$batch")
-                logThrottled(operation: "POST /$batch", user: nil, retryAfter: response.retryAfter,
-                             scope: response.headers.first(name: "x-ms-throttle-scope"), requestId: response.headers.first(name: "request-id"),
-                             clientRequestId: response.clientRequestId)
+                logThrottled(
+                    operation: "POST /$batch",
+                    user: nil,
+                    retryAfter: response.retryAfter,
+                    scope: response.headers.first(name: "x-ms-throttle-scope"),
+                    requestId: response.headers.first(name: "request-id"),
+                    clientRequestId: response.clientRequestId
+                )
                 outcome.throttledFor = response.retryAfter ?? configuration.retry.backoffCeiling(retry: 1)
                 for var unit in units {
-                    switch unit.items[0].schedule.record(.status(429, retryAfter: response.retryAfter), random: Double.random(in: 0..<1)) {
+                    switch unit.items[0].schedule.record(
+                        .status(429, retryAfter: response.retryAfter),
+                        random: Double.random(in: 0..<1)
+                    ) {
                     case .retry(let after):
                         unit.delay = after
                         outcome.retry.append(unit)
                     case .fail:
                         let write = writes[unit.items[0].index]
-                        fail(unit, with: GraphWriteError(
-                            kind: .throttled, user: write.user, operation: write.operation, status: 429, code: "TooManyRequests",
-                            message: "the batch was still throttled after the retries allowed", clientRequestId: response.clientRequestId),
-                             writes: writes, into: &outcome)
+                        fail(
+                            unit,
+                            with: GraphWriteError(
+                                kind: .throttled,
+                                user: write.user,
+                                operation: write.operation,
+                                status: 429,
+                                code: "TooManyRequests",
+                                message: "the batch was still throttled after the retries allowed",
+                                clientRequestId: response.clientRequestId
+                            ),
+                            writes: writes,
+                            into: &outcome
+                        )
                     }
                 }
                 return .batch(outcome)
             }
-            let batchError = response.isSuccess
+            let batchError =
+                response.isSuccess
                 ? GraphRequestError(
-                    operation: "POST /$batch", status: response.status, code: nil, message: "the batch response could not be decoded",
-                    clientRequestId: response.clientRequestId)
+                    operation: "POST /$batch",
+                    status: response.status,
+                    code: nil,
+                    message: "the batch response could not be decoded",
+                    clientRequestId: response.clientRequestId
+                )
                 : response.error(operation: "POST /$batch")
-            let kind = response.isSuccess
-                ? GraphWriteError.Kind.other : .classify(status: response.status, code: batchError.code, message: batchError.message)
+            let kind =
+                response.isSuccess
+                ? GraphWriteError.Kind.other
+                : .classify(status: response.status, code: batchError.code, message: batchError.message)
             if kind == .permissionDenied { outcome.permissionDenied = true }
             for unit in units {
                 let write = writes[unit.items[0].index]
                 fail(
                     unit,
                     with: GraphWriteError(
-                        kind: kind, user: write.user, operation: write.operation, status: batchError.status, code: batchError.code,
-                        message: batchError.message, clientRequestId: response.clientRequestId),
-                    writes: writes, into: &outcome)
+                        kind: kind,
+                        user: write.user,
+                        operation: write.operation,
+                        status: batchError.status,
+                        code: batchError.code,
+                        message: batchError.message,
+                        clientRequestId: response.clientRequestId
+                    ),
+                    writes: writes,
+                    into: &outcome
+                )
             }
             return .batch(outcome)
         }
         var byId: [String: BatchResponse.Item] = [:]
         for item in decoded.responses { byId[item.id] = item }
         for (position, unit) in units.enumerated() {
-            await settle(unit, answer: byId[String(position + 1)], writes: writes, clientRequestId: response.clientRequestId, into: &outcome)
+            await settle(
+                unit,
+                answer: byId[String(position + 1)],
+                writes: writes,
+                clientRequestId: response.clientRequestId,
+                into: &outcome
+            )
         }
         logger.event(
-            .graphBatch, level: .debug, "graph batch done",
+            .graphBatch,
+            level: .debug,
+            "graph batch done",
             [
                 "graph.items": "\(requests.count)", "graph.status": "\(response.status)",
                 "graph.retrying": "\(outcome.retry.count)", "graph.client_request_id": "\(response.clientRequestId)",
-            ])
+            ]
+        )
         return .batch(outcome)
     }
 
     /// Decides what becomes of a unit whose next write was answered (or left out of the answer).
     private func settle(
-        _ unit: WriteUnit, answer: BatchResponse.Item?, writes: [GraphWrite], clientRequestId: String, into outcome: inout BatchOutcome
+        _ unit: WriteUnit,
+        answer: BatchResponse.Item?,
+        writes: [GraphWrite],
+        clientRequestId: String,
+        into outcome: inout BatchOutcome
     ) async {
         var unit = unit
         let index = unit.items[0].index
@@ -222,9 +287,17 @@ extension GraphClient {
                 fail(
                     unit,
                     with: GraphWriteError(
-                        kind: .unavailable, user: write.user, operation: write.operation, status: nil, code: nil,
-                        message: "the batch response did not include this request", clientRequestId: clientRequestId),
-                    writes: writes, into: &outcome)
+                        kind: .unavailable,
+                        user: write.user,
+                        operation: write.operation,
+                        status: nil,
+                        code: nil,
+                        message: "the batch response did not include this request",
+                        clientRequestId: clientRequestId
+                    ),
+                    writes: writes,
+                    into: &outcome
+                )
             }
             return
         }
@@ -247,12 +320,18 @@ extension GraphClient {
                 GraphMetrics.throttled(operation: write.operation)
                 outcome.throttledFor = max(outcome.throttledFor ?? .zero, answer.retryAfter ?? .zero)
                 logThrottled(
-                    operation: write.operation, user: write.user, retryAfter: answer.retryAfter, scope: answer.header("x-ms-throttle-scope"),
-                    requestId: answer.header("request-id"), clientRequestId: clientRequestId)
+                    operation: write.operation,
+                    user: write.user,
+                    retryAfter: answer.retryAfter,
+                    scope: answer.header("x-ms-throttle-scope"),
+                    requestId: answer.header("request-id"),
+                    clientRequestId: clientRequestId
+                )
             }
             if case .retry(let after) = unit.items[0].schedule.record(
-                .status(answer.status, retryAfter: answer.retryAfter), random: Double.random(in: 0..<1))
-            {
+                .status(answer.status, retryAfter: answer.retryAfter),
+                random: Double.random(in: 0..<1)
+            ) {
                 unit.delay = after
                 outcome.retry.append(unit)
                 return
@@ -261,8 +340,14 @@ extension GraphClient {
         let message = answer.body?.error?.message ?? "HTTP \(answer.status) without an error message"
         let code = answer.body?.error?.code
         var error = GraphWriteError(
-            kind: .classify(status: answer.status, code: code, message: message), user: write.user, operation: write.operation,
-            status: answer.status, code: code, message: message, clientRequestId: clientRequestId)
+            kind: .classify(status: answer.status, code: code, message: message),
+            user: write.user,
+            operation: write.operation,
+            status: answer.status,
+            code: code,
+            message: message,
+            clientRequestId: clientRequestId
+        )
         switch error.kind {
         case .usageLocation where unit.usageLocationSet && !unit.retriedForReplication:
             unit.retriedForReplication = true
@@ -275,7 +360,9 @@ extension GraphClient {
                 outcome.finished.append((index, .applied))
                 return
             case false?: break
-            case nil: error.message += " (the user's licenses could not be read to check whether an earlier attempt made the change)"
+            case nil:
+                error.message +=
+                    " (the user's licenses could not be read to check whether an earlier attempt made the change)"
             }
         case .permissionDenied:
             outcome.permissionDenied = true
@@ -286,7 +373,12 @@ extension GraphClient {
 
     /// Fails the unit's next write with `error`, and the writes after it as not sent because of
     /// it (simply not sent when the application lacks a permission: nothing more goes out).
-    private func fail(_ unit: WriteUnit, with error: GraphWriteError, writes: [GraphWrite], into outcome: inout BatchOutcome) {
+    private func fail(
+        _ unit: WriteUnit,
+        with error: GraphWriteError,
+        writes: [GraphWrite],
+        into outcome: inout BatchOutcome
+    ) {
         outcome.finished.append((unit.items[0].index, .failed(error)))
         for item in unit.items.dropFirst() {
             guard error.kind != .permissionDenied else {
@@ -295,11 +387,21 @@ extension GraphClient {
             }
             let write = writes[item.index]
             outcome.finished.append(
-                (item.index,
+                (
+                    item.index,
                     .failed(
                         GraphWriteError(
-                            kind: .dependencyFailed, user: write.user, operation: write.operation, status: nil, code: nil,
-                            message: "not sent because \(error.operation) failed: \(error.message)", clientRequestId: error.clientRequestId))))
+                            kind: .dependencyFailed,
+                            user: write.user,
+                            operation: write.operation,
+                            status: nil,
+                            code: nil,
+                            message: "not sent because \(error.operation) failed: \(error.message)",
+                            clientRequestId: error.clientRequestId
+                        )
+                    )
+                )
+            )
         }
     }
 
@@ -309,7 +411,14 @@ extension GraphClient {
         guard case .assignLicense(let user, let body) = write else { return false }
         struct UserLicenses: Decodable { let licenseAssignmentStates: [LicenseAssignmentState]? }
         let url = "\(graph.base)/users/\(user)?$select=id,licenseAssignmentStates"
-        guard let response = try? await executor.send(.GET, url, host: graph.host, operation: "GET /users/{id}", authorizer: authorizer),
+        guard
+            let response = try? await executor.send(
+                .GET,
+                url,
+                host: graph.host,
+                operation: "GET /users/{id}",
+                authorizer: authorizer
+            ),
             response.isSuccess,
             let read = try? JSONDecoder().decode(UserLicenses.self, from: Data(response.body.readableBytesView))
         else { return nil }
@@ -322,7 +431,12 @@ extension GraphClient {
     }
 
     private func logThrottled(
-        operation: String, user: GUID?, retryAfter: Duration?, scope: String?, requestId: String?, clientRequestId: String
+        operation: String,
+        user: GUID?,
+        retryAfter: Duration?,
+        scope: String?,
+        requestId: String?,
+        clientRequestId: String
     ) {
         var metadata: Logger.Metadata = [
             "graph.operation": "\(operation)",

@@ -122,12 +122,16 @@ public struct GraphWriteError: Error, Sendable, CustomStringConvertible {
             }
             let text = message.lowercased()
             if text.contains("usage location") { return .usageLocation }
-            if text.contains("does not have any available licenses") || text.contains("licensequotaexceeded") { return .noSeats }
+            if text.contains("does not have any available licenses") || text.contains("licensequotaexceeded") {
+                return .noSeats
+            }
             if text.contains("does not correspond to a valid company license") { return .unknownSku }
             if text.contains("mutually exclusive") { return .mutuallyExclusive }
             if text.contains("inherited from a group") { return .inheritedOnly }
             if text.contains("does not have a corresponding license") { return .licenseNotHeld }
-            if text.contains("depends on the service plan") || text.contains("requires") && text.contains("to be enabled") {
+            if text.contains("depends on the service plan")
+                || text.contains("requires") && text.contains("to be enabled")
+            {
                 return .dependency
             }
             if text.contains("missing from the request payload") || text.contains("parameters of the operation") {

@@ -5,12 +5,17 @@ extension Directory {
     /// atomically (all of the call or nothing).
     ///
     /// - Returns: the user's index, for the response body.
-    mutating func assignLicense(user key: String, body: JSONValue?, rules: SimulatedLicensingRules) throws(GraphError) -> Int {
+    mutating func assignLicense(
+        user key: String,
+        body: JSONValue?,
+        rules: SimulatedLicensingRules
+    ) throws(GraphError) -> Int {
         guard case let .object(members)? = body else { throw GraphError.invalidJSON() }
         let missing = ["addLicenses", "removeLicenses"].filter { members[$0] == nil || members[$0] == .null }
         guard missing.isEmpty else {
             throw .badRequest(
-                "One or more parameters of the operation 'assignLicense' are missing from the request payload. The missing parameters are: \(missing.joined(separator: ", ")).")
+                "One or more parameters of the operation 'assignLicense' are missing from the request payload. The missing parameters are: \(missing.joined(separator: ", "))."
+            )
         }
         let adds = try Self.parseAddLicenses(members["addLicenses"]!)
         let removes = try Self.parseGUIDList(members["removeLicenses"]!, parameter: "removeLicenses")
@@ -38,7 +43,9 @@ extension Directory {
         let holding = users.holding(ofUser: user)
         for sku in removes where holding.direct(sku) == nil {
             if holding.states.contains(where: { $0.skuId == sku }) {
-                throw .badRequest("User license is inherited from a group membership and it cannot be removed directly from the user.")
+                throw .badRequest(
+                    "User license is inherited from a group membership and it cannot be removed directly from the user."
+                )
             }
             throw .badRequest("User does not have a corresponding license.")
         }
@@ -47,7 +54,9 @@ extension Directory {
             !(state.isDirect && (removes.contains(state.skuId) || adds.contains { $0.skuId == state.skuId }))
         }
         for license in adds {
-            states.append(LicenseAssignmentState(skuId: license.skuId, disabledPlans: license.disabledPlans, state: "Active"))
+            states.append(
+                LicenseAssignmentState(skuId: license.skuId, disabledPlans: license.disabledPlans, state: "Active")
+            )
         }
 
         for license in adds where !holding.holds(license.skuId) {
@@ -58,13 +67,16 @@ extension Directory {
         }
         let enabled = enabledPlans(HoldingRecord(states: states))
         if !adds.isEmpty, let (first, second) = rules.conflict(in: enabled) {
-            throw .badRequest("License assignment failed because service plans \(first),\(second) are mutually exclusive.")
+            throw .badRequest(
+                "License assignment failed because service plans \(first),\(second) are mutually exclusive."
+            )
         }
         // Only what the call breaks: a state that predates it (from a snapshot) never blocks it.
         let unmetBefore = Set(rules.unmetDependencies(in: enabledPlans(holding)))
         if let unmet = rules.unmetDependencies(in: enabled).first(where: { !unmetBefore.contains($0) }) {
             throw .badRequest(
-                "License assignment failed because service plan \(unmet.plan) depends on the service plan(s) \(unmet.prerequisites.map(\.description).joined(separator: ", ")).")
+                "License assignment failed because service plan \(unmet.plan) depends on the service plan(s) \(unmet.prerequisites.map(\.description).joined(separator: ", "))."
+            )
         }
         setLicenses(states, ofUser: user)
         return user
@@ -83,7 +95,9 @@ extension Directory {
     /// Two letters, as ISO 3166-1 alpha-2 codes are.
     static func isValidUsageLocation(_ value: String?) -> Bool {
         guard let value, value.utf8.count == 2 else { return false }
-        return value.utf8.allSatisfy { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) }
+        return value.utf8.allSatisfy {
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0)
+        }
     }
 
     private static func parseAddLicenses(_ value: JSONValue) throws(GraphError) -> [AssignedLicense] {
@@ -115,7 +129,9 @@ extension Directory {
         var ids: [GUID] = []
         for item in items {
             guard let text = item.stringValue, let id = GUID(text) else {
-                throw .badRequest("Cannot convert the literal '\(item.stringValue ?? "\(item)")' to the expected type 'Edm.Guid'.")
+                throw .badRequest(
+                    "Cannot convert the literal '\(item.stringValue ?? "\(item)")' to the expected type 'Edm.Guid'."
+                )
             }
             if !ids.contains(id) { ids.append(id) }
         }

@@ -62,7 +62,9 @@ extension Directory {
         let relation: MembershipChange.Relation = transitive ? .transitive : .direct
         for change in membershipChanges.reversed() {
             guard change.at > cutoff else { break }
-            guard change.group == id, change.relation == relation, let user = users.index(ofId: change.user).map(Int32.init) else { continue }
+            guard change.group == id, change.relation == relation,
+                let user = users.index(ofId: change.user).map(Int32.init)
+            else { continue }
             if change.added {
                 result.removeAll { $0 == user }
             } else if !result.contains(user) {
@@ -78,7 +80,9 @@ extension Directory {
     mutating func addMember(user: Int, to group: Int, at now: ContinuousClock.Instant) throws(GraphError) {
         let member = Int32(user)
         guard !isDirectMember(member, of: group) else {
-            throw .badRequest("One or more added object references already exist for the following modified properties: 'members'.")
+            throw .badRequest(
+                "One or more added object references already exist for the following modified properties: 'members'."
+            )
         }
         let affected = [group] + ancestors(of: group)
         recordDirectUsers(of: affected)
@@ -94,7 +98,12 @@ extension Directory {
     /// `DELETE /groups/{id}/members/{memberId}/$ref` for a user: ends the direct membership;
     /// the user stays a transitive member wherever a nested group still brings them in.
     /// - Parameter key: the member id as the request named it, for the 404.
-    mutating func removeMember(user: Int, from group: Int, key: String, at now: ContinuousClock.Instant) throws(GraphError) {
+    mutating func removeMember(
+        user: Int,
+        from group: Int,
+        key: String,
+        at now: ContinuousClock.Instant
+    ) throws(GraphError) {
         let member = Int32(user)
         guard isDirectMember(member, of: group) else { throw .notFound(key) }
         let affected = [group] + ancestors(of: group)
@@ -127,7 +136,9 @@ extension Directory {
         let moveDown = { (index: Int32) in index > member ? index - 1 : index }
         for group in groups.indices {
             groups[group].members = groups[group].members.compactMap { $0 == member ? nil : moveDown($0) }
-            groups[group].directUsers = groups[group].directUsers.map { Set($0.compactMap { $0 == member ? nil : moveDown($0) }) }
+            groups[group].directUsers = groups[group].directUsers.map {
+                Set($0.compactMap { $0 == member ? nil : moveDown($0) })
+            }
         }
         userChanges.recordRemoval(of: id, in: version, permanent: permanently)
     }
@@ -135,7 +146,8 @@ extension Directory {
     /// Fixes the derived direct members of these groups before a change to the members of the
     /// groups below them would alter the derivation.
     private mutating func recordDirectUsers(of affected: [Int]) {
-        let direct = affected.map { index in groups[index].directUsers ?? Set(memberUsers(of: index, transitive: false)) }
+        let direct = affected.map { index in groups[index].directUsers ?? Set(memberUsers(of: index, transitive: false))
+        }
         for (index, users) in zip(affected, direct) { groups[index].directUsers = users }
     }
 
@@ -144,9 +156,23 @@ extension Directory {
         ([group] + nestedGroups(of: group)).contains { isDirectMember(user, of: $0) }
     }
 
-    private mutating func log(_ user: Int32, group: Int, added: Bool, relation: MembershipChange.Relation, at now: ContinuousClock.Instant) {
+    private mutating func log(
+        _ user: Int32,
+        group: Int,
+        added: Bool,
+        relation: MembershipChange.Relation,
+        at now: ContinuousClock.Instant
+    ) {
         membershipChanges.append(
-            MembershipChange(group: groups[group].id, user: users.ids[Int(user)], added: added, relation: relation, version: version, at: now))
+            MembershipChange(
+                group: groups[group].id,
+                user: users.ids[Int(user)],
+                added: added,
+                relation: relation,
+                version: version,
+                at: now
+            )
+        )
     }
 }
 
@@ -163,10 +189,12 @@ extension Directory {
     func directMemberEntries(of group: Int, asOf version: UInt64) -> [MemberDeltaEntry] {
         var users = Set(memberUsers(of: group, transitive: false).map { self.users.ids[Int($0)] })
         let id = groups[group].id
-        for change in membershipChanges[firstChange(after: version)...].reversed() where change.group == id && change.relation == .direct {
+        for change in membershipChanges[firstChange(after: version)...].reversed()
+        where change.group == id && change.relation == .direct {
             if change.added { users.remove(change.user) } else { users.insert(change.user) }
         }
-        let members = users.map { MemberDeltaEntry(id: $0, isGroup: false, removed: false) }
+        let members =
+            users.map { MemberDeltaEntry(id: $0, isGroup: false, removed: false) }
             + childGroups(of: group).map { MemberDeltaEntry(id: groups[$0].id, isGroup: true, removed: false) }
         return members.sorted { $0.id < $1.id }
     }

@@ -26,17 +26,22 @@ extension Directory {
     /// The properties a `PATCH` (of `user`) or `POST /users` body sets, checked and normalised
     /// as Graph stores them; `skipping` names members the caller handles itself.
     func validatedChanges(
-        _ members: [String: JSONValue], ofUser user: Int?, skipping: Set<String> = []
+        _ members: [String: JSONValue],
+        ofUser user: Int?,
+        skipping: Set<String> = []
     ) throws(GraphError) -> [(name: String, value: JSONValue?)] {
         var changes: [(String, JSONValue?)] = []
-        for (name, value) in members.sorted(by: { $0.key < $1.key }) where !name.hasPrefix("@") && !skipping.contains(name) {
+        for (name, value) in members.sorted(by: { $0.key < $1.key })
+        where !name.hasPrefix("@") && !skipping.contains(name) {
             guard let canonical = UserProperties.canonicalNames[name.lowercased()] else {
                 throw .badRequest("Invalid property '\(name)'.")
             }
             guard let kind = UserProperties.updatable[canonical] else {
                 throw .badRequest("Property '\(canonical)' is read-only and cannot be set.")
             }
-            let invalid = GraphError.badRequest("Invalid value specified for property '\(canonical)' of resource 'User'.")
+            let invalid = GraphError.badRequest(
+                "Invalid value specified for property '\(canonical)' of resource 'User'."
+            )
             switch (kind, value) {
             case (_, .null): changes.append((canonical, nil))
             case (.string, .string): changes.append((canonical, value))
@@ -50,7 +55,8 @@ extension Directory {
             case let (.extensionAttributes, .object(fields)):
                 var merged = user.flatMap { users.column(named: canonical)?.value(ofUser: $0)?.objectValue } ?? [:]
                 for (field, fieldValue) in fields {
-                    guard field.hasPrefix("extensionAttribute"), let number = Int(field.dropFirst("extensionAttribute".count)),
+                    guard field.hasPrefix("extensionAttribute"),
+                        let number = Int(field.dropFirst("extensionAttribute".count)),
                         (1...15).contains(number)
                     else { throw invalid }
                     switch fieldValue {
@@ -70,10 +76,13 @@ extension Directory {
     /// ones; the password is not kept. Returns the new user's index.
     mutating func createUser(body: JSONValue?, id: GUID, createdDateTime: String) throws(GraphError) -> Int {
         guard case let .object(members)? = body else { throw GraphError.invalidJSON() }
-        for required in ["accountEnabled", "displayName", "mailNickname", "passwordProfile", "userPrincipalName"] where members[required] == nil {
+        for required in ["accountEnabled", "displayName", "mailNickname", "passwordProfile", "userPrincipalName"]
+        where members[required] == nil {
             throw .badRequest("A value is required for property '\(required)' of resource 'User'.")
         }
-        guard case let .string(principalName)? = members["userPrincipalName"], principalName.split(separator: "@").count == 2 else {
+        guard case let .string(principalName)? = members["userPrincipalName"],
+            principalName.split(separator: "@").count == 2
+        else {
             throw .badRequest("Invalid value specified for property 'userPrincipalName' of resource 'User'.")
         }
         guard case let .string(nickname)? = members["mailNickname"], !nickname.isEmpty else {
@@ -82,16 +91,32 @@ extension Directory {
         guard users.index(ofPrincipalName: principalName) == nil else {
             throw .badRequest("Another object with the same value for property userPrincipalName already exists.")
         }
-        let changes = try validatedChanges(members, ofUser: nil, skipping: ["userPrincipalName", "mailNickname", "passwordProfile"])
+        let changes = try validatedChanges(
+            members,
+            ofUser: nil,
+            skipping: ["userPrincipalName", "mailNickname", "passwordProfile"]
+        )
         var properties: [String: JSONValue] = [
-            "mailNickname": .string(nickname), "createdDateTime": .string(createdDateTime), "userType": .string("Member"),
+            "mailNickname": .string(nickname), "createdDateTime": .string(createdDateTime),
+            "userType": .string("Member"),
         ]
         var usageLocation: String?
         for (name, value) in changes {
-            if name == UserStore.usageLocationColumn { usageLocation = value?.stringValue } else { properties[name] = value }
+            if name == UserStore.usageLocationColumn {
+                usageLocation = value?.stringValue
+            } else {
+                properties[name] = value
+            }
         }
         do {
-            try createUser(DirectoryUser(id: id, userPrincipalName: principalName, usageLocation: usageLocation, properties: properties))
+            try createUser(
+                DirectoryUser(
+                    id: id,
+                    userPrincipalName: principalName,
+                    usageLocation: usageLocation,
+                    properties: properties
+                )
+            )
         } catch {
             throw .badRequest("Another object with the same value for property id already exists.")
         }

@@ -63,17 +63,34 @@ struct Directory: Sendable {
         let members = group.members.compactMap { users.index(ofId: $0).map(Int32.init) }
         groups.append(
             GroupRecord(
-                id: group.id, displayName: group.displayName, visibility: group.visibility, members: members,
-                memberGroupIds: group.memberGroups ?? []))
+                id: group.id,
+                displayName: group.displayName,
+                visibility: group.visibility,
+                members: members,
+                memberGroupIds: group.memberGroups ?? []
+            )
+        )
         groupIndex[group.id] = groups.count - 1
     }
 
     /// Adds a group whose members are given as user indices (the generator's fast path).
     mutating func addGroup(
-        id: GUID, displayName: String, visibility: String?, memberIndices: [Int32], memberGroups: [GUID]
+        id: GUID,
+        displayName: String,
+        visibility: String?,
+        memberIndices: [Int32],
+        memberGroups: [GUID]
     ) throws(DirectoryLoadError) {
         guard groupIndex[id] == nil else { throw .duplicateGroupId(id) }
-        groups.append(GroupRecord(id: id, displayName: displayName, visibility: visibility, members: memberIndices, memberGroupIds: memberGroups))
+        groups.append(
+            GroupRecord(
+                id: id,
+                displayName: displayName,
+                visibility: visibility,
+                members: memberIndices,
+                memberGroupIds: memberGroups
+            )
+        )
         groupIndex[id] = groups.count - 1
     }
 
@@ -127,10 +144,15 @@ struct Directory: Sendable {
             subscribedSkus: skus.indices.map(subscribedSku),
             groups: groups.map {
                 DirectoryGroup(
-                    id: $0.id, displayName: $0.displayName, members: $0.members.map { users.ids[Int($0)] },
-                    memberGroups: $0.memberGroupIds, visibility: $0.visibility)
+                    id: $0.id,
+                    displayName: $0.displayName,
+                    members: $0.members.map { users.ids[Int($0)] },
+                    memberGroups: $0.memberGroupIds,
+                    visibility: $0.visibility
+                )
             },
-            users: (0..<users.count).map(users.directoryUser))
+            users: (0..<users.count).map(users.directoryUser)
+        )
     }
 
     // MARK: Changing

@@ -10,6 +10,8 @@ public struct DirectoryChangeError: Error, CustomStringConvertible, Equatable {
     }
 
     static func unknownUser(_ id: GUID) -> DirectoryChangeError {
-        DirectoryChangeError("Resource '\(id)' does not exist or one of its queried reference-property objects are not present.")
+        DirectoryChangeError(
+            "Resource '\(id)' does not exist or one of its queried reference-property objects are not present."
+        )
     }
 }

@@ -77,10 +77,18 @@ struct HoldingRecord: Sendable {
         states
             .map {
                 LicenseAssignmentState(
-                    skuId: $0.skuId, disabledPlans: Array(Set($0.disabledPlans)).sorted(),
-                    assignedByGroup: $0.assignedByGroup, state: $0.state ?? "Active", error: $0.error)
+                    skuId: $0.skuId,
+                    disabledPlans: Array(Set($0.disabledPlans)).sorted(),
+                    assignedByGroup: $0.assignedByGroup,
+                    state: $0.state ?? "Active",
+                    error: $0.error
+                )
             }
-            .sorted { ($0.skuId, $0.assignedByGroup ?? GUID(high: 0, low: 0)) < ($1.skuId, $1.assignedByGroup ?? GUID(high: 0, low: 0)) }
+            .sorted {
+                ($0.skuId, $0.assignedByGroup ?? GUID(high: 0, low: 0)) < (
+                    $1.skuId, $1.assignedByGroup ?? GUID(high: 0, low: 0)
+                )
+            }
     }
 
     /// The direct assignment of a SKU, if any.
@@ -116,6 +124,7 @@ struct HoldingTable: Sendable {
 extension DirectoryUser {
     /// Where the user's SKUs come from; without states in the input, every SKU is direct.
     var sourceStates: [LicenseAssignmentState] {
-        licenseAssignmentStates ?? assignedLicenses.map { LicenseAssignmentState(skuId: $0.skuId, disabledPlans: $0.disabledPlans) }
+        licenseAssignmentStates
+            ?? assignedLicenses.map { LicenseAssignmentState(skuId: $0.skuId, disabledPlans: $0.disabledPlans) }
     }
 }

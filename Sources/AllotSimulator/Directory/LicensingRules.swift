@@ -29,8 +29,14 @@ public struct SimulatedLicensingRules: Sendable, Hashable {
         // Defender for Office 365 Plan 2 (THREAT_INTELLIGENCE) on an Exchange Online plan:
         // community reports (graph-facts §10). Plan 1 (ATP_ENTERPRISE) protects the same
         // mailboxes and is given the same prerequisite.
-        SimulatedPlanDependency(plan: Plan.defenderForOffice365Plan2, prerequisites: [Plan.exchangePlan1, Plan.exchangePlan2]),
-        SimulatedPlanDependency(plan: Plan.defenderForOffice365Plan1, prerequisites: [Plan.exchangePlan1, Plan.exchangePlan2]),
+        SimulatedPlanDependency(
+            plan: Plan.defenderForOffice365Plan2,
+            prerequisites: [Plan.exchangePlan1, Plan.exchangePlan2]
+        ),
+        SimulatedPlanDependency(
+            plan: Plan.defenderForOffice365Plan1,
+            prerequisites: [Plan.exchangePlan1, Plan.exchangePlan2]
+        ),
         // Project Online Service (SHAREPOINT_PROJECT) on SharePoint Online Plan 2
         // (SHAREPOINTENTERPRISE): a Graph error body published in a public investigation
         // ("service plan fe71d6c3-… depends on the service plan(s) 5dbe027f-…").

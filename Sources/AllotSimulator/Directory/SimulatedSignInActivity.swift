@@ -9,7 +9,11 @@ public struct SimulatedSignInActivity: Sendable, Hashable {
     public var lastNonInteractiveSignInDateTime: Date?
     public var lastSuccessfulSignInDateTime: Date?
 
-    public init(lastSignInDateTime: Date? = nil, lastNonInteractiveSignInDateTime: Date? = nil, lastSuccessfulSignInDateTime: Date? = nil) {
+    public init(
+        lastSignInDateTime: Date? = nil,
+        lastNonInteractiveSignInDateTime: Date? = nil,
+        lastSuccessfulSignInDateTime: Date? = nil
+    ) {
         self.lastSignInDateTime = lastSignInDateTime
         self.lastNonInteractiveSignInDateTime = lastNonInteractiveSignInDateTime
         self.lastSuccessfulSignInDateTime = lastSuccessfulSignInDateTime
@@ -19,26 +23,34 @@ public struct SimulatedSignInActivity: Sendable, Hashable {
     /// (request ids are made up), e.g. `{"lastSuccessfulSignInDateTime": "2026-08-01T09:30:00Z"}`.
     init(json: JSONValue) throws(DirectoryChangeError) {
         guard case let .object(members) = json else {
-            throw DirectoryChangeError("send the sign-in activity as an object of dates, e.g. {\"lastSignInDateTime\": \"2026-08-01T09:30:00Z\"}, or null")
+            throw DirectoryChangeError(
+                "send the sign-in activity as an object of dates, e.g. {\"lastSignInDateTime\": \"2026-08-01T09:30:00Z\"}, or null"
+            )
         }
         func date(_ name: String) throws(DirectoryChangeError) -> Date? {
             switch members[name] {
             case nil, .null?: return nil
             case let .string(text)?:
                 guard let seconds = UTCTime.epochSeconds(parsing: text) else {
-                    throw DirectoryChangeError("'\(name)' must be an ISO 8601 date-time such as 2026-08-01T09:30:00Z, not '\(text)'")
+                    throw DirectoryChangeError(
+                        "'\(name)' must be an ISO 8601 date-time such as 2026-08-01T09:30:00Z, not '\(text)'"
+                    )
                 }
                 return Date(timeIntervalSince1970: seconds)
             default: throw DirectoryChangeError("'\(name)' must be a string or null")
             }
         }
-        let known: Set<String> = ["lastSignInDateTime", "lastNonInteractiveSignInDateTime", "lastSuccessfulSignInDateTime"]
+        let known: Set<String> = [
+            "lastSignInDateTime", "lastNonInteractiveSignInDateTime", "lastSuccessfulSignInDateTime",
+        ]
         if let unknown = members.keys.first(where: { !known.contains($0) && !$0.hasSuffix("RequestId") }) {
             throw DirectoryChangeError("unknown member '\(unknown)'; use \(known.sorted().joined(separator: ", "))")
         }
         self.init(
-            lastSignInDateTime: try date("lastSignInDateTime"), lastNonInteractiveSignInDateTime: try date("lastNonInteractiveSignInDateTime"),
-            lastSuccessfulSignInDateTime: try date("lastSuccessfulSignInDateTime"))
+            lastSignInDateTime: try date("lastSignInDateTime"),
+            lastNonInteractiveSignInDateTime: try date("lastNonInteractiveSignInDateTime"),
+            lastSuccessfulSignInDateTime: try date("lastSuccessfulSignInDateTime")
+        )
     }
 
     /// Graph's JSON: each date (`2026-08-01T09:30:00Z`) with its request id, `null` for both

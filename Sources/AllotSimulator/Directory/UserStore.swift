@@ -141,8 +141,13 @@ struct UserStore: Sendable {
         }
         let holding = holding(ofUser: user)
         return DirectoryUser(
-            id: ids[user], userPrincipalName: principalName(ofUser: user), usageLocation: usageLocation(ofUser: user),
-            assignedLicenses: holding.assigned, licenseAssignmentStates: holding.states, properties: properties)
+            id: ids[user],
+            userPrincipalName: principalName(ofUser: user),
+            usageLocation: usageLocation(ofUser: user),
+            assignedLicenses: holding.assigned,
+            licenseAssignmentStates: holding.states,
+            properties: properties
+        )
     }
 
     // MARK: Changes
@@ -202,7 +207,8 @@ public enum DirectoryLoadError: Error, CustomStringConvertible, Equatable {
         case let .duplicateUserId(id): "user id \(id) appears more than once in the tenant; give every user its own id"
         case let .duplicatePrincipalName(name):
             "userPrincipalName '\(name)' appears more than once in the tenant (compared ignoring case); make it unique"
-        case let .duplicateGroupId(id): "group id \(id) appears more than once in the tenant; give every group its own id"
+        case let .duplicateGroupId(id):
+            "group id \(id) appears more than once in the tenant; give every group its own id"
         case let .duplicateSkuId(id): "skuId \(id) appears more than once in subscribedSkus; list each product once"
         }
     }

@@ -32,7 +32,8 @@ public struct SimulatedFault: Sendable, Hashable, Codable {
         public static let repeatNextLink = Kind(rawValue: "repeatNextLink")
 
         public static let all: [Kind] = [
-            .throttle, .serverError, .latency, .dropConnection, .failPage, .tokenOutage, .batchStatus, .dropAfterProcessing, .repeatNextLink,
+            .throttle, .serverError, .latency, .dropConnection, .failPage, .tokenOutage, .batchStatus,
+            .dropAfterProcessing, .repeatNextLink,
         ]
 
         public init?(_ name: String) {
@@ -52,7 +53,9 @@ public struct SimulatedFault: Sendable, Hashable, Codable {
             guard let kind = Kind(name) else {
                 throw DecodingError.dataCorruptedError(
                     in: container,
-                    debugDescription: "unknown fault kind '\(name)'; use one of \(Kind.all.map(\.rawValue).joined(separator: ", "))")
+                    debugDescription:
+                        "unknown fault kind '\(name)'; use one of \(Kind.all.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             self = kind
         }
@@ -80,8 +83,14 @@ public struct SimulatedFault: Sendable, Hashable, Codable {
     public var delayMilliseconds: Int
 
     public init(
-        kind: Kind, method: String? = nil, path: String? = nil, after: Int = 0, count: Int = 1,
-        retryAfterSeconds: Int = 1, status: Int = 503, delayMilliseconds: Int = 200
+        kind: Kind,
+        method: String? = nil,
+        path: String? = nil,
+        after: Int = 0,
+        count: Int = 1,
+        retryAfterSeconds: Int = 1,
+        status: Int = 503,
+        delayMilliseconds: Int = 200
     ) {
         self.kind = kind
         self.method = method
@@ -107,7 +116,8 @@ public struct SimulatedFault: Sendable, Hashable, Codable {
             count: try container.decodeIfPresent(Int.self, forKey: .count) ?? 1,
             retryAfterSeconds: try container.decodeIfPresent(Int.self, forKey: .retryAfterSeconds) ?? 1,
             status: try container.decodeIfPresent(Int.self, forKey: .status) ?? 503,
-            delayMilliseconds: try container.decodeIfPresent(Int.self, forKey: .delayMilliseconds) ?? 200)
+            delayMilliseconds: try container.decodeIfPresent(Int.self, forKey: .delayMilliseconds) ?? 200
+        )
         try validate()
     }
 
@@ -115,7 +125,9 @@ public struct SimulatedFault: Sendable, Hashable, Codable {
     /// - Throws: ``SimulatedFaultError`` naming the field to fix.
     public func validate() throws(SimulatedFaultError) {
         if after < 0 { throw SimulatedFaultError("'after' must be 0 or more, not \(after)") }
-        if count == 0 || count < -1 { throw SimulatedFaultError("'count' must be 1 or more, or -1 for until cleared; got \(count)") }
+        if count == 0 || count < -1 {
+            throw SimulatedFaultError("'count' must be 1 or more, or -1 for until cleared; got \(count)")
+        }
         if kind == .serverError, ![500, 502, 503, 504].contains(status) {
             throw SimulatedFaultError("'status' of a serverError must be 500, 502, 503 or 504, not \(status)")
         }
@@ -123,7 +135,9 @@ public struct SimulatedFault: Sendable, Hashable, Codable {
             throw SimulatedFaultError("'status' of a batchStatus must be 429, 500, 502, 503 or 504, not \(status)")
         }
         if kind == .tokenOutage, ![503, 404, 410].contains(status) {
-            throw SimulatedFaultError("'status' of a tokenOutage must be 503, or 404 or 410 (IMDS starting or being updated), not \(status)")
+            throw SimulatedFaultError(
+                "'status' of a tokenOutage must be 503, or 404 or 410 (IMDS starting or being updated), not \(status)"
+            )
         }
         if retryAfterSeconds < 0 { throw SimulatedFaultError("'retryAfterSeconds' must be 0 or more") }
         if delayMilliseconds < 0 { throw SimulatedFaultError("'delayMilliseconds' must be 0 or more") }
@@ -134,16 +148,21 @@ public struct SimulatedFault: Sendable, Hashable, Codable {
         let parts = text.split(separator: ":", maxSplits: 1)
         guard let name = parts.first, let kind = Kind(String(name)) else {
             throw SimulatedFaultError(
-                "unknown fault '\(text)'; write KIND[:key=value,...] with KIND one of \(Kind.all.map(\.rawValue).joined(separator: ", "))")
+                "unknown fault '\(text)'; write KIND[:key=value,...] with KIND one of \(Kind.all.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         self.init(kind: kind)
         guard parts.count == 2 else { try validate(); return }
         for option in parts[1].split(separator: ",") {
             let pair = option.split(separator: "=", maxSplits: 1).map(String.init)
-            guard pair.count == 2 else { throw SimulatedFaultError("fault option '\(option)' needs the form key=value") }
+            guard pair.count == 2 else {
+                throw SimulatedFaultError("fault option '\(option)' needs the form key=value")
+            }
             let (key, value) = (pair[0], pair[1])
             func number() throws(SimulatedFaultError) -> Int {
-                guard let number = Int(value) else { throw SimulatedFaultError("fault option '\(key)' needs a number, not '\(value)'") }
+                guard let number = Int(value) else {
+                    throw SimulatedFaultError("fault option '\(key)' needs a number, not '\(value)'")
+                }
                 return number
             }
             switch key {
@@ -156,7 +175,8 @@ public struct SimulatedFault: Sendable, Hashable, Codable {
             case "delay", "delayMilliseconds": delayMilliseconds = try number()
             default:
                 throw SimulatedFaultError(
-                    "unknown fault option '\(key)'; use method, path, after, count, retryAfterSeconds, status or delayMilliseconds")
+                    "unknown fault option '\(key)'; use method, path, after, count, retryAfterSeconds, status or delayMilliseconds"
+                )
             }
         }
         try validate()
@@ -197,7 +217,12 @@ struct FaultBook: Sendable {
 
     /// The fault that fires for this request among the given kinds, if any. Every matching
     /// fault counts the request; the first (in the order added) whose turn it is fires.
-    mutating func take(_ kinds: Set<SimulatedFault.Kind>, method: String, path: String, isPagedListing: Bool) -> SimulatedFault? {
+    mutating func take(
+        _ kinds: Set<SimulatedFault.Kind>,
+        method: String,
+        path: String,
+        isPagedListing: Bool
+    ) -> SimulatedFault? {
         var fired: SimulatedFault?
         for index in entries.indices {
             let fault = entries[index].fault

@@ -39,7 +39,9 @@ struct LifecycleDates {
 
     func add(to user: inout DirectoryUser, isBreakGlass: Bool, random: inout SplitMix64) {
         let now = reference.timeIntervalSince1970.rounded(.down)
-        func daysAgo(_ range: ClosedRange<Double>) -> Double { (now - (range.lowerBound + random.unit() * (range.upperBound - range.lowerBound)) * Self.day).rounded(.down) }
+        func daysAgo(_ range: ClosedRange<Double>) -> Double {
+            (now - (range.lowerBound + random.unit() * (range.upperBound - range.lowerBound)) * Self.day).rounded(.down)
+        }
         let isGuest = user.properties["userType"] == .string("Guest")
         let enabled = user.properties["accountEnabled"] == .bool(true)
         var created = daysAgo(30...2920)
@@ -78,7 +80,10 @@ struct LifecycleDates {
         }
         if hire == nil, !isGuest, !isBreakGlass, random.chance(0.85) {
             let createdDay = (created / Self.day).rounded(.down) * Self.day
-            hire = min(createdDay + (random.unit() * 14).rounded(.down) * Self.day, (now / Self.day).rounded(.down) * Self.day)
+            hire = min(
+                createdDay + (random.unit() * 14).rounded(.down) * Self.day,
+                (now / Self.day).rounded(.down) * Self.day
+            )
         }
         user.properties["createdDateTime"] = .string(UTCTime(created).iso8601)
         if let hire { user.properties["employeeHireDate"] = .string(UTCTime(hire).iso8601) }
@@ -101,7 +106,8 @@ struct LifecycleDates {
         let activity = SimulatedSignInActivity(
             lastSignInDateTime: interactive.map { Date(timeIntervalSince1970: $0) },
             lastNonInteractiveSignInDateTime: nonInteractive.map { Date(timeIntervalSince1970: $0) },
-            lastSuccessfulSignInDateTime: successful.map { Date(timeIntervalSince1970: $0) })
+            lastSuccessfulSignInDateTime: successful.map { Date(timeIntervalSince1970: $0) }
+        )
         var value = activity.graphValue { requestIds[$0.timeIntervalSince1970] ?? "" }
         guard random.chance(0.02), case var .object(members) = value else { return value }
         // Microsoft's example writes a sign-in that never happened as these placeholders.

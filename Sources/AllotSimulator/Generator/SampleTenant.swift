@@ -9,7 +9,9 @@ public enum SampleTenant {
     /// The domain of members' user principal names.
     public static let userDomain = "contoso.com"
     /// The SKUs the sample `allot.yaml` manages.
-    public static let managedSkus = ["SPE_E3", "SPE_E5", "STANDARDPACK", "POWER_BI_PRO", "PROJECTPROFESSIONAL", "VISIOCLIENT"]
+    public static let managedSkus = [
+        "SPE_E3", "SPE_E5", "STANDARDPACK", "POWER_BI_PRO", "PROJECTPROFESSIONAL", "VISIOCLIENT",
+    ]
     /// SKUs the tenant owns that Allot must never touch.
     public static let unmanagedSkus = ["EMS", "FLOW_FREE", "TEAMS_EXPLORATORY"]
     /// The break-glass account every policy excludes.

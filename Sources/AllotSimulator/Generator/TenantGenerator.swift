@@ -29,7 +29,13 @@ public struct TenantGenerator: Sendable {
     /// and `signInActivity` are relative to; `nil` generates none of them.
     public let lifecycleDatesAsOf: Date?
 
-    public init(users: Int, seed: UInt64, driftPercent: Double = 5, hiddenMembershipGroup: String? = nil, lifecycleDatesAsOf: Date? = nil) {
+    public init(
+        users: Int,
+        seed: UInt64,
+        driftPercent: Double = 5,
+        hiddenMembershipGroup: String? = nil,
+        lifecycleDatesAsOf: Date? = nil
+    ) {
         self.users = max(0, users)
         self.seed = seed
         self.driftPercent = min(100, max(0, driftPercent))
@@ -43,7 +49,12 @@ public struct TenantGenerator: Sendable {
         var sink = SnapshotSink()
         produce(into: &sink)
         return Snapshot(
-            tenant: SampleTenant.tenantId, attributes: [], subscribedSkus: sink.skus, groups: sink.groups, users: sink.users)
+            tenant: SampleTenant.tenantId,
+            attributes: [],
+            subscribedSkus: sink.skus,
+            groups: sink.groups,
+            users: sink.users
+        )
     }
 
     /// Streams the tenant into a simulator directory without building a snapshot first.
@@ -82,26 +93,55 @@ public struct TenantGenerator: Sendable {
         }
 
         static func department(_ name: String) -> Group {
-            Group(rawValue: Group.departmentEngineering.rawValue + TenantGenerator.departments.firstIndex { $0.name == name }!)!
+            Group(
+                rawValue: Group.departmentEngineering.rawValue + TenantGenerator.departments.firstIndex {
+                    $0.name == name
+                }!
+            )!
         }
     }
 
     /// Department, share of members (percent) and job titles with weights.
     static let departments: [(name: String, weight: Int, titles: [(String, Int)])] = [
-        ("Engineering", 18, [
-            ("Software Engineer", 35), ("Senior Software Engineer", 25), ("Staff Engineer", 5), ("Platform Engineer", 10),
-            ("Site Reliability Engineer", 8), ("Engineering Manager", 7), ("Solutions Architect", 5),
-            ("Enterprise Architect", 2), ("QA Engineer", 3),
-        ]),
-        ("Sales", 14, [("Account Executive", 50), ("Sales Manager", 15), ("Sales Development Representative", 30), ("Solutions Architect", 5)]),
-        ("Sales Operations", 5, [("Sales Operations Analyst", 50), ("Sales Operations Manager", 20), ("Project Manager", 30)]),
+        (
+            "Engineering", 18,
+            [
+                ("Software Engineer", 35), ("Senior Software Engineer", 25), ("Staff Engineer", 5),
+                ("Platform Engineer", 10),
+                ("Site Reliability Engineer", 8), ("Engineering Manager", 7), ("Solutions Architect", 5),
+                ("Enterprise Architect", 2), ("QA Engineer", 3),
+            ]
+        ),
+        (
+            "Sales", 14,
+            [
+                ("Account Executive", 50), ("Sales Manager", 15), ("Sales Development Representative", 30),
+                ("Solutions Architect", 5),
+            ]
+        ),
+        (
+            "Sales Operations", 5,
+            [("Sales Operations Analyst", 50), ("Sales Operations Manager", 20), ("Project Manager", 30)]
+        ),
         ("Finance", 6, [("Financial Analyst", 45), ("Accountant", 35), ("Controller", 10), ("Finance Manager", 10)]),
-        ("Marketing", 8, [("Marketing Manager", 25), ("Content Strategist", 25), ("Marketing Analyst", 30), ("Brand Designer", 20)]),
+        (
+            "Marketing", 8,
+            [("Marketing Manager", 25), ("Content Strategist", 25), ("Marketing Analyst", 30), ("Brand Designer", 20)]
+        ),
         ("Support", 12, [("Support Engineer", 50), ("Customer Support Specialist", 35), ("Support Manager", 15)]),
-        ("Operations", 22, [("Store Associate", 70), ("Store Manager", 10), ("Project Manager", 8), ("Logistics Coordinator", 12)]),
+        (
+            "Operations", 22,
+            [("Store Associate", 70), ("Store Manager", 10), ("Project Manager", 8), ("Logistics Coordinator", 12)]
+        ),
         ("HR", 4, [("HR Business Partner", 50), ("Recruiter", 40), ("HR Manager", 10)]),
         ("Legal", 3, [("Counsel", 60), ("Paralegal", 30), ("Legal Operations Manager", 10)]),
-        ("Data", 8, [("Data Analyst", 35), ("Data Engineer", 30), ("Data Scientist", 20), ("Analytics Manager", 5), ("Enterprise Architect", 10)]),
+        (
+            "Data", 8,
+            [
+                ("Data Analyst", 35), ("Data Engineer", 30), ("Data Scientist", 20), ("Analytics Manager", 5),
+                ("Enterprise Architect", 10),
+            ]
+        ),
     ]
 
     /// Country, weight, cities and the language people there prefer.
@@ -120,7 +160,8 @@ public struct TenantGenerator: Sendable {
     ]
 
     static let givenNames = [
-        "Adele", "Alex", "Allan", "Amara", "Ben", "Carla", "Chen", "Christie", "Daniel", "Diego", "Elena", "Emily", "Enrico",
+        "Adele", "Alex", "Allan", "Amara", "Ben", "Carla", "Chen", "Christie", "Daniel", "Diego", "Elena", "Emily",
+        "Enrico",
         "Fatima", "Grady", "Hana", "Henrietta", "Isaiah", "Ivan", "Jana", "Johanna", "Joni", "Kenji", "Lee", "Lidia",
         "Lynne", "Maria", "Megan", "Miriam", "Nestor", "Noah", "Olga", "Omar", "Patti", "Pradeep", "Priya", "Raul",
         "Rosa", "Sakura", "Sam", "Sofia", "Tariq", "Thomas", "Uma", "Victor", "Wei", "Xavier", "Yara", "Yuki", "Zoe",
@@ -130,13 +171,15 @@ public struct TenantGenerator: Sendable {
         "Vance", "Wilber", "Deyoung", "Okafor", "Walters", "Diaz", "Li", "Cline", "Park", "Ramos", "Petrova", "Braun",
         "Rossi", "Haddad", "Archie", "Sato", "Schmidt", "Brown", "Kuznetsov", "Novak", "Muller", "Johnson", "Tanaka",
         "Gu", "Moreno", "Robbins", "Garcia", "Bowen", "Cohen", "Kowalski", "Smith", "Ivanova", "Farouk", "Fernandez",
-        "Kumar", "Sharma", "Lopez", "Silva", "Nakamura", "Taylor", "Andersson", "Khan", "Martin", "Iyer", "Hugo", "Wang",
+        "Kumar", "Sharma", "Lopez", "Silva", "Nakamura", "Taylor", "Andersson", "Khan", "Martin", "Iyer", "Hugo",
+        "Wang",
         "Dubois", "Costa", "Yamada", "Jensen",
     ]
 
     /// `onPremisesExtensionAttributes` with all fifteen attributes null, as Graph shows a cloud user's.
     private static let emptyExtensionAttributes = [String: JSONValue](
-        uniqueKeysWithValues: (1...15).map { ("extensionAttribute\($0)", JSONValue.null) })
+        uniqueKeysWithValues: (1...15).map { ("extensionAttribute\($0)", JSONValue.null) }
+    )
 
     /// What the sample policies grant a user, and the groups the user is in.
     private struct Person {
@@ -149,11 +192,16 @@ public struct TenantGenerator: Sendable {
     }
 
     private struct Plans {
-        let e3Disabled = [SampleTenant.plan("YAMMER_ENTERPRISE", of: "SPE_E3"), SampleTenant.plan("KAIZALA_O365_P3", of: "SPE_E3")].sorted()
+        let e3Disabled = [
+            SampleTenant.plan("YAMMER_ENTERPRISE", of: "SPE_E3"), SampleTenant.plan("KAIZALA_O365_P3", of: "SPE_E3"),
+        ].sorted()
         let e5Disabled = [SampleTenant.plan("YAMMER_ENTERPRISE", of: "SPE_E5")]
         let frontlineDisabled: [GUID] = {
-            let allowed: Set<String> = ["EXCHANGE_S_STANDARD", "TEAMS1", "SHAREPOINTSTANDARD", "SHAREPOINTWAC", "FORMS_PLAN_E1"]
-            return SampleTenant.sku("STANDARDPACK").servicePlans.filter { !allowed.contains($0.name) }.map(\.id).sorted()
+            let allowed: Set<String> = [
+                "EXCHANGE_S_STANDARD", "TEAMS1", "SHAREPOINTSTANDARD", "SHAREPOINTWAC", "FORMS_PLAN_E1",
+            ]
+            return SampleTenant.sku("STANDARDPACK").servicePlans.filter { !allowed.contains($0.name) }.map(\.id)
+                .sorted()
         }()
     }
 
@@ -197,11 +245,18 @@ public struct TenantGenerator: Sendable {
         }
 
         for group in Group.allCases {
-            let nested: [GUID] = group == .engineering ? [groupIds[Group.platformEngineering.rawValue], groupIds[Group.dataEngineering.rawValue]] : []
-            let visibility = group.displayName.lowercased() == hiddenMembershipGroup?.lowercased() ? "HiddenMembership" : nil
+            let nested: [GUID] =
+                group == .engineering
+                ? [groupIds[Group.platformEngineering.rawValue], groupIds[Group.dataEngineering.rawValue]] : []
+            let visibility =
+                group.displayName.lowercased() == hiddenMembershipGroup?.lowercased() ? "HiddenMembership" : nil
             sink.group(
-                id: groupIds[group.rawValue], displayName: group.displayName, visibility: visibility, members: members[group.rawValue],
-                memberGroups: nested)
+                id: groupIds[group.rawValue],
+                displayName: group.displayName,
+                visibility: visibility,
+                members: members[group.rawValue],
+                memberGroups: nested
+            )
         }
 
         for entry in SampleTenant.catalog {
@@ -236,7 +291,8 @@ public struct TenantGenerator: Sendable {
         let enabled = isBreakGlass || random.chance(0.96)
         let usageDraw = random.unit()
         let usageLocation: String? =
-            isBreakGlass ? "US" : usageDraw < 0.02 ? nil : usageDraw < 0.04 ? random.pick(Self.countries).code : country.code
+            isBreakGlass
+            ? "US" : usageDraw < 0.02 ? nil : usageDraw < 0.04 ? random.pick(Self.countries).code : country.code
 
         var properties: [String: JSONValue] = [:]
         var groups: [Group] = []
@@ -324,7 +380,9 @@ public struct TenantGenerator: Sendable {
         }
         if frontline, enabled { desired.append(("STANDARDPACK", plans.frontlineDisabled)) }
         let financial = ["Finance", "Sales Operations"].contains(text("department") ?? "") && enabled
-        let analyst = title.lowercased().split(separator: " ").contains("analyst") && !["CN", "RU"].contains(text("country") ?? "")
+        let analyst =
+            title.lowercased().split(separator: " ").contains("analyst")
+            && !["CN", "RU"].contains(text("country") ?? "")
         if financial || analyst { desired.append(("POWER_BI_PRO", [])) }
         if person.groups.contains(.pmo) { desired.append(("PROJECTPROFESSIONAL", [])) }
         if title.hasSuffix("Architect"),
@@ -338,7 +396,12 @@ public struct TenantGenerator: Sendable {
 
     /// The license sources a converged tenant would show: the desired SKUs directly (when the
     /// user has a usage location), the group-based E3, and some unmanaged SKUs.
-    private func holdings(of person: Person, plans: Plans, skuIds: [String: GUID], groupIds: [GUID]) -> [LicenseAssignmentState] {
+    private func holdings(
+        of person: Person,
+        plans: Plans,
+        skuIds: [String: GUID],
+        groupIds: [GUID]
+    ) -> [LicenseAssignmentState] {
         var random = SplitMix64(seed, stream: 4, index: UInt64(person.index))
         var states: [LicenseAssignmentState] = []
         if person.user.usageLocation != nil {
@@ -350,11 +413,19 @@ public struct TenantGenerator: Sendable {
             let failed = random.chance(0.03)
             states.append(
                 LicenseAssignmentState(
-                    skuId: skuIds["SPE_E3"]!, disabledPlans: [], assignedByGroup: groupIds[Group.groupBasedE3.rawValue],
-                    state: failed ? "Error" : "Active", error: failed ? "CountViolation" : nil))
+                    skuId: skuIds["SPE_E3"]!,
+                    disabledPlans: [],
+                    assignedByGroup: groupIds[Group.groupBasedE3.rawValue],
+                    state: failed ? "Error" : "Active",
+                    error: failed ? "CountViolation" : nil
+                )
+            )
         }
-        let enabledMember = person.user.properties["accountEnabled"] == .bool(true) && person.user.properties["userType"]?.stringValue == "Member"
-        if person.user.usageLocation != nil, enabledMember, person.user.userPrincipalName != SampleTenant.breakGlassUser {
+        let enabledMember =
+            person.user.properties["accountEnabled"] == .bool(true)
+            && person.user.properties["userType"]?.stringValue == "Member"
+        if person.user.usageLocation != nil, enabledMember, person.user.userPrincipalName != SampleTenant.breakGlassUser
+        {
             if random.chance(0.25) { states.append(LicenseAssignmentState(skuId: skuIds["EMS"]!)) }
             if random.chance(0.08) { states.append(LicenseAssignmentState(skuId: skuIds["FLOW_FREE"]!)) }
             if person.groups.contains(.frontlineWorkers), random.chance(0.1) {
@@ -366,7 +437,11 @@ public struct TenantGenerator: Sendable {
 
     /// Makes one user differ from what the policies want.
     private func applyDrift(
-        to states: inout [LicenseAssignmentState], person: Person, random: inout SplitMix64, plans: Plans, skuIds: [String: GUID]
+        to states: inout [LicenseAssignmentState],
+        person: Person,
+        random: inout SplitMix64,
+        plans: Plans,
+        skuIds: [String: GUID]
     ) {
         let managed = Set(SampleTenant.managedSkus.map { skuIds[$0]! })
         let direct = states.indices.filter { states[$0].isDirect && managed.contains(states[$0].skuId) }
@@ -381,11 +456,14 @@ public struct TenantGenerator: Sendable {
         case .missing:
             states.remove(at: random.pick(direct))
         case .extra:
-            let candidates = ["VISIOCLIENT", "POWER_BI_PRO"].map { skuIds[$0]! }.filter { sku in !states.contains { $0.skuId == sku } }
+            let candidates = ["VISIOCLIENT", "POWER_BI_PRO"].map { skuIds[$0]! }.filter { sku in
+                !states.contains { $0.skuId == sku }
+            }
             if let sku = candidates.first { states.append(LicenseAssignmentState(skuId: sku)) }
         case .wrongPlans:
             let index = random.pick(direct)
-            states[index].disabledPlans = states[index].disabledPlans.isEmpty
+            states[index].disabledPlans =
+                states[index].disabledPlans.isEmpty
                 ? [SampleTenant.catalog.first { $0.skuId == states[index].skuId }!.servicePlans.last!.id]
                 : []
         case .engineerOnE3:
@@ -414,7 +492,13 @@ private struct SnapshotSink: TenantSink {
     mutating func group(id: GUID, displayName: String, visibility: String?, members: [Int32], memberGroups: [GUID]) {
         groups.append(
             DirectoryGroup(
-                id: id, displayName: displayName, members: members.map { users[Int($0)].id }, memberGroups: memberGroups, visibility: visibility))
+                id: id,
+                displayName: displayName,
+                members: members.map { users[Int($0)].id },
+                memberGroups: memberGroups,
+                visibility: visibility
+            )
+        )
     }
 
     mutating func sku(_ sku: SubscribedSku) { skus.append(sku) }
@@ -429,7 +513,13 @@ private struct DirectorySink: TenantSink {
     }
 
     mutating func group(id: GUID, displayName: String, visibility: String?, members: [Int32], memberGroups: [GUID]) {
-        try! directory.addGroup(id: id, displayName: displayName, visibility: visibility, memberIndices: members, memberGroups: memberGroups)
+        try! directory.addGroup(
+            id: id,
+            displayName: displayName,
+            visibility: visibility,
+            memberIndices: members,
+            memberGroups: memberGroups
+        )
     }
 
     mutating func sku(_ sku: SubscribedSku) {

@@ -36,7 +36,8 @@ struct DeltaToken: Sendable, Equatable {
     /// `kind`: ``PageToken/Kind/deltaPage`` for a `$skiptoken`, ``PageToken/Kind/deltaLink`` for a `$deltatoken`.
     func encoded(as kind: PageToken.Kind) -> String {
         let numbers = [resource.rawValue, isFullRound ? 1 : 0, since, round, position, offset, issuedAt, generation]
-        let text = (select.map { "s" + $0 } ?? "-") + "|" + (filterIds?.map(\.description).joined(separator: ",") ?? "-")
+        let text =
+            (select.map { "s" + $0 } ?? "-") + "|" + (filterIds?.map(\.description).joined(separator: ",") ?? "-")
         return PageToken(kind: kind, numbers: numbers, text: text).encoded
     }
 
@@ -49,7 +50,9 @@ struct DeltaToken: Sendable, Equatable {
         guard numbers.count == 8, numbers[0] == resource.rawValue, parts.count == 2 else { throw PageToken.expired }
         self.resource = resource
         isFullRound = numbers[1] == 1
-        (since, round, position, offset, issuedAt, generation) = (numbers[2], numbers[3], numbers[4], numbers[5], numbers[6], numbers[7])
+        (since, round, position, offset, issuedAt, generation) = (
+            numbers[2], numbers[3], numbers[4], numbers[5], numbers[6], numbers[7]
+        )
         select = parts[0] == "-" ? nil : String(parts[0].dropFirst())
         filterIds = parts[1] == "-" ? nil : parts[1].split(separator: ",").compactMap { GUID($0) }
     }

@@ -21,24 +21,36 @@ struct GraphError: Error, Sendable {
     /// Graph's answer for an object id or name that does not exist.
     static func notFound(_ key: String) -> GraphError {
         GraphError(
-            status: .notFound, code: "Request_ResourceNotFound",
-            message: "Resource '\(key)' does not exist or one of its queried reference-property objects are not present.")
+            status: .notFound,
+            code: "Request_ResourceNotFound",
+            message:
+                "Resource '\(key)' does not exist or one of its queried reference-property objects are not present."
+        )
     }
 
     static func noRoute(method: HTTPRequest.Method, path: String) -> GraphError {
         GraphError(
-            status: .badRequest, code: "BadRequest",
-            message: "Resource not found for the segment '\(path.split(separator: "/").last.map(String.init) ?? path)'.")
+            status: .badRequest,
+            code: "BadRequest",
+            message: "Resource not found for the segment '\(path.split(separator: "/").last.map(String.init) ?? path)'."
+        )
     }
 
     static func methodNotAllowed() -> GraphError {
-        GraphError(status: .methodNotAllowed, code: "Request_BadRequest", message: "Specified HTTP method is not allowed for the request target.")
+        GraphError(
+            status: .methodNotAllowed,
+            code: "Request_BadRequest",
+            message: "Specified HTTP method is not allowed for the request target."
+        )
     }
 
     static func invalidJSON() -> GraphError {
         GraphError(
-            status: .badRequest, code: "BadRequest",
-            message: "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
+            status: .badRequest,
+            code: "BadRequest",
+            message:
+                "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format."
+        )
     }
 
     static func unauthorized(_ message: String) -> GraphError {
@@ -54,13 +66,21 @@ struct GraphError: Error, Sendable {
         var headers = extraHeaders
         headers[.retryAfter] = String(retryAfterSeconds)
         return GraphError(
-            status: .tooManyRequests, code: "TooManyRequests", message: "Please retry again later.", headers: headers,
-            innerDetails: [("code", "429"), ("message", "Please retry after"), ("status", "429")])
+            status: .tooManyRequests,
+            code: "TooManyRequests",
+            message: "Please retry again later.",
+            headers: headers,
+            innerDetails: [("code", "429"), ("message", "Please retry after"), ("status", "429")]
+        )
     }
 
     /// The token lacks every permission the call accepts.
     static func forbidden() -> GraphError {
-        GraphError(status: .forbidden, code: "Authorization_RequestDenied", message: "Insufficient privileges to complete the operation.")
+        GraphError(
+            status: .forbidden,
+            code: "Authorization_RequestDenied",
+            message: "Insufficient privileges to complete the operation."
+        )
     }
 
     static func serverError(status: Int) -> GraphError {
@@ -69,7 +89,8 @@ struct GraphError: Error, Sendable {
         let message: String
         switch status.code {
         case 502: (code, message) = ("BadGateway", "Bad Gateway")
-        case 503: (code, message) = ("serviceNotAvailable", "The service is temporarily unavailable. Please retry later.")
+        case 503:
+            (code, message) = ("serviceNotAvailable", "The service is temporarily unavailable. Please retry later.")
         case 504: (code, message) = ("gatewayTimeout", "The request timed out.")
         default: (code, message) = ("InternalServerError", "An internal server error occurred.")
         }

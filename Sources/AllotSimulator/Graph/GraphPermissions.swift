@@ -8,7 +8,9 @@
 /// privileged permission is now `LicenseAssignment.Read.All`), group-list, group-get,
 /// group-list-members, group-list-transitivemembers, group-post-members, group-delete-members.
 enum GraphPermissions {
-    static let readUsers: Set<String> = ["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"]
+    static let readUsers: Set<String> = [
+        "User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All",
+    ]
     static let updateUser: Set<String> = ["User.ReadWrite.All", "Directory.ReadWrite.All"]
     /// user-delete: "Not available" beyond it; `Directory.ReadWrite.All` cannot delete users.
     static let deleteUser: Set<String> = ["User.ReadWrite.All"]
@@ -17,25 +19,37 @@ enum GraphPermissions {
         "Directory.ReadWrite.All", "User.ReadWrite.All",
     ]
     static let readSubscribedSkus: Set<String> = [
-        "LicenseAssignment.Read.All", "Directory.Read.All", "Directory.ReadWrite.All", "Organization.Read.All", "Organization.ReadWrite.All",
+        "LicenseAssignment.Read.All", "Directory.Read.All", "Directory.ReadWrite.All", "Organization.Read.All",
+        "Organization.ReadWrite.All",
     ]
     /// group-list; the newest table also names `Group-NestingSupport.ReadWrite.All` and
     /// `Group.ManageProtection.All`.
     static let listGroups: Set<String> = [
-        "GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All",
+        "GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All",
+        "Directory.ReadWrite.All",
         "Group-NestingSupport.ReadWrite.All", "Group.ManageProtection.All",
     ]
-    static let getGroup: Set<String> = ["GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"]
+    static let getGroup: Set<String> = [
+        "GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ]
     static let listMembers: Set<String> = [
-        "GroupMember.Read.All", "Directory.Read.All", "Group.Read.All", "Group.ReadWrite.All", "GroupMember.ReadWrite.All",
+        "GroupMember.Read.All", "Directory.Read.All", "Group.Read.All", "Group.ReadWrite.All",
+        "GroupMember.ReadWrite.All",
     ]
     static let listTransitiveMembers: Set<String> = [
-        "GroupMember.ReadBasic.All", "Directory.Read.All", "Group.Read.All", "Group.ReadBasic.All", "Group.ReadWrite.All",
+        "GroupMember.ReadBasic.All", "Directory.Read.All", "Group.Read.All", "Group.ReadBasic.All",
+        "Group.ReadWrite.All",
         "GroupMember.Read.All", "GroupMember.ReadWrite.All",
     ]
-    static let writeMembers: Set<String> = ["GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All"]
+    static let writeMembers: Set<String> = [
+        "GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All",
+    ]
     /// group-delta.md's table.
-    static let groupsDelta: Set<String> = ["GroupMember.Read.All", "Directory.Read.All", "Directory.ReadWrite.All", "Group.Read.All", "Group.ReadWrite.All"]
+    static let groupsDelta: Set<String> = [
+        "GroupMember.Read.All", "Directory.Read.All", "Directory.ReadWrite.All", "Group.Read.All",
+        "Group.ReadWrite.All",
+    ]
     /// user-post-users.md's table.
     static let createUser: Set<String> = ["User.ReadWrite.All", "Directory.ReadWrite.All"]
     /// Needed, besides a user-reading permission, to select or filter on `signInActivity`.

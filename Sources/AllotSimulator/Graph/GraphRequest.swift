@@ -21,8 +21,13 @@ struct GraphRequest: Sendable {
 
     /// Splits `/users/x/assignLicense?$select=id` (relative to `/v1.0`) into segments and query.
     init(
-        method: HTTPRequest.Method, relativeURL: String, headers: HTTPFields, body: JSONValue?, bodyIsInvalid: Bool,
-        caller: Caller, isBatchItem: Bool
+        method: HTTPRequest.Method,
+        relativeURL: String,
+        headers: HTTPFields,
+        body: JSONValue?,
+        bodyIsInvalid: Bool,
+        caller: Caller,
+        isBatchItem: Bool
     ) {
         self.method = method
         self.relativeURL = relativeURL
@@ -63,7 +68,8 @@ struct GraphResponse: Sendable {
     /// For a `$batch`: its items, for the request log.
     var batchItems: [LoggedBatchItem]?
 
-    static let jsonContentType = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+    static let jsonContentType =
+        "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 
     static func json(_ body: [UInt8], status: HTTPResponse.Status = .ok) -> GraphResponse {
         var headers = HTTPFields()
@@ -75,7 +81,13 @@ struct GraphResponse: Sendable {
     static func count(_ value: Int) -> GraphResponse {
         var headers = HTTPFields()
         headers[.contentType] = "text/plain;charset=utf-8"
-        return GraphResponse(status: .ok, headers: headers, body: Array(String(value).utf8), bodyIsJSON: false, batchItems: nil)
+        return GraphResponse(
+            status: .ok,
+            headers: headers,
+            body: Array(String(value).utf8),
+            bodyIsJSON: false,
+            batchItems: nil
+        )
     }
 
     static func noContent() -> GraphResponse {

@@ -26,18 +26,28 @@ extension GraphService {
     /// the simulator draws both orders from a seeded generator (``SimulatedBatchOrder``).
     func batch(_ request: GraphRequest, origin: String, clientRequestId: String) throws(GraphError) -> GraphResponse {
         guard case let .object(envelope)? = request.body, case let .array(rawItems)? = envelope["requests"] else {
-            throw GraphError.badRequest("Invalid batch payload format: the body must be a JSON object with a 'requests' array.", code: "BadRequest")
+            throw GraphError.badRequest(
+                "Invalid batch payload format: the body must be a JSON object with a 'requests' array.",
+                code: "BadRequest"
+            )
         }
-        guard !rawItems.isEmpty else { throw GraphError.badRequest("The batch request must contain at least one request.", code: "BadRequest") }
+        guard !rawItems.isEmpty else {
+            throw GraphError.badRequest("The batch request must contain at least one request.", code: "BadRequest")
+        }
         guard rawItems.count <= Self.maxBatchRequests else {
             throw GraphError.badRequest(
-                "The number of requests in the batch (\(rawItems.count)) exceeds the maximum of \(Self.maxBatchRequests).", code: "BadRequest")
+                "The number of requests in the batch (\(rawItems.count)) exceeds the maximum of \(Self.maxBatchRequests).",
+                code: "BadRequest"
+            )
         }
         let items = try rawItems.map { raw throws(GraphError) in try Self.parseItem(raw) }
         var ids = Set<String>()
         for item in items {
             guard ids.insert(item.id).inserted else {
-                throw GraphError.badRequest("Batch request ids must be unique; '\(item.id)' appears more than once.", code: "BadRequest")
+                throw GraphError.badRequest(
+                    "Batch request ids must be unique; '\(item.id)' appears more than once.",
+                    code: "BadRequest"
+                )
             }
         }
         let sequential = try Self.checkSequencing(items)
@@ -50,18 +60,39 @@ extension GraphService {
             let itemClientRequestId = item.headers[.clientRequestId] ?? clientRequestId
             let date = UTCTime(Date().timeIntervalSince1970).graphDate
             if let problem = item.problem {
-                results[item.id] = .error(problem, requestId: itemRequestId, clientRequestId: itemClientRequestId, date: date)
+                results[item.id] = .error(
+                    problem,
+                    requestId: itemRequestId,
+                    clientRequestId: itemClientRequestId,
+                    date: date
+                )
             } else if let failed = item.dependsOn.first(where: { (results[$0]?.status.code ?? 424) >= 400 }) {
                 results[item.id] = .error(
                     GraphError(
-                        status: .init(code: 424), code: "FailedDependency",
-                        message: "The request depends on request '\(failed)', which failed."),
-                    requestId: itemRequestId, clientRequestId: itemClientRequestId, date: date)
+                        status: .init(code: 424),
+                        code: "FailedDependency",
+                        message: "The request depends on request '\(failed)', which failed."
+                    ),
+                    requestId: itemRequestId,
+                    clientRequestId: itemClientRequestId,
+                    date: date
+                )
             } else {
                 let itemRequest = GraphRequest(
-                    method: item.method, relativeURL: item.url, headers: item.headers, body: item.body, bodyIsInvalid: false,
-                    caller: request.caller, isBatchItem: true)
-                results[item.id] = respond(to: itemRequest, origin: origin, requestId: itemRequestId, clientRequestId: itemClientRequestId)
+                    method: item.method,
+                    relativeURL: item.url,
+                    headers: item.headers,
+                    body: item.body,
+                    bodyIsInvalid: false,
+                    caller: request.caller,
+                    isBatchItem: true
+                )
+                results[item.id] = respond(
+                    to: itemRequest,
+                    origin: origin,
+                    requestId: itemRequestId,
+                    clientRequestId: itemClientRequestId
+                )
             }
         }
 
@@ -77,7 +108,13 @@ extension GraphService {
         writer.raw("]}")
         var response = GraphResponse.json(writer.bytes)
         response.batchItems = items.map { item in
-            LoggedBatchItem(id: item.id, method: item.method.rawValue, url: item.url, status: results[item.id]?.status.code ?? 0, body: item.body)
+            LoggedBatchItem(
+                id: item.id,
+                method: item.method.rawValue,
+                url: item.url,
+                status: results[item.id]?.status.code ?? 0,
+                body: item.body
+            )
         }
         return response
     }
@@ -87,14 +124,18 @@ extension GraphService {
     private static func checkSequencing(_ items: [BatchItem]) throws(GraphError) -> Bool {
         let sequential = items.contains { !$0.dependsOn.isEmpty }
         if sequential, items.dropFirst().contains(where: \.dependsOn.isEmpty) {
-            throw GraphError.badRequest("Batch should be either fully sequential or fully parallel.", code: "BadRequest")
+            throw GraphError.badRequest(
+                "Batch should be either fully sequential or fully parallel.",
+                code: "BadRequest"
+            )
         }
         var earlier = Set<String>()
         for item in items {
             if let invalid = item.dependsOn.first(where: { !earlier.contains($0) }) {
                 throw GraphError.badRequest(
                     "Invalid dependency for request Id '\(item.id)': '\(invalid)' is not the id of an earlier request in the batch.",
-                    code: "BadRequest")
+                    code: "BadRequest"
+                )
             }
             earlier.insert(item.id)
         }
@@ -135,7 +176,10 @@ extension GraphService {
 
     private static func parseItem(_ raw: JSONValue) throws(GraphError) -> BatchItem {
         guard case let .object(fields) = raw else {
-            throw GraphError.badRequest("Invalid batch payload format: each request must be a JSON object.", code: "BadRequest")
+            throw GraphError.badRequest(
+                "Invalid batch payload format: each request must be a JSON object.",
+                code: "BadRequest"
+            )
         }
         let id: String
         switch fields["id"] {
@@ -143,30 +187,46 @@ extension GraphService {
         case let .number(number)?: id = String(Int(number))
         default: throw GraphError.badRequest("Invalid batch payload format: a request has no 'id'.", code: "BadRequest")
         }
-        guard let methodText = fields["method"]?.stringValue, let method = HTTPRequest.Method(methodText.uppercased()) else {
-            throw GraphError.badRequest("Invalid batch payload format: request '\(id)' has no valid 'method'.", code: "BadRequest")
+        guard let methodText = fields["method"]?.stringValue, let method = HTTPRequest.Method(methodText.uppercased())
+        else {
+            throw GraphError.badRequest(
+                "Invalid batch payload format: request '\(id)' has no valid 'method'.",
+                code: "BadRequest"
+            )
         }
         guard var url = fields["url"]?.stringValue, !url.isEmpty else {
-            throw GraphError.badRequest("Invalid batch payload format: request '\(id)' has no 'url'.", code: "BadRequest")
+            throw GraphError.badRequest(
+                "Invalid batch payload format: request '\(id)' has no 'url'.",
+                code: "BadRequest"
+            )
         }
         url = relativeBatchURL(url)
         var headers = HTTPFields()
         if case let .object(headerFields)? = fields["headers"] {
             for (name, value) in headerFields {
-                if let fieldName = HTTPField.Name(name), let text = value.stringValue { headers.append(HTTPField(name: fieldName, value: text)) }
+                if let fieldName = HTTPField.Name(name), let text = value.stringValue {
+                    headers.append(HTTPField(name: fieldName, value: text))
+                }
             }
         }
         let dependsOn: [String]
         switch fields["dependsOn"] {
         case let .array(values)?: dependsOn = values.compactMap { $0.stringValue ?? ($0 == .null ? nil : "\($0)") }
         case nil, .null?: dependsOn = []
-        default: throw GraphError.badRequest("Invalid batch payload format: 'dependsOn' of request '\(id)' must be an array.", code: "BadRequest")
+        default:
+            throw GraphError.badRequest(
+                "Invalid batch payload format: 'dependsOn' of request '\(id)' must be an array.",
+                code: "BadRequest"
+            )
         }
         var body: JSONValue?
         var problem: GraphError?
         if let rawBody = fields["body"], rawBody != .null {
             if headers[.contentType] == nil {
-                problem = GraphError.badRequest("Content-Type header must be specified when the request has a body.", code: "BadRequest")
+                problem = GraphError.badRequest(
+                    "Content-Type header must be specified when the request has a body.",
+                    code: "BadRequest"
+                )
             }
             if case let .string(encoded) = rawBody, let data = Data(base64Encoded: encoded) {
                 body = try? JSONParser.parse(Array(data))
@@ -174,7 +234,15 @@ extension GraphService {
                 body = rawBody
             }
         }
-        return BatchItem(id: id, method: method, url: url, headers: headers, body: body, dependsOn: dependsOn, problem: problem)
+        return BatchItem(
+            id: id,
+            method: method,
+            url: url,
+            headers: headers,
+            body: body,
+            dependsOn: dependsOn,
+            problem: problem
+        )
     }
 
     /// `/users/x`, `users/x` or an absolute Graph URL, as a path below `/v1.0`.

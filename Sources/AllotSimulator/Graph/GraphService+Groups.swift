@@ -9,7 +9,8 @@ extension GraphService {
             "createdDateTime", "visibility", "membershipRule", "membershipRuleProcessingState", "assignedLicenses",
             "licenseProcessingState", "onPremisesSyncEnabled", "securityIdentifier", "classification", "proxyAddresses",
             "renewedDateTime", "isAssignableToRole", "resourceProvisioningOptions", "resourceBehaviorOptions",
-        ].map { ($0.lowercased(), $0) })
+        ].map { ($0.lowercased(), $0) }
+    )
 
     static let defaultGroupProperties = [
         "id", "createdDateTime", "description", "displayName", "groupTypes", "mail", "mailEnabled", "mailNickname",
@@ -21,19 +22,33 @@ extension GraphService {
     }
 
     /// `$select` on groups: the canonical names, or Graph's default ones when there is none.
-    static func groupSelection(_ select: String?, extra: Set<String> = []) throws(GraphError) -> (names: [String], explicit: Bool) {
+    static func groupSelection(
+        _ select: String?,
+        extra: Set<String> = []
+    ) throws(GraphError) -> (names: [String], explicit: Bool) {
         guard let select else { return (Self.defaultGroupProperties, false) }
         var names: [String] = []
         for name in select.split(separator: ",").map({ $0.trimmingCharacters(in: " ") }) where !name.isEmpty {
-            guard let canonical = Self.groupProperties[name.lowercased()] ?? extra.first(where: { $0.lowercased() == name.lowercased() }) else {
-                throw GraphError.badRequest("Could not find a property named '\(name)' on type 'microsoft.graph.group'.", code: "BadRequest")
+            guard
+                let canonical = Self.groupProperties[name.lowercased()]
+                    ?? extra.first(where: { $0.lowercased() == name.lowercased() })
+            else {
+                throw GraphError.badRequest(
+                    "Could not find a property named '\(name)' on type 'microsoft.graph.group'.",
+                    code: "BadRequest"
+                )
             }
             if !names.contains(canonical) { names.append(canonical) }
         }
         return (names, true)
     }
 
-    private static func writeGroup(_ group: GroupRecord, properties: [String], odataType: Bool, into writer: inout JSONWriter) {
+    private static func writeGroup(
+        _ group: GroupRecord,
+        properties: [String],
+        odataType: Bool,
+        into writer: inout JSONWriter
+    ) {
         writer.byte(UInt8(ascii: "{"))
         var first = true
         if odataType {
@@ -45,7 +60,12 @@ extension GraphService {
     }
 
     /// The group's properties as `"name":value` pairs, without the braces.
-    static func writeGroupFields(_ group: GroupRecord, properties: [String], first: inout Bool, into writer: inout JSONWriter) {
+    static func writeGroupFields(
+        _ group: GroupRecord,
+        properties: [String],
+        first: inout Bool,
+        into writer: inout JSONWriter
+    ) {
         for name in properties {
             writer.comma(&first)
             writer.key(name)
@@ -55,8 +75,10 @@ extension GraphService {
             case "mailEnabled": writer.bool(false)
             case "securityEnabled": writer.bool(true)
             case "visibility": writer.optionalString(group.visibility)
-            case "mailNickname": writer.string(String(group.displayName.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(64)))
-            case "groupTypes", "proxyAddresses", "assignedLicenses", "resourceProvisioningOptions", "resourceBehaviorOptions":
+            case "mailNickname":
+                writer.string(String(group.displayName.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(64)))
+            case "groupTypes", "proxyAddresses", "assignedLicenses", "resourceProvisioningOptions",
+                "resourceBehaviorOptions":
                 writer.raw("[]")
             default: writer.null()
             }
@@ -80,12 +102,18 @@ extension GraphService {
             let end = min(offset + top, matches.count)
             var writer = JSONWriter(capacity: 256 + (end - offset) * 300)
             writer.raw("{\"@odata.context\":")
-            writer.string("\(origin)/v1.0/$metadata#" + (explicit ? "groups(\(properties.joined(separator: ",")))" : "groups"))
+            writer.string(
+                "\(origin)/v1.0/$metadata#" + (explicit ? "groups(\(properties.joined(separator: ",")))" : "groups")
+            )
             if count, offset == 0 {
                 writer.raw(",\"@odata.count\":")
                 writer.integer(matches.count)
             }
-            if let link = nextLink(request, origin: origin, token: end < matches.count ? PageToken(kind: .groups, numbers: [UInt64(end)]) : nil) {
+            if let link = nextLink(
+                request,
+                origin: origin,
+                token: end < matches.count ? PageToken(kind: .groups, numbers: [UInt64(end)]) : nil
+            ) {
                 writer.raw(",\"@odata.nextLink\":")
                 writer.string(link)
             }
@@ -106,8 +134,12 @@ extension GraphService {
             switch property.lowercased() {
             case "displayname": return group.displayName
             case "id": return group.id.description
-            case "mailnickname": return String(group.displayName.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(64))
-            default: throw GraphError.unsupportedQuery("Unsupported or invalid query filter clause specified for property '\(property)' of resource 'Group'.")
+            case "mailnickname":
+                return String(group.displayName.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(64))
+            default:
+                throw GraphError.unsupportedQuery(
+                    "Unsupported or invalid query filter clause specified for property '\(property)' of resource 'Group'."
+                )
             }
         }
         switch filter {
@@ -136,14 +168,19 @@ extension GraphService {
     /// (`ConsistencyLevel: eventual`) reads the lagging index: membership as it was
     /// ``SimulatorConfiguration/consistencyLag`` ago.
     func members(
-        of key: String, transitive: Bool, usersOnly: Bool, _ request: GraphRequest, in directory: Directory
+        of key: String,
+        transitive: Bool,
+        usersOnly: Bool,
+        _ request: GraphRequest,
+        in directory: Directory
     ) throws(GraphError) -> (users: [Int32], groups: [Int]) {
         let index = try Self.groupIndex(key, in: directory)
         if directory.groups[index].hidesMembership, !request.caller.roles.contains(GraphPermissions.readHiddenMembers) {
             return ([], [])
         }
         let lag = state.configuration.consistencyLag
-        let users = request.isAdvancedQuery && lag > .zero
+        let users =
+            request.isAdvancedQuery && lag > .zero
             ? directory.memberUsers(of: index, transitive: transitive, asOf: state.configuration.clock.now - lag)
             : directory.memberUsers(of: index, transitive: transitive)
         guard !usersOnly else { return (users, []) }
@@ -165,7 +202,10 @@ extension GraphService {
             Self.writeGroup(group, properties: properties, odataType: false, into: &entity)
             var writer = JSONWriter(capacity: entity.bytes.count + 128)
             writer.raw("{\"@odata.context\":")
-            writer.string("\(origin)/v1.0/$metadata#" + (explicit ? "groups(\(properties.joined(separator: ",")))" : "groups") + "/$entity")
+            writer.string(
+                "\(origin)/v1.0/$metadata#" + (explicit ? "groups(\(properties.joined(separator: ",")))" : "groups")
+                    + "/$entity"
+            )
             if entity.bytes.count > 2 { writer.byte(UInt8(ascii: ",")) }
             writer.raw(entity.bytes.dropFirst())
             return writer.bytes
@@ -175,7 +215,13 @@ extension GraphService {
 
     /// `GET /groups/{id}/transitiveMembers` (every user and group below, flattened) or
     /// `/members` (direct ones), optionally cast to users only.
-    func listMembers(_ key: String, transitive: Bool, usersOnly: Bool, _ request: GraphRequest, origin: String) throws(GraphError) -> GraphResponse {
+    func listMembers(
+        _ key: String,
+        transitive: Bool,
+        usersOnly: Bool,
+        _ request: GraphRequest,
+        origin: String
+    ) throws(GraphError) -> GraphResponse {
         let top = try pageSize(request, default: 100)
         let count = try wantsCount(request)
         let offset = try offset(request, kind: .members)
@@ -185,31 +231,49 @@ extension GraphService {
         let body = try state.directory.withLock { directory throws(GraphError) -> [UInt8] in
             let store = directory.users
             let selection = try userSelection(request.query.option("select"), store: store, request)
-            let (users, nested) = try members(of: key, transitive: transitive, usersOnly: usersOnly, request, in: directory)
+            let (users, nested) = try members(
+                of: key,
+                transitive: transitive,
+                usersOnly: usersOnly,
+                request,
+                in: directory
+            )
             let total = users.count + nested.count
             guard offset <= total else { throw PageToken.expired }
             let end = min(offset + top, total)
             var writer = JSONWriter(capacity: 256 + (end - offset) * 700)
             writer.raw("{\"@odata.context\":")
             writer.string(
-                "\(origin)/v1.0/$metadata#" + (usersOnly ? selection.contextSuffix("users") : "directoryObjects"))
+                "\(origin)/v1.0/$metadata#" + (usersOnly ? selection.contextSuffix("users") : "directoryObjects")
+            )
             if count, offset == 0 {
                 writer.raw(",\"@odata.count\":")
                 writer.integer(total)
             }
-            if let link = nextLink(request, origin: origin, token: end < total ? PageToken(kind: .members, numbers: [UInt64(end)]) : nil) {
+            if let link = nextLink(
+                request,
+                origin: origin,
+                token: end < total ? PageToken(kind: .members, numbers: [UInt64(end)]) : nil
+            ) {
                 writer.raw(",\"@odata.nextLink\":")
                 writer.string(link)
             }
             writer.raw(",\"value\":[")
             var first = true
-            let groupProperties = selection.isExplicit ? selection.names.filter { $0 == "id" || $0 == "displayName" } : ["id", "displayName"]
+            let groupProperties =
+                selection.isExplicit
+                ? selection.names.filter { $0 == "id" || $0 == "displayName" } : ["id", "displayName"]
             for position in offset..<end {
                 writer.comma(&first)
                 if position < users.count {
                     selection.write(user: Int(users[position]), store: store, odataType: !usersOnly, into: &writer)
                 } else {
-                    Self.writeGroup(directory.groups[nested[position - users.count]], properties: groupProperties, odataType: true, into: &writer)
+                    Self.writeGroup(
+                        directory.groups[nested[position - users.count]],
+                        properties: groupProperties,
+                        odataType: true,
+                        into: &writer
+                    )
                 }
             }
             writer.raw("]}")
@@ -219,9 +283,14 @@ extension GraphService {
     }
 
     /// `GET /subscribedSkus` (or one by id): seats as they stand now.
-    func listSubscribedSkus(_ request: GraphRequest, origin: String, single key: String?) throws(GraphError) -> GraphResponse {
+    func listSubscribedSkus(
+        _ request: GraphRequest,
+        origin: String,
+        single key: String?
+    ) throws(GraphError) -> GraphResponse {
         let known = [
-            "accountId", "accountName", "appliesTo", "capabilityStatus", "consumedUnits", "id", "prepaidUnits", "servicePlans",
+            "accountId", "accountName", "appliesTo", "capabilityStatus", "consumedUnits", "id", "prepaidUnits",
+            "servicePlans",
             "skuId", "skuPartNumber", "subscriptionIds",
         ]
         var properties = known
@@ -230,13 +299,17 @@ extension GraphService {
             for name in select.split(separator: ",").map({ $0.trimmingCharacters(in: " ") }) where !name.isEmpty {
                 guard let canonical = known.first(where: { $0.lowercased() == name.lowercased() }) else {
                     throw GraphError.badRequest(
-                        "Could not find a property named '\(name)' on type 'microsoft.graph.subscribedSku'.", code: "BadRequest")
+                        "Could not find a property named '\(name)' on type 'microsoft.graph.subscribedSku'.",
+                        code: "BadRequest"
+                    )
                 }
                 if !properties.contains(canonical) { properties.append(canonical) }
             }
         }
         if request.query.option("filter") != nil {
-            throw GraphError.unsupportedQuery("This method supports only the $select OData query parameter; $filter is not supported.")
+            throw GraphError.unsupportedQuery(
+                "This method supports only the $select OData query parameter; $filter is not supported."
+            )
         }
         let body = try state.directory.withLock { directory throws(GraphError) -> [UInt8] in
             var skus = directory.skus.indices.map(directory.subscribedSku)
@@ -268,7 +341,12 @@ extension GraphService {
         return .json(body)
     }
 
-    private static func writeSkuField(_ name: String, _ sku: SubscribedSku, accountId: String, into writer: inout JSONWriter) {
+    private static func writeSkuField(
+        _ name: String,
+        _ sku: SubscribedSku,
+        accountId: String,
+        into writer: inout JSONWriter
+    ) {
         switch name {
         case "accountId": writer.string(accountId)
         case "accountName": writer.string("Contoso")

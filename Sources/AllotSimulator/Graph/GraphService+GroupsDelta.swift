@@ -25,7 +25,14 @@ extension GraphService {
                 writer.raw(",\"value\":[]}")
             case let .token(token):
                 let selection = try Self.groupDeltaSelection(token.select)
-                writer = groupsDeltaPage(token, selection: selection, directory: directory, pageSize: preferences.pageSize, request: request, origin: origin)
+                writer = groupsDeltaPage(
+                    token,
+                    selection: selection,
+                    directory: directory,
+                    pageSize: preferences.pageSize,
+                    request: request,
+                    origin: origin
+                )
             }
             return writer.bytes
         }
@@ -48,21 +55,32 @@ extension GraphService {
         var properties = names.filter { $0 != "members" }
         if !properties.contains("id") { properties.append("id") }
         let context = explicit ? "groups(\(names.joined(separator: ",")))" : "groups"
-        return GroupDeltaSelection(properties: properties, members: !explicit || names.contains("members"), context: context)
+        return GroupDeltaSelection(
+            properties: properties,
+            members: !explicit || names.contains("members"),
+            context: context
+        )
     }
 
     /// A group's `members@delta` in a first round: built once per group and round (sorting a
     /// million members takes a while), then sliced page by page.
     private func firstRoundEntries(of group: Int, round: UInt64, in directory: Directory) -> [MemberDeltaEntry] {
         let id = directory.groups[group].id
-        if let cached = state.memberEntries.withLock({ $0 }), cached.group == id, cached.round == round { return cached.entries }
+        if let cached = state.memberEntries.withLock({ $0 }), cached.group == id, cached.round == round {
+            return cached.entries
+        }
         let entries = directory.directMemberEntries(of: group, asOf: round)
         state.memberEntries.withLock { $0 = MemberEntriesCache(group: id, round: round, entries: entries) }
         return entries
     }
 
     private func groupsDeltaPage(
-        _ token: DeltaToken, selection: GroupDeltaSelection, directory: Directory, pageSize: Int, request: GraphRequest, origin: String
+        _ token: DeltaToken,
+        selection: GroupDeltaSelection,
+        directory: Directory,
+        pageSize: Int,
+        request: GraphRequest,
+        origin: String
     ) -> JSONWriter {
         let candidates: [Int]
         if let ids = token.filterIds {
@@ -91,7 +109,8 @@ extension GraphService {
                 entries = showsMembers ? firstRoundEntries(of: group, round: token.round, in: directory) : []
             } else {
                 // Groups never change their own properties here: a later round is membership only.
-                guard showsMembers, directory.hasDirectMemberChanges(group, since: token.since, through: token.round) else { continue }
+                guard showsMembers, directory.hasDirectMemberChanges(group, since: token.since, through: token.round)
+                else { continue }
                 entries = directory.directMemberChanges(of: group, since: token.since, through: token.round)
             }
             let from = min(Int(next.offset), entries.count)
@@ -105,7 +124,11 @@ extension GraphService {
                 var firstEntry = true
                 for entry in slice {
                     values.comma(&firstEntry)
-                    values.raw(entry.isGroup ? "{\"@odata.type\":\"#microsoft.graph.group\",\"id\":" : "{\"@odata.type\":\"#microsoft.graph.user\",\"id\":")
+                    values.raw(
+                        entry.isGroup
+                            ? "{\"@odata.type\":\"#microsoft.graph.group\",\"id\":"
+                            : "{\"@odata.type\":\"#microsoft.graph.user\",\"id\":"
+                    )
                     values.guid(entry.id)
                     values.raw(entry.removed ? ",\"@removed\":{\"reason\":\"deleted\"}}" : "}")
                 }

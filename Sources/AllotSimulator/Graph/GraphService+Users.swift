@@ -25,7 +25,9 @@ extension GraphService {
                 refusal = Self.signInActivityPageRefusal()
                 return []
             }
-            let matches = try filter.map { filter throws(GraphError) in try UserFilter(filter, store: store).matchingUsers() }
+            let matches = try filter.map { filter throws(GraphError) in
+                try UserFilter(filter, store: store).matchingUsers()
+            }
             let total = matches?.count ?? store.count
             guard offset <= total else { throw PageToken.expired }
             let end = min(offset + top, total)
@@ -36,7 +38,11 @@ extension GraphService {
                 writer.raw(",\"@odata.count\":")
                 writer.integer(total)
             }
-            if let link = nextLink(request, origin: origin, token: end < total ? PageToken(kind: .users, numbers: [UInt64(end)]) : nil) {
+            if let link = nextLink(
+                request,
+                origin: origin,
+                token: end < total ? PageToken(kind: .users, numbers: [UInt64(end)]) : nil
+            ) {
                 writer.raw(",\"@odata.nextLink\":")
                 writer.string(link)
             }
@@ -58,7 +64,9 @@ extension GraphService {
     /// status was not recorded, the simulator sends 400).
     static func signInActivityPageRefusal() -> GraphResponse {
         var writer = JSONWriter(capacity: 200)
-        writer.raw("{\"@odata.context\":\"http://reportingservice.activedirectory.windowsazure.com/auditLogs/$metadata#Edm.String\",\"value\":")
+        writer.raw(
+            "{\"@odata.context\":\"http://reportingservice.activedirectory.windowsazure.com/auditLogs/$metadata#Edm.String\",\"value\":"
+        )
         writer.string("Cannot query data for more than \(signInActivityPageLimit) users at a time.")
         writer.byte(UInt8(ascii: "}"))
         return .json(writer.bytes, status: .badRequest)
@@ -90,7 +98,11 @@ extension GraphService {
     /// `POST /users/{id}/assignLicense`: 200 with the user.
     func assignLicense(_ key: String, _ request: GraphRequest, origin: String) throws(GraphError) -> GraphResponse {
         let body = try state.directory.withLock { directory throws(GraphError) -> [UInt8] in
-            let user = try directory.assignLicense(user: key, body: request.body, rules: state.configuration.licensingRules)
+            let user = try directory.assignLicense(
+                user: key,
+                body: request.body,
+                rules: state.configuration.licensingRules
+            )
             let selection = try UserSelection.resolve(nil, store: directory.users)
             return Self.entity(user: user, store: directory.users, selection: selection, origin: origin)
         }
@@ -115,12 +127,18 @@ struct UserFilter {
             try validate(left)
             try validate(right)
         case let .any(collection, member, value):
-            guard collection.lowercased() == "assignedlicenses", member.lowercased() == "skuid", case .guid = value else {
-                throw GraphError.unsupportedQuery("Unsupported query: only assignedLicenses/any(x:x/skuId eq {skuId}) is supported as a lambda.")
+            guard collection.lowercased() == "assignedlicenses", member.lowercased() == "skuid", case .guid = value
+            else {
+                throw GraphError.unsupportedQuery(
+                    "Unsupported query: only assignedLicenses/any(x:x/skuId eq {skuId}) is supported as a lambda."
+                )
             }
-        case let .equals(property, _), let .notEquals(property, _), let .isIn(property, _), let .startsWith(property, _):
+        case let .equals(property, _), let .notEquals(property, _), let .isIn(property, _),
+            let .startsWith(property, _):
             guard UserProperties.canonicalNames[property.lowercased()] != nil else {
-                throw GraphError.badRequest("Property '\(property)' does not exist as a declared property or extension property.")
+                throw GraphError.badRequest(
+                    "Property '\(property)' does not exist as a declared property or extension property."
+                )
             }
         }
     }
@@ -128,9 +146,11 @@ struct UserFilter {
     /// The matching users, in store order.
     func matchingUsers() -> [Int32] {
         switch filter {
-        case let .equals(property, value) where property.lowercased() == "id" || property.lowercased() == "userprincipalname":
+        case let .equals(property, value)
+        where property.lowercased() == "id" || property.lowercased() == "userprincipalname":
             return lookup(property, value).map { [Int32($0)] } ?? []
-        case let .isIn(property, values) where property.lowercased() == "id" || property.lowercased() == "userprincipalname":
+        case let .isIn(property, values)
+        where property.lowercased() == "id" || property.lowercased() == "userprincipalname":
             return Set(values.compactMap { lookup(property, $0) }).sorted().map(Int32.init)
         default:
             var holdingMatches: [UInt32: Bool] = [:]
@@ -144,15 +164,18 @@ struct UserFilter {
 
     private func lookup(_ property: String, _ value: ODataFilter.Literal) -> Int? {
         guard let text = value.text else { return nil }
-        return property.lowercased() == "id" ? GUID(text).flatMap(store.index(ofId:)) : store.index(ofPrincipalName: text)
+        return property.lowercased() == "id"
+            ? GUID(text).flatMap(store.index(ofId:)) : store.index(ofPrincipalName: text)
     }
 
     private func matches(_ filter: ODataFilter, user: Int, holdingMatches: inout [UInt32: Bool]) -> Bool {
         switch filter {
         case let .and(left, right):
-            return matches(left, user: user, holdingMatches: &holdingMatches) && matches(right, user: user, holdingMatches: &holdingMatches)
+            return matches(left, user: user, holdingMatches: &holdingMatches)
+                && matches(right, user: user, holdingMatches: &holdingMatches)
         case let .or(left, right):
-            return matches(left, user: user, holdingMatches: &holdingMatches) || matches(right, user: user, holdingMatches: &holdingMatches)
+            return matches(left, user: user, holdingMatches: &holdingMatches)
+                || matches(right, user: user, holdingMatches: &holdingMatches)
         case let .any(_, _, .guid(sku)):
             let holding = store.holdingOfUser[user]
             if let known = holdingMatches[holding] { return known }

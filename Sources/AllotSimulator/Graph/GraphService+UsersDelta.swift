@@ -25,8 +25,14 @@ extension GraphService {
             case let .token(token):
                 let selection = try userSelection(token.select, store: store, request, alwaysIncludeId: true)
                 writer = usersDeltaPage(
-                    token, selection: selection, directory: directory, pageSize: preferences.pageSize, minimal: preferences.minimal,
-                    request: request, origin: origin)
+                    token,
+                    selection: selection,
+                    directory: directory,
+                    pageSize: preferences.pageSize,
+                    minimal: preferences.minimal,
+                    request: request,
+                    origin: origin
+                )
             }
             return writer.bytes
         }
@@ -38,7 +44,13 @@ extension GraphService {
     /// One page of a users delta round: users from the token's place on (in creation order, so
     /// users created or deleted meanwhile move nobody), then, after a first round, the removals.
     private func usersDeltaPage(
-        _ token: DeltaToken, selection: UserSelection, directory: Directory, pageSize: Int, minimal: Bool, request: GraphRequest, origin: String
+        _ token: DeltaToken,
+        selection: UserSelection,
+        directory: Directory,
+        pageSize: Int,
+        minimal: Bool,
+        request: GraphRequest,
+        origin: String
     ) -> JSONWriter {
         let store = directory.users
         let tracked = selection.names.filter { $0 != "id" && !UserProperties.untrackedByDelta.contains($0) }
@@ -54,7 +66,9 @@ extension GraphService {
             let from = store.index(afterSerial: UInt32(clamping: next.offset))
             // The filtered users, or every user from `from` on (a range: a first round of a
             // million users pages without copying their indices for every page).
-            let filtered = token.filterIds.map { ids in ids.compactMap(store.index(ofId:)).filter { $0 >= from }.sorted() }
+            let filtered = token.filterIds.map { ids in
+                ids.compactMap(store.index(ofId:)).filter { $0 >= from }.sorted()
+            }
             var position = filtered == nil ? from : 0
             var reachedEnd = true
             while position < (filtered?.count ?? store.count) {
@@ -82,15 +96,22 @@ extension GraphService {
             }
         }
         if next.position == 1 {
-            let removals = token.isFullRound
-                ? [] : directory.userChanges.removals(since: token.since, through: token.round).filter { wanted?.contains($0.id) ?? true }
+            let removals =
+                token.isFullRound
+                ? []
+                : directory.userChanges.removals(since: token.since, through: token.round).filter {
+                    wanted?.contains($0.id) ?? true
+                }
             let from = Int(min(next.offset, UInt64(removals.count)))
             let end = min(removals.count, from + (pageSize - written))
             for removal in removals[from..<end] {
                 values.comma(&first)
                 values.raw("{\"id\":")
                 values.guid(removal.id)
-                values.raw(removal.permanent ? ",\"@removed\":{\"reason\":\"deleted\"}}" : ",\"@removed\":{\"reason\":\"changed\"}}")
+                values.raw(
+                    removal.permanent
+                        ? ",\"@removed\":{\"reason\":\"deleted\"}}" : ",\"@removed\":{\"reason\":\"changed\"}}"
+                )
             }
             next.offset = UInt64(end)
             done = end == removals.count

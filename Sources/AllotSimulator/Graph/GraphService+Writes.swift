@@ -58,7 +58,9 @@ extension GraphService {
             let id = GUID(memberKey)
             guard let user = id.flatMap(directory.users.index(ofId:)) else {
                 if let id, directory.groupIndex[id] != nil {
-                    throw .badRequest("The simulator adds users to groups, not groups: nesting group \(memberKey) is not supported.")
+                    throw .badRequest(
+                        "The simulator adds users to groups, not groups: nesting group \(memberKey) is not supported."
+                    )
                 }
                 throw .notFound(memberKey)
             }
@@ -81,13 +83,16 @@ extension GraphService {
     /// The object id at the end of a reference body's `@odata.id`
     /// (`https://graph.microsoft.com/v1.0/directoryObjects/{id}`, or `.../users/{id}`).
     static func referencedObjectId(_ body: JSONValue?) throws(GraphError) -> String {
-        let segments = body?.objectValue?["@odata.id"]?.stringValue.map { $0.split(separator: "/").map(String.init) } ?? []
-        guard segments.count >= 2, ["directoryobjects", "users", "groups"].contains(segments[segments.count - 2].lowercased()),
+        let segments =
+            body?.objectValue?["@odata.id"]?.stringValue.map { $0.split(separator: "/").map(String.init) } ?? []
+        guard segments.count >= 2,
+            ["directoryobjects", "users", "groups"].contains(segments[segments.count - 2].lowercased()),
             let id = segments.last
         else {
             throw .badRequest(
                 "The request body must be {\"@odata.id\": \"https://graph.microsoft.com/v1.0/directoryObjects/{id}\"} naming the member to add.",
-                code: "BadRequest")
+                code: "BadRequest"
+            )
         }
         return id
     }

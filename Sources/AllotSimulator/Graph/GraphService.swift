@@ -11,7 +11,8 @@ struct GraphService: Sendable {
     var maxPageSize: Int { state.configuration.maxPageSize }
 
     /// Answers one Graph request. Never throws: every failure is a Graph error response.
-    func respond(to request: GraphRequest, origin: String, requestId: String, clientRequestId: String) -> GraphResponse {
+    func respond(to request: GraphRequest, origin: String, requestId: String, clientRequestId: String) -> GraphResponse
+    {
         let now = Date().timeIntervalSince1970
         var request = request
         if state.configuration.consistencyLag > .zero {
@@ -21,27 +22,44 @@ struct GraphService: Sendable {
             let route = try GraphRoute.resolve(method: request.method, segments: request.segments)
             let path = "/v1.0" + request.relativeURL
             if let fault = state.faults.withLock({
-                $0.take([.throttle, .serverError, .failPage], method: request.method.rawValue, path: path, isPagedListing: route.isPagedListing)
+                $0.take(
+                    [.throttle, .serverError, .failPage],
+                    method: request.method.rawValue,
+                    path: path,
+                    isPagedListing: route.isPagedListing
+                )
             }) {
                 throw error(for: fault, caller: request.caller)
             }
-            if let accepted = GraphPermissions.accepted(for: route, method: request.method.rawValue), request.caller.roles.isDisjoint(with: accepted) {
+            if let accepted = GraphPermissions.accepted(for: route, method: request.method.rawValue),
+                request.caller.roles.isDisjoint(with: accepted)
+            {
                 throw GraphError.forbidden()
             }
-            let envelopeFault = route == .batch && !request.isBatchItem
-                ? state.faults.withLock { $0.take([.batchStatus], method: request.method.rawValue, path: path, isPagedListing: false) }
+            let envelopeFault =
+                route == .batch && !request.isBatchItem
+                ? state.faults.withLock {
+                    $0.take([.batchStatus], method: request.method.rawValue, path: path, isPagedListing: false)
+                }
                 : nil
             if route.isPagedListing {
-                request.repeatsPage = state.faults.withLock {
-                    $0.take([.repeatNextLink], method: request.method.rawValue, path: path, isPagedListing: true)
-                } != nil
+                request.repeatsPage =
+                    state.faults.withLock {
+                        $0.take([.repeatNextLink], method: request.method.rawValue, path: path, isPagedListing: true)
+                    } != nil
             }
             var throttleHeaders = HTTPFields()
             if request.isWrite, route != .batch {
                 throttleHeaders = try admitWrite(applicationId: request.caller.applicationId)
             }
             if request.bodyIsInvalid { throw GraphError.invalidJSON() }
-            var response = try handle(route, request, origin: origin, requestId: requestId, clientRequestId: clientRequestId)
+            var response = try handle(
+                route,
+                request,
+                origin: origin,
+                requestId: requestId,
+                clientRequestId: clientRequestId
+            )
             for field in throttleHeaders { response.headers.append(field) }
             if let envelopeFault { applyEnvelopeFault(envelopeFault, to: &response, caller: request.caller) }
             return response
@@ -80,7 +98,9 @@ struct GraphService: Sendable {
     /// `x-ms-throttle-limit-percentage`, over it the write is refused like Graph refuses it.
     private func admitWrite(applicationId: String) throws(GraphError) -> HTTPFields {
         let now = ContinuousClock.now
-        guard let decision = state.quota.withLock({ $0?.admit(application: applicationId, now: now) }) else { return [:] }
+        guard let decision = state.quota.withLock({ $0?.admit(application: applicationId, now: now) }) else {
+            return [:]
+        }
         let tenantId = state.tenantId
         switch decision {
         case let .allowed(usage):
@@ -99,10 +119,16 @@ struct GraphService: Sendable {
     }
 
     private func handle(
-        _ route: GraphRoute, _ request: GraphRequest, origin: String, requestId: String, clientRequestId: String
+        _ route: GraphRoute,
+        _ request: GraphRequest,
+        origin: String,
+        requestId: String,
+        clientRequestId: String
     ) throws(GraphError) -> GraphResponse {
         switch route {
-        case .users: return request.method == .post ? try createUser(request, origin: origin) : try listUsers(request, origin: origin)
+        case .users:
+            return request.method == .post
+                ? try createUser(request, origin: origin) : try listUsers(request, origin: origin)
         case let .user(key):
             switch request.method {
             case .patch: return try updateUser(key, request)
@@ -121,10 +147,15 @@ struct GraphService: Sendable {
         case .subscribedSkus: return try listSubscribedSkus(request, origin: origin, single: nil)
         case let .subscribedSku(key): return try listSubscribedSkus(request, origin: origin, single: key)
         case .batch:
-            guard !request.isBatchItem else { throw GraphError.badRequest("A batch request cannot contain another batch request.", code: "BadRequest") }
+            guard !request.isBatchItem else {
+                throw GraphError.badRequest("A batch request cannot contain another batch request.", code: "BadRequest")
+            }
             return try batch(request, origin: origin, clientRequestId: clientRequestId)
         case .me:
-            throw GraphError.badRequest("/me request is only valid with delegated authentication flow.", code: "BadRequest")
+            throw GraphError.badRequest(
+                "/me request is only valid with delegated authentication flow.",
+                code: "BadRequest"
+            )
         case let .count(listing):
             return try count(listing, request)
         }
@@ -135,7 +166,8 @@ struct GraphService: Sendable {
     private func count(_ listing: GraphRoute, _ request: GraphRequest) throws(GraphError) -> GraphResponse {
         guard request.isAdvancedQuery else {
             throw GraphError.unsupportedQuery(
-                "Raw count (/$count) is not supported because the 'ConsistencyLevel:eventual' header is missing. Refer to https://aka.ms/graph-docs/advanced-queries for more information")
+                "Raw count (/$count) is not supported because the 'ConsistencyLevel:eventual' header is missing. Refer to https://aka.ms/graph-docs/advanced-queries for more information"
+            )
         }
         let filter = try request.query.option("filter").map { text throws(GraphError) in try ODataFilter.parse(text) }
         let value = try state.directory.withLock { directory throws(GraphError) -> Int in
@@ -149,7 +181,9 @@ struct GraphService: Sendable {
                 for group in directory.groups where try Self.group(group, matches: filter) { matching += 1 }
                 return matching
             case let .groupMembers(key, transitive, usersOnly):
-                guard filter == nil else { throw GraphError.unsupportedQuery("$filter on group members is not supported by the simulator.") }
+                guard filter == nil else {
+                    throw GraphError.unsupportedQuery("$filter on group members is not supported by the simulator.")
+                }
                 let listed = try members(of: key, transitive: transitive, usersOnly: usersOnly, request, in: directory)
                 return listed.users.count + listed.groups.count
             default:
@@ -165,7 +199,9 @@ struct GraphService: Sendable {
     func pageSize(_ request: GraphRequest, default defaultSize: Int) throws(GraphError) -> Int {
         guard let text = request.query.option("top") else { return min(defaultSize, maxPageSize) }
         guard let top = Int(text), (1...maxPageSize).contains(top) else {
-            throw GraphError.unsupportedQuery("Invalid page size specified: '\(text)'. Must be between 1 and \(maxPageSize) inclusive.")
+            throw GraphError.unsupportedQuery(
+                "Invalid page size specified: '\(text)'. Must be between 1 and \(maxPageSize) inclusive."
+            )
         }
         return top
     }

@@ -27,14 +27,20 @@ struct UserSelection: Sendable {
     /// - Parameters:
     ///   - select: the `$select` value, or `nil` for Graph's default properties.
     ///   - alwaysIncludeId: delta answers carry `id` whatever is selected.
-    static func resolve(_ select: String?, store: UserStore, alwaysIncludeId: Bool = false) throws(GraphError) -> UserSelection {
+    static func resolve(
+        _ select: String?,
+        store: UserStore,
+        alwaysIncludeId: Bool = false
+    ) throws(GraphError) -> UserSelection {
         var selection = UserSelection(isExplicit: select != nil)
-        let requested = select.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: " ") } } ?? UserProperties.defaults
+        let requested =
+            select.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: " ") } } ?? UserProperties.defaults
         for name in requested where !name.isEmpty {
             guard !name.contains("/") else {
                 throw GraphError.badRequest(
                     "Parsing OData Select and Expand failed: Found a path with multiple navigation properties or a bad complex property path in a select clause. Please reword your query such that each level of select or expand only contains either TypeSegments or Properties.",
-                    code: "BadRequest")
+                    code: "BadRequest"
+                )
             }
             if name == "*" {
                 // Sign-in activity comes from the sign-in logs, only when named (user.md:
@@ -54,7 +60,10 @@ struct UserSelection: Sendable {
             {
                 canonical = stored
             } else {
-                throw GraphError.badRequest("Could not find a property named '\(name)' on type 'microsoft.graph.user'.", code: "BadRequest")
+                throw GraphError.badRequest(
+                    "Could not find a property named '\(name)' on type 'microsoft.graph.user'.",
+                    code: "BadRequest"
+                )
             }
             selection.add(canonical, Self.source(of: canonical, store: store))
         }
@@ -68,7 +77,9 @@ struct UserSelection: Sendable {
         case "assignedLicenses": return .assignedLicenses
         case "licenseAssignmentStates": return .licenseAssignmentStates
         default:
-            if let column = store.columnIndex[name] { return .column(column, collection: UserProperties.collections.contains(name)) }
+            if let column = store.columnIndex[name] {
+                return .column(column, collection: UserProperties.collections.contains(name))
+            }
             return UserProperties.collections.contains(name) ? .emptyCollection : .null
         }
     }
@@ -89,7 +100,13 @@ struct UserSelection: Sendable {
 
     /// Writes `{"name":value,...}` for one user; `odataType` adds `"@odata.type"` first (mixed
     /// listings); `only` limits the properties to these and `id` (delta's `return=minimal`).
-    func write(user: Int, store: UserStore, odataType: Bool = false, only: Set<String>? = nil, into writer: inout JSONWriter) {
+    func write(
+        user: Int,
+        store: UserStore,
+        odataType: Bool = false,
+        only: Set<String>? = nil,
+        into writer: inout JSONWriter
+    ) {
         writer.byte(UInt8(ascii: "{"))
         var first = true
         if odataType {
@@ -140,10 +157,17 @@ extension GraphService {
     /// A user `$select` resolved and checked against the caller: `signInActivity` needs
     /// `AuditLog.Read.All` and a Microsoft Entra ID P1 tenant (403 otherwise, as Graph answers),
     /// and `employeeLeaveDateTime` reads as `null` without `User-LifeCycleInfo.Read.All`.
-    func userSelection(_ select: String?, store: UserStore, _ request: GraphRequest, alwaysIncludeId: Bool = false) throws(GraphError) -> UserSelection {
+    func userSelection(
+        _ select: String?,
+        store: UserStore,
+        _ request: GraphRequest,
+        alwaysIncludeId: Bool = false
+    ) throws(GraphError) -> UserSelection {
         let selection = try UserSelection.resolve(select, store: store, alwaysIncludeId: alwaysIncludeId)
         if selection.names.contains("signInActivity") { try authorizeSignInActivity(request.caller) }
-        if selection.names.contains("employeeLeaveDateTime"), request.caller.roles.isDisjoint(with: UserProperties.readLifecycleInfo) {
+        if selection.names.contains("employeeLeaveDateTime"),
+            request.caller.roles.isDisjoint(with: UserProperties.readLifecycleInfo)
+        {
             return selection.hiding(["employeeLeaveDateTime"])
         }
         return selection
@@ -155,13 +179,17 @@ extension GraphService {
     func authorizeSignInActivity(_ caller: Caller) throws(GraphError) {
         guard caller.roles.contains(GraphPermissions.readAuditLogs) else {
             throw GraphError(
-                status: .forbidden, code: "Authentication_MSGraphPermissionMissing",
-                message: "Calling principal does not have required MSGraph permissions AuditLog.Read.All")
+                status: .forbidden,
+                code: "Authentication_MSGraphPermissionMissing",
+                message: "Calling principal does not have required MSGraph permissions AuditLog.Read.All"
+            )
         }
         guard state.entraIDPremium.withLock({ $0 }) else {
             throw GraphError(
-                status: .forbidden, code: "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
-                message: "Neither tenant is B2C or tenant doesn't have premium license")
+                status: .forbidden,
+                code: "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                message: "Neither tenant is B2C or tenant doesn't have premium license"
+            )
         }
     }
 }

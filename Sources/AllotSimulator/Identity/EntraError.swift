@@ -19,7 +19,9 @@ struct EntraError: Error, Sendable {
         writer.raw("{\"error\":")
         writer.string(error)
         writer.raw(",\"error_description\":")
-        writer.string("AADSTS\(code): \(message)\r\nTrace ID: \(traceId)\r\nCorrelation ID: \(correlationId)\r\nTimestamp: \(timestamp)")
+        writer.string(
+            "AADSTS\(code): \(message)\r\nTrace ID: \(traceId)\r\nCorrelation ID: \(correlationId)\r\nTimestamp: \(timestamp)"
+        )
         writer.raw(",\"error_codes\":[")
         writer.integer(code)
         writer.raw("],\"timestamp\":")
@@ -36,8 +38,11 @@ struct EntraError: Error, Sendable {
 
     static func missingParameter(_ name: String) -> EntraError {
         EntraError(
-            status: .badRequest, error: "invalid_request", code: 900144,
-            message: "The request body must contain the following parameter: '\(name)'.")
+            status: .badRequest,
+            error: "invalid_request",
+            code: 900144,
+            message: "The request body must contain the following parameter: '\(name)'."
+        )
     }
 
     static func invalidClient(_ code: Int, _ message: String) -> EntraError {
@@ -45,6 +50,9 @@ struct EntraError: Error, Sendable {
     }
 
     static let serviceUnavailable = EntraError(
-        status: .serviceUnavailable, error: "temporarily_unavailable", code: 90006,
-        message: "The service is temporarily unavailable. Please retry the request.")
+        status: .serviceUnavailable,
+        error: "temporarily_unavailable",
+        code: 90006,
+        message: "The service is temporarily unavailable. Please retry the request."
+    )
 }

@@ -53,7 +53,11 @@ struct JSONWebToken: Sendable {
         case "RS256", "PS256":
             guard let rsa = _RSA.Signing.PublicKey(key) else { return false }
             let padding: _RSA.Signing.Padding = algorithm == "PS256" ? .PSS : .insecurePKCS1v1_5
-            return rsa.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: signingInput, padding: padding)
+            return rsa.isValidSignature(
+                _RSA.Signing.RSASignature(rawRepresentation: signature),
+                for: signingInput,
+                padding: padding
+            )
         case "ES256":
             guard let ec = P256.Signing.PublicKey(key),
                 let ecSignature = try? P256.Signing.ECDSASignature(rawRepresentation: signature)

@@ -62,18 +62,30 @@ struct TokenIssuer: Sendable {
             var certificate: RegisteredCertificate?
             if let pem = app.certificatePEM {
                 do { certificate = try RegisteredCertificate(pem: pem) } catch {
-                    throw SimulatorSetupError("the certificate of application \(app.clientId) is not a PEM certificate: \(error)")
+                    throw SimulatorSetupError(
+                        "the certificate of application \(app.clientId) is not a PEM certificate: \(error)"
+                    )
                 }
             }
             var federated: [(SimulatedFederatedCredential, Certificate.PublicKey)] = []
             for credential in app.federatedCredentials {
-                do { federated.append((credential, try FederatedSigningKey.publicKey(pem: credential.signingKeyPEM))) } catch {
+                do {
+                    federated.append((credential, try FederatedSigningKey.publicKey(pem: credential.signingKeyPEM)))
+                } catch {
                     throw SimulatorSetupError(
-                        "the signing key of federated credential '\(credential.issuer)' / '\(credential.subject)' of application \(app.clientId) is not a PEM public key or certificate: \(error)")
+                        "the signing key of federated credential '\(credential.issuer)' / '\(credential.subject)' of application \(app.clientId) is not a PEM public key or certificate: \(error)"
+                    )
                 }
             }
             registrations.append(
-                Registration(clientId: app.clientId, secret: app.clientSecret, certificate: certificate, federated: federated, roles: app.roles))
+                Registration(
+                    clientId: app.clientId,
+                    secret: app.clientSecret,
+                    certificate: certificate,
+                    federated: federated,
+                    roles: app.roles
+                )
+            )
         }
         self.registrations = registrations
     }
@@ -92,21 +104,33 @@ struct TokenIssuer: Sendable {
     ///     the client reached it and as the simulator advertises it).
     ///   - basicCredentials: client id and secret from an `Authorization: Basic` header.
     func authorize(
-        tenant: String, form: [String: String], basicCredentials: (String, String)?, tokenEndpoints: [String], now: Double
+        tenant: String,
+        form: [String: String],
+        basicCredentials: (String, String)?,
+        tokenEndpoints: [String],
+        now: Double
     ) throws(EntraError) -> Grant {
         guard isThisTenant(tenant) else {
             throw EntraError(
-                status: .badRequest, error: "invalid_request", code: 90002,
+                status: .badRequest,
+                error: "invalid_request",
+                code: 90002,
                 message:
-                    "Tenant '\(tenant)' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.")
+                    "Tenant '\(tenant)' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
+            )
         }
         guard let grantType = form["grant_type"], !grantType.isEmpty else { throw .missingParameter("grant_type") }
         guard grantType == "client_credentials" else {
             throw EntraError(
-                status: .badRequest, error: "unsupported_grant_type", code: 70003,
-                message: "The app requested an unsupported grant type '\(grantType)'.")
+                status: .badRequest,
+                error: "unsupported_grant_type",
+                code: 70003,
+                message: "The app requested an unsupported grant type '\(grantType)'."
+            )
         }
-        guard let clientId = form["client_id"] ?? basicCredentials?.0, !clientId.isEmpty else { throw .missingParameter("client_id") }
+        guard let clientId = form["client_id"] ?? basicCredentials?.0, !clientId.isEmpty else {
+            throw .missingParameter("client_id")
+        }
         guard let scope = form["scope"], !scope.isEmpty else { throw .missingParameter("scope") }
         let resource = try Self.resource(ofScope: scope, tenantDomain: tenantDomain)
 
@@ -117,35 +141,56 @@ struct TokenIssuer: Sendable {
             registration = found
         } else {
             throw EntraError(
-                status: .badRequest, error: "unauthorized_client", code: 700016,
+                status: .badRequest,
+                error: "unauthorized_client",
+                code: 700016,
                 message:
-                    "Application with identifier '\(clientId)' was not found in the directory '\(tenantDomain)'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.")
+                    "Application with identifier '\(clientId)' was not found in the directory '\(tenantDomain)'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
+            )
         }
 
         if let secret = form["client_secret"] ?? basicCredentials?.1 {
             if let registration, registration.secret != secret {
                 throw .invalidClient(
                     7_000_215,
-                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '\(clientId)'.")
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '\(clientId)'."
+                )
             }
         } else if let assertion = form["client_assertion"] {
             guard form["client_assertion_type"] == Self.assertionType else {
                 throw EntraError(
-                    status: .badRequest, error: "invalid_request", code: 50027,
-                    message: "Invalid client_assertion_type '\(form["client_assertion_type"] ?? "")'; expected '\(Self.assertionType)'.")
+                    status: .badRequest,
+                    error: "invalid_request",
+                    code: 50027,
+                    message:
+                        "Invalid client_assertion_type '\(form["client_assertion_type"] ?? "")'; expected '\(Self.assertionType)'."
+                )
             }
             guard let token = JSONWebToken(assertion) else {
                 throw .invalidClient(50027, "JWT token is invalid or malformed.")
             }
             if token.string("iss") == clientId {
-                try verifyCertificateAssertion(token, clientId: clientId, registration: registration, tokenEndpoints: tokenEndpoints, now: now)
+                try verifyCertificateAssertion(
+                    token,
+                    clientId: clientId,
+                    registration: registration,
+                    tokenEndpoints: tokenEndpoints,
+                    now: now
+                )
             } else {
                 try verifyFederatedAssertion(token, clientId: clientId, registration: registration, now: now)
             }
         } else {
-            throw .invalidClient(7_000_218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
+            throw .invalidClient(
+                7_000_218,
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."
+            )
         }
-        return Grant(applicationId: registration?.clientId ?? clientId, resource: resource, roles: registration?.roles ?? defaultRoles)
+        return Grant(
+            applicationId: registration?.clientId ?? clientId,
+            resource: resource,
+            roles: registration?.roles ?? defaultRoles
+        )
     }
 
     /// The resource of a `{resource}/.default` scope, when it is Microsoft Graph.
@@ -153,39 +198,62 @@ struct TokenIssuer: Sendable {
         let scopes = scope.split(separator: " ").map(String.init)
         guard scopes.count == 1, let only = scopes.first, only.hasSuffix("/.default") else {
             throw EntraError(
-                status: .badRequest, error: "invalid_scope", code: 1_002_012,
+                status: .badRequest,
+                error: "invalid_scope",
+                code: 1_002_012,
                 message:
-                    "The provided value for scope \(scope) is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")
+                    "The provided value for scope \(scope) is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+            )
         }
         var resource = String(only.dropLast("/.default".count))
         while resource.hasSuffix("/") { resource.removeLast() }
         guard graphResources.contains(resource.lowercased()) else {
             throw EntraError(
-                status: .badRequest, error: "invalid_resource", code: 500_011,
+                status: .badRequest,
+                error: "invalid_resource",
+                code: 500_011,
                 message:
-                    "The resource principal named \(resource) was not found in the tenant named \(tenantDomain). This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.")
+                    "The resource principal named \(resource) was not found in the tenant named \(tenantDomain). This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
+            )
         }
         return "https://graph.microsoft.com"
     }
 
     private func verifyTimes(_ token: JSONWebToken, now: Double) throws(EntraError) {
-        guard let expiry = token.date("exp") else { throw .invalidClient(50027, "JWT token is invalid or malformed: it has no 'exp' claim.") }
+        guard let expiry = token.date("exp") else {
+            throw .invalidClient(50027, "JWT token is invalid or malformed: it has no 'exp' claim.")
+        }
         let notBefore = token.date("nbf") ?? token.date("iat") ?? expiry - 600
         if now > expiry + Self.skewSeconds || now + Self.skewSeconds < notBefore {
             throw .invalidClient(
                 700_024,
-                "Client assertion is not within its valid time range. Current time: \(UTCTime(now).graphDate).0000000Z, assertion valid from \(UTCTime(notBefore).graphDate).0000000Z, expiry time of assertion \(UTCTime(expiry).graphDate).0000000Z. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .")
+                "Client assertion is not within its valid time range. Current time: \(UTCTime(now).graphDate).0000000Z, assertion valid from \(UTCTime(notBefore).graphDate).0000000Z, expiry time of assertion \(UTCTime(expiry).graphDate).0000000Z. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials ."
+            )
         }
     }
 
     private func verifyCertificateAssertion(
-        _ token: JSONWebToken, clientId: String, registration: Registration?, tokenEndpoints: [String], now: Double
+        _ token: JSONWebToken,
+        clientId: String,
+        registration: Registration?,
+        tokenEndpoints: [String],
+        now: Double
     ) throws(EntraError) {
         guard token.string("sub") == clientId else {
-            throw .invalidClient(700_021, "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .")
+            throw .invalidClient(
+                700_021,
+                "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials ."
+            )
         }
-        guard token.audiences.contains(where: { audience in tokenEndpoints.contains { $0.lowercased() == audience.lowercased() } }) else {
-            throw .invalidClient(700_023, "Client assertion audience claim does not match Realm issuer. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .")
+        guard
+            token.audiences.contains(where: { audience in
+                tokenEndpoints.contains { $0.lowercased() == audience.lowercased() }
+            })
+        else {
+            throw .invalidClient(
+                700_023,
+                "Client assertion audience claim does not match Realm issuer. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials ."
+            )
         }
         try verifyTimes(token, now: now)
         guard let registration else { return }
@@ -193,16 +261,25 @@ struct TokenIssuer: Sendable {
         guard let certificate = registration.certificate, certificate.matches(token) else {
             throw .invalidClient(
                 700_027,
-                "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '\(presented)', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '\(registration.clientId)'. Review the documentation at https://docs.microsoft.com/en-us/graph/deployments#app-registration-and-token-service-root-endpoints to know more.]")
+                "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '\(presented)', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '\(registration.clientId)'. Review the documentation at https://docs.microsoft.com/en-us/graph/deployments#app-registration-and-token-service-root-endpoints to know more.]"
+            )
         }
-        guard token.algorithm == "PS256" || token.algorithm == "RS256", token.isSigned(by: certificate.certificate.publicKey) else {
+        guard token.algorithm == "PS256" || token.algorithm == "RS256",
+            token.isSigned(by: certificate.certificate.publicKey)
+        else {
             throw .invalidClient(
                 700_027,
-                "Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '\(certificate.hexThumbprint)', Found key 'Start=\(certificate.certificate.notValidBefore), End=\(certificate.certificate.notValidAfter)']")
+                "Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '\(certificate.hexThumbprint)', Found key 'Start=\(certificate.certificate.notValidBefore), End=\(certificate.certificate.notValidAfter)']"
+            )
         }
     }
 
-    private func verifyFederatedAssertion(_ token: JSONWebToken, clientId: String, registration: Registration?, now: Double) throws(EntraError) {
+    private func verifyFederatedAssertion(
+        _ token: JSONWebToken,
+        clientId: String,
+        registration: Registration?,
+        now: Double
+    ) throws(EntraError) {
         let hint =
             "Please note that the matching is done using a case-sensitive comparison. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
         guard let registration else {
@@ -213,26 +290,41 @@ struct TokenIssuer: Sendable {
         let byIssuer = registration.federated.filter { $0.credential.issuer == issuer }
         guard !byIssuer.isEmpty else {
             throw EntraError(
-                status: .badRequest, error: "invalid_request", code: 700_211,
-                message: "No matching federated identity record found for presented assertion issuer '\(issuer)'. \(hint)")
+                status: .badRequest,
+                error: "invalid_request",
+                code: 700_211,
+                message:
+                    "No matching federated identity record found for presented assertion issuer '\(issuer)'. \(hint)"
+            )
         }
         let subject = token.string("sub") ?? ""
         let bySubject = byIssuer.filter { $0.credential.subject == subject }
         guard !bySubject.isEmpty else {
             throw EntraError(
-                status: .badRequest, error: "invalid_request", code: 700_213,
-                message: "No matching federated identity record found for presented assertion subject '\(subject)'. \(hint)")
+                status: .badRequest,
+                error: "invalid_request",
+                code: 700_213,
+                message:
+                    "No matching federated identity record found for presented assertion subject '\(subject)'. \(hint)"
+            )
         }
         guard let match = bySubject.first(where: { token.audiences.contains($0.credential.audience) }) else {
             throw EntraError(
-                status: .badRequest, error: "invalid_request", code: 700_212,
+                status: .badRequest,
+                error: "invalid_request",
+                code: 700_212,
                 message:
-                    "No matching federated identity record found for presented assertion audience '\(token.audiences.joined(separator: ","))'. \(hint)")
+                    "No matching federated identity record found for presented assertion audience '\(token.audiences.joined(separator: ","))'. \(hint)"
+            )
         }
         guard token.isSigned(by: match.key) else {
             throw EntraError(
-                status: .unauthorized, error: "invalid_client", code: 700_027,
-                message: "Client assertion failed signature validation. [Reason - The key was not found or the signature did not verify against the federated credential's signing key.]")
+                status: .unauthorized,
+                error: "invalid_client",
+                code: 700_027,
+                message:
+                    "Client assertion failed signature validation. [Reason - The key was not found or the signature did not verify against the federated credential's signing key.]"
+            )
         }
         try verifyTimes(token, now: now)
     }
@@ -242,8 +334,12 @@ struct TokenIssuer: Sendable {
     /// Checks a `GET /metadata/identity/oauth2/token` request.
     /// - Returns: the identity's client id (the system identity when none is named) and the resource.
     func authorizeManagedIdentity(query: QueryParameters, metadataHeader: String?) throws(IMDSError) -> Grant {
-        guard metadataHeader?.lowercased() == "true" else { throw IMDSError("invalid_request", "Required metadata header not specified") }
-        guard query["api-version"] != nil else { throw IMDSError("invalid_request", "Required query variable 'api-version' is missing") }
+        guard metadataHeader?.lowercased() == "true" else {
+            throw IMDSError("invalid_request", "Required metadata header not specified")
+        }
+        guard query["api-version"] != nil else {
+            throw IMDSError("invalid_request", "Required query variable 'api-version' is missing")
+        }
         guard let resource = query["resource"], !resource.isEmpty else {
             throw IMDSError("invalid_request", "Required query variable 'resource' is missing")
         }
@@ -253,7 +349,8 @@ struct TokenIssuer: Sendable {
             throw IMDSError(
                 "invalid_resource",
                 "AADSTS500011: The resource principal named \(resource) was not found in the tenant named \(tenantDomain).",
-                status: .badRequest)
+                status: .badRequest
+            )
         }
         if query["object_id"] != nil || query["msi_res_id"] != nil || query["mi_res_id"] != nil {
             throw IMDSError("invalid_request", "Identity not found")
@@ -268,7 +365,9 @@ struct TokenIssuer: Sendable {
     }
 
     /// The client id of the system-assigned identity (fixed per tenant).
-    var systemIdentityId: String { "5e1f1a7d-0000-4000-8000-" + String(tenantId.filter(\.isHexDigit).suffix(12)).leftPadded(to: 12) }
+    var systemIdentityId: String {
+        "5e1f1a7d-0000-4000-8000-" + String(tenantId.filter(\.isHexDigit).suffix(12)).leftPadded(to: 12)
+    }
 }
 
 /// An IMDS error: `{"error": ..., "error_description": ...}`.

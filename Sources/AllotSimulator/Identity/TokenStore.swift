@@ -41,7 +41,12 @@ struct TokenStore: Sendable {
     /// Issues a new token.
     mutating func issue(_ caller: Caller, tenantId: String, lifetimeSeconds: Double, now: Double) -> String {
         if issued.count > 50_000 { issued = issued.filter { $0.value.expiresAt > now } }
-        let token = Self.accessToken(caller, tenantId: tenantId, issuedAt: Int(now), expiresAt: Int(now + lifetimeSeconds))
+        let token = Self.accessToken(
+            caller,
+            tenantId: tenantId,
+            issuedAt: Int(now),
+            expiresAt: Int(now + lifetimeSeconds)
+        )
         issued[token] = Issued(caller: caller, expiresAt: now + lifetimeSeconds)
         return token
     }
@@ -65,7 +70,9 @@ struct TokenStore: Sendable {
     /// `roles` (left out when there are none, as Entra leaves it out), `tid`, lifetimes.
     private static func accessToken(_ caller: Caller, tenantId: String, issuedAt: Int, expiresAt: Int) -> String {
         var random = SystemRandomNumberGenerator()
-        func randomBytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &random) } }
+        func randomBytes(_ count: Int) -> [UInt8] {
+            (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &random) }
+        }
 
         var header = JSONWriter(capacity: 160)
         header.raw("{\"typ\":\"JWT\",\"nonce\":")
@@ -100,7 +107,8 @@ struct TokenStore: Sendable {
         claims.string(Base64URL.encode(randomBytes(16)))
         claims.raw(",\"ver\":\"1.0\"}")
 
-        return [Base64URL.encode(header.bytes), Base64URL.encode(claims.bytes), Base64URL.encode(randomBytes(256))].joined(separator: ".")
+        return [Base64URL.encode(header.bytes), Base64URL.encode(claims.bytes), Base64URL.encode(randomBytes(256))]
+            .joined(separator: ".")
     }
 
     /// A stable object id for the application's service principal (the token's `oid` and `sub`).

@@ -24,7 +24,9 @@ struct JSONParser {
         parser.skipWhitespace()
         let value = try parser.parseValue()
         parser.skipWhitespace()
-        guard parser.position == parser.bytes.count else { throw parser.failure("unexpected data after the JSON value") }
+        guard parser.position == parser.bytes.count else {
+            throw parser.failure("unexpected data after the JSON value")
+        }
         return value
     }
 
@@ -79,7 +81,9 @@ struct JSONParser {
         }
         while true {
             skipWhitespace()
-            guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw failure("expected a member name") }
+            guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
+                throw failure("expected a member name")
+            }
             let name = try parseString()
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw failure("expected ':'") }
@@ -163,7 +167,8 @@ struct JSONParser {
                 case UInt8(ascii: "u"):
                     var code = try parseHex4()
                     if (0xD800..<0xDC00).contains(code) {
-                        guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u")
+                        guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
+                            bytes[position + 1] == UInt8(ascii: "u")
                         else { throw failure("unpaired surrogate") }
                         position += 2
                         let low = try parseHex4()

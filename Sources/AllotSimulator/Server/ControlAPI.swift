@@ -32,7 +32,9 @@ struct ControlAPI {
                 simulator.addFault(fault)
                 return try encode(fault, status: .created)
             } catch {
-                return problem("the fault is not valid: \(Self.describe(error)); send {\"kind\": \"throttle\", \"path\": \"/assignLicense\", \"count\": 1}")
+                return problem(
+                    "the fault is not valid: \(Self.describe(error)); send {\"kind\": \"throttle\", \"path\": \"/assignLicense\", \"count\": 1}"
+                )
             }
         case (.get, "/faults"):
             return try encode(simulator.faults())
@@ -61,10 +63,14 @@ struct ControlAPI {
                 guard quota.writes > 0, quota.windowSeconds > 0 else {
                     return problem("'writes' and 'windowSeconds' must both be above 0")
                 }
-                simulator.setWriteQuota(SimulatedWriteQuota(writes: quota.writes, window: .milliseconds(Int64(quota.windowSeconds * 1000))))
+                simulator.setWriteQuota(
+                    SimulatedWriteQuota(writes: quota.writes, window: .milliseconds(Int64(quota.windowSeconds * 1000)))
+                )
                 return Response(status: .noContent)
             } catch {
-                return problem("the quota is not valid: \(Self.describe(error)); send {\"writes\": 3000, \"windowSeconds\": 150} or null")
+                return problem(
+                    "the quota is not valid: \(Self.describe(error)); send {\"writes\": 3000, \"windowSeconds\": 150} or null"
+                )
             }
         case (.put, "/roles"):
             let body = try await request.body.collect(upTo: context.maxUploadSize)
@@ -73,7 +79,9 @@ struct ControlAPI {
                 simulator.setRoles(grant.roles, forClient: grant.clientId)
                 return Response(status: .noContent)
             } catch {
-                return problem("the roles are not valid: \(Self.describe(error)); send {\"clientId\": \"...\", \"roles\": [\"User.Read.All\"]}")
+                return problem(
+                    "the roles are not valid: \(Self.describe(error)); send {\"clientId\": \"...\", \"roles\": [\"User.Read.All\"]}"
+                )
             }
         case (.post, "/delta/expire"):
             simulator.expireDeltaTokens()
@@ -94,7 +102,8 @@ struct ControlAPI {
                 return Response(status: .created)
             } catch {
                 return problem(
-                    "the user was not created: \(Self.describe(error)); send a snapshot user, e.g. {\"id\": \"...\", \"userPrincipalName\": \"new@contoso.com\"}")
+                    "the user was not created: \(Self.describe(error)); send a snapshot user, e.g. {\"id\": \"...\", \"userPrincipalName\": \"new@contoso.com\"}"
+                )
             }
         default:
             return try await respondToObjectRoute(request, route: route, context: context)
@@ -103,7 +112,11 @@ struct ControlAPI {
 
     /// The routes that name a user or group: `/users/{id}` (PATCH, DELETE), `/users/{id}/signInActivity`
     /// (PUT), `/deletedUsers/{id}` (DELETE), `/groups/{id}/members` (POST), `/groups/{id}/members/{userId}` (DELETE).
-    private func respondToObjectRoute(_ request: Request, route: Substring, context: SimulatorRequestContext) async throws -> Response {
+    private func respondToObjectRoute(
+        _ request: Request,
+        route: Substring,
+        context: SimulatorRequestContext
+    ) async throws -> Response {
         let segments = route.split(separator: "/").map(String.init)
         let ids = segments.map { GUID($0) }
         do {
@@ -118,12 +131,17 @@ struct ControlAPI {
             case (.delete, 2, "users"):
                 guard let id = ids[1] else { break }
                 let permanently = request.uri.queryParameters["permanently"] == "true"
-                guard simulator.deleteUser(id, permanently: permanently) else { throw DirectoryChangeError.unknownUser(id) }
+                guard simulator.deleteUser(id, permanently: permanently) else {
+                    throw DirectoryChangeError.unknownUser(id)
+                }
                 return Response(status: .noContent)
             case (.put, 3, "users") where segments[2] == "signInActivity":
                 guard let id = ids[1] else { break }
                 let body = try await json(request, context: context)
-                try simulator.setSignInActivity(body == .null ? nil : try SimulatedSignInActivity(json: body), forUser: id)
+                try simulator.setSignInActivity(
+                    body == .null ? nil : try SimulatedSignInActivity(json: body),
+                    forUser: id
+                )
                 return Response(status: .noContent)
             case (.delete, 2, "deletedUsers"):
                 guard let id = ids[1] else { break }
@@ -131,7 +149,11 @@ struct ControlAPI {
                 return Response(status: .noContent)
             case (.post, 3, "groups") where segments[2] == "members":
                 guard let group = ids[1] else { break }
-                guard let user = try await json(request, context: context).objectValue?["id"]?.stringValue.flatMap(GUID.init) else {
+                guard
+                    let user = try await json(request, context: context).objectValue?["id"]?.stringValue.flatMap(
+                        GUID.init
+                    )
+                else {
                     return problem("send the user to add as {\"id\": \"...\"}")
                 }
                 try simulator.addMember(user, toGroup: group)
@@ -148,7 +170,8 @@ struct ControlAPI {
         }
         return problem(
             "no control endpoint \(request.method.rawValue) \(route); see docs/simulator.md (faults, requests, tenant, tokens/revoke, quota, roles, users, groups, delta/expire, entraIDPremium)",
-            status: .notFound)
+            status: .notFound
+        )
     }
 
     /// The request body as JSON (`null` when empty).
@@ -180,7 +203,8 @@ struct ControlAPI {
         switch error {
         case let DecodingError.dataCorrupted(context): context.debugDescription
         case let DecodingError.keyNotFound(key, _): "'\(key.stringValue)' is missing"
-        case let DecodingError.typeMismatch(_, context): "wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
+        case let DecodingError.typeMismatch(_, context):
+            "wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
         case let fault as SimulatedFaultError: fault.description
         case let change as DirectoryChangeError: change.description
         default: "\(error)"

@@ -39,7 +39,8 @@ struct SelfSignedCertificate: Sendable {
                     .ipAddress(ASN1OctetString(contentBytes: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])),
                 ])
             },
-            issuerPrivateKey: Certificate.PrivateKey(key))
+            issuerPrivateKey: Certificate.PrivateKey(key)
+        )
         certificatePEM = try certificate.serializeAsPEM().pemString
         privateKeyPEM = key.pemRepresentation
     }

@@ -32,18 +32,23 @@ struct SimulatorResponder: HTTPResponder {
         }
 
         let method = request.method.rawValue
-        if let fault = state.faults.withLock({ $0.take([.latency], method: method, path: pathAndQuery, isPagedListing: false) }) {
+        if let fault = state.faults.withLock({
+            $0.take([.latency], method: method, path: pathAndQuery, isPagedListing: false)
+        }) {
             try await Task.sleep(for: .milliseconds(fault.delayMilliseconds))
         }
-        if state.faults.withLock({ $0.take([.dropConnection], method: method, path: pathAndQuery, isPagedListing: false) }) != nil {
+        if state.faults.withLock({
+            $0.take([.dropConnection], method: method, path: pathAndQuery, isPagedListing: false)
+        }) != nil {
             record(request, status: 0, batchItems: nil)
             context.channel.close(mode: .all, promise: nil)
             return Response(status: .ok)
         }
 
-        let dropsAnswer = state.faults.withLock {
-            $0.take([.dropAfterProcessing], method: method, path: pathAndQuery, isPagedListing: false)
-        } != nil
+        let dropsAnswer =
+            state.faults.withLock {
+                $0.take([.dropAfterProcessing], method: method, path: pathAndQuery, isPagedListing: false)
+            } != nil
 
         let response: Response
         var batchItems: [LoggedBatchItem]?
@@ -67,15 +72,21 @@ struct SimulatorResponder: HTTPResponder {
     private func record(_ request: Request, status: Int, batchItems: [LoggedBatchItem]?) {
         state.log.withLock {
             $0.append(
-                method: request.method.rawValue, path: request.head.path ?? "/", status: status,
-                clientRequestId: request.headers[.clientRequestId], userAgent: request.headers[.userAgent], batchItems: batchItems)
+                method: request.method.rawValue,
+                path: request.head.path ?? "/",
+                status: status,
+                clientRequestId: request.headers[.clientRequestId],
+                userAgent: request.headers[.userAgent],
+                batchItems: batchItems
+            )
         }
     }
 
     /// `https://host:port` as the client addressed the simulator.
     private func origin(of request: Request) -> String {
         let scheme = simulator.configuration.tls == nil ? "http" : "https"
-        return "\(scheme)://\(request.head.authority ?? "\(simulator.configuration.host):\(simulator.configuration.port)")"
+        return
+            "\(scheme)://\(request.head.authority ?? "\(simulator.configuration.host):\(simulator.configuration.port)")"
     }
 
     // MARK: Graph
@@ -90,7 +101,9 @@ struct SimulatorResponder: HTTPResponder {
             return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         }
         do {
-            let caller = try state.tokens.withLock { tokens throws(TokenStore.Rejection) in try tokens.validate(bearer, now: now) }
+            let caller = try state.tokens.withLock { tokens throws(TokenStore.Rejection) in
+                try tokens.validate(bearer, now: now)
+            }
             let bodyBuffer = try await request.body.collect(upTo: context.maxUploadSize)
             var body: JSONValue?
             var bodyIsInvalid = false
@@ -99,16 +112,33 @@ struct SimulatorResponder: HTTPResponder {
             }
             let pathAndQuery = request.head.path ?? "/v1.0"
             let graphRequest = GraphRequest(
-                method: request.method, relativeURL: String(pathAndQuery.dropFirst("/v1.0".count)), headers: request.headers,
-                body: body, bodyIsInvalid: bodyIsInvalid, caller: caller, isBatchItem: false)
-            response = graph.respond(to: graphRequest, origin: origin(of: request), requestId: requestId, clientRequestId: clientRequestId)
+                method: request.method,
+                relativeURL: String(pathAndQuery.dropFirst("/v1.0".count)),
+                headers: request.headers,
+                body: body,
+                bodyIsInvalid: bodyIsInvalid,
+                caller: caller,
+                isBatchItem: false
+            )
+            response = graph.respond(
+                to: graphRequest,
+                origin: origin(of: request),
+                requestId: requestId,
+                clientRequestId: clientRequestId
+            )
         } catch let rejection as TokenStore.Rejection {
-            response = .error(.unauthorized(rejection.message), requestId: requestId, clientRequestId: clientRequestId, date: UTCTime(now).graphDate)
+            response = .error(
+                .unauthorized(rejection.message),
+                requestId: requestId,
+                clientRequestId: clientRequestId,
+                date: UTCTime(now).graphDate
+            )
         }
         var headers = response.headers
         headers[.requestId] = requestId
         headers[.clientRequestId] = clientRequestId
-        headers[.agsDiagnostic] = "{\"ServerInfo\":{\"DataCenter\":\"Allot Simulator\",\"Slice\":\"E\",\"Ring\":\"1\",\"ScaleUnit\":\"000\",\"RoleInstance\":\"SIMULATOR\"}}"
+        headers[.agsDiagnostic] =
+            "{\"ServerInfo\":{\"DataCenter\":\"Allot Simulator\",\"Slice\":\"E\",\"Ring\":\"1\",\"ScaleUnit\":\"000\",\"RoleInstance\":\"SIMULATOR\"}}"
         headers[.cacheControl] = "no-cache"
         if simulator.configuration.tls != nil { headers[.strictTransportSecurity] = "max-age=31536000" }
         let body = response.body.map { ResponseBody(byteBuffer: ByteBuffer(bytes: $0)) } ?? ResponseBody()
@@ -126,23 +156,37 @@ struct SimulatorResponder: HTTPResponder {
         case 4 where segments[1] == "oauth2" && segments[2] == "v2.0" && segments[3] == "token":
             guard request.method == .post else {
                 return Self.entra(
-                    EntraError(status: .methodNotAllowed, error: "invalid_request", code: 900_561, message: "The endpoint only accepts POST requests."),
-                    correlationId: correlationId, now: now)
+                    EntraError(
+                        status: .methodNotAllowed,
+                        error: "invalid_request",
+                        code: 900_561,
+                        message: "The endpoint only accepts POST requests."
+                    ),
+                    correlationId: correlationId,
+                    now: now
+                )
             }
-            if state.faults.withLock({ $0.take([.tokenOutage], method: "POST", path: request.head.path ?? path, isPagedListing: false) }) != nil {
+            if state.faults.withLock({
+                $0.take([.tokenOutage], method: "POST", path: request.head.path ?? path, isPagedListing: false)
+            }) != nil {
                 return Self.entra(.serviceUnavailable, correlationId: correlationId, now: now)
             }
             let body = try await request.body.collect(upTo: context.maxUploadSize)
             let pairs = URLCoding.pairs(Substring(String(buffer: body)), plusIsSpace: true)
             let form = Dictionary(pairs.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
             let tenant = segments[0]
-            let endpoints = Set([tenant, simulator.configuration.tenantId, simulator.configuration.tenantDomain]).flatMap { name in
-                ["\(origin)/\(name)/oauth2/v2.0/token", "\(origin)/\(name)/oauth2/token"]
-            }
+            let endpoints = Set([tenant, simulator.configuration.tenantId, simulator.configuration.tenantDomain])
+                .flatMap { name in
+                    ["\(origin)/\(name)/oauth2/v2.0/token", "\(origin)/\(name)/oauth2/token"]
+                }
             do throws(EntraError) {
                 let grant = try simulator.issuer.authorize(
-                    tenant: tenant, form: form, basicCredentials: Self.basicCredentials(request.headers[.authorization]),
-                    tokenEndpoints: endpoints, now: now)
+                    tenant: tenant,
+                    form: form,
+                    basicCredentials: Self.basicCredentials(request.headers[.authorization]),
+                    tokenEndpoints: endpoints,
+                    now: now
+                )
                 let lifetime = simulator.configuration.tokenLifetime.timeInterval
                 let token = issueToken(for: grant, lifetime: lifetime, now: now)
                 var writer = JSONWriter(capacity: 200)
@@ -153,7 +197,11 @@ struct SimulatorResponder: HTTPResponder {
                 writer.raw(",\"access_token\":")
                 writer.string(token)
                 writer.byte(UInt8(ascii: "}"))
-                return Self.json(.ok, writer.bytes, extra: [.cacheControl: "no-store, no-cache", .clientRequestId: correlationId])
+                return Self.json(
+                    .ok,
+                    writer.bytes,
+                    extra: [.cacheControl: "no-store, no-cache", .clientRequestId: correlationId]
+                )
             } catch {
                 return Self.entra(error, correlationId: correlationId, now: now)
             }
@@ -165,7 +213,11 @@ struct SimulatorResponder: HTTPResponder {
         default:
             return Self.json(
                 .notFound,
-                Array("{\"error\":{\"code\":\"NotFound\",\"message\":\"The simulator has no endpoint at this path; Graph is under /v1.0, the token endpoint at /{tenant}/oauth2/v2.0/token.\"}}".utf8))
+                Array(
+                    "{\"error\":{\"code\":\"NotFound\",\"message\":\"The simulator has no endpoint at this path; Graph is under /v1.0, the token endpoint at /{tenant}/oauth2/v2.0/token.\"}}"
+                        .utf8
+                )
+            )
         }
     }
 
@@ -174,9 +226,15 @@ struct SimulatorResponder: HTTPResponder {
         guard simulator.issuer.isThisTenant(tenant) || ["common", "organizations"].contains(tenant.lowercased()) else {
             return Self.entra(
                 EntraError(
-                    status: .badRequest, error: "invalid_tenant", code: 90002,
-                    message: "Tenant '\(tenant)' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
-                correlationId: correlationId, now: now)
+                    status: .badRequest,
+                    error: "invalid_tenant",
+                    code: 90002,
+                    message:
+                        "Tenant '\(tenant)' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+                ),
+                correlationId: correlationId,
+                now: now
+            )
         }
         let tenantId = simulator.configuration.tenantId
         let base = "\(origin)/\(tenantId)"
@@ -223,20 +281,31 @@ struct SimulatorResponder: HTTPResponder {
     /// `GET /metadata/identity/oauth2/token` with `Metadata: true`.
     private func respondIMDS(_ request: Request) -> Response {
         let now = Date().timeIntervalSince1970
-        if let outage = state.faults.withLock({ $0.take([.tokenOutage], method: "GET", path: request.head.path ?? "", isPagedListing: false) }) {
+        if let outage = state.faults.withLock({
+            $0.take([.tokenOutage], method: "GET", path: request.head.path ?? "", isPagedListing: false)
+        }) {
             guard outage.status == 503 else {
                 // IMDS answers 404 while it starts and 410 for a while after an update.
                 let status = HTTPResponse.Status(code: outage.status)
-                return Self.json(status, IMDSError("unavailable", "IMDS is not available yet; retry with backoff", status: status).body)
+                return Self.json(
+                    status,
+                    IMDSError("unavailable", "IMDS is not available yet; retry with backoff", status: status).body
+                )
             }
             return Self.entra(.serviceUnavailable, correlationId: UUID().uuidString.lowercased(), now: now)
         }
         guard request.method == .get else {
-            return Self.json(.methodNotAllowed, IMDSError("invalid_request", "The IMDS token endpoint only accepts GET.").body)
+            return Self.json(
+                .methodNotAllowed,
+                IMDSError("invalid_request", "The IMDS token endpoint only accepts GET.").body
+            )
         }
         let query = QueryParameters(request.uri.query.map { Substring($0) })
         do throws(IMDSError) {
-            let grant = try simulator.issuer.authorizeManagedIdentity(query: query, metadataHeader: request.headers[.metadata])
+            let grant = try simulator.issuer.authorizeManagedIdentity(
+                query: query,
+                metadataHeader: request.headers[.metadata]
+            )
             let lifetime = simulator.configuration.tokenLifetime.timeInterval
             let token = issueToken(for: grant, lifetime: lifetime, now: now)
             var writer = JSONWriter(capacity: 300)
@@ -291,10 +360,18 @@ struct SimulatorResponder: HTTPResponder {
     static func plain(_ status: HTTPResponse.Status, _ text: String) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; charset=utf-8"
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text + "\n")))
+        return Response(
+            status: status,
+            headers: headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text + "\n"))
+        )
     }
 
     private static func entra(_ error: EntraError, correlationId: String, now: Double) -> Response {
-        json(error.status, error.body(correlationId: correlationId, now: now), extra: [.cacheControl: "no-store, no-cache"])
+        json(
+            error.status,
+            error.body(correlationId: correlationId, now: now),
+            extra: [.cacheControl: "no-store, no-cache"]
+        )
     }
 }

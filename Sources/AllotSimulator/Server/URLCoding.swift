@@ -10,7 +10,8 @@ enum URLCoding {
         var iterator = Array(text.utf8)[...]
         while let byte = iterator.popFirst() {
             if byte == UInt8(ascii: "%"), iterator.count >= 2,
-                let high = hexValue(iterator[iterator.startIndex]), let low = hexValue(iterator[iterator.startIndex + 1])
+                let high = hexValue(iterator[iterator.startIndex]),
+                let low = hexValue(iterator[iterator.startIndex + 1])
             {
                 bytes.append(high << 4 | low)
                 iterator = iterator.dropFirst(2)
@@ -36,7 +37,10 @@ enum URLCoding {
     static func pairs(_ query: Substring, plusIsSpace: Bool) -> [(name: String, value: String)] {
         query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
             if let equals = pair.firstIndex(of: "=") {
-                return (decode(pair[..<equals], plusIsSpace: plusIsSpace), decode(pair[pair.index(after: equals)...], plusIsSpace: plusIsSpace))
+                return (
+                    decode(pair[..<equals], plusIsSpace: plusIsSpace),
+                    decode(pair[pair.index(after: equals)...], plusIsSpace: plusIsSpace)
+                )
             }
             return (decode(pair, plusIsSpace: plusIsSpace), "")
         }
@@ -48,7 +52,8 @@ enum URLCoding {
         var bytes: [UInt8] = []
         for byte in text.utf8 {
             switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: ","),
                 UInt8(ascii: "$"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: ":"), UInt8(ascii: "/"),
                 UInt8(ascii: "'"), UInt8(ascii: "@"):

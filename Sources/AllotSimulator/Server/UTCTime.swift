@@ -51,9 +51,11 @@ struct UTCTime: Sendable {
         func isByte(_ position: Int, _ ascii: Unicode.Scalar) -> Bool {
             position < bytes.count && bytes[position] == UInt8(ascii: ascii)
         }
-        guard let year = number(0..<4), isByte(4, "-"), let month = number(5..<7), isByte(7, "-"), let day = number(8..<10),
+        guard let year = number(0..<4), isByte(4, "-"), let month = number(5..<7), isByte(7, "-"),
+            let day = number(8..<10),
             isByte(10, "T"), let hour = number(11..<13), isByte(13, ":"), let minute = number(14..<16), isByte(16, ":"),
-            let second = number(17..<19), (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60
+            let second = number(17..<19), (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60,
+            second < 60
         else { return nil }
         var position = 19
         var fraction = 0.0
@@ -69,8 +71,10 @@ struct UTCTime: Sendable {
         var offsetSeconds = 0
         if isByte(position, "Z"), position + 1 == bytes.count {
             offsetSeconds = 0
-        } else if isByte(position, "+") || isByte(position, "-"), position + 6 == bytes.count, isByte(position + 3, ":"),
-            let offsetHours = number((position + 1)..<(position + 3)), let offsetMinutes = number((position + 4)..<(position + 6))
+        } else if isByte(position, "+") || isByte(position, "-"), position + 6 == bytes.count,
+            isByte(position + 3, ":"),
+            let offsetHours = number((position + 1)..<(position + 3)),
+            let offsetMinutes = number((position + 4)..<(position + 6))
         {
             offsetSeconds = (offsetHours * 3600 + offsetMinutes * 60) * (isByte(position, "-") ? -1 : 1)
         } else {

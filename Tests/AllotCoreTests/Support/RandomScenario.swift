@@ -37,12 +37,24 @@ struct RandomScenario: CustomStringConvertible {
             var properties: [String: JSONValue] = [:]
             if let department = random.element(departments) { properties["department"] = department }
             if let country = random.element(countries) { properties["country"] = country }
-            users.append(Fixture.user(number + 1, "user\(number + 1)", location: random.chance(0.85) ? "US" : nil, licenses: states, properties))
+            users.append(
+                Fixture.user(
+                    number + 1,
+                    "user\(number + 1)",
+                    location: random.chance(0.85) ? "US" : nil,
+                    licenses: states,
+                    properties
+                )
+            )
         }
         for index in skus.indices {
-            let consumed = users.filter { user in user.licenseAssignmentStates!.contains { $0.skuId == skus[index].skuId && $0.holds } }.count
+            let consumed = users.filter { user in
+                user.licenseAssignmentStates!.contains { $0.skuId == skus[index].skuId && $0.holds }
+            }.count
             skus[index].consumedUnits = consumed
-            skus[index].prepaidUnits = LicenseUnits(enabled: random.below(userCount + 2) + (random.chance(0.5) ? consumed : 0))
+            skus[index].prepaidUnits = LicenseUnits(
+                enabled: random.below(userCount + 2) + (random.chance(0.5) ? consumed : 0)
+            )
         }
         snapshot = Snapshot(attributes: ["department", "country"], subscribedSkus: skus, groups: groups, users: users)
 
@@ -54,13 +66,21 @@ struct RandomScenario: CustomStringConvertible {
             case 1: match.groups = groups.filter { _ in random.chance(0.5) }.map { Reference($0.displayName) }
             default:
                 let operators: [AttributeOperator] = [
-                    .equals("sales"), .anyOf(["Engineering", "r&d"]), .noneOf(["CN"]), .startsWith(["E"]), .exists(random.chance(0.5)),
+                    .equals("sales"), .anyOf(["Engineering", "r&d"]), .noneOf(["CN"]), .startsWith(["E"]),
+                    .exists(random.chance(0.5)),
                     .matches("^(us|de)$"),
                 ]
-                match.attributes = [AttributeCondition(path: random.chance(0.5) ? "department" : "country", operators: [random.element(operators)!])]
+                match.attributes = [
+                    AttributeCondition(
+                        path: random.chance(0.5) ? "department" : "country",
+                        operators: [random.element(operators)!]
+                    )
+                ]
             }
             if random.chance(0.3) { match.exclude.groups = [Reference(groups[random.below(3)].displayName)] }
-            if random.chance(0.2) { match.exclude.users = [Reference("user\(1 + random.below(max(1, userCount)))@contoso.com")] }
+            if random.chance(0.2) {
+                match.exclude.users = [Reference("user\(1 + random.below(max(1, userCount)))@contoso.com")]
+            }
             var grants: [Policy.LicenseGrant] = []
             for (index, name) in Self.managedNames.enumerated() where random.chance(0.45) {
                 let plans = skus[index].servicePlans.filter { $0.appliesTo != "Company" }.map(\.servicePlanName)
@@ -78,14 +98,24 @@ struct RandomScenario: CustomStringConvertible {
         }
         self.policies = policies
         settings = ReconcileSettings(
-            managedSkus: Self.managedNames.map { Reference($0) }, defaultUsageLocation: random.chance(0.5) ? "GB" : nil,
-            guardrail: RemovalGuard(maxRemovals: random.below(userCount + 1), maxRemovalPercent: Double(random.below(101))))
+            managedSkus: Self.managedNames.map { Reference($0) },
+            defaultUsageLocation: random.chance(0.5) ? "GB" : nil,
+            guardrail: RemovalGuard(
+                maxRemovals: random.below(userCount + 1),
+                maxRemovalPercent: Double(random.below(101))
+            )
+        )
         options = PlanningOptions(allowMassRemoval: random.chance(0.3))
     }
 
     func plan(_ snapshot: Snapshot, options: PlanningOptions? = nil) throws -> Plan {
         let tenant = try TenantModel(snapshot: snapshot)
-        let compiled = try CompiledPolicies(policies: policies, settings: settings, tenant: tenant, evaluatedAt: (options ?? self.options).now)
+        let compiled = try CompiledPolicies(
+            policies: policies,
+            settings: settings,
+            tenant: tenant,
+            evaluatedAt: (options ?? self.options).now
+        )
         return Planner(tenant: tenant, policies: compiled, settings: settings).plan(options: options ?? self.options)
     }
 }
@@ -111,14 +141,17 @@ enum GraphModel {
             }
             result.users[index].licenseAssignmentStates = states
             var assigned: [GUID: AssignedLicense] = [:]
-            for state in states where state.holds { assigned[state.skuId] = AssignedLicense(skuId: state.skuId, disabledPlans: state.disabledPlans) }
+            for state in states where state.holds {
+                assigned[state.skuId] = AssignedLicense(skuId: state.skuId, disabledPlans: state.disabledPlans)
+            }
             result.users[index].assignedLicenses = assigned.values.sorted { $0.skuId < $1.skuId }
         }
         for index in result.subscribedSkus.indices {
             let sku = result.subscribedSkus[index].skuId
-            result.subscribedSkus[index].consumedUnits = result.users.filter { user in
-                user.licenseAssignmentStates?.contains { $0.skuId == sku && $0.holds } ?? false
-            }.count
+            result.subscribedSkus[index].consumedUnits =
+                result.users.filter { user in
+                    user.licenseAssignmentStates?.contains { $0.skuId == sku && $0.holds } ?? false
+                }.count
         }
         return result
     }
@@ -128,11 +161,19 @@ enum GraphModel {
 /// user does not hold needs a seat free at that very moment. Calls go out in seat waves
 /// (``SeatSchedule``), each wave in a random order, as a parallel `$batch` runs them.
 enum StrictGraphModel {
-    static func sendInWaves(_ plan: Plan, to snapshot: Snapshot, random: inout SplitMix64) -> (sent: Int, refused: [String]) {
+    static func sendInWaves(
+        _ plan: Plan,
+        to snapshot: Snapshot,
+        random: inout SplitMix64
+    ) -> (sent: Int, refused: [String]) {
         let changes = plan.changes
         var schedule = SeatSchedule(changes: changes, seats: plan.seats)
-        var free = Dictionary(uniqueKeysWithValues: snapshot.subscribedSkus.map { ($0.skuId, $0.prepaidUnits.enabled - $0.consumedUnits) })
-        var statesOfUser = Dictionary(uniqueKeysWithValues: snapshot.users.map { ($0.id, $0.licenseAssignmentStates ?? []) })
+        var free = Dictionary(
+            uniqueKeysWithValues: snapshot.subscribedSkus.map { ($0.skuId, $0.prepaidUnits.enabled - $0.consumedUnits) }
+        )
+        var statesOfUser = Dictionary(
+            uniqueKeysWithValues: snapshot.users.map { ($0.id, $0.licenseAssignmentStates ?? []) }
+        )
         var sent = 0
         var refused: [String] = []
         while case var wave = schedule.nextWave(), !wave.isEmpty {
@@ -145,7 +186,9 @@ enum StrictGraphModel {
                 let holdsBefore = Set(states.filter(\.holds).map(\.skuId))
                 let replaced = Set(body.removeLicenses + body.addLicenses.map(\.skuId))
                 states.removeAll { $0.isDirect && replaced.contains($0.skuId) }
-                states += body.addLicenses.map { LicenseAssignmentState(skuId: $0.skuId, disabledPlans: $0.disabledPlans) }
+                states += body.addLicenses.map {
+                    LicenseAssignmentState(skuId: $0.skuId, disabledPlans: $0.disabledPlans)
+                }
                 let holdsAfter = Set(states.filter(\.holds).map(\.skuId))
                 let taken = holdsAfter.subtracting(holdsBefore)
                 if let short = taken.first(where: { (free[$0] ?? 0) < 1 }) {

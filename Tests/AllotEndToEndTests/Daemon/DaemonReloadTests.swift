@@ -17,25 +17,27 @@ private let extraPolicy = """
 /// A YAML syntax error (line 4) and, in another file, a SKU that is not managed (line 5).
 private let brokenFiles = [
     "zz-syntax.yaml": """
-        name: broken-syntax
-        match:
-          attributes: { department: Sales
-        licenses:
-          - sku: SPE_E3
+    name: broken-syntax
+    match:
+      attributes: { department: Sales
+    licenses:
+      - sku: SPE_E3
 
-        """,
+    """,
     "zz-unmanaged.yaml": """
-        name: unmanaged-sku
-        match:
-          all: true
-        licenses:
-          - sku: POWER_BI_PRO
+    name: unmanaged-sku
+    match:
+      all: true
+    licenses:
+      - sku: POWER_BI_PRO
 
-        """,
+    """,
 ]
 
 extension DaemonProcessTests {
-    @Test("SIGHUP loads a valid change, keeps the last good set on an invalid one with every problem reported, and recovers when it is fixed")
+    @Test(
+        "SIGHUP loads a valid change, keeps the last good set on an invalid one with every problem reported, and recovers when it is fixed"
+    )
     func reloadOnSighup() async throws {
         let testbed = try await Testbed("reload", users: 300, seed: 12)
         try testbed.configure(interval: "2s")
@@ -49,7 +51,9 @@ extension DaemonProcessTests {
         try testbed.writePolicy("extra.yaml", extraPolicy)
         var mark = daemon.log.records.count
         daemon.child.signal(SIGHUP)
-        let (loadedIndex, loaded) = try await daemon.log.first("policy.loaded", from: mark) { $0.message.contains("SIGHUP") }
+        let (loadedIndex, loaded) = try await daemon.log.first("policy.loaded", from: mark) {
+            $0.message.contains("SIGHUP")
+        }
         let changed = try #require(loaded.string("policy.revision"))
         #expect(changed != original)
         #expect(loaded.strings("policy.files")?.contains { $0.hasSuffix("/extra.yaml") } == true, "\(loaded)")
@@ -66,44 +70,63 @@ extension DaemonProcessTests {
         daemon.child.signal(SIGHUP)
         let (invalidIndex, invalid) = try await daemon.log.first("policy.invalid", from: mark)
         let errors = try #require(invalid.strings("errors"))
-        #expect(Set(errors) == Set(validation.problems), "policy.invalid: \(errors)\nallot validate: \(validation.problems)")
+        #expect(
+            Set(errors) == Set(validation.problems),
+            "policy.invalid: \(errors)\nallot validate: \(validation.problems)"
+        )
         for name in brokenFiles.keys {
             let path = testbed.policiesDirectory.appendingPathComponent(name).path
             #expect(
                 errors.contains { $0.hasPrefix(path + ":") && $0.dropFirst(path.count).contains(/^:\d+:\d+:\s/) },
-                "no \(path):LINE:COLUMN in \(errors)")
+                "no \(path):LINE:COLUMN in \(errors)"
+            )
         }
         #expect(invalid.string("level") == "error")
         let readiness = try await daemon.get("/readyz")
         #expect(readiness.status == 503)
         #expect(readiness.body.contains("policies invalid"), "\(readiness.body)")
         #expect(try await daemon.policyRevision() == changed)
-        let (nextCycle, _) = try await daemon.log.first("cycle.started", from: invalidIndex) { $0.string("policy.revision") == changed }
+        let (nextCycle, _) = try await daemon.log.first("cycle.started", from: invalidIndex) {
+            $0.string("policy.revision") == changed
+        }
         let (_, finished) = try await daemon.log.first("cycle.finished", from: nextCycle)
         #expect(finished.string("result") == "converged", "\(finished)")
         #expect(try await daemon.get("/readyz").status == 503, "still not ready while the policies on disk are invalid")
 
         // Fixed: SIGHUP loads the set, /readyz is 200 again.
-        for name in brokenFiles.keys { try FileManager.default.removeItem(at: testbed.policiesDirectory.appendingPathComponent(name)) }
+        for name in brokenFiles.keys {
+            try FileManager.default.removeItem(at: testbed.policiesDirectory.appendingPathComponent(name))
+        }
         mark = daemon.log.records.count
         daemon.child.signal(SIGHUP)
         try await daemon.log.first("policy.loaded", from: mark) { $0.string("policy.revision") == changed }
-        try await waitUntil("/readyz to answer 200", timeout: .seconds(30)) { try await daemon.get("/readyz").status == 200 }
+        try await waitUntil("/readyz to answer 200", timeout: .seconds(30)) {
+            try await daemon.get("/readyz").status == 200
+        }
 
         // A broken allot.yaml stays reported through the cycles that follow, although the policy
         // directory (checked before each cycle) is fine; fixed and reloaded, it is accepted.
         let configuration = try String(contentsOfFile: testbed.configurationPath, encoding: .utf8)
-        try (configuration + "reconcil: {}\n").write(toFile: testbed.configurationPath, atomically: true, encoding: .utf8)
+        try (configuration + "reconcil: {}\n").write(
+            toFile: testbed.configurationPath,
+            atomically: true,
+            encoding: .utf8
+        )
         mark = daemon.log.records.count
         daemon.child.signal(SIGHUP)
         let (brokenIndex, broken) = try await daemon.log.first("policy.invalid", from: mark)
-        #expect(broken.strings("errors")?.contains { $0.hasPrefix(testbed.configurationPath + ":") } == true, "\(broken)")
+        #expect(
+            broken.strings("errors")?.contains { $0.hasPrefix(testbed.configurationPath + ":") } == true,
+            "\(broken)"
+        )
         let (afterBroken, _) = try await daemon.log.first("cycle.finished", from: brokenIndex)
         try await daemon.log.first("cycle.finished", from: afterBroken + 1)
         #expect(try await daemon.get("/readyz").status == 503, "still not ready while allot.yaml is invalid")
         try configuration.write(toFile: testbed.configurationPath, atomically: true, encoding: .utf8)
         daemon.child.signal(SIGHUP)
-        try await waitUntil("/readyz to answer 200", timeout: .seconds(30)) { try await daemon.get("/readyz").status == 200 }
+        try await waitUntil("/readyz to answer 200", timeout: .seconds(30)) {
+            try await daemon.get("/readyz").status == 200
+        }
 
         daemon.child.signal(SIGTERM)
         #expect(try await daemon.child.exitStatus(within: Self.stopTimeout) == 0)
@@ -136,11 +159,16 @@ extension DaemonProcessTests {
         let (invalidIndex, _) = try await daemon.log.first("policy.invalid", from: startedIndex)
         let (nextCycle, _) = try await daemon.log.first("cycle.finished", from: invalidIndex)
         try await daemon.log.first("cycle.finished", from: nextCycle + 1)
-        #expect(daemon.log.records[invalidIndex...].filter { $0.event == "policy.invalid" }.count == 1, "an unchanged broken set is reported once")
+        #expect(
+            daemon.log.records[invalidIndex...].filter { $0.event == "policy.invalid" }.count == 1,
+            "an unchanged broken set is reported once"
+        )
         #expect(try await daemon.get("/readyz").status == 503)
         #expect(try await daemon.policyRevision() == changed)
         try FileManager.default.removeItem(at: testbed.policiesDirectory.appendingPathComponent(name))
-        try await waitUntil("/readyz to answer 200", timeout: .seconds(30)) { try await daemon.get("/readyz").status == 200 }
+        try await waitUntil("/readyz to answer 200", timeout: .seconds(30)) {
+            try await daemon.get("/readyz").status == 200
+        }
         #expect(try await daemon.policyRevision() == changed)
 
         daemon.child.signal(SIGTERM)

@@ -16,14 +16,20 @@ struct InstallScriptTests {
         var stubLog: URL { directory.appendingPathComponent("allot-stub.log") }
 
         init() throws {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("allot-install-\(UUID().uuidString)")
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "allot-install-\(UUID().uuidString)"
+            )
             let files = [
-                "deploy/install.sh", "deploy/layout.sh", "deploy/app-registration.md", "systemd/allot.service", "systemd/allot@.service",
+                "deploy/install.sh", "deploy/layout.sh", "deploy/app-registration.md", "systemd/allot.service",
+                "systemd/allot@.service",
                 "docs/deployment.md", "docs/schema/allot.schema.json", "docs/schema/policy.schema.json",
             ]
             for file in files {
                 let target = directory.appendingPathComponent("repo/\(file)")
-                try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    at: target.deletingLastPathComponent(),
+                    withIntermediateDirectories: true
+                )
                 try FileManager.default.copyItem(at: TestPaths.repository.appendingPathComponent(file), to: target)
             }
             try write("tenant: contoso.onmicrosoft.com\n", to: "repo/deploy/allot.yaml")
@@ -33,7 +39,10 @@ struct InstallScriptTests {
 
         func write(_ text: String, to path: String) throws {
             let url = directory.appendingPathComponent(path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(),
+                withIntermediateDirectories: true
+            )
             try text.write(to: url, atomically: true, encoding: .utf8)
         }
 
@@ -43,16 +52,27 @@ struct InstallScriptTests {
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: stub.path)
         }
 
-        func install(_ options: [String] = [], binary: String? = nil, input: String? = nil) throws -> ProcessRunner.Result {
+        func install(
+            _ options: [String] = [],
+            binary: String? = nil,
+            input: String? = nil
+        ) throws -> ProcessRunner.Result {
             try ProcessRunner.run(
                 "/bin/bash",
-                [repository.appendingPathComponent("deploy/install.sh").path, "--root", root.path, "--binary", binary ?? stub.path] + options,
+                [
+                    repository.appendingPathComponent("deploy/install.sh").path, "--root", root.path, "--binary",
+                    binary ?? stub.path,
+                ] + options,
                 input: input
             )
         }
 
         func uninstall(_ options: [String] = []) throws -> ProcessRunner.Result {
-            try ProcessRunner.run("/bin/bash", [repository.appendingPathComponent("deploy/install.sh").path, "--root", root.path, "--uninstall"] + options)
+            try ProcessRunner.run(
+                "/bin/bash",
+                [repository.appendingPathComponent("deploy/install.sh").path, "--root", root.path, "--uninstall"]
+                    + options
+            )
         }
 
         func installed(_ path: String) -> String { root.appendingPathComponent(path).path }
@@ -109,9 +129,17 @@ struct InstallScriptTests {
         defer { sandbox.remove() }
         #expect(try sandbox.install(input: "first").status == 0)
 
-        try "tenant: edited\n".write(toFile: sandbox.installed("etc/allot/allot.yaml"), atomically: true, encoding: .utf8)
+        try "tenant: edited\n".write(
+            toFile: sandbox.installed("etc/allot/allot.yaml"),
+            atomically: true,
+            encoding: .utf8
+        )
         try FileManager.default.removeItem(atPath: sandbox.installed("etc/allot/policies/sample.yaml"))
-        try "# stale unit\n".write(toFile: sandbox.installed("etc/systemd/system/allot.service"), atomically: true, encoding: .utf8)
+        try "# stale unit\n".write(
+            toFile: sandbox.installed("etc/systemd/system/allot.service"),
+            atomically: true,
+            encoding: .utf8
+        )
 
         let rerun = try sandbox.install(input: "second")
         #expect(rerun.status == 0, "install.sh failed:\n\(rerun.output)")
@@ -121,7 +149,11 @@ struct InstallScriptTests {
         #expect(sandbox.contents("etc/systemd/system/allot.service")?.contains("Type=notify") == true)
 
         // Rotating the secret with the installed binary itself, as docs/deployment.md shows.
-        let replaced = try sandbox.install(["--replace-secret"], binary: sandbox.installed("usr/local/bin/allot"), input: "second")
+        let replaced = try sandbox.install(
+            ["--replace-secret"],
+            binary: sandbox.installed("usr/local/bin/allot"),
+            input: "second"
+        )
         #expect(replaced.status == 0, "install.sh failed:\n\(replaced.output)")
         #expect(sandbox.contents("etc/allot/credentials/client-secret") == "second")
         #expect(sandbox.permissions("usr/local/bin/allot") == 0o755)
@@ -217,15 +249,25 @@ struct InstallScriptTests {
     func modelinesPointAtInstalledSchemas() throws {
         let sandbox = try Sandbox()
         defer { sandbox.remove() }
-        try sandbox.write("# yaml-language-server: $schema=../docs/schema/allot.schema.json\ntenant: contoso.onmicrosoft.com\n", to: "repo/deploy/allot.yaml")
-        try sandbox.write("# yaml-language-server: $schema=../docs/schema/policy.schema.json\nname: sample\nmatch: { all: true }\n", to: "repo/policies/sample.yaml")
+        try sandbox.write(
+            "# yaml-language-server: $schema=../docs/schema/allot.schema.json\ntenant: contoso.onmicrosoft.com\n",
+            to: "repo/deploy/allot.yaml"
+        )
+        try sandbox.write(
+            "# yaml-language-server: $schema=../docs/schema/policy.schema.json\nname: sample\nmatch: { all: true }\n",
+            to: "repo/policies/sample.yaml"
+        )
 
         let result = try sandbox.install(input: "secret")
         #expect(result.status == 0, "install.sh failed:\n\(result.output)")
-        #expect(sandbox.contents("etc/allot/allot.yaml")
-            == "# yaml-language-server: $schema=/usr/local/share/allot/schema/allot.schema.json\ntenant: contoso.onmicrosoft.com\n")
-        #expect(sandbox.contents("etc/allot/policies/sample.yaml")
-            == "# yaml-language-server: $schema=/usr/local/share/allot/schema/policy.schema.json\nname: sample\nmatch: { all: true }\n")
+        #expect(
+            sandbox.contents("etc/allot/allot.yaml")
+                == "# yaml-language-server: $schema=/usr/local/share/allot/schema/allot.schema.json\ntenant: contoso.onmicrosoft.com\n"
+        )
+        #expect(
+            sandbox.contents("etc/allot/policies/sample.yaml")
+                == "# yaml-language-server: $schema=/usr/local/share/allot/schema/policy.schema.json\nname: sample\nmatch: { all: true }\n"
+        )
     }
 
     @Test("--dry-run prints the steps and changes nothing")
@@ -254,16 +296,26 @@ struct InstalledHostTests {
 
     @Test("plan and apply use the installed configuration, policies and secret, with no --config flags beyond the path")
     func planAndApplyWithTheInstalledFiles() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("allot-host-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "allot-host-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let root = directory.appendingPathComponent("root")
         let configuration = root.appendingPathComponent("etc/allot/allot.yaml").path
 
         let installed = try ProcessRunner.run(
-            "/bin/bash", [TestPaths.repository.appendingPathComponent("deploy/install.sh").path, "--root", root.path, "--binary", TestPaths.allot.path],
-            input: Self.secret + "\n")
-        #expect(installed.status == 0, "install.sh failed (it validates the shipped configuration):\n\(installed.output)")
+            "/bin/bash",
+            [
+                TestPaths.repository.appendingPathComponent("deploy/install.sh").path, "--root", root.path, "--binary",
+                TestPaths.allot.path,
+            ],
+            input: Self.secret + "\n"
+        )
+        #expect(
+            installed.status == 0,
+            "install.sh failed (it validates the shipped configuration):\n\(installed.output)"
+        )
         let shipped = try String(contentsOfFile: configuration, encoding: .utf8)
         #expect(shipped.contains("\n  mode: report\n"), "the shipped configuration starts in report mode")
         #expect(!shipped.contains("\n  usageLocation:"), "the shipped configuration sets no usage location")
@@ -277,7 +329,8 @@ struct InstalledHostTests {
                 "simulate", "--users", "300", "--seed", "9", "--listen", "127.0.0.1:0",
                 "--client-id", Self.clientId, "--client-secret-file", registered,
             ],
-            directory: directory)
+            directory: directory
+        )
         defer { simulator.stop() }
         let graph = try await simulatorBaseURL(simulator, timeout: .seconds(120))
         let override = "graph:\n  endpoint: \(graph)/v1.0\n  authority: \(graph)\n"
@@ -288,7 +341,8 @@ struct InstalledHostTests {
 
         // No systemd variables: the secret's default is credentials/client-secret beside the file.
         let environment = [
-            "CREDENTIALS_DIRECTORY": "", "STATE_DIRECTORY": "", "XDG_STATE_HOME": directory.appendingPathComponent("xdg").path,
+            "CREDENTIALS_DIRECTORY": "", "STATE_DIRECTORY": "",
+            "XDG_STATE_HOME": directory.appendingPathComponent("xdg").path,
         ]
         let plan = try await Self.run(["plan", "--config", configuration], environment: environment, in: directory)
         #expect(plan.status == 2, "allot plan exited \(plan.status):\n\(plan.output)")
@@ -301,11 +355,21 @@ struct InstalledHostTests {
         let daemonUser: UInt32 = 64_123
         let isRoot = geteuid() == 0
         if isRoot { #expect(chown(state.path, daemonUser, daemonUser) == 0) }
-        let apply = try await Self.run(["apply", "--config", configuration], environment: environment.merging(["STATE_DIRECTORY": state.path]) { $1 }, in: directory)
-        #expect(apply.status == 3, "report mode finds drift and changes nothing, so apply exits 3; it exited \(apply.status):\n\(apply.output)")
+        let apply = try await Self.run(
+            ["apply", "--config", configuration],
+            environment: environment.merging(["STATE_DIRECTORY": state.path]) { $1 },
+            in: directory
+        )
+        #expect(
+            apply.status == 3,
+            "report mode finds drift and changes nothing, so apply exits 3; it exited \(apply.status):\n\(apply.output)"
+        )
         let written = try FileManager.default.attributesOfItem(atPath: state.appendingPathComponent("state.json").path)
         if isRoot {
-            #expect((written[.ownerAccountID] as? NSNumber)?.uint32Value == daemonUser, "state.json belongs to the state directory's owner")
+            #expect(
+                (written[.ownerAccountID] as? NSNumber)?.uint32Value == daemonUser,
+                "state.json belongs to the state directory's owner"
+            )
             #expect((written[.groupOwnerAccountID] as? NSNumber)?.uint32Value == daemonUser)
         }
         #expect((written[.posixPermissions] as? NSNumber)?.intValue == 0o600)
@@ -316,12 +380,24 @@ struct InstalledHostTests {
         let missing = try await Self.run(["plan", "--config", configuration], environment: environment, in: directory)
         #expect(missing.status == 1)
         #expect(missing.output.contains(secretPath), "\(missing.output)")
-        #expect(!missing.output.contains(Self.secret) && !plan.output.contains(Self.secret) && !apply.output.contains(Self.secret))
+        #expect(
+            !missing.output.contains(Self.secret) && !plan.output.contains(Self.secret)
+                && !apply.output.contains(Self.secret)
+        )
     }
 
     /// Runs the built `allot` to completion: its exit status and everything it printed.
-    static func run(_ arguments: [String], environment: [String: String], in directory: URL) async throws -> (status: Int32, output: String) {
-        let child = try ChildProcess("allot-\(arguments[0])", arguments: arguments, environment: environment, directory: directory)
+    static func run(
+        _ arguments: [String],
+        environment: [String: String],
+        in directory: URL
+    ) async throws -> (status: Int32, output: String) {
+        let child = try ChildProcess(
+            "allot-\(arguments[0])",
+            arguments: arguments,
+            environment: environment,
+            directory: directory
+        )
         let status = try await child.exitStatus(within: .seconds(120))
         return (status, child.standardOutput + child.standardError)
     }
@@ -333,14 +409,22 @@ struct HostLayoutTests {
     @Test("the credential directory is credentials/ beside the configuration file")
     func credentialsBesideTheConfiguration() {
         #expect(HostLayout.credentialsDirectory(configurationPath: "/etc/allot/allot.yaml") == "/etc/allot/credentials")
-        #expect(HostLayout.credentialsDirectory(configurationPath: "/etc/allot/contoso/allot.yaml") == "/etc/allot/contoso/credentials")
-        #expect(HostLayout.credentialsDirectory(configurationPath: "/home/ops/allot/./allot.yaml") == "/home/ops/allot/credentials")
+        #expect(
+            HostLayout.credentialsDirectory(configurationPath: "/etc/allot/contoso/allot.yaml")
+                == "/etc/allot/contoso/credentials"
+        )
+        #expect(
+            HostLayout.credentialsDirectory(configurationPath: "/home/ops/allot/./allot.yaml")
+                == "/home/ops/allot/credentials"
+        )
     }
 
     @Test("installed configurations map to their unit's state directory; others to none")
     func stateDirectories() {
         #expect(HostLayout.stateDirectory(configurationPath: "/etc/allot/allot.yaml") == "/var/lib/allot")
-        #expect(HostLayout.stateDirectory(configurationPath: "/etc/allot/contoso/allot.yaml") == "/var/lib/allot-contoso")
+        #expect(
+            HostLayout.stateDirectory(configurationPath: "/etc/allot/contoso/allot.yaml") == "/var/lib/allot-contoso"
+        )
         #expect(HostLayout.stateDirectory(configurationPath: "/etc/allot/contoso/../allot.yaml") == "/var/lib/allot")
         #expect(HostLayout.stateDirectory(configurationPath: "/etc/allot/a/b/allot.yaml") == nil)
         #expect(HostLayout.stateDirectory(configurationPath: "/etc/allot/bad name/allot.yaml") == nil)
@@ -350,22 +434,38 @@ struct HostLayoutTests {
 
     @Test("systemd's variables win; only root gets the unit's state directory")
     func environment() {
-        let bare = HostLayout.environment(configurationPath: "/etc/allot/allot.yaml", environment: ["HOME": "/root"], isRoot: true)
+        let bare = HostLayout.environment(
+            configurationPath: "/etc/allot/allot.yaml",
+            environment: ["HOME": "/root"],
+            isRoot: true
+        )
         #expect(bare["CREDENTIALS_DIRECTORY"] == "/etc/allot/credentials")
         #expect(bare["STATE_DIRECTORY"] == "/var/lib/allot")
         #expect(bare["HOME"] == "/root")
 
         let underSystemd = HostLayout.environment(
             configurationPath: "/etc/allot/allot.yaml",
-            environment: ["CREDENTIALS_DIRECTORY": "/run/credentials/allot.service", "STATE_DIRECTORY": "/var/lib/allot"], isRoot: false)
+            environment: [
+                "CREDENTIALS_DIRECTORY": "/run/credentials/allot.service", "STATE_DIRECTORY": "/var/lib/allot",
+            ],
+            isRoot: false
+        )
         #expect(underSystemd["CREDENTIALS_DIRECTORY"] == "/run/credentials/allot.service")
         #expect(underSystemd["STATE_DIRECTORY"] == "/var/lib/allot")
 
-        let user = HostLayout.environment(configurationPath: "/etc/allot/allot.yaml", environment: ["STATE_DIRECTORY": ""], isRoot: false)
+        let user = HostLayout.environment(
+            configurationPath: "/etc/allot/allot.yaml",
+            environment: ["STATE_DIRECTORY": ""],
+            isRoot: false
+        )
         #expect(user["STATE_DIRECTORY"] == "", "a user's own state stays where it was (XDG)")
         #expect(user["CREDENTIALS_DIRECTORY"] == "/etc/allot/credentials")
 
-        let elsewhere = HostLayout.environment(configurationPath: "/srv/allot/allot.yaml", environment: [:], isRoot: true)
+        let elsewhere = HostLayout.environment(
+            configurationPath: "/srv/allot/allot.yaml",
+            environment: [:],
+            isRoot: true
+        )
         #expect(elsewhere["STATE_DIRECTORY"] == nil)
         #expect(elsewhere["CREDENTIALS_DIRECTORY"] == "/srv/allot/credentials")
     }

@@ -9,13 +9,19 @@ extension DaemonProcessTests {
     /// Runs `allot ARGUMENTS` with standard output on standard error's file and `JOURNAL_STREAM`
     /// set to that file's device and inode (or to `journalStream` when given); waits for the exit.
     static func allotOnJournal(
-        _ arguments: [String], journalStream: String? = nil, in directory: URL
+        _ arguments: [String],
+        journalStream: String? = nil,
+        in directory: URL
     ) async throws -> (status: Int32, lines: [String]) {
         let stream = journalStream.map { "'\($0)'" } ?? "$(stat -L -c %d:%i /proc/self/fd/2)"
         let child = try ChildProcess(
-            "journal", executable: URL(fileURLWithPath: "/bin/sh"),
-            arguments: ["-c", #"exec 1>&2; JOURNAL_STREAM=\#(stream) exec "$0" "$@""#, TestPaths.allot.path] + arguments,
-            environment: ["STATE_DIRECTORY": directory.appendingPathComponent("state").path], directory: directory)
+            "journal",
+            executable: URL(fileURLWithPath: "/bin/sh"),
+            arguments: ["-c", #"exec 1>&2; JOURNAL_STREAM=\#(stream) exec "$0" "$@""#, TestPaths.allot.path]
+                + arguments,
+            environment: ["STATE_DIRECTORY": directory.appendingPathComponent("state").path],
+            directory: directory
+        )
         let status = try await child.exitStatus(within: .seconds(60))
         return (status, child.standardError.split(separator: "\n").map(String.init))
     }
@@ -26,12 +32,23 @@ extension DaemonProcessTests {
         return try? JSONSerialization.jsonObject(with: Data(line[line.index(after: close)...].utf8)) as? [String: Any]
     }
 
-    @Test("journal: an invalid configuration at start is a daemon.failed JSON event at priority <2>, with every problem")
+    @Test(
+        "journal: an invalid configuration at start is a daemon.failed JSON event at priority <2>, with every problem"
+    )
     func invalidConfigurationOnJournal() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("allot-journal-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("policies"), withIntermediateDirectories: true)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "allot-journal-\(UUID().uuidString.prefix(8))"
+        )
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("policies"),
+            withIntermediateDirectories: true
+        )
         defer { try? FileManager.default.removeItem(at: directory) }
-        try "tenant: not-a-guid\npolicies: ./policies\n".write(to: directory.appendingPathComponent("allot.yaml"), atomically: true, encoding: .utf8)
+        try "tenant: not-a-guid\npolicies: ./policies\n".write(
+            to: directory.appendingPathComponent("allot.yaml"),
+            atomically: true,
+            encoding: .utf8
+        )
         let configuration = directory.appendingPathComponent("allot.yaml").path
 
         let result = try await Self.allotOnJournal(["run", "--config", configuration], in: directory)
@@ -45,7 +62,11 @@ extension DaemonProcessTests {
         #expect(result.lines.allSatisfy { $0.hasPrefix("<") }, "every line carries a priority: \(result.lines)")
 
         // The variable inherited by a stream that is not the journal's: no prefix.
-        let redirected = try await Self.allotOnJournal(["run", "--config", configuration], journalStream: "1:1", in: directory)
+        let redirected = try await Self.allotOnJournal(
+            ["run", "--config", configuration],
+            journalStream: "1:1",
+            in: directory
+        )
         #expect(redirected.status == 1)
         #expect(redirected.lines.contains { $0.hasPrefix("{") && $0.contains("daemon.failed") }, "\(redirected.lines)")
     }
@@ -61,7 +82,9 @@ extension DaemonProcessTests {
         try yaml.write(toFile: testbed.configurationPath, atomically: true, encoding: .utf8)
 
         let result = try await Self.allotOnJournal(
-            ["run", "--config", testbed.configurationPath], in: testbed.directory)
+            ["run", "--config", testbed.configurationPath],
+            in: testbed.directory
+        )
         #expect(result.status == 1)
         let loaded = try #require(result.lines.first { $0.contains("\"policy.loaded\"") }, "\(result.lines)")
         #expect(loaded.hasPrefix("<6>{"))
@@ -71,7 +94,10 @@ extension DaemonProcessTests {
         #expect((record["error"] as? String)?.contains("in use") == true, "\(record)")
 
         // --log-level overrides `logging.level: info`.
-        let quiet = try await Self.allotOnJournal(["run", "--config", testbed.configurationPath, "--log-level", "error"], in: testbed.directory)
+        let quiet = try await Self.allotOnJournal(
+            ["run", "--config", testbed.configurationPath, "--log-level", "error"],
+            in: testbed.directory
+        )
         #expect(quiet.status == 1)
         #expect(!quiet.lines.contains { $0.hasPrefix("<6>") }, "\(quiet.lines)")
         #expect(quiet.lines.contains { $0.hasPrefix("<2>") && $0.contains("daemon.failed") })

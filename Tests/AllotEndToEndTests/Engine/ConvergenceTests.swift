@@ -26,7 +26,9 @@ struct ConvergenceTests {
         // Exit 3 only because POWER_BI_PRO is short of seats: nothing failed, skipped or held back.
         #expect(first.status == 3, "\(first.summary)")
         #expect(first.count("deferred") == plan.summary.deferredAdds)
-        for field in ["failed.adds", "failed.removals", "failed.plan_changes", "failed.usage_locations", "skipped", "not_sent"] {
+        for field in [
+            "failed.adds", "failed.removals", "failed.plan_changes", "failed.usage_locations", "skipped", "not_sent",
+        ] {
             #expect(first.count(field) == 0, "\(field) in cycle.finished")
         }
         #expect(first.count("applied.adds") == plan.summary.adds)
@@ -59,15 +61,21 @@ struct ConvergenceTests {
         let e3 = TestTenant.sku("SPE_E3"), e5 = TestTenant.sku("SPE_E5")
         let missing = plan.changes.filter { change in
             change.setUsageLocation == nil && change.removals.isEmpty
-                && change.adds.contains { add in !(users[change.userId]!.licenseAssignmentStates ?? []).contains { $0.skuId == add.skuId } }
+                && change.adds.contains { add in
+                    !(users[change.userId]!.licenseAssignmentStates ?? []).contains { $0.skuId == add.skuId }
+                }
         }
         let swaps = plan.changes.filter { change in
-            change.adds.contains { $0.skuId == e5 } && change.removals.contains { $0.skuId == e3 && $0.reason == .replaced }
+            change.adds.contains { $0.skuId == e5 }
+                && change.removals.contains { $0.skuId == e3 && $0.reason == .replaced }
         }
         #expect(!missing.isEmpty, "missing licenses")
         #expect(plan.changes.contains { $0.removals.contains { $0.reason == .notGranted } }, "extra licenses")
         #expect(plan.changes.contains { !$0.planChanges.isEmpty }, "wrong plans")
-        #expect(plan.changes.contains { $0.setUsageLocation != nil && $0.assignLicense != nil }, "users without a usage location")
+        #expect(
+            plan.changes.contains { $0.setUsageLocation != nil && $0.assignLicense != nil },
+            "users without a usage location"
+        )
         #expect(plan.heldThroughGroups.contains { $0.skuId == e3 }, "SKUs held through a group")
         #expect(!swaps.isEmpty, "E3 -> E5 swaps")
         let shortSkus = Set(plan.deferred.map(\.sku))

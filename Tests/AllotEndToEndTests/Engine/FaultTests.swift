@@ -5,9 +5,9 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// `allot apply` against a simulator that misbehaves: throttling, server errors, dropped
@@ -27,31 +27,37 @@ struct FaultTests {
 
     static let transientFaults = [
         TransientFaults(
-            name: "429 storm", seed: 31,
+            name: "429 storm",
+            seed: 31,
             faults: [
                 SimulatedFault(kind: .throttle, path: "/assignLicense", count: 60, retryAfterSeconds: 1),
                 SimulatedFault(kind: .throttle, method: "PATCH", count: 5, retryAfterSeconds: 1),
                 SimulatedFault(kind: .throttle, path: "$batch", after: 2, count: 2, retryAfterSeconds: 1),
                 SimulatedFault(kind: .throttle, method: "GET", path: "/users", count: 3, retryAfterSeconds: 1),
             ],
-            event: "graph.throttled"),
+            event: "graph.throttled"
+        ),
         TransientFaults(
-            name: "5xx", seed: 32,
+            name: "5xx",
+            seed: 32,
             faults: [
                 SimulatedFault(kind: .serverError, path: "$batch", count: 2, status: 503),
                 SimulatedFault(kind: .serverError, path: "/assignLicense", after: 5, count: 10, status: 500),
                 SimulatedFault(kind: .serverError, method: "PATCH", count: 3, status: 504),
                 SimulatedFault(kind: .serverError, method: "GET", path: "/users", count: 2, status: 502),
                 SimulatedFault(kind: .serverError, path: "/subscribedSkus", count: 1, status: 503),
-            ]),
+            ]
+        ),
         TransientFaults(
-            name: "dropped connections", seed: 33,
+            name: "dropped connections",
+            seed: 33,
             faults: [
                 SimulatedFault(kind: .dropConnection, path: "$batch", count: 2),
                 SimulatedFault(kind: .dropConnection, path: "$batch", after: 4, count: 1),
                 SimulatedFault(kind: .dropConnection, method: "GET", path: "/users", count: 1),
                 SimulatedFault(kind: .dropConnection, path: "/transitiveMembers", count: 1),
-            ]),
+            ]
+        ),
     ]
 
     @Test("transient faults are ridden out: the tenant converges in one apply", arguments: transientFaults)
@@ -63,12 +69,17 @@ struct FaultTests {
         scenario.expectComplete(result)
         if let event = faults.event { #expect(!result.events(event).isEmpty, "no \(event) logged") }
         let log = try await scenario.simulator.requests()
-        #expect(log.contains { $0.status >= 429 || $0.status == 0 || ($0.batchItems ?? []).contains { $0.status >= 429 } }, "the faults fired")
+        #expect(
+            log.contains { $0.status >= 429 || $0.status == 0 || ($0.batchItems ?? []).contains { $0.status >= 429 } },
+            "the faults fired"
+        )
         try await scenario.expectConverged(logs: [log])
         try await scenario.expectIdempotent()
     }
 
-    @Test("a page of users that keeps failing: the cycle writes nothing, exits 1 naming the read; the next one converges")
+    @Test(
+        "a page of users that keeps failing: the cycle writes nothing, exits 1 naming the read; the next one converges"
+    )
     func failingPage() async throws {
         let scenario = try await Scenario("failpage", seed: 34)
         try await scenario.simulator.addFault(SimulatedFault(kind: .failPage, path: "/users", after: 1, count: -1))
@@ -79,7 +90,10 @@ struct FaultTests {
         #expect(error.contains("/users"), "cycle.failed names the read: \(error)")
         #expect(failed.finished["result"] == "failed")
         #expect(try await scenario.simulator.requests().writes.isEmpty)
-        #expect(TenantExpectations.directState(try await scenario.simulator.tenant()) == TenantExpectations.directState(scenario.initial))
+        #expect(
+            TenantExpectations.directState(try await scenario.simulator.tenant())
+                == TenantExpectations.directState(scenario.initial)
+        )
 
         try await scenario.simulator.clearFaults()
         try await scenario.simulator.clearRequests()
@@ -118,7 +132,11 @@ struct FaultTests {
         // freeing removal could be answered, then lost, and the add that took its seat fail.)
         try await scenario.simulator.addFault(SimulatedFault(kind: .dropConnection, path: "$batch", count: -1))
         // A batch past the drop check when it was armed is being answered: wait for that answer.
-        try await waitUntil("the batches past the drop check to be answered", timeout: .seconds(60), interval: .milliseconds(100)) {
+        try await waitUntil(
+            "the batches past the drop check to be answered",
+            timeout: .seconds(60),
+            interval: .milliseconds(100)
+        ) {
             try await scenario.simulator.requests().contains { $0.path.hasSuffix("$batch") && $0.status == 0 }
         }
         // The tenant first, then the log.
@@ -127,17 +145,27 @@ struct FaultTests {
         let beforeRestart = try await scenario.simulator.requests()
         scenario.simulator.stop()
         scenario.simulator = try await SimulatorProcess(
-            tenantFile: savedTenant, port: scenario.simulator.port, workspace: scenario.workspace.directory, name: "simulator-restarted")
+            tenantFile: savedTenant,
+            port: scenario.simulator.port,
+            workspace: scenario.workspace.directory,
+            name: "simulator-restarted"
+        )
 
         // Whether a batch's retries (six, about 15 to 30 s of backoff) outlast the restart
         // depends on how fast this machine starts a process: writes whose retries ran out are
         // reported failed (exit 1), never lost and never doubled, and the next apply makes them.
         let status = try await apply.exitStatus(within: .seconds(300))
-        let interrupted = RunResult(status: status, standardOutput: apply.standardOutput, standardError: apply.standardError)
+        let interrupted = RunResult(
+            status: status,
+            standardOutput: apply.standardOutput,
+            standardError: apply.standardError
+        )
         interrupted.expectLogContract()
         let afterRestart = try await scenario.simulator.requests()
         if status == 1 {
-            let undone = ["failed.adds", "failed.removals", "failed.plan_changes", "not_sent"].map { interrupted.count($0) ?? 0 }
+            let undone = ["failed.adds", "failed.removals", "failed.plan_changes", "not_sent"].map {
+                interrupted.count($0) ?? 0
+            }
             #expect(undone.reduce(0, +) > 0, "exit 1 reports what was not done: \(interrupted.finished)")
         } else {
             scenario.expectComplete(interrupted)
@@ -161,7 +189,11 @@ struct FaultTests {
         try await scenario.simulator.clearFaults()
         // Batches the killed apply had in flight still finish on the simulator's side; wait for them.
         var logged = -1
-        try await waitUntil("the killed apply's batches to settle", timeout: .seconds(20), interval: .milliseconds(1_500)) {
+        try await waitUntil(
+            "the killed apply's batches to settle",
+            timeout: .seconds(20),
+            interval: .milliseconds(1_500)
+        ) {
             let count = try await scenario.simulator.requests().count
             defer { logged = count }
             return count == logged
@@ -177,10 +209,16 @@ struct FaultTests {
         let rerunLog = try await scenario.simulator.requests()
         let doneByRerun = Self.appliedWrites(rerunLog)
         #expect(!doneByRerun.isEmpty, "the kill came before the end of the cycle")
-        #expect(doneBeforeKill.isDisjoint(with: doneByRerun), "a change was sent twice: \(doneBeforeKill.intersection(doneByRerun).prefix(3))")
-        let planned = Set(scenario.plan.changes.flatMap { change in
-            (change.setUsageLocation == nil ? [] : ["PATCH \(change.userId)"]) + (change.assignLicense == nil ? [] : ["POST \(change.userId)"])
-        })
+        #expect(
+            doneBeforeKill.isDisjoint(with: doneByRerun),
+            "a change was sent twice: \(doneBeforeKill.intersection(doneByRerun).prefix(3))"
+        )
+        let planned = Set(
+            scenario.plan.changes.flatMap { change in
+                (change.setUsageLocation == nil ? [] : ["PATCH \(change.userId)"])
+                    + (change.assignLicense == nil ? [] : ["POST \(change.userId)"])
+            }
+        )
         #expect(doneBeforeKill.union(doneByRerun) == planned, "every planned write was made exactly once")
         try await scenario.expectConverged(logs: [killedLog, rerunLog])
         try await scenario.expectIdempotent()
@@ -193,16 +231,21 @@ struct FaultTests {
         settings.usageLocationDefault = nil
         let scenario = try await Scenario("outage", users: 200, seed: 38, drift: 0, settings: settings) { tenant in
             var stripped = 0
-            for index in tenant.users.indices where stripped < 5 && TestTenant.holdsDirectly(tenant.users[index], "SPE_E3")
+            for index in tenant.users.indices
+            where stripped < 5 && TestTenant.holdsDirectly(tenant.users[index], "SPE_E3")
                 && !TestTenant.holdsThroughGroup(tenant.users[index], "SPE_E3")
             {
-                let kept = (tenant.users[index].licenseAssignmentStates ?? []).filter { $0.isDirect && $0.skuId != TestTenant.sku("SPE_E3") }
+                let kept = (tenant.users[index].licenseAssignmentStates ?? []).filter {
+                    $0.isDirect && $0.skuId != TestTenant.sku("SPE_E3")
+                }
                 TestTenant.setDirect(kept, of: index, in: &tenant)
                 stripped += 1
             }
         }
         let calls = scenario.plan.changes.filter { $0.assignLicense != nil }
-        #expect(calls.count >= 5 && scenario.plan.summary.removals == 0 && scenario.plan.summary.usageLocationUpdates == 0)
+        #expect(
+            calls.count >= 5 && scenario.plan.summary.removals == 0 && scenario.plan.summary.usageLocationUpdates == 0
+        )
         try await scenario.simulator.addFault(SimulatedFault(kind: .dropConnection, path: "$batch", count: -1))
         let failed = try await scenario.workspace.apply()
         #expect(failed.status == 3, "\(failed.summary)")
@@ -215,9 +258,14 @@ struct FaultTests {
             #expect(event["graph.status"] == nil, "no response, no status: \(event)")
             #expect(event["graph.message"]?.stringValue?.isEmpty == false)
         }
-        guard case let .array(failures)? = try scenario.workspace.stateDocument()["failures"] else { throw HarnessError("no failures in state.json") }
+        guard case let .array(failures)? = try scenario.workspace.stateDocument()["failures"] else {
+            throw HarnessError("no failures in state.json")
+        }
         #expect(failures.count == calls.count, "every failed user backs off")
-        #expect(TenantExpectations.directState(try await scenario.simulator.tenant()) == TenantExpectations.directState(scenario.initial))
+        #expect(
+            TenantExpectations.directState(try await scenario.simulator.tenant())
+                == TenantExpectations.directState(scenario.initial)
+        )
 
         try await scenario.simulator.clearFaults()
         try await scenario.simulator.clearRequests()
@@ -228,8 +276,10 @@ struct FaultTests {
 
     /// The writes a simulator accepted, as "METHOD user".
     static func appliedWrites(_ log: [LoggedRequest]) -> Set<String> {
-        Set(log.batchItems.filter { (200..<300).contains($0.status) }.compactMap { item in
-            TenantExpectations.user(of: item).map { "\(item.method) \($0)" }
-        })
+        Set(
+            log.batchItems.filter { (200..<300).contains($0.status) }.compactMap { item in
+                TenantExpectations.user(of: item).map { "\(item.method) \($0)" }
+            }
+        )
     }
 }

@@ -15,15 +15,22 @@ struct GroupShrinkTests {
 
     /// A converged tenant whose PMO group has `pmoSize` members, all holding Project directly
     /// (the sample policy `pmo-project` grants it to PMO).
-    static func convergedScenario(_ label: String, pmoSize: Int = 14, settings: Workspace.Settings = Workspace.Settings()) async throws -> Scenario {
+    static func convergedScenario(
+        _ label: String,
+        pmoSize: Int = 14,
+        settings: Workspace.Settings = Workspace.Settings()
+    ) async throws -> Scenario {
         let scenario = try await Scenario(label, users: 300, seed: 61, drift: 0, settings: settings) { tenant in
             let pmo = tenant.groups.firstIndex { $0.displayName == SampleTenant.GroupName.pmo }!
             // Not frontline workers: their E1 and Project are refused together as a policy conflict.
-            let others = Set([SampleTenant.GroupName.licenseExempt, SampleTenant.GroupName.frontlineWorkers].flatMap { name in
-                tenant.groups.first { $0.displayName == name }?.members ?? []
-            })
+            let others = Set(
+                [SampleTenant.GroupName.licenseExempt, SampleTenant.GroupName.frontlineWorkers].flatMap { name in
+                    tenant.groups.first { $0.displayName == name }?.members ?? []
+                }
+            )
             var members = tenant.groups[pmo].members.filter { !others.contains($0) }
-            for user in tenant.users where members.count < pmoSize && !members.contains(user.id) && !others.contains(user.id) {
+            for user in tenant.users
+            where members.count < pmoSize && !members.contains(user.id) && !others.contains(user.id) {
                 members.append(user.id)
             }
             tenant.groups[pmo].members = Array(members.prefix(pmoSize))
@@ -32,7 +39,9 @@ struct GroupShrinkTests {
         scenario.expectComplete(try await scenario.workspace.apply())
         let tenant = try await scenario.simulator.tenant()
         let pmo = try #require(tenant.groups.first { $0.displayName == SampleTenant.GroupName.pmo })
-        let holders = tenant.users.filter { pmo.members.contains($0.id) && TestTenant.holdsDirectly($0, "PROJECTPROFESSIONAL") }
+        let holders = tenant.users.filter {
+            pmo.members.contains($0.id) && TestTenant.holdsDirectly($0, "PROJECTPROFESSIONAL")
+        }
         #expect(holders.count == pmoSize, "every PMO member holds Project directly")
         return scenario
     }
@@ -48,24 +57,34 @@ struct GroupShrinkTests {
         try encoder.encode(tenant).write(to: URL(fileURLWithPath: file))
         scenario.simulator.stop()
         scenario.simulator = try await SimulatorProcess(
-            tenantFile: file, port: scenario.simulator.port, workspace: scenario.workspace.directory, name: "simulator-shrunk")
+            tenantFile: file,
+            port: scenario.simulator.port,
+            workspace: scenario.workspace.directory,
+            name: "simulator-shrunk"
+        )
         return lost
     }
 
     /// The Project removals the simulator was sent.
     static func projectRemovals(_ scenario: Scenario) async throws -> Int {
-        try await scenario.simulator.requests().batchItems.filter { TenantExpectations.removedSkus($0).contains(project) }.count
+        try await scenario.simulator.requests().batchItems.filter {
+            TenantExpectations.removedSkus($0).contains(project)
+        }.count
     }
 
     /// The PMO entry of `state.json`'s `groups`.
     static func pmoState(_ scenario: Scenario) throws -> [String: JSONValue] {
         let pmo = try #require(scenario.initial.groups.first { $0.displayName == SampleTenant.GroupName.pmo }).id
-        guard case let .array(groups)? = try scenario.workspace.stateDocument()["groups"] else { throw HarnessError("no groups in state.json") }
+        guard case let .array(groups)? = try scenario.workspace.stateDocument()["groups"] else {
+            throw HarnessError("no groups in state.json")
+        }
         for case let .object(entry) in groups where entry["group"] == .string(pmo.description) { return entry }
         throw HarnessError("no PMO in state.json: \(groups)")
     }
 
-    @Test("a group of 14 emptied: cycle 1 holds the removals and reports group.shrunk; cycle 2, reading zero again, removes")
+    @Test(
+        "a group of 14 emptied: cycle 1 holds the removals and reports group.shrunk; cycle 2, reading zero again, removes"
+    )
     func emptiedGroup() async throws {
         let scenario = try await Self.convergedScenario("shrink")
         #expect(try Self.pmoState(scenario)["users"] == .number(14), "the first cycle took the baseline")
@@ -80,7 +99,10 @@ struct GroupShrinkTests {
         #expect(planned.heldRemovals.allSatisfy { $0.sku == "PROJECTPROFESSIONAL" && $0.policies == ["pmo-project"] })
         #expect(planned.summary.removals == 0)
         #expect(try await scenario.workspace.run(["plan"]).status == 2)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: scenario.workspace.statePath)) == stateBefore, "plan wrote the state file")
+        #expect(
+            try Data(contentsOf: URL(fileURLWithPath: scenario.workspace.statePath)) == stateBefore,
+            "plan wrote the state file"
+        )
 
         try await scenario.simulator.clearRequests()
         let held = try await scenario.workspace.apply()
@@ -88,7 +110,10 @@ struct GroupShrinkTests {
         let event = try #require(held.events("group.shrunk").first)
         #expect(event["level"] == "warning")
         #expect(event["group.name"] == .string(SampleTenant.GroupName.pmo))
-        #expect(event["users_before"] == .number(14) && event["users_now"] == .number(0) && event["cycles_seen"] == .number(1))
+        #expect(
+            event["users_before"] == .number(14) && event["users_now"] == .number(0)
+                && event["cycles_seen"] == .number(1)
+        )
         #expect(event["held"] == .bool(true) && event["overridden"] == .bool(false))
         #expect(held.finished["result"] == "not_converged")
         #expect(try await Self.projectRemovals(scenario) == 0, "a held removal was sent")
@@ -103,7 +128,12 @@ struct GroupShrinkTests {
         #expect(confirmed["cycles_seen"] == .number(2) && confirmed["held"] == .bool(false))
         #expect(released.count("applied.removals") == 14)
         #expect(try await Self.projectRemovals(scenario) == 14)
-        #expect(try Self.pmoState(scenario) == ["group": .string(scenario.initial.groups.first { $0.displayName == "PMO" }!.id.description), "users": .number(0)])
+        #expect(
+            try Self.pmoState(scenario) == [
+                "group": .string(scenario.initial.groups.first { $0.displayName == "PMO" }!.id.description),
+                "users": .number(0),
+            ]
+        )
 
         try await scenario.simulator.clearRequests()
         let quiet = try await scenario.workspace.apply()
@@ -140,11 +170,16 @@ struct GroupShrinkTests {
     @Test("a state file without group counts (version 1) holds nothing: the first cycle takes the baseline")
     func oldStateFile() async throws {
         let scenario = try await Self.convergedScenario("shrink-oldstate")
-        try Data(#"{"version": 1, "pendingRemovals": [], "failures": []}"#.utf8).write(to: URL(fileURLWithPath: scenario.workspace.statePath))
+        try Data(#"{"version": 1, "pendingRemovals": [], "failures": []}"#.utf8).write(
+            to: URL(fileURLWithPath: scenario.workspace.statePath)
+        )
         _ = try await Self.shrink(SampleTenant.GroupName.pmo, to: 0, in: scenario)
         try await scenario.simulator.clearRequests()
         let result = try await scenario.workspace.apply()
-        #expect(result.status == scenario.convergedStatus && result.events("state.recovered").isEmpty, "\(result.summary)")
+        #expect(
+            result.status == scenario.convergedStatus && result.events("state.recovered").isEmpty,
+            "\(result.summary)"
+        )
         #expect(result.events("group.shrunk").isEmpty, "no baseline, no hold")
         #expect(try await Self.projectRemovals(scenario) == 14)
         #expect(try scenario.workspace.stateDocument()["version"] == .number(2))
@@ -152,22 +187,30 @@ struct GroupShrinkTests {
     }
 
     @Test(
-        "a member removed from a group a moment ago is gone from the very next read, however far the advanced-query index lags")
+        "a member removed from a group a moment ago is gone from the very next read, however far the advanced-query index lags"
+    )
     func membershipReadIsConsistent() async throws {
         let scenario = try await Self.convergedScenario("shrink-consistency")
         let tenant = try await scenario.simulator.tenant()
         let file = scenario.workspace.directory + "/tenant-lagging.json"
         try JSONEncoder().encode(tenant).write(to: URL(fileURLWithPath: file))
         scenario.simulator.stop()
-        let roles = "User.Read.All,GroupMember.Read.All,GroupMember.ReadWrite.All,Organization.Read.All,LicenseAssignment.ReadWrite.All,User.ReadWrite.All"
+        let roles =
+            "User.Read.All,GroupMember.Read.All,GroupMember.ReadWrite.All,Organization.Read.All,LicenseAssignment.ReadWrite.All,User.ReadWrite.All"
         scenario.simulator = try await SimulatorProcess(
-            tenantFile: file, port: scenario.simulator.port, workspace: scenario.workspace.directory, name: "simulator-lagging",
-            extraArguments: ["--consistency-lag", "1h", "--app-roles", roles])
+            tenantFile: file,
+            port: scenario.simulator.port,
+            workspace: scenario.workspace.directory,
+            name: "simulator-lagging",
+            extraArguments: ["--consistency-lag", "1h", "--app-roles", roles]
+        )
         let pmo = try #require(tenant.groups.first { $0.displayName == SampleTenant.GroupName.pmo })
         let leaver = try #require(pmo.members.first)
 
         let token = try await Self.accessToken(scenario.simulator.baseURL)
-        var request = HTTPClientRequest(url: "\(scenario.simulator.baseURL)/v1.0/groups/\(pmo.id)/members/\(leaver)/$ref")
+        var request = HTTPClientRequest(
+            url: "\(scenario.simulator.baseURL)/v1.0/groups/\(pmo.id)/members/\(leaver)/$ref"
+        )
         request.method = .DELETE
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
@@ -175,7 +218,10 @@ struct GroupShrinkTests {
 
         // 14 to 13 is no shrink: the leaver's Project goes at once, read from the consistent listing.
         let plan = try await scenario.replan()
-        let change = try #require(plan.changes.first { $0.userId == leaver }, "the removal was not seen: the read lagged")
+        let change = try #require(
+            plan.changes.first { $0.userId == leaver },
+            "the removal was not seen: the read lagged"
+        )
         #expect(change.removals.map(\.sku) == ["PROJECTPROFESSIONAL"])
         #expect(plan.heldRemovals.isEmpty)
     }
@@ -186,9 +232,12 @@ struct GroupShrinkTests {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         let form = [
-            ("grant_type", "client_credentials"), ("client_id", SimulatorProcess.clientId), ("client_secret", SimulatorProcess.clientSecret),
+            ("grant_type", "client_credentials"), ("client_id", SimulatorProcess.clientId),
+            ("client_secret", SimulatorProcess.clientSecret),
             ("scope", "https://graph.microsoft.com/.default"),
-        ].map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0.1)" }.joined(separator: "&")
+        ].map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0.1)" }.joined(
+            separator: "&"
+        )
         request.body = .bytes(ByteBuffer(string: form))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 1 << 20)

@@ -17,7 +17,9 @@ struct LogContractTests {
                 TestTenant.holdsDirectly(user, "SPE_E3") && !TestTenant.holdsThroughGroup(user, "SPE_E3")
                     && !TestTenant.holdsDirectly(user, "POWER_BI_PRO")
             }!
-            let states = (tenant.users[index].licenseAssignmentStates ?? []).filter { $0.isDirect && $0.skuId != TestTenant.sku("SPE_E3") }
+            let states = (tenant.users[index].licenseAssignmentStates ?? []).filter {
+                $0.isDirect && $0.skuId != TestTenant.sku("SPE_E3")
+            }
             TestTenant.setDirect(states, of: index, in: &tenant)
             tenant.users[index].usageLocation = "Z9"
             TestTenant.recountConsumedUnits(&tenant)
@@ -43,11 +45,15 @@ struct LogContractTests {
         #expect(result.count("applied.adds") == scenario.plan.summary.adds - 1)
 
         // The user is remembered with a backoff (the daemon waits it out; apply retries at once).
-        guard case let .array(entries)? = try scenario.workspace.stateDocument()["failures"] else { throw HarnessError("no failures in state.json") }
-        #expect(entries.contains { entry in
-            guard case let .object(fields) = entry else { return false }
-            return fields["user"] == .string(user.id.description) && fields["lastError"] == "Request_BadRequest"
-        })
+        guard case let .array(entries)? = try scenario.workspace.stateDocument()["failures"] else {
+            throw HarnessError("no failures in state.json")
+        }
+        #expect(
+            entries.contains { entry in
+                guard case let .object(fields) = entry else { return false }
+                return fields["user"] == .string(user.id.description) && fields["lastError"] == "Request_BadRequest"
+            }
+        )
         let retried = try await scenario.workspace.apply()
         #expect(retried.events("license.failed").count == 1, "apply retries the user: \(retried.summary)")
     }

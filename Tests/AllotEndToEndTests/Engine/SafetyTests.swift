@@ -20,20 +20,30 @@ struct SafetyTests {
     func unknownGroup() async throws {
         let scenario = try await Scenario("ghost", seed: 45, drift: 10)
         #expect(scenario.plan.summary.removals > 0)
-        try scenario.workspace.writePolicy("ghost.yaml", """
+        try scenario.workspace.writePolicy(
+            "ghost.yaml",
+            """
             name: ghost-team-visio
             match:
               groups: [Ghost Team]
             licenses:
               - sku: VISIOCLIENT
-            """)
+            """
+        )
         try await expectFailsClosed(scenario, naming: "Ghost Team")
         let plan = try await scenario.workspace.run(["plan"])
-        #expect(plan.status == 1 && plan.standardError.contains("Ghost Team"), "plan fails the same way: \(plan.summary)")
+        #expect(
+            plan.status == 1 && plan.standardError.contains("Ghost Team"),
+            "plan fails the same way: \(plan.summary)"
+        )
     }
 
     /// An apply exits 1 with `cycle.failed` naming what failed, writes nothing, and leaves the tenant as it was.
-    private func expectFailsClosed(_ scenario: Scenario, naming cause: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
+    private func expectFailsClosed(
+        _ scenario: Scenario,
+        naming cause: String,
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) async throws {
         try await scenario.simulator.clearRequests()
         let result = try await scenario.workspace.apply(sourceLocation: sourceLocation)
         #expect(result.status == 1, "\(result.summary)", sourceLocation: sourceLocation)
@@ -42,10 +52,15 @@ struct SafetyTests {
         let writes = try await scenario.simulator.requests().writes
         #expect(writes.isEmpty, "writes: \(writes.prefix(3).map(\.path))", sourceLocation: sourceLocation)
         let tenant = try await scenario.simulator.tenant()
-        #expect(TenantExpectations.directState(tenant) == TenantExpectations.directState(scenario.initial), sourceLocation: sourceLocation)
+        #expect(
+            TenantExpectations.directState(tenant) == TenantExpectations.directState(scenario.initial),
+            sourceLocation: sourceLocation
+        )
     }
 
-    @Test("a policy edit that would remove 30% of licenses trips the guard; adds still go; --allow-mass-removal lets it through once")
+    @Test(
+        "a policy edit that would remove 30% of licenses trips the guard; adds still go; --allow-mass-removal lets it through once"
+    )
     func massRemovalGuard() async throws {
         var settings = Workspace.Settings()
         settings.maxRemovals = 50
@@ -60,21 +75,34 @@ struct SafetyTests {
         let baseline = try String(contentsOfFile: scenario.workspace.policiesPath + "/baseline.yaml", encoding: .utf8)
         try scenario.workspace.writePolicy(
             "baseline.yaml",
-            baseline.replacingOccurrences(of: "    userType: Member\n", with: "    userType: Member\n    department: { notIn: [Sales, Support, Marketing, Legal] }\n"))
-        try scenario.workspace.writePolicy("hr-visio.yaml", """
+            baseline.replacingOccurrences(
+                of: "    userType: Member\n",
+                with: "    userType: Member\n    department: { notIn: [Sales, Support, Marketing, Legal] }\n"
+            )
+        )
+        try scenario.workspace.writePolicy(
+            "hr-visio.yaml",
+            """
             name: hr-visio
             match:
               groups: [Department - HR]
             licenses:
               - sku: VISIOCLIENT
-            """)
+            """
+        )
         let before = try await scenario.simulator.tenant()
         let edited = try await scenario.replan()
         let guardrail = edited.guardrail
         #expect(guardrail.tripped && !guardrail.overridden)
         let share = Double(guardrail.removals) / Double(guardrail.managedLicensesAssigned)
-        #expect(share > 0.25 && share < 0.4, "the edit removes about 30% of the managed licenses: \(guardrail.removals) of \(guardrail.managedLicensesAssigned)")
-        #expect(edited.changes.allSatisfy { $0.removals.isEmpty && ($0.assignLicense?.removeLicenses ?? []).isEmpty }, "a tripped plan removes nothing")
+        #expect(
+            share > 0.25 && share < 0.4,
+            "the edit removes about 30% of the managed licenses: \(guardrail.removals) of \(guardrail.managedLicensesAssigned)"
+        )
+        #expect(
+            edited.changes.allSatisfy { $0.removals.isEmpty && ($0.assignLicense?.removeLicenses ?? []).isEmpty },
+            "a tripped plan removes nothing"
+        )
         let visioAdds = edited.changes.filter { $0.adds.contains { $0.sku == "VISIOCLIENT" } }
         #expect(!visioAdds.isEmpty)
 
@@ -102,14 +130,19 @@ struct SafetyTests {
         #expect(overridden.status == scenario.convergedStatus, "\(overridden.summary)")
         #expect(overridden.events("guard.tripped").first?["overridden"] == .bool(true))
         #expect(overridden.count("applied.removals") == guardrail.removals)
-        let removed = try await scenario.simulator.requests().batchItems.reduce(0) { $0 + TenantExpectations.removedSkus($1).count }
+        let removed = try await scenario.simulator.requests().batchItems.reduce(0) {
+            $0 + TenantExpectations.removedSkus($1).count
+        }
         #expect(removed == guardrail.removals)
         let final = TenantExpectations.directState(try await scenario.simulator.tenant())
         let e3 = TestTenant.sku("SPE_E3")
         let removedDepartments: Set<String> = ["Sales", "Support", "Marketing", "Legal"]
         for user in afterAdds.users where TestTenant.holdsDirectly(user, "SPE_E3") {
             let department = user.properties["department"]?.stringValue ?? ""
-            #expect((final[user.id]?.licenses[e3] == nil) == removedDepartments.contains(department), "\(user.userPrincipalName) (\(department))")
+            #expect(
+                (final[user.id]?.licenses[e3] == nil) == removedDepartments.contains(department),
+                "\(user.userPrincipalName) (\(department))"
+            )
         }
 
         // Once: the next cycle has nothing left to remove, and the guard is quiet again.
@@ -129,13 +162,23 @@ struct SafetyTests {
         let scenario = try await Scenario("seats", users: 300, seed: 47, drift: 0, settings: settings) { tenant in
             let powerBI = TestTenant.sku("POWER_BI_PRO")
             var stripped = 0
-            for index in tenant.users.indices where stripped < 3 && TestTenant.holdsDirectly(tenant.users[index], "POWER_BI_PRO") {
-                TestTenant.setDirect((tenant.users[index].licenseAssignmentStates ?? []).filter { $0.isDirect && $0.skuId != powerBI }, of: index, in: &tenant)
+            for index in tenant.users.indices
+            where stripped < 3 && TestTenant.holdsDirectly(tenant.users[index], "POWER_BI_PRO") {
+                TestTenant.setDirect(
+                    (tenant.users[index].licenseAssignmentStates ?? []).filter { $0.isDirect && $0.skuId != powerBI },
+                    of: index,
+                    in: &tenant
+                )
                 stripped += 1
             }
             let index = tenant.users.firstIndex { $0.userPrincipalName == SampleTenant.breakGlassUser }!
             TestTenant.setDirect(
-                (tenant.users[index].licenseAssignmentStates ?? []).filter(\.isDirect) + [LicenseAssignmentState(skuId: powerBI)], of: index, in: &tenant)
+                (tenant.users[index].licenseAssignmentStates ?? []).filter(\.isDirect) + [
+                    LicenseAssignmentState(skuId: powerBI)
+                ],
+                of: index,
+                in: &tenant
+            )
             breakGlass = tenant.users[index]
             let holders = tenant.users.filter { TestTenant.holdsDirectly($0, "POWER_BI_PRO") }.count
             let sku = tenant.subscribedSkus.firstIndex { $0.skuId == powerBI }!
@@ -148,7 +191,9 @@ struct SafetyTests {
         #expect(served.count == 1 && plan.deferred.filter { $0.sku == "POWER_BI_PRO" }.count == 2)
         let waiting = try #require(served.first)
 
-        try await scenario.simulator.addFault(SimulatedFault(kind: .serverError, path: "/users/\(freeing.id)/assignLicense", count: -1, status: 503))
+        try await scenario.simulator.addFault(
+            SimulatedFault(kind: .serverError, path: "/users/\(freeing.id)/assignLicense", count: -1, status: 503)
+        )
         try await scenario.simulator.clearRequests()
         let result = try await scenario.workspace.apply()
         #expect(result.status == 3, "\(result.summary)")
@@ -160,15 +205,23 @@ struct SafetyTests {
         #expect(short.first?["user.upn"] == .string(waiting.userPrincipalName))
         #expect(short.first?["sku"] == "POWER_BI_PRO")
         let log = try await scenario.simulator.requests()
-        #expect(!log.batchItems.contains { TenantExpectations.user(of: $0) == waiting.userId }, "an add that would fail was sent")
+        #expect(
+            !log.batchItems.contains { TenantExpectations.user(of: $0) == waiting.userId },
+            "an add that would fail was sent"
+        )
 
         try await scenario.simulator.clearFaults()
         let repaired = try await scenario.workspace.apply()
-        #expect(repaired.status == 3 && repaired.count("deferred") == 2 && repaired.count("failed.removals") == 0, "\(repaired.summary)")
+        #expect(
+            repaired.status == 3 && repaired.count("deferred") == 2 && repaired.count("failed.removals") == 0,
+            "\(repaired.summary)"
+        )
         TenantExpectations.expectConverged(try await scenario.simulator.tenant(), initial: scenario.initial, plan: plan)
     }
 
-    @Test("a state directory that cannot be written: with a removal delay nothing is written; without one the cycle goes on and warns")
+    @Test(
+        "a state directory that cannot be written: with a removal delay nothing is written; without one the cycle goes on and warns"
+    )
     func stateNotWritable() async throws {
         var settings = Workspace.Settings()
         settings.removalDelay = "1h"
@@ -207,7 +260,10 @@ struct SafetyTests {
         #expect(!drifted.isEmpty)
         for event in result.events("drift.detected") {
             let fields = Set(event.keys).subtracting(["ts", "level", "event", "msg"])
-            #expect(fields == ["user.id", "user.upn", "adds", "removals", "plan_changes", "policies", "usage_location"], "\(event)")
+            #expect(
+                fields == ["user.id", "user.upn", "adds", "removals", "plan_changes", "policies", "usage_location"],
+                "\(event)"
+            )
         }
         #expect(!scenario.plan.deferred.isEmpty, "deferred users are reported too")
         #expect(drifted.count == Set(drifted).count, "a user was reported twice")
@@ -216,10 +272,15 @@ struct SafetyTests {
         #expect(result.events("license.applied").isEmpty && result.events("usage_location.set").isEmpty)
         let writes = try await scenario.simulator.requests().writes
         #expect(writes.isEmpty, "report mode wrote: \(writes.prefix(3).map(\.path))")
-        #expect(TenantExpectations.directState(try await scenario.simulator.tenant()) == TenantExpectations.directState(scenario.initial))
+        #expect(
+            TenantExpectations.directState(try await scenario.simulator.tenant())
+                == TenantExpectations.directState(scenario.initial)
+        )
     }
 
-    @Test("removalDelay: the first apply removes nothing; once the delay has passed the next one removes; a corrupt state file only delays")
+    @Test(
+        "removalDelay: the first apply removes nothing; once the delay has passed the next one removes; a corrupt state file only delays"
+    )
     func removalDelay() async throws {
         var settings = Workspace.Settings()
         settings.removalDelay = "1h"
@@ -232,17 +293,27 @@ struct SafetyTests {
         try await scenario.simulator.clearRequests()
         let held = try await scenario.workspace.apply()
         #expect(held.status == 3, "removals wait: \(held.summary)")
-        #expect(!(try await scenario.simulator.requests().batchItems.contains { !TenantExpectations.removedSkus($0).isEmpty }))
+        #expect(
+            !(try await scenario.simulator.requests().batchItems.contains {
+                !TenantExpectations.removedSkus($0).isEmpty
+            })
+        )
         #expect(try pendingRemovals(scenario.workspace).keys.sorted() == delayed.sorted())
 
         // A corrupt state file is set aside; the removal clocks start again, so it only delays.
-        try Data("{ \"version\": 1, \"pendingRemovals\": [".utf8).write(to: URL(fileURLWithPath: scenario.workspace.statePath))
+        try Data("{ \"version\": 1, \"pendingRemovals\": [".utf8).write(
+            to: URL(fileURLWithPath: scenario.workspace.statePath)
+        )
         try await scenario.simulator.clearRequests()
         let started = Int64(Date().timeIntervalSince1970)
         let recovered = try await scenario.workspace.apply()
         #expect(recovered.status == 3, "\(recovered.summary)")
         #expect(recovered.events("state.recovered").count == 1)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: scenario.workspace.stateDirectory).contains { $0.hasPrefix("state.json.corrupt-") })
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: scenario.workspace.stateDirectory).contains {
+                $0.hasPrefix("state.json.corrupt-")
+            }
+        )
         #expect(try await scenario.simulator.requests().writes.isEmpty, "nothing left to add, and removals still wait")
         let restarted = try pendingRemovals(scenario.workspace)
         #expect(restarted.keys.sorted() == delayed.sorted())
@@ -250,12 +321,16 @@ struct SafetyTests {
 
         // Move the clocks back past the delay: the next apply removes exactly the delayed pairs.
         var state = try scenario.workspace.stateDocument()
-        guard case let .array(entries)? = state["pendingRemovals"] else { throw HarnessError("no pendingRemovals in state.json") }
-        state["pendingRemovals"] = .array(entries.map { entry in
-            guard case var .object(fields) = entry, case let .number(since)? = fields["since"] else { return entry }
-            fields["since"] = .number(since - 7_200)
-            return .object(fields)
-        })
+        guard case let .array(entries)? = state["pendingRemovals"] else {
+            throw HarnessError("no pendingRemovals in state.json")
+        }
+        state["pendingRemovals"] = .array(
+            entries.map { entry in
+                guard case var .object(fields) = entry, case let .number(since)? = fields["since"] else { return entry }
+                fields["since"] = .number(since - 7_200)
+                return .object(fields)
+            }
+        )
         try JSONEncoder().encode(JSONValue.object(state)).write(to: URL(fileURLWithPath: scenario.workspace.statePath))
         let due = try await scenario.replan()
         #expect(due.delayedRemovals.isEmpty)
@@ -263,7 +338,9 @@ struct SafetyTests {
         let removing = try await scenario.workspace.apply()
         scenario.expectComplete(removing)
         let sent = try await scenario.simulator.requests().batchItems.flatMap { item in
-            TenantExpectations.removedSkus(item).map { PendingRemoval(user: TenantExpectations.user(of: item)!, sku: $0) }
+            TenantExpectations.removedSkus(item).map {
+                PendingRemoval(user: TenantExpectations.user(of: item)!, sku: $0)
+            }
         }
         #expect(sent.sorted() == delayed.sorted())
         #expect(try await scenario.workspace.plan().changes.isEmpty)
@@ -274,7 +351,8 @@ struct SafetyTests {
         guard case let .array(entries)? = try workspace.stateDocument()["pendingRemovals"] else { return [:] }
         var pairs: [PendingRemoval: Int64] = [:]
         for case let .object(fields) in entries {
-            guard let user = fields["user"]?.stringValue.flatMap(GUID.init), let sku = fields["sku"]?.stringValue.flatMap(GUID.init),
+            guard let user = fields["user"]?.stringValue.flatMap(GUID.init),
+                let sku = fields["sku"]?.stringValue.flatMap(GUID.init),
                 case let .number(since)? = fields["since"]
             else { continue }
             pairs[PendingRemoval(user: user, sku: sku)] = Int64(since)

@@ -20,7 +20,10 @@ struct SnapshotCommandTests {
         let redactedPath = scenario.workspace.directory + "/redacted.json"
         let redactedRun = try await scenario.workspace.run(["snapshot", "--redact", "--out", redactedPath])
         #expect(redactedRun.status == 0, "\(redactedRun.standardError)")
-        let redacted = try JSONDecoder().decode(Snapshot.self, from: Data(contentsOf: URL(fileURLWithPath: redactedPath)))
+        let redacted = try JSONDecoder().decode(
+            Snapshot.self,
+            from: Data(contentsOf: URL(fileURLWithPath: redactedPath))
+        )
         #expect(redacted.users.map(\.id) == snapshot.users.map(\.id))
         #expect(redacted.users.allSatisfy { $0.userPrincipalName.hasSuffix("@redacted.invalid") })
         #expect(redacted.tenant == nil)
@@ -39,7 +42,10 @@ struct SnapshotCommandTests {
         let unwritable = scenario.workspace.directory + "/no-such-directory/tenant.json"
         let refused = try await scenario.workspace.run(["snapshot", "--out", unwritable])
         #expect(refused.status == 1)
-        #expect(refused.standardError.contains("cannot write the snapshot to \(unwritable)"), "\(refused.standardError)")
+        #expect(
+            refused.standardError.contains("cannot write the snapshot to \(unwritable)"),
+            "\(refused.standardError)"
+        )
 
         try await scenario.simulator.addFault(SimulatedFault(kind: .failPage, path: "/users", after: 1, count: -1))
         let incomplete = scenario.workspace.directory + "/incomplete.json"

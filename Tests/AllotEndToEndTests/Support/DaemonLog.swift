@@ -56,7 +56,10 @@ final class DaemonLog {
     /// waiting at most `timeout`.
     @discardableResult
     func first(
-        _ event: String, from start: Int = 0, timeout: Duration = .seconds(60), where matches: (LogRecord) -> Bool = { _ in true }
+        _ event: String,
+        from start: Int = 0,
+        timeout: Duration = .seconds(60),
+        where matches: (LogRecord) -> Bool = { _ in true }
     ) async throws -> (index: Int, record: LogRecord) {
         var found: (Int, LogRecord)?
         try await waitUntil("the log event \(event) in \(path)", timeout: timeout, interval: .milliseconds(25)) {

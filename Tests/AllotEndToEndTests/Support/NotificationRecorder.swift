@@ -51,10 +51,16 @@ final class NotificationRecorder: Sendable {
     /// The first notification from position `start` on that satisfies `matches`, waiting at most `timeout`.
     @discardableResult
     func first(
-        from start: Int = 0, timeout: Duration = .seconds(30), _ what: String, where matches: (Notification) -> Bool
+        from start: Int = 0,
+        timeout: Duration = .seconds(30),
+        _ what: String,
+        where matches: (Notification) -> Bool
     ) async throws -> (index: Int, notification: Notification) {
         var found: (Int, Notification)?
-        try await waitUntil("the notification \(what); got: \(all.map { $0.lines.joined(separator: " ") })", timeout: timeout) {
+        try await waitUntil(
+            "the notification \(what); got: \(all.map { $0.lines.joined(separator: " ") })",
+            timeout: timeout
+        ) {
             let all = self.all
             guard start < all.count, let index = all[start...].firstIndex(where: matches) else { return false }
             found = (index, all[index])

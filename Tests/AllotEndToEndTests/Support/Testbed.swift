@@ -27,18 +27,32 @@ final class Testbed {
     /// Starts the simulator with a generated tenant (`--users`, `--seed`, `--drift`) and writes
     /// the workspace; the configuration is written by ``configure(interval:statusPort:)``.
     init(_ label: String, users: Int, seed: Int, drift: Double = 5) async throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("allot-daemon-\(label)-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("policies"), withIntermediateDirectories: true)
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "allot-daemon-\(label)-\(UUID().uuidString.prefix(8))"
+        )
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("policies"),
+            withIntermediateDirectories: true
+        )
         for file in Self.policyFiles {
             try FileManager.default.copyItem(
                 at: TestPaths.repository.appendingPathComponent("policies/\(file)"),
-                to: directory.appendingPathComponent("policies/\(file)"))
+                to: directory.appendingPathComponent("policies/\(file)")
+            )
         }
-        try "daemon-test-secret\n".write(to: directory.appendingPathComponent("client-secret"), atomically: true, encoding: .utf8)
+        try "daemon-test-secret\n".write(
+            to: directory.appendingPathComponent("client-secret"),
+            atomically: true,
+            encoding: .utf8
+        )
         let simulator = try ChildProcess(
             "simulator",
-            arguments: ["simulate", "--users", "\(users)", "--seed", "\(seed)", "--drift", "\(drift)", "--listen", "127.0.0.1:0"],
-            directory: directory)
+            arguments: [
+                "simulate", "--users", "\(users)", "--seed", "\(seed)", "--drift", "\(drift)", "--listen",
+                "127.0.0.1:0",
+            ],
+            directory: directory
+        )
         self.simulator = simulator
         simulatorURL = try await simulatorBaseURL(simulator, timeout: .seconds(180))
         statusPort = try freeLoopbackPort()
@@ -48,7 +62,9 @@ final class Testbed {
     /// (to read the logs of a failed test).
     deinit {
         simulator.stop()
-        if ProcessInfo.processInfo.environment["ALLOT_KEEP_TEST_FILES"] == nil { try? FileManager.default.removeItem(at: directory) }
+        if ProcessInfo.processInfo.environment["ALLOT_KEEP_TEST_FILES"] == nil {
+            try? FileManager.default.removeItem(at: directory)
+        }
     }
 
     /// Writes `allot.yaml`: the simulator's endpoints, the copied policies, `interval`, the
@@ -91,19 +107,38 @@ final class Testbed {
     ///
     /// - Parameter watchdogPID: set `WATCHDOG_PID` to the daemon's own pid, as systemd does (a
     ///   shell sets it to its `$$` and `exec`s the daemon, which keeps the pid).
-    func startDaemon(name: String = "daemon", systemd: [String: String] = [:], watchdogPID: Bool = false) async throws -> DaemonProcess {
+    func startDaemon(
+        name: String = "daemon",
+        systemd: [String: String] = [:],
+        watchdogPID: Bool = false
+    ) async throws -> DaemonProcess {
         var environment = ["STATE_DIRECTORY": directory.appendingPathComponent("state").path]
         for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] { environment[key] = systemd[key] ?? "" }
-        let child = watchdogPID
+        let child =
+            watchdogPID
             ? try ChildProcess(
-                name, executable: URL(fileURLWithPath: "/bin/sh"),
-                arguments: ["-c", #"WATCHDOG_PID=$$ exec "$0" run --config "$1""#, TestPaths.allot.path, configurationPath],
-                environment: environment, directory: directory)
-            : try ChildProcess(name, arguments: ["run", "--config", configurationPath], environment: environment, directory: directory)
+                name,
+                executable: URL(fileURLWithPath: "/bin/sh"),
+                arguments: [
+                    "-c", #"WATCHDOG_PID=$$ exec "$0" run --config "$1""#, TestPaths.allot.path, configurationPath,
+                ],
+                environment: environment,
+                directory: directory
+            )
+            : try ChildProcess(
+                name,
+                arguments: ["run", "--config", configurationPath],
+                environment: environment,
+                directory: directory
+            )
         let daemon = DaemonProcess(child: child, statusPort: statusPort)
         let statusPort = statusPort
         try await waitUntil("\(name) to serve 127.0.0.1:\(statusPort)", timeout: .seconds(60)) {
-            guard child.isRunning else { throw HarnessError("\(name) exited: \(child.standardOutput.suffix(2000)) \(child.standardError.suffix(2000))") }
+            guard child.isRunning else {
+                throw HarnessError(
+                    "\(name) exited: \(child.standardOutput.suffix(2000)) \(child.standardError.suffix(2000))"
+                )
+            }
             return acceptsConnections(port: statusPort)
         }
         return daemon
@@ -112,15 +147,23 @@ final class Testbed {
     /// Runs `allot validate` on the testbed's configuration: its exit status and its problem lines.
     func validate() throws -> (status: Int32, problems: [String]) {
         let result = try ProcessRunner.run(TestPaths.allot.path, ["validate", "--config", configurationPath])
-        let problems = result.output.split(separator: "\n").map(String.init).filter { $0.hasPrefix(directory.path) || $0.hasPrefix("/") }
+        let problems = result.output.split(separator: "\n").map(String.init).filter {
+            $0.hasPrefix(directory.path) || $0.hasPrefix("/")
+        }
         return (result.status, problems)
     }
 
     // MARK: The simulator's control API
 
     func addFault(_ fault: SimulatedFault) async throws {
-        let response = try await HTTP.request(.POST, simulatorURL + "/_simulator/faults", body: try JSONEncoder().encode(fault))
-        guard response.status == 201 else { throw HarnessError("adding a fault answered \(response.status): \(response.body)") }
+        let response = try await HTTP.request(
+            .POST,
+            simulatorURL + "/_simulator/faults",
+            body: try JSONEncoder().encode(fault)
+        )
+        guard response.status == 201 else {
+            throw HarnessError("adding a fault answered \(response.status): \(response.body)")
+        }
     }
 
     func clearFaults() async throws {
@@ -128,7 +171,10 @@ final class Testbed {
     }
 
     func requestLog() async throws -> [LoggedRequest] {
-        try JSONDecoder().decode([LoggedRequest].self, from: Data(try await HTTP.request(.GET, simulatorURL + "/_simulator/requests").body.utf8))
+        try JSONDecoder().decode(
+            [LoggedRequest].self,
+            from: Data(try await HTTP.request(.GET, simulatorURL + "/_simulator/requests").body.utf8)
+        )
     }
 }
 
@@ -152,13 +198,17 @@ struct DaemonProcess {
     /// `/status`, decoded.
     func status() async throws -> [String: JSONValue] {
         let response = try await get("/status")
-        guard response.status == 200 else { throw HarnessError("/status answered \(response.status): \(response.body)") }
+        guard response.status == 200 else {
+            throw HarnessError("/status answered \(response.status): \(response.body)")
+        }
         return try JSONDecoder().decode([String: JSONValue].self, from: Data(response.body.utf8))
     }
 
     /// The revision of the policy set `/status` says is in use.
     func policyRevision() async throws -> String? {
-        guard case .object(let policies) = try await status()["policies"], case .string(let revision) = policies["revision"] else { return nil }
+        guard case .object(let policies) = try await status()["policies"],
+            case .string(let revision) = policies["revision"]
+        else { return nil }
         return revision
     }
 }
@@ -170,14 +220,22 @@ enum HTTP {
         let body: String
     }
 
-    static func request(_ method: HTTPMethod, _ url: String, body: Data? = nil, timeout: Duration = .seconds(10)) async throws -> Response {
+    static func request(
+        _ method: HTTPMethod,
+        _ url: String,
+        body: Data? = nil,
+        timeout: Duration = .seconds(10)
+    ) async throws -> Response {
         var request = HTTPClientRequest(url: url)
         request.method = method
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
+        let response = try await HTTPClient.shared.execute(
+            request,
+            timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)
+        )
         let bytes = try await response.body.collect(upTo: 64 << 20)
         return Response(status: Int(response.status.code), body: String(buffer: bytes))
     }

@@ -18,14 +18,20 @@ struct InProcessEngine {
 
     /// Runs `body` with an engine for `tenant`, served by a simulator configured by `configure`.
     static func with<T: Sendable>(
-        _ label: String, tenant: Snapshot, settings: Workspace.Settings = Workspace.Settings(),
+        _ label: String,
+        tenant: Snapshot,
+        settings: Workspace.Settings = Workspace.Settings(),
         configure: @escaping @Sendable (inout SimulatorConfiguration) -> Void = { _ in },
         _ body: @Sendable (InProcessEngine) async throws -> T
     ) async throws -> T {
         var configuration = SimulatorConfiguration(
-            applications: [SimulatedApplication(clientId: SimulatorProcess.clientId, clientSecret: SimulatorProcess.clientSecret)])
+            applications: [
+                SimulatedApplication(clientId: SimulatorProcess.clientId, clientSecret: SimulatorProcess.clientSecret)
+            ])
         configure(&configuration)
-        return try await GraphSimulator.withRunning(tenant: tenant, configuration: configuration) { simulator, endpoints in
+        return try await GraphSimulator.withRunning(tenant: tenant, configuration: configuration) {
+            simulator,
+            endpoints in
             let workspace = try Workspace(label)
             try workspace.configure(simulator: endpoints.baseURL, settings)
             let loaded = try ConfigurationLoader().load(configurationAt: workspace.configPath)
@@ -35,7 +41,11 @@ struct InProcessEngine {
 
     /// The same engine with the configuration and policies read again (after a test changed them).
     func reloaded() throws -> InProcessEngine {
-        InProcessEngine(simulator: simulator, workspace: workspace, loaded: try ConfigurationLoader().load(configurationAt: workspace.configPath))
+        InProcessEngine(
+            simulator: simulator,
+            workspace: workspace,
+            loaded: try ConfigurationLoader().load(configurationAt: workspace.configPath)
+        )
     }
 
     /// What one cycle did and logged.
@@ -67,7 +77,8 @@ struct InProcessEngine {
     /// A full cycle as the daemon runs it with `reconcile.fastInterval` above zero: delta
     /// tracking started, then the cycle; the fast path's state when both succeeded.
     func seedingCycle() async throws -> (cycle: Cycle, fastPath: FastPathState?) {
-        let (run, events) = try await withEngine { engine in await engine.runSeedingFastPath(policies: loaded.policies) }
+        let (run, events) = try await withEngine { engine in await engine.runSeedingFastPath(policies: loaded.policies)
+        }
         return (Cycle(outcome: run.outcome, events: events), run.fastPath)
     }
 
@@ -97,26 +108,39 @@ struct InProcessEngine {
         let logger = Logger(label: "allot.report.test")
         return try await GraphClient.withGraphClient(configuration: client, logger: logger) { graph in
             try await ReconcileEngine.report(
-                tenant: .live(graph, progress: ProgressReporter(logger: logger, terminal: false)), settings: loaded.configuration.reconcile,
-                withActivity: withActivity, evaluatedAt: { _ in evaluatedAt })
+                tenant: .live(graph, progress: ProgressReporter(logger: logger, terminal: false)),
+                settings: loaded.configuration.reconcile,
+                withActivity: withActivity,
+                evaluatedAt: { _ in evaluatedAt }
+            )
         }
     }
 
     /// Runs `body` with an engine for this workspace, keeping every log event it made.
     private func withEngine<T: Sendable>(
-        now: @escaping @Sendable () -> Date = Date.init, adjustClient: (inout GraphClient.Configuration) -> Void = { _ in },
+        now: @escaping @Sendable () -> Date = Date.init,
+        adjustClient: (inout GraphClient.Configuration) -> Void = { _ in },
         _ body: (ReconcileEngine) async -> T
     ) async throws -> (T, [(name: String, metadata: Logger.Metadata)]) {
         let handler = InMemoryLogHandler()
         var logger = Logger(label: "allot.engine.test") { _ in handler }
         logger.logLevel = .debug
         var client = try GraphClient.Configuration(loaded.configuration, environment: [:])
-        client.retry = RetryPolicy(maxRetries: 4, maxThrottledRetries: 6, baseDelay: .milliseconds(20), maxDelay: .milliseconds(200))
+        client.retry = RetryPolicy(
+            maxRetries: 4,
+            maxThrottledRetries: 6,
+            baseDelay: .milliseconds(20),
+            maxDelay: .milliseconds(200)
+        )
         adjustClient(&client)
         let result = try await GraphClient.withGraphClient(configuration: client, logger: logger) { graph in
             let engine = ReconcileEngine(
-                settings: loaded.configuration.reconcile, graph: graph, stateStore: StateStore(directory: workspace.stateDirectory), logger: logger,
-                now: now)
+                settings: loaded.configuration.reconcile,
+                graph: graph,
+                stateStore: StateStore(directory: workspace.stateDirectory),
+                logger: logger,
+                now: now
+            )
             return await body(engine)
         }
         let events = handler.entries.compactMap { entry -> (name: String, metadata: Logger.Metadata)? in

@@ -36,10 +36,17 @@ struct TestKey: @unchecked Sendable {
         let subject = try DistinguishedName { CommonName(name) }
         let now = Date()
         let certificate = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: privateKey.publicKey,
-            notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(86_400), issuer: subject, subject: subject,
-            signatureAlgorithm: kind == .rsa ? .sha256WithRSAEncryption : .ecdsaWithSHA256, extensions: Certificate.Extensions(),
-            issuerPrivateKey: privateKey)
+            version: .v3,
+            serialNumber: Certificate.SerialNumber(),
+            publicKey: privateKey.publicKey,
+            notValidBefore: now.addingTimeInterval(-3600),
+            notValidAfter: now.addingTimeInterval(86_400),
+            issuer: subject,
+            subject: subject,
+            signatureAlgorithm: kind == .rsa ? .sha256WithRSAEncryption : .ecdsaWithSHA256,
+            extensions: Certificate.Extensions(),
+            issuerPrivateKey: privateKey
+        )
         var serializer = DER.Serializer()
         try serializer.serialize(certificate)
         certificateDER = serializer.serializedBytes
@@ -77,14 +84,22 @@ struct TestKey: @unchecked Sendable {
     }
 
     /// A certificate client assertion as MSAL builds one.
-    func clientAssertion(clientId: String, audience: String, algorithm: String = "PS256", expiresIn: Double = 600, sha256: Bool = true) throws -> String {
+    func clientAssertion(
+        clientId: String,
+        audience: String,
+        algorithm: String = "PS256",
+        expiresIn: Double = 600,
+        sha256: Bool = true
+    ) throws -> String {
         let now = Date().timeIntervalSince1970
         return try sign(
             header: sha256 ? ["x5t#S256": sha256Thumbprint] : ["x5t": sha1Thumbprint],
             claims: [
-                "aud": audience, "iss": clientId, "sub": clientId, "jti": UUID().uuidString, "nbf": Int(now) - 5, "iat": Int(now) - 5,
+                "aud": audience, "iss": clientId, "sub": clientId, "jti": UUID().uuidString, "nbf": Int(now) - 5,
+                "iat": Int(now) - 5,
                 "exp": Int(now + expiresIn),
             ],
-            algorithm: algorithm)
+            algorithm: algorithm
+        )
     }
 }

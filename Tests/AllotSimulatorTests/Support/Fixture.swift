@@ -20,11 +20,18 @@ enum Fixture {
         SampleTenant.sku(part).subscribedSku(prepaid: prepaid)
     }
 
-    static func userId(_ index: Int) -> GUID { GUID(high: 0x1000_0000_0000_4000 | UInt64(index) << 16, low: 0x8000_0000_0000_0000 | UInt64(index)) }
-    static func groupId(_ index: Int) -> GUID { GUID(high: 0x2000_0000_0000_4000 | UInt64(index) << 16, low: 0x8000_0000_0000_0000 | UInt64(index)) }
+    static func userId(_ index: Int) -> GUID {
+        GUID(high: 0x1000_0000_0000_4000 | UInt64(index) << 16, low: 0x8000_0000_0000_0000 | UInt64(index))
+    }
+    static func groupId(_ index: Int) -> GUID {
+        GUID(high: 0x2000_0000_0000_4000 | UInt64(index) << 16, low: 0x8000_0000_0000_0000 | UInt64(index))
+    }
 
     static func user(
-        _ index: Int, usageLocation: String? = "US", states: [LicenseAssignmentState] = [], properties: [String: JSONValue] = [:]
+        _ index: Int,
+        usageLocation: String? = "US",
+        states: [LicenseAssignmentState] = [],
+        properties: [String: JSONValue] = [:]
     ) -> DirectoryUser {
         var all: [String: JSONValue] = [
             "displayName": .string("User \(index)"), "department": .string(index % 2 == 0 ? "Engineering" : "Finance"),
@@ -32,8 +39,13 @@ enum Fixture {
         ]
         all.merge(properties) { $1 }
         return DirectoryUser(
-            id: userId(index), userPrincipalName: "user\(index)@contoso.com", usageLocation: usageLocation,
-            assignedLicenses: HoldingRecord(states: states).assigned, licenseAssignmentStates: states, properties: all)
+            id: userId(index),
+            userPrincipalName: "user\(index)@contoso.com",
+            usageLocation: usageLocation,
+            assignedLicenses: HoldingRecord(states: states).assigned,
+            licenseAssignmentStates: states,
+            properties: all
+        )
     }
 
     /// `count` plain users and one group (id ``groupId(_:)`` 1) of the first `members` of them.
@@ -48,6 +60,7 @@ enum Fixture {
         Snapshot(
             tenant: SampleTenant.tenantId,
             subscribedSkus: SampleTenant.managedSkus.map { sku($0, prepaid: seats) },
-            users: (0..<count).map { user($0) })
+            users: (0..<count).map { user($0) }
+        )
     }
 }

@@ -50,7 +50,8 @@ struct Harness {
     }
 
     static func run(
-        tenant: Snapshot = Fixture.tenant(users: 3), configuration: SimulatorConfiguration = SimulatorConfiguration(),
+        tenant: Snapshot = Fixture.tenant(users: 3),
+        configuration: SimulatorConfiguration = SimulatorConfiguration(),
         _ body: @Sendable (Harness) async throws -> Void
     ) async throws {
         try await run(simulator: GraphSimulator(tenant: tenant, configuration: configuration), body)
@@ -77,35 +78,65 @@ struct Harness {
     }
 
     /// Any request; `path` is relative to the base URL (`/v1.0/users`) or absolute.
-    func send(_ method: Method, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil) async throws -> Reply {
+    func send(
+        _ method: Method,
+        _ path: String,
+        headers: [(String, String)] = [],
+        body: [UInt8]? = nil
+    ) async throws -> Reply {
         var request = HTTPClientRequest(url: path.hasPrefix("http") ? path : endpoints.baseURL + path)
         request.method = HTTPMethod(rawValue: method.rawValue)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         let response = try await client.execute(request, timeout: .seconds(30))
         let buffer = try await response.body.collect(upTo: 256 * 1024 * 1024)
-        return Reply(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, bytes: Array(buffer.readableBytesView))
+        return Reply(
+            status: Int(response.status.code),
+            headers: response.headers.map { ($0.name, $0.value) },
+            bytes: Array(buffer.readableBytesView)
+        )
     }
 
     /// A Graph call with a bearer token and an optional JSON body.
-    func graph(_ method: Method, _ path: String, token: String, json: String? = nil, headers: [(String, String)] = []) async throws -> Reply {
+    func graph(
+        _ method: Method,
+        _ path: String,
+        token: String,
+        json: String? = nil,
+        headers: [(String, String)] = []
+    ) async throws -> Reply {
         var all = headers + [("Authorization", "Bearer \(token)")]
         if json != nil { all.append(("Content-Type", "application/json")) }
-        return try await send(method, path.hasPrefix("http") ? path : "/v1.0" + path, headers: all, body: json.map { Array($0.utf8) })
+        return try await send(
+            method,
+            path.hasPrefix("http") ? path : "/v1.0" + path,
+            headers: all,
+            body: json.map { Array($0.utf8) }
+        )
     }
 
     /// A form POST to the token endpoint.
-    func tokenRequest(_ fields: [String: String], tenant: String = SampleTenant.tenantId, headers: [(String, String)] = []) async throws -> Reply {
+    func tokenRequest(
+        _ fields: [String: String],
+        tenant: String = SampleTenant.tenantId,
+        headers: [(String, String)] = []
+    ) async throws -> Reply {
         let form = fields.sorted { $0.key < $1.key }
             .map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0.value)" }
             .joined(separator: "&")
         return try await send(
-            .POST, "/\(tenant)/oauth2/v2.0/token", headers: headers + [("Content-Type", "application/x-www-form-urlencoded")],
-            body: Array(form.utf8))
+            .POST,
+            "/\(tenant)/oauth2/v2.0/token",
+            headers: headers + [("Content-Type", "application/x-www-form-urlencoded")],
+            body: Array(form.utf8)
+        )
     }
 
     /// A token by client secret (any client is accepted when none is registered).
-    func token(clientId: String = "11111111-2222-3333-4444-555555555555", secret: String = "secret") async throws -> String {
+    func token(
+        clientId: String = "11111111-2222-3333-4444-555555555555",
+        secret: String = "secret"
+    ) async throws -> String {
         let reply = try await tokenRequest([
             "client_id": clientId, "client_secret": secret, "grant_type": "client_credentials",
             "scope": "https://graph.microsoft.com/.default",
@@ -123,7 +154,12 @@ struct Harness {
     }
 
     /// Follows `@odata.nextLink` to the end, returning every page.
-    func pages(_ path: String, token: String, headers: [(String, String)] = [], limit: Int = 10_000) async throws -> [Reply] {
+    func pages(
+        _ path: String,
+        token: String,
+        headers: [(String, String)] = [],
+        limit: Int = 10_000
+    ) async throws -> [Reply] {
         var pages: [Reply] = []
         var next: String? = path
         while let link = next, pages.count < limit {
