@@ -75,33 +75,14 @@ extension GraphClient {
                 }
             )
             requests += 1
-            let response: GraphResponse
-            do {
-                response = try await executor.send(
-                    .POST,
-                    "\(graph.base)/$batch",
-                    host: graph.host,
-                    operation: "POST /$batch",
-                    headers: [("Content-Type", "application/json")],
-                    body: Array(try JSONEncoder().encode(body)),
-                    authorizer: authorizer
-                )
-            } catch let error as GraphRequestError {
-                throw GraphReadError(
-                    .incomplete,
-                    read: read,
-                    message: "the read did not complete; nothing read is used",
-                    request: error
-                )
-            }
-            guard response.isSuccess else {
-                throw GraphReadError(
-                    .incomplete,
-                    read: read,
-                    message: "the read did not complete; nothing read is used",
-                    request: response.error(operation: "POST /$batch")
-                )
-            }
+            let response = try await sendRead(
+                .POST,
+                "\(graph.base)/$batch",
+                read: read,
+                operation: "POST /$batch",
+                headers: [("Content-Type", "application/json")],
+                body: Array(try JSONEncoder().encode(body))
+            )
             guard
                 let answers = try? JSONDecoder().decode(
                     ReadBatchResponse.self,

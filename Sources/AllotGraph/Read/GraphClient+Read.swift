@@ -428,13 +428,28 @@ extension GraphClient {
 
     /// GETs one page; a failure (after retries) is a ``GraphReadError/Reason/incomplete`` read.
     func getPage(_ url: String, read: String, operation: String) async throws -> GraphResponse {
+        try await sendRead(.GET, url, read: read, operation: operation)
+    }
+
+    /// Sends one request of a read (a page, or a `$batch` of reads); a failure (after retries)
+    /// is a ``GraphReadError/Reason/incomplete`` read.
+    func sendRead(
+        _ method: HTTPMethod,
+        _ url: String,
+        read: String,
+        operation: String,
+        headers: [(String, String)] = [],
+        body: [UInt8]? = nil
+    ) async throws -> GraphResponse {
         let response: GraphResponse
         do {
             response = try await executor.send(
-                .GET,
+                method,
                 url,
                 host: graph.host,
                 operation: operation,
+                headers: headers,
+                body: body,
                 authorizer: authorizer
             )
         } catch let error as GraphRequestError {
