@@ -6,9 +6,9 @@ import Testing
 /// `allot run` started as systemd starts it, checked from the outside: the notification
 /// socket, the signals, the log, the status endpoints, the simulator's request log.
 ///
-/// The tests run one after another: each starts a simulator and a daemon, and the machine has
-/// two cores.
-@Suite("allot run as a process", .serialized)
+/// The tests run side by side: each has its own directory, simulator, daemon and ports, and
+/// each waits for events (log lines, notifications, answers), never for an amount of time.
+@Suite("allot run as a process")
 struct DaemonProcessTests {
     /// How long a stopped daemon may take to exit when no batch is slow (the unit's
     /// `TimeoutStopSec=` is 5 minutes).

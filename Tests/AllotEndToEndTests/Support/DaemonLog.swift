@@ -80,11 +80,16 @@ final class DaemonLog {
         guard let data = try? handle.readToEnd(), !data.isEmpty else { return }
         offset += UInt64(data.count)
         partial.append(data)
-        while let newline = partial.firstIndex(of: UInt8(ascii: "\n")) {
-            let line = partial[partial.startIndex..<newline]
-            partial.removeSubrange(partial.startIndex...newline)
-            guard let fields = try? JSONDecoder().decode([String: JSONValue].self, from: line) else { continue }
+        // Whole lines are parsed in place and dropped from the buffer once, at the end: dropping
+        // each line as it is read would move the rest of a large chunk once per line.
+        let decoder = JSONDecoder()
+        var lineStart = partial.startIndex
+        while let newline = partial[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
+            let line = partial[lineStart..<newline]
+            lineStart = partial.index(after: newline)
+            guard let fields = try? decoder.decode([String: JSONValue].self, from: line) else { continue }
             parsed.append(LogRecord(fields: fields, line: String(decoding: line, as: UTF8.self)))
         }
+        partial = Data(partial[lineStart...])
     }
 }
