@@ -56,7 +56,7 @@ public final class SimulatorProcess {
     }
 
     public func requests() async throws -> [LoggedRequest] {
-        try JSONValueDecoder().decode([LoggedRequest].self, from: try await control(.GET, "/requests"))
+        try JSONDecoder().decode([LoggedRequest].self, from: try await control(.GET, "/requests"))
     }
 
     public func clearRequests() async throws {
@@ -69,7 +69,7 @@ public final class SimulatorProcess {
     }
 
     public func tenant() async throws -> Snapshot {
-        try JSONValueDecoder().decode(Snapshot.self, from: try await tenantDocument())
+        try JSONDecoder().decode(Snapshot.self, from: try await tenantDocument())
     }
 
     private func control(
