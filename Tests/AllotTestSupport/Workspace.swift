@@ -1,4 +1,5 @@
 import AllotCore
+import AllotSimulator
 import Foundation
 import Testing
 
@@ -128,7 +129,7 @@ public final class Workspace {
     /// The state file, decoded as JSON.
     public func stateDocument() throws -> [String: JSONValue] {
         let data = try Data(contentsOf: URL(fileURLWithPath: statePath))
-        guard case let .object(members) = try JSONDecoder().decode(JSONValue.self, from: data) else {
+        guard case let .object(members) = try JSONParser.parse(data) else {
             throw HarnessError("state.json is not an object")
         }
         return members
@@ -143,32 +144,43 @@ public enum SampleTenantIds {
 /// What one `allot` run printed and how it exited.
 public struct RunResult {
     public var status: Int32
-    public var standardOutput: String
+    public var standardOutput: String {
+        didSet { parsedLines = Self.parse(standardOutput) }
+    }
     public var standardError: String
+    /// Each line of standard output (empty lines and the part after the last newline included),
+    /// with the JSON object it holds, if it is one: parsed once, as a 10,000-user apply prints
+    /// tens of thousands of lines and a test asks for its events many times.
+    private var parsedLines: [(text: Substring, object: [String: JSONValue]?)]
 
     public init(status: Int32, standardOutput: String, standardError: String) {
         self.status = status
         self.standardOutput = standardOutput
         self.standardError = standardError
+        parsedLines = Self.parse(standardOutput)
     }
 
-    /// Every line of standard output, as a JSON object.
-    public var lines: [[String: JSONValue]] {
-        standardOutput.split(separator: "\n").compactMap { line in
-            guard case let .object(members)? = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)) else {
-                return nil
-            }
-            return members
+    /// With `JSONParser`, which throws nothing for valid JSON: `JSONDecoder` throws and catches
+    /// errors decoding a `JSONValue`, and the test process records a backtrace for each.
+    private static func parse(_ text: String) -> [(text: Substring, object: [String: JSONValue]?)] {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            guard case let .object(members)? = try? JSONParser.parse(line.utf8) else { return (line, nil) }
+            return (line, members)
         }
     }
 
+    /// Every line of standard output, as a JSON object.
+    public var lines: [[String: JSONValue]] { parsedLines.compactMap(\.object) }
+
     /// The lines of one event.
     public func events(_ name: String) -> [[String: JSONValue]] {
-        lines.filter { $0["event"] == .string(name) }
+        parsedLines.compactMap { line in line.object.flatMap { $0["event"] == .string(name) ? $0 : nil } }
     }
 
     /// `cycle.finished`'s fields.
-    public var finished: [String: JSONValue] { events("cycle.finished").last ?? [:] }
+    public var finished: [String: JSONValue] {
+        parsedLines.last { $0.object?["event"] == .string("cycle.finished") }?.object ?? [:]
+    }
 
     /// An integer field of `cycle.finished`.
     public func count(_ field: String) -> Int? {
@@ -184,10 +196,10 @@ public struct RunResult {
     /// The log contract alerting relies on: every line of standard output is one JSON object
     /// with `ts`, `level`, `event` and `msg`; no line carries the client secret or a token.
     public func expectLogContract(sourceLocation: Testing.SourceLocation = #_sourceLocation) {
-        let rawLines = standardOutput.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        let rawLines = parsedLines.dropLast()
         #expect(!rawLines.isEmpty, "apply printed nothing", sourceLocation: sourceLocation)
-        for line in rawLines {
-            guard case let .object(members)? = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)) else {
+        for (line, object) in rawLines {
+            guard let members = object else {
                 Issue.record("not a JSON object: \(line)", sourceLocation: sourceLocation)
                 continue
             }

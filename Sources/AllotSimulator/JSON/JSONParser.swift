@@ -1,13 +1,15 @@
 import AllotCore
 
 /// A small, strict JSON parser into ``JSONValue``: request bodies, and the simulator's own
-/// stored encodings of user properties.
-struct JSONParser {
+/// stored encodings of user properties. Public for the tests' harness, which reads `allot`'s
+/// log lines with it: it throws nothing for valid JSON, where decoding ``JSONValue`` through
+/// `JSONDecoder` throws (and catches) an error for most values.
+public struct JSONParser {
     /// Why a document is not JSON, with the byte offset.
-    struct Failure: Error, CustomStringConvertible {
-        let offset: Int
-        let reason: String
-        var description: String { "\(reason) at byte \(offset)" }
+    public struct Failure: Error, CustomStringConvertible {
+        public let offset: Int
+        public let reason: String
+        public var description: String { "\(reason) at byte \(offset)" }
     }
 
     private let bytes: [UInt8]
@@ -19,7 +21,7 @@ struct JSONParser {
     }
 
     /// Parses one complete document (surrounding whitespace allowed).
-    static func parse(_ bytes: some Sequence<UInt8>) throws(Failure) -> JSONValue {
+    public static func parse(_ bytes: some Sequence<UInt8>) throws(Failure) -> JSONValue {
         var parser = JSONParser(Array(bytes))
         parser.skipWhitespace()
         let value = try parser.parseValue()
