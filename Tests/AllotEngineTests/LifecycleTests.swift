@@ -14,9 +14,12 @@ struct LifecycleTests {
     static let start = Date(timeIntervalSince1970: TimeInterval(PolicyDates.instant("2026-12-07T06:00:00Z")!))
     static let day: TimeInterval = 86_400
 
-    static func tenant() -> Snapshot {
-        TenantGenerator(users: 10_000, seed: 61, driftPercent: 0, lifecycleDatesAsOf: start).generate()
-    }
+    /// The generated tenant, generated once: both tests and both engines of `reclaimInactive`
+    /// start from it (each engine's simulator takes its own copy).
+    static let generated = TenantGenerator(users: 10_000, seed: 61, driftPercent: 0, lifecycleDatesAsOf: start)
+        .generate()
+
+    static func tenant() -> Snapshot { generated }
 
     /// The sample engineering policy with inactive users excluded.
     static let reclaim = """
