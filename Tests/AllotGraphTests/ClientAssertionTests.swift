@@ -11,7 +11,7 @@ struct ClientAssertionTests {
     @Test("the assertion is a PS256 JWT with x5t#S256 and the claims Entra requires")
     func assertion() throws {
         let directory = try TestDirectory()
-        let certificate = try TestCertificate()
+        let certificate = try TestCertificate.first()
         let signer = try ClientAssertionSigner(
             certificateFile: try directory.write("cert.pem", certificate.certificatePEM),
             privateKeyFile: try directory.write("key.pem", certificate.privateKeyPEM),
@@ -48,7 +48,7 @@ struct ClientAssertionTests {
     @Test("unreadable or wrong credential files are named in the error")
     func badFiles() throws {
         let directory = try TestDirectory()
-        let certificate = try TestCertificate()
+        let certificate = try TestCertificate.first()
         let certificateFile = try directory.write("cert.pem", certificate.certificatePEM)
         let notAKey = try directory.write("key.pem", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
         #expect {

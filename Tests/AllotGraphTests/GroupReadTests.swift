@@ -129,17 +129,14 @@ struct GroupReadTests {
 
     // MARK: Against the strict simulator
 
-    /// The generated tenant with one group's `visibility` set, built through the snapshot
-    /// document so that it compiles before `DirectoryGroup.visibility` exists.
+    /// The generated tenant with one group's `visibility` set.
     static func tenant(hiding groupName: String) throws -> Snapshot {
-        let encoded = try JSONEncoder().encode(Harness.tenant)
-        guard var document = try JSONSerialization.jsonObject(with: encoded) as? [String: Any],
-            var groups = document["groups"] as? [[String: Any]],
-            let index = groups.firstIndex(where: { $0["displayName"] as? String == groupName })
-        else { throw HarnessError("no group \(groupName)") }
-        groups[index]["visibility"] = "HiddenMembership"
-        document["groups"] = groups
-        return try JSONDecoder().decode(Snapshot.self, from: JSONSerialization.data(withJSONObject: document))
+        var tenant = Harness.tenant
+        guard let index = tenant.groups.firstIndex(where: { $0.displayName == groupName }) else {
+            throw HarnessError("no group \(groupName)")
+        }
+        tenant.groups[index].visibility = "HiddenMembership"
+        return tenant
     }
 
     /// `PUT /_simulator/roles`: the application permissions the registered app's tokens carry.

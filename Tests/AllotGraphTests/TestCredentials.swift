@@ -25,7 +25,14 @@ struct TestDirectory: ~Copyable {
 }
 
 /// A self-signed RSA certificate and its key, as PEM.
-struct TestCertificate {
+struct TestCertificate: Sendable {
+    /// Two certificates made once for the whole test run, for tests that need one (`first`) or
+    /// a second one, not registered (`second`): a 2048-bit RSA key takes a good tenth of a
+    /// second to generate in a debug build, and nothing in a test depends on the key being new.
+    static let made = (first: Result { try TestCertificate() }, second: Result { try TestCertificate() })
+    static func first() throws -> TestCertificate { try made.first.get() }
+    static func second() throws -> TestCertificate { try made.second.get() }
+
     let certificatePEM: String
     let privateKeyPEM: String
     let publicKey: _RSA.Signing.PublicKey

@@ -231,29 +231,38 @@ extension Array where Element == GUID {
     }
 }
 
-/// Sorted ids with a table of where each value of their first 16 bits starts, so that finding
+/// Sorted ids with a table of where each value of their first bits starts, so that finding
 /// an id searches only the few ids that share those bits. Object ids are random, so at
 /// 100,000 users that is one or two ids, where a search of all of them is 17 steps that
 /// mostly miss the cache (resolving the memberships of 20 groups, 270,000 lookups, spent most
 /// of its time there). Ids that are not random only make the slices longer.
+///
+/// The table has about one entry per id, up to 2^16 (the first 16 bits): a small tenant's
+/// table stays small, and building one is not a pass over 65,536 entries (the planner's
+/// property tests build thousands of models of a few users each).
 struct SortedIDIndex {
     private let ids: [GUID]
-    /// `starts[b]..<starts[b + 1]`: the ids whose first 16 bits are `b`.
+    /// `starts[b]..<starts[b + 1]`: the ids whose first bits are `b`.
     private let starts: [UInt32]
+    /// 64 minus the number of leading bits a bucket is chosen by (at most 16; no bits, and
+    /// one bucket, for no ids).
+    private let shift: UInt64
 
     init(sorted ids: [GUID]) {
-        var starts = [UInt32](repeating: 0, count: (1 << 16) + 1)
-        for id in ids { starts[Self.bucket(id) + 1] += 1 }
-        for bucket in 0..<(1 << 16) { starts[bucket + 1] += starts[bucket] }
+        let bits = min(16, ids.count.bitWidth - ids.count.leadingZeroBitCount)
+        let shift = UInt64(64 - bits)
+        let buckets = 1 << bits
+        var starts = [UInt32](repeating: 0, count: buckets + 1)
+        for id in ids { starts[Int(truncatingIfNeeded: id.high >> shift) + 1] += 1 }
+        for bucket in 0..<buckets { starts[bucket + 1] += starts[bucket] }
         self.ids = ids
         self.starts = starts
+        self.shift = shift
     }
-
-    private static func bucket(_ id: GUID) -> Int { Int(truncatingIfNeeded: id.high >> 48) }
 
     /// The id's index in the sorted ids, or `nil` when it is not among them.
     func index(of id: GUID) -> Int? {
-        let bucket = Self.bucket(id)
+        let bucket = Int(truncatingIfNeeded: id.high >> shift)
         return ids.sortedIndex(of: id, in: Int(starts[bucket])..<Int(starts[bucket + 1]))
     }
 }

@@ -78,7 +78,7 @@ struct HoldingRecord: Sendable {
             .map {
                 LicenseAssignmentState(
                     skuId: $0.skuId,
-                    disabledPlans: Array(Set($0.disabledPlans)).sorted(),
+                    disabledPlans: sortedUnique($0.disabledPlans),
                     assignedByGroup: $0.assignedByGroup,
                     state: $0.state ?? "Active",
                     error: $0.error
@@ -89,6 +89,15 @@ struct HoldingRecord: Sendable {
                     $1.skuId, $1.assignedByGroup ?? GUID(high: 0, low: 0)
                 )
             }
+    }
+
+    /// The ids sorted, each once (without hashing them into a set first: most lists are short
+    /// and already unique).
+    private static func sortedUnique(_ ids: [GUID]) -> [GUID] {
+        var unique: [GUID] = []
+        unique.reserveCapacity(ids.count)
+        for id in ids.sorted() where unique.last != id { unique.append(id) }
+        return unique
     }
 
     /// The direct assignment of a SKU, if any.

@@ -34,6 +34,10 @@ struct PropertyColumn: Sendable {
     /// Index 0 is `null` (absent).
     private var distinct = ByteArena()
     private var lookup: [JSONValue: UInt32]? = [:]
+    /// The distinct values themselves, while ``lookup`` keeps them anyway (so at no cost in
+    /// memory): reading a value is then an index, not a parse of its text. `nil` for a value
+    /// whose text would not read back as it (a number JSON cannot write).
+    private var decoded: [JSONValue?]? = [nil]
     private(set) var valueOfUser: [UInt32] = []
 
     init(name: String, users: Int) {
@@ -66,9 +70,24 @@ struct PropertyColumn: Sendable {
         let index = distinct.append(value.encoded)
         if lookup != nil {
             lookup![value] = index
-            if distinct.count > Self.lookupLimit { lookup = nil }
+            decoded!.append(Self.readsBack(value) ? value : nil)
+            if distinct.count > Self.lookupLimit {
+                lookup = nil
+                decoded = nil
+            }
         }
         return index
+    }
+
+    /// Whether parsing the value's JSON text gives the value back exactly: every value but a
+    /// number that is not finite or is minus zero (written as `0`).
+    private static func readsBack(_ value: JSONValue) -> Bool {
+        switch value {
+        case .null, .bool, .string: true
+        case let .number(number): number.isFinite && !(number == 0 && number.sign == .minus)
+        case let .array(list): list.allSatisfy(readsBack)
+        case let .object(members): members.values.allSatisfy(readsBack)
+        }
     }
 
     /// The user's value as JSON text (`null` when absent).
@@ -84,6 +103,7 @@ struct PropertyColumn: Sendable {
     func value(ofUser user: Int) -> JSONValue? {
         let index = Int(valueOfUser[user])
         guard index != 0 else { return nil }
+        if let decoded, let value = decoded[index] { return value }
         return try? JSONParser.parse(distinct[index])
     }
 }

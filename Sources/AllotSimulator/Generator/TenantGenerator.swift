@@ -159,6 +159,11 @@ public struct TenantGenerator: Sendable {
         ("CN", 5, ["Shanghai", "Beijing"], "zh-CN"),
     ]
 
+    /// The draws' tables, built once rather than for every user.
+    private static let weightedCountries = countries.map { ($0, $0.weight) }
+    private static let weightedDepartments = departments.map { ($0, $0.weight) }
+    private static let employeeTypes = [("Employee", 88), ("Contractor", 9), ("Intern", 3)]
+
     static let givenNames = [
         "Adele", "Alex", "Allan", "Amara", "Ben", "Carla", "Chen", "Christie", "Daniel", "Diego", "Elena", "Emily",
         "Enrico",
@@ -282,7 +287,7 @@ public struct TenantGenerator: Sendable {
         var random = SplitMix64(seed, stream: 1, index: UInt64(index))
         var idSource = SplitMix64(seed, stream: 3, index: UInt64(index))
         let id = idSource.guid()
-        let country = random.weighted(Self.countries.map { ($0, $0.weight) })
+        let country = random.weighted(Self.weightedCountries)
         let city = random.pick(country.cities)
         let given = random.pick(Self.givenNames)
         let surname = random.pick(Self.surnames)
@@ -320,9 +325,9 @@ public struct TenantGenerator: Sendable {
                 upn = "\(local)@\(SampleTenant.userDomain)"
                 properties["mail"] = .string(upn)
                 properties["companyName"] = .string("Contoso")
-                let department = random.weighted(Self.departments.map { ($0, $0.weight) })
+                let department = random.weighted(Self.weightedDepartments)
                 let title = random.weighted(department.titles)
-                let employeeType = random.weighted([("Employee", 88), ("Contractor", 9), ("Intern", 3)])
+                let employeeType = random.weighted(Self.employeeTypes)
                 properties["department"] = .string(department.name)
                 properties["jobTitle"] = .string(title)
                 properties["employeeType"] = .string(employeeType)
