@@ -8,20 +8,25 @@ public enum JSONValue: Sendable, Hashable, Codable {
     case array([JSONValue])
     case object([String: JSONValue])
 
+    /// A `Decoder` cannot say what kind of value it holds, so each kind is tried in turn, and
+    /// each miss is a thrown error. The order is by how often a directory's values are of each
+    /// kind: strings first (a string costs no miss), then numbers, booleans, objects and arrays.
+    /// JSON keeps the kinds apart (`JSONDecoder` reads neither `"1"` nor `true` as a number), so
+    /// the order changes the cost, never the value.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
-        } else if let flag = try? container.decode(Bool.self) {
-            self = .bool(flag)
-        } else if let number = try? container.decode(Double.self) {
-            self = .number(number)
         } else if let text = try? container.decode(String.self) {
             self = .string(text)
-        } else if let list = try? container.decode([JSONValue].self) {
-            self = .array(list)
+        } else if let number = try? container.decode(Double.self) {
+            self = .number(number)
+        } else if let flag = try? container.decode(Bool.self) {
+            self = .bool(flag)
+        } else if let members = try? container.decode([String: JSONValue].self) {
+            self = .object(members)
         } else {
-            self = .object(try container.decode([String: JSONValue].self))
+            self = .array(try container.decode([JSONValue].self))
         }
     }
 
