@@ -240,12 +240,18 @@ struct PolicyImpactTests {
         #expect(!json.contains("cause") && !json.contains("grantedBefore"))
     }
 
-    @Test("a 100,000-user plan renders to Markdown under GitHub's comment limit, cut between rows")
+    @Test("a 10,000-user plan, over seven times GitHub's comment limit, renders to Markdown under it, cut between rows")
     func largePlanFitsAComment() throws {
-        let users = (1...100_000).map { Fixture.user($0, "user\($0)") }
-        let tenant = try Fixture.tenant(skus: [Fixture.e3(prepaid: 200_000)], users: users)
+        let users = (1...10_000).map { Fixture.user($0, "user\($0)") }
+        let tenant = try Fixture.tenant(skus: [Fixture.e3(prepaid: 20_000)], users: users)
         let plan = try Fixture.plan(tenant, [Self.staff])
-        #expect(plan.summary.adds == 100_000)
+        #expect(plan.summary.adds == 10_000)
+        // Uncut, the rows alone would fill the comment several times over.
+        let rowBytes = plan.changes.map { "| \($0.userPrincipalName) | + SPE_E3 | all plans |\n".utf8.count }.reduce(
+            0,
+            +
+        )
+        #expect(rowBytes > 7 * MarkdownRenderer.gitHubCommentLimit, "\(rowBytes) bytes of rows")
         let markdown = MarkdownRenderer().render(plan)
         #expect(markdown.utf8.count <= MarkdownRenderer.gitHubCommentLimit)
         #expect(markdown.contains(" more not shown (see `allot plan --output json`)._\n</details>\n"))
