@@ -19,6 +19,12 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
+/// The planner's core and the simulator are compiled with optimisation in debug builds too: the
+/// tests spend most of their time in them (property tests, generated tenants, the simulator in
+/// process and as `allot simulate`), and unoptimised generic code there made `swift test` take
+/// twice its CPU. It costs a cold build about 45 s; both modules have no `assert` or `#if DEBUG`
+/// for `-O` to remove, and overflow checks stay (docs/architecture.md, "Tests").
+let optimizedInDebug: [SwiftSetting] = strictSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
 let package = Package(
     name: "allot",
@@ -55,7 +61,7 @@ let package = Package(
         // The pure core: policy language, tenant model, planner. No I/O, no clock.
         .target(
             name: "AllotCore",
-            swiftSettings: strictSettings,
+            swiftSettings: optimizedInDebug,
             linkerSettings: [.linkedLibrary("m")]
         ),
         // What the simulator, the tests and the benchmarks make tenants from: the SKU catalogue
@@ -63,7 +69,7 @@ let package = Package(
         .target(
             name: "AllotTools",
             dependencies: ["AllotCore"],
-            swiftSettings: strictSettings
+            swiftSettings: optimizedInDebug
         ),
         // The vocabulary: every log event with its fields and every metric with its labels and
         // help text, declared once (docs/log-events.md, docs/metrics.md).
