@@ -12,7 +12,15 @@ struct ParsingTests {
         #expect(value["b"] == .string("x\"y\\z\né😀"))
         #expect(value["a"] == .array([.number(1), .number(2.5), .number(-300), .bool(true), .bool(false), .null]))
         #expect(try JSONParser.parse(value.encoded) == value)
-        for bad in ["{", "[1,]", "{\"a\" 1}", "tru", "\"open", "1 2", "{\"a\":1,}"] {
+        #expect(
+            try JSONParser.parse(Array("[0,-0.5,10,1E+2,2e-1,-12.25e3]".utf8))
+                == .array([
+                    .number(0), .number(-0.5), .number(10), .number(100), .number(0.2), .number(-12_250),
+                ])
+        )
+        // Numbers strict JSON refuses, as Graph does, though Double(_:) would read them.
+        let badNumbers = ["01", "-01", "+1", ".5", "1.", "-", "1e", "1e+", "1.e3", "--1", "0x1"]
+        for bad in ["{", "[1,]", "{\"a\" 1}", "tru", "\"open", "1 2", "{\"a\":1,}"] + badNumbers {
             #expect(throws: JSONParser.Failure.self, "\(bad)") { try JSONParser.parse(Array(bad.utf8)) }
         }
     }

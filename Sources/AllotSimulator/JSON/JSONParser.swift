@@ -208,22 +208,44 @@ public struct JSONParser {
         return value
     }
 
+    /// A number as RFC 8259 writes it: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    /// `Double(_:)` alone would also take `01`, `+1`, `.5` and `1.`, which Graph refuses.
     private mutating func parseNumber() throws(Failure) -> Double {
         let start = position
-        while position < bytes.count, Self.isNumberByte(bytes[position]) { position += 1 }
-        guard position > start, let number = Double(String(decoding: bytes[start..<position], as: UTF8.self)) else {
+        skip(UInt8(ascii: "-"))
+        if skip(UInt8(ascii: "0")) {
+            guard !nextIsDigit else { throw failure("invalid number: a leading zero") }
+        } else {
+            guard skipDigits() else { throw failure("invalid value") }
+        }
+        if skip(UInt8(ascii: ".")), !skipDigits() { throw failure("invalid number: no digit after '.'") }
+        if skip(UInt8(ascii: "e")) || skip(UInt8(ascii: "E")) {
+            if !skip(UInt8(ascii: "+")) { skip(UInt8(ascii: "-")) }
+            guard skipDigits() else { throw failure("invalid number: no digit in the exponent") }
+        }
+        guard let number = Double(String(decoding: bytes[start..<position], as: UTF8.self)) else {
             throw failure("invalid value")
         }
         return number
     }
 
-    private static func isNumberByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"),
-            UInt8(ascii: "+"), UInt8(ascii: "-"):
-            true
-        default: false
-        }
+    private var nextIsDigit: Bool {
+        position < bytes.count && (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position])
+    }
+
+    /// Skips `byte` if it comes next; whether it did.
+    @discardableResult
+    private mutating func skip(_ byte: UInt8) -> Bool {
+        guard position < bytes.count, bytes[position] == byte else { return false }
+        position += 1
+        return true
+    }
+
+    /// Skips a run of digits; whether there was at least one.
+    private mutating func skipDigits() -> Bool {
+        let start = position
+        while nextIsDigit { position += 1 }
+        return position > start
     }
 }
 
