@@ -1,5 +1,6 @@
 import AllotTestSupport
 import AllotCore
+import AllotSimulator
 import Foundation
 
 /// One line of the daemon's JSON log (`ts`, `level`, `event`, `msg` and the event's fields).
@@ -82,12 +83,13 @@ final class DaemonLog {
         partial.append(data)
         // Whole lines are parsed in place and dropped from the buffer once, at the end: dropping
         // each line as it is read would move the rest of a large chunk once per line.
-        let decoder = JSONDecoder()
+        // Parsed with JSONParser, as RunResult parses `allot apply`'s lines: JSONDecoder throws and
+        // catches an error for most JSONValues, and the test process records a backtrace for each.
         var lineStart = partial.startIndex
         while let newline = partial[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
             let line = partial[lineStart..<newline]
             lineStart = partial.index(after: newline)
-            guard let fields = try? decoder.decode([String: JSONValue].self, from: line) else { continue }
+            guard case .object(let fields)? = try? JSONParser.parse(line) else { continue }
             parsed.append(LogRecord(fields: fields, line: String(decoding: line, as: UTF8.self)))
         }
         partial = Data(partial[lineStart...])
